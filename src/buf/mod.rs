@@ -1,0 +1,417 @@
+//! Per-connection buffers and the pool they come from.
+//!
+//! Data flows like this: the reactor asks a [`ReadBuf`] for its spare room
+//! ([`ReadBuf::spare_mut`]), the kernel reads straight into it, [`ReadBuf::commit`] makes the
+//! bytes visible, the handler sees [`ReadBuf::data`] and says how much it used
+//! ([`ReadBuf::consume`]). Output goes the other way: the handler's bytes are copied into pooled
+//! segments of a [`WriteQueue`] (or, for large payloads, handed over whole with
+//! [`WriteQueue::push_owned`]); the reactor gathers up to [`MAX_IOVECS`] segments with
+//! [`WriteQueue::io_slices`] into one vectored write and reports what the kernel took with
+//! [`WriteQueue::advance`].
+//!
+//! Memory model: a connection holds a read buffer only while it has unconsumed input and write
+//! segments only while output is queued. Once they empty, [`ReadBuf::release`] and
+//! [`WriteQueue::advance`] hand the memory back to the [`BufPool`], so an idle connection holds
+//! no buffer at all and a busy one reuses the same few blocks without touching the allocator.
+//!
+//! Nothing here makes a syscall or reads a clock.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+/// The most segments gathered into one vectored write.
+pub const MAX_IOVECS: usize = 16;
+
+/// A pool of fixed-size byte blocks shared by every connection of one reactor.
+///
+/// Read blocks are kept at full length and initialised (so reads can go into them without
+/// `unsafe`); write blocks are kept empty with their capacity. Blocks that grew past the
+/// standard size are not pooled: they are dropped when given back.
+#[derive(Debug)]
+pub struct BufPool {
+    read_size: usize,
+    write_size: usize,
+    max_pooled: usize,
+    read_free: Vec<Vec<u8>>,
+    write_free: Vec<Vec<u8>>,
+}
+
+impl BufPool {
+    /// A pool handing out read blocks of `read_size` bytes and write blocks of `write_size`
+    /// bytes, keeping at most `max_pooled` idle blocks of each kind.
+    ///
+    /// # Panics
+    ///
+    /// If `read_size` or `write_size` is 0.
+    pub fn new(read_size: usize, write_size: usize, max_pooled: usize) -> BufPool {
+        assert!(read_size > 0 && write_size > 0, "buffer sizes must be > 0");
+        BufPool {
+            read_size,
+            write_size,
+            max_pooled,
+            read_free: Vec::with_capacity(max_pooled.min(1024)),
+            write_free: Vec::with_capacity(max_pooled.min(1024)),
+        }
+    }
+
+    /// Size of a read block.
+    pub fn read_size(&self) -> usize {
+        self.read_size
+    }
+
+    /// Size of a write block.
+    pub fn write_size(&self) -> usize {
+        self.write_size
+    }
+
+    /// Idle blocks held: `(read, write)`.
+    pub fn idle(&self) -> (usize, usize) {
+        (self.read_free.len(), self.write_free.len())
+    }
+
+    fn take_read(&mut self) -> Vec<u8> {
+        self.read_free
+            .pop()
+            .unwrap_or_else(|| vec![0; self.read_size])
+    }
+
+    fn give_read(&mut self, block: Vec<u8>) {
+        if block.len() == self.read_size && self.read_free.len() < self.max_pooled {
+            self.read_free.push(block);
+        }
+    }
+
+    fn take_write(&mut self) -> Vec<u8> {
+        self.write_free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.write_size))
+    }
+
+    fn give_write(&mut self, mut block: Vec<u8>) {
+        if block.capacity() == self.write_size && self.write_free.len() < self.max_pooled {
+            block.clear();
+            self.write_free.push(block);
+        }
+    }
+}
+
+/// A connection's input buffer: `data()` is the unconsumed input, `spare_mut()` the room the
+/// next read goes into.
+///
+/// Invariant: `start <= end <= buf.len()`; `buf` is empty exactly when no block is held.
+#[derive(Debug, Default)]
+pub struct ReadBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    /// An empty buffer that holds no memory.
+    pub const fn new() -> ReadBuf {
+        ReadBuf {
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The unconsumed input.
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Bytes of unconsumed input.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// No unconsumed input?
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Bytes of memory held (0 when released).
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Mark the first `n` bytes of [`data`](Self::data) as used.
+    ///
+    /// # Panics
+    ///
+    /// If `n > self.len()`.
+    pub fn consume(&mut self, n: usize) {
+        assert!(n <= self.len(), "consumed {n} of {} bytes", self.len());
+        self.start += n;
+        if self.start == self.end {
+            // Nothing left: the next read starts at the front, so no compaction is needed.
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Make sure there is room for at least one more byte, taking a block from `pool`, moving
+    /// unconsumed input to the front, or doubling the buffer up to `limit` bytes, in that order
+    /// of preference. Returns `false` when the buffer is full of unconsumed input and already
+    /// `limit` bytes long.
+    pub fn reserve(&mut self, pool: &mut BufPool, limit: usize) -> bool {
+        if self.buf.is_empty() {
+            self.buf = pool.take_read();
+        }
+        if self.end < self.buf.len() {
+            return true;
+        }
+        if self.start > 0 {
+            // Compaction copies only the unconsumed tail (usually a partial message).
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            return true;
+        }
+        if self.buf.len() >= limit {
+            return false;
+        }
+        let new_len = (self.buf.len() * 2).min(limit).max(self.buf.len() + 1);
+        self.buf.resize(new_len, 0);
+        true
+    }
+
+    /// The room after the unconsumed input, for the next read to fill.
+    pub fn spare_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.end..]
+    }
+
+    /// Make `n` bytes that a read put into [`spare_mut`](Self::spare_mut) part of the data.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is larger than the spare room.
+    pub fn commit(&mut self, n: usize) {
+        assert!(self.end + n <= self.buf.len(), "committed past the buffer");
+        self.end += n;
+    }
+
+    /// Give the block back to `pool` if no input is left in it.
+    pub fn release(&mut self, pool: &mut BufPool) {
+        if self.is_empty() && !self.buf.is_empty() {
+            pool.give_read(std::mem::take(&mut self.buf));
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Drop any input and give the block back to `pool`.
+    pub fn clear(&mut self, pool: &mut BufPool) {
+        self.start = 0;
+        self.end = 0;
+        self.release(pool);
+    }
+}
+
+#[derive(Debug)]
+struct Segment {
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` already written.
+    pos: usize,
+    /// A pool block (may take more copied bytes and goes back to the pool) or a payload the
+    /// caller handed over whole.
+    pooled: bool,
+}
+
+/// A connection's output queue: segments of bytes waiting to be written, in order.
+#[derive(Debug, Default)]
+pub struct WriteQueue {
+    segments: VecDeque<Segment>,
+    len: usize,
+}
+
+impl WriteQueue {
+    /// An empty queue that holds no memory.
+    pub const fn new() -> WriteQueue {
+        WriteQueue {
+            segments: VecDeque::new(),
+            len: 0,
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Nothing queued?
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copy `data` to the end of the queue, filling the last pool block first and taking more
+    /// blocks from `pool` as needed. Allocates only when the pool is empty.
+    pub fn push_copy(&mut self, mut data: &[u8], pool: &mut BufPool) {
+        self.len += data.len();
+        while !data.is_empty() {
+            let room = match self.segments.back() {
+                Some(seg) if seg.pooled => seg.bytes.capacity() - seg.bytes.len(),
+                _ => 0,
+            };
+            if room == 0 {
+                self.segments.push_back(Segment {
+                    bytes: pool.take_write(),
+                    pos: 0,
+                    pooled: true,
+                });
+                continue;
+            }
+            let n = room.min(data.len());
+            if let Some(seg) = self.segments.back_mut() {
+                // Within capacity: never reallocates, so the block keeps its pool size.
+                seg.bytes.extend_from_slice(&data[..n]);
+            }
+            data = &data[n..];
+        }
+    }
+
+    /// Queue `data` as a segment of its own, without copying it.
+    pub fn push_owned(&mut self, data: Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        self.len += data.len();
+        self.segments.push_back(Segment {
+            bytes: data,
+            pos: 0,
+            pooled: false,
+        });
+    }
+
+    /// Fill `out` with the unwritten parts of the first segments; returns how many were filled.
+    pub fn io_slices<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, seg) in out.iter_mut().zip(self.segments.iter()) {
+            *slot = IoSlice::new(&seg.bytes[seg.pos..]);
+            n += 1;
+        }
+        n
+    }
+
+    /// The kernel took `n` bytes from the front: drop them, returning emptied blocks to `pool`.
+    ///
+    /// # Panics
+    ///
+    /// If `n > self.len()`.
+    pub fn advance(&mut self, mut n: usize, pool: &mut BufPool) {
+        assert!(n <= self.len, "advanced {n} of {} queued bytes", self.len);
+        self.len -= n;
+        while n > 0 {
+            let Some(seg) = self.segments.front_mut() else {
+                break;
+            };
+            let left = seg.bytes.len() - seg.pos;
+            if n < left {
+                seg.pos += n;
+                return;
+            }
+            n -= left;
+            if let Some(seg) = self.segments.pop_front() {
+                if seg.pooled {
+                    pool.give_write(seg.bytes);
+                }
+            }
+        }
+    }
+
+    /// Drop everything queued, returning blocks to `pool`.
+    pub fn clear(&mut self, pool: &mut BufPool) {
+        let len = self.len;
+        self.advance(len, pool);
+        // Zero-length pooled segments can remain after an empty push; return them too.
+        while let Some(seg) = self.segments.pop_front() {
+            if seg.pooled {
+                pool.give_write(seg.bytes);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gather(q: &WriteQueue) -> Vec<u8> {
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let n = q.io_slices(&mut slices);
+        slices[..n].iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn read_buf_reserve_compact_grow_and_release() {
+        let mut pool = BufPool::new(8, 8, 4);
+        let mut rb = ReadBuf::new();
+        assert_eq!(rb.capacity(), 0);
+        assert!(rb.reserve(&mut pool, 16));
+        rb.spare_mut()[..8].copy_from_slice(b"abcdefgh");
+        rb.commit(8);
+        rb.consume(3);
+        // Full at the end, but 3 bytes consumed: compaction, not growth.
+        assert!(rb.reserve(&mut pool, 16));
+        assert_eq!(rb.capacity(), 8);
+        assert_eq!(rb.data(), b"defgh");
+        rb.spare_mut()[..3].copy_from_slice(b"ijk");
+        rb.commit(3);
+        // Full with no consumed prefix: grows to the limit.
+        assert!(rb.reserve(&mut pool, 16));
+        assert_eq!(rb.capacity(), 16);
+        let room = rb.spare_mut().len();
+        rb.commit(room);
+        assert!(!rb.reserve(&mut pool, 16), "full at the limit");
+        let len = rb.len();
+        rb.consume(len);
+        rb.release(&mut pool);
+        assert_eq!(rb.capacity(), 0);
+        // The grown block is not pooled; nothing was pooled yet.
+        assert_eq!(pool.idle(), (0, 0));
+    }
+
+    #[test]
+    fn read_buf_release_keeps_unconsumed_input() {
+        let mut pool = BufPool::new(8, 8, 4);
+        let mut rb = ReadBuf::new();
+        assert!(rb.reserve(&mut pool, 8));
+        rb.spare_mut()[0] = 7;
+        rb.commit(1);
+        rb.release(&mut pool);
+        assert_eq!(rb.data(), &[7]);
+        rb.consume(1);
+        rb.release(&mut pool);
+        assert_eq!(pool.idle(), (1, 0));
+    }
+
+    #[test]
+    fn write_queue_copies_across_blocks_and_recycles() {
+        let mut pool = BufPool::new(4, 4, 8);
+        let mut q = WriteQueue::new();
+        q.push_copy(b"hello world", &mut pool);
+        q.push_owned(b"!!".to_vec());
+        q.push_copy(b"xy", &mut pool);
+        assert_eq!(q.len(), 15);
+        assert_eq!(gather(&q), b"hello world!!xy");
+        q.advance(5, &mut pool);
+        assert_eq!(gather(&q), b" world!!xy");
+        assert_eq!(pool.idle(), (0, 1), "first block recycled");
+        q.advance(9, &mut pool);
+        assert_eq!(gather(&q), b"y");
+        q.clear(&mut pool);
+        assert!(q.is_empty());
+        assert_eq!(gather(&q), b"");
+        assert_eq!(pool.idle(), (0, 4));
+    }
+
+    #[test]
+    fn write_queue_caps_iovecs() {
+        let mut pool = BufPool::new(1, 1, 64);
+        let mut q = WriteQueue::new();
+        q.push_copy(&[1u8; 40], &mut pool);
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        assert_eq!(q.io_slices(&mut slices), MAX_IOVECS);
+    }
+}

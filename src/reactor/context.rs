@@ -1,0 +1,319 @@
+//! [`Context`]: what a handler can do to the reactor while it is being called.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::core::{Core, TimerTarget};
+use super::token::{ConnId, DgramId, ListenerId};
+use super::{Stats, TimerId};
+use crate::conn::{Timeouts, WriteSide};
+use crate::error::{stale, CloseReason, TimeoutKind};
+use crate::sys::{ListenOptions, Signals};
+
+/// The handler's view of the reactor during a callback (and of [`Reactor::with_context`]).
+///
+/// Writes are queued, not performed: the reactor flushes every connection with new output at
+/// the end of the current turn, in one vectored write each, so a handler that writes several
+/// pieces pays for one syscall. Closing is likewise deferred to a safe point, but takes effect
+/// for the handler at once: after [`abort`](Context::abort) the id is stale.
+///
+/// Every method that takes an id fails with `ErrorKind::NotConnected` if the id is stale (its
+/// connection or socket was closed), and never acts on whatever reuses the slot.
+///
+/// [`Reactor::with_context`]: super::Reactor::with_context
+pub struct Context<'a> {
+    pub(crate) core: &'a mut Core,
+}
+
+impl Context<'_> {
+    /// The time this turn started dispatching (read once per turn, after the poll).
+    pub fn now(&self) -> Instant {
+        self.core.now
+    }
+
+    /// The reactor's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.core.stats
+    }
+
+    /// Ask the reactor to stop: [`Reactor::run`](super::Reactor::run) returns after this turn.
+    pub fn stop(&mut self) {
+        self.core.stopped = true;
+    }
+
+    // ----- output ---------------------------------------------------------------------------
+
+    /// Queue a copy of `data` on `conn`. Copies into pooled blocks, so steady traffic does not
+    /// allocate.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale; `BrokenPipe` if its write side is shut down or a close
+    /// was requested.
+    pub fn write(&mut self, conn: ConnId, data: &[u8]) -> io::Result<()> {
+        self.core
+            .queue_output(conn.0, data.len(), |c, pool| c.wq.push_copy(data, pool))
+    }
+
+    /// Queue `data` on `conn` without copying it: the vector becomes a segment of the write
+    /// queue and is written with the segments around it in one vectored write. Best for large
+    /// payloads.
+    ///
+    /// # Errors
+    ///
+    /// As for [`write`](Context::write).
+    pub fn write_owned(&mut self, conn: ConnId, data: Vec<u8>) -> io::Result<()> {
+        self.core
+            .queue_output(conn.0, data.len(), |c, _| c.wq.push_owned(data))
+    }
+
+    /// Bytes queued on `conn` and not yet handed to the kernel (0 for a stale id).
+    pub fn queued(&self, conn: ConnId) -> usize {
+        self.core.conn(conn.0).map_or(0, |(_, c)| c.wq.len())
+    }
+
+    /// Send one datagram to `peer` from `socket`. If the kernel's buffer is full, the datagram
+    /// is queued (up to [`Config::max_dgram_queue`](super::Config::max_dgram_queue) bytes) and
+    /// sent when the socket becomes writable.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` for a stale id; `WouldBlock` when the queue is full (the datagram was
+    /// not sent and not queued); any error of `sendto(2)`, for example `InvalidInput` for a
+    /// peer of the wrong family or a datagram too large.
+    pub fn send_to(&mut self, socket: DgramId, data: &[u8], peer: SocketAddr) -> io::Result<()> {
+        self.core.send_to(socket.0, data, peer)
+    }
+
+    // ----- closing --------------------------------------------------------------------------
+
+    /// Close `conn` gracefully: stop reading, flush queued output, then close. The handler's
+    /// [`on_close`](super::Handler::on_close) follows with [`CloseReason::Local`], or
+    /// [`CloseReason::PeerClosed`] if the peer had already finished sending. A write timeout,
+    /// if set, bounds the flush. Closing a stale or closing connection does nothing.
+    pub fn close(&mut self, conn: ConnId) {
+        let reason = match self.core.conn(conn.0) {
+            Some((_, c)) if c.read_eof => CloseReason::PeerClosed,
+            Some(_) => CloseReason::Local,
+            None => return,
+        };
+        // Cannot fail: the id was just checked.
+        let _ = self.core.close_graceful(conn.0, reason);
+    }
+
+    /// Close `conn` at once, discarding queued output, with [`CloseReason::Local`].
+    pub fn abort(&mut self, conn: ConnId) {
+        self.core.close_now(conn.0, CloseReason::Local);
+    }
+
+    /// Close `conn` at once with `reason` (for example [`CloseReason::protocol`] when the peer
+    /// sent something malformed), discarding queued output.
+    pub fn abort_with(&mut self, conn: ConnId, reason: CloseReason) {
+        self.core.close_now(conn.0, reason);
+    }
+
+    /// Half-close: send end of file to the peer once queued output is flushed, and accept no
+    /// more output. Reading goes on: the peer can keep sending.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale.
+    pub fn shutdown_write(&mut self, conn: ConnId) -> io::Result<()> {
+        let Some((_, c)) = self.core.conn_mut(conn.0) else {
+            return Err(stale());
+        };
+        if c.write_side == WriteSide::Open {
+            c.write_side = WriteSide::ShutPending;
+        }
+        self.core.schedule_flush(conn.0);
+        Ok(())
+    }
+
+    // ----- timeouts -------------------------------------------------------------------------
+
+    /// Set one of `conn`'s timeouts (`None`: wait forever), like Python's `settimeout`. Its
+    /// clock starts now.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale.
+    pub fn set_timeout(
+        &mut self,
+        conn: ConnId,
+        kind: TimeoutKind,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        let now = self.core.now;
+        let Some((_, c)) = self.core.conn_mut(conn.0) else {
+            return Err(stale());
+        };
+        c.set_timeout(kind, timeout, now);
+        self.core.rearm(conn.0);
+        Ok(())
+    }
+
+    /// `conn`'s timeouts, or `None` if it is stale.
+    pub fn timeouts(&self, conn: ConnId) -> Option<Timeouts> {
+        self.core.conn(conn.0).map(|(_, c)| c.timeouts())
+    }
+
+    /// Set the timeouts that connections accepted or connected from now on start with, like
+    /// Python's `setdefaulttimeout`. Existing connections keep theirs.
+    pub fn set_default_timeouts(&mut self, timeouts: Timeouts) {
+        self.core.config.timeouts = timeouts;
+    }
+
+    /// Fire [`Handler::on_timer`](super::Handler::on_timer) with `token` once `after` has
+    /// passed (never earlier; up to a millisecond plus the loop's latency later).
+    pub fn set_timer(&mut self, after: Duration, token: u64) -> TimerId {
+        let tick = match self.core.now.checked_add(after) {
+            Some(at) => self.core.clock.deadline_tick(at),
+            None => u64::MAX,
+        };
+        TimerId(self.core.wheel.insert(tick, TimerTarget::User(token)))
+    }
+
+    /// Cancel a timer; returns `false` if it already fired or was cancelled.
+    pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        match self.core.wheel.get(timer.0) {
+            Some(TimerTarget::User(_)) => self.core.wheel.cancel(timer.0).is_some(),
+            _ => false,
+        }
+    }
+
+    // ----- sockets --------------------------------------------------------------------------
+
+    /// Listen on `addr` with the reactor's default [`ListenOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::tcp_listener`](crate::sys::tcp_listener).
+    pub fn listen(&mut self, addr: SocketAddr) -> io::Result<ListenerId> {
+        let opts = self.core.config.listen;
+        self.core.listen(addr, &opts)
+    }
+
+    /// Listen on `addr` with `opts`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::tcp_listener`](crate::sys::tcp_listener).
+    pub fn listen_with(
+        &mut self,
+        addr: SocketAddr,
+        opts: &ListenOptions,
+    ) -> io::Result<ListenerId> {
+        self.core.listen(addr, opts)
+    }
+
+    /// Take over a listener made elsewhere (it is made non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_listener(&mut self, listener: std::net::TcpListener) -> io::Result<ListenerId> {
+        self.core.add_listener(listener)
+    }
+
+    /// Bind a UDP socket to `addr`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::udp_socket`](crate::sys::udp_socket).
+    pub fn bind_udp(&mut self, addr: SocketAddr) -> io::Result<DgramId> {
+        let reuse = self.core.config.listen.reuse_port;
+        self.core.bind_udp(addr, reuse)
+    }
+
+    /// Take over a UDP socket made elsewhere (it is made non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_udp(&mut self, socket: std::net::UdpSocket) -> io::Result<DgramId> {
+        self.core.add_udp(socket)
+    }
+
+    /// Start a non-blocking TCP connect to `addr`. [`Handler::on_connect`] follows when it is
+    /// established, or [`Handler::on_close`] with the error. Output may be queued at once; it
+    /// is sent when the connection is up.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made or registered (a refused connection is reported later,
+    /// through `on_close`).
+    ///
+    /// [`Handler::on_connect`]: super::Handler::on_connect
+    /// [`Handler::on_close`]: super::Handler::on_close
+    pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
+        self.core.connect(addr)
+    }
+
+    /// Deliver SIGINT/SIGTERM-style signals through the reactor (see [`Signals`]).
+    ///
+    /// # Errors
+    ///
+    /// If registering the descriptor fails.
+    pub fn add_signals(&mut self, signals: Signals) -> io::Result<()> {
+        self.core.add_signals(signals)
+    }
+
+    /// Close a listener; connections it accepted are not affected.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `listener` is stale.
+    pub fn close_listener(&mut self, listener: ListenerId) -> io::Result<()> {
+        self.core.remove_listener(listener.0)
+    }
+
+    /// The local address of a listener.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `listener` is stale.
+    pub fn listener_addr(&self, listener: ListenerId) -> io::Result<SocketAddr> {
+        self.core.local_addr(listener.0)
+    }
+
+    /// The local address of a UDP socket.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `socket` is stale.
+    pub fn udp_addr(&self, socket: DgramId) -> io::Result<SocketAddr> {
+        self.core.local_addr(socket.0)
+    }
+
+    /// The local address of a connection.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale.
+    pub fn local_addr(&self, conn: ConnId) -> io::Result<SocketAddr> {
+        self.core.local_addr(conn.0)
+    }
+
+    /// The peer address of a connection.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale or not connected yet.
+    pub fn peer_addr(&self, conn: ConnId) -> io::Result<SocketAddr> {
+        match self.core.conn(conn.0) {
+            Some((sock, _)) => sock.peer_addr(),
+            None => Err(stale()),
+        }
+    }
+
+    /// The ids of all open connections (including ones closing gracefully).
+    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.core.conn_ids()
+    }
+
+    /// Is `conn` a live connection (not closed, not stale)?
+    pub fn is_open(&self, conn: ConnId) -> bool {
+        matches!(self.core.conn(conn.0), Some((_, c)) if c.closing.is_none())
+    }
+}

@@ -1,0 +1,792 @@
+//! The reactor's state apart from `Poll` and the handler, and the I/O loops over it.
+//!
+//! [`Core`] owns the slab of registered sockets, the timer wheel, the buffer pool and the
+//! work lists. [`Reactor::turn`](super::Reactor::turn) hands it events one at a time; the
+//! methods here do the reads, accepts and writes and call the handler. A [`Context`] is just a
+//! `&mut Core` with a public face.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::Instant;
+
+use log::{debug, warn};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::unix::SourceFd;
+use mio::{Interest, Registry};
+use slab::Slab;
+
+use super::context::Context;
+use super::handler::{Handler, TimeoutAction};
+use super::token::{ConnId, DgramId, Key, ListenerId, MAX_INDEX};
+use super::{Config, Stats};
+use crate::buf::{BufPool, MAX_IOVECS};
+use crate::conn::{Conn, WriteSide};
+use crate::error::{stale, CloseReason, ReadBufferFull};
+use crate::sys::{self, Signals};
+use crate::time::{TimerHandle, TimerWheel};
+
+/// The largest UDP payload (65535 - 8 byte UDP header - 20 byte IPv4 header), rounded up to a
+/// size that also fits any IPv6 datagram without jumbograms.
+pub(crate) const DGRAM_BUF: usize = 65536;
+
+/// What a wheel entry is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TimerTarget {
+    /// Check a connection's deadlines.
+    Conn(Key),
+    /// A user timer with the user's token.
+    User(u64),
+    /// Resume accepting on a listener paused after running out of descriptors.
+    ResumeAccept(Key),
+}
+
+/// One registered socket (or signal descriptor).
+#[derive(Debug)]
+pub(crate) enum Source {
+    Listener {
+        sock: TcpListener,
+        paused: bool,
+    },
+    Conn {
+        sock: TcpStream,
+        conn: Conn,
+    },
+    Dgram {
+        sock: UdpSocket,
+        /// Datagrams the kernel had no room for yet, in order.
+        queue: VecDeque<(SocketAddr, Vec<u8>)>,
+        queued_bytes: usize,
+    },
+    Signals(Signals),
+}
+
+#[derive(Debug)]
+pub(crate) struct Entry {
+    gen: u32,
+    source: Source,
+}
+
+/// Converts between `Instant`s and wheel ticks of one millisecond.
+///
+/// Deadlines round up and `now` rounds down, so a timer whose tick has been reached has
+/// really expired: the wheel may be up to one tick late, never early.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    origin: Instant,
+}
+
+const NANOS_PER_TICK: u128 = 1_000_000;
+
+impl Clock {
+    pub(crate) fn new(origin: Instant) -> Clock {
+        Clock { origin }
+    }
+
+    pub(crate) fn deadline_tick(&self, at: Instant) -> u64 {
+        let nanos = at.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(nanos.div_ceil(NANOS_PER_TICK)).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn now_tick(&self, now: Instant) -> u64 {
+        let nanos = now.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(nanos / NANOS_PER_TICK).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn instant(&self, tick: u64) -> Option<Instant> {
+        self.origin
+            .checked_add(std::time::Duration::from_millis(tick))
+    }
+}
+
+pub(crate) struct Core {
+    pub(crate) registry: Registry,
+    pub(crate) entries: Slab<Entry>,
+    next_gen: u32,
+    pub(crate) wheel: TimerWheel<TimerTarget>,
+    pub(crate) clock: Clock,
+    pub(crate) pool: BufPool,
+    pub(crate) config: Config,
+    pub(crate) now: Instant,
+    /// Sockets with input (or connections to accept) left over after their budget ran out,
+    /// or whose reading resumed: served again next turn, without waiting for a new event.
+    pub(crate) read_list: Vec<Key>,
+    /// Connections with output queued this turn, flushed at the end of the turn.
+    pub(crate) flush_list: Vec<Key>,
+    /// Connections closed but not yet reported to the handler.
+    closed: VecDeque<(ConnId, CloseReason)>,
+    dgram_buf: Vec<u8>,
+    pub(crate) stats: Stats,
+    pub(crate) stopped: bool,
+}
+
+impl Core {
+    pub(crate) fn new(registry: Registry, config: Config, now: Instant) -> Core {
+        Core {
+            registry,
+            entries: Slab::with_capacity(config.events_capacity),
+            next_gen: 0,
+            wheel: TimerWheel::with_capacity(config.events_capacity),
+            clock: Clock::new(now),
+            pool: BufPool::new(
+                config.read_buffer_size,
+                config.write_buffer_size,
+                config.max_pooled_buffers,
+            ),
+            now,
+            read_list: Vec::with_capacity(64),
+            flush_list: Vec::with_capacity(64),
+            closed: VecDeque::with_capacity(16),
+            dgram_buf: Vec::new(),
+            stats: Stats::default(),
+            stopped: false,
+            config,
+        }
+    }
+
+    // ----- the slab -------------------------------------------------------------------------
+
+    /// Register `source` and put it in the slab under a fresh generation.
+    fn insert(&mut self, mut source: Source, interest: Interest) -> io::Result<Key> {
+        let entry = self.entries.vacant_entry();
+        if entry.key() > MAX_INDEX {
+            return Err(io::Error::other("too many sockets in one reactor"));
+        }
+        self.next_gen = self.next_gen.wrapping_add(1);
+        let key = Key {
+            index: entry.key() as u32,
+            gen: self.next_gen,
+        };
+        let token = key.token();
+        match &mut source {
+            Source::Listener { sock, .. } => self.registry.register(sock, token, interest)?,
+            Source::Conn { sock, .. } => self.registry.register(sock, token, interest)?,
+            Source::Dgram { sock, .. } => self.registry.register(sock, token, interest)?,
+            Source::Signals(s) => {
+                let fd = std::os::fd::AsRawFd::as_raw_fd(s);
+                self.registry
+                    .register(&mut SourceFd(&fd), token, interest)?
+            }
+        }
+        entry.insert(Entry {
+            gen: key.gen,
+            source,
+        });
+        Ok(key)
+    }
+
+    /// The entry at `key`, if it is still the one `key` was issued for.
+    fn get(&self, key: Key) -> Option<&Source> {
+        match self.entries.get(key.index as usize) {
+            Some(e) if e.gen == key.gen => Some(&e.source),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn conn_mut(&mut self, key: Key) -> Option<(&mut TcpStream, &mut Conn)> {
+        conn_in(&mut self.entries, key)
+    }
+
+    pub(crate) fn conn(&self, key: Key) -> Option<(&TcpStream, &Conn)> {
+        match self.get(key) {
+            Some(Source::Conn { sock, conn }) => Some((sock, conn)),
+            _ => None,
+        }
+    }
+
+    /// The ids of all open connections, in slab order.
+    pub(crate) fn conn_ids(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.entries.iter().filter_map(|(index, e)| match e.source {
+            Source::Conn { .. } => Some(ConnId(Key {
+                index: index as u32,
+                gen: e.gen,
+            })),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn local_addr(&self, key: Key) -> io::Result<SocketAddr> {
+        match self.get(key) {
+            Some(Source::Listener { sock, .. }) => sock.local_addr(),
+            Some(Source::Conn { sock, .. }) => sock.local_addr(),
+            Some(Source::Dgram { sock, .. }) => sock.local_addr(),
+            _ => Err(stale()),
+        }
+    }
+
+    // ----- adding sockets -------------------------------------------------------------------
+
+    pub(crate) fn listen(
+        &mut self,
+        addr: SocketAddr,
+        opts: &sys::ListenOptions,
+    ) -> io::Result<ListenerId> {
+        let sock = TcpListener::from_std(sys::tcp_listener(addr, opts)?);
+        let source = Source::Listener {
+            sock,
+            paused: false,
+        };
+        self.insert(source, Interest::READABLE).map(ListenerId)
+    }
+
+    pub(crate) fn add_listener(&mut self, sock: std::net::TcpListener) -> io::Result<ListenerId> {
+        sock.set_nonblocking(true)?;
+        let source = Source::Listener {
+            sock: TcpListener::from_std(sock),
+            paused: false,
+        };
+        self.insert(source, Interest::READABLE).map(ListenerId)
+    }
+
+    pub(crate) fn bind_udp(&mut self, addr: SocketAddr, reuse_port: bool) -> io::Result<DgramId> {
+        self.add_udp(sys::udp_socket(addr, reuse_port)?)
+    }
+
+    pub(crate) fn add_udp(&mut self, sock: std::net::UdpSocket) -> io::Result<DgramId> {
+        sock.set_nonblocking(true)?;
+        if self.dgram_buf.is_empty() {
+            self.dgram_buf = vec![0; DGRAM_BUF];
+        }
+        let source = Source::Dgram {
+            sock: UdpSocket::from_std(sock),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+        };
+        self.insert(source, Interest::READABLE | Interest::WRITABLE)
+            .map(DgramId)
+    }
+
+    pub(crate) fn add_signals(&mut self, signals: Signals) -> io::Result<()> {
+        self.insert(Source::Signals(signals), Interest::READABLE)
+            .map(|_| ())
+    }
+
+    /// Register a connected (or connecting) stream.
+    pub(crate) fn add_conn(&mut self, sock: TcpStream, connecting: bool) -> io::Result<ConnId> {
+        if self.config.nodelay {
+            if let Err(e) = sock.set_nodelay(true) {
+                // Not fatal: the connection works, only with Nagle's algorithm on.
+                debug!("TCP_NODELAY failed: {e}");
+            }
+        }
+        let conn = Conn::new(self.now, self.config.timeouts, connecting);
+        // Edge-triggered, both directions, once: no re-registration syscalls later.
+        let key = self.insert(
+            Source::Conn { sock, conn },
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        self.stats.active += 1;
+        self.rearm(key);
+        Ok(ConnId(key))
+    }
+
+    pub(crate) fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
+        let sock = TcpStream::connect(addr)?;
+        let id = self.add_conn(sock, true)?;
+        self.stats.connected += 1;
+        Ok(id)
+    }
+
+    pub(crate) fn remove_listener(&mut self, key: Key) -> io::Result<()> {
+        if !matches!(self.get(key), Some(Source::Listener { .. })) {
+            return Err(stale());
+        }
+        if let Source::Listener { mut sock, .. } = self.entries.remove(key.index as usize).source {
+            self.registry.deregister(&mut sock)?;
+        }
+        Ok(())
+    }
+
+    // ----- closing --------------------------------------------------------------------------
+
+    /// Close `key` now: deregister, free the slot, return the buffers, and queue the
+    /// `on_close` notification. Does nothing if `key` is stale.
+    pub(crate) fn close_now(&mut self, key: Key, reason: CloseReason) {
+        if self.conn(key).is_none() {
+            return;
+        }
+        let entry = self.entries.remove(key.index as usize);
+        let Source::Conn { mut sock, mut conn } = entry.source else {
+            unreachable!("checked above that the entry is a connection");
+        };
+        if let Err(e) = self.registry.deregister(&mut sock) {
+            debug!("deregister failed: {e}");
+        }
+        if let Some(h) = conn.armed() {
+            self.wheel.cancel(h);
+        }
+        conn.rbuf.clear(&mut self.pool);
+        conn.wq.clear(&mut self.pool);
+        self.stats.count_close(&reason);
+        debug!("conn#{}.{} closed: {reason}", key.index, key.gen);
+        drop(sock);
+        self.closed.push_back((ConnId(key), reason));
+    }
+
+    /// Close `key` once its queued output is flushed (at once if none is queued).
+    pub(crate) fn close_graceful(&mut self, key: Key, reason: CloseReason) -> io::Result<()> {
+        let Some((_, conn)) = conn_in(&mut self.entries, key) else {
+            return Err(stale());
+        };
+        if conn.closing.is_none() {
+            conn.closing = Some(reason);
+        }
+        self.schedule_flush(key);
+        Ok(())
+    }
+
+    /// Tell the handler about connections closed since the last call.
+    pub(crate) fn report_closed<H: Handler>(&mut self, h: &mut H) {
+        while let Some((id, reason)) = self.closed.pop_front() {
+            h.on_close(&mut Context { core: self }, id, &reason);
+        }
+    }
+
+    // ----- timers ---------------------------------------------------------------------------
+
+    /// Make sure `key`'s wheel entry fires no later than its earliest deadline.
+    pub(crate) fn rearm(&mut self, key: Key) {
+        let Some((_, conn)) = self.conn(key) else {
+            return;
+        };
+        let Some(at) = conn.arm_at() else {
+            return;
+        };
+        let old = conn.armed();
+        if let Some(old) = old {
+            self.wheel.cancel(old);
+        }
+        let handle = self
+            .wheel
+            .insert(self.clock.deadline_tick(at), TimerTarget::Conn(key));
+        if let Some((_, conn)) = conn_in(&mut self.entries, key) {
+            conn.set_armed(Some((handle, at)));
+        }
+    }
+
+    /// A wheel entry fired.
+    pub(crate) fn fire<H: Handler>(&mut self, h: &mut H, handle: TimerHandle, target: TimerTarget) {
+        match target {
+            TimerTarget::Conn(key) => self.check_deadlines(h, key, handle),
+            TimerTarget::User(token) => {
+                h.on_timer(&mut Context { core: self }, super::TimerId(handle), token);
+            }
+            TimerTarget::ResumeAccept(key) => {
+                if let Some(Source::Listener { paused, .. }) = source_in(&mut self.entries, key) {
+                    *paused = false;
+                    self.read_list.push(key);
+                }
+            }
+        }
+        self.report_closed(h);
+    }
+
+    fn check_deadlines<H: Handler>(&mut self, h: &mut H, key: Key, handle: TimerHandle) {
+        let now = self.now;
+        let Some((_, conn)) = conn_in(&mut self.entries, key) else {
+            return;
+        };
+        if conn.armed() != Some(handle) {
+            return;
+        }
+        conn.set_armed(None);
+        if let Some(kind) = conn.expired(now) {
+            self.stats.timeouts += 1;
+            let action = h.on_timeout(&mut Context { core: self }, ConnId(key), kind);
+            match action {
+                TimeoutAction::Close => self.close_now(key, CloseReason::TimedOut(kind)),
+                TimeoutAction::KeepOpen => {
+                    if let Some((_, conn)) = conn_in(&mut self.entries, key) {
+                        conn.restart(kind, now);
+                    }
+                }
+            }
+        }
+        self.rearm(key);
+    }
+
+    // ----- output ---------------------------------------------------------------------------
+
+    pub(crate) fn schedule_flush(&mut self, key: Key) {
+        if let Some((_, conn)) = conn_in(&mut self.entries, key) {
+            if !conn.in_flush_list {
+                conn.in_flush_list = true;
+                self.flush_list.push(key);
+            }
+        }
+    }
+
+    /// Queue output on `key` with `push`, which adds `len` bytes to the queue.
+    pub(crate) fn queue_output(
+        &mut self,
+        key: Key,
+        len: usize,
+        push: impl FnOnce(&mut Conn, &mut BufPool),
+    ) -> io::Result<()> {
+        let now = self.now;
+        let high = self.config.high_watermark;
+        let Some((_, conn)) = conn_in(&mut self.entries, key) else {
+            return Err(stale());
+        };
+        if !conn.accepts_output() {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let was_empty = conn.wq.is_empty();
+        push(conn, &mut self.pool);
+        if conn.wq.len() >= high && !conn.read_paused {
+            // Backpressure: the peer is not reading as fast as it sends; stop reading from it
+            // until its output drains below the low watermark.
+            conn.read_paused = true;
+        }
+        if was_empty {
+            conn.note_output_started(now);
+            self.rearm(key);
+        }
+        self.schedule_flush(key);
+        Ok(())
+    }
+
+    /// Write as much queued output of `key` as the kernel takes.
+    pub(crate) fn flush<H: Handler>(&mut self, h: &mut H, key: Key) {
+        let now = self.now;
+        let low = self.config.low_watermark;
+        let mut wrote = false;
+        let Some((sock, conn)) = conn_in(&mut self.entries, key) else {
+            return;
+        };
+        conn.in_flush_list = false;
+        if conn.connecting {
+            return;
+        }
+        while !conn.wq.is_empty() {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let n = conn.wq.io_slices(&mut slices);
+            match sock.write_vectored(&slices[..n]) {
+                Ok(0) => {
+                    let err = io::Error::from(io::ErrorKind::WriteZero);
+                    return self.close_now(key, CloseReason::Io(err));
+                }
+                Ok(written) => {
+                    conn.wq.advance(written, &mut self.pool);
+                    conn.note_written(now);
+                    self.stats.bytes_out += written as u64;
+                    wrote = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return self.close_now(key, CloseReason::from_io(e)),
+            }
+        }
+        if conn.read_paused && conn.wq.len() < low {
+            conn.read_paused = false;
+            conn.note_read_resumed(now);
+            // Edge-triggered: input that arrived while paused raised no new event.
+            if !conn.in_read_list {
+                conn.in_read_list = true;
+                self.read_list.push(key);
+            }
+            self.rearm(key);
+        }
+        let Some((sock, conn)) = conn_in(&mut self.entries, key) else {
+            return;
+        };
+        if !conn.wq.is_empty() {
+            return;
+        }
+        if let Some(reason) = conn.closing.take() {
+            return self.close_now(key, reason);
+        }
+        if conn.write_side == WriteSide::ShutPending {
+            conn.write_side = WriteSide::Shut;
+            if let Err(e) = sock.shutdown(Shutdown::Write) {
+                return self.close_now(key, CloseReason::from_io(e));
+            }
+        }
+        if wrote {
+            h.on_drained(&mut Context { core: self }, ConnId(key));
+            self.report_closed(h);
+        }
+    }
+
+    // ----- input ----------------------------------------------------------------------------
+
+    /// Serve a readable (or continued) source.
+    pub(crate) fn readable<H: Handler>(&mut self, h: &mut H, key: Key) {
+        match source_in(&mut self.entries, key) {
+            Some(Source::Conn { conn, .. }) => {
+                conn.in_read_list = false;
+                self.read_conn(h, key)
+            }
+            Some(Source::Listener { paused: false, .. }) => self.accept(h, key),
+            Some(Source::Dgram { .. }) => self.read_dgram(h, key),
+            Some(Source::Signals(_)) => self.read_signals(h, key),
+            Some(Source::Listener { paused: true, .. }) | None => {}
+        }
+    }
+
+    /// Serve a writable source.
+    pub(crate) fn writable<H: Handler>(&mut self, h: &mut H, key: Key) {
+        match source_in(&mut self.entries, key) {
+            Some(Source::Conn { sock, conn }) => {
+                if conn.connecting {
+                    let result = match sock.take_error() {
+                        Ok(Some(e)) | Err(e) => Err(e),
+                        // Writable with no error can still be a connect that has not finished
+                        // on some systems; `peer_addr` tells (mio's documented check).
+                        Ok(None) => sock.peer_addr().map(|_| ()),
+                    };
+                    match result {
+                        Ok(()) => {
+                            conn.connecting = false;
+                            conn.note_read_resumed(self.now);
+                            self.rearm(key);
+                            h.on_connect(&mut Context { core: self }, ConnId(key));
+                            self.report_closed(h);
+                            // Input may already be waiting, and its event may have come
+                            // before we stopped connecting.
+                            self.read_conn(h, key);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                        Err(e) => return self.close_now(key, CloseReason::Io(e)),
+                    }
+                }
+                self.flush(h, key)
+            }
+            Some(Source::Dgram { .. }) => self.flush_dgram(key),
+            _ => {}
+        }
+    }
+
+    fn read_conn<H: Handler>(&mut self, h: &mut H, key: Key) {
+        let mut budget = self.config.read_budget;
+        let limit = self.config.max_read_buffer;
+        loop {
+            let now = self.now;
+            let Some((sock, conn)) = conn_in(&mut self.entries, key) else {
+                return;
+            };
+            if !conn.wants_read() {
+                return;
+            }
+            if budget == 0 {
+                // More input may be waiting, but others get their turn first.
+                if !conn.in_read_list {
+                    conn.in_read_list = true;
+                    self.read_list.push(key);
+                }
+                return;
+            }
+            if !conn.rbuf.reserve(&mut self.pool, limit) {
+                let err = CloseReason::protocol(ReadBufferFull { limit });
+                return self.close_now(key, err);
+            }
+            match sock.read(conn.rbuf.spare_mut()) {
+                Ok(0) => {
+                    conn.read_eof = true;
+                    conn.rbuf.release(&mut self.pool);
+                    h.on_read_closed(&mut Context { core: self }, ConnId(key));
+                    self.report_closed(h);
+                    return;
+                }
+                Ok(n) => {
+                    conn.rbuf.commit(n);
+                    conn.note_read(now);
+                    self.stats.bytes_in += n as u64;
+                    budget = budget.saturating_sub(n);
+                    self.deliver(h, key);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.rbuf.release(&mut self.pool);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.close_now(key, CloseReason::from_io(e)),
+            }
+        }
+    }
+
+    /// Offer `key`'s unconsumed input to the handler.
+    fn deliver<H: Handler>(&mut self, h: &mut H, key: Key) {
+        let Some((_, conn)) = conn_in(&mut self.entries, key) else {
+            return;
+        };
+        // Move the buffer out (no copy, no allocation) so the handler can borrow the bytes
+        // while the context borrows the reactor, the connection's write queue included.
+        let mut rbuf = std::mem::take(&mut conn.rbuf);
+        let used = h.on_data(&mut Context { core: self }, ConnId(key), rbuf.data());
+        debug_assert!(used <= rbuf.len(), "on_data used {used} of {}", rbuf.len());
+        rbuf.consume(used.min(rbuf.len()));
+        match conn_in(&mut self.entries, key) {
+            Some((_, conn)) => conn.rbuf = rbuf,
+            // The handler closed the connection; the slot may even hold a new one now.
+            None => rbuf.clear(&mut self.pool),
+        }
+        self.report_closed(h);
+    }
+
+    fn accept<H: Handler>(&mut self, h: &mut H, key: Key) {
+        for _ in 0..self.config.accept_batch {
+            let Some(Source::Listener { sock, paused }) = source_in(&mut self.entries, key) else {
+                return;
+            };
+            match sock.accept() {
+                Ok((stream, peer)) => match self.add_conn(stream, false) {
+                    Ok(conn) => {
+                        self.stats.accepted += 1;
+                        h.on_accept(&mut Context { core: self }, ListenerId(key), conn, peer);
+                        self.report_closed(h);
+                    }
+                    Err(e) => warn!("could not register a connection from {peer}: {e}"),
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if sys::is_connection_error(&e) => {
+                    debug!("accept: a connection failed before it was accepted: {e}");
+                }
+                Err(e) => {
+                    // Out of descriptors (EMFILE, ENFILE) or memory, or something unexpected:
+                    // retrying now would fail again and, edge-triggered or not, spin the loop.
+                    // Pause this listener and try again after a back-off.
+                    self.stats.accept_errors += 1;
+                    *paused = true;
+                    let backoff = self.config.accept_backoff;
+                    warn!("accept failed: {e}; pausing this listener for {backoff:?}");
+                    let at = self.clock.deadline_tick(self.now + backoff);
+                    self.wheel.insert(at, TimerTarget::ResumeAccept(key));
+                    return;
+                }
+            }
+        }
+        // Batch used up: more connections may be waiting; continue next turn.
+        self.read_list.push(key);
+    }
+
+    fn read_dgram<H: Handler>(&mut self, h: &mut H, key: Key) {
+        let mut buf = std::mem::take(&mut self.dgram_buf);
+        for _ in 0..self.config.dgram_budget {
+            let Some(Source::Dgram { sock, .. }) = source_in(&mut self.entries, key) else {
+                break;
+            };
+            match sock.recv_from(&mut buf) {
+                Ok((n, peer)) => {
+                    self.stats.datagrams_in += 1;
+                    self.stats.bytes_in += n as u64;
+                    h.on_datagram(&mut Context { core: self }, DgramId(key), &buf[..n], peer);
+                    self.report_closed(h);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.dgram_buf = buf;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // An ICMP error for an earlier send (ECONNREFUSED and the like) is reported
+                // once on the next call; it concerns no datagram in the queue.
+                Err(e) => debug!("recv_from: {e}"),
+            }
+        }
+        self.dgram_buf = buf;
+        self.read_list.push(key);
+    }
+
+    pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: SocketAddr) -> io::Result<()> {
+        let max_queue = self.config.max_dgram_queue;
+        let Some(Source::Dgram {
+            sock,
+            queue,
+            queued_bytes,
+        }) = source_in(&mut self.entries, key)
+        else {
+            return Err(stale());
+        };
+        if queue.is_empty() {
+            loop {
+                match sock.send_to(data, peer) {
+                    Ok(_) => {
+                        self.stats.datagrams_out += 1;
+                        self.stats.bytes_out += data.len() as u64;
+                        return Ok(());
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if *queued_bytes + data.len() > max_queue {
+            return Err(io::Error::from(io::ErrorKind::WouldBlock));
+        }
+        *queued_bytes += data.len();
+        queue.push_back((peer, data.to_vec()));
+        Ok(())
+    }
+
+    fn flush_dgram(&mut self, key: Key) {
+        let Some(Source::Dgram {
+            sock,
+            queue,
+            queued_bytes,
+        }) = source_in(&mut self.entries, key)
+        else {
+            return;
+        };
+        while let Some((peer, data)) = queue.front() {
+            match sock.send_to(data, *peer) {
+                Ok(_) => {
+                    self.stats.datagrams_out += 1;
+                    self.stats.bytes_out += data.len() as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.stats.dgram_send_errors += 1;
+                    warn!(
+                        "dropping a queued {}-byte datagram to {peer}: {e}",
+                        data.len()
+                    );
+                }
+            }
+            *queued_bytes -= data.len();
+            queue.pop_front();
+        }
+    }
+
+    fn read_signals<H: Handler>(&mut self, h: &mut H, key: Key) {
+        loop {
+            let Some(Source::Signals(signals)) = source_in(&mut self.entries, key) else {
+                return;
+            };
+            match signals.read() {
+                Ok(Some(signo)) => {
+                    h.on_signal(&mut Context { core: self }, signo);
+                    self.report_closed(h);
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    warn!("reading signals: {e}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The entry at `key` in `entries`, if it is still the one `key` was issued for. A free
+/// function (not a method) so that callers can borrow the slab and other fields of [`Core`]
+/// at the same time.
+fn source_in(entries: &mut Slab<Entry>, key: Key) -> Option<&mut Source> {
+    match entries.get_mut(key.index as usize) {
+        Some(e) if e.gen == key.gen => Some(&mut e.source),
+        _ => None,
+    }
+}
+
+/// The connection at `key`, if `key` is current and names a connection.
+fn conn_in(entries: &mut Slab<Entry>, key: Key) -> Option<(&mut TcpStream, &mut Conn)> {
+    match source_in(entries, key) {
+        Some(Source::Conn { sock, conn }) => Some((sock, conn)),
+        _ => None,
+    }
+}

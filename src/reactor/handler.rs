@@ -1,0 +1,115 @@
+//! The [`Handler`] trait: what the reactor calls when something happens.
+
+use std::net::SocketAddr;
+
+use super::context::Context;
+use super::token::{ConnId, DgramId, ListenerId};
+use super::TimerId;
+use crate::error::{CloseReason, TimeoutKind};
+
+/// What to do after a timeout fired (see [`Handler::on_timeout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutAction {
+    /// Close the connection at once with [`CloseReason::TimedOut`], discarding queued output.
+    Close,
+    /// Keep the connection; the clock of the timeout that fired restarts now.
+    KeepOpen,
+}
+
+/// Your code, called by the reactor. Every method but [`on_data`](Handler::on_data) has a
+/// default, so a handler implements only what it cares about.
+///
+/// Each call gets a [`Context`], through which the handler writes, closes and sets timeouts.
+/// Calls never overlap and always come from the reactor's thread. Ids passed in are valid for
+/// the duration of the call; an id kept after [`on_close`](Handler::on_close) is stale, and
+/// `Context` methods given a stale id fail with `NotConnected` instead of touching another
+/// connection.
+///
+/// # Examples
+///
+/// A TCP echo server: whatever arrives is queued back to the sender.
+///
+/// ```
+/// use netloop::reactor::{ConnId, Context, Handler};
+///
+/// struct Echo;
+///
+/// impl Handler for Echo {
+///     fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+///         match cx.write(conn, data) {
+///             Ok(()) => data.len(),
+///             Err(_) => data.len(), // the connection is closing; drop the input
+///         }
+///     }
+/// }
+/// ```
+#[allow(unused_variables)]
+pub trait Handler {
+    /// A listener accepted a connection from `peer`. Comes before any data for `conn`.
+    fn on_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+        listener: ListenerId,
+        conn: ConnId,
+        peer: SocketAddr,
+    ) {
+    }
+
+    /// An outgoing connection made with [`Context::connect`] is established. (If it fails,
+    /// [`on_close`](Handler::on_close) comes instead, with the error.)
+    fn on_connect(&mut self, cx: &mut Context<'_>, conn: ConnId) {}
+
+    /// Bytes arrived on `conn`. `data` is all the unconsumed input: what the handler left last
+    /// time followed by the new bytes. Return how many bytes from the front were used; the
+    /// rest stays buffered (without being copied again) and is offered with the next bytes.
+    ///
+    /// A handler that keeps leaving input unconsumed until the buffer reaches
+    /// [`Config::max_read_buffer`](super::Config::max_read_buffer) gets the connection closed
+    /// with a [`ReadBufferFull`](crate::error::ReadBufferFull) protocol error. Returning more
+    /// than `data.len()` is a bug; it is treated as `data.len()`.
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize;
+
+    /// The peer finished sending (end of file). Unconsumed input, if any, is still buffered.
+    /// The default closes the connection after its queued output is flushed, reported as
+    /// [`CloseReason::PeerClosed`]; a handler can instead keep writing and close later.
+    fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+        cx.close(conn);
+    }
+
+    /// Every byte queued on `conn` has been handed to the kernel (the write queue went from
+    /// non-empty to empty). A handler producing a large response writes the next part here.
+    fn on_drained(&mut self, cx: &mut Context<'_>, conn: ConnId) {}
+
+    /// A timeout of `conn` fired. The default returns [`TimeoutAction::Close`].
+    fn on_timeout(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: ConnId,
+        kind: TimeoutKind,
+    ) -> TimeoutAction {
+        TimeoutAction::Close
+    }
+
+    /// `conn` is closed, for `reason`; its socket is gone and its id is now stale. Called
+    /// exactly once for every connection that was accepted or connected.
+    fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {}
+
+    /// A datagram arrived on `socket` from `peer`.
+    fn on_datagram(
+        &mut self,
+        cx: &mut Context<'_>,
+        socket: DgramId,
+        data: &[u8],
+        peer: SocketAddr,
+    ) {
+    }
+
+    /// A timer set with [`Context::set_timer`] fired; `token` is the value given then.
+    fn on_timer(&mut self, cx: &mut Context<'_>, timer: TimerId, token: u64) {}
+
+    /// A signal registered with [`Reactor::add_signals`](super::Reactor::add_signals)
+    /// arrived. The default stops the reactor.
+    fn on_signal(&mut self, cx: &mut Context<'_>, signal: i32) {
+        cx.stop();
+    }
+}

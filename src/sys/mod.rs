@@ -1,0 +1,223 @@
+//! Platform code: making sockets and catching signals.
+//!
+//! This module provides:
+//!
+//! * [`ListenOptions`] and [`tcp_listener`]: a non-blocking TCP listener made with socket2,
+//!   with `SO_REUSEADDR`, an optional `SO_REUSEPORT`, an explicit `IPV6_V6ONLY` choice and a
+//!   configurable backlog;
+//! * [`udp_socket`]: a non-blocking UDP socket, likewise;
+//! * [`Signals`]: a `signalfd(2)` so that SIGINT and SIGTERM arrive through the reactor's own
+//!   poll as readable events, not through a flag set by an asynchronous handler.
+//!
+//! Everything above this module is platform-neutral Rust on top of mio. This is the only module
+//! allowed `unsafe` (none is needed yet: socket2 and nix wrap the syscalls safely).
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// How to make a listening socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// The `listen(2)` backlog: connections the kernel queues before they are accepted.
+    /// The kernel caps it at `net.core.somaxconn`.
+    pub backlog: i32,
+    /// For an IPv6 address: accept IPv6 only (`true`), or IPv4-mapped addresses too
+    /// (`false`, dual stack). The system default varies, so netloop always sets it.
+    pub only_v6: bool,
+    /// Set `SO_REUSEPORT`, so that several listeners (one per reactor) share one address and
+    /// the kernel spreads connections across them.
+    pub reuse_port: bool,
+}
+
+impl Default for ListenOptions {
+    fn default() -> ListenOptions {
+        ListenOptions {
+            backlog: 1024,
+            only_v6: true,
+            reuse_port: false,
+        }
+    }
+}
+
+/// A non-blocking TCP listener on `addr`. `SO_REUSEADDR` is always set, so a restarted server
+/// can bind while old connections sit in TIME_WAIT.
+///
+/// # Errors
+///
+/// Any error of `socket`, `setsockopt`, `bind` or `listen`, for example `AddrInUse` or
+/// `PermissionDenied` (a port below 1024 without privilege).
+pub fn tcp_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if opts.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(opts.only_v6)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(opts.backlog)?;
+    Ok(socket.into())
+}
+
+/// A non-blocking UDP socket bound to `addr` (with `SO_REUSEPORT` if `reuse_port`; IPv6
+/// sockets are IPv6-only).
+///
+/// # Errors
+///
+/// Any error of `socket`, `setsockopt` or `bind`.
+pub fn udp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM.nonblocking(),
+        Some(Protocol::UDP),
+    )?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// Signals delivered through a file descriptor (`signalfd(2)`).
+///
+/// Creating it blocks the signals in the calling thread, so that they stay pending until read
+/// from the descriptor instead of running the default action (termination). Threads inherit
+/// the signal mask of the thread that creates them, so create `Signals` on the main thread
+/// **before** spawning any other thread; otherwise a thread that did not block them may
+/// receive (and die of) the signal.
+#[derive(Debug)]
+pub struct Signals {
+    fd: SignalFd,
+}
+
+impl Signals {
+    /// Block `signals` in this thread and open a non-blocking descriptor that reports them.
+    ///
+    /// # Errors
+    ///
+    /// If the mask cannot be changed or `signalfd` fails.
+    pub fn new(signals: &[Signal]) -> io::Result<Signals> {
+        let mut mask = SigSet::empty();
+        for &s in signals {
+            mask.add(s);
+        }
+        mask.thread_block().map_err(io::Error::from)?;
+        let fd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(io::Error::from)?;
+        Ok(Signals { fd })
+    }
+
+    /// SIGINT (Ctrl-C) and SIGTERM, the signals that ask a server to stop.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Signals::new`].
+    pub fn termination() -> io::Result<Signals> {
+        Signals::new(&[Signal::SIGINT, Signal::SIGTERM])
+    }
+
+    /// The next pending signal's number, or `None` if none is pending.
+    ///
+    /// # Errors
+    ///
+    /// If reading the descriptor fails for a reason other than "nothing pending".
+    pub fn read(&mut self) -> io::Result<Option<i32>> {
+        match self.fd.read_signal() {
+            Ok(Some(info)) => Ok(Some(info.ssi_signo as i32)),
+            Ok(None) => Ok(None),
+            Err(nix::errno::Errno::EINTR) => Ok(None),
+            Err(e) => Err(io::Error::from(e)),
+        }
+    }
+}
+
+impl AsRawFd for Signals {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Is this `accept(2)` error about running out of descriptors or memory, where retrying at
+/// once would fail again (and spin the loop)?
+pub fn is_resource_exhausted(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// Is this `accept(2)` error about the one connection being accepted (it was aborted, or a
+/// network error is pending on it), so that the listener can go on accepting?
+pub fn is_connection_error(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(
+            libc::ECONNABORTED
+                | libc::EPROTO
+                | libc::EPERM
+                | libc::ENETDOWN
+                | libc::ENOPROTOOPT
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::EHOSTUNREACH
+                | libc::EOPNOTSUPP
+                | libc::ENETUNREACH
+        )
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_ipv6_only_choice_is_applied() {
+        let l = tcp_listener("[::1]:0".parse().unwrap(), &ListenOptions::default());
+        // A machine without IPv6 on loopback cannot run this check.
+        let Ok(l) = l else { return };
+        let s = Socket::from(l);
+        assert!(s.only_v6().unwrap());
+        assert!(s.reuse_address().unwrap());
+    }
+
+    #[test]
+    fn reuse_port_lets_two_listeners_share_an_address() {
+        let opts = ListenOptions {
+            reuse_port: true,
+            ..ListenOptions::default()
+        };
+        let a = tcp_listener("127.0.0.1:0".parse().unwrap(), &opts).unwrap();
+        let addr = a.local_addr().unwrap();
+        let b = tcp_listener(addr, &opts).unwrap();
+        assert_eq!(b.local_addr().unwrap(), addr);
+        // Without it, the second bind fails.
+        let err = tcp_listener(addr, &ListenOptions::default()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn error_classes() {
+        assert!(is_resource_exhausted(&io::Error::from_raw_os_error(
+            libc::EMFILE
+        )));
+        assert!(!is_resource_exhausted(&io::Error::from_raw_os_error(
+            libc::ECONNABORTED
+        )));
+        assert!(is_connection_error(&io::Error::from_raw_os_error(
+            libc::ECONNABORTED
+        )));
+    }
+}

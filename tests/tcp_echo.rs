@@ -1,0 +1,225 @@
+//! TCP echo on the reactor: many clients, half-close, backpressure, outgoing connects.
+
+mod util;
+
+use std::io::{ErrorKind, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::Duration;
+
+use netloop::reactor::{Config, ConnId, Context, Handler, Reactor};
+use netloop::services::CourseServer;
+use netloop::CloseReason;
+use util::{connect, pattern, read_to_eof, Running, STEP};
+
+fn start_with(config: Config) -> (Running<CourseServer>, SocketAddr) {
+    let mut reactor = Reactor::with_config(CourseServer::new(), config).unwrap();
+    let id = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.listener_addr(id).unwrap();
+    (Running::start(reactor), addr)
+}
+
+fn start() -> (Running<CourseServer>, SocketAddr) {
+    start_with(Config::default())
+}
+
+#[test]
+fn hello_world_echoes() {
+    let (_server, addr) = start();
+    let mut c = connect(addr);
+    assert_eq!(
+        util::echo_round_trip(&mut c, b"Hello, world"),
+        b"Hello, world"
+    );
+}
+
+#[test]
+fn many_concurrent_clients_each_get_exactly_their_bytes() {
+    let (server, addr) = start();
+    const CLIENTS: usize = 64;
+    const BYTES: usize = 200_000;
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = connect(addr);
+                let data = pattern(i as u64, BYTES);
+                let mut reader = c.try_clone().unwrap();
+                // Write and read at once: the echo may be larger than both socket buffers.
+                let writer = std::thread::spawn(move || {
+                    for chunk in data.chunks(7919) {
+                        c.write_all(chunk).unwrap();
+                    }
+                    c.shutdown(Shutdown::Write).unwrap();
+                    data
+                });
+                let got = read_to_eof(&mut reader).expect("read echo");
+                let data = writer.join().unwrap();
+                assert_eq!(got.len(), data.len(), "client {i}: length");
+                assert!(got == data, "client {i}: bytes differ");
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let reactor = server.stop();
+    let s = reactor.stats();
+    assert_eq!(s.accepted, CLIENTS as u64);
+    assert_eq!(s.bytes_in, (CLIENTS * BYTES) as u64);
+    assert_eq!(s.bytes_out, (CLIENTS * BYTES) as u64);
+    assert_eq!(s.closed_peer, CLIENTS as u64);
+    assert_eq!(s.active, 0);
+}
+
+#[test]
+fn half_close_still_delivers_every_echoed_byte_then_eof() {
+    let (_server, addr) = start();
+    let mut c = connect(addr);
+    let data = pattern(7, 3 * 1024 * 1024);
+    let mut reader = c.try_clone().unwrap();
+    let sent = data.clone();
+    let writer = std::thread::spawn(move || {
+        c.write_all(&sent).unwrap();
+        // Half-close: we are done sending, but still reading.
+        c.shutdown(Shutdown::Write).unwrap();
+    });
+    let got = read_to_eof(&mut reader).expect("EOF after the echo");
+    writer.join().unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data);
+}
+
+#[test]
+fn backpressure_stops_reading_from_a_peer_that_does_not_read() {
+    let config = Config {
+        high_watermark: 64 * 1024,
+        low_watermark: 16 * 1024,
+        read_budget: 16 * 1024,
+        ..Config::default()
+    };
+    let (server, addr) = start_with(config);
+    let mut c = connect(addr);
+    c.set_nonblocking(true).unwrap();
+    // Send without reading until the kernel will take no more: the server must have stopped
+    // reading (else it would queue without bound and we could write forever).
+    let chunk = pattern(3, 64 * 1024);
+    let mut sent = 0usize;
+    let mut stalls = 0;
+    while stalls < 50 && sent < 256 * 1024 * 1024 {
+        match c.write(&chunk) {
+            Ok(n) => {
+                sent += n;
+                stalls = 0;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                stalls += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    assert_eq!(
+        stalls, 50,
+        "the server kept reading {sent} bytes without backpressure"
+    );
+    let queued = server.query(|_, cx| {
+        let conn = ConnId::clone(&first_conn(cx));
+        cx.queued(conn)
+    });
+    assert!(
+        queued <= 64 * 1024 + 16 * 1024 + 16 * 1024,
+        "queued {queued} bytes, past the high watermark plus one read"
+    );
+    // Now read everything back: every byte sent must come back.
+    c.set_nonblocking(false).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let got = read_to_eof(&mut c).unwrap();
+    assert_eq!(got.len(), sent);
+    let reactor = server.stop();
+    assert_eq!(reactor.stats().bytes_out, sent as u64);
+}
+
+/// The one open connection's id, found through the stats-free route of trying indexes.
+fn first_conn(cx: &mut Context<'_>) -> ConnId {
+    cx.connections().next().expect("one connection")
+}
+
+/// A handler that connects out and records what happened.
+#[derive(Default)]
+struct Dialer {
+    connected: Vec<ConnId>,
+    closed: Vec<(ConnId, String)>,
+    data: Vec<u8>,
+}
+
+impl Handler for Dialer {
+    fn on_connect(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+        self.connected.push(conn);
+        cx.write(conn, b"ping").unwrap();
+    }
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+        self.data.extend_from_slice(data);
+        if self.data.len() >= 4 {
+            cx.close(conn);
+            cx.stop();
+        }
+        data.len()
+    }
+    fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
+        self.closed.push((conn, reason.to_string()));
+        if matches!(reason, CloseReason::Io(_)) {
+            cx.stop();
+        }
+    }
+}
+
+#[test]
+fn outgoing_connect_talks_to_an_echo_server() {
+    let (_server, addr) = start();
+    let mut reactor = Reactor::new(Dialer::default()).unwrap();
+    let conn = reactor.with_context(|_, cx| cx.connect(addr)).unwrap();
+    for _ in 0..1000 {
+        if reactor.handler().data.len() >= 4 {
+            break;
+        }
+        reactor.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+    assert_eq!(reactor.handler().connected, vec![conn]);
+    assert_eq!(reactor.handler().data, b"ping");
+}
+
+#[test]
+fn refused_connect_is_reported_through_on_close() {
+    // Bind then drop a listener: its port now refuses connections.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut reactor = Reactor::new(Dialer::default()).unwrap();
+    let conn = reactor.with_context(|_, cx| cx.connect(addr)).unwrap();
+    for _ in 0..500 {
+        if !reactor.handler().closed.is_empty() {
+            break;
+        }
+        reactor.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+    let h = reactor.handler();
+    assert!(h.connected.is_empty());
+    assert_eq!(h.closed.len(), 1);
+    assert_eq!(h.closed[0].0, conn);
+    assert!(h.closed[0].1.contains("refused"), "{}", h.closed[0].1);
+}
+
+#[test]
+fn stale_ids_are_refused_after_close() {
+    let (server, addr) = start();
+    let mut c = connect(addr);
+    assert_eq!(util::echo_round_trip(&mut c, b"x"), b"x");
+    let id = server.query(|_, cx| first_conn(cx));
+    drop(c);
+    assert!(util::wait_until(
+        || server.query(move |_, cx| !cx.is_open(id))
+    ));
+    let err = server.query(move |_, cx| cx.write(id, b"late").unwrap_err().kind());
+    assert_eq!(err, ErrorKind::NotConnected);
+    let _ = STEP;
+}

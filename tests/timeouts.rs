@@ -1,0 +1,257 @@
+//! settimeout semantics on the reactor: idle, read and write timeouts, user timers.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use netloop::conn::Timeouts;
+use netloop::reactor::{Config, ConnId, Context, Handler, Reactor, TimeoutAction, TimerId};
+use netloop::{CloseReason, TimeoutKind};
+use util::{connect, Running};
+
+/// Echo, and remember how each connection ended and when.
+#[derive(Default)]
+struct Recorder {
+    opened: Vec<(ConnId, Instant)>,
+    closed: Vec<(ConnId, Option<TimeoutKind>, Instant)>,
+    keep_open_once: bool,
+    timeouts_seen: Vec<TimeoutKind>,
+}
+
+impl Handler for Recorder {
+    fn on_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: netloop::ListenerId,
+        conn: ConnId,
+        _: SocketAddr,
+    ) {
+        self.opened.push((conn, cx.now()));
+    }
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+        let _ = cx.write(conn, data);
+        data.len()
+    }
+    fn on_timeout(&mut self, _: &mut Context<'_>, _: ConnId, kind: TimeoutKind) -> TimeoutAction {
+        self.timeouts_seen.push(kind);
+        if std::mem::take(&mut self.keep_open_once) {
+            TimeoutAction::KeepOpen
+        } else {
+            TimeoutAction::Close
+        }
+    }
+    fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
+        let kind = match reason {
+            CloseReason::TimedOut(k) => Some(*k),
+            _ => None,
+        };
+        self.closed.push((conn, kind, cx.now()));
+    }
+}
+
+fn start(timeouts: Timeouts, keep_open_once: bool) -> (Running<Recorder>, SocketAddr) {
+    let config = Config {
+        timeouts,
+        ..Config::default()
+    };
+    let handler = Recorder {
+        keep_open_once,
+        ..Recorder::default()
+    };
+    let mut reactor = Reactor::with_config(handler, config).unwrap();
+    let id = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.listener_addr(id).unwrap();
+    (Running::start(reactor), addr)
+}
+
+const MS: Duration = Duration::from_millis(1);
+
+#[test]
+fn idle_timeout_closes_a_silent_connection_and_never_early() {
+    let (server, addr) = start(Timeouts::idle(200 * MS), false);
+    let mut c = connect(addr);
+    let mut buf = [0; 1];
+    // The server closes: we read end of file (the read is bounded by util::STEP).
+    assert_eq!(c.read(&mut buf).expect("EOF, not a timeout"), 0);
+    let reactor = server.stop();
+    let h = reactor.handler();
+    assert_eq!(h.closed.len(), 1);
+    let (id, kind, at) = h.closed[0];
+    assert_eq!(kind, Some(TimeoutKind::Idle));
+    let (opened_id, opened_at) = h.opened[0];
+    assert_eq!(id, opened_id);
+    assert!(
+        at - opened_at >= 200 * MS,
+        "fired early: after {:?}",
+        at - opened_at
+    );
+    assert_eq!(reactor.stats().closed_timeout, 1);
+}
+
+#[test]
+fn read_timeout_does_not_fire_while_data_keeps_arriving() {
+    let (server, addr) = start(
+        Timeouts {
+            read: Some(300 * MS),
+            ..Timeouts::NONE
+        },
+        false,
+    );
+    let mut c = connect(addr);
+    // 30 bytes, one every 50 ms: 1.5 s in all, five times the read timeout.
+    for i in 0..30u8 {
+        c.write_all(&[i]).unwrap();
+        let mut b = [0; 1];
+        c.read_exact(&mut b).expect("echo while sending");
+        assert_eq!(b[0], i);
+        std::thread::sleep(50 * MS);
+    }
+    let before_silence = Instant::now();
+    assert!(
+        server.query(|h, _| h.closed.is_empty()),
+        "closed while data kept arriving"
+    );
+    // Now go silent: the read timeout closes the connection.
+    let mut b = [0; 1];
+    assert_eq!(c.read(&mut b).unwrap(), 0);
+    assert!(before_silence.elapsed() >= 250 * MS);
+    let reactor = server.stop();
+    let h = reactor.handler();
+    assert_eq!(h.closed.len(), 1);
+    assert_eq!(h.closed[0].1, Some(TimeoutKind::Read));
+}
+
+#[test]
+fn keep_open_restarts_the_clock_instead_of_closing() {
+    let (server, addr) = start(Timeouts::idle(100 * MS), true);
+    let mut c = connect(addr);
+    let mut b = [0; 1];
+    assert_eq!(c.read(&mut b).unwrap(), 0);
+    let reactor = server.stop();
+    let h = reactor.handler();
+    assert_eq!(h.timeouts_seen, vec![TimeoutKind::Idle, TimeoutKind::Idle]);
+    let (_, _, closed_at) = h.closed[0];
+    assert!(
+        closed_at - h.opened[0].1 >= 200 * MS,
+        "two full idle periods"
+    );
+}
+
+#[test]
+fn write_timeout_closes_a_peer_that_stops_reading() {
+    let config = Config {
+        timeouts: Timeouts {
+            write: Some(300 * MS),
+            ..Timeouts::NONE
+        },
+        ..Config::default()
+    };
+    // A server that, once told, floods the client with output it never reads.
+    struct Flood(Option<ConnId>);
+    impl Handler for Flood {
+        fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+            self.0 = Some(conn);
+            cx.write_owned(conn, vec![b'x'; 32 * 1024 * 1024]).unwrap();
+            data.len()
+        }
+        fn on_close(&mut self, cx: &mut Context<'_>, _: ConnId, reason: &CloseReason) {
+            assert!(
+                matches!(reason, CloseReason::TimedOut(TimeoutKind::Write)),
+                "{reason}"
+            );
+            cx.stop();
+        }
+    }
+    let mut reactor = Reactor::with_config(Flood(None), config).unwrap();
+    let id = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.listener_addr(id).unwrap();
+    let mut c = connect(addr);
+    c.write_all(b"go").unwrap();
+    let start = Instant::now();
+    // run() returns when on_close stops the reactor; bounded by a guard timer.
+    let handle = reactor.handle();
+    let guard = std::thread::spawn(move || {
+        std::thread::sleep(util::STEP);
+        let _ = handle.stop();
+    });
+    reactor.run().unwrap();
+    assert!(start.elapsed() < util::STEP, "write timeout never fired");
+    assert_eq!(reactor.stats().closed_timeout, 1);
+    drop(c);
+    drop(guard);
+}
+
+#[test]
+fn set_timeout_on_one_connection_overrides_the_default() {
+    let (server, addr) = start(Timeouts::NONE, false);
+    let mut c = connect(addr);
+    assert_eq!(util::echo_round_trip(&mut c, b"a"), b"a");
+    server.query(|h, cx| {
+        let id = h.opened[0].0;
+        cx.set_timeout(id, TimeoutKind::Idle, Some(100 * MS))
+            .unwrap();
+        assert_eq!(cx.timeouts(id).unwrap().idle, Some(100 * MS));
+    });
+    let mut b = [0; 1];
+    assert_eq!(c.read(&mut b).unwrap(), 0);
+    let reactor = server.stop();
+    assert_eq!(reactor.handler().closed[0].1, Some(TimeoutKind::Idle));
+}
+
+/// User timers fire once each, never early, and cancelled ones never.
+#[derive(Default)]
+struct Timers {
+    set_at: Option<Instant>,
+    fired: Vec<(u64, Instant)>,
+    cancel_me: Option<TimerId>,
+}
+
+impl Handler for Timers {
+    fn on_data(&mut self, _: &mut Context<'_>, _: ConnId, data: &[u8]) -> usize {
+        data.len()
+    }
+    fn on_timer(&mut self, cx: &mut Context<'_>, _: TimerId, token: u64) {
+        self.fired.push((token, cx.now()));
+        if token == 3 {
+            cx.stop();
+        }
+    }
+}
+
+#[test]
+fn user_timers_fire_in_order_never_early_and_cancel_works() {
+    let mut reactor = Reactor::new(Timers::default()).unwrap();
+    reactor.with_context(|h, cx| {
+        h.set_at = Some(cx.now());
+        cx.set_timer(30 * MS, 1);
+        cx.set_timer(60 * MS, 2);
+        h.cancel_me = Some(cx.set_timer(45 * MS, 99));
+        cx.set_timer(90 * MS, 3);
+        assert!(cx.cancel_timer(h.cancel_me.unwrap()));
+        assert!(
+            !cx.cancel_timer(h.cancel_me.unwrap()),
+            "second cancel is stale"
+        );
+    });
+    let handle = reactor.handle();
+    let guard = std::thread::spawn(move || {
+        std::thread::sleep(util::STEP);
+        let _ = handle.stop();
+    });
+    reactor.run().unwrap();
+    drop(guard);
+    let h = reactor.handler();
+    let set_at = h.set_at.unwrap();
+    let tokens: Vec<u64> = h.fired.iter().map(|f| f.0).collect();
+    assert_eq!(tokens, vec![1, 2, 3]);
+    for (token, at) in &h.fired {
+        let due = [0, 30, 60, 90][*token as usize] * MS;
+        assert!(
+            *at - set_at >= due,
+            "timer {token} early: {:?}",
+            *at - set_at
+        );
+    }
+}
