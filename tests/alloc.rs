@@ -117,13 +117,19 @@ fn steady_state_echo_allocates_nothing_per_message() {
         }));
     }
 
-    let done = |p: &[AtomicUsize; 3]| p.iter().all(|a| a.load(Ordering::SeqCst) == WARMUP + MEASURED);
+    let done = |p: &[AtomicUsize; 3]| {
+        p.iter()
+            .all(|a| a.load(Ordering::SeqCst) == WARMUP + MEASURED)
+    };
     let warm = |p: &[AtomicUsize; 3]| p.iter().all(|a| a.load(Ordering::SeqCst) >= WARMUP);
     let start = Instant::now();
     let mut measured_turns = 0u64;
     let mut allocs_in_turns = 0usize;
     while !done(&progress) && !failed.load(Ordering::SeqCst) {
-        assert!(start.elapsed() < Duration::from_secs(120), "clients stalled");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "clients stalled"
+        );
         let measure = warm(&progress);
         let before = ALLOCS.load(Ordering::SeqCst);
         COUNT_HERE.with(|c| c.set(measure));

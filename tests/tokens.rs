@@ -91,7 +91,10 @@ fn stale_event_for_a_reused_slot_is_not_delivered_to_the_new_socket() {
     std::thread::sleep(Duration::from_millis(100));
     reactor.handler_mut().armed = true;
     let events = reactor.turn(Some(Duration::from_secs(5))).unwrap();
-    assert!(events >= 2, "both readable events in one batch (got {events})");
+    assert!(
+        events >= 2,
+        "both readable events in one batch (got {events})"
+    );
 
     let h = reactor.handler();
     let (aborted, fresh) = h.swap.expect("the first on_data ran");
@@ -105,7 +108,11 @@ fn stale_event_for_a_reused_slot_is_not_delivered_to_the_new_socket() {
     // instead of reaching the new socket in its slot.
     assert_eq!(h.data.len(), 1, "{:?}", h.data);
     assert_ne!(h.data[0].0, aborted);
-    assert!(h.dgrams.is_empty(), "stale event reached the new socket: {:?}", h.dgrams);
+    assert!(
+        h.dgrams.is_empty(),
+        "stale event reached the new socket: {:?}",
+        h.dgrams
+    );
     assert_eq!(h.closed.len(), 1);
     assert_eq!(h.closed[0].0, aborted);
     assert_eq!(h.closed[0].1, CloseReason::Local.to_string());

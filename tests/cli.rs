@@ -1,0 +1,242 @@
+//! The `netloop` command end to end: `serve`, its clients, the course's Python clients,
+//! signals and error messages.
+#![cfg(feature = "cli")]
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use util::STEP;
+
+const BIN: &str = env!("CARGO_BIN_EXE_netloop");
+
+/// A `netloop serve` process, killed if the test ends early.
+struct Server {
+    child: Child,
+    udp: Vec<SocketAddr>,
+    tcp: Vec<SocketAddr>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `netloop serve ARGS` and wait until it has logged every address it serves.
+fn serve(args: &[&str], expect_udp: usize, expect_tcp: usize) -> Server {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn netloop serve");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut server = Server {
+        child,
+        udp: Vec::new(),
+        tcp: Vec::new(),
+        stderr: rx,
+    };
+    while server.udp.len() < expect_udp || server.tcp.len() < expect_tcp {
+        let line = server
+            .stderr
+            .recv_timeout(STEP)
+            .expect("serve did not report its addresses");
+        let addr = |l: &str| l.rsplit(' ').next().unwrap().parse::<SocketAddr>().unwrap();
+        if line.contains("UDP upper-case service on ") {
+            server.udp.push(addr(&line));
+        } else if line.contains("TCP echo service on ") {
+            server.tcp.push(addr(&line));
+        }
+    }
+    server
+}
+
+fn netloop(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run netloop")
+}
+
+fn python(script: &str, port: u16) -> Option<Output> {
+    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    match Command::new("python3")
+        .arg(path)
+        .arg(port.to_string())
+        .output()
+    {
+        Ok(out) => Some(out),
+        Err(e) => {
+            eprintln!("skipped: python3 not runnable: {e}");
+            None
+        }
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn course_python_clients_get_their_answers() {
+    let server = serve(&["--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0"], 1, 1);
+    if let Some(out) = python("udp_client.py", server.udp[0].port()) {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains("received b'MIXEDCASESTRING' from ('127.0.0.1',"),
+            "{stdout}"
+        );
+    }
+    if let Some(out) = python("tcp_client.py", server.tcp[0].port()) {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "Received b'Hello, world'");
+    }
+}
+
+#[test]
+fn netloop_clients_talk_to_netloop_serve() {
+    let server = serve(&["--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0"], 1, 1);
+    let udp = server.udp[0].to_string();
+    let out = netloop(&["udp-client", "MixedCaseString", "--server", &udp]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("using 127.0.0.1:"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("received MIXEDCASESTRING from {udp}")),
+        "{stdout}"
+    );
+
+    let tcp = server.tcp[0].to_string();
+    let out = netloop(&["tcp-client", "Hello, world", "--server", &tcp]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("received Hello, world from {tcp}")),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn repeated_flags_serve_on_every_address_including_ipv6() {
+    let v6 = util::ipv6_available();
+    let mut args = vec!["--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"];
+    if v6 {
+        args.extend(["--tcp", "[::1]:0", "--udp", "[::1]:0"]);
+    }
+    let n = if v6 { 2 } else { 1 };
+    let server = serve(&args, n, n);
+    for addr in &server.tcp {
+        let out = netloop(&["tcp-client", "both stacks", "--server", &addr.to_string()]);
+        assert!(out.status.success(), "{addr}: {}", text(&out.stderr));
+    }
+    for addr in &server.udp {
+        let out = netloop(&["udp-client", "both stacks", "--server", &addr.to_string()]);
+        assert!(text(&out.stdout).contains("BOTH STACKS"), "{addr}");
+    }
+}
+
+#[test]
+fn sigint_and_sigterm_stop_the_server_cleanly() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        let mut server = serve(&["--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0"], 1, 1);
+        kill(Pid::from_raw(server.child.id() as i32), sig).unwrap();
+        let mut stopped = false;
+        while let Ok(line) = server.stderr.recv_timeout(STEP) {
+            if line.contains("stopped:") {
+                stopped = true;
+                break;
+            }
+        }
+        assert!(stopped, "{sig}: no shutdown report");
+        let status = server.child.wait().unwrap();
+        assert!(status.success(), "{sig}: exit status {status}");
+    }
+}
+
+#[test]
+fn timeout_flag_closes_silent_connections() {
+    let server = serve(
+        &[
+            "--udp",
+            "127.0.0.1:0",
+            "--tcp",
+            "127.0.0.1:0",
+            "--timeout",
+            "0.2",
+        ],
+        1,
+        1,
+    );
+    let mut c = util::connect(server.tcp[0]);
+    let mut buf = [0; 1];
+    assert_eq!(
+        c.read(&mut buf).unwrap(),
+        0,
+        "server closed the idle connection"
+    );
+}
+
+#[test]
+fn errors_name_the_problem_and_exit_non_zero() {
+    let out = netloop(&["serve", "--tcp", "localhost"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is not an IP address with a port"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = netloop(&["serve", "--timeout", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("more than 0 seconds"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = netloop(&["serve", "--udp", "127.0.0.1:0", "--tcp", &addr]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on {addr}")) && err.contains("another program"),
+        "{err}"
+    );
+
+    // Nobody listens on a port we just freed.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let out = netloop(&["tcp-client", "x", "--server", &free]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot connect"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = netloop(&["udp-client", "x", "--server", &free, "--timeout", "0.5"]);
+    assert_eq!(out.status.code(), Some(1));
+    let _ = Duration::ZERO;
+}
