@@ -67,4 +67,9 @@ pub mod sys;
 pub mod time;
 
 pub use error::{CloseReason, TimeoutKind};
+
+/// The README's example, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use reactor::{Config, ConnId, Context, DgramId, Handler, ListenerId, Reactor};

@@ -46,7 +46,12 @@ fn emfile_pauses_accepting_until_the_backoff_has_passed() {
 
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     // Lower the limit, use up every descriptor below it, then free exactly one.
-    setrlimit(Resource::RLIMIT_NOFILE, (highest_open_fd() + 16) as u64, hard).unwrap();
+    setrlimit(
+        Resource::RLIMIT_NOFILE,
+        (highest_open_fd() + 16) as u64,
+        hard,
+    )
+    .unwrap();
     let mut fillers = Vec::new();
     while let Ok(f) = std::fs::File::open("/dev/null") {
         fillers.push(f);
@@ -64,8 +69,14 @@ fn emfile_pauses_accepting_until_the_backoff_has_passed() {
     drop(fillers);
 
     assert_eq!(accepted, 1, "one descriptor was free");
-    assert_eq!(errors, 1, "the second accept hit EMFILE and paused the listener");
-    assert_eq!(errors_after_spin, 1, "no accept retried before the back-off");
+    assert_eq!(
+        errors, 1,
+        "the second accept hit EMFILE and paused the listener"
+    );
+    assert_eq!(
+        errors_after_spin, 1,
+        "no accept retried before the back-off"
+    );
 
     // After the back-off the listener resumes and takes the rest.
     for _ in 0..100 {

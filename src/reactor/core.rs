@@ -790,3 +790,35 @@ fn conn_in(entries: &mut Slab<Entry>, key: Key) -> Option<(&mut TcpStream, &mut 
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DESIGN.md quotes these sizes as the per-connection cost; keep them honest.
+    #[test]
+    fn per_connection_memory() {
+        let entry = std::mem::size_of::<Entry>();
+        let conn = std::mem::size_of::<Conn>();
+        println!("slab entry: {entry} bytes, of which connection state: {conn} bytes");
+        assert!(
+            entry <= 320,
+            "slab entry grew to {entry} bytes; update DESIGN.md"
+        );
+    }
+
+    #[test]
+    fn clock_rounds_deadlines_up_and_now_down() {
+        let t0 = Instant::now();
+        let c = Clock::new(t0);
+        let us = std::time::Duration::from_micros;
+        assert_eq!(c.deadline_tick(t0), 0);
+        assert_eq!(c.deadline_tick(t0 + us(1)), 1);
+        assert_eq!(c.deadline_tick(t0 + us(1000)), 1);
+        assert_eq!(c.deadline_tick(t0 + us(1001)), 2);
+        assert_eq!(c.now_tick(t0 + us(1999)), 1);
+        assert_eq!(c.now_tick(t0 + us(2000)), 2);
+        // Before the origin counts as the origin.
+        assert_eq!(c.now_tick(t0), 0);
+    }
+}
