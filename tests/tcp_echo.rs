@@ -223,3 +223,56 @@ fn stale_ids_are_refused_after_close() {
     assert_eq!(err, ErrorKind::NotConnected);
     let _ = STEP;
 }
+
+/// Says "bye", half-closes, and keeps reading what the peer still sends.
+#[derive(Default)]
+struct Bye {
+    got: Vec<u8>,
+    closed: Vec<String>,
+}
+
+impl Handler for Bye {
+    fn on_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: netloop::ListenerId,
+        conn: ConnId,
+        _: SocketAddr,
+    ) {
+        cx.write(conn, b"bye").unwrap();
+        cx.shutdown_write(conn).unwrap();
+        assert_eq!(
+            cx.write(conn, b"more").unwrap_err().kind(),
+            ErrorKind::BrokenPipe,
+            "no output after shutdown_write"
+        );
+    }
+    fn on_data(&mut self, _: &mut Context<'_>, _: ConnId, data: &[u8]) -> usize {
+        self.got.extend_from_slice(data);
+        data.len()
+    }
+    fn on_close(&mut self, _: &mut Context<'_>, _: ConnId, reason: &CloseReason) {
+        self.closed.push(reason.to_string());
+    }
+}
+
+#[test]
+fn server_half_close_sends_eof_and_keeps_reading() {
+    let mut reactor = Reactor::new(Bye::default()).unwrap();
+    let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.listener_addr(l).unwrap();
+    let server = Running::start(reactor);
+    let mut c = connect(addr);
+    assert_eq!(read_to_eof(&mut c).unwrap(), b"bye");
+    c.write_all(b"still talking").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    assert!(util::wait_until(
+        || server.query(|h, _| !h.closed.is_empty())
+    ));
+    let reactor = server.stop();
+    assert_eq!(reactor.handler().got, b"still talking");
+    assert_eq!(
+        reactor.handler().closed,
+        vec![CloseReason::PeerClosed.to_string()]
+    );
+}

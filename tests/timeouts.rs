@@ -255,3 +255,23 @@ fn user_timers_fire_in_order_never_early_and_cancel_works() {
         );
     }
 }
+
+#[test]
+fn traffic_does_not_rearm_the_wheel_per_message() {
+    let (server, addr) = start(
+        Timeouts {
+            read: Some(Duration::from_secs(30)),
+            write: Some(Duration::from_secs(30)),
+            idle: Some(Duration::from_secs(30)),
+        },
+        false,
+    );
+    let mut c = connect(addr);
+    for i in 0..2000u32 {
+        let msg = i.to_be_bytes();
+        assert_eq!(util::echo_round_trip(&mut c, &msg), msg);
+    }
+    let arms = server.query(|_, cx| cx.stats().timeout_arms);
+    // One arm at accept; equal timeouts mean the write deadline is never the earliest one.
+    assert!(arms <= 2, "{arms} wheel inserts for 2000 messages");
+}

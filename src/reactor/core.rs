@@ -356,6 +356,7 @@ impl Core {
         if let Some(old) = old {
             self.wheel.cancel(old);
         }
+        self.stats.timeout_arms += 1;
         let handle = self
             .wheel
             .insert(self.clock.deadline_tick(at), TimerTarget::Conn(key));

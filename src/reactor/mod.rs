@@ -178,6 +178,10 @@ pub struct Stats {
     pub dgram_send_errors: u64,
     /// `accept` failures that paused a listener (out of descriptors or memory).
     pub accept_errors: u64,
+    /// Times a connection's timeout entry was (re)inserted into the timer wheel. Traffic does
+    /// not re-arm (deadlines are checked lazily), so this grows with connections and timeout
+    /// periods, not with messages.
+    pub timeout_arms: u64,
 }
 
 impl Stats {
