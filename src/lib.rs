@@ -58,8 +58,10 @@
 #![warn(rust_2018_idioms)]
 
 pub mod buf;
+pub mod check;
 pub mod conn;
 pub mod error;
+pub mod framing;
 pub mod reactor;
 pub mod services;
 #[allow(unsafe_code)]

@@ -1,0 +1,369 @@
+//! The decoder: a small state machine over the unconsumed input.
+//!
+//! ```text
+//!            header complete, frame complete ──► Frame (stay Ready)
+//!  Ready ──► header incomplete / body incomplete ──► Incomplete (stay Ready)
+//!    ▲  ├──► too long, Discard ──► Skipped ──► Skipping { remaining } / SkippingLine
+//!    │  │                                        │ bytes consumed as they arrive
+//!    │  │                                        └──► frame's last byte skipped ──► Ready
+//!    │  └──► too long under Fail, or malformed ──► Failed (every later call: same error)
+//! ```
+//!
+//! `Ready` keeps no state between calls: a partial frame is re-examined from its first byte
+//! when more input arrives (the header is a few bytes, so this costs nothing worth a state),
+//! which is also why any chunking of the input leads to the same decisions.
+
+use std::ops::Range;
+
+use super::{Codec, Endian, Format, FrameError, LengthField, LineEnding, OnTooLong};
+
+/// One step of decoding (see [`Decoder::decode`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// A whole frame: deliver `input[frame]`, then consume `consumed` bytes (the frame with
+    /// its header, plus any bytes of a skipped frame before it).
+    Frame {
+        /// Where the frame's bytes are in the input.
+        frame: Range<usize>,
+        /// Bytes of input this step used up.
+        consumed: usize,
+    },
+    /// No whole frame yet: consume `consumed` bytes (non-zero only while skipping), keep the
+    /// rest, and call again when more input has arrived.
+    Incomplete {
+        /// Bytes of input this step used up.
+        consumed: usize,
+    },
+    /// Under [`OnTooLong::Discard`]: the frame starting after `consumed` bytes is too long.
+    /// Report `error`, consume `consumed` bytes, and call again: the frame's bytes are
+    /// skipped as they arrive.
+    Skipped {
+        /// Why the frame is skipped.
+        error: FrameError,
+        /// Bytes of input this step used up (bytes of an earlier skipped frame).
+        consumed: usize,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    Ready,
+    /// Skipping the rest of an oversize frame of known length.
+    Skipping {
+        remaining: u64,
+    },
+    /// Skipping an oversize line up to and including its terminator.
+    SkippingLine {
+        /// The last byte skipped was `\r` (a `\r\n` terminator may straddle two inputs).
+        after_cr: bool,
+    },
+    Failed(FrameError),
+}
+
+/// What the format found at the start of the input.
+enum Parse {
+    /// The frame is `input[start..end]`; the step uses `consumed` bytes (`end`, plus the
+    /// terminator for lines).
+    Frame {
+        start: usize,
+        end: usize,
+        consumed: usize,
+    },
+    Incomplete,
+    /// Too long, and how to skip it.
+    TooLong {
+        error: FrameError,
+        skip: Skip,
+    },
+    /// Malformed: the frame's extent is unknown, so it cannot be skipped.
+    Invalid(FrameError),
+}
+
+enum Skip {
+    Bytes(u64),
+    Line,
+}
+
+/// Decodes one stream. Keeps only the skip state between calls, never input bytes.
+#[derive(Clone, Debug)]
+pub struct Decoder {
+    codec: Codec,
+    state: State,
+}
+
+impl Decoder {
+    pub(super) fn new_unchecked(codec: Codec) -> Decoder {
+        Decoder {
+            codec,
+            state: State::Ready,
+        }
+    }
+
+    /// The codec this decoder follows.
+    pub fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    /// Has a final error happened? (Then every call returns it again.)
+    pub fn is_failed(&self) -> bool {
+        matches!(self.state, State::Failed(_))
+    }
+
+    /// Is the decoder between frames (not in the middle of skipping one)? At the end of a
+    /// stream, unconsumed input or a decoder that is not idle means a truncated frame.
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Ready
+    }
+
+    /// Look at `input`, the stream's unconsumed bytes, and say what comes first.
+    ///
+    /// Never copies or allocates. After a [`Decoded::Frame`] or [`Decoded::Skipped`] the
+    /// caller consumes and calls again with the rest (there may be more frames); after
+    /// [`Decoded::Incomplete`] it waits for more input.
+    ///
+    /// # Errors
+    ///
+    /// A final [`FrameError`]: the frame is too long under [`OnTooLong::Fail`], or the header
+    /// is malformed. The decoder keeps returning it.
+    pub fn decode(&mut self, input: &[u8]) -> Result<Decoded, FrameError> {
+        let mut skipped = 0usize;
+        loop {
+            match &mut self.state {
+                State::Failed(e) => return Err(e.clone()),
+                State::Skipping { remaining } => {
+                    let avail = (input.len() - skipped) as u64;
+                    let n = avail.min(*remaining);
+                    *remaining -= n;
+                    // n <= avail, which came from a usize.
+                    skipped += n as usize;
+                    if *remaining > 0 {
+                        return Ok(Decoded::Incomplete { consumed: skipped });
+                    }
+                    self.state = State::Ready;
+                }
+                State::SkippingLine { after_cr } => {
+                    let ending = match self.codec.format {
+                        Format::Lines { ending, .. } => ending,
+                        _ => LineEnding::Lf,
+                    };
+                    match find_line_end(&input[skipped..], ending, *after_cr) {
+                        Some(past) => {
+                            skipped += past;
+                            self.state = State::Ready;
+                        }
+                        None => {
+                            if let Some(&last) = input[skipped..].last() {
+                                *after_cr = last == b'\r';
+                            }
+                            return Ok(Decoded::Incomplete {
+                                consumed: input.len(),
+                            });
+                        }
+                    }
+                }
+                State::Ready => {
+                    let rest = &input[skipped..];
+                    return match parse(&self.codec, rest) {
+                        Parse::Frame {
+                            start,
+                            end,
+                            consumed,
+                        } => Ok(Decoded::Frame {
+                            frame: skipped + start..skipped + end,
+                            consumed: skipped + consumed,
+                        }),
+                        Parse::Incomplete => Ok(Decoded::Incomplete { consumed: skipped }),
+                        Parse::TooLong { error, skip } => match self.codec.on_too_long {
+                            OnTooLong::Fail => {
+                                self.state = State::Failed(error.clone());
+                                Err(error)
+                            }
+                            OnTooLong::Discard => {
+                                self.state = match skip {
+                                    Skip::Bytes(remaining) => State::Skipping { remaining },
+                                    Skip::Line => State::SkippingLine { after_cr: false },
+                                };
+                                Ok(Decoded::Skipped {
+                                    error,
+                                    consumed: skipped,
+                                })
+                            }
+                        },
+                        Parse::Invalid(error) => {
+                            self.state = State::Failed(error.clone());
+                            Err(error)
+                        }
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn parse(codec: &Codec, input: &[u8]) -> Parse {
+    match codec.format {
+        Format::Length(f) => parse_length(&f, input),
+        Format::Varint { max_frame } => parse_varint(max_frame, input),
+        Format::Lines { ending, max_line } => parse_line(ending, max_line, input),
+    }
+}
+
+fn read_field(bytes: &[u8], endian: Endian) -> u64 {
+    match endian {
+        Endian::Big => bytes.iter().fold(0, |v, &b| (v << 8) | u64::from(b)),
+        Endian::Little => bytes.iter().rev().fold(0, |v, &b| (v << 8) | u64::from(b)),
+    }
+}
+
+fn parse_length(f: &LengthField, input: &[u8]) -> Parse {
+    let header = f.header_len();
+    if input.len() < header {
+        return Parse::Incomplete;
+    }
+    let field = read_field(&input[f.offset..header], f.endian);
+    // i128 holds every combination of a u64 field, an i64 adjustment and a usize header.
+    let body = i128::from(field) + i128::from(f.adjustment);
+    if body < 0 {
+        return Parse::Invalid(FrameError::NegativeLength {
+            field,
+            adjustment: f.adjustment,
+        });
+    }
+    let total = header as i128 + body;
+    let len = u64::try_from(total).unwrap_or(u64::MAX);
+    if total > f.max_frame as i128 {
+        return Parse::TooLong {
+            error: FrameError::TooLong {
+                len,
+                max: f.max_frame,
+            },
+            skip: Skip::Bytes(len),
+        };
+    }
+    // total <= max_frame, a usize.
+    let total = total as usize;
+    if f.strip > total {
+        return Parse::Invalid(FrameError::StripExceedsFrame {
+            strip: f.strip,
+            len,
+        });
+    }
+    if input.len() < total {
+        return Parse::Incomplete;
+    }
+    Parse::Frame {
+        start: f.strip,
+        end: total,
+        consumed: total,
+    }
+}
+
+/// Most bytes in a LEB128 encoding of a `u64`.
+pub(super) const MAX_VARINT_LEN: usize = 10;
+
+fn parse_varint(max_frame: usize, input: &[u8]) -> Parse {
+    let mut value: u64 = 0;
+    let mut header = 0;
+    for (i, &b) in input.iter().take(MAX_VARINT_LEN).enumerate() {
+        if i == MAX_VARINT_LEN - 1 {
+            if b & 0x80 != 0 {
+                return Parse::Invalid(FrameError::VarintTooLong);
+            }
+            // The 10th byte carries bit 63 only.
+            if b > 1 {
+                return Parse::Invalid(FrameError::VarintOverflow);
+            }
+        }
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            header = i + 1;
+            break;
+        }
+    }
+    if header == 0 {
+        return Parse::Incomplete;
+    }
+    let total = header as u128 + u128::from(value);
+    let len = u64::try_from(total).unwrap_or(u64::MAX);
+    if total > max_frame as u128 {
+        return Parse::TooLong {
+            error: FrameError::TooLong {
+                len,
+                max: max_frame,
+            },
+            skip: Skip::Bytes(len),
+        };
+    }
+    let total = total as usize;
+    if input.len() < total {
+        return Parse::Incomplete;
+    }
+    Parse::Frame {
+        start: header,
+        end: total,
+        consumed: total,
+    }
+}
+
+fn parse_line(ending: LineEnding, max_line: usize, input: &[u8]) -> Parse {
+    // Only the first max_line + terminator bytes can hold the end of an acceptable line, and
+    // deciding on exactly those bytes keeps the decision independent of chunking.
+    let window = &input[..input.len().min(max_line.saturating_add(ending.max_len()))];
+    let too_long = || Parse::TooLong {
+        error: FrameError::LineTooLong { max: max_line },
+        skip: Skip::Line,
+    };
+    let mut from = 0;
+    while let Some(p) = memchr(b'\n', &window[from..]) {
+        let nl = from + p;
+        let cr = nl > 0 && window[nl - 1] == b'\r';
+        let content = match ending {
+            LineEnding::Lf => nl,
+            LineEnding::Any if cr => nl - 1,
+            LineEnding::Any => nl,
+            LineEnding::CrLf if cr => nl - 1,
+            LineEnding::CrLf => {
+                // A lone \n is part of the line.
+                from = nl + 1;
+                continue;
+            }
+        };
+        if content > max_line {
+            return too_long();
+        }
+        return Parse::Frame {
+            start: 0,
+            end: content,
+            consumed: nl + 1,
+        };
+    }
+    if window.len() == max_line.saturating_add(ending.max_len()) {
+        return too_long();
+    }
+    Parse::Incomplete
+}
+
+/// Bytes up to and including the end of the current line, when skipping (`after_cr`: the
+/// byte before `input` was `\r`).
+fn find_line_end(input: &[u8], ending: LineEnding, after_cr: bool) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = memchr(b'\n', &input[from..]) {
+        let nl = from + p;
+        let cr = if nl > 0 {
+            input[nl - 1] == b'\r'
+        } else {
+            after_cr
+        };
+        if ending != LineEnding::CrLf || cr {
+            return Some(nl + 1);
+        }
+        from = nl + 1;
+    }
+    None
+}
+
+/// Position of the first `needle` in `hay`. (The standard library's slice search compiles to a
+/// fast loop; this is not a hot spot for length-prefixed frames.)
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
