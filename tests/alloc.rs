@@ -1,4 +1,4 @@
-//! Steady-state echo allocates nothing on the heap per message.
+//! Steady-state echo (TCP stream, UDP, framed) allocates nothing on the heap per message.
 //!
 //! A counting global allocator counts allocations made on the reactor's thread while it runs
 //! turns; clients run on other threads and are not counted.
@@ -73,9 +73,12 @@ fn steady_state_echo_allocates_nothing_per_message() {
     let tcp = reactor.listener_addr(l).unwrap();
     let u = reactor.bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
     let udp = reactor.udp_addr(u).unwrap();
+    let f = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    reactor.handler_mut().serve_framed(f);
+    let framed = reactor.listener_addr(f).unwrap();
 
     // Messages done by each client; clients ping-pong so each message is one round trip.
-    let progress: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
+    let progress: Arc<[AtomicUsize; 4]> = Arc::new(Default::default());
     let failed = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
     for i in 0..2 {
@@ -117,11 +120,36 @@ fn steady_state_echo_allocates_nothing_per_message() {
         }));
     }
 
-    let done = |p: &[AtomicUsize; 3]| {
+    {
+        // Framed echo: several frames per write, so one read holds whole and partial frames.
+        let progress = Arc::clone(&progress);
+        let failed = Arc::clone(&failed);
+        clients.push(std::thread::spawn(move || {
+            let mut c = connect(framed);
+            let codec = netloop::framing::Codec::default();
+            for n in 0..WARMUP + MEASURED {
+                let payloads: Vec<Vec<u8>> = (0..3)
+                    .map(|k| pattern((n * 3 + k) as u64, (n * 131 + k * 977) % 9000))
+                    .collect();
+                let mut wire = Vec::new();
+                for p in &payloads {
+                    codec.encode_to_vec(p, &mut wire).unwrap();
+                }
+                c.write_all(&wire).unwrap();
+                if util::read_n(&mut c, wire.len()) != wire {
+                    failed.store(true, Ordering::SeqCst);
+                    return;
+                }
+                progress[3].store(n + 1, Ordering::SeqCst);
+            }
+        }));
+    }
+
+    let done = |p: &[AtomicUsize; 4]| {
         p.iter()
             .all(|a| a.load(Ordering::SeqCst) == WARMUP + MEASURED)
     };
-    let warm = |p: &[AtomicUsize; 3]| p.iter().all(|a| a.load(Ordering::SeqCst) >= WARMUP);
+    let warm = |p: &[AtomicUsize; 4]| p.iter().all(|a| a.load(Ordering::SeqCst) >= WARMUP);
     let start = Instant::now();
     let mut measured_turns = 0u64;
     let mut allocs_in_turns = 0usize;

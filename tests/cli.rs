@@ -19,6 +19,7 @@ struct Server {
     child: Child,
     udp: Vec<SocketAddr>,
     tcp: Vec<SocketAddr>,
+    framed: Vec<SocketAddr>,
     stderr: mpsc::Receiver<String>,
 }
 
@@ -29,11 +30,20 @@ impl Drop for Server {
     }
 }
 
-/// Start `netloop serve ARGS` and wait until it has logged every address it serves.
-fn serve(args: &[&str], expect_udp: usize, expect_tcp: usize) -> Server {
+/// Start `netloop serve ARGS` and wait until it has logged every address it serves. Each
+/// service not named in ARGS is put on a free loopback port, never on its default port.
+fn serve(args: &[&str]) -> Server {
+    let mut args: Vec<&str> = args.to_vec();
+    for flag in ["--udp", "--tcp", "--framed"] {
+        if !args.contains(&flag) {
+            args.extend([flag, "127.0.0.1:0"]);
+        }
+    }
+    let count = |flag: &str| args.iter().filter(|a| **a == flag).count();
+    let (n_udp, n_tcp, n_framed) = (count("--udp"), count("--tcp"), count("--framed"));
     let mut child = Command::new(BIN)
         .arg("serve")
-        .args(args)
+        .args(&args)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -53,18 +63,29 @@ fn serve(args: &[&str], expect_udp: usize, expect_tcp: usize) -> Server {
         child,
         udp: Vec::new(),
         tcp: Vec::new(),
+        framed: Vec::new(),
         stderr: rx,
     };
-    while server.udp.len() < expect_udp || server.tcp.len() < expect_tcp {
+    while server.udp.len() < n_udp || server.tcp.len() < n_tcp || server.framed.len() < n_framed {
         let line = server
             .stderr
             .recv_timeout(STEP)
             .expect("serve did not report its addresses");
-        let addr = |l: &str| l.rsplit(' ').next().unwrap().parse::<SocketAddr>().unwrap();
+        let addr = |l: &str| {
+            let after = l.split(" service on ").nth(1).unwrap();
+            after
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse::<SocketAddr>()
+                .unwrap()
+        };
         if line.contains("UDP upper-case service on ") {
             server.udp.push(addr(&line));
         } else if line.contains("TCP echo service on ") {
             server.tcp.push(addr(&line));
+        } else if line.contains("TCP framed echo service on ") {
+            server.framed.push(addr(&line));
         }
     }
     server
@@ -95,7 +116,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn course_python_clients_get_their_answers() {
-    let server = serve(&["--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0"], 1, 1);
+    let server = serve(&[]);
     if let Some(out) = python("udp_client.py", server.udp[0].port()) {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let stdout = text(&out.stdout);
@@ -112,7 +133,7 @@ fn course_python_clients_get_their_answers() {
 
 #[test]
 fn netloop_clients_talk_to_netloop_serve() {
-    let server = serve(&["--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0"], 1, 1);
+    let server = serve(&[]);
     let udp = server.udp[0].to_string();
     let out = netloop(&["udp-client", "MixedCaseString", "--server", &udp]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -140,8 +161,7 @@ fn repeated_flags_serve_on_every_address_including_ipv6() {
     if v6 {
         args.extend(["--tcp", "[::1]:0", "--udp", "[::1]:0"]);
     }
-    let n = if v6 { 2 } else { 1 };
-    let server = serve(&args, n, n);
+    let server = serve(&args);
     for addr in &server.tcp {
         let out = netloop(&["tcp-client", "both stacks", "--server", &addr.to_string()]);
         assert!(out.status.success(), "{addr}: {}", text(&out.stderr));
@@ -157,7 +177,7 @@ fn sigint_and_sigterm_stop_the_server_cleanly() {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        let mut server = serve(&["--udp", "127.0.0.1:0", "--tcp", "127.0.0.1:0"], 1, 1);
+        let mut server = serve(&[]);
         kill(Pid::from_raw(server.child.id() as i32), sig).unwrap();
         let mut stopped = false;
         while let Ok(line) = server.stderr.recv_timeout(STEP) {
@@ -174,18 +194,7 @@ fn sigint_and_sigterm_stop_the_server_cleanly() {
 
 #[test]
 fn timeout_flag_closes_silent_connections() {
-    let server = serve(
-        &[
-            "--udp",
-            "127.0.0.1:0",
-            "--tcp",
-            "127.0.0.1:0",
-            "--timeout",
-            "0.2",
-        ],
-        1,
-        1,
-    );
+    let server = serve(&["--timeout", "0.2"]);
     let mut c = util::connect(server.tcp[0]);
     let mut buf = [0; 1];
     assert_eq!(
@@ -215,7 +224,15 @@ fn errors_name_the_problem_and_exit_non_zero() {
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = netloop(&["serve", "--udp", "127.0.0.1:0", "--tcp", &addr]);
+    let out = netloop(&[
+        "serve",
+        "--udp",
+        "127.0.0.1:0",
+        "--framed",
+        "127.0.0.1:0",
+        "--tcp",
+        &addr,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
@@ -239,4 +256,52 @@ fn errors_name_the_problem_and_exit_non_zero() {
     let out = netloop(&["udp-client", "x", "--server", &free, "--timeout", "0.5"]);
     assert_eq!(out.status.code(), Some(1));
     let _ = Duration::ZERO;
+}
+
+#[test]
+fn framed_client_sends_each_message_as_a_frame() {
+    let server = serve(&["--max-frame", "64"]);
+    let addr = server.framed[0].to_string();
+    let out = netloop(&[
+        "framed-client",
+        "Hi!",
+        "Hope you're well",
+        "",
+        "--server",
+        &addr,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("using 127.0.0.1:"), "{stdout}");
+    assert_eq!(
+        &lines[1..],
+        [
+            format!("received Hi! from {addr}"),
+            format!("received Hope you're well from {addr}"),
+            format!("received  from {addr}"),
+        ]
+    );
+    // A frame over the server's maximum: the server closes, the client says so and fails.
+    let long = "x".repeat(100);
+    let out = netloop(&["framed-client", &long, "--server", &addr]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("closed the connection"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The server logged the reason once.
+    let mut reason = None;
+    while let Ok(line) = server.stderr.recv_timeout(STEP) {
+        if line.contains("protocol error") {
+            reason = Some(line);
+            break;
+        }
+    }
+    let reason = reason.expect("the close reason was logged");
+    assert!(
+        reason.contains("frame of 104 bytes exceeds the maximum of 64 bytes"),
+        "{reason}"
+    );
 }

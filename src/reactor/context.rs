@@ -68,6 +68,48 @@ impl Context<'_> {
             .queue_output(conn.0, data.len(), |c, _| c.wq.push_owned(data))
     }
 
+    /// Queue copies of several pieces on `conn`, in order, as one unit: either all are queued
+    /// or (on error) none. For a header, a payload and a trailer, say.
+    ///
+    /// # Errors
+    ///
+    /// As for [`write`](Context::write).
+    pub fn write_parts(&mut self, conn: ConnId, parts: &[&[u8]]) -> io::Result<()> {
+        let len = parts.iter().map(|p| p.len()).sum();
+        self.core.queue_output(conn.0, len, |c, pool| {
+            for part in parts {
+                c.wq.push_copy(part, pool);
+            }
+        })
+    }
+
+    /// Queue a copied header, an owned payload (not copied) and a copied trailer on `conn`,
+    /// as one unit.
+    ///
+    /// # Errors
+    ///
+    /// As for [`write`](Context::write).
+    pub fn write_around(
+        &mut self,
+        conn: ConnId,
+        header: &[u8],
+        payload: Vec<u8>,
+        trailer: &[u8],
+    ) -> io::Result<()> {
+        let len = header.len() + payload.len() + trailer.len();
+        self.core.queue_output(conn.0, len, |c, pool| {
+            c.wq.push_copy(header, pool);
+            c.wq.push_owned(payload);
+            c.wq.push_copy(trailer, pool);
+        })
+    }
+
+    /// Bytes of input received on `conn` and not yet consumed by the handler (0 for a stale
+    /// id). At end of file, non-zero means the peer stopped in the middle of a message.
+    pub fn unconsumed(&self, conn: ConnId) -> usize {
+        self.core.conn(conn.0).map_or(0, |(_, c)| c.rbuf.len())
+    }
+
     /// Bytes queued on `conn` and not yet handed to the kernel (0 for a stale id).
     pub fn queued(&self, conn: ConnId) -> usize {
         self.core.conn(conn.0).map_or(0, |(_, c)| c.wq.len())

@@ -34,6 +34,7 @@
 
 mod context;
 mod core;
+pub mod framed;
 mod handler;
 mod token;
 

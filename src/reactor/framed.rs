@@ -1,0 +1,302 @@
+//! Frames instead of bytes: the [`framing`](crate::framing) codecs on the reactor.
+//!
+//! A handler that wants whole messages implements [`FrameHandler`] and either wraps itself in
+//! [`Framed`] (every connection framed with one codec) or, when one reactor serves framed and
+//! unframed connections side by side (as `netloop serve` does), keeps a [`FrameDecoders`]
+//! table and hands it the bytes of the connections it frames.
+//!
+//! The path of one frame: the reactor reads into the connection's buffer and calls
+//! `on_data(data)`; [`FrameDecoders::on_data`] runs the connection's [`Decoder`] over `data`,
+//! calls [`FrameHandler::on_frame`] with each whole frame **as a slice of the read buffer**
+//! (no copy), and returns how many bytes the frames used. A partial frame stays in the buffer
+//! until the rest arrives. [`send_frame`] queues a reply: header, payload and trailer in one
+//! unit, sent with one vectored write.
+//!
+//! A final decoding error (a frame over the maximum under [`OnTooLong::Fail`], a malformed
+//! header) closes that one connection with [`CloseReason::Protocol`] carrying the
+//! [`FrameError`]; the others carry on. A peer that closes in the middle of a frame gets its
+//! connection closed with a [`Truncated`] protocol error, so no partial message disappears
+//! silently.
+//!
+//! [`OnTooLong::Fail`]: crate::framing::OnTooLong::Fail
+
+use std::fmt;
+use std::io;
+
+use log::warn;
+
+use super::context::Context;
+use super::handler::Handler;
+use super::token::{ConnId, ListenerId};
+use crate::error::CloseReason;
+use crate::framing::{Codec, ConfigError, Decoded, Decoder, FrameError};
+
+/// Your code, called once per whole frame.
+#[allow(unused_variables)]
+pub trait FrameHandler {
+    /// A whole frame arrived on `conn`. `frame` borrows the connection's read buffer.
+    fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, frame: &[u8]);
+
+    /// Under [`OnTooLong::Discard`](crate::framing::OnTooLong::Discard): a frame was too long
+    /// and is being skipped; the connection carries on. The default logs a warning.
+    fn on_frame_skipped(&mut self, cx: &mut Context<'_>, conn: ConnId, error: &FrameError) {
+        warn!("{conn}: skipping a frame: {error}");
+    }
+
+    /// A framed connection opened (accepted or connected). Only [`Framed`] calls this.
+    fn on_open(&mut self, cx: &mut Context<'_>, conn: ConnId) {}
+
+    /// A framed connection closed. Only [`Framed`] calls this.
+    fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {}
+}
+
+/// The peer closed its side with part of a frame unreceived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Truncated {
+    /// Bytes of the incomplete frame that had arrived.
+    pub buffered: usize,
+}
+
+impl fmt::Display for Truncated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "peer closed in the middle of a frame ({} bytes of it received)",
+            self.buffered
+        )
+    }
+}
+
+impl std::error::Error for Truncated {}
+
+/// One [`Decoder`] per framed connection, found by the connection id's index.
+#[derive(Debug)]
+pub struct FrameDecoders {
+    codec: Codec,
+    slots: Vec<Option<(ConnId, Decoder)>>,
+}
+
+impl FrameDecoders {
+    /// A table for connections framed with `codec`.
+    ///
+    /// # Errors
+    ///
+    /// If the codec's configuration is invalid.
+    pub fn new(codec: Codec) -> Result<FrameDecoders, ConfigError> {
+        codec.validate()?;
+        Ok(FrameDecoders {
+            codec,
+            slots: Vec::new(),
+        })
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    /// Start framing `conn` (call from `on_accept` or `on_connect`).
+    pub fn open(&mut self, conn: ConnId) {
+        let i = conn.index();
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        // Validated in `new`, so this cannot fail.
+        if let Ok(d) = self.codec.decoder() {
+            self.slots[i] = Some((conn, d));
+        }
+    }
+
+    /// Stop framing `conn` (call from `on_close`).
+    pub fn close(&mut self, conn: ConnId) {
+        if let Some(slot) = self.slots.get_mut(conn.index()) {
+            if matches!(slot, Some((c, _)) if *c == conn) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// Is `conn` framed by this table?
+    pub fn contains(&self, conn: ConnId) -> bool {
+        matches!(self.slots.get(conn.index()), Some(Some((c, _))) if *c == conn)
+    }
+
+    fn decoder(&mut self, conn: ConnId) -> Option<&mut Decoder> {
+        match self.slots.get_mut(conn.index()) {
+            Some(Some((c, d))) if *c == conn => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Decode `data` (the connection's unconsumed input, as given to
+    /// [`Handler::on_data`]), call `h.on_frame` for every whole frame, and return the bytes
+    /// used, which is what `on_data` must return. On a final error the connection is closed
+    /// with the error as its [`CloseReason::Protocol`] and all of `data` counts as used.
+    pub fn on_data<H: FrameHandler + ?Sized>(
+        &mut self,
+        h: &mut H,
+        cx: &mut Context<'_>,
+        conn: ConnId,
+        data: &[u8],
+    ) -> usize {
+        let mut used = 0;
+        loop {
+            let Some(decoder) = self.decoder(conn) else {
+                // Not ours (or closed by the handler meanwhile): drop nothing silently.
+                return used;
+            };
+            match decoder.decode(&data[used..]) {
+                Ok(Decoded::Frame { frame, consumed }) => {
+                    let start = used;
+                    used += consumed;
+                    h.on_frame(cx, conn, &data[start..][frame]);
+                    if !cx.is_open(conn) {
+                        return data.len();
+                    }
+                }
+                Ok(Decoded::Skipped { error, consumed }) => {
+                    used += consumed;
+                    h.on_frame_skipped(cx, conn, &error);
+                }
+                Ok(Decoded::Incomplete { consumed }) => return used + consumed,
+                Err(error) => {
+                    cx.abort_with(conn, CloseReason::protocol(error));
+                    return data.len();
+                }
+            }
+        }
+    }
+
+    /// The peer finished sending (call from [`Handler::on_read_closed`]): close `conn` after
+    /// its queued output, or, if a frame was left incomplete, at once with a [`Truncated`]
+    /// protocol error.
+    pub fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+        let buffered = cx.unconsumed(conn);
+        let idle = self.decoder(conn).map_or(true, |d| d.is_idle());
+        if buffered > 0 || !idle {
+            cx.abort_with(conn, CloseReason::protocol(Truncated { buffered }));
+        } else {
+            cx.close(conn);
+        }
+    }
+}
+
+/// Queue `payload` on `conn` as one frame of `codec` (header, payload, trailer), copying the
+/// payload into pooled blocks.
+///
+/// # Errors
+///
+/// `InvalidInput` carrying the [`EncodeError`](crate::framing::EncodeError) if the payload
+/// cannot be framed (too long, say); otherwise as for [`Context::write`].
+pub fn send_frame(
+    cx: &mut Context<'_>,
+    conn: ConnId,
+    codec: &Codec,
+    payload: &[u8],
+) -> io::Result<()> {
+    let env = codec
+        .envelope(payload)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    cx.write_parts(conn, &[env.prefix(), payload, env.suffix()])
+}
+
+/// Like [`send_frame`], but the payload is queued without copying: best for large payloads.
+///
+/// # Errors
+///
+/// As for [`send_frame`].
+pub fn send_frame_owned(
+    cx: &mut Context<'_>,
+    conn: ConnId,
+    codec: &Codec,
+    payload: Vec<u8>,
+) -> io::Result<()> {
+    let env = codec
+        .envelope(&payload)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    cx.write_around(conn, env.prefix(), payload, env.suffix())
+}
+
+/// A [`Handler`] that frames every connection with one codec and passes whole frames to a
+/// [`FrameHandler`].
+///
+/// # Examples
+///
+/// A framed echo server:
+///
+/// ```
+/// use netloop::framing::Codec;
+/// use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
+/// use netloop::reactor::{ConnId, Context, Reactor};
+///
+/// struct Echo(Codec);
+/// impl FrameHandler for Echo {
+///     fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, frame: &[u8]) {
+///         let _ = send_frame(cx, conn, &self.0, frame);
+///     }
+/// }
+///
+/// let codec = Codec::default();
+/// let reactor = Reactor::new(Framed::new(codec, Echo(codec)).unwrap()).unwrap();
+/// # drop(reactor);
+/// ```
+#[derive(Debug)]
+pub struct Framed<H> {
+    decoders: FrameDecoders,
+    inner: H,
+}
+
+impl<H: FrameHandler> Framed<H> {
+    /// Frame every connection with `codec` and hand the frames to `inner`.
+    ///
+    /// # Errors
+    ///
+    /// If the codec's configuration is invalid.
+    pub fn new(codec: Codec, inner: H) -> Result<Framed<H>, ConfigError> {
+        Ok(Framed {
+            decoders: FrameDecoders::new(codec)?,
+            inner,
+        })
+    }
+
+    /// The frame handler.
+    pub fn inner(&self) -> &H {
+        &self.inner
+    }
+
+    /// The frame handler, mutably.
+    pub fn inner_mut(&mut self) -> &mut H {
+        &mut self.inner
+    }
+}
+
+impl<H: FrameHandler> Handler for Framed<H> {
+    fn on_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+        _listener: ListenerId,
+        conn: ConnId,
+        _peer: std::net::SocketAddr,
+    ) {
+        self.decoders.open(conn);
+        self.inner.on_open(cx, conn);
+    }
+
+    fn on_connect(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+        self.decoders.open(conn);
+        self.inner.on_open(cx, conn);
+    }
+
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+        self.decoders.on_data(&mut self.inner, cx, conn, data)
+    }
+
+    fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+        self.decoders.on_read_closed(cx, conn);
+    }
+
+    fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
+        self.decoders.close(conn);
+        self.inner.on_close(cx, conn, reason);
+    }
+}
