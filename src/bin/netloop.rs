@@ -392,7 +392,12 @@ fn framed_client(
                 buf.drain(..consumed);
                 continue;
             }
-            Decoded::Incomplete { consumed } | Decoded::Skipped { consumed, .. } => {
+            Decoded::Discarded { consumed } => {
+                buf.drain(..consumed);
+                continue;
+            }
+            Decoded::Skipped { .. } => continue,
+            Decoded::Incomplete { consumed } => {
                 buf.drain(..consumed);
             }
         }

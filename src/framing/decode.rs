@@ -4,14 +4,16 @@
 //!            header complete, frame complete ──► Frame (stay Ready)
 //!  Ready ──► header incomplete / body incomplete ──► Incomplete (stay Ready)
 //!    ▲  ├──► too long, Discard ──► Skipped ──► Skipping { remaining } / SkippingLine
-//!    │  │                                        │ bytes consumed as they arrive
-//!    │  │                                        └──► frame's last byte skipped ──► Ready
+//!    │  │                                        │ Incomplete: bytes consumed as they arrive
+//!    │  │                                        └──► last byte of it ──► Discarded ──► Ready
 //!    │  └──► too long under Fail, or malformed ──► Failed (every later call: same error)
 //! ```
 //!
 //! `Ready` keeps no state between calls: a partial frame is re-examined from its first byte
 //! when more input arrives (the header is a few bytes, so this costs nothing worth a state),
-//! which is also why any chunking of the input leads to the same decisions.
+//! which is also why any chunking of the input leads to the same decisions. Each step does one
+//! thing: in particular the end of a skipped frame (`Discarded`) is its own step, so that an
+//! error in the frame after it is always reported at the start of the input it was found in.
 
 use std::ops::Range;
 
@@ -21,26 +23,30 @@ use super::{Codec, Endian, Format, FrameError, LengthField, LineEnding, OnTooLon
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
     /// A whole frame: deliver `input[frame]`, then consume `consumed` bytes (the frame with
-    /// its header, plus any bytes of a skipped frame before it).
+    /// its header and, for lines, its terminator).
     Frame {
         /// Where the frame's bytes are in the input.
         frame: Range<usize>,
         /// Bytes of input this step used up.
         consumed: usize,
     },
-    /// No whole frame yet: consume `consumed` bytes (non-zero only while skipping), keep the
-    /// rest, and call again when more input has arrived.
+    /// No whole frame yet: consume `consumed` bytes (non-zero only while skipping: the
+    /// skipped bytes are never kept), keep the rest, and call again when more input has
+    /// arrived.
     Incomplete {
         /// Bytes of input this step used up.
         consumed: usize,
     },
-    /// Under [`OnTooLong::Discard`]: the frame starting after `consumed` bytes is too long.
-    /// Report `error`, consume `consumed` bytes, and call again: the frame's bytes are
-    /// skipped as they arrive.
+    /// Under [`OnTooLong::Discard`]: the frame at the start of the input is too long. Report
+    /// `error` and call again at once (nothing is consumed by this step): the frame's bytes
+    /// are then skipped as they arrive.
     Skipped {
         /// Why the frame is skipped.
         error: FrameError,
-        /// Bytes of input this step used up (bytes of an earlier skipped frame).
+    },
+    /// The last `consumed` bytes of a skipped frame: consume them and call again at once.
+    Discarded {
+        /// Bytes of input this step used up.
         consumed: usize,
     },
 }
@@ -126,76 +132,69 @@ impl Decoder {
     /// A final [`FrameError`]: the frame is too long under [`OnTooLong::Fail`], or the header
     /// is malformed. The decoder keeps returning it.
     pub fn decode(&mut self, input: &[u8]) -> Result<Decoded, FrameError> {
-        let mut skipped = 0usize;
-        loop {
-            match &mut self.state {
-                State::Failed(e) => return Err(e.clone()),
-                State::Skipping { remaining } => {
-                    let avail = (input.len() - skipped) as u64;
-                    let n = avail.min(*remaining);
-                    *remaining -= n;
-                    // n <= avail, which came from a usize.
-                    skipped += n as usize;
-                    if *remaining > 0 {
-                        return Ok(Decoded::Incomplete { consumed: skipped });
-                    }
-                    self.state = State::Ready;
+        match &mut self.state {
+            State::Failed(e) => Err(e.clone()),
+            State::Skipping { remaining } => {
+                let avail = input.len() as u64;
+                if avail < *remaining {
+                    *remaining -= avail;
+                    return Ok(Decoded::Incomplete {
+                        consumed: input.len(),
+                    });
                 }
-                State::SkippingLine { after_cr } => {
-                    let ending = match self.codec.format {
-                        Format::Lines { ending, .. } => ending,
-                        _ => LineEnding::Lf,
-                    };
-                    match find_line_end(&input[skipped..], ending, *after_cr) {
-                        Some(past) => {
-                            skipped += past;
-                            self.state = State::Ready;
-                        }
-                        None => {
-                            if let Some(&last) = input[skipped..].last() {
-                                *after_cr = last == b'\r';
-                            }
-                            return Ok(Decoded::Incomplete {
-                                consumed: input.len(),
-                            });
-                        }
+                // remaining <= avail, which came from a usize.
+                let consumed = *remaining as usize;
+                self.state = State::Ready;
+                Ok(Decoded::Discarded { consumed })
+            }
+            State::SkippingLine { after_cr } => {
+                let ending = match self.codec.format {
+                    Format::Lines { ending, .. } => ending,
+                    _ => LineEnding::Lf,
+                };
+                match find_line_end(input, ending, *after_cr) {
+                    Some(consumed) => {
+                        self.state = State::Ready;
+                        Ok(Decoded::Discarded { consumed })
                     }
-                }
-                State::Ready => {
-                    let rest = &input[skipped..];
-                    return match parse(&self.codec, rest) {
-                        Parse::Frame {
-                            start,
-                            end,
-                            consumed,
-                        } => Ok(Decoded::Frame {
-                            frame: skipped + start..skipped + end,
-                            consumed: skipped + consumed,
-                        }),
-                        Parse::Incomplete => Ok(Decoded::Incomplete { consumed: skipped }),
-                        Parse::TooLong { error, skip } => match self.codec.on_too_long {
-                            OnTooLong::Fail => {
-                                self.state = State::Failed(error.clone());
-                                Err(error)
-                            }
-                            OnTooLong::Discard => {
-                                self.state = match skip {
-                                    Skip::Bytes(remaining) => State::Skipping { remaining },
-                                    Skip::Line => State::SkippingLine { after_cr: false },
-                                };
-                                Ok(Decoded::Skipped {
-                                    error,
-                                    consumed: skipped,
-                                })
-                            }
-                        },
-                        Parse::Invalid(error) => {
-                            self.state = State::Failed(error.clone());
-                            Err(error)
+                    None => {
+                        if let Some(&last) = input.last() {
+                            *after_cr = last == b'\r';
                         }
-                    };
+                        Ok(Decoded::Incomplete {
+                            consumed: input.len(),
+                        })
+                    }
                 }
             }
+            State::Ready => match parse(&self.codec, input) {
+                Parse::Frame {
+                    start,
+                    end,
+                    consumed,
+                } => Ok(Decoded::Frame {
+                    frame: start..end,
+                    consumed,
+                }),
+                Parse::Incomplete => Ok(Decoded::Incomplete { consumed: 0 }),
+                Parse::TooLong { error, skip } => match self.codec.on_too_long {
+                    OnTooLong::Fail => {
+                        self.state = State::Failed(error.clone());
+                        Err(error)
+                    }
+                    OnTooLong::Discard => {
+                        self.state = match skip {
+                            Skip::Bytes(remaining) => State::Skipping { remaining },
+                            Skip::Line => State::SkippingLine { after_cr: false },
+                        };
+                        Ok(Decoded::Skipped { error })
+                    }
+                },
+                Parse::Invalid(error) => {
+                    self.state = State::Failed(error.clone());
+                    Err(error)
+                }
+            },
         }
     }
 }

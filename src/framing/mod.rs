@@ -22,8 +22,9 @@
 //! [`Decoder::decode`], which looks at them without copying and answers with one
 //! [`Decoded`] step: a frame as a **range into the input** (plus how many bytes the frame took,
 //! header included), "incomplete" (keep the bytes, call again when more arrive), or, under the
-//! discard policy, "skipped" (an oversize frame is being dropped). The caller consumes what the
-//! step says and calls again with the rest. Partial frames stay where they are in the read
+//! discard policy, "skipped" (an oversize frame starts here: report it) and "discarded" (the
+//! end of that frame went by). The caller consumes what the step says and calls again with the
+//! rest. Partial frames stay where they are in the read
 //! buffer; nothing is copied until the caller decides to.
 //!
 //! # The maximum frame length, precisely

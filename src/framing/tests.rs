@@ -15,7 +15,8 @@ fn frames(codec: Codec, input: &[u8]) -> (Vec<Vec<u8>>, Option<FrameError>, usiz
                 out.push(rest[frame].to_vec());
                 rest = &rest[consumed..];
             }
-            Ok(Decoded::Skipped { consumed, .. }) => rest = &rest[consumed..],
+            Ok(Decoded::Skipped { .. }) => {}
+            Ok(Decoded::Discarded { consumed }) => rest = &rest[consumed..],
             Ok(Decoded::Incomplete { consumed }) => {
                 rest = &rest[consumed..];
                 return (out, None, rest.len());
@@ -327,10 +328,8 @@ fn discard_skips_exactly_the_oversize_frame_and_carries_on() {
                 seen.push(format!("frame {:?}", String::from_utf8_lossy(&rest[frame])));
                 rest = &rest[consumed..];
             }
-            Decoded::Skipped { error, consumed } => {
-                seen.push(format!("skip: {error}"));
-                rest = &rest[consumed..];
-            }
+            Decoded::Skipped { error } => seen.push(format!("skip: {error}")),
+            Decoded::Discarded { consumed } => rest = &rest[consumed..],
             Decoded::Incomplete { .. } => break,
         }
     }
@@ -351,7 +350,7 @@ fn discard_does_not_buffer_the_skipped_bytes() {
     let mut d = c.decoder().unwrap();
     assert!(matches!(
         d.decode(&[0, 0, 1, 0]).unwrap(),
-        Decoded::Skipped { consumed: 0, .. }
+        Decoded::Skipped { .. }
     ));
     // Every byte of the 260-byte frame is consumed as soon as it is offered.
     assert_eq!(
@@ -368,9 +367,14 @@ fn discard_does_not_buffer_the_skipped_bytes() {
     tail.extend([0, 0, 0, 1, b'!']);
     assert_eq!(
         d.decode(&tail).unwrap(),
+        Decoded::Discarded { consumed: 154 }
+    );
+    assert!(d.is_idle());
+    assert_eq!(
+        d.decode(&tail[154..]).unwrap(),
         Decoded::Frame {
-            frame: 158..159,
-            consumed: 159
+            frame: 4..5,
+            consumed: 5
         }
     );
 }
@@ -475,7 +479,7 @@ fn line_discard_skips_to_the_next_terminator_even_across_inputs() {
     let mut d = c.decoder().unwrap();
     assert!(matches!(
         d.decode(b"toolong").unwrap(),
-        Decoded::Skipped { consumed: 0, .. }
+        Decoded::Skipped { .. }
     ));
     assert_eq!(
         d.decode(b"toolong\r").unwrap(),
@@ -484,9 +488,13 @@ fn line_discard_skips_to_the_next_terminator_even_across_inputs() {
     // The \n completing "\r\n" arrives alone.
     assert_eq!(
         d.decode(b"\nok\r\n").unwrap(),
+        Decoded::Discarded { consumed: 1 }
+    );
+    assert_eq!(
+        d.decode(b"ok\r\n").unwrap(),
         Decoded::Frame {
-            frame: 1..3,
-            consumed: 5
+            frame: 0..2,
+            consumed: 4
         }
     );
 }
@@ -574,7 +582,8 @@ proptest! {
                         got.push(buf[frame].to_vec());
                         buf.drain(..consumed);
                     }
-                    Ok(Decoded::Skipped { consumed, .. }) => { buf.drain(..consumed); }
+                    Ok(Decoded::Skipped { .. }) => {}
+                    Ok(Decoded::Discarded { consumed }) => { buf.drain(..consumed); }
                     Ok(Decoded::Incomplete { consumed }) => { buf.drain(..consumed); break; }
                     Err(e) => { err = Some(e); break 'outer; }
                 }

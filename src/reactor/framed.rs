@@ -154,10 +154,8 @@ impl FrameDecoders {
                         return data.len();
                     }
                 }
-                Ok(Decoded::Skipped { error, consumed }) => {
-                    used += consumed;
-                    h.on_frame_skipped(cx, conn, &error);
-                }
+                Ok(Decoded::Skipped { error }) => h.on_frame_skipped(cx, conn, &error),
+                Ok(Decoded::Discarded { consumed }) => used += consumed,
                 Ok(Decoded::Incomplete { consumed }) => return used + consumed,
                 Err(error) => {
                     cx.abort_with(conn, CloseReason::protocol(error));
