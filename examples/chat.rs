@@ -1,0 +1,65 @@
+//! A chat server: every frame a client sends is relayed to all connected clients (the sender
+//! included, so it sees its message was accepted). Frames use netloop's wire format: a 4-byte
+//! big-endian length, then the message.
+//!
+//! Run: `cargo run --example chat [ADDR]` (default 127.0.0.1:7777), then in two terminals
+//! `cargo run -- framed-client hello --server 127.0.0.1:7777`.
+//!
+//! Slow readers are handled by the reactor: a client that stops reading has its output queued
+//! up to the high watermark, and an idle timeout drops clients that vanish.
+
+use std::time::Duration;
+
+use netloop::conn::Timeouts;
+use netloop::framing::Codec;
+use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
+use netloop::reactor::{Config, ConnId, Context, Reactor};
+use netloop::sys::Signals;
+use netloop::CloseReason;
+
+struct Chat {
+    codec: Codec,
+    members: Vec<ConnId>,
+}
+
+impl FrameHandler for Chat {
+    fn on_open(&mut self, _: &mut Context<'_>, conn: ConnId) {
+        println!("{conn} joined ({} online)", self.members.len() + 1);
+        self.members.push(conn);
+    }
+
+    fn on_frame(&mut self, cx: &mut Context<'_>, from: ConnId, frame: &[u8]) {
+        for &to in &self.members {
+            if let Err(e) = send_frame(cx, to, &self.codec, frame) {
+                eprintln!("{from} -> {to}: not relayed: {e}");
+            }
+        }
+    }
+
+    fn on_close(&mut self, _: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
+        self.members.retain(|&m| m != conn);
+        println!("{conn} left: {reason} ({} online)", self.members.len());
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let signals = Signals::termination()?;
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:7777".into());
+    let codec = Codec::length_prefixed(64 * 1024);
+    let config = Config {
+        timeouts: Timeouts::idle(Duration::from_secs(300)),
+        ..Config::default()
+    };
+    let chat = Chat {
+        codec,
+        members: Vec::new(),
+    };
+    let mut reactor = Reactor::with_config(Framed::new(codec, chat)?, config)?;
+    reactor.add_signals(signals)?;
+    let l = reactor.listen(addr.parse()?)?;
+    println!("chat on {}", reactor.listener_addr(l)?);
+    reactor.run()?;
+    Ok(())
+}
