@@ -305,3 +305,46 @@ fn framed_client_sends_each_message_as_a_frame() {
         "{reason}"
     );
 }
+
+/// Start a course server ported to Python, serving `count` requests, and return its port.
+fn python_server(script: &str, count: u32) -> Option<(Child, u16)> {
+    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = match Command::new("python3")
+        .arg(path)
+        .arg("0")
+        .arg(count.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("skipped: python3 not runnable: {e}");
+            return None;
+        }
+    };
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    // Keep reading its output, so that its later prints do not hit a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    Some((child, port))
+}
+
+#[test]
+fn netloop_clients_talk_to_the_course_python_servers() {
+    if let Some((mut server, port)) = python_server("udp_server.py", 1) {
+        let addr = format!("127.0.0.1:{port}");
+        let out = netloop(&["udp-client", "MixedCaseString", "--server", &addr]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(&format!("received MIXEDCASESTRING from {addr}")));
+        assert!(server.wait().unwrap().success());
+    }
+    if let Some((mut server, port)) = python_server("tcp_server.py", 1) {
+        let addr = format!("127.0.0.1:{port}");
+        let out = netloop(&["tcp-client", "Hello, world", "--server", &addr]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(&format!("received Hello, world from {addr}")));
+        assert!(server.wait().unwrap().success());
+    }
+}
