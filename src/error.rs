@@ -52,6 +52,9 @@ pub enum CloseReason {
     Local,
     /// Any other I/O error on the socket (for example a refused outgoing connect).
     Io(io::Error),
+    /// The handler panicked while handling this connection (the panic's message). Queued
+    /// output is discarded; the reactor carries on with the other connections.
+    Panicked(String),
 }
 
 impl CloseReason {
@@ -85,6 +88,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Protocol(err) => write!(f, "protocol error: {err}"),
             CloseReason::Local => f.write_str("closed locally"),
             CloseReason::Io(err) => write!(f, "I/O error: {err}"),
+            CloseReason::Panicked(msg) => write!(f, "handler panicked: {msg}"),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
-use log::{debug, warn};
+use log::{debug, error, warn};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry};
@@ -335,10 +335,48 @@ impl Core {
         Ok(())
     }
 
+    /// Call the handler through `f`. Unless [`Config::catch_panics`] is off, a panic in it is
+    /// caught: it is logged and counted, and `conn` (the connection the call was about, if
+    /// any) is closed with [`CloseReason::Panicked`], so that one faulty request cannot take
+    /// the whole reactor down. Returns `None` if the handler panicked.
+    pub(crate) fn call<H: Handler, R>(
+        &mut self,
+        h: &mut H,
+        conn: Option<Key>,
+        f: impl FnOnce(&mut H, &mut Context<'_>) -> R,
+    ) -> Option<R> {
+        if !self.config.catch_panics {
+            return Some(f(h, &mut Context { core: self }));
+        }
+        // AssertUnwindSafe: after a panic the handler's state may be half-updated; the handler
+        // learns of it through on_close(CloseReason::Panicked) and can repair its state there.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            f(h, &mut Context { core: self })
+        }));
+        match result {
+            Ok(r) => Some(r),
+            Err(payload) => {
+                let msg = panic_message(payload.as_ref());
+                self.stats.handler_panics += 1;
+                match conn {
+                    Some(key) => {
+                        error!(
+                            "handler panicked on conn#{}.{}: {msg}; closing it",
+                            key.index, key.gen
+                        );
+                        self.close_now(key, CloseReason::Panicked(msg));
+                    }
+                    None => error!("handler panicked: {msg}"),
+                }
+                None
+            }
+        }
+    }
+
     /// Tell the handler about connections closed since the last call.
     pub(crate) fn report_closed<H: Handler>(&mut self, h: &mut H) {
         while let Some((id, reason)) = self.closed.pop_front() {
-            h.on_close(&mut Context { core: self }, id, &reason);
+            self.call(h, None, |h, cx| h.on_close(cx, id, &reason));
         }
     }
 
@@ -370,7 +408,9 @@ impl Core {
         match target {
             TimerTarget::Conn(key) => self.check_deadlines(h, key, handle),
             TimerTarget::User(token) => {
-                h.on_timer(&mut Context { core: self }, super::TimerId(handle), token);
+                self.call(h, None, |h, cx| {
+                    h.on_timer(cx, super::TimerId(handle), token)
+                });
             }
             TimerTarget::ResumeAccept(key) => {
                 if let Some(Source::Listener { paused, .. }) = source_in(&mut self.entries, key) {
@@ -393,7 +433,10 @@ impl Core {
         conn.set_armed(None);
         if let Some(kind) = conn.expired(now) {
             self.stats.timeouts += 1;
-            let action = h.on_timeout(&mut Context { core: self }, ConnId(key), kind);
+            let Some(action) = self.call(h, Some(key), |h, cx| h.on_timeout(cx, ConnId(key), kind))
+            else {
+                return;
+            };
             match action {
                 TimeoutAction::Close => self.close_now(key, CloseReason::TimedOut(kind)),
                 TimeoutAction::KeepOpen => {
@@ -507,7 +550,7 @@ impl Core {
             }
         }
         if wrote {
-            h.on_drained(&mut Context { core: self }, ConnId(key));
+            self.call(h, Some(key), |h, cx| h.on_drained(cx, ConnId(key)));
             self.report_closed(h);
         }
     }
@@ -544,7 +587,7 @@ impl Core {
                             conn.connecting = false;
                             conn.note_read_resumed(self.now);
                             self.rearm(key);
-                            h.on_connect(&mut Context { core: self }, ConnId(key));
+                            self.call(h, Some(key), |h, cx| h.on_connect(cx, ConnId(key)));
                             self.report_closed(h);
                             // Input may already be waiting, and its event may have come
                             // before we stopped connecting.
@@ -588,7 +631,7 @@ impl Core {
                 Ok(0) => {
                     conn.read_eof = true;
                     conn.rbuf.release(&mut self.pool);
-                    h.on_read_closed(&mut Context { core: self }, ConnId(key));
+                    self.call(h, Some(key), |h, cx| h.on_read_closed(cx, ConnId(key)));
                     self.report_closed(h);
                     return;
                 }
@@ -617,7 +660,11 @@ impl Core {
         // Move the buffer out (no copy, no allocation) so the handler can borrow the bytes
         // while the context borrows the reactor, the connection's write queue included.
         let mut rbuf = std::mem::take(&mut conn.rbuf);
-        let used = h.on_data(&mut Context { core: self }, ConnId(key), rbuf.data());
+        let used = self
+            .call(h, Some(key), |h, cx| {
+                h.on_data(cx, ConnId(key), rbuf.data())
+            })
+            .unwrap_or(rbuf.len());
         debug_assert!(used <= rbuf.len(), "on_data used {used} of {}", rbuf.len());
         rbuf.consume(used.min(rbuf.len()));
         match conn_in(&mut self.entries, key) {
@@ -637,7 +684,9 @@ impl Core {
                 Ok((stream, peer)) => match self.add_conn(stream, false) {
                     Ok(conn) => {
                         self.stats.accepted += 1;
-                        h.on_accept(&mut Context { core: self }, ListenerId(key), conn, peer);
+                        self.call(h, Some(conn.0), |h, cx| {
+                            h.on_accept(cx, ListenerId(key), conn, peer)
+                        });
                         self.report_closed(h);
                     }
                     Err(e) => warn!("could not register a connection from {peer}: {e}"),
@@ -675,7 +724,9 @@ impl Core {
                 Ok((n, peer)) => {
                     self.stats.datagrams_in += 1;
                     self.stats.bytes_in += n as u64;
-                    h.on_datagram(&mut Context { core: self }, DgramId(key), &buf[..n], peer);
+                    self.call(h, None, |h, cx| {
+                        h.on_datagram(cx, DgramId(key), &buf[..n], peer)
+                    });
                     self.report_closed(h);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -761,7 +812,7 @@ impl Core {
             };
             match signals.read() {
                 Ok(Some(signo)) => {
-                    h.on_signal(&mut Context { core: self }, signo);
+                    self.call(h, None, |h, cx| h.on_signal(cx, signo));
                     self.report_closed(h);
                 }
                 Ok(None) => return,
@@ -821,5 +872,16 @@ mod tests {
         assert_eq!(c.now_tick(t0 + us(2000)), 2);
         // Before the origin counts as the origin.
         assert_eq!(c.now_tick(t0), 0);
+    }
+}
+
+/// The text of a panic's payload (what `panic!` was given), or a placeholder.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic with a non-text payload)".to_owned()
     }
 }

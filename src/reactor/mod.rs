@@ -97,6 +97,11 @@ pub struct Config {
     pub max_dgram_queue: usize,
     /// Options for [`Context::listen`] and [`Reactor::listen`].
     pub listen: ListenOptions,
+    /// Catch a panic in a handler callback: log it, count it, and close the connection the
+    /// callback was about with [`CloseReason::Panicked`], so that the reactor keeps serving
+    /// the others. Default true. Turn it off to let panics unwind out of [`Reactor::turn`]
+    /// (with `panic = "abort"` they abort regardless).
+    pub catch_panics: bool,
 }
 
 impl Default for Config {
@@ -117,6 +122,7 @@ impl Default for Config {
             accept_backoff: Duration::from_millis(100),
             max_dgram_queue: 1024 * 1024,
             listen: ListenOptions::default(),
+            catch_panics: true,
         }
     }
 }
@@ -179,6 +185,10 @@ pub struct Stats {
     pub dgram_send_errors: u64,
     /// `accept` failures that paused a listener (out of descriptors or memory).
     pub accept_errors: u64,
+    /// Panics caught in handler callbacks.
+    pub handler_panics: u64,
+    /// Connections closed because their handler panicked.
+    pub closed_panic: u64,
     /// Times a connection's timeout entry was (re)inserted into the timer wheel. Traffic does
     /// not re-arm (deadlines are checked lazily), so this grows with connections and timeout
     /// periods, not with messages.
@@ -195,6 +205,7 @@ impl Stats {
             CloseReason::Protocol(_) => &mut self.closed_protocol,
             CloseReason::Local => &mut self.closed_local,
             CloseReason::Io(_) => &mut self.closed_io,
+            CloseReason::Panicked(_) => &mut self.closed_panic,
         };
         *counter += 1;
     }
@@ -521,7 +532,7 @@ impl<H: Handler> Reactor<H> {
             match msg {
                 Msg::Stop => core.stopped = true,
                 Msg::Run(job) => {
-                    job(handler, &mut Context { core: &mut *core });
+                    core.call(handler, None, job);
                     core.report_closed(handler);
                 }
             }
