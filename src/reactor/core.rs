@@ -843,6 +843,17 @@ fn conn_in(entries: &mut Slab<Entry>, key: Key) -> Option<(&mut TcpStream, &mut 
     }
 }
 
+/// The text of a panic's payload (what `panic!` was given), or a placeholder.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic with a non-text payload)".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -872,16 +883,5 @@ mod tests {
         assert_eq!(c.now_tick(t0 + us(2000)), 2);
         // Before the origin counts as the origin.
         assert_eq!(c.now_tick(t0), 0);
-    }
-}
-
-/// The text of a panic's payload (what `panic!` was given), or a placeholder.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(a panic with a non-text payload)".to_owned()
     }
 }
