@@ -42,6 +42,22 @@ impl Context<'_> {
         self.core.stopped = true;
     }
 
+    /// Shut down gracefully: close every listener and datagram socket at once (no new
+    /// connections), ask every connection to close after flushing its queued output, and
+    /// allow `grace` for that. The reactor stops (and [`Reactor::run`] returns) when the last
+    /// connection is closed or when `grace` is over, closing whatever is left then. Like
+    /// `shutdown()` on a Python `socketserver`, but without dropping queued replies.
+    ///
+    /// [`Reactor::run`]: super::Reactor::run
+    pub fn shutdown(&mut self, grace: Duration) {
+        self.core.shutdown(grace);
+    }
+
+    /// Is a graceful shutdown under way?
+    pub fn is_shutting_down(&self) -> bool {
+        self.core.shutdown_deadline.is_some()
+    }
+
     // ----- output ---------------------------------------------------------------------------
 
     /// Queue a copy of `data` on `conn`. Copies into pooled blocks, so steady traffic does not

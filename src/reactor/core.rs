@@ -39,6 +39,8 @@ pub(crate) enum TimerTarget {
     User(u64),
     /// Resume accepting on a listener paused after running out of descriptors.
     ResumeAccept(Key),
+    /// The grace period of a graceful shutdown is over.
+    ShutdownDeadline,
 }
 
 /// One registered socket (or signal descriptor).
@@ -118,6 +120,8 @@ pub(crate) struct Core {
     dgram_buf: Vec<u8>,
     pub(crate) stats: Stats,
     pub(crate) stopped: bool,
+    /// A graceful shutdown is under way, and must end by this instant.
+    pub(crate) shutdown_deadline: Option<Instant>,
 }
 
 impl Core {
@@ -140,6 +144,7 @@ impl Core {
             dgram_buf: Vec::new(),
             stats: Stats::default(),
             stopped: false,
+            shutdown_deadline: None,
             config,
         }
     }
@@ -291,10 +296,102 @@ impl Core {
         if !matches!(self.get(key), Some(Source::Listener { .. })) {
             return Err(stale());
         }
-        if let Source::Listener { mut sock, .. } = self.entries.remove(key.index as usize).source {
-            self.registry.deregister(&mut sock)?;
-        }
+        self.remove_source(key);
         Ok(())
+    }
+
+    /// Start a graceful shutdown: stop accepting and receiving datagrams, ask every
+    /// connection to close once its queued output is flushed, and give them `grace` to do
+    /// so. The reactor stops when the last connection is gone or the time is up, whichever
+    /// comes first; connections still open then are closed at once.
+    pub(crate) fn shutdown(&mut self, grace: std::time::Duration) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        let deadline = self.now.checked_add(grace).unwrap_or(self.now);
+        self.shutdown_deadline = Some(deadline);
+        let mut keys = Vec::with_capacity(self.entries.len());
+        for (index, e) in self.entries.iter() {
+            keys.push((
+                Key {
+                    index: index as u32,
+                    gen: e.gen,
+                },
+                matches!(e.source, Source::Conn { .. }),
+            ));
+        }
+        for (key, is_conn) in keys {
+            if is_conn {
+                let reason = match self.conn(key) {
+                    Some((_, c)) if c.read_eof => CloseReason::PeerClosed,
+                    _ => CloseReason::Local,
+                };
+                let _ = self.close_graceful(key, reason);
+            } else if !matches!(self.get(key), Some(Source::Signals(_))) {
+                if matches!(self.get(key), Some(Source::Dgram { .. })) {
+                    // One last try at queued replies; what the kernel will not take now is
+                    // counted and logged, not lost silently.
+                    self.flush_dgram(key);
+                }
+                self.remove_source(key);
+            }
+        }
+        let tick = self.clock.deadline_tick(deadline);
+        self.wheel.insert(tick, TimerTarget::ShutdownDeadline);
+        self.check_shutdown_done();
+    }
+
+    /// Stop once a graceful shutdown has no connection left.
+    pub(crate) fn check_shutdown_done(&mut self) {
+        if self.shutdown_deadline.is_some() && self.stats.active == 0 {
+            self.stopped = true;
+        }
+    }
+
+    /// The grace period is over: close what is left, and stop.
+    fn finish_shutdown(&mut self) {
+        if self.shutdown_deadline.is_none() {
+            return;
+        }
+        let left: Vec<ConnId> = self.conn_ids().collect();
+        if !left.is_empty() {
+            warn!(
+                "shutdown: grace period over, closing {} connection(s) with output still queued",
+                left.len()
+            );
+        }
+        for id in left {
+            self.close_now(id.0, CloseReason::Local);
+        }
+        self.stopped = true;
+    }
+
+    /// Deregister and drop a listener, datagram socket or signal source.
+    fn remove_source(&mut self, key: Key) {
+        if self.get(key).is_none() {
+            return;
+        }
+        let entry = self.entries.remove(key.index as usize);
+        let result = match entry.source {
+            Source::Listener { mut sock, .. } => self.registry.deregister(&mut sock),
+            Source::Dgram {
+                mut sock, queue, ..
+            } => {
+                if !queue.is_empty() {
+                    self.stats.dgram_send_errors += queue.len() as u64;
+                    warn!("dropping {} queued datagram(s) at shutdown", queue.len());
+                }
+                self.registry.deregister(&mut sock)
+            }
+            Source::Signals(s) => {
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
+                self.registry.deregister(&mut SourceFd(&fd))
+            }
+            Source::Conn { .. } => unreachable!("connections close through close_now"),
+        };
+        if let Err(e) = result {
+            debug!("deregister failed: {e}");
+        }
     }
 
     // ----- closing --------------------------------------------------------------------------
@@ -378,6 +475,7 @@ impl Core {
         while let Some((id, reason)) = self.closed.pop_front() {
             self.call(h, None, |h, cx| h.on_close(cx, id, &reason));
         }
+        self.check_shutdown_done();
     }
 
     // ----- timers ---------------------------------------------------------------------------
@@ -412,6 +510,7 @@ impl Core {
                     h.on_timer(cx, super::TimerId(handle), token)
                 });
             }
+            TimerTarget::ShutdownDeadline => self.finish_shutdown(),
             TimerTarget::ResumeAccept(key) => {
                 if let Some(Source::Listener { paused, .. }) = source_in(&mut self.entries, key) {
                     *paused = false;

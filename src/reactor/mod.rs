@@ -41,7 +41,7 @@ mod token;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Waker};
@@ -215,13 +215,16 @@ type Job<H> = Box<dyn FnOnce(&mut H, &mut Context<'_>) + Send>;
 
 enum Msg<H> {
     Stop,
+    Shutdown(Duration),
     Run(Job<H>),
 }
 
-/// A handle to a reactor, usable from any thread: stop it, or run code on its thread.
+/// A handle to a reactor, usable from any thread: stop it, shut it down gracefully, read its
+/// counters, or run code on its thread.
 pub struct Handle<H> {
     tx: mpsc::Sender<Msg<H>>,
     waker: Arc<Waker>,
+    stats: Arc<Mutex<Stats>>,
 }
 
 impl<H> Clone for Handle<H> {
@@ -229,6 +232,7 @@ impl<H> Clone for Handle<H> {
         Handle {
             tx: self.tx.clone(),
             waker: Arc::clone(&self.waker),
+            stats: Arc::clone(&self.stats),
         }
     }
 }
@@ -247,6 +251,23 @@ impl<H> Handle<H> {
     /// `BrokenPipe` if the reactor is gone; any error of waking it.
     pub fn stop(&self) -> io::Result<()> {
         self.send(Msg::Stop)
+    }
+
+    /// Shut down gracefully (see [`Context::shutdown`]): stop accepting, flush and close every
+    /// connection within `grace`, then stop.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` if the reactor is gone; any error of waking it.
+    pub fn shutdown(&self, grace: Duration) -> io::Result<()> {
+        self.send(Msg::Shutdown(grace))
+    }
+
+    /// The reactor's counters as of the end of its last turn. Reading them never stops or
+    /// waits for the reactor.
+    pub fn stats(&self) -> Stats {
+        // A poisoned lock still holds plain numbers: use them.
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Run `f` on the reactor's thread, with its handler and a context, during its next turn.
@@ -346,7 +367,11 @@ impl<H: Handler> Reactor<H> {
             poll,
             handler,
             rx,
-            handle: Handle { tx, waker },
+            handle: Handle {
+                tx,
+                waker,
+                stats: Arc::new(Mutex::new(Stats::default())),
+            },
         })
     }
 
@@ -507,7 +532,18 @@ impl<H: Handler> Reactor<H> {
         }
         list.append(&mut core.flush_list);
         core.flush_list = list;
+
+        // Publish the counters for Handle::stats (an uncontended lock and a copy).
+        if let Ok(mut shared) = self.handle.stats.lock() {
+            *shared = core.stats;
+        }
         Ok(count)
+    }
+
+    /// Shut down gracefully (see [`Context::shutdown`]); [`run`](Reactor::run) returns when
+    /// it is done.
+    pub fn shutdown(&mut self, grace: Duration) {
+        self.with_context(|_, cx| cx.shutdown(grace));
     }
 
     fn poll_timeout(&mut self, max_wait: Option<Duration>) -> Option<Duration> {
@@ -531,6 +567,7 @@ impl<H: Handler> Reactor<H> {
         while let Ok(msg) = rx.try_recv() {
             match msg {
                 Msg::Stop => core.stopped = true,
+                Msg::Shutdown(grace) => core.shutdown(grace),
                 Msg::Run(job) => {
                     core.call(handler, None, job);
                     core.report_closed(handler);

@@ -41,6 +41,17 @@ impl<H: Handler + Send + 'static> Running<H> {
             .expect("reactor thread panicked")
     }
 
+    /// Wait for the reactor to stop by itself (a shutdown, a handler's `stop`) and get it back.
+    pub fn join(mut self) -> Reactor<H> {
+        let thread = self.thread.take().expect("running");
+        let start = Instant::now();
+        while !thread.is_finished() {
+            assert!(start.elapsed() < STEP * 6, "the reactor did not stop");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        thread.join().expect("reactor thread panicked")
+    }
+
     /// Run `f` on the reactor thread and wait for its answer.
     pub fn query<R: Send + 'static>(
         &self,
