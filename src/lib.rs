@@ -63,6 +63,7 @@ pub mod conn;
 pub mod error;
 pub mod framing;
 pub mod reactor;
+pub mod server;
 pub mod services;
 #[allow(unsafe_code)]
 pub mod sys;

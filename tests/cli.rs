@@ -348,3 +348,25 @@ fn netloop_clients_talk_to_the_course_python_servers() {
         assert!(server.wait().unwrap().success());
     }
 }
+
+#[test]
+fn threads_and_stats_flags() {
+    let server = serve(&["--threads", "2", "--stats", "0.1", "--max-conns", "100"]);
+    let addr = server.tcp[0].to_string();
+    for _ in 0..4 {
+        let out = netloop(&["tcp-client", "x", "--server", &addr]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let mut saw_threads = false;
+    let mut saw_stats = false;
+    while let Ok(line) = server.stderr.recv_timeout(STEP) {
+        saw_threads |= line.contains("2 reactor thread(s)");
+        saw_stats |= line.contains("stats: 4 accepted");
+        if saw_stats {
+            break;
+        }
+    }
+    assert!(saw_threads && saw_stats);
+    let out = netloop(&["serve", "--threads", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 use netloop::conn::Timeouts;
 use netloop::framing::{Codec, Decoded, DEFAULT_MAX_FRAME};
 use netloop::reactor::{Config, Reactor};
+use netloop::server::{self, Server};
 use netloop::services::CourseServer;
 use netloop::sys::Signals;
 
@@ -62,6 +63,15 @@ enum Command {
         /// Close a connection when no byte has moved either way for SECS seconds.
         #[arg(long, value_name = "SECS", value_parser = parse_secs)]
         timeout: Option<Duration>,
+        /// Reactor threads, each with its own listeners on the same addresses (SO_REUSEPORT).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads)]
+        threads: usize,
+        /// Most connections open at once; more are accepted and closed at once.
+        #[arg(long = "max-conns", value_name = "N")]
+        max_conns: Option<usize>,
+        /// Log the counters every SECS seconds (they are always logged at shutdown).
+        #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+        stats: Option<Duration>,
     },
     /// Send MESSAGE in one datagram and print the reply (the course's UDP client).
     #[command(
@@ -119,6 +129,13 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     })
 }
 
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}' is not a number of threads from 1 to 1024")),
+    }
+}
+
 fn parse_max_frame(s: &str) -> Result<usize, String> {
     let n: usize = s
         .parse()
@@ -153,7 +170,19 @@ fn main() -> ExitCode {
             framed,
             max_frame,
             timeout,
-        } => serve(udp, tcp, framed, max_frame, timeout),
+            threads,
+            max_conns,
+            stats,
+        } => serve(ServeOpts {
+            udp,
+            tcp,
+            framed,
+            max_frame,
+            timeout,
+            threads,
+            max_conns,
+            stats,
+        }),
         Command::FramedClient {
             messages,
             server,
@@ -201,69 +230,166 @@ fn or_default(addrs: Vec<SocketAddr>, port: u16) -> Vec<SocketAddr> {
     }
 }
 
-fn serve(
+/// What `serve` was asked to do.
+struct ServeOpts {
     udp: Vec<SocketAddr>,
     tcp: Vec<SocketAddr>,
     framed: Vec<SocketAddr>,
     max_frame: usize,
     timeout: Option<Duration>,
-) -> Result<(), String> {
-    // First, before any thread exists: block SIGINT/SIGTERM so they arrive through the poll.
-    let signals = Signals::termination().map_err(|e| format!("cannot set up signals: {e}"))?;
-    let codec = Codec::length_prefixed(max_frame);
-    let handler = CourseServer::with_codec(codec).map_err(|e| e.to_string())?;
+    threads: usize,
+    max_conns: Option<usize>,
+    stats: Option<Duration>,
+}
+
+/// How long connections get to finish after Ctrl-C or SIGTERM.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Raise the soft descriptor limit to the hard one, as Go's runtime and many servers do: each
+/// connection is a descriptor, and the usual soft limit of 1024 is far below what a reactor
+/// can serve.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => log::info!("descriptor limit raised from {soft} to {hard}"),
+            Err(e) => {
+                log::warn!("descriptor limit stays at {soft} (raising it to {hard} failed: {e})")
+            }
+        },
+        Ok((soft, _)) => log::info!("descriptor limit {soft}"),
+        Err(e) => log::warn!("cannot read the descriptor limit: {e}"),
+    }
+}
+
+fn log_stats(prefix: &str, s: &netloop::reactor::Stats) {
+    log::info!(
+        "{prefix}: {} accepted, {} open, {} closed (peer {}, reset {}, timeout {}, protocol {}, local {}, io {}, panic {}), {} rejected, {} bytes in, {} bytes out, {} frames in, {} frames out, {} datagrams in, {} datagrams out, {} timeouts",
+        s.accepted,
+        s.active,
+        s.closed(),
+        s.closed_peer,
+        s.closed_reset,
+        s.closed_timeout,
+        s.closed_protocol,
+        s.closed_local,
+        s.closed_io,
+        s.closed_panic,
+        s.rejected,
+        s.bytes_in,
+        s.bytes_out,
+        s.frames_in,
+        s.frames_out,
+        s.datagrams_in,
+        s.datagrams_out,
+        s.timeouts
+    );
+}
+
+/// Block until SIGINT or SIGTERM arrives, calling `tick` every `every` meanwhile.
+fn wait_for_signal(
+    signals: &mut Signals,
+    every: Option<Duration>,
+    mut tick: impl FnMut(),
+) -> io::Result<i32> {
+    use std::os::fd::AsRawFd;
+    let mut poll = mio::Poll::new()?;
+    let fd = signals.as_raw_fd();
+    poll.registry().register(
+        &mut mio::unix::SourceFd(&fd),
+        mio::Token(0),
+        mio::Interest::READABLE,
+    )?;
+    let mut events = mio::Events::with_capacity(4);
+    loop {
+        match poll.poll(&mut events, every) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        if events.is_empty() {
+            tick();
+        }
+        if let Some(signo) = signals.read()? {
+            return Ok(signo);
+        }
+    }
+}
+
+fn serve(o: ServeOpts) -> Result<(), String> {
+    // First, before any thread exists: block SIGINT/SIGTERM in this thread, so that every
+    // thread started later inherits the mask and the signals arrive through the descriptor.
+    let mut signals = Signals::termination().map_err(|e| format!("cannot set up signals: {e}"))?;
+    raise_fd_limit();
+    let codec = Codec::length_prefixed(o.max_frame);
     let defaults = Config::default();
     let config = Config {
         timeouts: Timeouts {
-            idle: timeout,
+            idle: o.timeout,
             ..Timeouts::NONE
         },
         // A whole frame must fit in a connection's read buffer.
         max_read_buffer: defaults.max_read_buffer.max(codec.max_frame()),
+        // The kernel spreads connections evenly across reactors, so the limit is split too.
+        max_connections: o.max_conns.map(|m| m.div_ceil(o.threads)),
         ..defaults
     };
-    let mut reactor = Reactor::with_config(handler, config)
-        .map_err(|e| format!("cannot create the reactor: {e}"))?;
-    reactor
-        .add_signals(signals)
-        .map_err(|e| format!("cannot watch signals: {e}"))?;
-    for addr in or_default(udp, 11111) {
-        let id = reactor
-            .bind_udp(addr)
-            .map_err(|e| bind_error("bind UDP", addr, &e))?;
-        let local = reactor.udp_addr(id).map_err(|e| e.to_string())?;
+    let mut reactors = Vec::with_capacity(o.threads);
+    for _ in 0..o.threads {
+        let handler = CourseServer::with_codec(codec).map_err(|e| e.to_string())?;
+        let reactor = Reactor::with_config(handler, config)
+            .map_err(|e| format!("cannot create a reactor: {e}"))?;
+        reactors.push(reactor);
+    }
+    for addr in or_default(o.udp, 11111) {
+        let (_, local) =
+            server::bind_udp(&mut reactors, addr).map_err(|e| bind_error("bind UDP", addr, &e))?;
         log::info!("UDP upper-case service on {local}");
     }
-    for addr in or_default(tcp, 9999) {
-        let id = reactor
-            .listen(addr)
+    for addr in or_default(o.tcp, 9999) {
+        let (_, local) = server::bind_tcp(&mut reactors, addr, config.listen)
             .map_err(|e| bind_error("listen", addr, &e))?;
-        let local = reactor.listener_addr(id).map_err(|e| e.to_string())?;
         log::info!("TCP echo service on {local}");
     }
-    for addr in or_default(framed, 9998) {
-        let id = reactor
-            .listen(addr)
+    for addr in or_default(o.framed, 9998) {
+        let (ids, local) = server::bind_tcp(&mut reactors, addr, config.listen)
             .map_err(|e| bind_error("listen", addr, &e))?;
-        reactor.handler_mut().serve_framed(id);
-        let local = reactor.listener_addr(id).map_err(|e| e.to_string())?;
-        log::info!("TCP framed echo service on {local} (max frame {max_frame} bytes)");
+        for (reactor, id) in reactors.iter_mut().zip(ids) {
+            reactor.handler_mut().serve_framed(id);
+        }
+        log::info!(
+            "TCP framed echo service on {local} (max frame {} bytes)",
+            o.max_frame
+        );
     }
-    if let Some(t) = timeout {
+    if let Some(t) = o.timeout {
         log::info!("idle timeout: {t:?}");
     }
-    reactor.run().map_err(|e| format!("reactor failed: {e}"))?;
-    let s = reactor.stats();
-    log::info!(
-        "stopped: {} accepted, {} still open, {} bytes in, {} bytes out, {} datagrams in, {} timeouts",
-        s.accepted,
-        s.active,
-        s.bytes_in,
-        s.bytes_out,
-        s.datagrams_in,
-        s.timeouts
-    );
-    Ok(())
+    if let Some(m) = o.max_conns {
+        log::info!("at most {m} connections");
+    }
+    log::info!("{} reactor thread(s); Ctrl-C or SIGTERM stops", o.threads);
+    let server = Server::start(reactors).map_err(|e| format!("cannot start: {e}"))?;
+    let signo = wait_for_signal(&mut signals, o.stats, || {
+        log_stats("stats", &server.stats())
+    })
+    .map_err(|e| format!("waiting for signals failed: {e}"));
+    match &signo {
+        Ok(n) => log::info!(
+            "signal {n}: shutting down, {}s for open connections to finish",
+            GRACE.as_secs()
+        ),
+        Err(e) => log::error!("{e}"),
+    }
+    server.shutdown(GRACE);
+    let reactors = server.join().map_err(|e| format!("reactor failed: {e}"))?;
+    let total = reactors
+        .iter()
+        .fold(netloop::reactor::Stats::default(), |sum, r| {
+            sum.add(r.stats())
+        });
+    log_stats("stopped", &total);
+    signo.map(|_| ())
 }
 
 fn unspecified_for(server: SocketAddr) -> SocketAddr {

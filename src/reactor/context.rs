@@ -37,6 +37,11 @@ impl Context<'_> {
         &self.core.stats
     }
 
+    /// The counters, for layers above the reactor that count their own events (frames).
+    pub(crate) fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.core.stats
+    }
+
     /// Ask the reactor to stop: [`Reactor::run`](super::Reactor::run) returns after this turn.
     pub fn stop(&mut self) {
         self.core.stopped = true;

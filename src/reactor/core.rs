@@ -780,6 +780,16 @@ impl Core {
                 return;
             };
             match sock.accept() {
+                Ok((stream, peer))
+                    if self
+                        .config
+                        .max_connections
+                        .is_some_and(|max| self.stats.active as usize >= max) =>
+                {
+                    self.stats.rejected += 1;
+                    debug!("rejected a connection from {peer}: at the connection limit");
+                    drop(stream);
+                }
                 Ok((stream, peer)) => match self.add_conn(stream, false) {
                     Ok(conn) => {
                         self.stats.accepted += 1;

@@ -149,6 +149,7 @@ impl FrameDecoders {
                 Ok(Decoded::Frame { frame, consumed }) => {
                     let start = used;
                     used += consumed;
+                    cx.stats_mut().frames_in += 1;
                     h.on_frame(cx, conn, &data[start..][frame]);
                     if !cx.is_open(conn) {
                         return data.len();
@@ -195,7 +196,9 @@ pub fn send_frame(
     let env = codec
         .envelope(payload)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    cx.write_parts(conn, &[env.prefix(), payload, env.suffix()])
+    cx.write_parts(conn, &[env.prefix(), payload, env.suffix()])?;
+    cx.stats_mut().frames_out += 1;
+    Ok(())
 }
 
 /// Like [`send_frame`], but the payload is queued without copying: best for large payloads.
@@ -212,7 +215,9 @@ pub fn send_frame_owned(
     let env = codec
         .envelope(&payload)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    cx.write_around(conn, env.prefix(), payload, env.suffix())
+    cx.write_around(conn, env.prefix(), payload, env.suffix())?;
+    cx.stats_mut().frames_out += 1;
+    Ok(())
 }
 
 /// A [`Handler`] that frames every connection with one codec and passes whole frames to a

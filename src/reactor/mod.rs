@@ -97,6 +97,13 @@ pub struct Config {
     pub max_dgram_queue: usize,
     /// Options for [`Context::listen`] and [`Reactor::listen`].
     pub listen: ListenOptions,
+    /// Most connections open at once (accepted plus connected); `None`: no limit (the
+    /// descriptor limit still applies). A connection accepted past the limit is closed at
+    /// once, which the client sees as an immediate end of file, and counted in
+    /// [`Stats::rejected`]. Accepting and closing, rather than leaving connections in the
+    /// kernel's backlog, tells clients at once instead of letting them time out, and keeps
+    /// the listener's readiness from firing again and again for connections never taken.
+    pub max_connections: Option<usize>,
     /// Catch a panic in a handler callback: log it, count it, and close the connection the
     /// callback was about with [`CloseReason::Panicked`], so that the reactor keeps serving
     /// the others. Default true. Turn it off to let panics unwind out of [`Reactor::turn`]
@@ -123,6 +130,7 @@ impl Default for Config {
             max_dgram_queue: 1024 * 1024,
             listen: ListenOptions::default(),
             catch_panics: true,
+            max_connections: None,
         }
     }
 }
@@ -171,12 +179,18 @@ pub struct Stats {
     pub closed_local: u64,
     /// Closed by another I/O error.
     pub closed_io: u64,
+    /// Accepted past [`Config::max_connections`] and closed at once.
+    pub rejected: u64,
     /// Timeouts that fired (whether or not they closed the connection).
     pub timeouts: u64,
     /// Bytes received (streams and datagrams).
     pub bytes_in: u64,
     /// Bytes sent (streams and datagrams).
     pub bytes_out: u64,
+    /// Whole frames received (counted by [`framed`]).
+    pub frames_in: u64,
+    /// Frames queued for sending (counted by [`framed::send_frame`]).
+    pub frames_out: u64,
     /// Datagrams received.
     pub datagrams_in: u64,
     /// Datagrams sent.
@@ -196,6 +210,45 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The sum of two sets of counters (for several reactors).
+    pub fn add(&self, o: &Stats) -> Stats {
+        Stats {
+            accepted: self.accepted + o.accepted,
+            connected: self.connected + o.connected,
+            active: self.active + o.active,
+            closed_peer: self.closed_peer + o.closed_peer,
+            closed_reset: self.closed_reset + o.closed_reset,
+            closed_timeout: self.closed_timeout + o.closed_timeout,
+            closed_protocol: self.closed_protocol + o.closed_protocol,
+            closed_local: self.closed_local + o.closed_local,
+            closed_io: self.closed_io + o.closed_io,
+            closed_panic: self.closed_panic + o.closed_panic,
+            rejected: self.rejected + o.rejected,
+            timeouts: self.timeouts + o.timeouts,
+            bytes_in: self.bytes_in + o.bytes_in,
+            bytes_out: self.bytes_out + o.bytes_out,
+            frames_in: self.frames_in + o.frames_in,
+            frames_out: self.frames_out + o.frames_out,
+            datagrams_in: self.datagrams_in + o.datagrams_in,
+            datagrams_out: self.datagrams_out + o.datagrams_out,
+            dgram_send_errors: self.dgram_send_errors + o.dgram_send_errors,
+            accept_errors: self.accept_errors + o.accept_errors,
+            handler_panics: self.handler_panics + o.handler_panics,
+            timeout_arms: self.timeout_arms + o.timeout_arms,
+        }
+    }
+
+    /// Connections closed, for any reason.
+    pub fn closed(&self) -> u64 {
+        self.closed_peer
+            + self.closed_reset
+            + self.closed_timeout
+            + self.closed_protocol
+            + self.closed_local
+            + self.closed_io
+            + self.closed_panic
+    }
+
     fn count_close(&mut self, reason: &CloseReason) {
         self.active = self.active.saturating_sub(1);
         let counter = match reason {

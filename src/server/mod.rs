@@ -1,0 +1,170 @@
+//! `socketserver`, the reactor way: several reactors, one per thread, each with its own
+//! listeners on the same addresses.
+//!
+//! Python's `ThreadingMixIn` starts a thread per request and lets them share one listening
+//! socket. netloop instead runs N independent reactors on N threads. Every reactor binds its
+//! own listener (and UDP socket) to the same address with `SO_REUSEPORT`, and the kernel
+//! spreads new connections (and datagrams, by their address hash) across them. After that a
+//! connection lives and dies on one thread: no lock, no shared queue and no cache line moves
+//! between cores on the hot path, which is why one reactor per core scales where one shared
+//! reactor (or one shared accept queue feeding worker threads) stops at the lock or the wake-up
+//! that every message then needs.
+//!
+//! Data flow: [`bind_tcp`] and [`bind_udp`] put one socket per reactor on an address (port 0
+//! is resolved by the first bind, so all reactors share the port the kernel chose);
+//! [`Server::start`] moves each reactor to a thread of its own and returns the [`Handle`]s;
+//! [`Server::stats`] adds up their counters; [`Server::shutdown`] shuts them all down
+//! gracefully and [`Server::join`] waits for them.
+
+use std::io;
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::reactor::{DgramId, Handle, Handler, ListenerId, Reactor, Stats};
+use crate::sys::ListenOptions;
+
+/// Bind a listener for `addr` in every reactor. With more than one reactor, `SO_REUSEPORT`
+/// is set so they share the address. Returns each reactor's listener (in order) and the
+/// address actually bound (port 0 resolved).
+///
+/// # Errors
+///
+/// The first bind error (address in use, permission denied, ...).
+pub fn bind_tcp<H: Handler>(
+    reactors: &mut [Reactor<H>],
+    addr: SocketAddr,
+    opts: ListenOptions,
+) -> io::Result<(Vec<ListenerId>, SocketAddr)> {
+    let opts = ListenOptions {
+        reuse_port: opts.reuse_port || reactors.len() > 1,
+        ..opts
+    };
+    let mut bound = addr;
+    let mut ids = Vec::with_capacity(reactors.len());
+    for (i, r) in reactors.iter_mut().enumerate() {
+        let id = r.with_context(|_, cx| cx.listen_with(bound, &opts))?;
+        if i == 0 {
+            bound = r.listener_addr(id)?;
+        }
+        ids.push(id);
+    }
+    Ok((ids, bound))
+}
+
+/// Bind a UDP socket for `addr` in every reactor (with `SO_REUSEPORT` when there are
+/// several). Returns each reactor's socket and the address actually bound.
+///
+/// # Errors
+///
+/// The first bind error.
+pub fn bind_udp<H: Handler>(
+    reactors: &mut [Reactor<H>],
+    addr: SocketAddr,
+) -> io::Result<(Vec<DgramId>, SocketAddr)> {
+    let reuse = reactors.len() > 1;
+    let mut bound = addr;
+    let mut ids = Vec::with_capacity(reactors.len());
+    for (i, r) in reactors.iter_mut().enumerate() {
+        let sock = crate::sys::udp_socket(bound, reuse)?;
+        let id = r.with_context(|_, cx| cx.add_udp(sock))?;
+        if i == 0 {
+            bound = r.udp_addr(id)?;
+        }
+        ids.push(id);
+    }
+    Ok((ids, bound))
+}
+
+/// Reactors running on threads of their own.
+pub struct Server<H> {
+    threads: Vec<(Handle<H>, JoinHandle<io::Result<Reactor<H>>>)>,
+}
+
+impl<H: Handler + Send + 'static> Server<H> {
+    /// Run each reactor on a thread of its own (named `netloop-0`, `netloop-1`, ...), like
+    /// Python's `serve_forever`, until stopped or shut down.
+    ///
+    /// # Errors
+    ///
+    /// If a thread cannot be spawned (the reactors already started keep running; dropping
+    /// the returned error does not stop them, so this stops them first).
+    pub fn start(reactors: Vec<Reactor<H>>) -> io::Result<Server<H>> {
+        let mut threads = Vec::with_capacity(reactors.len());
+        for (i, mut reactor) in reactors.into_iter().enumerate() {
+            let handle = reactor.handle();
+            let spawned = std::thread::Builder::new()
+                .name(format!("netloop-{i}"))
+                .spawn(move || reactor.run().map(|()| reactor));
+            match spawned {
+                Ok(t) => threads.push((handle, t)),
+                Err(e) => {
+                    let server = Server { threads };
+                    server.stop();
+                    let _ = server.join();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Server { threads })
+    }
+
+    /// One handle per reactor, in order.
+    pub fn handles(&self) -> Vec<Handle<H>> {
+        self.threads.iter().map(|(h, _)| h.clone()).collect()
+    }
+
+    /// Each reactor's counters, in order, as of its last turn.
+    pub fn stats_per_reactor(&self) -> Vec<Stats> {
+        self.threads.iter().map(|(h, _)| h.stats()).collect()
+    }
+
+    /// All reactors' counters added up.
+    pub fn stats(&self) -> Stats {
+        self.stats_per_reactor()
+            .iter()
+            .fold(Stats::default(), |sum, s| sum.add(s))
+    }
+
+    /// Shut every reactor down gracefully within `grace` (see
+    /// [`Context::shutdown`](crate::reactor::Context::shutdown)).
+    pub fn shutdown(&self, grace: Duration) {
+        for (h, _) in &self.threads {
+            // A reactor that is already gone has nothing to shut down.
+            let _ = h.shutdown(grace);
+        }
+    }
+
+    /// Stop every reactor after its current turn, without waiting for connections.
+    pub fn stop(&self) {
+        for (h, _) in &self.threads {
+            let _ = h.stop();
+        }
+    }
+
+    /// Wait for every reactor to stop, and get them back.
+    ///
+    /// # Errors
+    ///
+    /// The first reactor's error (a poll failure), or `Other` if a reactor thread panicked
+    /// (a panic outside any handler callback: a bug in netloop).
+    pub fn join(self) -> io::Result<Vec<Reactor<H>>> {
+        let mut out = Vec::with_capacity(self.threads.len());
+        let mut first_err = None;
+        for (_, t) in self.threads {
+            match t.join() {
+                Ok(Ok(r)) => out.push(r),
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_err.get_or_insert(io::Error::other("a reactor thread panicked"));
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+}

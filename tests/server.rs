@@ -1,0 +1,84 @@
+//! The server layer: several reactors sharing addresses with SO_REUSEPORT, connection limits.
+
+mod util;
+
+use std::io::Read;
+use std::time::Duration;
+
+use netloop::reactor::{Config, Reactor};
+use netloop::server::{bind_tcp, bind_udp, Server};
+use netloop::services::CourseServer;
+use util::connect;
+
+fn reactors(n: usize, config: Config) -> Vec<Reactor<CourseServer>> {
+    (0..n)
+        .map(|_| Reactor::with_config(CourseServer::new(), config).unwrap())
+        .collect()
+}
+
+#[test]
+fn connections_spread_over_two_reactors_on_one_port() {
+    let mut rs = reactors(2, Config::default());
+    let (ids, addr) =
+        bind_tcp(&mut rs, "127.0.0.1:0".parse().unwrap(), Default::default()).unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(addr.port(), 0, "port 0 resolved once, shared by both");
+    let (_, uaddr) = bind_udp(&mut rs, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let server = Server::start(rs).unwrap();
+
+    let mut clients: Vec<_> = (0..40).map(|_| connect(addr)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let msg = format!("client {i}");
+        assert_eq!(util::echo_round_trip(c, msg.as_bytes()), msg.as_bytes());
+    }
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(util::STEP)).unwrap();
+    udp.send_to(b"shared", uaddr).unwrap();
+    let mut buf = [0; 16];
+    let (n, _) = udp.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"SHARED");
+
+    // Each reactor publishes its counters at the end of a turn: wait for all 40.
+    assert!(util::wait_until(|| server.stats().accepted == 40));
+    let per = server.stats_per_reactor();
+    assert!(
+        per.iter().all(|s| s.accepted > 0),
+        "all 40 connections landed on one reactor: {:?}",
+        per.iter().map(|s| s.accepted).collect::<Vec<_>>()
+    );
+    drop(clients);
+    server.shutdown(Duration::from_secs(5));
+    let rs = server.join().unwrap();
+    assert_eq!(rs.len(), 2);
+}
+
+#[test]
+fn connections_past_the_limit_are_accepted_and_closed_at_once() {
+    let config = Config {
+        max_connections: Some(2),
+        ..Config::default()
+    };
+    let mut rs = reactors(1, config);
+    let (_, addr) = bind_tcp(&mut rs, "127.0.0.1:0".parse().unwrap(), Default::default()).unwrap();
+    let server = Server::start(rs).unwrap();
+    let mut a = connect(addr);
+    let mut b = connect(addr);
+    assert_eq!(util::echo_round_trip(&mut a, b"a"), b"a");
+    assert_eq!(util::echo_round_trip(&mut b, b"b"), b"b");
+    let mut c = connect(addr);
+    let mut buf = [0; 1];
+    assert_eq!(
+        c.read(&mut buf).unwrap_or(0),
+        0,
+        "the third connection is closed at once"
+    );
+    assert!(util::wait_until(|| server.stats().rejected == 1));
+    // The first two are unaffected; after one leaves, a new one is served.
+    assert_eq!(util::echo_round_trip(&mut a, b"still"), b"still");
+    drop(b);
+    assert!(util::wait_until(|| server.stats().active == 1));
+    let mut d = connect(addr);
+    assert_eq!(util::echo_round_trip(&mut d, b"d"), b"d");
+    server.stop();
+    server.join().unwrap();
+}
