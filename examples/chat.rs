@@ -5,8 +5,9 @@
 //! Run: `cargo run --example chat [ADDR]` (default 127.0.0.1:7777), then in two terminals
 //! `cargo run -- framed-client hello --server 127.0.0.1:7777`.
 //!
-//! Slow readers are handled by the reactor: a client that stops reading has its output queued
-//! up to the high watermark, and an idle timeout drops clients that vanish.
+//! Slow readers: the reactor bounds what a client's own messages can queue, but a relay writes
+//! to *other* clients, so it bounds that itself: a member with more than `MAX_BACKLOG` bytes
+//! waiting (it stopped reading) is disconnected. An idle timeout drops clients that vanish.
 
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
 use netloop::reactor::{Config, ConnId, Context, Reactor};
 use netloop::sys::Signals;
 use netloop::CloseReason;
+
+/// Most output one member may have waiting before it is dropped as too slow.
+const MAX_BACKLOG: usize = 4 * 1024 * 1024;
 
 struct Chat {
     codec: Codec,
@@ -30,6 +34,11 @@ impl FrameHandler for Chat {
 
     fn on_frame(&mut self, cx: &mut Context<'_>, from: ConnId, frame: &[u8]) {
         for &to in &self.members {
+            if cx.queued(to) > MAX_BACKLOG {
+                eprintln!("{to}: not reading, disconnected");
+                cx.abort(to);
+                continue;
+            }
             if let Err(e) = send_frame(cx, to, &self.codec, frame) {
                 eprintln!("{from} -> {to}: not relayed: {e}");
             }

@@ -33,6 +33,7 @@ impl fmt::Display for TimeoutKind {
 
 /// Why a connection was closed. Every closed connection reports exactly one.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// The peer closed its side (end of file) and the connection was then closed, after
     /// flushing any queued output.

@@ -105,8 +105,10 @@ pub struct Conn {
     pub write_side: WriteSide,
     /// Already in the reactor's list of connections to flush this turn.
     pub in_flush_list: bool,
-    /// Already in the reactor's list of connections with input left to read.
-    pub in_read_list: bool,
+    /// Closing by lingering: output is flushed and the write side shut down; input is read
+    /// and discarded until the peer's end of file or `linger_until`, then the socket closes.
+    pub lingering: bool,
+    linger_until: Option<Instant>,
     timeouts: Timeouts,
     last_read: Instant,
     last_write: Instant,
@@ -126,7 +128,8 @@ impl Conn {
             closing: None,
             write_side: WriteSide::Open,
             in_flush_list: false,
-            in_read_list: false,
+            lingering: false,
+            linger_until: None,
             timeouts,
             last_read: now,
             last_write: now,
@@ -210,13 +213,32 @@ impl Conn {
         ]
     }
 
+    /// Start lingering (see [`lingering`](Conn::lingering)) until `until`. While lingering,
+    /// the three timeouts are off: only the linger deadline counts.
+    pub fn start_linger(&mut self, until: Instant) {
+        self.lingering = true;
+        self.linger_until = Some(until);
+    }
+
+    /// Has the linger deadline passed?
+    pub fn linger_expired(&self, now: Instant) -> bool {
+        self.lingering && self.linger_until.is_some_and(|d| d <= now)
+    }
+
     /// The earliest active deadline, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.lingering {
+            return self.linger_until;
+        }
         self.deadlines().into_iter().flatten().map(|(d, _)| d).min()
     }
 
     /// The timeout that has expired by `now`, if any (the earliest one if several have).
+    /// Never one while lingering.
     pub fn expired(&self, now: Instant) -> Option<TimeoutKind> {
+        if self.lingering {
+            return None;
+        }
         self.deadlines()
             .into_iter()
             .flatten()

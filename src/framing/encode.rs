@@ -51,10 +51,13 @@ impl Codec {
     ///
     /// # Errors
     ///
-    /// An [`EncodeError`] if the frame would exceed the maximum, the length does not fit the
-    /// field, the adjustment would make the field negative, the header is over
-    /// [`MAX_HEADER`] bytes, or a line contains its terminator.
+    /// An [`EncodeError`] if the codec is invalid, the frame would exceed the maximum or be
+    /// shorter than what the decoder strips, the length does not fit the field, the
+    /// adjustment would make the field negative, the header is over [`MAX_HEADER`] bytes, or
+    /// a line contains its terminator.
     pub fn envelope(&self, payload: &[u8]) -> Result<Envelope, EncodeError> {
+        // The fields are public: a hand-made codec is checked here, not trusted.
+        self.validate().map_err(EncodeError::Config)?;
         let mut env = Envelope::new();
         match self.format {
             Format::Length(f) => {
@@ -81,6 +84,12 @@ impl Codec {
                     return Err(EncodeError::FieldOverflow {
                         value: u64::try_from(value).unwrap_or(u64::MAX),
                         width: f.width,
+                    });
+                }
+                if header + payload.len() < f.strip {
+                    return Err(EncodeError::ShorterThanStrip {
+                        strip: f.strip,
+                        len: header + payload.len(),
                     });
                 }
                 let value = value as u64;

@@ -260,6 +260,12 @@ impl Codec {
                 if !matches!(f.width, 1 | 2 | 3 | 4 | 8) {
                     return Err(ConfigError::Width(f.width));
                 }
+                if f.strip > f.max_frame {
+                    return Err(ConfigError::StripExceedsMax {
+                        strip: f.strip,
+                        max: f.max_frame,
+                    });
+                }
                 match f.offset.checked_add(f.width) {
                     Some(h) if h <= f.max_frame => Ok(()),
                     _ => Err(ConfigError::HeaderExceedsMax {
@@ -296,6 +302,7 @@ impl Codec {
 
 /// A frame could not be decoded. Each variant says what was wrong, with the numbers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FrameError {
     /// The frame's header announces more bytes than the maximum (counted on the wire: header
     /// plus adjusted length).
@@ -356,6 +363,7 @@ impl std::error::Error for FrameError {}
 
 /// A frame could not be encoded.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The frame would exceed the codec's maximum (on the wire).
     TooLong {
@@ -385,6 +393,16 @@ pub enum EncodeError {
     },
     /// A line to send contains its own terminator.
     LineContainsTerminator,
+    /// The frame would be shorter than the bytes the decoder strips, so it could not be
+    /// decoded.
+    ShorterThanStrip {
+        /// Bytes stripped.
+        strip: usize,
+        /// The frame's length on the wire.
+        len: usize,
+    },
+    /// The codec's configuration is invalid.
+    Config(ConfigError),
 }
 
 impl fmt::Display for EncodeError {
@@ -404,6 +422,11 @@ impl fmt::Display for EncodeError {
                 write!(f, "a {len}-byte header is too large to encode")
             }
             EncodeError::LineContainsTerminator => f.write_str("line contains its terminator"),
+            EncodeError::ShorterThanStrip { strip, len } => write!(
+                f,
+                "a {len}-byte frame is shorter than the {strip} bytes the decoder strips"
+            ),
+            EncodeError::Config(e) => write!(f, "invalid codec: {e}"),
         }
     }
 }
@@ -412,6 +435,7 @@ impl std::error::Error for EncodeError {}
 
 /// A codec configuration that cannot work.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// Length field width other than 1, 2, 3, 4 or 8.
     Width(usize),
@@ -424,6 +448,13 @@ pub enum ConfigError {
     },
     /// A maximum frame of 0 bytes.
     ZeroMax,
+    /// More bytes to strip than any frame may have.
+    StripExceedsMax {
+        /// Bytes to strip.
+        strip: usize,
+        /// The maximum frame.
+        max: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -437,6 +468,10 @@ impl fmt::Display for ConfigError {
                 "a {header}-byte header cannot fit in a maximum frame of {max} bytes"
             ),
             ConfigError::ZeroMax => f.write_str("the maximum frame length must be > 0"),
+            ConfigError::StripExceedsMax { strip, max } => write!(
+                f,
+                "cannot strip {strip} bytes from frames of at most {max} bytes"
+            ),
         }
     }
 }

@@ -606,3 +606,33 @@ proptest! {
         crate::check::round_trip(&data);
     }
 }
+
+#[test]
+fn encoding_checks_a_hand_made_codec() {
+    let bad = length(LengthField {
+        width: 16,
+        ..LengthField::default()
+    });
+    assert_eq!(
+        bad.envelope(b"x"),
+        Err(EncodeError::Config(ConfigError::Width(16)))
+    );
+    let strip_too_far = length(LengthField {
+        strip: 6,
+        ..LengthField::default()
+    });
+    assert_eq!(
+        strip_too_far.envelope(b"a"),
+        Err(EncodeError::ShorterThanStrip { strip: 6, len: 5 })
+    );
+    assert!(strip_too_far.envelope(b"ab").is_ok());
+    let strip_past_max = length(LengthField {
+        strip: 20,
+        max_frame: 10,
+        ..LengthField::default()
+    });
+    assert_eq!(
+        strip_past_max.validate(),
+        Err(ConfigError::StripExceedsMax { strip: 20, max: 10 })
+    );
+}

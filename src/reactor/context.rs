@@ -60,13 +60,20 @@ impl Context<'_> {
 
     /// Is a graceful shutdown under way?
     pub fn is_shutting_down(&self) -> bool {
-        self.core.shutdown_deadline.is_some()
+        self.core.shutting_down
     }
 
     // ----- output ---------------------------------------------------------------------------
 
     /// Queue a copy of `data` on `conn`. Copies into pooled blocks, so steady traffic does not
     /// allocate.
+    ///
+    /// Writing never refuses for lack of room: past
+    /// [`Config::high_watermark`](super::Config::high_watermark) the reactor stops *reading*
+    /// from `conn`, which bounds what a peer can make its own replies queue. A handler that
+    /// writes to *other* connections (a relay, a chat) must bound that itself, for instance by
+    /// checking [`queued`](Context::queued) and dropping or closing a peer that does not keep
+    /// up.
     ///
     /// # Errors
     ///
@@ -127,6 +134,7 @@ impl Context<'_> {
 
     /// Bytes of input received on `conn` and not yet consumed by the handler (0 for a stale
     /// id). At end of file, non-zero means the peer stopped in the middle of a message.
+    /// Inside `on_data` for `conn` itself this is 0: the input is the `data` argument then.
     pub fn unconsumed(&self, conn: ConnId) -> usize {
         self.core.conn(conn.0).map_or(0, |(_, c)| c.rbuf.len())
     }
@@ -151,8 +159,11 @@ impl Context<'_> {
 
     // ----- closing --------------------------------------------------------------------------
 
-    /// Close `conn` gracefully: stop reading, flush queued output, then close. The handler's
-    /// [`on_close`](super::Handler::on_close) follows with [`CloseReason::Local`], or
+    /// Close `conn` gracefully: stop delivering input, flush queued output, send end of file,
+    /// and close once the peer has sent its own end of file or after
+    /// [`Config::linger`](super::Config::linger), reading and dropping any input meanwhile (so
+    /// that the kernel does not reset the connection and destroy replies in flight). The
+    /// handler's [`on_close`](super::Handler::on_close) follows with [`CloseReason::Local`], or
     /// [`CloseReason::PeerClosed`] if the peer had already finished sending. A write timeout,
     /// if set, bounds the flush. Closing a stale or closing connection does nothing.
     pub fn close(&mut self, conn: ConnId) {

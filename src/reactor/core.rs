@@ -30,6 +30,10 @@ use crate::time::{TimerHandle, TimerWheel};
 /// size that also fits any IPv6 datagram without jumbograms.
 pub(crate) const DGRAM_BUF: usize = 65536;
 
+/// What one queued datagram costs against [`Config::max_dgram_queue`](super::Config) beyond
+/// its bytes: its address and vector.
+const DGRAM_OVERHEAD: usize = 64;
+
 /// What a wheel entry is for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum TimerTarget {
@@ -44,7 +48,12 @@ pub(crate) enum TimerTarget {
 }
 
 /// One registered socket (or signal descriptor).
+///
+/// Connections are by far the most numerous entries, so they are stored inline (not boxed):
+/// boxing would cost an allocation per accept and a pointer chase per event, to save memory
+/// only on the few listeners.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Source {
     Listener {
         sock: TcpListener,
@@ -66,6 +75,8 @@ pub(crate) enum Source {
 #[derive(Debug)]
 pub(crate) struct Entry {
     gen: u32,
+    /// In the read list already (so it is served once per turn, however often it is queued).
+    queued: bool,
     source: Source,
 }
 
@@ -113,15 +124,21 @@ pub(crate) struct Core {
     /// Sockets with input (or connections to accept) left over after their budget ran out,
     /// or whose reading resumed: served again next turn, without waiting for a new event.
     pub(crate) read_list: Vec<Key>,
+    /// The read list's twin, swapped in each turn.
+    pub(crate) read_spare: Vec<Key>,
     /// Connections with output queued this turn, flushed at the end of the turn.
     pub(crate) flush_list: Vec<Key>,
+    /// The flush list's twin, swapped in each turn.
+    pub(crate) flush_spare: Vec<Key>,
     /// Connections closed but not yet reported to the handler.
     closed: VecDeque<(ConnId, CloseReason)>,
     dgram_buf: Vec<u8>,
     pub(crate) stats: Stats,
     pub(crate) stopped: bool,
-    /// A graceful shutdown is under way, and must end by this instant.
-    pub(crate) shutdown_deadline: Option<Instant>,
+    /// A graceful shutdown is under way.
+    pub(crate) shutting_down: bool,
+    /// The wheel entry that ends the shutdown's grace period (none for an unbounded grace).
+    shutdown_timer: Option<TimerHandle>,
 }
 
 impl Core {
@@ -139,12 +156,15 @@ impl Core {
             ),
             now,
             read_list: Vec::with_capacity(64),
+            read_spare: Vec::with_capacity(64),
             flush_list: Vec::with_capacity(64),
+            flush_spare: Vec::with_capacity(64),
             closed: VecDeque::with_capacity(16),
             dgram_buf: Vec::new(),
             stats: Stats::default(),
             stopped: false,
-            shutdown_deadline: None,
+            shutting_down: false,
+            shutdown_timer: None,
             config,
         }
     }
@@ -175,6 +195,7 @@ impl Core {
         }
         entry.insert(Entry {
             gen: key.gen,
+            queued: false,
             source,
         });
         Ok(key)
@@ -305,11 +326,10 @@ impl Core {
     /// so. The reactor stops when the last connection is gone or the time is up, whichever
     /// comes first; connections still open then are closed at once.
     pub(crate) fn shutdown(&mut self, grace: std::time::Duration) {
-        if self.shutdown_deadline.is_some() {
+        if self.shutting_down {
             return;
         }
-        let deadline = self.now.checked_add(grace).unwrap_or(self.now);
-        self.shutdown_deadline = Some(deadline);
+        self.shutting_down = true;
         let mut keys = Vec::with_capacity(self.entries.len());
         for (index, e) in self.entries.iter() {
             keys.push((
@@ -336,21 +356,30 @@ impl Core {
                 self.remove_source(key);
             }
         }
-        let tick = self.clock.deadline_tick(deadline);
-        self.wheel.insert(tick, TimerTarget::ShutdownDeadline);
+        // A grace too long to represent is no limit at all.
+        if let Some(deadline) = self.now.checked_add(grace) {
+            let tick = self.clock.deadline_tick(deadline);
+            self.shutdown_timer = Some(self.wheel.insert(tick, TimerTarget::ShutdownDeadline));
+        }
         self.check_shutdown_done();
     }
 
-    /// Stop once a graceful shutdown has no connection left.
+    /// Stop once a graceful shutdown has no connection left, and leave shutdown mode, so
+    /// that a later `run` starts afresh.
     pub(crate) fn check_shutdown_done(&mut self) {
-        if self.shutdown_deadline.is_some() && self.stats.active == 0 {
+        if self.shutting_down && self.stats.active == 0 {
+            self.shutting_down = false;
+            if let Some(t) = self.shutdown_timer.take() {
+                self.wheel.cancel(t);
+            }
             self.stopped = true;
         }
     }
 
     /// The grace period is over: close what is left, and stop.
     fn finish_shutdown(&mut self) {
-        if self.shutdown_deadline.is_none() {
+        self.shutdown_timer = None;
+        if !self.shutting_down {
             return;
         }
         let left: Vec<ConnId> = self.conn_ids().collect();
@@ -363,6 +392,7 @@ impl Core {
         for id in left {
             self.close_now(id.0, CloseReason::Local);
         }
+        self.shutting_down = false;
         self.stopped = true;
     }
 
@@ -514,7 +544,7 @@ impl Core {
             TimerTarget::ResumeAccept(key) => {
                 if let Some(Source::Listener { paused, .. }) = source_in(&mut self.entries, key) {
                     *paused = false;
-                    self.read_list.push(key);
+                    self.queue_read(key);
                 }
             }
         }
@@ -530,6 +560,10 @@ impl Core {
             return;
         }
         conn.set_armed(None);
+        if conn.linger_expired(now) {
+            let reason = conn.closing.take().unwrap_or(CloseReason::Local);
+            return self.close_now(key, reason);
+        }
         if let Some(kind) = conn.expired(now) {
             self.stats.timeouts += 1;
             let Some(action) = self.call(h, Some(key), |h, cx| h.on_timeout(cx, ConnId(key), kind))
@@ -623,14 +657,11 @@ impl Core {
                 Err(e) => return self.close_now(key, CloseReason::from_io(e)),
             }
         }
-        if conn.read_paused && conn.wq.len() < low {
+        if conn.read_paused && conn.wq.len() <= low {
             conn.read_paused = false;
             conn.note_read_resumed(now);
             // Edge-triggered: input that arrived while paused raised no new event.
-            if !conn.in_read_list {
-                conn.in_read_list = true;
-                self.read_list.push(key);
-            }
+            self.queue_read(key);
             self.rearm(key);
         }
         let Some((sock, conn)) = conn_in(&mut self.entries, key) else {
@@ -639,8 +670,8 @@ impl Core {
         if !conn.wq.is_empty() {
             return;
         }
-        if let Some(reason) = conn.closing.take() {
-            return self.close_now(key, reason);
+        if conn.closing.is_some() {
+            return self.finish_close(key);
         }
         if conn.write_side == WriteSide::ShutPending {
             conn.write_side = WriteSide::Shut;
@@ -656,13 +687,108 @@ impl Core {
 
     // ----- input ----------------------------------------------------------------------------
 
-    /// Serve a readable (or continued) source.
+    /// A connection asked to close has flushed its output: close it, lingering if need be.
+    ///
+    /// Closing a socket with unread input makes Linux send a reset, which can destroy replies
+    /// still in flight to the peer. So unless the peer has already sent end of file, the
+    /// connection sends its own end of file (`shutdown(SHUT_WR)`), then reads and discards
+    /// input until the peer's end of file or [`Config::linger`](super::Config::linger).
+    fn finish_close(&mut self, key: Key) {
+        let now = self.now;
+        let linger = self.config.linger;
+        let Some((sock, conn)) = conn_in(&mut self.entries, key) else {
+            return;
+        };
+        if conn.lingering {
+            return;
+        }
+        if conn.read_eof || linger.is_zero() {
+            let reason = conn.closing.take().unwrap_or(CloseReason::Local);
+            return self.close_now(key, reason);
+        }
+        if conn.write_side != WriteSide::Shut {
+            conn.write_side = WriteSide::Shut;
+            if let Err(e) = sock.shutdown(Shutdown::Write) {
+                let reason = match conn.closing.take() {
+                    // The peer is already gone: the close is still the one asked for.
+                    Some(r) if e.kind() == io::ErrorKind::NotConnected => r,
+                    _ => CloseReason::from_io(e),
+                };
+                return self.close_now(key, reason);
+            }
+        }
+        conn.start_linger(now.checked_add(linger).unwrap_or(now));
+        // Input may be waiting already, with no new event to come for it.
+        self.queue_read(key);
+        self.rearm(key);
+    }
+
+    /// Read and drop a lingering connection's input; close it at the peer's end of file.
+    fn discard_input(&mut self, key: Key) {
+        let limit = self.config.max_read_buffer;
+        let mut budget = self.config.read_budget;
+        loop {
+            let Some((sock, conn)) = conn_in(&mut self.entries, key) else {
+                return;
+            };
+            if budget == 0 {
+                return self.queue_read(key);
+            }
+            if !conn.rbuf.reserve(&mut self.pool, limit) {
+                // Unreachable in practice: everything read here is dropped at once.
+                conn.rbuf.clear(&mut self.pool);
+                continue;
+            }
+            match sock.read(conn.rbuf.spare_mut()) {
+                Ok(0) => {
+                    conn.read_eof = true;
+                    let reason = conn.closing.take().unwrap_or(CloseReason::Local);
+                    return self.close_now(key, reason);
+                }
+                Ok(n) => {
+                    self.stats.bytes_in += n as u64;
+                    budget = budget.saturating_sub(n);
+                    conn.rbuf.commit(n);
+                    conn.rbuf.clear(&mut self.pool);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.rbuf.release(&mut self.pool);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    // A reset now ends a close that was already under way.
+                    let reason = conn.closing.take().unwrap_or(CloseReason::Local);
+                    return self.close_now(key, reason);
+                }
+            }
+        }
+    }
+
+    /// Put `key` on the read list, to be served next turn without waiting for an event
+    /// (once, however often it is queued).
+    pub(crate) fn queue_read(&mut self, key: Key) {
+        if let Some(e) = self.entries.get_mut(key.index as usize) {
+            if e.gen == key.gen && !e.queued {
+                e.queued = true;
+                self.read_list.push(key);
+            }
+        }
+    }
+
+    /// Serve `key`, taken off the read list.
+    pub(crate) fn continue_read<H: Handler>(&mut self, h: &mut H, key: Key) {
+        match self.entries.get_mut(key.index as usize) {
+            Some(e) if e.gen == key.gen => e.queued = false,
+            _ => return,
+        }
+        self.readable(h, key);
+    }
+
+    /// Serve a readable source.
     pub(crate) fn readable<H: Handler>(&mut self, h: &mut H, key: Key) {
         match source_in(&mut self.entries, key) {
-            Some(Source::Conn { conn, .. }) => {
-                conn.in_read_list = false;
-                self.read_conn(h, key)
-            }
+            Some(Source::Conn { .. }) => self.read_conn(h, key),
             Some(Source::Listener { paused: false, .. }) => self.accept(h, key),
             Some(Source::Dgram { .. }) => self.read_dgram(h, key),
             Some(Source::Signals(_)) => self.read_signals(h, key),
@@ -711,16 +837,15 @@ impl Core {
             let Some((sock, conn)) = conn_in(&mut self.entries, key) else {
                 return;
             };
+            if conn.lingering {
+                return self.discard_input(key);
+            }
             if !conn.wants_read() {
                 return;
             }
             if budget == 0 {
                 // More input may be waiting, but others get their turn first.
-                if !conn.in_read_list {
-                    conn.in_read_list = true;
-                    self.read_list.push(key);
-                }
-                return;
+                return self.queue_read(key);
             }
             if !conn.rbuf.reserve(&mut self.pool, limit) {
                 let err = CloseReason::protocol(ReadBufferFull { limit });
@@ -764,7 +889,7 @@ impl Core {
                 h.on_data(cx, ConnId(key), rbuf.data())
             })
             .unwrap_or(rbuf.len());
-        debug_assert!(used <= rbuf.len(), "on_data used {used} of {}", rbuf.len());
+        // Returning more than data.len() is a handler bug; the docs promise it counts as all.
         rbuf.consume(used.min(rbuf.len()));
         match conn_in(&mut self.entries, key) {
             Some((_, conn)) => conn.rbuf = rbuf,
@@ -820,7 +945,7 @@ impl Core {
             }
         }
         // Batch used up: more connections may be waiting; continue next turn.
-        self.read_list.push(key);
+        self.queue_read(key);
     }
 
     fn read_dgram<H: Handler>(&mut self, h: &mut H, key: Key) {
@@ -849,7 +974,7 @@ impl Core {
             }
         }
         self.dgram_buf = buf;
-        self.read_list.push(key);
+        self.queue_read(key);
     }
 
     pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: SocketAddr) -> io::Result<()> {
@@ -876,10 +1001,12 @@ impl Core {
                 }
             }
         }
-        if *queued_bytes + data.len() > max_queue {
+        // Each queued datagram also costs its bookkeeping, so empty ones are not free.
+        let cost = data.len() + DGRAM_OVERHEAD;
+        if *queued_bytes + cost > max_queue {
             return Err(io::Error::from(io::ErrorKind::WouldBlock));
         }
-        *queued_bytes += data.len();
+        *queued_bytes += cost;
         queue.push_back((peer, data.to_vec()));
         Ok(())
     }
@@ -909,7 +1036,7 @@ impl Core {
                     );
                 }
             }
-            *queued_bytes -= data.len();
+            *queued_bytes -= data.len() + DGRAM_OVERHEAD;
             queue.pop_front();
         }
     }

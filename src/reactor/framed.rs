@@ -26,8 +26,9 @@ use std::io;
 use log::warn;
 
 use super::context::Context;
-use super::handler::Handler;
+use super::handler::{Handler, TimeoutAction};
 use super::token::{ConnId, ListenerId};
+use super::TimerId;
 use crate::error::CloseReason;
 use crate::framing::{Codec, ConfigError, Decoded, Decoder, FrameError};
 
@@ -48,6 +49,22 @@ pub trait FrameHandler {
 
     /// A framed connection closed. Only [`Framed`] calls this.
     fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {}
+
+    /// As [`Handler::on_drained`]. Only [`Framed`] calls this.
+    fn on_drained(&mut self, cx: &mut Context<'_>, conn: ConnId) {}
+
+    /// As [`Handler::on_timeout`]; the default closes. Only [`Framed`] calls this.
+    fn on_timeout(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: ConnId,
+        kind: crate::error::TimeoutKind,
+    ) -> TimeoutAction {
+        TimeoutAction::Close
+    }
+
+    /// As [`Handler::on_timer`]. Only [`Framed`] calls this.
+    fn on_timer(&mut self, cx: &mut Context<'_>, timer: TimerId, token: u64) {}
 }
 
 /// The peer closed its side with part of a frame unreceived.
@@ -155,7 +172,12 @@ impl FrameDecoders {
                         return data.len();
                     }
                 }
-                Ok(Decoded::Skipped { error }) => h.on_frame_skipped(cx, conn, &error),
+                Ok(Decoded::Skipped { error }) => {
+                    h.on_frame_skipped(cx, conn, &error);
+                    if !cx.is_open(conn) {
+                        return data.len();
+                    }
+                }
                 Ok(Decoded::Discarded { consumed }) => used += consumed,
                 Ok(Decoded::Incomplete { consumed }) => return used + consumed,
                 Err(error) => {
@@ -222,6 +244,9 @@ pub fn send_frame_owned(
 
 /// A [`Handler`] that frames every connection with one codec and passes whole frames to a
 /// [`FrameHandler`].
+///
+/// The reactor's [`Config::max_read_buffer`](super::Config::max_read_buffer) must hold one
+/// whole frame: at least the codec's [`max_frame`](Codec::max_frame) (the defaults match).
 ///
 /// # Examples
 ///
@@ -301,5 +326,22 @@ impl<H: FrameHandler> Handler for Framed<H> {
     fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
         self.decoders.close(conn);
         self.inner.on_close(cx, conn, reason);
+    }
+
+    fn on_drained(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+        self.inner.on_drained(cx, conn);
+    }
+
+    fn on_timeout(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: ConnId,
+        kind: crate::error::TimeoutKind,
+    ) -> TimeoutAction {
+        self.inner.on_timeout(cx, conn, kind)
+    }
+
+    fn on_timer(&mut self, cx: &mut Context<'_>, timer: TimerId, token: u64) {
+        self.inner.on_timer(cx, timer, token);
     }
 }

@@ -91,7 +91,9 @@ pub trait Handler {
     }
 
     /// `conn` is closed, for `reason`; its socket is gone and its id is now stale. Called
-    /// exactly once for every connection that was accepted or connected.
+    /// exactly once for every connection that was accepted or connected and then closed.
+    /// (Connections still open when a reactor is stopped and dropped are closed by the drop,
+    /// without this call; a graceful [`Context::shutdown`] reports every one.)
     fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {}
 
     /// A datagram arrived on `socket` from `peer`.

@@ -79,7 +79,10 @@ pub struct Config {
     /// Size of a pooled write block. Default 16 KiB.
     pub write_buffer_size: usize,
     /// Most unconsumed input one connection may hold; past it the connection is closed with a
-    /// [`ReadBufferFull`](crate::error::ReadBufferFull) protocol error. Default 1 MiB.
+    /// [`ReadBufferFull`](crate::error::ReadBufferFull) protocol error. A framed connection
+    /// needs room for one whole frame: this must be at least the codec's
+    /// [`max_frame`](crate::framing::Codec::max_frame). Default 8 MiB, the default codec's
+    /// maximum. (The buffer grows to this only while a message that large is arriving.)
     pub max_read_buffer: usize,
     /// Queued output at which reading from a connection stops. Default 1 MiB.
     pub high_watermark: usize,
@@ -97,6 +100,11 @@ pub struct Config {
     pub max_dgram_queue: usize,
     /// Options for [`Context::listen`] and [`Reactor::listen`].
     pub listen: ListenOptions,
+    /// How long a gracefully closed connection waits for the peer's end of file, reading and
+    /// discarding its input, before the socket is closed (see [`Context::close`]). Closing
+    /// with unread input would make the kernel reset the connection and could destroy
+    /// replies still in flight. Zero closes at once. Default 2 s.
+    pub linger: Duration,
     /// Most connections open at once (accepted plus connected); `None`: no limit (the
     /// descriptor limit still applies). A connection accepted past the limit is closed at
     /// once, which the client sees as an immediate end of file, and counted in
@@ -121,7 +129,7 @@ impl Default for Config {
             dgram_budget: 64,
             read_buffer_size: 16 * 1024,
             write_buffer_size: 16 * 1024,
-            max_read_buffer: 1024 * 1024,
+            max_read_buffer: crate::framing::DEFAULT_MAX_FRAME,
             high_watermark: 1024 * 1024,
             low_watermark: 256 * 1024,
             max_pooled_buffers: 1024,
@@ -131,6 +139,7 @@ impl Default for Config {
             listen: ListenOptions::default(),
             catch_panics: true,
             max_connections: None,
+            linger: Duration::from_secs(2),
         }
     }
 }
@@ -150,8 +159,8 @@ impl Config {
         if self.max_read_buffer < self.read_buffer_size {
             return bad("max_read_buffer must be >= read_buffer_size");
         }
-        if self.low_watermark > self.high_watermark {
-            return bad("low_watermark must be <= high_watermark");
+        if self.low_watermark > self.high_watermark || self.high_watermark == 0 {
+            return bad("need 0 < high_watermark and low_watermark <= high_watermark");
         }
         Ok(())
     }
@@ -516,7 +525,7 @@ impl<H: Handler> Reactor<H> {
     ///
     /// If polling fails (other than by `EINTR`, which is retried).
     pub fn run(&mut self) -> io::Result<()> {
-        self.core.stopped = false;
+        // A stop asked for before `run` (or a shutdown already complete) is honoured at once.
         while !self.core.stopped {
             self.turn(None)?;
         }
@@ -542,6 +551,10 @@ impl<H: Handler> Reactor<H> {
         let core = &mut self.core;
         let handler = &mut self.handler;
         core.now = Instant::now();
+        // Work left from the last turn; what this turn leaves goes to the other list. (Two
+        // vectors swapped turn after turn: no allocation once both have grown.)
+        let spare = std::mem::take(&mut core.read_spare);
+        let mut pending = std::mem::replace(&mut core.read_list, spare);
 
         let mut count = 0;
         for event in self.events.iter() {
@@ -563,28 +576,25 @@ impl<H: Handler> Reactor<H> {
             core.report_closed(handler);
         }
 
-        let mut list = std::mem::take(&mut core.read_list);
-        for key in list.drain(..) {
-            core.readable(handler, key);
+        for key in pending.drain(..) {
+            core.continue_read(handler, key);
             core.report_closed(handler);
         }
-        // Give the (empty) vector back so its capacity is reused; new entries made during the
-        // loop above wait for the next turn.
-        list.append(&mut core.read_list);
-        core.read_list = list;
+        core.read_spare = pending;
 
         let now_tick = core.clock.now_tick(core.now);
         while let Some((handle, target)) = core.wheel.poll(now_tick) {
             core.fire(handler, handle, target);
         }
 
-        let mut list = std::mem::take(&mut core.flush_list);
+        // Flushing can queue more output (on_drained); that waits for the next turn.
+        let spare = std::mem::take(&mut core.flush_spare);
+        let mut list = std::mem::replace(&mut core.flush_list, spare);
         for key in list.drain(..) {
             core.flush(handler, key);
             core.report_closed(handler);
         }
-        list.append(&mut core.flush_list);
-        core.flush_list = list;
+        core.flush_spare = list;
 
         // Publish the counters for Handle::stats (an uncontended lock and a copy).
         if let Ok(mut shared) = self.handle.stats.lock() {

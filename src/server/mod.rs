@@ -76,9 +76,12 @@ pub fn bind_udp<H: Handler>(
     Ok((ids, bound))
 }
 
+/// A reactor's thread, which hands the reactor back when it ends.
+type ReactorThread<H> = JoinHandle<io::Result<Reactor<H>>>;
+
 /// Reactors running on threads of their own.
 pub struct Server<H> {
-    threads: Vec<(Handle<H>, JoinHandle<io::Result<Reactor<H>>>)>,
+    threads: Vec<(Handle<H>, ReactorThread<H>)>,
 }
 
 impl<H: Handler + Send + 'static> Server<H> {
