@@ -265,8 +265,11 @@ pub fn round_trip(data: &[u8]) {
     if let Err(e) = codec.validate() {
         assert!(matches!(
             e,
-            ConfigError::Width(_) | ConfigError::HeaderExceedsMax { .. }
+            ConfigError::Width(_)
+                | ConfigError::HeaderExceedsMax { .. }
+                | ConfigError::StripExceedsMax { .. }
         ));
+        assert!(matches!(codec.envelope(b""), Err(EncodeError::Config(_))));
         return;
     }
     let lens: Vec<usize> = (0..1 + b.u8() % 8)

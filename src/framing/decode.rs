@@ -95,6 +95,8 @@ enum Skip {
 pub struct Decoder {
     codec: Codec,
     state: State,
+    /// Lines: bytes of the current partial line already searched for a terminator.
+    scanned: usize,
 }
 
 impl Decoder {
@@ -102,6 +104,7 @@ impl Decoder {
         Decoder {
             codec,
             state: State::Ready,
+            scanned: 0,
         }
     }
 
@@ -123,9 +126,11 @@ impl Decoder {
 
     /// Look at `input`, the stream's unconsumed bytes, and say what comes first.
     ///
-    /// Never copies or allocates. After a [`Decoded::Frame`] or [`Decoded::Skipped`] the
-    /// caller consumes and calls again with the rest (there may be more frames); after
-    /// [`Decoded::Incomplete`] it waits for more input.
+    /// Never copies or allocates. After a [`Decoded::Frame`], [`Decoded::Skipped`] or
+    /// [`Decoded::Discarded`] the caller consumes what the step says and calls again with the
+    /// rest (there may be more frames); after [`Decoded::Incomplete`] it consumes what that
+    /// says and calls again when more input has arrived, **with the unconsumed bytes again
+    /// at the front** (the decoder may remember how far it has searched them).
     ///
     /// # Errors
     ///
@@ -167,7 +172,7 @@ impl Decoder {
                     }
                 }
             }
-            State::Ready => match parse(&self.codec, input) {
+            State::Ready => match parse(&self.codec, input, &mut self.scanned) {
                 Parse::Frame {
                     start,
                     end,
@@ -199,11 +204,11 @@ impl Decoder {
     }
 }
 
-fn parse(codec: &Codec, input: &[u8]) -> Parse {
+fn parse(codec: &Codec, input: &[u8], scanned: &mut usize) -> Parse {
     match codec.format {
         Format::Length(f) => parse_length(&f, input),
         Format::Varint { max_frame } => parse_varint(max_frame, input),
-        Format::Lines { ending, max_line } => parse_line(ending, max_line, input),
+        Format::Lines { ending, max_line } => parse_line(ending, max_line, input, scanned),
     }
 }
 
@@ -304,7 +309,10 @@ fn parse_varint(max_frame: usize, input: &[u8]) -> Parse {
     }
 }
 
-fn parse_line(ending: LineEnding, max_line: usize, input: &[u8]) -> Parse {
+/// `scanned`: how much of `input` an earlier call already searched without finding a
+/// terminator (the caller offers the same bytes again, followed by more), so that a line
+/// arriving in many small pieces costs linear, not quadratic, time. Updated on return.
+fn parse_line(ending: LineEnding, max_line: usize, input: &[u8], scanned: &mut usize) -> Parse {
     // Only the first max_line + terminator bytes can hold the end of an acceptable line, and
     // deciding on exactly those bytes keeps the decision independent of chunking.
     let window = &input[..input.len().min(max_line.saturating_add(ending.max_len()))];
@@ -312,7 +320,10 @@ fn parse_line(ending: LineEnding, max_line: usize, input: &[u8]) -> Parse {
         error: FrameError::LineTooLong { max: max_line },
         skip: Skip::Line,
     };
-    let mut from = 0;
+    let mut from = (*scanned).min(window.len());
+    // The decision below is reached on the same bytes whatever `from` is; `from` only skips
+    // bytes known to hold no terminator (a lone \n under CrLf is content, and stays skipped).
+    *scanned = 0;
     while let Some(p) = memchr(b'\n', &window[from..]) {
         let nl = from + p;
         let cr = nl > 0 && window[nl - 1] == b'\r';
@@ -339,6 +350,7 @@ fn parse_line(ending: LineEnding, max_line: usize, input: &[u8]) -> Parse {
     if window.len() == max_line.saturating_add(ending.max_len()) {
         return too_long();
     }
+    *scanned = window.len();
     Parse::Incomplete
 }
 
