@@ -16,14 +16,14 @@
 
 use std::net::SocketAddr;
 
-use netloop::reactor::{Config, ConnId, Context, Handler, ListenerId, Reactor};
+use netloop::reactor::{Config, ConnId, Context, Handler, ListenerId, PeerAddr, Reactor};
 use netloop::sys::{ListenOptions, Signals};
 use netloop::CloseReason;
 
 struct Echo;
 
 impl Handler for Echo {
-    fn on_accept(&mut self, _: &mut Context<'_>, _: ListenerId, conn: ConnId, addr: SocketAddr) {
+    fn on_accept(&mut self, _: &mut Context<'_>, _: ListenerId, conn: ConnId, addr: &PeerAddr) {
         println!("{conn}: connection from {addr}");
     }
 

@@ -370,3 +370,31 @@ fn threads_and_stats_flags() {
     let out = netloop(&["serve", "--threads", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn unix_socket_service_and_client_and_cleanup_at_exit() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let dir = util::TempDir::new("cli-unix");
+    let path = dir.path("serve.sock");
+    let p = path.to_str().unwrap();
+    let mut server = serve(&["--unix", p]);
+    // Wait for the Unix service's line (it follows the addresses).
+    let mut ready = false;
+    while let Ok(line) = server.stderr.recv_timeout(STEP) {
+        if line.contains("Unix framed echo service on") {
+            ready = true;
+            break;
+        }
+    }
+    assert!(ready);
+    let out = netloop(&["unix-client", "over", "unix", "--server", p]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("received unix from {p}")));
+    kill(Pid::from_raw(server.child.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(server.child.wait().unwrap().success());
+    assert!(!path.exists(), "socket file removed at shutdown");
+    let out = netloop(&["unix-client", "x", "--server", p]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot connect"));
+}

@@ -4,7 +4,6 @@
 
 mod util;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use netloop::reactor::{Config, ConnId, Context, Handler, ListenerId, Reactor};
@@ -16,7 +15,13 @@ struct Count {
 }
 
 impl Handler for Count {
-    fn on_accept(&mut self, _: &mut Context<'_>, _: ListenerId, _: ConnId, _: SocketAddr) {
+    fn on_accept(
+        &mut self,
+        _: &mut Context<'_>,
+        _: ListenerId,
+        _: ConnId,
+        _: &netloop::reactor::PeerAddr,
+    ) {
         self.accepted += 1;
     }
     fn on_data(&mut self, _: &mut Context<'_>, _: ConnId, data: &[u8]) -> usize {

@@ -237,7 +237,7 @@ impl Handler for Bye {
         cx: &mut Context<'_>,
         _: netloop::ListenerId,
         conn: ConnId,
-        _: SocketAddr,
+        _: &netloop::reactor::PeerAddr,
     ) {
         cx.write(conn, b"bye").unwrap();
         cx.shutdown_write(conn).unwrap();

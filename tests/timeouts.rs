@@ -26,7 +26,7 @@ impl Handler for Recorder {
         cx: &mut Context<'_>,
         _: netloop::ListenerId,
         conn: ConnId,
-        _: SocketAddr,
+        _: &netloop::reactor::PeerAddr,
     ) {
         self.opened.push((conn, cx.now()));
     }

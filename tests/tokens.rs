@@ -29,7 +29,13 @@ struct Reuse {
 }
 
 impl Handler for Reuse {
-    fn on_accept(&mut self, _: &mut Context<'_>, _: ListenerId, conn: ConnId, _: SocketAddr) {
+    fn on_accept(
+        &mut self,
+        _: &mut Context<'_>,
+        _: ListenerId,
+        conn: ConnId,
+        _: &netloop::reactor::PeerAddr,
+    ) {
         self.accepted.push(conn);
     }
 

@@ -20,7 +20,7 @@ use netloop::framing::{Codec, Decoded, DEFAULT_MAX_FRAME};
 use netloop::reactor::{Config, Reactor};
 use netloop::server::{self, Server};
 use netloop::services::CourseServer;
-use netloop::sys::Signals;
+use netloop::sys::{Signals, UnixListenOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -57,6 +57,10 @@ enum Command {
         /// TCP framed echo service address (repeatable).
         #[arg(long = "framed", value_name = "ADDR", value_parser = parse_addr)]
         framed: Vec<SocketAddr>,
+        /// Framed echo on a Unix socket file too (repeatable; served by the first reactor; a
+        /// stale file left by a dead server is replaced, and the file is removed at exit).
+        #[arg(long = "unix", value_name = "PATH")]
+        unix: Vec<std::path::PathBuf>,
         /// Largest frame accepted, counted on the wire (4-byte header included).
         #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
         max_frame: usize,
@@ -98,6 +102,22 @@ enum Command {
         /// The server's address.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9998", value_parser = parse_addr)]
         server: SocketAddr,
+        /// Largest frame accepted back, counted on the wire.
+        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
+        max_frame: usize,
+        /// Give up after SECS seconds without progress.
+        #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+        timeout: Duration,
+    },
+    /// Like framed-client, over a Unix stream socket (netloop serve --unix PATH).
+    #[command(after_help = "Example:\n  netloop unix-client hello --server /tmp/netloop.sock")]
+    UnixClient {
+        /// The messages: one frame each, sent back to back.
+        #[arg(required = true)]
+        messages: Vec<String>,
+        /// The server's socket file.
+        #[arg(long, value_name = "PATH")]
+        server: std::path::PathBuf,
         /// Largest frame accepted back, counted on the wire.
         #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
         max_frame: usize,
@@ -168,6 +188,7 @@ fn main() -> ExitCode {
             udp,
             tcp,
             framed,
+            unix,
             max_frame,
             timeout,
             threads,
@@ -177,6 +198,7 @@ fn main() -> ExitCode {
             udp,
             tcp,
             framed,
+            unix,
             max_frame,
             timeout,
             threads,
@@ -189,6 +211,12 @@ fn main() -> ExitCode {
             max_frame,
             timeout,
         } => framed_client(&messages, server, max_frame, timeout),
+        Command::UnixClient {
+            messages,
+            server,
+            max_frame,
+            timeout,
+        } => unix_client(&messages, &server, max_frame, timeout),
         Command::UdpClient {
             message,
             server,
@@ -235,6 +263,7 @@ struct ServeOpts {
     udp: Vec<SocketAddr>,
     tcp: Vec<SocketAddr>,
     framed: Vec<SocketAddr>,
+    unix: Vec<std::path::PathBuf>,
     max_frame: usize,
     timeout: Option<Duration>,
     threads: usize,
@@ -359,6 +388,18 @@ fn serve(o: ServeOpts) -> Result<(), String> {
         }
         log::info!(
             "TCP framed echo service on {local} (max frame {} bytes)",
+            o.max_frame
+        );
+    }
+    for path in &o.unix {
+        // Unix sockets have no SO_REUSEPORT: one reactor serves each.
+        let id = reactors[0]
+            .with_context(|_, cx| cx.listen_unix(path, &UnixListenOptions::default()))
+            .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+        reactors[0].handler_mut().serve_framed(id);
+        log::info!(
+            "Unix framed echo service on {} (max frame {} bytes)",
+            path.display(),
             o.max_frame
         );
     }
@@ -488,7 +529,7 @@ fn framed_client(
             .encode_to_vec(m.as_bytes(), &mut wire)
             .map_err(|e| format!("cannot send '{m}': {e}"))?;
     }
-    let mut sock = TcpStream::connect_timeout(&server, timeout)
+    let sock = TcpStream::connect_timeout(&server, timeout)
         .map_err(|e| format!("cannot connect to {server}: {e}"))?;
     sock.set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
@@ -496,6 +537,42 @@ fn framed_client(
         .map_err(|e| e.to_string())?;
     let local = sock.local_addr().map_err(|e| e.to_string())?;
     println!("using {local}");
+    exchange_frames(sock, &server.to_string(), messages, codec, wire, timeout)
+}
+
+fn unix_client(
+    messages: &[String],
+    server: &std::path::Path,
+    max_frame: usize,
+    timeout: Duration,
+) -> Result<(), String> {
+    let codec = Codec::length_prefixed(max_frame);
+    let mut wire = Vec::new();
+    for m in messages {
+        codec
+            .encode_to_vec(m.as_bytes(), &mut wire)
+            .map_err(|e| format!("cannot send '{m}': {e}"))?;
+    }
+    let name = server.display().to_string();
+    let sock = std::os::unix::net::UnixStream::connect(server)
+        .map_err(|e| format!("cannot connect to {name}: {e}"))?;
+    sock.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    sock.set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    println!("using a Unix socket");
+    exchange_frames(sock, &name, messages, codec, wire, timeout)
+}
+
+/// Send `wire` (the messages, framed), then read and print one echoed frame per message.
+fn exchange_frames<S: Read + Write>(
+    mut sock: S,
+    server: &str,
+    messages: &[String],
+    codec: Codec,
+    wire: Vec<u8>,
+    timeout: Duration,
+) -> Result<(), String> {
     // All frames back to back (pipelined), then read the echoes.
     sock.write_all(&wire)
         .map_err(|e| format!("cannot send to {server}: {e}"))?;
@@ -550,6 +627,5 @@ fn framed_client(
             Err(e) => return Err(format!("receive failed: {e}")),
         }
     }
-    let _ = sock.shutdown(Shutdown::Both);
     Ok(())
 }

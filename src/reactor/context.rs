@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::core::{Core, TimerTarget};
+use super::stream::PeerAddr;
 use super::token::{ConnId, DgramId, ListenerId};
 use super::{Stats, TimerId};
 use crate::conn::{Timeouts, WriteSide};
 use crate::error::{stale, CloseReason, TimeoutKind};
-use crate::sys::{ListenOptions, Signals};
+use crate::sys::{ListenOptions, Signals, UnixListenOptions};
 
 /// The handler's view of the reactor during a callback (and of [`Reactor::with_context`]).
 ///
@@ -365,8 +366,33 @@ impl Context<'_> {
     /// # Errors
     ///
     /// `NotConnected` if `conn` is stale.
-    pub fn local_addr(&self, conn: ConnId) -> io::Result<SocketAddr> {
-        self.core.local_addr(conn.0)
+    pub fn local_addr(&self, conn: ConnId) -> io::Result<PeerAddr> {
+        self.core.local_peer_addr(conn.0)
+    }
+
+    /// Listen on the Unix socket file `path` (see [`UnixListenOptions`] for the file's mode
+    /// and stale files). The file is removed when the listener is closed or the reactor is
+    /// dropped.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::unix_listener`](crate::sys::unix_listener).
+    pub fn listen_unix(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+        opts: &UnixListenOptions,
+    ) -> io::Result<ListenerId> {
+        self.core.listen_unix(path.as_ref(), opts)
+    }
+
+    /// Start a connect to the Unix socket at `path` (see [`connect`](Context::connect)).
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made or registered, or nothing listens at `path` (Unix
+    /// connects usually complete or fail at once).
+    pub fn connect_unix(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<ConnId> {
+        self.core.connect_unix(path.as_ref())
     }
 
     /// The peer address of a connection.
@@ -374,7 +400,7 @@ impl Context<'_> {
     /// # Errors
     ///
     /// `NotConnected` if `conn` is stale or not connected yet.
-    pub fn peer_addr(&self, conn: ConnId) -> io::Result<SocketAddr> {
+    pub fn peer_addr(&self, conn: ConnId) -> io::Result<PeerAddr> {
         match self.core.conn(conn.0) {
             Some((sock, _)) => sock.peer_addr(),
             None => Err(stale()),

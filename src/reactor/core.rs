@@ -11,13 +11,14 @@ use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
 use log::{debug, error, warn};
-use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry};
 use slab::Slab;
 
 use super::context::Context;
 use super::handler::{Handler, TimeoutAction};
+use super::stream::{Listener, PeerAddr, Stream, UnixFile};
 use super::token::{ConnId, DgramId, Key, ListenerId, MAX_INDEX};
 use super::{Config, Stats};
 use crate::buf::{BufPool, MAX_IOVECS};
@@ -56,11 +57,11 @@ pub(crate) enum TimerTarget {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Source {
     Listener {
-        sock: TcpListener,
+        sock: Listener,
         paused: bool,
     },
     Conn {
-        sock: TcpStream,
+        sock: Stream,
         conn: Conn,
     },
     Dgram {
@@ -209,11 +210,11 @@ impl Core {
         }
     }
 
-    pub(crate) fn conn_mut(&mut self, key: Key) -> Option<(&mut TcpStream, &mut Conn)> {
+    pub(crate) fn conn_mut(&mut self, key: Key) -> Option<(&mut Stream, &mut Conn)> {
         conn_in(&mut self.entries, key)
     }
 
-    pub(crate) fn conn(&self, key: Key) -> Option<(&TcpStream, &Conn)> {
+    pub(crate) fn conn(&self, key: Key) -> Option<(&Stream, &Conn)> {
         match self.get(key) {
             Some(Source::Conn { sock, conn }) => Some((sock, conn)),
             _ => None,
@@ -231,13 +232,24 @@ impl Core {
         })
     }
 
-    pub(crate) fn local_addr(&self, key: Key) -> io::Result<SocketAddr> {
+    /// The local address of a listener, connection or datagram socket.
+    pub(crate) fn local_peer_addr(&self, key: Key) -> io::Result<PeerAddr> {
         match self.get(key) {
             Some(Source::Listener { sock, .. }) => sock.local_addr(),
             Some(Source::Conn { sock, .. }) => sock.local_addr(),
-            Some(Source::Dgram { sock, .. }) => sock.local_addr(),
+            Some(Source::Dgram { sock, .. }) => sock.local_addr().map(PeerAddr::Inet),
             _ => Err(stale()),
         }
+    }
+
+    /// The local IP address and port (an error for a Unix socket).
+    pub(crate) fn local_addr(&self, key: Key) -> io::Result<SocketAddr> {
+        self.local_peer_addr(key)?.inet().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a Unix socket has no IP address",
+            )
+        })
     }
 
     // ----- adding sockets -------------------------------------------------------------------
@@ -247,7 +259,7 @@ impl Core {
         addr: SocketAddr,
         opts: &sys::ListenOptions,
     ) -> io::Result<ListenerId> {
-        let sock = TcpListener::from_std(sys::tcp_listener(addr, opts)?);
+        let sock = Listener::Tcp(TcpListener::from_std(sys::tcp_listener(addr, opts)?));
         let source = Source::Listener {
             sock,
             paused: false,
@@ -258,7 +270,26 @@ impl Core {
     pub(crate) fn add_listener(&mut self, sock: std::net::TcpListener) -> io::Result<ListenerId> {
         sock.set_nonblocking(true)?;
         let source = Source::Listener {
-            sock: TcpListener::from_std(sock),
+            sock: Listener::Tcp(TcpListener::from_std(sock)),
+            paused: false,
+        };
+        self.insert(source, Interest::READABLE).map(ListenerId)
+    }
+
+    pub(crate) fn listen_unix(
+        &mut self,
+        path: &std::path::Path,
+        opts: &sys::UnixListenOptions,
+    ) -> io::Result<ListenerId> {
+        let std_listener = sys::unix_listener(path, opts)?;
+        // From here on the file is ours: removed when the listener goes, even on error.
+        let file = UnixFile(path.to_path_buf());
+        let sock = Listener::Unix {
+            sock: UnixListener::from_std(std_listener),
+            _file: file,
+        };
+        let source = Source::Listener {
+            sock,
             paused: false,
         };
         self.insert(source, Interest::READABLE).map(ListenerId)
@@ -288,9 +319,9 @@ impl Core {
     }
 
     /// Register a connected (or connecting) stream.
-    pub(crate) fn add_conn(&mut self, sock: TcpStream, connecting: bool) -> io::Result<ConnId> {
+    pub(crate) fn add_conn(&mut self, sock: Stream, connecting: bool) -> io::Result<ConnId> {
         if self.config.nodelay {
-            if let Err(e) = sock.set_nodelay(true) {
+            if let Err(e) = sock.set_nodelay() {
                 // Not fatal: the connection works, only with Nagle's algorithm on.
                 debug!("TCP_NODELAY failed: {e}");
             }
@@ -306,8 +337,15 @@ impl Core {
         Ok(ConnId(key))
     }
 
+    pub(crate) fn connect_unix(&mut self, path: &std::path::Path) -> io::Result<ConnId> {
+        let sock = Stream::Unix(UnixStream::connect(path)?);
+        let id = self.add_conn(sock, true)?;
+        self.stats.connected += 1;
+        Ok(id)
+    }
+
     pub(crate) fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
-        let sock = TcpStream::connect(addr)?;
+        let sock = Stream::Tcp(TcpStream::connect(addr)?);
         let id = self.add_conn(sock, true)?;
         self.stats.connected += 1;
         Ok(id)
@@ -919,7 +957,7 @@ impl Core {
                     Ok(conn) => {
                         self.stats.accepted += 1;
                         self.call(h, Some(conn.0), |h, cx| {
-                            h.on_accept(cx, ListenerId(key), conn, peer)
+                            h.on_accept(cx, ListenerId(key), conn, &peer)
                         });
                         self.report_closed(h);
                     }
@@ -1072,7 +1110,7 @@ fn source_in(entries: &mut Slab<Entry>, key: Key) -> Option<&mut Source> {
 }
 
 /// The connection at `key`, if `key` is current and names a connection.
-fn conn_in(entries: &mut Slab<Entry>, key: Key) -> Option<(&mut TcpStream, &mut Conn)> {
+fn conn_in(entries: &mut Slab<Entry>, key: Key) -> Option<(&mut Stream, &mut Conn)> {
     match source_in(entries, key) {
         Some(Source::Conn { sock, conn }) => Some((sock, conn)),
         _ => None,

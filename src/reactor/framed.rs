@@ -304,7 +304,7 @@ impl<H: FrameHandler> Handler for Framed<H> {
         cx: &mut Context<'_>,
         _listener: ListenerId,
         conn: ConnId,
-        _peer: std::net::SocketAddr,
+        _peer: &super::PeerAddr,
     ) {
         self.decoders.open(conn);
         self.inner.on_open(cx, conn);

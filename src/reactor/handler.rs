@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use super::context::Context;
+use super::stream::PeerAddr;
 use super::token::{ConnId, DgramId, ListenerId};
 use super::TimerId;
 use crate::error::{CloseReason, TimeoutKind};
@@ -45,13 +46,14 @@ pub enum TimeoutAction {
 /// ```
 #[allow(unused_variables)]
 pub trait Handler {
-    /// A listener accepted a connection from `peer`. Comes before any data for `conn`.
+    /// A listener accepted a connection from `peer` (an IP address and port, or a Unix
+    /// socket address). Comes before any data for `conn`.
     fn on_accept(
         &mut self,
         cx: &mut Context<'_>,
         listener: ListenerId,
         conn: ConnId,
-        peer: SocketAddr,
+        peer: &PeerAddr,
     ) {
     }
 

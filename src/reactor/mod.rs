@@ -36,6 +36,7 @@ mod context;
 mod core;
 pub mod framed;
 mod handler;
+mod stream;
 mod token;
 
 use std::io;
@@ -48,6 +49,7 @@ use mio::{Events, Poll, Waker};
 
 pub use self::context::Context;
 pub use self::handler::{Handler, TimeoutAction};
+pub use self::stream::PeerAddr;
 pub use self::token::{ConnId, DgramId, ListenerId};
 
 use self::core::Core;

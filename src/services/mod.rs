@@ -20,7 +20,7 @@ use log::{debug, info, warn};
 use crate::error::CloseReason;
 use crate::framing::{Codec, ConfigError};
 use crate::reactor::framed::{send_frame, FrameDecoders, FrameHandler};
-use crate::reactor::{ConnId, Context, DgramId, Handler, ListenerId};
+use crate::reactor::{ConnId, Context, DgramId, Handler, ListenerId, PeerAddr};
 
 /// Upper-case the ASCII letters of `data` into `out` (replacing its contents), as Python's
 /// `bytes.upper()` does: other bytes, UTF-8 included, are copied unchanged.
@@ -95,7 +95,7 @@ impl Default for CourseServer {
 }
 
 impl Handler for CourseServer {
-    fn on_accept(&mut self, _cx: &mut Context<'_>, l: ListenerId, conn: ConnId, peer: SocketAddr) {
+    fn on_accept(&mut self, _cx: &mut Context<'_>, l: ListenerId, conn: ConnId, peer: &PeerAddr) {
         let framed = self.framed_listeners.contains(&l);
         if framed {
             self.framed.open(conn);

@@ -91,6 +91,72 @@ pub fn udp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::Ud
     Ok(socket.into())
 }
 
+/// How to make a Unix listening socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnixListenOptions {
+    /// The `listen(2)` backlog.
+    pub backlog: i32,
+    /// Permissions of the socket file (connecting needs write permission), e.g. `0o660`;
+    /// `None` leaves what the umask gives.
+    pub mode: Option<u32>,
+    /// If a socket file is already at the path but nothing listens on it (a server that
+    /// died without cleaning up), remove it and bind. A socket file with a live listener is
+    /// never removed: binding fails with `AddrInUse`.
+    pub remove_stale: bool,
+}
+
+impl Default for UnixListenOptions {
+    fn default() -> UnixListenOptions {
+        UnixListenOptions {
+            backlog: 1024,
+            mode: None,
+            remove_stale: true,
+        }
+    }
+}
+
+/// A non-blocking Unix stream listener bound to `path`.
+///
+/// # Errors
+///
+/// `AddrInUse` if a server is listening at `path`; `AlreadyExists` if `path` is something
+/// other than a socket; any error of `socket`, `bind`, `chmod` or `listen`.
+pub fn unix_listener(
+    path: &std::path::Path,
+    opts: &UnixListenOptions,
+) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("a server is already listening on {}", path.display()),
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused && opts.remove_stale => {
+                log::info!("removing stale socket file {}", path.display());
+                std::fs::remove_file(path)?;
+            }
+            Err(_) => {}
+        }
+    }
+    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
+    socket.bind(&socket2::SockAddr::unix(path)?)?;
+    if let Some(mode) = opts.mode {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    socket.listen(opts.backlog)?;
+    Ok(socket.into())
+}
+
 /// Signals delivered through a file descriptor (`signalfd(2)`).
 ///
 /// Creating it blocks the signals in the calling thread, so that they stay pending until read

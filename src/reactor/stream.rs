@@ -1,0 +1,215 @@
+//! Stream sockets of every family the reactor serves: TCP (IPv4, IPv6) and Unix.
+//!
+//! The reactor's read, write and accept loops are the same for every stream family; these two
+//! enums put TCP and Unix sockets behind one face so that the loops are written once.
+//! [`PeerAddr`] is the address of either family, as handlers see it.
+
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::path::PathBuf;
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+
+/// The address of a stream peer (or of a local socket): IP and port, or a Unix socket address.
+#[derive(Clone, Debug)]
+pub enum PeerAddr {
+    /// An IPv4 or IPv6 address and port.
+    Inet(SocketAddr),
+    /// A Unix socket address (usually unnamed for a connecting client).
+    Unix(std::os::unix::net::SocketAddr),
+}
+
+impl PeerAddr {
+    /// The IP address and port, if this is one.
+    pub fn inet(&self) -> Option<SocketAddr> {
+        match self {
+            PeerAddr::Inet(a) => Some(*a),
+            PeerAddr::Unix(_) => None,
+        }
+    }
+}
+
+impl From<SocketAddr> for PeerAddr {
+    fn from(a: SocketAddr) -> PeerAddr {
+        PeerAddr::Inet(a)
+    }
+}
+
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerAddr::Inet(a) => write!(f, "{a}"),
+            PeerAddr::Unix(a) => match a.as_pathname() {
+                Some(p) => write!(f, "unix:{}", p.display()),
+                None => f.write_str("unix:(unnamed)"),
+            },
+        }
+    }
+}
+
+/// A connected (or connecting) stream socket.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
+        }
+    }
+
+    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            Stream::Tcp(s) => s.take_error(),
+            Stream::Unix(s) => s.take_error(),
+        }
+    }
+
+    pub(crate) fn peer_addr(&self) -> io::Result<PeerAddr> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().map(PeerAddr::Inet),
+            Stream::Unix(s) => s.peer_addr().map(PeerAddr::Unix),
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
+        match self {
+            Stream::Tcp(s) => s.local_addr().map(PeerAddr::Inet),
+            Stream::Unix(s) => s.local_addr().map(PeerAddr::Unix),
+        }
+    }
+
+    /// Turn Nagle's algorithm off (TCP only; a Unix socket has none).
+    pub(crate) fn set_nodelay(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nodelay(true),
+            Stream::Unix(_) => Ok(()),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Unix(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Unix(s) => s.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            Stream::Unix(s) => s.deregister(r),
+        }
+    }
+}
+
+/// A listening stream socket. A Unix listener removes its socket file when dropped.
+#[derive(Debug)]
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    /// `_file` is held only for its `Drop`, which removes the socket file.
+    Unix {
+        sock: UnixListener,
+        _file: UnixFile,
+    },
+}
+
+/// The file a Unix listener is bound to, removed when the listener goes away (the reactor
+/// closes it, the server shuts down, or the reactor is dropped).
+#[derive(Debug)]
+pub(crate) struct UnixFile(pub(crate) PathBuf);
+
+impl Drop for UnixFile {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.0) {
+            if e.kind() != io::ErrorKind::NotFound {
+                log::warn!("could not remove {}: {e}", self.0.display());
+            }
+        }
+    }
+}
+
+impl Listener {
+    pub(crate) fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
+        match self {
+            Listener::Tcp(l) => l.accept().map(|(s, a)| (Stream::Tcp(s), PeerAddr::Inet(a))),
+            Listener::Unix { sock: l, .. } => l
+                .accept()
+                .map(|(s, a)| (Stream::Unix(s), PeerAddr::Unix(a))),
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().map(PeerAddr::Inet),
+            Listener::Unix { sock: l, .. } => l.local_addr().map(PeerAddr::Unix),
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.register(r, t, i),
+            Listener::Unix { sock: l, .. } => l.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.reregister(r, t, i),
+            Listener::Unix { sock: l, .. } => l.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.deregister(r),
+            Listener::Unix { sock: l, .. } => l.deregister(r),
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Unix stream sockets on the reactor: framed echo, socket file lifecycle, outgoing connects.
+
+mod util;
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+
+use netloop::framing::Codec;
+use netloop::reactor::{PeerAddr, Reactor};
+use netloop::services::CourseServer;
+use netloop::sys::UnixListenOptions;
+use util::{Running, TempDir, STEP};
+
+fn start(
+    path: &std::path::Path,
+    opts: &UnixListenOptions,
+) -> std::io::Result<Running<CourseServer>> {
+    let mut reactor = Reactor::new(CourseServer::new()).unwrap();
+    let l = reactor.with_context(|_, cx| cx.listen_unix(path, opts))?;
+    reactor.handler_mut().serve_framed(l);
+    Ok(Running::start(reactor))
+}
+
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    Codec::default().encode_to_vec(payload, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn framed_echo_over_a_unix_socket_and_the_file_is_removed_at_the_end() {
+    let dir = TempDir::new("unix");
+    let path = dir.path("echo.sock");
+    let server = start(
+        &path,
+        &UnixListenOptions {
+            mode: Some(0o600),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let mut c = UnixStream::connect(&path).unwrap();
+    c.set_read_timeout(Some(STEP)).unwrap();
+    let mut wire = frame(b"over unix");
+    wire.extend(frame(b""));
+    c.write_all(&wire).unwrap();
+    let mut back = vec![0; wire.len()];
+    c.read_exact(&mut back).unwrap();
+    assert_eq!(back, wire);
+    let peer = server.query(|_, cx| {
+        let id = cx.connections().next().unwrap();
+        cx.peer_addr(id).unwrap()
+    });
+    assert!(matches!(peer, PeerAddr::Unix(_)), "{peer}");
+    drop(c);
+    let reactor = server.stop();
+    assert!(
+        path.exists(),
+        "the listener is still there while the reactor lives"
+    );
+    drop(reactor);
+    assert!(!path.exists(), "socket file removed with the listener");
+}
+
+#[test]
+fn a_stale_socket_file_is_replaced_but_a_live_one_is_not() {
+    let dir = TempDir::new("stale");
+    let path = dir.path("s.sock");
+    // A server that died without cleaning up: the file stays, nobody listens.
+    drop(UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let server = start(&path, &UnixListenOptions::default()).expect("stale file replaced");
+    // A second server on the same live path is refused, and the file is left alone.
+    let err = start(&path, &UnixListenOptions::default())
+        .err()
+        .expect("refused");
+    assert_eq!(err.kind(), ErrorKind::AddrInUse);
+    assert!(
+        UnixStream::connect(&path).is_ok(),
+        "the first server still listens"
+    );
+    drop(server);
+
+    // Not a socket at all: refused, and not deleted.
+    let file = dir.path("plain");
+    std::fs::write(&file, b"data").unwrap();
+    let err = start(&file, &UnixListenOptions::default())
+        .err()
+        .expect("refused");
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(std::fs::read(&file).unwrap(), b"data");
+
+    // Asked not to remove stale files: the bind fails instead.
+    let stale = dir.path("keep.sock");
+    drop(UnixListener::bind(&stale).unwrap());
+    let keep = UnixListenOptions {
+        remove_stale: false,
+        ..Default::default()
+    };
+    assert!(start(&stale, &keep).is_err());
+    assert!(stale.exists());
+}
+
+#[test]
+fn the_reactor_connects_out_over_unix_too() {
+    let dir = TempDir::new("connect");
+    let path = dir.path("c.sock");
+    let _server = start(&path, &UnixListenOptions::default()).unwrap();
+
+    struct Client(Vec<u8>);
+    impl netloop::Handler for Client {
+        fn on_connect(&mut self, cx: &mut netloop::Context<'_>, conn: netloop::ConnId) {
+            let mut wire = Vec::new();
+            Codec::default().encode_to_vec(b"ping", &mut wire).unwrap();
+            cx.write(conn, &wire).unwrap();
+        }
+        fn on_data(
+            &mut self,
+            cx: &mut netloop::Context<'_>,
+            _: netloop::ConnId,
+            data: &[u8],
+        ) -> usize {
+            self.0.extend_from_slice(data);
+            if self.0.len() >= 8 {
+                cx.stop();
+            }
+            data.len()
+        }
+    }
+    let mut reactor = Reactor::new(Client(Vec::new())).unwrap();
+    reactor
+        .with_context(|_, cx| cx.connect_unix(&path))
+        .unwrap();
+    for _ in 0..500 {
+        if reactor.handler().0.len() >= 8 {
+            break;
+        }
+        reactor
+            .turn(Some(std::time::Duration::from_millis(10)))
+            .unwrap();
+    }
+    assert_eq!(reactor.handler().0, frame(b"ping"));
+}
