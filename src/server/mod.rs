@@ -10,11 +10,18 @@
 //! reactor (or one shared accept queue feeding worker threads) stops at the lock or the wake-up
 //! that every message then needs.
 //!
+//! [`Sessions`] gives each connection its own [`Session`] object made by a factory, as
+//! `socketserver` makes one request handler per client.
+//!
 //! Data flow: [`bind_tcp`] and [`bind_udp`] put one socket per reactor on an address (port 0
 //! is resolved by the first bind, so all reactors share the port the kernel chose);
 //! [`Server::start`] moves each reactor to a thread of its own and returns the [`Handle`]s;
 //! [`Server::stats`] adds up their counters; [`Server::shutdown`] shuts them all down
 //! gracefully and [`Server::join`] waits for them.
+
+mod session;
+
+pub use session::{Session, Sessions};
 
 use std::io;
 use std::net::SocketAddr;
