@@ -35,7 +35,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the servers on one reactor until Ctrl-C or SIGTERM.
+    /// Run the servers until Ctrl-C or SIGTERM (one reactor, or one per --threads).
     ///
     /// With no address flags: UDP upper-casing on 127.0.0.1:11111, TCP stream echo on
     /// 127.0.0.1:9999 and TCP framed echo on 127.0.0.1:9998. Giving any --udp, --tcp or
@@ -45,7 +45,7 @@ enum Command {
     /// frame is sent back unchanged and in order. A frame over --max-frame closes that
     /// connection (logged with the reason); other connections carry on.
     #[command(
-        after_help = "Examples:\n  netloop serve\n  netloop serve --tcp 127.0.0.1:9999 --tcp [::1]:9999 --timeout 30\n  netloop serve --framed 127.0.0.1:7000 --max-frame 65536\n  RUST_LOG=debug netloop serve --udp 0.0.0.0:11111"
+        after_help = "Examples:\n  netloop serve\n  netloop serve --tcp 127.0.0.1:9999 --tcp [::1]:9999 --timeout 30\n  netloop serve --framed 127.0.0.1:7000 --max-frame 65536\n  netloop serve --threads 2 --stats 10 --max-conns 10000\n  netloop serve --unix /tmp/netloop.sock\n  RUST_LOG=debug netloop serve --udp 0.0.0.0:11111"
     )]
     Serve {
         /// UDP upper-casing service address (repeatable).
@@ -91,6 +91,20 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
         timeout: Duration,
     },
+    /// Send MESSAGE over TCP and print what comes back (the course's TCP client).
+    #[command(
+        after_help = "Example:\n  netloop tcp-client 'Hello, world' --server 127.0.0.1:9999"
+    )]
+    TcpClient {
+        /// The message to send.
+        message: String,
+        /// The server's address.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9999", value_parser = parse_addr)]
+        server: SocketAddr,
+        /// Give up after SECS seconds without progress.
+        #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+        timeout: Duration,
+    },
     /// Send each MESSAGE as one frame and print each echoed frame.
     #[command(
         after_help = "Example:\n  netloop framed-client Hi! \"Hope you're well\" --server 127.0.0.1:9998"
@@ -121,20 +135,6 @@ enum Command {
         /// Largest frame accepted back, counted on the wire.
         #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
         max_frame: usize,
-        /// Give up after SECS seconds without progress.
-        #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
-        timeout: Duration,
-    },
-    /// Send MESSAGE over TCP and print what comes back (the course's TCP client).
-    #[command(
-        after_help = "Example:\n  netloop tcp-client 'Hello, world' --server 127.0.0.1:9999"
-    )]
-    TcpClient {
-        /// The message to send.
-        message: String,
-        /// The server's address.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9999", value_parser = parse_addr)]
-        server: SocketAddr,
         /// Give up after SECS seconds without progress.
         #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
         timeout: Duration,
