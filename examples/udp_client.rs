@@ -20,12 +20,18 @@ use netloop::ConnId;
 
 #[derive(Default)]
 struct Client {
-    reply: Option<(Vec<u8>, SocketAddr)>,
+    reply: Option<(Vec<u8>, netloop::reactor::PeerAddr)>,
 }
 
 impl Handler for Client {
-    fn on_datagram(&mut self, cx: &mut Context<'_>, _: DgramId, data: &[u8], addr: SocketAddr) {
-        self.reply = Some((data.to_vec(), addr));
+    fn on_datagram(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: DgramId,
+        data: &[u8],
+        addr: &netloop::reactor::PeerAddr,
+    ) {
+        self.reply = Some((data.to_vec(), addr.clone()));
         cx.stop();
     }
 

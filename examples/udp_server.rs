@@ -23,7 +23,13 @@ struct Upper {
 }
 
 impl Handler for Upper {
-    fn on_datagram(&mut self, cx: &mut Context<'_>, sock: DgramId, data: &[u8], addr: SocketAddr) {
+    fn on_datagram(
+        &mut self,
+        cx: &mut Context<'_>,
+        sock: DgramId,
+        data: &[u8],
+        addr: &netloop::reactor::PeerAddr,
+    ) {
         println!("Connection from {addr}");
         netloop::services::uppercase_into(data, &mut self.reply);
         if let Err(e) = cx.send_to(sock, &self.reply, addr) {

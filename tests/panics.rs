@@ -4,7 +4,7 @@
 mod util;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 
 use netloop::reactor::{ConnId, Context, DgramId, Handler, Reactor};
 use netloop::CloseReason;
@@ -23,7 +23,13 @@ impl Handler for Fragile {
         cx.write(conn, data).unwrap();
         data.len()
     }
-    fn on_datagram(&mut self, cx: &mut Context<'_>, s: DgramId, data: &[u8], peer: SocketAddr) {
+    fn on_datagram(
+        &mut self,
+        cx: &mut Context<'_>,
+        s: DgramId,
+        data: &[u8],
+        peer: &netloop::reactor::PeerAddr,
+    ) {
         if data == b"boom" {
             panic!("datagram bomb");
         }

@@ -58,7 +58,13 @@ impl Handler for Reuse {
         data.len()
     }
 
-    fn on_datagram(&mut self, _: &mut Context<'_>, s: DgramId, data: &[u8], _: SocketAddr) {
+    fn on_datagram(
+        &mut self,
+        _: &mut Context<'_>,
+        s: DgramId,
+        data: &[u8],
+        _: &netloop::reactor::PeerAddr,
+    ) {
         self.dgrams.push((s, data.to_vec()));
     }
 

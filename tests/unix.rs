@@ -146,3 +146,35 @@ fn the_reactor_connects_out_over_unix_too() {
     }
     assert_eq!(reactor.handler().0, frame(b"ping"));
 }
+
+#[test]
+fn unix_datagram_upper_casing_and_cleanup() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = TempDir::new("udgram");
+    let path = dir.path("upper.sock");
+    let mut reactor = Reactor::new(CourseServer::new()).unwrap();
+    let s = reactor
+        .with_context(|_, cx| cx.bind_unix_dgram(&path, &UnixListenOptions::default()))
+        .unwrap();
+    let local = reactor.with_context(|_, cx| cx.udp_addr(s).is_err());
+    assert!(local, "a Unix datagram socket has no IP address");
+    let server = Running::start(reactor);
+
+    // A client bound to a path of its own can be answered.
+    let client = UnixDatagram::bind(dir.path("client.sock")).unwrap();
+    client.set_read_timeout(Some(STEP)).unwrap();
+    client.send_to(b"MixedCaseString", &path).unwrap();
+    let mut buf = [0; 64];
+    let (n, from) = client.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"MIXEDCASESTRING");
+    assert_eq!(from.as_pathname(), Some(path.as_path()));
+
+    // An unnamed client cannot be answered: counted as received, no reply sent.
+    let unnamed = UnixDatagram::unbound().unwrap();
+    unnamed.send_to(b"x", &path).unwrap();
+    assert!(util::wait_until(|| server.handle.stats().datagrams_in == 2));
+    assert_eq!(server.handle.stats().datagrams_out, 1);
+
+    drop(server.stop());
+    assert!(!path.exists(), "socket file removed");
+}

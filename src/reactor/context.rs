@@ -152,10 +152,16 @@ impl Context<'_> {
     /// # Errors
     ///
     /// `NotConnected` for a stale id; `WouldBlock` when the queue is full (the datagram was
-    /// not sent and not queued); any error of `sendto(2)`, for example `InvalidInput` for a
-    /// peer of the wrong family or a datagram too large.
-    pub fn send_to(&mut self, socket: DgramId, data: &[u8], peer: SocketAddr) -> io::Result<()> {
-        self.core.send_to(socket.0, data, peer)
+    /// not sent and not queued); `InvalidInput` for a peer of the other family or an unnamed
+    /// Unix peer (it has no address to send to); any error of `sendto(2)`, for example a
+    /// datagram too large.
+    pub fn send_to(
+        &mut self,
+        socket: DgramId,
+        data: &[u8],
+        peer: impl Into<PeerAddr>,
+    ) -> io::Result<()> {
+        self.core.send_to(socket.0, data, peer.into())
     }
 
     // ----- closing --------------------------------------------------------------------------
@@ -299,6 +305,20 @@ impl Context<'_> {
     pub fn bind_udp(&mut self, addr: SocketAddr) -> io::Result<DgramId> {
         let reuse = self.core.config.listen.reuse_port;
         self.core.bind_udp(addr, reuse)
+    }
+
+    /// Bind a Unix datagram socket to the file `path` (mode and stale files as for
+    /// [`listen_unix`](Context::listen_unix)); the file is removed when the socket goes.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::unix_datagram`](crate::sys::unix_datagram).
+    pub fn bind_unix_dgram(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+        opts: &UnixListenOptions,
+    ) -> io::Result<DgramId> {
+        self.core.bind_unix_dgram(path.as_ref(), opts)
     }
 
     /// Take over a UDP socket made elsewhere (it is made non-blocking).

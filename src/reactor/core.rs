@@ -11,14 +11,14 @@ use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
 use log::{debug, error, warn};
-use mio::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry};
 use slab::Slab;
 
 use super::context::Context;
 use super::handler::{Handler, TimeoutAction};
-use super::stream::{Listener, PeerAddr, Stream, UnixFile};
+use super::stream::{Dgram, Listener, PeerAddr, Stream, UnixFile};
 use super::token::{ConnId, DgramId, Key, ListenerId, MAX_INDEX};
 use super::{Config, Stats};
 use crate::buf::{BufPool, MAX_IOVECS};
@@ -65,9 +65,9 @@ pub(crate) enum Source {
         conn: Conn,
     },
     Dgram {
-        sock: UdpSocket,
+        sock: Dgram,
         /// Datagrams the kernel had no room for yet, in order.
-        queue: VecDeque<(SocketAddr, Vec<u8>)>,
+        queue: VecDeque<(PeerAddr, Vec<u8>)>,
         queued_bytes: usize,
     },
     Signals(Signals),
@@ -237,7 +237,7 @@ impl Core {
         match self.get(key) {
             Some(Source::Listener { sock, .. }) => sock.local_addr(),
             Some(Source::Conn { sock, .. }) => sock.local_addr(),
-            Some(Source::Dgram { sock, .. }) => sock.local_addr().map(PeerAddr::Inet),
+            Some(Source::Dgram { sock, .. }) => sock.local_addr(),
             _ => Err(stale()),
         }
     }
@@ -295,6 +295,28 @@ impl Core {
         self.insert(source, Interest::READABLE).map(ListenerId)
     }
 
+    pub(crate) fn bind_unix_dgram(
+        &mut self,
+        path: &std::path::Path,
+        opts: &sys::UnixListenOptions,
+    ) -> io::Result<DgramId> {
+        let std_sock = sys::unix_datagram(path, opts)?;
+        let file = UnixFile(path.to_path_buf());
+        if self.dgram_buf.is_empty() {
+            self.dgram_buf = vec![0; DGRAM_BUF];
+        }
+        let source = Source::Dgram {
+            sock: Dgram::Unix {
+                sock: UnixDatagram::from_std(std_sock),
+                _file: file,
+            },
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+        };
+        self.insert(source, Interest::READABLE | Interest::WRITABLE)
+            .map(DgramId)
+    }
+
     pub(crate) fn bind_udp(&mut self, addr: SocketAddr, reuse_port: bool) -> io::Result<DgramId> {
         self.add_udp(sys::udp_socket(addr, reuse_port)?)
     }
@@ -305,7 +327,7 @@ impl Core {
             self.dgram_buf = vec![0; DGRAM_BUF];
         }
         let source = Source::Dgram {
-            sock: UdpSocket::from_std(sock),
+            sock: Dgram::Udp(UdpSocket::from_std(sock)),
             queue: VecDeque::new(),
             queued_bytes: 0,
         };
@@ -997,7 +1019,7 @@ impl Core {
                     self.stats.datagrams_in += 1;
                     self.stats.bytes_in += n as u64;
                     self.call(h, None, |h, cx| {
-                        h.on_datagram(cx, DgramId(key), &buf[..n], peer)
+                        h.on_datagram(cx, DgramId(key), &buf[..n], &peer)
                     });
                     self.report_closed(h);
                 }
@@ -1015,7 +1037,7 @@ impl Core {
         self.queue_read(key);
     }
 
-    pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: SocketAddr) -> io::Result<()> {
+    pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: PeerAddr) -> io::Result<()> {
         let max_queue = self.config.max_dgram_queue;
         let Some(Source::Dgram {
             sock,
@@ -1027,7 +1049,7 @@ impl Core {
         };
         if queue.is_empty() {
             loop {
-                match sock.send_to(data, peer) {
+                match sock.send_to(data, &peer) {
                     Ok(_) => {
                         self.stats.datagrams_out += 1;
                         self.stats.bytes_out += data.len() as u64;
@@ -1059,7 +1081,7 @@ impl Core {
             return;
         };
         while let Some((peer, data)) = queue.front() {
-            match sock.send_to(data, *peer) {
+            match sock.send_to(data, peer) {
                 Ok(_) => {
                     self.stats.datagrams_out += 1;
                     self.stats.bytes_out += data.len() as u64;

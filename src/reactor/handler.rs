@@ -1,7 +1,5 @@
 //! The [`Handler`] trait: what the reactor calls when something happens.
 
-use std::net::SocketAddr;
-
 use super::context::Context;
 use super::stream::PeerAddr;
 use super::token::{ConnId, DgramId, ListenerId};
@@ -98,14 +96,10 @@ pub trait Handler {
     /// without this call; a graceful [`Context::shutdown`] reports every one.)
     fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {}
 
-    /// A datagram arrived on `socket` from `peer`.
-    fn on_datagram(
-        &mut self,
-        cx: &mut Context<'_>,
-        socket: DgramId,
-        data: &[u8],
-        peer: SocketAddr,
-    ) {
+    /// A datagram arrived on `socket` from `peer` (an IP address and port for UDP, a Unix
+    /// socket address for a Unix datagram socket). Reply with
+    /// [`Context::send_to`]`(socket, reply, peer)`.
+    fn on_datagram(&mut self, cx: &mut Context<'_>, socket: DgramId, data: &[u8], peer: &PeerAddr) {
     }
 
     /// A timer set with [`Context::set_timer`] fired; `token` is the value given then.

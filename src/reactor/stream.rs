@@ -1,7 +1,8 @@
-//! Stream sockets of every family the reactor serves: TCP (IPv4, IPv6) and Unix.
+//! Sockets of every family the reactor serves: TCP and UDP (IPv4, IPv6), and Unix stream and
+//! datagram sockets.
 //!
-//! The reactor's read, write and accept loops are the same for every stream family; these two
-//! enums put TCP and Unix sockets behind one face so that the loops are written once.
+//! The reactor's read, write, accept and receive loops are the same for every family; these
+//! enums put the IP and Unix sockets behind one face so that the loops are written once.
 //! [`PeerAddr`] is the address of either family, as handlers see it.
 
 use std::fmt;
@@ -10,7 +11,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::path::PathBuf;
 
 use mio::event::Source;
-use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 
 /// The address of a stream peer (or of a local socket): IP and port, or a Unix socket address.
@@ -29,6 +30,18 @@ impl PeerAddr {
             PeerAddr::Inet(a) => Some(*a),
             PeerAddr::Unix(_) => None,
         }
+    }
+}
+
+impl From<&PeerAddr> for PeerAddr {
+    fn from(a: &PeerAddr) -> PeerAddr {
+        a.clone()
+    }
+}
+
+impl From<&SocketAddr> for PeerAddr {
+    fn from(a: &SocketAddr) -> PeerAddr {
+        PeerAddr::Inet(*a)
     }
 }
 
@@ -210,6 +223,78 @@ impl Source for Listener {
         match self {
             Listener::Tcp(l) => l.deregister(r),
             Listener::Unix { sock: l, .. } => l.deregister(r),
+        }
+    }
+}
+
+/// A datagram socket: UDP, or Unix datagram (which removes its socket file when dropped).
+#[derive(Debug)]
+pub(crate) enum Dgram {
+    Udp(UdpSocket),
+    /// `_file` is held only for its `Drop`, which removes the socket file.
+    Unix {
+        sock: UnixDatagram,
+        _file: UnixFile,
+    },
+}
+
+fn unreachable_peer(msg: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+impl Dgram {
+    pub(crate) fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, PeerAddr)> {
+        match self {
+            Dgram::Udp(s) => s.recv_from(buf).map(|(n, a)| (n, PeerAddr::Inet(a))),
+            Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| (n, PeerAddr::Unix(a))),
+        }
+    }
+
+    pub(crate) fn send_to(&self, buf: &[u8], peer: &PeerAddr) -> io::Result<usize> {
+        match (self, peer) {
+            (Dgram::Udp(s), PeerAddr::Inet(a)) => s.send_to(buf, *a),
+            (Dgram::Unix { sock, .. }, PeerAddr::Unix(a)) => match a.as_pathname() {
+                Some(path) => sock.send_to(buf, path),
+                None => Err(unreachable_peer(
+                    "the peer's Unix socket is unnamed (not bound to a path): nowhere to send",
+                )),
+            },
+            (Dgram::Udp(_), PeerAddr::Unix(_)) => Err(unreachable_peer(
+                "a UDP socket cannot send to a Unix address",
+            )),
+            (Dgram::Unix { .. }, PeerAddr::Inet(_)) => Err(unreachable_peer(
+                "a Unix datagram socket cannot send to an IP address",
+            )),
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
+        match self {
+            Dgram::Udp(s) => s.local_addr().map(PeerAddr::Inet),
+            Dgram::Unix { sock, .. } => sock.local_addr().map(PeerAddr::Unix),
+        }
+    }
+}
+
+impl Source for Dgram {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Dgram::Udp(s) => s.register(r, t, i),
+            Dgram::Unix { sock, .. } => sock.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Dgram::Udp(s) => s.reregister(r, t, i),
+            Dgram::Unix { sock, .. } => sock.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Dgram::Udp(s) => s.deregister(r),
+            Dgram::Unix { sock, .. } => sock.deregister(r),
         }
     }
 }

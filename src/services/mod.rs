@@ -13,8 +13,6 @@
 //!   with [`send_frame`]. A malformed or oversize frame closes that connection only, with the
 //!   error as its close reason.
 
-use std::net::SocketAddr;
-
 use log::{debug, info, warn};
 
 use crate::error::CloseReason;
@@ -135,13 +133,7 @@ impl Handler for CourseServer {
         }
     }
 
-    fn on_datagram(
-        &mut self,
-        cx: &mut Context<'_>,
-        socket: DgramId,
-        data: &[u8],
-        peer: SocketAddr,
-    ) {
+    fn on_datagram(&mut self, cx: &mut Context<'_>, socket: DgramId, data: &[u8], peer: &PeerAddr) {
         debug!("{socket}: {} bytes from {peer}", data.len());
         uppercase_into(data, &mut self.scratch);
         if let Err(e) = cx.send_to(socket, &self.scratch, peer) {

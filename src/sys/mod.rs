@@ -6,6 +6,8 @@
 //!   with `SO_REUSEADDR`, an optional `SO_REUSEPORT`, an explicit `IPV6_V6ONLY` choice and a
 //!   configurable backlog;
 //! * [`udp_socket`]: a non-blocking UDP socket, likewise;
+//! * [`unix_listener`] and [`unix_datagram`]: Unix stream and datagram sockets bound to a file,
+//!   with its mode set and a stale file (nobody bound to it) replaced;
 //! * [`Signals`]: a `signalfd(2)` so that SIGINT and SIGTERM arrive through the reactor's own
 //!   poll as readable events, not through a flag set by an asynchronous handler.
 //!
@@ -125,6 +127,49 @@ pub fn unix_listener(
     path: &std::path::Path,
     opts: &UnixListenOptions,
 ) -> io::Result<std::os::unix::net::UnixListener> {
+    claim_unix_path(path, opts, |p| {
+        std::os::unix::net::UnixStream::connect(p).map(drop)
+    })?;
+    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
+    socket.bind(&socket2::SockAddr::unix(path)?)?;
+    set_mode(path, opts)?;
+    socket.listen(opts.backlog)?;
+    Ok(socket.into())
+}
+
+/// A non-blocking Unix datagram socket bound to `path` (the backlog option does not apply).
+///
+/// # Errors
+///
+/// As for [`unix_listener`].
+pub fn unix_datagram(
+    path: &std::path::Path,
+    opts: &UnixListenOptions,
+) -> io::Result<std::os::unix::net::UnixDatagram> {
+    claim_unix_path(path, opts, |p| {
+        std::os::unix::net::UnixDatagram::unbound()?.connect(p)
+    })?;
+    let socket = Socket::new(Domain::UNIX, Type::DGRAM.nonblocking(), None)?;
+    socket.bind(&socket2::SockAddr::unix(path)?)?;
+    set_mode(path, opts)?;
+    Ok(socket.into())
+}
+
+fn set_mode(path: &std::path::Path, opts: &UnixListenOptions) -> io::Result<()> {
+    if let Some(mode) = opts.mode {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}
+
+/// Make `path` free to bind: nothing there, or a stale socket file (removed if allowed).
+/// `probe` connects to the path: success means a live socket is bound there.
+fn claim_unix_path(
+    path: &std::path::Path,
+    opts: &UnixListenOptions,
+    probe: impl Fn(&std::path::Path) -> io::Result<()>,
+) -> io::Result<()> {
     use std::os::unix::fs::FileTypeExt;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
@@ -133,8 +178,8 @@ pub fn unix_listener(
                 format!("{} exists and is not a socket", path.display()),
             ));
         }
-        match std::os::unix::net::UnixStream::connect(path) {
-            Ok(_) => {
+        match probe(path) {
+            Ok(()) => {
                 return Err(io::Error::new(
                     io::ErrorKind::AddrInUse,
                     format!("a server is already listening on {}", path.display()),
@@ -147,14 +192,7 @@ pub fn unix_listener(
             Err(_) => {}
         }
     }
-    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
-    socket.bind(&socket2::SockAddr::unix(path)?)?;
-    if let Some(mode) = opts.mode {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    }
-    socket.listen(opts.backlog)?;
-    Ok(socket.into())
+    Ok(())
 }
 
 /// Signals delivered through a file descriptor (`signalfd(2)`).
