@@ -522,13 +522,7 @@ fn framed_client(
     max_frame: usize,
     timeout: Duration,
 ) -> Result<(), String> {
-    let codec = Codec::length_prefixed(max_frame);
-    let mut wire = Vec::new();
-    for m in messages {
-        codec
-            .encode_to_vec(m.as_bytes(), &mut wire)
-            .map_err(|e| format!("cannot send '{m}': {e}"))?;
-    }
+    let (codec, wire) = encode_all(messages, max_frame)?;
     let sock = TcpStream::connect_timeout(&server, timeout)
         .map_err(|e| format!("cannot connect to {server}: {e}"))?;
     sock.set_read_timeout(Some(timeout))
@@ -546,13 +540,7 @@ fn unix_client(
     max_frame: usize,
     timeout: Duration,
 ) -> Result<(), String> {
-    let codec = Codec::length_prefixed(max_frame);
-    let mut wire = Vec::new();
-    for m in messages {
-        codec
-            .encode_to_vec(m.as_bytes(), &mut wire)
-            .map_err(|e| format!("cannot send '{m}': {e}"))?;
-    }
+    let (codec, wire) = encode_all(messages, max_frame)?;
     let name = server.display().to_string();
     let sock = std::os::unix::net::UnixStream::connect(server)
         .map_err(|e| format!("cannot connect to {name}: {e}"))?;
@@ -562,6 +550,18 @@ fn unix_client(
         .map_err(|e| e.to_string())?;
     println!("using a Unix socket");
     exchange_frames(sock, &name, messages, codec, wire, timeout)
+}
+
+/// The messages as frames, back to back, and the codec that made them.
+fn encode_all(messages: &[String], max_frame: usize) -> Result<(Codec, Vec<u8>), String> {
+    let codec = Codec::length_prefixed(max_frame);
+    let mut wire = Vec::new();
+    for m in messages {
+        codec
+            .encode_to_vec(m.as_bytes(), &mut wire)
+            .map_err(|e| format!("cannot send '{m}': {e}"))?;
+    }
+    Ok((codec, wire))
 }
 
 /// Send `wire` (the messages, framed), then read and print one echoed frame per message.

@@ -259,21 +259,13 @@ impl Core {
         addr: SocketAddr,
         opts: &sys::ListenOptions,
     ) -> io::Result<ListenerId> {
-        let sock = Listener::Tcp(TcpListener::from_std(sys::tcp_listener(addr, opts)?));
-        let source = Source::Listener {
-            sock,
-            paused: false,
-        };
-        self.insert(source, Interest::READABLE).map(ListenerId)
+        let sock = TcpListener::from_std(sys::tcp_listener(addr, opts)?);
+        self.add_listening(Listener::Tcp(sock))
     }
 
     pub(crate) fn add_listener(&mut self, sock: std::net::TcpListener) -> io::Result<ListenerId> {
         sock.set_nonblocking(true)?;
-        let source = Source::Listener {
-            sock: Listener::Tcp(TcpListener::from_std(sock)),
-            paused: false,
-        };
-        self.insert(source, Interest::READABLE).map(ListenerId)
+        self.add_listening(Listener::Tcp(TcpListener::from_std(sock)))
     }
 
     pub(crate) fn listen_unix(
@@ -281,13 +273,13 @@ impl Core {
         path: &std::path::Path,
         opts: &sys::UnixListenOptions,
     ) -> io::Result<ListenerId> {
-        let std_listener = sys::unix_listener(path, opts)?;
+        let sock = UnixListener::from_std(sys::unix_listener(path, opts)?);
         // From here on the file is ours: removed when the listener goes, even on error.
-        let file = UnixFile(path.to_path_buf());
-        let sock = Listener::Unix {
-            sock: UnixListener::from_std(std_listener),
-            _file: file,
-        };
+        let _file = UnixFile(path.to_path_buf());
+        self.add_listening(Listener::Unix { sock, _file })
+    }
+
+    fn add_listening(&mut self, sock: Listener) -> io::Result<ListenerId> {
         let source = Source::Listener {
             sock,
             paused: false,
@@ -300,21 +292,9 @@ impl Core {
         path: &std::path::Path,
         opts: &sys::UnixListenOptions,
     ) -> io::Result<DgramId> {
-        let std_sock = sys::unix_datagram(path, opts)?;
-        let file = UnixFile(path.to_path_buf());
-        if self.dgram_buf.is_empty() {
-            self.dgram_buf = vec![0; DGRAM_BUF];
-        }
-        let source = Source::Dgram {
-            sock: Dgram::Unix {
-                sock: UnixDatagram::from_std(std_sock),
-                _file: file,
-            },
-            queue: VecDeque::new(),
-            queued_bytes: 0,
-        };
-        self.insert(source, Interest::READABLE | Interest::WRITABLE)
-            .map(DgramId)
+        let sock = UnixDatagram::from_std(sys::unix_datagram(path, opts)?);
+        let _file = UnixFile(path.to_path_buf());
+        self.add_dgram(Dgram::Unix { sock, _file })
     }
 
     pub(crate) fn bind_udp(&mut self, addr: SocketAddr, reuse_port: bool) -> io::Result<DgramId> {
@@ -323,11 +303,16 @@ impl Core {
 
     pub(crate) fn add_udp(&mut self, sock: std::net::UdpSocket) -> io::Result<DgramId> {
         sock.set_nonblocking(true)?;
+        self.add_dgram(Dgram::Udp(UdpSocket::from_std(sock)))
+    }
+
+    fn add_dgram(&mut self, sock: Dgram) -> io::Result<DgramId> {
+        // One receive buffer for all datagram sockets, made with the first of them.
         if self.dgram_buf.is_empty() {
             self.dgram_buf = vec![0; DGRAM_BUF];
         }
         let source = Source::Dgram {
-            sock: Dgram::Udp(UdpSocket::from_std(sock)),
+            sock,
             queue: VecDeque::new(),
             queued_bytes: 0,
         };
