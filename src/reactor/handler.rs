@@ -61,7 +61,9 @@ pub trait Handler {
 
     /// Bytes arrived on `conn`. `data` is all the unconsumed input: what the handler left last
     /// time followed by the new bytes. Return how many bytes from the front were used; the
-    /// rest stays buffered (without being copied again) and is offered with the next bytes.
+    /// rest stays buffered (without being copied again) and is offered with the next bytes:
+    /// only then, so a handler should use every complete message it is given (leave only a
+    /// partial one), or it may wait for bytes that never come.
     ///
     /// A handler that keeps leaving input unconsumed until the buffer reaches
     /// [`Config::max_read_buffer`](super::Config::max_read_buffer) gets the connection closed
