@@ -567,8 +567,9 @@ impl<H: Handler> Reactor<H> {
             }
             let key = Key::from_token(event.token());
             // Errors and hang-ups are surfaced by the read or write they make fail.
-            if event.is_readable() || event.is_read_closed() || event.is_error() {
-                core.readable(handler, key);
+            let hup = event.is_read_closed() || event.is_error();
+            if event.is_readable() || hup {
+                core.readable(handler, key, hup);
             }
             if event.is_writable() || event.is_write_closed() || event.is_error() {
                 core.writable(handler, key);
