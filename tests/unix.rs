@@ -178,3 +178,39 @@ fn unix_datagram_upper_casing_and_cleanup() {
     drop(server.stop());
     assert!(!path.exists(), "socket file removed");
 }
+
+#[test]
+fn seqpacket_connections_keep_record_boundaries() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let dir = TempDir::new("seqpacket");
+    let path = dir.path("records.sock");
+    let mut reactor = Reactor::new(CourseServer::new()).unwrap();
+    reactor
+        .with_context(|_, cx| cx.listen_seqpacket(&path, &UnixListenOptions::default()))
+        .unwrap();
+    let server = Running::start(reactor);
+
+    let c = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+    c.connect(&SockAddr::unix(&path).unwrap()).unwrap();
+    c.set_read_timeout(Some(STEP)).unwrap();
+    // Sent back to back, including one far larger than a read block: each comes back alone
+    // and whole.
+    let records: Vec<Vec<u8>> = vec![
+        b"one".to_vec(),
+        util::pattern(5, 100_000),
+        b"three".to_vec(),
+    ];
+    for r in &records {
+        assert_eq!(c.send(r).unwrap(), r.len());
+    }
+    for r in &records {
+        let mut buf = vec![0u8; 200_000];
+        let n = std::io::Read::read(&mut &c, &mut buf).unwrap();
+        assert_eq!(&buf[..n], &r[..], "record of {} bytes", r.len());
+    }
+    drop(c);
+    let reactor = server.stop();
+    assert_eq!(reactor.stats().bytes_in, 100_008);
+    drop(reactor);
+    assert!(!path.exists());
+}

@@ -177,6 +177,30 @@ impl ReadBuf {
         true
     }
 
+    /// Make sure there is room for at least `n` more bytes (taking a block, compacting, or
+    /// growing up to `limit`). Returns `false` if that would need more than `limit` bytes.
+    pub fn reserve_at_least(&mut self, n: usize, pool: &mut BufPool, limit: usize) -> bool {
+        if self.buf.is_empty() {
+            self.buf = pool.take_read();
+        }
+        if self.buf.len() - self.end >= n {
+            return true;
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let need = self.end + n;
+        if need > limit {
+            return false;
+        }
+        if self.buf.len() < need {
+            self.buf.resize(need.max(self.buf.len() * 2).min(limit), 0);
+        }
+        true
+    }
+
     /// The room after the unconsumed input, for the next read to fill.
     pub fn spare_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.end..]

@@ -95,6 +95,9 @@ pub struct Conn {
     pub wq: WriteQueue,
     /// Outgoing connect still in progress.
     pub connecting: bool,
+    /// A record (seqpacket) connection: each read is one whole record, delivered alone, and
+    /// each write is sent as one record.
+    pub records: bool,
     /// The peer sent end of file.
     pub read_eof: bool,
     /// Reading stopped because queued output passed the high watermark.
@@ -123,6 +126,7 @@ impl Conn {
             rbuf: ReadBuf::new(),
             wq: WriteQueue::new(),
             connecting,
+            records: false,
             read_eof: false,
             read_paused: false,
             closing: None,

@@ -81,8 +81,14 @@ impl Context<'_> {
     /// `NotConnected` if `conn` is stale; `BrokenPipe` if its write side is shut down or a close
     /// was requested.
     pub fn write(&mut self, conn: ConnId, data: &[u8]) -> io::Result<()> {
-        self.core
-            .queue_output(conn.0, data.len(), |c, pool| c.wq.push_copy(data, pool))
+        self.core.queue_output(conn.0, data.len(), |c, pool| {
+            if c.records {
+                // One record: its own segment, sent alone.
+                c.wq.push_owned(data.to_vec());
+            } else {
+                c.wq.push_copy(data, pool);
+            }
+        })
     }
 
     /// Queue `data` on `conn` without copying it: the vector becomes a segment of the write
@@ -106,6 +112,10 @@ impl Context<'_> {
     pub fn write_parts(&mut self, conn: ConnId, parts: &[&[u8]]) -> io::Result<()> {
         let len = parts.iter().map(|p| p.len()).sum();
         self.core.queue_output(conn.0, len, |c, pool| {
+            if c.records {
+                c.wq.push_owned(parts.concat());
+                return;
+            }
             for part in parts {
                 c.wq.push_copy(part, pool);
             }
@@ -127,6 +137,10 @@ impl Context<'_> {
     ) -> io::Result<()> {
         let len = header.len() + payload.len() + trailer.len();
         self.core.queue_output(conn.0, len, |c, pool| {
+            if c.records {
+                c.wq.push_owned([header, &payload, trailer].concat());
+                return;
+            }
             c.wq.push_copy(header, pool);
             c.wq.push_owned(payload);
             c.wq.push_copy(trailer, pool);
@@ -403,6 +417,32 @@ impl Context<'_> {
         opts: &UnixListenOptions,
     ) -> io::Result<ListenerId> {
         self.core.listen_unix(path.as_ref(), opts)
+    }
+
+    /// Listen on a Unix `SOCK_SEQPACKET` socket file at `path`. Its connections are made of
+    /// records: every `on_data` call gets exactly one whole record (what the handler does not
+    /// use of it is dropped with it), and every write (`write`, `write_owned`, `write_parts`,
+    /// ...) is sent as one record. (An empty record reads as end of file.)
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::unix_seqpacket_listener`](crate::sys::unix_seqpacket_listener).
+    pub fn listen_seqpacket(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+        opts: &UnixListenOptions,
+    ) -> io::Result<ListenerId> {
+        self.core.listen_seqpacket(path.as_ref(), opts)
+    }
+
+    /// Connect a record (seqpacket) connection to `path` (see
+    /// [`listen_seqpacket`](Context::listen_seqpacket)).
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::unix_seqpacket_connect`](crate::sys::unix_seqpacket_connect).
+    pub fn connect_seqpacket(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<ConnId> {
+        self.core.connect_seqpacket(path.as_ref())
     }
 
     /// Start a connect to the Unix socket at `path` (see [`connect`](Context::connect)).

@@ -18,7 +18,7 @@ use slab::Slab;
 
 use super::context::Context;
 use super::handler::{Handler, TimeoutAction};
-use super::stream::{Dgram, Listener, PeerAddr, Stream, UnixFile};
+use super::stream::{next_record_len, Dgram, Listener, PeerAddr, Stream, UnixFile};
 use super::token::{ConnId, DgramId, Key, ListenerId, MAX_INDEX};
 use super::{Config, Stats};
 use crate::buf::{BufPool, MAX_IOVECS};
@@ -279,6 +279,23 @@ impl Core {
         self.add_listening(Listener::Unix { sock, _file })
     }
 
+    pub(crate) fn listen_seqpacket(
+        &mut self,
+        path: &std::path::Path,
+        opts: &sys::UnixListenOptions,
+    ) -> io::Result<ListenerId> {
+        let sock = sys::unix_seqpacket_listener(path, opts)?;
+        let _file = UnixFile(path.to_path_buf());
+        self.add_listening(Listener::Seqpacket { sock, _file })
+    }
+
+    pub(crate) fn connect_seqpacket(&mut self, path: &std::path::Path) -> io::Result<ConnId> {
+        let sock = Stream::Seqpacket(sys::unix_seqpacket_connect(path)?);
+        let id = self.add_conn(sock, true)?;
+        self.stats.connected += 1;
+        Ok(id)
+    }
+
     fn add_listening(&mut self, sock: Listener) -> io::Result<ListenerId> {
         let source = Source::Listener {
             sock,
@@ -333,7 +350,8 @@ impl Core {
                 debug!("TCP_NODELAY failed: {e}");
             }
         }
-        let conn = Conn::new(self.now, self.config.timeouts, connecting);
+        let mut conn = Conn::new(self.now, self.config.timeouts, connecting);
+        conn.records = sock.is_records();
         // Edge-triggered, both directions, once: no re-registration syscalls later.
         let key = self.insert(
             Source::Conn { sock, conn },
@@ -683,9 +701,11 @@ impl Core {
         if conn.connecting {
             return;
         }
+        // A record connection sends one segment (one record) per call.
+        let per_write = if conn.records { 1 } else { MAX_IOVECS };
         while !conn.wq.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let n = conn.wq.io_slices(&mut slices);
+            let n = conn.wq.io_slices(&mut slices[..per_write]);
             match sock.write_vectored(&slices[..n]) {
                 Ok(0) => {
                     let err = io::Error::from(io::ErrorKind::WriteZero);
@@ -903,7 +923,27 @@ impl Core {
                 // More input may be waiting, but others get their turn first.
                 return self.queue_read(key);
             }
-            if !conn.rbuf.reserve(&mut self.pool, limit) {
+            if conn.records {
+                // One whole record per read: learn its size first, and make room for it.
+                let Stream::Seqpacket(raw) = &*sock else {
+                    unreachable!("only seqpacket connections carry records");
+                };
+                let len = match next_record_len(raw) {
+                    Ok(len) => len,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        conn.rbuf.release(&mut self.pool);
+                        return;
+                    }
+                    Err(e) => return self.close_now(key, CloseReason::from_io(e)),
+                };
+                if !conn
+                    .rbuf
+                    .reserve_at_least(len.max(1), &mut self.pool, limit)
+                {
+                    let err = CloseReason::protocol(ReadBufferFull { limit });
+                    return self.close_now(key, err);
+                }
+            } else if !conn.rbuf.reserve(&mut self.pool, limit) {
                 let err = CloseReason::protocol(ReadBufferFull { limit });
                 return self.close_now(key, err);
             }
@@ -921,7 +961,15 @@ impl Core {
                     conn.note_read(now);
                     self.stats.bytes_in += n as u64;
                     budget = budget.saturating_sub(n);
+                    let records = conn.records;
                     self.deliver(h, key);
+                    if records {
+                        // Each record stands alone: nothing carries over to the next one.
+                        if let Some((_, conn)) = conn_in(&mut self.entries, key) {
+                            conn.rbuf.clear(&mut self.pool);
+                        }
+                        continue;
+                    }
                     if n < room && !hup {
                         if let Some((_, conn)) = conn_in(&mut self.entries, key) {
                             conn.rbuf.release(&mut self.pool);

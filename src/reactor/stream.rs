@@ -10,8 +10,11 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::path::PathBuf;
 
+use std::os::fd::AsRawFd;
+
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 /// The address of a stream peer (or of a local socket): IP and port, or a Unix socket address.
@@ -68,6 +71,51 @@ impl fmt::Display for PeerAddr {
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// A Unix `SOCK_SEQPACKET` connection: reliable and ordered like a stream, but made of
+    /// records, each read and written whole (mio has no type for it; the reactor registers
+    /// its descriptor directly).
+    Seqpacket(socket2::Socket),
+}
+
+/// A socket2 Unix address as the standard library's. socket2 converts only path names; an
+/// unnamed peer (the usual client) becomes a copy of one unnamed address made once (std has no
+/// constructor for it). An abstract name is reported as unnamed too.
+fn unix_addr(a: socket2::SockAddr) -> io::Result<PeerAddr> {
+    use std::sync::OnceLock;
+    static UNNAMED: OnceLock<std::os::unix::net::SocketAddr> = OnceLock::new();
+    if let Some(a) = a.as_unix() {
+        return Ok(PeerAddr::Unix(a));
+    }
+    if a.family() != libc::AF_UNIX as libc::sa_family_t {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a Unix address",
+        ));
+    }
+    if let Some(u) = UNNAMED.get() {
+        return Ok(PeerAddr::Unix(u.clone()));
+    }
+    let u = std::os::unix::net::UnixDatagram::unbound()?.local_addr()?;
+    Ok(PeerAddr::Unix(UNNAMED.get_or_init(|| u).clone()))
+}
+
+/// Length of the next record of a seqpacket socket, without taking it. 0 means end of file
+/// (or an empty record, which reads the same).
+pub(crate) fn next_record_len(sock: &socket2::Socket) -> io::Result<usize> {
+    use nix::sys::socket::{recv, MsgFlags};
+    use std::os::fd::AsRawFd;
+    loop {
+        // MSG_TRUNC makes Linux return the record's real length, not the 0 bytes copied.
+        match recv(
+            sock.as_raw_fd(),
+            &mut [],
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+        ) {
+            Ok(n) => return Ok(n),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 impl Stream {
@@ -75,6 +123,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.shutdown(how),
             Stream::Unix(s) => s.shutdown(how),
+            Stream::Seqpacket(s) => s.shutdown(how),
         }
     }
 
@@ -82,6 +131,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.take_error(),
             Stream::Unix(s) => s.take_error(),
+            Stream::Seqpacket(s) => s.take_error(),
         }
     }
 
@@ -89,6 +139,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.peer_addr().map(PeerAddr::Inet),
             Stream::Unix(s) => s.peer_addr().map(PeerAddr::Unix),
+            Stream::Seqpacket(s) => unix_addr(s.peer_addr()?),
         }
     }
 
@@ -96,6 +147,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.local_addr().map(PeerAddr::Inet),
             Stream::Unix(s) => s.local_addr().map(PeerAddr::Unix),
+            Stream::Seqpacket(s) => unix_addr(s.local_addr()?),
         }
     }
 
@@ -103,8 +155,13 @@ impl Stream {
     pub(crate) fn set_nodelay(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_nodelay(true),
-            Stream::Unix(_) => Ok(()),
+            Stream::Unix(_) | Stream::Seqpacket(_) => Ok(()),
         }
+    }
+
+    /// Is this a record (seqpacket) connection?
+    pub(crate) fn is_records(&self) -> bool {
+        matches!(self, Stream::Seqpacket(_))
     }
 }
 
@@ -113,6 +170,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Seqpacket(s) => (&*s).read(buf),
         }
     }
 }
@@ -122,6 +180,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Seqpacket(s) => (&*s).write(buf),
         }
     }
 
@@ -129,6 +188,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write_vectored(bufs),
             Stream::Unix(s) => s.write_vectored(bufs),
+            Stream::Seqpacket(s) => (&*s).write_vectored(bufs),
         }
     }
 
@@ -142,6 +202,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.register(r, t, i),
             Stream::Unix(s) => s.register(r, t, i),
+            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).register(r, t, i),
         }
     }
 
@@ -149,6 +210,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.reregister(r, t, i),
             Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).reregister(r, t, i),
         }
     }
 
@@ -156,6 +218,7 @@ impl Source for Stream {
         match self {
             Stream::Tcp(s) => s.deregister(r),
             Stream::Unix(s) => s.deregister(r),
+            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).deregister(r),
         }
     }
 }
@@ -167,6 +230,11 @@ pub(crate) enum Listener {
     /// `_file` is held only for its `Drop`, which removes the socket file.
     Unix {
         sock: UnixListener,
+        _file: UnixFile,
+    },
+    /// A Unix `SOCK_SEQPACKET` listener.
+    Seqpacket {
+        sock: socket2::Socket,
         _file: UnixFile,
     },
 }
@@ -193,6 +261,11 @@ impl Listener {
             Listener::Unix { sock: l, .. } => l
                 .accept()
                 .map(|(s, a)| (Stream::Unix(s), PeerAddr::Unix(a))),
+            Listener::Seqpacket { sock, .. } => {
+                let (s, a) = sock.accept()?;
+                s.set_nonblocking(true)?;
+                Ok((Stream::Seqpacket(s), unix_addr(a)?))
+            }
         }
     }
 
@@ -200,6 +273,7 @@ impl Listener {
         match self {
             Listener::Tcp(l) => l.local_addr().map(PeerAddr::Inet),
             Listener::Unix { sock: l, .. } => l.local_addr().map(PeerAddr::Unix),
+            Listener::Seqpacket { sock, .. } => unix_addr(sock.local_addr()?),
         }
     }
 }
@@ -209,6 +283,7 @@ impl Source for Listener {
         match self {
             Listener::Tcp(l) => l.register(r, t, i),
             Listener::Unix { sock: l, .. } => l.register(r, t, i),
+            Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).register(r, t, i),
         }
     }
 
@@ -216,6 +291,7 @@ impl Source for Listener {
         match self {
             Listener::Tcp(l) => l.reregister(r, t, i),
             Listener::Unix { sock: l, .. } => l.reregister(r, t, i),
+            Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).reregister(r, t, i),
         }
     }
 
@@ -223,6 +299,7 @@ impl Source for Listener {
         match self {
             Listener::Tcp(l) => l.deregister(r),
             Listener::Unix { sock: l, .. } => l.deregister(r),
+            Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).deregister(r),
         }
     }
 }

@@ -155,6 +155,47 @@ pub fn unix_datagram(
     Ok(socket.into())
 }
 
+/// A non-blocking Unix `SOCK_SEQPACKET` listener bound to `path`: connections made of
+/// records, each delivered whole.
+///
+/// # Errors
+///
+/// As for [`unix_listener`].
+pub fn unix_seqpacket_listener(
+    path: &std::path::Path,
+    opts: &UnixListenOptions,
+) -> io::Result<Socket> {
+    claim_unix_path(path, opts, |p| {
+        Socket::new(Domain::UNIX, Type::SEQPACKET, None)?.connect(&socket2::SockAddr::unix(p)?)
+    })?;
+    let socket = Socket::new(Domain::UNIX, Type::SEQPACKET.nonblocking(), None)?;
+    socket.bind(&socket2::SockAddr::unix(path)?)?;
+    set_mode(path, opts)?;
+    socket.listen(opts.backlog)?;
+    Ok(socket)
+}
+
+/// A non-blocking Unix `SOCK_SEQPACKET` socket connecting to `path` (a Unix connect completes
+/// at once, or fails).
+///
+/// # Errors
+///
+/// Any error of `socket` or `connect` (`ConnectionRefused` when nothing listens there).
+pub fn unix_seqpacket_connect(path: &std::path::Path) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::UNIX, Type::SEQPACKET.nonblocking(), None)?;
+    match socket.connect(&socket2::SockAddr::unix(path)?) {
+        Ok(()) => Ok(socket),
+        // A full backlog: the connect goes on; writable when done.
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINPROGRESS)
+                || e.kind() == io::ErrorKind::WouldBlock =>
+        {
+            Ok(socket)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn set_mode(path: &std::path::Path, opts: &UnixListenOptions) -> io::Result<()> {
     if let Some(mode) = opts.mode {
         use std::os::unix::fs::PermissionsExt;
