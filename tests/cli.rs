@@ -240,6 +240,26 @@ fn errors_name_the_problem_and_exit_non_zero() {
         "{err}"
     );
 
+    // Service names resolve through the services database (echo is port 7 there).
+    if netloop::sys::service_port("echo", "tcp") == Some(7) {
+        let out = netloop(&[
+            "tcp-client",
+            "x",
+            "--server",
+            "127.0.0.1:echo",
+            "--timeout",
+            "1",
+        ]);
+        assert!(
+            text(&out.stderr).contains("127.0.0.1:7"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let out = netloop(&["tcp-client", "x", "--server", "127.0.0.1:no-such-service"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a port number or a known service name"));
+
     // Nobody listens on a port we just freed.
     let free = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -82,3 +82,97 @@ fn connections_past_the_limit_are_accepted_and_closed_at_once() {
     server.stop();
     server.join().unwrap();
 }
+
+/// Echo per connection, for the builder functions.
+struct EchoSession;
+
+impl netloop::server::Session for EchoSession {
+    fn on_data(
+        &mut self,
+        cx: &mut netloop::Context<'_>,
+        conn: netloop::ConnId,
+        data: &[u8],
+    ) -> usize {
+        let _ = cx.write(conn, data);
+        data.len()
+    }
+}
+
+#[test]
+fn every_server_kind_from_its_builder() {
+    use netloop::server::{
+        tcp_server, udp_server, unix_datagram_server, unix_seqpacket_server, unix_stream_server,
+    };
+    use netloop::sys::UnixListenOptions;
+    use std::io::Write;
+
+    let dir = util::TempDir::new("builders");
+    let opts = UnixListenOptions::default();
+
+    let (r, l) = tcp_server("127.0.0.1:0".parse().unwrap(), Config::default(), |_, _| {
+        EchoSession
+    })
+    .unwrap();
+    let addr = r.listener_addr(l).unwrap();
+    let s = util::Running::start(r);
+    let mut c = connect(addr);
+    assert_eq!(util::echo_round_trip(&mut c, b"tcp"), b"tcp");
+    drop(s);
+
+    let path = dir.path("stream.sock");
+    let s = util::Running::start(
+        unix_stream_server(&path, &opts, Config::default(), |_, _| EchoSession)
+            .unwrap()
+            .0,
+    );
+    let mut u = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    u.set_read_timeout(Some(util::STEP)).unwrap();
+    u.write_all(b"unix").unwrap();
+    let mut buf = [0; 4];
+    u.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"unix");
+    drop(s);
+
+    let path = dir.path("seq.sock");
+    let s = util::Running::start(
+        unix_seqpacket_server(&path, &opts, Config::default(), |_, _| EchoSession)
+            .unwrap()
+            .0,
+    );
+    let q = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::SEQPACKET, None).unwrap();
+    q.connect(&socket2::SockAddr::unix(&path).unwrap()).unwrap();
+    q.set_read_timeout(Some(util::STEP)).unwrap();
+    q.send(b"rec").unwrap();
+    let mut buf = [0; 16];
+    let n = (&q).read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"rec");
+    drop(s);
+
+    let (r, sock) = udp_server(
+        "127.0.0.1:0".parse().unwrap(),
+        Config::default(),
+        CourseServer::new(),
+    )
+    .unwrap();
+    let uaddr = r.udp_addr(sock).unwrap();
+    let s = util::Running::start(r);
+    let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(util::STEP)).unwrap();
+    c.send_to(b"udp", uaddr).unwrap();
+    let n = c.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"UDP");
+    drop(s);
+
+    let path = dir.path("dgram.sock");
+    let s = util::Running::start(
+        unix_datagram_server(&path, &opts, Config::default(), CourseServer::new())
+            .unwrap()
+            .0,
+    );
+    let d = std::os::unix::net::UnixDatagram::bind(dir.path("client.sock")).unwrap();
+    d.set_read_timeout(Some(util::STEP)).unwrap();
+    d.send_to(b"dgram", &path).unwrap();
+    let n = d.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"DGRAM");
+    drop(s);
+}

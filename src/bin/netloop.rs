@@ -142,11 +142,25 @@ enum Command {
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|_| {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    // IP:SERVICE, with the service's port from the services database (echo, http, ...).
+    let bad = || {
         format!(
-            "'{s}' is not an IP address with a port (write 127.0.0.1:9999, or [::1]:9999 for IPv6)"
+            "'{s}' is not an IP address with a port (write 127.0.0.1:9999, [::1]:9999, or a service name such as 127.0.0.1:echo)"
         )
-    })
+    };
+    let (host, service) = s.rsplit_once(':').ok_or_else(bad)?;
+    let ip: std::net::IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| bad())?;
+    let port = netloop::sys::service_port(service, "tcp")
+        .or_else(|| netloop::sys::service_port(service, "udp"))
+        .ok_or_else(|| format!("'{service}' is not a port number or a known service name"))?;
+    Ok(SocketAddr::new(ip, port))
 }
 
 fn parse_threads(s: &str) -> Result<usize, String> {

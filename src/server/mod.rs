@@ -11,7 +11,9 @@
 //! that every message then needs.
 //!
 //! [`Sessions`] gives each connection its own [`Session`] object made by a factory, as
-//! `socketserver` makes one request handler per client.
+//! `socketserver` makes one request handler per client; [`tcp_server`], [`udp_server`],
+//! [`unix_stream_server`], [`unix_datagram_server`] and [`unix_seqpacket_server`] are
+//! `socketserver`'s server classes: a reactor with one socket and its handler, ready to run.
 //!
 //! Data flow: [`bind_tcp`] and [`bind_udp`] put one socket per reactor on an address (port 0
 //! is resolved by the first bind, so all reactors share the port the kernel chose);
@@ -28,8 +30,10 @@ use std::net::SocketAddr;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::reactor::{DgramId, Handle, Handler, ListenerId, Reactor, Stats};
-use crate::sys::ListenOptions;
+use std::path::Path;
+
+use crate::reactor::{Config, DgramId, Handle, Handler, ListenerId, PeerAddr, Reactor, Stats};
+use crate::sys::{ListenOptions, UnixListenOptions};
 
 /// Bind a listener for `addr` in every reactor. With more than one reactor, `SO_REUSEPORT`
 /// is set so they share the address. Returns each reactor's listener (in order) and the
@@ -85,6 +89,122 @@ pub fn bind_udp<H: Handler>(
 
 /// A reactor's thread, which hands the reactor back when it ends.
 type ReactorThread<H> = JoinHandle<io::Result<Reactor<H>>>;
+
+/// `socketserver.TCPServer`: a reactor listening on `addr` (the listener's id comes with it),
+/// with a [`Session`] made by `factory` for every connection. Add more listeners to the same reactor with
+/// [`Reactor::with_context`]; run it with [`Reactor::run`] (`serve_forever`), or several with
+/// [`Server`].
+///
+/// # Errors
+///
+/// An invalid `config`, or any error of binding and listening.
+///
+/// # Examples
+///
+/// ```
+/// use netloop::reactor::{Config, ConnId, Context};
+/// use netloop::server::{tcp_server, Session};
+///
+/// struct Echo;
+/// impl Session for Echo {
+///     fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+///         let _ = cx.write(conn, data);
+///         data.len()
+///     }
+/// }
+///
+/// let (reactor, listener) = tcp_server("127.0.0.1:0".parse().unwrap(), Config::default(), |_, _| Echo)?;
+/// let addr = reactor.listener_addr(listener)?; // the port the kernel chose
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn tcp_server<F, S>(
+    addr: SocketAddr,
+    config: Config,
+    factory: F,
+) -> io::Result<(Reactor<Sessions<F, S>>, ListenerId)>
+where
+    F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
+    S: Session,
+{
+    let mut reactor = Reactor::with_config(Sessions::new(factory), config)?;
+    let id = reactor.listen(addr)?;
+    Ok((reactor, id))
+}
+
+/// `socketserver.UnixStreamServer`: like [`tcp_server`], on the Unix socket file `path`.
+///
+/// # Errors
+///
+/// An invalid `config`, or any error of [`sys::unix_listener`](crate::sys::unix_listener).
+pub fn unix_stream_server<F, S>(
+    path: &Path,
+    opts: &UnixListenOptions,
+    config: Config,
+    factory: F,
+) -> io::Result<(Reactor<Sessions<F, S>>, ListenerId)>
+where
+    F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
+    S: Session,
+{
+    let mut reactor = Reactor::with_config(Sessions::new(factory), config)?;
+    let id = reactor.with_context(|_, cx| cx.listen_unix(path, opts))?;
+    Ok((reactor, id))
+}
+
+/// A Unix `SOCK_SEQPACKET` server: like [`unix_stream_server`], but each `on_data` is one
+/// whole record and each write one record (see
+/// [`Context::listen_seqpacket`](crate::reactor::Context::listen_seqpacket)).
+///
+/// # Errors
+///
+/// An invalid `config`, or any error of
+/// [`sys::unix_seqpacket_listener`](crate::sys::unix_seqpacket_listener).
+pub fn unix_seqpacket_server<F, S>(
+    path: &Path,
+    opts: &UnixListenOptions,
+    config: Config,
+    factory: F,
+) -> io::Result<(Reactor<Sessions<F, S>>, ListenerId)>
+where
+    F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
+    S: Session,
+{
+    let mut reactor = Reactor::with_config(Sessions::new(factory), config)?;
+    let id = reactor.with_context(|_, cx| cx.listen_seqpacket(path, opts))?;
+    Ok((reactor, id))
+}
+
+/// `socketserver.UDPServer`: a reactor with a UDP socket on `addr`, whose `handler` is
+/// called per datagram with the peer's address ([`Handler::on_datagram`]).
+///
+/// # Errors
+///
+/// An invalid `config`, or any error of binding.
+pub fn udp_server<H: Handler>(
+    addr: SocketAddr,
+    config: Config,
+    handler: H,
+) -> io::Result<(Reactor<H>, DgramId)> {
+    let mut reactor = Reactor::with_config(handler, config)?;
+    let id = reactor.bind_udp(addr)?;
+    Ok((reactor, id))
+}
+
+/// `socketserver.UnixDatagramServer`: like [`udp_server`], on the Unix socket file `path`.
+///
+/// # Errors
+///
+/// An invalid `config`, or any error of [`sys::unix_datagram`](crate::sys::unix_datagram).
+pub fn unix_datagram_server<H: Handler>(
+    path: &Path,
+    opts: &UnixListenOptions,
+    config: Config,
+    handler: H,
+) -> io::Result<(Reactor<H>, DgramId)> {
+    let mut reactor = Reactor::with_config(handler, config)?;
+    let id = reactor.with_context(|_, cx| cx.bind_unix_dgram(path, opts))?;
+    Ok((reactor, id))
+}
 
 /// Reactors running on threads of their own.
 pub struct Server<H> {

@@ -295,6 +295,26 @@ impl AsRawFd for Signals {
     }
 }
 
+/// The port of a service named in the services database (`/etc/services`), as
+/// `getservbyname(name, proto)` finds it: `service_port("echo", "tcp") == Some(7)`. Aliases
+/// count (`www` is `http`). `None` if the database is missing or has no such entry.
+pub fn service_port(name: &str, proto: &str) -> Option<u16> {
+    let db = std::fs::read_to_string("/etc/services").ok()?;
+    find_service(&db, name, proto)
+}
+
+/// Look `name`/`proto` up in the text of a services database.
+fn find_service(db: &str, name: &str, proto: &str) -> Option<u16> {
+    db.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let official = words.next()?;
+        let (port, p) = words.next()?.split_once('/')?;
+        let named = official == name || words.any(|alias| alias == name);
+        (named && p == proto).then(|| port.parse().ok()).flatten()
+    })
+}
+
 /// Is this `accept(2)` error about running out of descriptors or memory, where retrying at
 /// once would fail again (and spin the loop)?
 pub fn is_resource_exhausted(err: &io::Error) -> bool {
@@ -351,6 +371,17 @@ mod tests {
         // Without it, the second bind fails.
         let err = tcp_listener(addr, &ListenOptions::default()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn services_database_lookup() {
+        let db = "# comment\necho\t\t7/tcp\necho 7/udp\nhttp\t80/tcp\t\twww # WWW\nbad line\n";
+        assert_eq!(find_service(db, "echo", "tcp"), Some(7));
+        assert_eq!(find_service(db, "echo", "udp"), Some(7));
+        assert_eq!(find_service(db, "www", "tcp"), Some(80));
+        assert_eq!(find_service(db, "http", "udp"), None);
+        assert_eq!(find_service(db, "WWW", "tcp"), None);
+        assert_eq!(find_service(db, "line", "tcp"), None);
     }
 
     #[test]
