@@ -12,14 +12,24 @@
 //!
 //! * [`time`]: the hierarchical timer wheel (six levels of 64 one-millisecond slots);
 //! * [`buf`]: read buffers, write queues and the pool they come from;
-//! * [`conn`]: one connection's state: buffers, flags, and the three `settimeout` deadlines.
+//! * [`framing`]: length-field, varint and line codecs: bytes in, frame ranges out;
+//! * [`conn`]: one connection's state: buffers, flags, and the three `settimeout` deadlines;
+//! * [`check`]: the fuzz targets' bodies, each comparing the code with a simpler model.
 //!
 //! The **I/O shell** drives the core:
 //!
 //! * [`reactor`]: one `mio::Poll`, a slab of sockets whose tokens carry a generation, the
 //!   [`Handler`](reactor::Handler) trait you implement and the [`Context`](reactor::Context)
-//!   it acts through;
-//! * [`sys`]: socket creation with socket2, signals through `signalfd`.
+//!   it acts through; [`reactor::framed`] puts the codecs on it;
+//! * [`sys`]: socket creation with socket2 (TCP, UDP, Unix stream, datagram and seqpacket),
+//!   signals through `signalfd`, the services database.
+//!
+//! Above them, the layers people use directly:
+//!
+//! * [`server`]: `socketserver`'s ideas: a session object per connection, server builders,
+//!   one reactor per core sharing addresses with `SO_REUSEPORT`, graceful shutdown;
+//! * [`services`]: the course's servers (UDP upper-casing, TCP echo, framed echo), which
+//!   `netloop serve` runs.
 //!
 //! [`error`] holds the reason every connection closes with.
 //!
