@@ -19,7 +19,7 @@
 //! The **I/O shell** drives the core:
 //!
 //! * [`reactor`]: one `mio::Poll`, a slab of sockets whose tokens carry a generation, the
-//!   [`Handler`](reactor::Handler) trait you implement and the [`Context`](reactor::Context)
+//!   [`Handler`] trait you implement and the [`Context`]
 //!   it acts through; [`reactor::framed`] puts the codecs on it;
 //! * [`sys`]: socket creation with socket2 (TCP, UDP, Unix stream, datagram and seqpacket),
 //!   signals through `signalfd`, the services database.
@@ -36,9 +36,9 @@
 //! ## One event's path
 //!
 //! A datagram arrives → the kernel marks the socket readable → `epoll_wait` inside
-//! [`Reactor::turn`](reactor::Reactor::turn) returns an event whose token is
+//! [`Reactor::turn`] returns an event whose token is
 //! `(generation << 32) | slab key` → the reactor checks the generation, reads the datagram into
-//! its buffer and calls [`Handler::on_datagram`](reactor::Handler::on_datagram) → the handler
+//! its buffer and calls [`Handler::on_datagram`] → the handler
 //! calls [`Context::send_to`](reactor::Context::send_to) → `sendto(2)`. For a TCP connection
 //! the read goes into the connection's pooled [`ReadBuf`](buf::ReadBuf), the handler's reply
 //! into its [`WriteQueue`](buf::WriteQueue), and the queue is flushed with one `writev(2)` at

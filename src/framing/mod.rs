@@ -81,7 +81,7 @@ mod encode;
 use std::fmt;
 
 pub use decode::{Decoded, Decoder};
-pub use encode::Envelope;
+pub use encode::{Envelope, MAX_HEADER};
 
 /// Byte order of a length field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
