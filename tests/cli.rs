@@ -372,21 +372,30 @@ fn netloop_clients_talk_to_the_course_python_servers() {
 #[test]
 fn threads_and_stats_flags() {
     let server = serve(&["--threads", "2", "--stats", "0.1", "--max-conns", "100"]);
-    let addr = server.tcp[0].to_string();
-    for _ in 0..4 {
-        let out = netloop(&["tcp-client", "x", "--server", &addr]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-    }
+    // 40 connections open at once: the kernel spreads them over both reactors.
+    let clients: Vec<_> = (0..40).map(|_| util::connect(server.tcp[0])).collect();
     let mut saw_threads = false;
-    let mut saw_stats = false;
+    let mut spread = None;
     while let Ok(line) = server.stderr.recv_timeout(STEP) {
         saw_threads |= line.contains("2 reactor thread(s)");
-        saw_stats |= line.contains("stats: 4 accepted");
-        if saw_stats {
-            break;
+        if let Some(list) = line.split("accepted per reactor: ").nth(1) {
+            let counts: Vec<u64> = list
+                .split(", ")
+                .map(|n| n.trim().parse().unwrap())
+                .collect();
+            if counts.iter().sum::<u64>() == 40 {
+                spread = Some(counts);
+                break;
+            }
         }
     }
-    assert!(saw_threads && saw_stats);
+    assert!(saw_threads);
+    let spread = spread.expect("stats line with all 40 connections");
+    assert!(
+        spread.iter().all(|&n| n > 0),
+        "all on one reactor: {spread:?}"
+    );
+    drop(clients);
     let out = netloop(&["serve", "--threads", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -426,7 +426,8 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     log::info!("{} reactor thread(s); Ctrl-C or SIGTERM stops", o.threads);
     let server = Server::start(reactors).map_err(|e| format!("cannot start: {e}"))?;
     let signo = wait_for_signal(&mut signals, o.stats, || {
-        log_stats("stats", &server.stats())
+        log_stats("stats", &server.stats());
+        log_spread(server.stats_per_reactor().iter());
     })
     .map_err(|e| format!("waiting for signals failed: {e}"));
     match &signo {
@@ -444,7 +445,16 @@ fn serve(o: ServeOpts) -> Result<(), String> {
             sum.add(r.stats())
         });
     log_stats("stopped", &total);
+    log_spread(reactors.iter().map(|r| r.stats()));
     signo.map(|_| ())
+}
+
+/// With several reactors, how the connections spread over them.
+fn log_spread<'a>(per: impl Iterator<Item = &'a netloop::reactor::Stats>) {
+    let counts: Vec<String> = per.map(|s| s.accepted.to_string()).collect();
+    if counts.len() > 1 {
+        log::info!("accepted per reactor: {}", counts.join(", "));
+    }
 }
 
 fn unspecified_for(server: SocketAddr) -> SocketAddr {
