@@ -457,6 +457,25 @@ fn log_spread<'a>(per: impl Iterator<Item = &'a netloop::reactor::Stats>) {
     }
 }
 
+/// One read, retried after a signal; `Ok(None)` when the socket's read timeout passed.
+fn read_timed<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<Option<usize>, String> {
+    loop {
+        match r.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(format!("receive failed: {e}")),
+        }
+    }
+}
+
 fn unspecified_for(server: SocketAddr) -> SocketAddr {
     match server {
         SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -508,23 +527,16 @@ fn tcp_client(message: &str, server: SocketAddr, timeout: Duration) -> Result<()
     let mut got = Vec::with_capacity(message.len());
     let mut buf = [0; 4096];
     while got.len() < message.len() {
-        match sock.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+        match read_timed(&mut sock, &mut buf)? {
+            Some(0) => break,
+            Some(n) => got.extend_from_slice(&buf[..n]),
+            None => {
                 return Err(format!(
                     "{server} sent {} of {} bytes back, then nothing for {timeout:?}",
                     got.len(),
                     message.len()
                 ))
             }
-            Err(e) => return Err(format!("receive failed: {e}")),
         }
     }
     // Like the course's client: close when done (the server then reads end of file).
@@ -628,27 +640,20 @@ fn exchange_frames<S: Read + Write>(
                 buf.drain(..consumed);
             }
         }
-        match sock.read(&mut chunk) {
-            Ok(0) => {
+        match read_timed(&mut sock, &mut chunk)? {
+            Some(0) => {
                 return Err(format!(
                     "{server} closed the connection after {received} of {} frames",
                     messages.len()
                 ))
             }
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
+            Some(n) => buf.extend_from_slice(&chunk[..n]),
+            None => {
                 return Err(format!(
                     "{server} echoed {received} of {} frames, then nothing for {timeout:?}",
                     messages.len()
                 ))
             }
-            Err(e) => return Err(format!("receive failed: {e}")),
         }
     }
     Ok(())

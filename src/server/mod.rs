@@ -32,7 +32,9 @@ use std::time::Duration;
 
 use std::path::Path;
 
-use crate::reactor::{Config, DgramId, Handle, Handler, ListenerId, PeerAddr, Reactor, Stats};
+use crate::reactor::{
+    Config, Context, DgramId, Handle, Handler, ListenerId, PeerAddr, Reactor, Stats,
+};
 use crate::sys::{ListenOptions, UnixListenOptions};
 
 /// Bind a listener for `addr` in every reactor. With more than one reactor, `SO_REUSEPORT`
@@ -126,8 +128,21 @@ where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
     S: Session,
 {
+    sessions_on(config, factory, |cx| cx.listen(addr))
+}
+
+/// A reactor with a [`Sessions`] handler and the one listener `bind` makes.
+fn sessions_on<F, S>(
+    config: Config,
+    factory: F,
+    bind: impl FnOnce(&mut Context<'_>) -> io::Result<ListenerId>,
+) -> io::Result<(Reactor<Sessions<F, S>>, ListenerId)>
+where
+    F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
+    S: Session,
+{
     let mut reactor = Reactor::with_config(Sessions::new(factory), config)?;
-    let id = reactor.listen(addr)?;
+    let id = reactor.with_context(|_, cx| bind(cx))?;
     Ok((reactor, id))
 }
 
@@ -146,9 +161,7 @@ where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
     S: Session,
 {
-    let mut reactor = Reactor::with_config(Sessions::new(factory), config)?;
-    let id = reactor.with_context(|_, cx| cx.listen_unix(path, opts))?;
-    Ok((reactor, id))
+    sessions_on(config, factory, |cx| cx.listen_unix(path, opts))
 }
 
 /// A Unix `SOCK_SEQPACKET` server: like [`unix_stream_server`], but each `on_data` is one
@@ -169,9 +182,7 @@ where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
     S: Session,
 {
-    let mut reactor = Reactor::with_config(Sessions::new(factory), config)?;
-    let id = reactor.with_context(|_, cx| cx.listen_seqpacket(path, opts))?;
-    Ok((reactor, id))
+    sessions_on(config, factory, |cx| cx.listen_seqpacket(path, opts))
 }
 
 /// `socketserver.UDPServer`: a reactor with a UDP socket on `addr`, whose `handler` is
