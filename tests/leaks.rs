@@ -24,7 +24,10 @@ fn thousands_of_connect_close_cycles_leave_nothing_behind() {
         match i % 3 {
             // Orderly: talk, then close.
             0 => {
-                assert_eq!(util::echo_round_trip(&mut c, &i.to_be_bytes()), i.to_be_bytes());
+                assert_eq!(
+                    util::echo_round_trip(&mut c, &i.to_be_bytes()),
+                    i.to_be_bytes()
+                );
             }
             // Close with data in flight.
             1 => c.write_all(b"bye").unwrap(),
@@ -45,6 +48,11 @@ fn thousands_of_connect_close_cycles_leave_nothing_behind() {
     assert_eq!(sockets, 0);
     let reactor = server.stop();
     // The reactor thread's descriptors are this process's too: none left over.
-    assert!(open_fds() <= before, "{} descriptors before, {} after", before, open_fds());
+    assert!(
+        open_fds() <= before,
+        "{} descriptors before, {} after",
+        before,
+        open_fds()
+    );
     drop(reactor);
 }

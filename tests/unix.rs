@@ -214,3 +214,41 @@ fn seqpacket_connections_keep_record_boundaries() {
     drop(reactor);
     assert!(!path.exists());
 }
+
+#[test]
+fn unix_datagrams_larger_than_udp_ones_arrive_whole() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = TempDir::new("bigdgram");
+    let path = dir.path("big.sock");
+    let mut reactor = Reactor::new(CourseServer::new()).unwrap();
+    reactor
+        .with_context(|_, cx| cx.bind_unix_dgram(&path, &UnixListenOptions::default()))
+        .unwrap();
+    let server = Running::start(reactor);
+    let client = UnixDatagram::bind(dir.path("c.sock")).unwrap();
+    client.set_read_timeout(Some(STEP)).unwrap();
+    let msg: Vec<u8> = (0..100_000u32)
+        .map(|i| b"abcdefgh"[i as usize % 8])
+        .collect();
+    client.send_to(&msg, &path).unwrap();
+    let mut buf = vec![0u8; 200_000];
+    let n = client.recv(&mut buf).unwrap();
+    assert_eq!(n, 100_000, "the whole datagram, not its first 64 KiB");
+    assert!(buf[..n]
+        .iter()
+        .zip(&msg)
+        .all(|(a, b)| *a == b.to_ascii_uppercase()));
+    assert_eq!(server.handle.stats().dgram_recv_dropped, 0);
+}
+
+#[test]
+fn a_socket_file_replaced_by_someone_else_is_not_removed() {
+    let dir = TempDir::new("replaced");
+    let path = dir.path("mine.sock");
+    let server = start(&path, &UnixListenOptions::default()).unwrap();
+    // Someone removes our file and puts their own at the path.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"theirs").unwrap();
+    drop(server.stop());
+    assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+}

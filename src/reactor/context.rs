@@ -159,9 +159,12 @@ impl Context<'_> {
         self.core.conn(conn.0).map_or(0, |(_, c)| c.wq.len())
     }
 
-    /// Send one datagram to `peer` from `socket`. If the kernel's buffer is full, the datagram
-    /// is queued (up to [`Config::max_dgram_queue`](super::Config::max_dgram_queue) bytes) and
-    /// sent when the socket becomes writable.
+    /// Send one datagram to `peer` from `socket`. On a UDP socket whose kernel buffer is full,
+    /// the datagram is queued (up to [`Config::max_dgram_queue`](super::Config::max_dgram_queue)
+    /// bytes) and sent when the socket becomes writable. A Unix datagram socket never queues:
+    /// its `WouldBlock` means the *receiver's* queue is full, with no event to say when it
+    /// drains, and queueing would hold every later reply behind that one slow peer; the
+    /// caller gets `WouldBlock` and decides.
     ///
     /// # Errors
     ///

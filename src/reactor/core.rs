@@ -275,7 +275,7 @@ impl Core {
     ) -> io::Result<ListenerId> {
         let sock = UnixListener::from_std(sys::unix_listener(path, opts)?);
         // From here on the file is ours: removed when the listener goes, even on error.
-        let _file = UnixFile(path.to_path_buf());
+        let _file = UnixFile::new(path);
         self.add_listening(Listener::Unix { sock, _file })
     }
 
@@ -285,12 +285,14 @@ impl Core {
         opts: &sys::UnixListenOptions,
     ) -> io::Result<ListenerId> {
         let sock = sys::unix_seqpacket_listener(path, opts)?;
-        let _file = UnixFile(path.to_path_buf());
+        let _file = UnixFile::new(path);
         self.add_listening(Listener::Seqpacket { sock, _file })
     }
 
     pub(crate) fn connect_seqpacket(&mut self, path: &std::path::Path) -> io::Result<ConnId> {
         let sock = Stream::Seqpacket(sys::unix_seqpacket_connect(path)?);
+        // Connected already (a Unix connect does not go on in the background); on_connect
+        // still comes first, with the writable event.
         let id = self.add_conn(sock, true)?;
         self.stats.connected += 1;
         Ok(id)
@@ -310,7 +312,7 @@ impl Core {
         opts: &sys::UnixListenOptions,
     ) -> io::Result<DgramId> {
         let sock = UnixDatagram::from_std(sys::unix_datagram(path, opts)?);
-        let _file = UnixFile(path.to_path_buf());
+        let _file = UnixFile::new(path);
         self.add_dgram(Dgram::Unix { sock, _file })
     }
 
@@ -352,11 +354,13 @@ impl Core {
         }
         let mut conn = Conn::new(self.now, self.config.timeouts, connecting);
         conn.records = sock.is_records();
-        // Edge-triggered, both directions, once: no re-registration syscalls later.
-        let key = self.insert(
-            Source::Conn { sock, conn },
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
+        // Edge-triggered, both directions, once: no re-registration syscalls later. TCP also
+        // asks for urgent-data events: a read stops short at the urgent mark (see read_conn).
+        let interest = match sock {
+            Stream::Tcp(_) => Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
+            _ => Interest::READABLE | Interest::WRITABLE,
+        };
+        let key = self.insert(Source::Conn { sock, conn }, interest)?;
         self.stats.active += 1;
         self.rearm(key);
         Ok(ConnId(key))
@@ -788,7 +792,10 @@ impl Core {
         self.rearm(key);
     }
 
-    /// Read and drop a lingering connection's input; close it at the peer's end of file.
+    /// Read and drop the input of a connection asked to close (while it flushes, and while it
+    /// lingers): a peer that writes everything before it reads must not be able to stall our
+    /// flush by filling our receive buffer. At the peer's end of file a lingering connection
+    /// closes; one still flushing closes when its output is out.
     fn discard_input(&mut self, key: Key) {
         let limit = self.config.max_read_buffer;
         let mut budget = self.config.read_budget;
@@ -807,6 +814,11 @@ impl Core {
             match sock.read(conn.rbuf.spare_mut()) {
                 Ok(0) => {
                     conn.read_eof = true;
+                    conn.rbuf.release(&mut self.pool);
+                    if !conn.lingering && !conn.wq.is_empty() {
+                        // Still flushing: finish_close closes once the output is out.
+                        return;
+                    }
                     let reason = conn.closing.take().unwrap_or(CloseReason::Local);
                     return self.close_now(key, reason);
                 }
@@ -821,9 +833,14 @@ impl Core {
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // A reset now ends a close that was already under way.
-                    let reason = conn.closing.take().unwrap_or(CloseReason::Local);
+                Err(e) => {
+                    // Lingering, the output is already out and a reset just ends the close
+                    // asked for; still flushing, the reset loses that output: say so.
+                    let reason = if conn.lingering {
+                        conn.closing.take().unwrap_or(CloseReason::Local)
+                    } else {
+                        CloseReason::from_io(e)
+                    };
                     return self.close_now(key, reason);
                 }
             }
@@ -896,15 +913,17 @@ impl Core {
         }
     }
 
-    /// Read until `WouldBlock`, the read budget, or (unless `hup`) a short read.
+    /// Read until `WouldBlock`, the read budget, or (TCP, unless `hup`) a short read.
     ///
     /// Edge-triggered epoll reports readiness once per arrival, so a reader must drain the
-    /// socket. A read that returns fewer bytes than asked for has drained it (a stream socket
-    /// hands over everything it has, up to the size asked), and any byte arriving later raises
-    /// a new event: so the usual extra `read` that only returns `WouldBlock` is skipped, one
-    /// syscall per message saved. The exception is an event that also reported the peer's
-    /// end of file (`hup`): the end of file raises no event of its own, so it must be read
-    /// now.
+    /// socket. On TCP, a read that returns fewer bytes than asked for has drained it
+    /// (`tcp_recvmsg` copies all it has, up to the size asked), and any byte arriving later
+    /// raises a new event: so the usual extra `read` that only returns `WouldBlock` is
+    /// skipped, one syscall per message saved. Exceptions: an event that also reported the
+    /// peer's end of file, an error, or urgent data (`hup`): the end of file raises no event
+    /// of its own, and a read stops short at the urgent mark, so those are read to the end.
+    /// Unix streams always read to `WouldBlock`: their reads also stop short after a message
+    /// carrying descriptors.
     fn read_conn<H: Handler>(&mut self, h: &mut H, key: Key, hup: bool) {
         let mut budget = self.config.read_budget;
         let limit = self.config.max_read_buffer;
@@ -913,7 +932,7 @@ impl Core {
             let Some((sock, conn)) = conn_in(&mut self.entries, key) else {
                 return;
             };
-            if conn.lingering {
+            if conn.lingering || conn.closing.is_some() {
                 return self.discard_input(key);
             }
             if !conn.wants_read() {
@@ -960,8 +979,11 @@ impl Core {
                     conn.rbuf.commit(n);
                     conn.note_read(now);
                     self.stats.bytes_in += n as u64;
-                    budget = budget.saturating_sub(n);
                     let records = conn.records;
+                    // Each record costs at least a few hundred bytes of budget, so that a
+                    // flood of tiny records cannot hold the loop for long.
+                    budget = budget.saturating_sub(if records { n.max(256) } else { n });
+                    let tcp = matches!(sock, Stream::Tcp(_));
                     self.deliver(h, key);
                     if records {
                         // Each record stands alone: nothing carries over to the next one.
@@ -970,7 +992,7 @@ impl Core {
                         }
                         continue;
                     }
-                    if n < room && !hup {
+                    if n < room && !hup && tcp {
                         if let Some((_, conn)) = conn_in(&mut self.entries, key) {
                             conn.rbuf.release(&mut self.pool);
                         }
@@ -1048,7 +1070,12 @@ impl Core {
                     self.stats.accept_errors += 1;
                     *paused = true;
                     let backoff = self.config.accept_backoff;
-                    warn!("accept failed: {e}; pausing this listener for {backoff:?}");
+                    let why = if sys::is_resource_exhausted(&e) {
+                        "out of descriptors or memory"
+                    } else {
+                        "unexpected error"
+                    };
+                    warn!("accept failed ({why}): {e}; pausing this listener for {backoff:?}");
                     let at = self.clock.deadline_tick(self.now + backoff);
                     self.wheel.insert(at, TimerTarget::ResumeAccept(key));
                     return;
@@ -1061,11 +1088,38 @@ impl Core {
 
     fn read_dgram<H: Handler>(&mut self, h: &mut H, key: Key) {
         let mut buf = std::mem::take(&mut self.dgram_buf);
+        let limit = self.config.max_read_buffer;
         for _ in 0..self.config.dgram_budget {
             let Some(Source::Dgram { sock, .. }) = source_in(&mut self.entries, key) else {
                 break;
             };
+            // A Unix datagram can be far larger than a UDP one (up to the sender's SO_SNDBUF):
+            // learn its size first, so that it is never cut short without anyone knowing.
+            let mut too_big = None;
+            if let Dgram::Unix { sock: unix, .. } = &*sock {
+                match next_record_len(unix) {
+                    Ok(len) if len > buf.len() && len <= limit => buf.resize(len, 0),
+                    Ok(len) if len > buf.len() => too_big = Some(len),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.dgram_buf = buf;
+                        return;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        debug!("recv_from: {e}");
+                        continue;
+                    }
+                }
+            }
             match sock.recv_from(&mut buf) {
+                Ok((_, peer)) if too_big.is_some() => {
+                    self.stats.dgram_recv_dropped += 1;
+                    warn!(
+                        "dropped a {}-byte datagram from {peer}: larger than max_read_buffer ({limit} bytes)",
+                        too_big.unwrap_or(0)
+                    );
+                }
                 Ok((n, peer)) => {
                     self.stats.datagrams_in += 1;
                     self.stats.bytes_in += n as u64;
@@ -1107,6 +1161,15 @@ impl Core {
                         return Ok(());
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // A Unix datagram socket says WouldBlock when the *receiver's* queue is
+                    // full, and no writable event will follow: queueing would hold up every
+                    // later reply, to any peer, behind one peer that does not read. Refuse.
+                    Err(e)
+                        if e.kind() == io::ErrorKind::WouldBlock
+                            && matches!(sock, Dgram::Unix { .. }) =>
+                    {
+                        return Err(e)
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => return Err(e),
                 }

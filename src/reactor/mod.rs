@@ -208,6 +208,9 @@ pub struct Stats {
     pub datagrams_out: u64,
     /// Queued datagrams dropped because sending them failed.
     pub dgram_send_errors: u64,
+    /// Received datagrams dropped because they were larger than
+    /// [`Config::max_read_buffer`] (Unix datagram sockets only: UDP's 64 KiB always fit).
+    pub dgram_recv_dropped: u64,
     /// `accept` failures that paused a listener (out of descriptors or memory).
     pub accept_errors: u64,
     /// Panics caught in handler callbacks.
@@ -243,6 +246,7 @@ impl Stats {
             datagrams_in: self.datagrams_in + o.datagrams_in,
             datagrams_out: self.datagrams_out + o.datagrams_out,
             dgram_send_errors: self.dgram_send_errors + o.dgram_send_errors,
+            dgram_recv_dropped: self.dgram_recv_dropped + o.dgram_recv_dropped,
             accept_errors: self.accept_errors + o.accept_errors,
             handler_panics: self.handler_panics + o.handler_panics,
             timeout_arms: self.timeout_arms + o.timeout_arms,
@@ -567,7 +571,7 @@ impl<H: Handler> Reactor<H> {
             }
             let key = Key::from_token(event.token());
             // Errors and hang-ups are surfaced by the read or write they make fail.
-            let hup = event.is_read_closed() || event.is_error();
+            let hup = event.is_read_closed() || event.is_error() || event.is_priority();
             if event.is_readable() || hup {
                 core.readable(handler, key, hup);
             }

@@ -77,20 +77,18 @@ pub(crate) enum Stream {
     Seqpacket(socket2::Socket),
 }
 
-/// A socket2 Unix address as the standard library's. socket2 converts only path names; an
-/// unnamed peer (the usual client) becomes a copy of one unnamed address made once (std has no
-/// constructor for it). An abstract name is reported as unnamed too.
+/// A socket2 Unix address as the standard library's, never failing: a path name converts
+/// when std accepts it; anything else (unnamed, abstract, or a 108-byte path without its
+/// terminating NUL, which Linux allows but std refuses) becomes a copy of one unnamed address
+/// made once (std has no constructor for it). An address is only reported, so a peer with an
+/// odd one must not fail (let alone panic) an accept.
 fn unix_addr(a: socket2::SockAddr) -> io::Result<PeerAddr> {
     use std::sync::OnceLock;
     static UNNAMED: OnceLock<std::os::unix::net::SocketAddr> = OnceLock::new();
-    if let Some(a) = a.as_unix() {
-        return Ok(PeerAddr::Unix(a));
-    }
-    if a.family() != libc::AF_UNIX as libc::sa_family_t {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not a Unix address",
-        ));
+    if let Some(path) = a.as_pathname() {
+        if let Ok(named) = std::os::unix::net::SocketAddr::from_pathname(path) {
+            return Ok(PeerAddr::Unix(named));
+        }
     }
     if let Some(u) = UNNAMED.get() {
         return Ok(PeerAddr::Unix(u.clone()));
@@ -99,11 +97,10 @@ fn unix_addr(a: socket2::SockAddr) -> io::Result<PeerAddr> {
     Ok(PeerAddr::Unix(UNNAMED.get_or_init(|| u).clone()))
 }
 
-/// Length of the next record of a seqpacket socket, without taking it. 0 means end of file
-/// (or an empty record, which reads the same).
-pub(crate) fn next_record_len(sock: &socket2::Socket) -> io::Result<usize> {
+/// Length of the next record of a seqpacket or datagram socket, without taking it. For a
+/// seqpacket socket 0 means end of file (or an empty record, which reads the same).
+pub(crate) fn next_record_len(sock: &impl AsRawFd) -> io::Result<usize> {
     use nix::sys::socket::{recv, MsgFlags};
-    use std::os::fd::AsRawFd;
     loop {
         // MSG_TRUNC makes Linux return the record's real length, not the 0 bytes copied.
         match recv(
@@ -239,17 +236,47 @@ pub(crate) enum Listener {
     },
 }
 
-/// The file a Unix listener is bound to, removed when the listener goes away (the reactor
-/// closes it, the server shuts down, or the reactor is dropped).
+/// The file a Unix socket is bound to, removed when the socket goes away (the reactor closes
+/// it, the server shuts down, or the reactor is dropped), but only if it is still the file
+/// this socket made: its device and inode are recorded at bind, so a file that someone else
+/// has since put at the path is left alone.
 #[derive(Debug)]
-pub(crate) struct UnixFile(pub(crate) PathBuf);
+pub(crate) struct UnixFile {
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+impl UnixFile {
+    /// Record the socket file just bound at `path`.
+    pub(crate) fn new(path: &std::path::Path) -> UnixFile {
+        use std::os::unix::fs::MetadataExt;
+        // An absolute path, so that a later chdir does not make us remove something else.
+        let path = match std::env::current_dir() {
+            Ok(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        };
+        let identity = std::fs::symlink_metadata(&path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        UnixFile { path, identity }
+    }
+}
 
 impl Drop for UnixFile {
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_file(&self.0) {
-            if e.kind() != io::ErrorKind::NotFound {
-                log::warn!("could not remove {}: {e}", self.0.display());
-            }
+        use std::os::unix::fs::MetadataExt;
+        let now = std::fs::symlink_metadata(&self.path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        if now.is_none() || now != self.identity {
+            log::debug!(
+                "{}: not our socket file any more; left alone",
+                self.path.display()
+            );
+            return;
+        }
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            log::warn!("could not remove {}: {e}", self.path.display());
         }
     }
 }

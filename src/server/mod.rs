@@ -39,7 +39,12 @@ use crate::sys::{ListenOptions, UnixListenOptions};
 
 /// Bind a listener for `addr` in every reactor. With more than one reactor, `SO_REUSEPORT`
 /// is set so they share the address. Returns each reactor's listener (in order) and the
-/// address actually bound (port 0 resolved).
+/// address actually bound (port 0 resolved). If one bind fails, the listeners already made
+/// are closed again.
+///
+/// `SO_REUSEPORT` lets any process of the same user join the group: a second server started
+/// by mistake on the same port shares the connections instead of failing with "address in
+/// use".
 ///
 /// # Errors
 ///
@@ -55,10 +60,20 @@ pub fn bind_tcp<H: Handler>(
     };
     let mut bound = addr;
     let mut ids = Vec::with_capacity(reactors.len());
-    for (i, r) in reactors.iter_mut().enumerate() {
-        let id = r.with_context(|_, cx| cx.listen_with(bound, &opts))?;
+    for i in 0..reactors.len() {
+        let result = reactors[i].with_context(|_, cx| cx.listen_with(bound, &opts));
+        let id = match result {
+            Ok(id) => id,
+            Err(e) => {
+                // All or nothing: no reactor keeps a listener its caller never heard of.
+                for (r, id) in reactors.iter_mut().zip(ids) {
+                    let _ = r.with_context(|_, cx| cx.close_listener(id));
+                }
+                return Err(e);
+            }
+        };
         if i == 0 {
-            bound = r.listener_addr(id)?;
+            bound = reactors[0].listener_addr(id)?;
         }
         ids.push(id);
     }

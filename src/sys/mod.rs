@@ -127,13 +127,10 @@ pub fn unix_listener(
     path: &std::path::Path,
     opts: &UnixListenOptions,
 ) -> io::Result<std::os::unix::net::UnixListener> {
-    claim_unix_path(path, opts, |p| {
-        std::os::unix::net::UnixStream::connect(p).map(drop)
-    })?;
+    claim_unix_path(path, opts, |p| probe_connect(p, Type::STREAM))?;
     let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
     socket.bind(&socket2::SockAddr::unix(path)?)?;
-    set_mode(path, opts)?;
-    socket.listen(opts.backlog)?;
+    finish_bind(path, opts, || socket.listen(opts.backlog))?;
     Ok(socket.into())
 }
 
@@ -151,7 +148,7 @@ pub fn unix_datagram(
     })?;
     let socket = Socket::new(Domain::UNIX, Type::DGRAM.nonblocking(), None)?;
     socket.bind(&socket2::SockAddr::unix(path)?)?;
-    set_mode(path, opts)?;
+    finish_bind(path, opts, || Ok(()))?;
     Ok(socket.into())
 }
 
@@ -165,43 +162,55 @@ pub fn unix_seqpacket_listener(
     path: &std::path::Path,
     opts: &UnixListenOptions,
 ) -> io::Result<Socket> {
-    claim_unix_path(path, opts, |p| {
-        Socket::new(Domain::UNIX, Type::SEQPACKET, None)?.connect(&socket2::SockAddr::unix(p)?)
-    })?;
+    claim_unix_path(path, opts, |p| probe_connect(p, Type::SEQPACKET))?;
     let socket = Socket::new(Domain::UNIX, Type::SEQPACKET.nonblocking(), None)?;
     socket.bind(&socket2::SockAddr::unix(path)?)?;
-    set_mode(path, opts)?;
-    socket.listen(opts.backlog)?;
+    finish_bind(path, opts, || socket.listen(opts.backlog))?;
     Ok(socket)
 }
 
-/// A non-blocking Unix `SOCK_SEQPACKET` socket connecting to `path` (a Unix connect completes
-/// at once, or fails).
+/// A non-blocking Unix `SOCK_SEQPACKET` socket connected to `path`. A Unix connect completes
+/// at once or fails: nothing goes on in the background.
 ///
 /// # Errors
 ///
-/// Any error of `socket` or `connect` (`ConnectionRefused` when nothing listens there).
+/// Any error of `socket` or `connect`: `ConnectionRefused` when nothing listens there,
+/// `WouldBlock` when the listener's backlog is full (the socket is then *not* connected; try
+/// again later).
 pub fn unix_seqpacket_connect(path: &std::path::Path) -> io::Result<Socket> {
     let socket = Socket::new(Domain::UNIX, Type::SEQPACKET.nonblocking(), None)?;
-    match socket.connect(&socket2::SockAddr::unix(path)?) {
-        Ok(()) => Ok(socket),
-        // A full backlog: the connect goes on; writable when done.
-        Err(e)
-            if e.raw_os_error() == Some(libc::EINPROGRESS)
-                || e.kind() == io::ErrorKind::WouldBlock =>
-        {
-            Ok(socket)
-        }
-        Err(e) => Err(e),
-    }
+    socket.connect(&socket2::SockAddr::unix(path)?)?;
+    Ok(socket)
 }
 
-fn set_mode(path: &std::path::Path, opts: &UnixListenOptions) -> io::Result<()> {
-    if let Some(mode) = opts.mode {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+/// After a successful bind: set the file's mode and run `rest` (listen); on any error,
+/// remove the file just made, so that a failed start leaves nothing behind.
+fn finish_bind(
+    path: &std::path::Path,
+    opts: &UnixListenOptions,
+    rest: impl FnOnce() -> io::Result<()>,
+) -> io::Result<()> {
+    let result = (|| {
+        if let Some(mode) = opts.mode {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+        rest()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(path);
     }
-    Ok(())
+    result
+}
+
+/// Is something listening at `path`? A non-blocking connect: it never hangs on a live server
+/// with a full backlog (that is `WouldBlock`, which counts as live).
+fn probe_connect(path: &std::path::Path, ty: Type) -> io::Result<()> {
+    let socket = Socket::new(Domain::UNIX, ty.nonblocking(), None)?;
+    match socket.connect(&socket2::SockAddr::unix(path)?) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+        other => other,
+    }
 }
 
 /// Make `path` free to bind: nothing there, or a stale socket file (removed if allowed).
