@@ -1,7 +1,8 @@
 //! The reactor: one `mio::Poll`, a slab of sockets, a timer wheel, and your [`Handler`].
 //!
-//! This is the I/O shell around the pure core (`conn`, `buf`, `time`): the only code that
-//! polls, reads the clock, and calls `read`, `write`, `accept`, `recvfrom` and `sendto`.
+//! This is the I/O shell around the pure core (`conn`, `buf`, `time`, `framing`): the only
+//! code that polls, reads the clock, and calls `read`, `write`, `accept`, `recvfrom` and
+//! `sendto`, on TCP, UDP and Unix (stream, datagram, seqpacket) sockets alike.
 //!
 //! # One turn
 //!
@@ -14,23 +15,27 @@
 //! 3. **Now**: the clock is read once; every callback in this turn sees that instant.
 //! 4. **Dispatch**: for each event, find the slab entry by the token's key, drop the event if
 //!    the generation differs (a stale event for a socket closed earlier in this batch), then
-//!    accept, read until `WouldBlock` or the read budget, or write, calling the handler.
-//! 5. **Left-over reads**: sockets that hit their budget last turn, or whose reading resumed
-//!    after backpressure, are read again.
+//!    accept, read until drained (`WouldBlock`, or a short TCP read) or the read budget, or
+//!    write, calling the handler.
+//! 5. **Left-over reads**: the read list as it stood before this turn's events (sockets that
+//!    hit their budget, listeners resuming after EMFILE, connections whose reading resumed
+//!    after backpressure or that linger in a close), each at most once.
 //! 6. **Timers**: the wheel is advanced to `now`; connection deadlines are checked lazily and
 //!    user timers fire.
 //! 7. **Flush**: every connection given output during this turn is written, one vectored write
-//!    each until `WouldBlock`; what is left waits for a writable event.
+//!    each until `WouldBlock`; what is left waits for a writable event. Then the counters are
+//!    published for [`Handle::stats`].
 //!
 //! Closed connections leave the slab at once (so an id or token for them is stale from then
 //! on) and are reported to [`Handler::on_close`] right after the callback that closed them.
 //!
 //! # Embedding
 //!
-//! [`Reactor::run`] turns until [`Context::stop`] or [`Handle::stop`]. A program with its own
-//! loop calls [`Reactor::turn`] instead, with `Some(Duration::ZERO)` to busy-poll. A
-//! [`Handle`] (cloneable, `Send`) wakes the reactor from another thread to stop it or to run
-//! a closure on its thread.
+//! [`Reactor::run`] turns until [`Context::stop`], [`Handle::stop`], a signal, or the end of a
+//! graceful [`Context::shutdown`]. A program with its own loop calls [`Reactor::turn`]
+//! instead, with `Some(Duration::ZERO)` to busy-poll. A [`Handle`] (cloneable, `Send`) wakes
+//! the reactor from another thread to stop it, shut it down, read its counters, or run a
+//! closure on its thread.
 
 mod context;
 mod core;
