@@ -252,3 +252,25 @@ fn a_socket_file_replaced_by_someone_else_is_not_removed() {
     drop(server.stop());
     assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
 }
+
+#[test]
+fn an_empty_seqpacket_record_is_not_the_end_of_the_stream() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let dir = TempDir::new("emptyrec");
+    let path = dir.path("e.sock");
+    let mut reactor = Reactor::new(CourseServer::new()).unwrap();
+    reactor
+        .with_context(|_, cx| cx.listen_seqpacket(&path, &UnixListenOptions::default()))
+        .unwrap();
+    let server = Running::start(reactor);
+    let c = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+    c.connect(&SockAddr::unix(&path).unwrap()).unwrap();
+    c.set_read_timeout(Some(STEP)).unwrap();
+    c.send(b"").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    c.send(b"after").unwrap();
+    let mut buf = [0u8; 16];
+    let n = std::io::Read::read(&mut &c, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"after", "still open after the empty record");
+    drop(server);
+}

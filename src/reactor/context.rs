@@ -425,7 +425,8 @@ impl Context<'_> {
     /// Listen on a Unix `SOCK_SEQPACKET` socket file at `path`. Its connections are made of
     /// records: every `on_data` call gets exactly one whole record (what the handler does not
     /// use of it is dropped with it), and every write (`write`, `write_owned`, `write_parts`,
-    /// ...) is sent as one record. (An empty record reads as end of file.)
+    /// ...) is sent as one record. An empty record arrives as an `on_data` call with no
+    /// bytes; an empty write sends nothing.
     ///
     /// # Errors
     ///

@@ -968,6 +968,12 @@ impl Core {
             }
             let room = conn.rbuf.spare_mut().len();
             match sock.read(conn.rbuf.spare_mut()) {
+                Ok(0) if conn.records && empty_record(sock) => {
+                    // A record of no bytes, not the end of the stream: deliver it as such.
+                    conn.note_read(now);
+                    budget = budget.saturating_sub(256);
+                    self.deliver(h, key);
+                }
                 Ok(0) => {
                     conn.read_eof = true;
                     conn.rbuf.release(&mut self.pool);
@@ -1250,6 +1256,21 @@ fn conn_in(entries: &mut Slab<Entry>, key: Key) -> Option<(&mut Stream, &mut Con
     match source_in(entries, key) {
         Some(Source::Conn { sock, conn }) => Some((sock, conn)),
         _ => None,
+    }
+}
+
+/// After a seqpacket read of 0 bytes: was that an empty record (the connection goes on) or
+/// the end of the stream? At the end, every later peek returns 0 at once; after an empty
+/// record with nothing behind it, a peek finds nothing (`WouldBlock`), and with more behind
+/// it, a non-empty record. (Two empty records in a row read as the end: a read cannot tell.)
+fn empty_record(sock: &Stream) -> bool {
+    let Stream::Seqpacket(raw) = sock else {
+        return false;
+    };
+    match next_record_len(raw) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(e) => e.kind() == io::ErrorKind::WouldBlock,
     }
 }
 
