@@ -181,18 +181,9 @@ fn unix_datagram_upper_casing_and_cleanup() {
 
 #[test]
 fn seqpacket_connections_keep_record_boundaries() {
-    use socket2::{Domain, SockAddr, Socket, Type};
     let dir = TempDir::new("seqpacket");
     let path = dir.path("records.sock");
-    let mut reactor = Reactor::new(CourseServer::new()).unwrap();
-    reactor
-        .with_context(|_, cx| cx.listen_seqpacket(&path, &UnixListenOptions::default()))
-        .unwrap();
-    let server = Running::start(reactor);
-
-    let c = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
-    c.connect(&SockAddr::unix(&path).unwrap()).unwrap();
-    c.set_read_timeout(Some(STEP)).unwrap();
+    let (server, c) = seqpacket_pair(&path);
     // Sent back to back, including one far larger than a read block: each comes back alone
     // and whole.
     let records: Vec<Vec<u8>> = vec![
@@ -255,17 +246,9 @@ fn a_socket_file_replaced_by_someone_else_is_not_removed() {
 
 #[test]
 fn an_empty_seqpacket_record_is_not_the_end_of_the_stream() {
-    use socket2::{Domain, SockAddr, Socket, Type};
     let dir = TempDir::new("emptyrec");
     let path = dir.path("e.sock");
-    let mut reactor = Reactor::new(CourseServer::new()).unwrap();
-    reactor
-        .with_context(|_, cx| cx.listen_seqpacket(&path, &UnixListenOptions::default()))
-        .unwrap();
-    let server = Running::start(reactor);
-    let c = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
-    c.connect(&SockAddr::unix(&path).unwrap()).unwrap();
-    c.set_read_timeout(Some(STEP)).unwrap();
+    let (server, c) = seqpacket_pair(&path);
     c.send(b"").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(50));
     c.send(b"after").unwrap();
@@ -273,4 +256,18 @@ fn an_empty_seqpacket_record_is_not_the_end_of_the_stream() {
     let n = std::io::Read::read(&mut &c, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"after", "still open after the empty record");
     drop(server);
+}
+
+/// A CourseServer with a seqpacket listener at `path`, and a client connected to it.
+fn seqpacket_pair(path: &std::path::Path) -> (Running<CourseServer>, socket2::Socket) {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let mut reactor = Reactor::new(CourseServer::new()).unwrap();
+    reactor
+        .with_context(|_, cx| cx.listen_seqpacket(path, &UnixListenOptions::default()))
+        .unwrap();
+    let server = Running::start(reactor);
+    let c = Socket::new(Domain::UNIX, Type::SEQPACKET, None).unwrap();
+    c.connect(&SockAddr::unix(path).unwrap()).unwrap();
+    c.set_read_timeout(Some(STEP)).unwrap();
+    (server, c)
 }

@@ -244,10 +244,15 @@ struct Segment {
 }
 
 /// A connection's output queue: segments of bytes waiting to be written, in order.
+///
+/// In *record* mode (a seqpacket connection) every push is one segment of its own and
+/// [`io_slices`](WriteQueue::io_slices) hands out one segment at a time, so that each push
+/// reaches the peer as exactly one record.
 #[derive(Debug, Default)]
 pub struct WriteQueue {
     segments: VecDeque<Segment>,
     len: usize,
+    records: bool,
 }
 
 impl WriteQueue {
@@ -256,7 +261,13 @@ impl WriteQueue {
         WriteQueue {
             segments: VecDeque::new(),
             len: 0,
+            records: false,
         }
+    }
+
+    /// Switch record mode on or off (see the type's docs).
+    pub fn set_records(&mut self, records: bool) {
+        self.records = records;
     }
 
     /// Bytes queued and not yet written.
@@ -271,7 +282,12 @@ impl WriteQueue {
 
     /// Copy `data` to the end of the queue, filling the last pool block first and taking more
     /// blocks from `pool` as needed. Allocates only when the pool is empty.
+    ///
+    /// In record mode the copy is one owned segment (one record), which allocates.
     pub fn push_copy(&mut self, mut data: &[u8], pool: &mut BufPool) {
+        if self.records {
+            return self.push_owned(data.to_vec());
+        }
         self.len += data.len();
         while !data.is_empty() {
             let room = match self.segments.back() {
@@ -308,10 +324,39 @@ impl WriteQueue {
         });
     }
 
-    /// Fill `out` with the unwritten parts of the first segments; returns how many were filled.
+    /// Copy several pieces as one unit: in record mode, one record holding them all.
+    pub fn push_parts(&mut self, parts: &[&[u8]], pool: &mut BufPool) {
+        if self.records {
+            return self.push_owned(parts.concat());
+        }
+        for part in parts {
+            self.push_copy(part, pool);
+        }
+    }
+
+    /// Queue a copied header, an owned payload (not copied) and a copied trailer as one unit
+    /// (in record mode, one record, for which they are joined).
+    pub fn push_around(
+        &mut self,
+        header: &[u8],
+        payload: Vec<u8>,
+        trailer: &[u8],
+        pool: &mut BufPool,
+    ) {
+        if self.records {
+            return self.push_owned([header, &payload, trailer].concat());
+        }
+        self.push_copy(header, pool);
+        self.push_owned(payload);
+        self.push_copy(trailer, pool);
+    }
+
+    /// Fill `out` with the unwritten parts of the first segments (only the first one in
+    /// record mode); returns how many were filled.
     pub fn io_slices<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
+        let max = if self.records { 1 } else { out.len() };
         let mut n = 0;
-        for (slot, seg) in out.iter_mut().zip(self.segments.iter()) {
+        for (slot, seg) in out[..max].iter_mut().zip(self.segments.iter()) {
             *slot = IoSlice::new(&seg.bytes[seg.pos..]);
             n += 1;
         }
@@ -428,6 +473,26 @@ mod tests {
         assert!(q.is_empty());
         assert_eq!(gather(&q), b"");
         assert_eq!(pool.idle(), (0, 4));
+    }
+
+    #[test]
+    fn record_mode_keeps_each_push_a_segment_of_its_own() {
+        let mut pool = BufPool::new(64, 64, 4);
+        let mut q = WriteQueue::new();
+        q.set_records(true);
+        q.push_copy(b"a", &mut pool);
+        q.push_parts(&[b"b", b"c"], &mut pool);
+        q.push_around(b"<", b"d".to_vec(), b">", &mut pool);
+        assert_eq!(q.len(), 6);
+        for record in [&b"a"[..], b"bc", b"<d>"] {
+            {
+                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                assert_eq!(q.io_slices(&mut slices), 1);
+                assert_eq!(&*slices[0], record);
+            }
+            q.advance(record.len(), &mut pool);
+        }
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -81,14 +81,8 @@ impl Context<'_> {
     /// `NotConnected` if `conn` is stale; `BrokenPipe` if its write side is shut down or a close
     /// was requested.
     pub fn write(&mut self, conn: ConnId, data: &[u8]) -> io::Result<()> {
-        self.core.queue_output(conn.0, data.len(), |c, pool| {
-            if c.records {
-                // One record: its own segment, sent alone.
-                c.wq.push_owned(data.to_vec());
-            } else {
-                c.wq.push_copy(data, pool);
-            }
-        })
+        self.core
+            .queue_output(conn.0, data.len(), |c, pool| c.wq.push_copy(data, pool))
     }
 
     /// Queue `data` on `conn` without copying it: the vector becomes a segment of the write
@@ -111,15 +105,8 @@ impl Context<'_> {
     /// As for [`write`](Context::write).
     pub fn write_parts(&mut self, conn: ConnId, parts: &[&[u8]]) -> io::Result<()> {
         let len = parts.iter().map(|p| p.len()).sum();
-        self.core.queue_output(conn.0, len, |c, pool| {
-            if c.records {
-                c.wq.push_owned(parts.concat());
-                return;
-            }
-            for part in parts {
-                c.wq.push_copy(part, pool);
-            }
-        })
+        self.core
+            .queue_output(conn.0, len, |c, pool| c.wq.push_parts(parts, pool))
     }
 
     /// Queue a copied header, an owned payload (not copied) and a copied trailer on `conn`,
@@ -137,13 +124,7 @@ impl Context<'_> {
     ) -> io::Result<()> {
         let len = header.len() + payload.len() + trailer.len();
         self.core.queue_output(conn.0, len, |c, pool| {
-            if c.records {
-                c.wq.push_owned([header, &payload, trailer].concat());
-                return;
-            }
-            c.wq.push_copy(header, pool);
-            c.wq.push_owned(payload);
-            c.wq.push_copy(trailer, pool);
+            c.wq.push_around(header, payload, trailer, pool)
         })
     }
 

@@ -354,6 +354,7 @@ impl Core {
         }
         let mut conn = Conn::new(self.now, self.config.timeouts, connecting);
         conn.records = sock.is_records();
+        conn.wq.set_records(conn.records);
         // Edge-triggered, both directions, once: no re-registration syscalls later. TCP also
         // asks for urgent-data events: a read stops short at the urgent mark (see read_conn).
         let interest = match sock {
@@ -705,11 +706,10 @@ impl Core {
         if conn.connecting {
             return;
         }
-        // A record connection sends one segment (one record) per call.
-        let per_write = if conn.records { 1 } else { MAX_IOVECS };
         while !conn.wq.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let n = conn.wq.io_slices(&mut slices[..per_write]);
+            // One segment at a time for a record connection: the queue knows.
+            let n = conn.wq.io_slices(&mut slices);
             match sock.write_vectored(&slices[..n]) {
                 Ok(0) => {
                     let err = io::Error::from(io::ErrorKind::WriteZero);
