@@ -1,357 +1,515 @@
-//! Per-connection state: buffers, flags and the three `settimeout` deadlines.
+//! One stream connection's life, as a state machine that makes no syscalls and reads no clock.
 //!
 //! A [`Conn`] is everything the reactor knows about one stream connection except the socket
-//! itself. It makes no syscalls and never reads the clock: the reactor passes `now` into every
-//! method that needs it, which is what lets the timeout rules be tested with made-up instants.
+//! itself: its input buffer, its output queue, its state and its clocks. Every decision about
+//! the connection is made here. The reactor (the I/O shell) tells it what happened, with
+//! `now`, and gets back what to do; it then performs that (a syscall, a handler call) and
+//! nothing else. That is the shape of quinn-proto's `Connection` and smoltcp's `tcp::Socket`,
+//! and it is what lets the deterministic simulation (`crate::sim`) and plain unit tests drive a
+//! connection with made-up instants.
 //!
-//! # Timeouts, the lazy way
+//! # States
 //!
-//! Python's `settimeout` bounds each blocking call. A reactor has no blocking calls, so netloop
-//! turns that into three deadlines per connection ([`Timeouts`]):
+//! ```text
+//!   accept ──────────────┐         connect
+//!                        ▼            │
+//!                ┌──►  Open  ◄── connected ── Connecting
+//!                │   (read side: reading / paused by backpressure / at end of file;
+//!                │    write side: open / shut pending / shut: a half-close)
+//!                │       │ close()
+//!                │       ▼
+//!                │   Flushing(reason) ── input is read and dropped; queued output goes out
+//!                │       │ output empty
+//!                │       ├── peer at end of file, or no linger ────────────► Closed(reason)
+//!                │       ▼
+//!                │   Lingering{reason, until} ── FIN sent; input read and dropped
+//!                │       │ peer's end of file, an error, or `until` passed
+//!                │       ▼
+//!                │   Closed(reason)
+//!                │
+//!   from any state: an I/O error, a reset, a timeout, a protocol error, a panic or
+//!   `abort` ──────────────────────────────────────────────────────────────► Closed(reason)
+//! ```
 //!
-//! * **read**: input is wanted (not paused, not at end of file) and no byte arrived for `read`;
-//! * **write**: output is queued and no byte of it could be written for `write`;
-//! * **idle**: no byte moved in either direction for `idle`.
+//! `Closed` is not a state a `Conn` is ever in: a method that decides a connection must close
+//! returns the [`CloseReason`], and the reactor frees the socket and the `Conn` at once.
 //!
-//! Each deadline is "last event + timeout". Moving bytes only updates the `last_*` instants;
-//! it never touches the timer wheel. The connection keeps at most one wheel entry, armed at or
-//! before its earliest deadline ([`Conn::arm_at`]). When that entry fires, the reactor asks
-//! [`Conn::expired`]; if nothing has really expired (bytes moved since), it re-arms at the new
-//! earliest deadline. So a busy connection costs one wheel insert per timeout period, not one
-//! per message.
+//! # Events in, steps out
+//!
+//! | event (method) | what the reactor does with the answer |
+//! |---|---|
+//! | socket readable: [`read_mode`](Conn::read_mode), [`input_room`](Conn::input_room), then [`on_input`](Conn::on_input) | [`InputStep`]: hand the bytes to the handler, read on, stop, report end of file, or close |
+//! | handler queues output: [`queue`](Conn::queue) | [`Queued`]: schedule a flush (and re-arm the timer if the write clock started) |
+//! | socket written: [`on_written`](Conn::on_written), then [`after_flush`](Conn::after_flush) | [`Flushed`]: wait, tell the handler it drained, send FIN, linger, or close |
+//! | connect finished: [`on_connected`](Conn::on_connected) | call `on_connect`, then read |
+//! | timer fired: [`on_timer`](Conn::on_timer) | [`TimerStep`]: ask the handler, close, or re-arm |
+//! | handler asks: [`close`](Conn::close), [`shutdown_write`](Conn::shutdown_write), [`set_timeout`](Conn::set_timeout) | schedule a flush or re-arm |
+//!
+//! After any event the reactor asks [`arm_at`](Conn::arm_at) whether the connection's one
+//! timer-wheel entry must move earlier (deadlines are checked lazily: see `clocks.rs`).
+//!
+//! So, to answer "what happens to a connection that is closing while the peer keeps
+//! sending?": [`read_mode`](Conn::read_mode) says [`ReadMode::Discard`], so its input is read
+//! and dropped (a peer that writes everything before it reads cannot stall our flush by
+//! filling our receive buffer); its output is flushed; then it sends FIN and lingers until
+//! the peer's end of file or the linger time, because closing a socket with unread input makes
+//! Linux send a reset that can destroy the replies still in flight.
 
+mod clocks;
+mod steps;
+#[cfg(test)]
+mod tests;
+
+pub use clocks::Timeouts;
+pub use steps::{FlushStep, Flushed, Input, InputStep, Opened, Queued, ReadMode, TimerStep};
+
+use std::io;
 use std::time::{Duration, Instant};
 
-use crate::buf::{ReadBuf, WriteQueue};
-use crate::error::{CloseReason, TimeoutKind};
+use crate::buf::{BufPool, ReadBuf, WriteQueue};
+use crate::error::{CloseReason, ReadBufferFull, TimeoutKind};
 use crate::time::TimerHandle;
-
-/// A connection's timeouts. `None` waits forever, like `settimeout(None)` in Python.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Longest wait for the next input byte while input is wanted.
-    pub read: Option<Duration>,
-    /// Longest time queued output may make no progress.
-    pub write: Option<Duration>,
-    /// Longest time with no byte moving in either direction.
-    pub idle: Option<Duration>,
-}
-
-impl Timeouts {
-    /// No timeouts at all (the default, like Python's `setdefaulttimeout(None)`).
-    pub const NONE: Timeouts = Timeouts {
-        read: None,
-        write: None,
-        idle: None,
-    };
-
-    /// Only an idle timeout.
-    pub const fn idle(d: Duration) -> Timeouts {
-        Timeouts {
-            read: None,
-            write: None,
-            idle: Some(d),
-        }
-    }
-
-    /// The timeout of one kind.
-    pub fn get(&self, kind: TimeoutKind) -> Option<Duration> {
-        match kind {
-            TimeoutKind::Read => self.read,
-            TimeoutKind::Write => self.write,
-            TimeoutKind::Idle => self.idle,
-        }
-    }
-
-    /// Set the timeout of one kind.
-    pub fn set(&mut self, kind: TimeoutKind, value: Option<Duration>) {
-        match kind {
-            TimeoutKind::Read => self.read = value,
-            TimeoutKind::Write => self.write = value,
-            TimeoutKind::Idle => self.idle = value,
-        }
-    }
-}
+use clocks::{Clocks, Running};
 
 /// Where the write side of a connection stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriteSide {
+enum WriteSide {
     /// Open.
     Open,
-    /// Shut down once queued output is flushed ([`Context::shutdown_write`]).
-    ///
-    /// [`Context::shutdown_write`]: crate::reactor::Context::shutdown_write
+    /// Shut down once queued output is flushed (a half-close was asked for).
     ShutPending,
     /// Shut down: FIN sent, no more output accepted.
     Shut,
 }
 
-/// One stream connection's state, apart from its socket.
+/// Where a close stands.
+#[derive(Debug)]
+enum Closing {
+    /// Not closing.
+    No,
+    /// Close asked for: flush queued output first.
+    Flushing(CloseReason),
+    /// Output flushed and FIN sent: read and drop input until the peer's end of file or
+    /// `until`, then close.
+    Lingering { reason: CloseReason, until: Instant },
+}
+
+/// One stream connection's state, apart from its socket. See the [module docs](self).
 #[derive(Debug)]
 pub struct Conn {
-    /// Unconsumed input.
-    pub rbuf: ReadBuf,
-    /// Queued output.
-    pub wq: WriteQueue,
-    /// Outgoing connect still in progress.
-    pub connecting: bool,
-    /// A record (seqpacket) connection: each read is one whole record, delivered alone, and
-    /// each write is sent as one record.
-    pub records: bool,
-    /// The peer sent end of file.
-    pub read_eof: bool,
-    /// Reading stopped because queued output passed the high watermark.
-    pub read_paused: bool,
-    /// A close was requested: the connection closes with this reason once output is flushed.
-    pub closing: Option<CloseReason>,
-    /// State of the write half.
-    pub write_side: WriteSide,
-    /// Already in the reactor's list of connections to flush this turn.
-    pub in_flush_list: bool,
-    /// Closing by lingering: output is flushed and the write side shut down; input is read
-    /// and discarded until the peer's end of file or `linger_until`, then the socket closes.
-    pub lingering: bool,
-    linger_until: Option<Instant>,
-    timeouts: Timeouts,
-    last_read: Instant,
-    last_write: Instant,
-    last_active: Instant,
-    armed: Option<(TimerHandle, Instant)>,
+    rbuf: ReadBuf,
+    wq: WriteQueue,
+    connecting: bool,
+    records: bool,
+    read_eof: bool,
+    read_paused: bool,
+    write_side: WriteSide,
+    closing: Closing,
+    clocks: Clocks,
 }
 
 impl Conn {
-    /// A new connection at `now`, with `timeouts` (usually the reactor's defaults).
-    pub fn new(now: Instant, timeouts: Timeouts, connecting: bool) -> Conn {
+    /// A new connection at `now`, with `timeouts` (usually the reactor's defaults). A
+    /// `records` connection (Unix seqpacket) reads and writes whole records.
+    pub fn new(now: Instant, timeouts: Timeouts, opened: Opened, records: bool) -> Conn {
+        let mut wq = WriteQueue::new();
+        wq.set_records(records);
         Conn {
             rbuf: ReadBuf::new(),
-            wq: WriteQueue::new(),
-            connecting,
-            records: false,
+            wq,
+            connecting: opened == Opened::Connecting,
+            records,
             read_eof: false,
             read_paused: false,
-            closing: None,
             write_side: WriteSide::Open,
-            in_flush_list: false,
-            lingering: false,
-            linger_until: None,
-            timeouts,
-            last_read: now,
-            last_write: now,
-            last_active: now,
-            armed: None,
+            closing: Closing::No,
+            clocks: Clocks::new(now, timeouts),
         }
     }
 
-    /// Is input wanted, i.e. should the reactor read (and the read timeout run)?
-    pub fn wants_read(&self) -> bool {
-        !self.connecting && !self.read_eof && !self.read_paused && self.closing.is_none()
+    // ----- what the connection is doing --------------------------------------------------
+
+    /// What a readable socket should lead to.
+    pub fn read_mode(&self) -> ReadMode {
+        if !matches!(self.closing, Closing::No) {
+            ReadMode::Discard
+        } else if self.connecting || self.read_eof || self.read_paused {
+            ReadMode::Ignore
+        } else {
+            ReadMode::Deliver
+        }
+    }
+
+    /// An outgoing connect still in progress (nothing is written until it completes)?
+    pub fn is_connecting(&self) -> bool {
+        self.connecting
+    }
+
+    /// A close was asked for (the connection is flushing or lingering)?
+    pub fn is_closing(&self) -> bool {
+        !matches!(self.closing, Closing::No)
+    }
+
+    /// Has the peer finished sending (end of file)?
+    pub fn peer_finished(&self) -> bool {
+        self.read_eof
+    }
+
+    /// Is reading paused because queued output passed the high watermark?
+    pub fn is_read_paused(&self) -> bool {
+        self.read_paused
+    }
+
+    /// Is this a record (seqpacket) connection?
+    pub fn is_records(&self) -> bool {
+        self.records
+    }
+
+    /// Bytes of input received and not yet consumed by the handler.
+    pub fn unconsumed(&self) -> usize {
+        self.rbuf.len()
+    }
+
+    /// Bytes of output queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.wq.len()
     }
 
     /// May more output be queued?
-    pub fn accepts_output(&self) -> bool {
-        self.write_side == WriteSide::Open && self.closing.is_none()
+    fn accepts_output(&self) -> bool {
+        self.write_side == WriteSide::Open && matches!(self.closing, Closing::No)
+    }
+
+    // ----- input ---------------------------------------------------------------------------
+
+    /// Room for the next read: a pooled block taken, compacted or grown up to `limit` bytes
+    /// of unconsumed input. For a record connection, `record` is the next record's length
+    /// (learned with a peek), and the room holds all of it.
+    ///
+    /// # Errors
+    ///
+    /// A [`ReadBufferFull`] protocol error, the reason to close with, when the input would
+    /// need more than `limit` bytes.
+    pub fn input_room(
+        &mut self,
+        pool: &mut BufPool,
+        limit: usize,
+        record: Option<usize>,
+    ) -> Result<&mut [u8], CloseReason> {
+        let mut ok = match record {
+            Some(len) => self.rbuf.reserve_at_least(len.max(1), pool, limit),
+            None => self.rbuf.reserve(pool, limit),
+        };
+        if !ok && self.is_closing() {
+            // Unreachable in practice: input read while closing is dropped at once. If it
+            // were not, dropping it is what closing means.
+            self.rbuf.clear(pool);
+            ok = self.rbuf.reserve(pool, limit);
+        }
+        if ok {
+            Ok(self.rbuf.spare_mut())
+        } else {
+            Err(CloseReason::protocol(ReadBufferFull { limit }))
+        }
+    }
+
+    /// A read into [`input_room`](Conn::input_room) finished at `now` with `input`.
+    pub fn on_input(&mut self, now: Instant, input: Input, pool: &mut BufPool) -> InputStep {
+        let discard = self.is_closing();
+        match input {
+            Input::Bytes(n) if discard => {
+                self.rbuf.commit(n);
+                self.rbuf.clear(pool);
+                InputStep::Discarded
+            }
+            Input::Bytes(n) => {
+                self.rbuf.commit(n);
+                self.clocks.read(now);
+                InputStep::Deliver
+            }
+            Input::EmptyRecord if discard => InputStep::Discarded,
+            Input::EmptyRecord => {
+                self.clocks.read(now);
+                InputStep::Deliver
+            }
+            Input::WouldBlock => {
+                self.rbuf.release(pool);
+                InputStep::Drained
+            }
+            Input::Eof => {
+                self.read_eof = true;
+                self.rbuf.release(pool);
+                match &self.closing {
+                    Closing::No => InputStep::ReadClosed,
+                    // Still flushing: the close completes once the output is out.
+                    Closing::Flushing(_) if !self.wq.is_empty() => InputStep::Wait,
+                    _ => InputStep::Close(self.take_reason()),
+                }
+            }
+            Input::Failed(e) => match self.closing {
+                // The output is already out, and a reset just ends the close asked for.
+                Closing::Lingering { .. } => InputStep::Close(self.take_reason()),
+                // Still flushing, the reset loses that output: say so.
+                _ => InputStep::Close(CloseReason::from_io(e)),
+            },
+        }
+    }
+
+    /// Move the input buffer out (a pointer swap, no copy), so that the handler can borrow the
+    /// bytes while the reactor lends it the connection's output queue.
+    pub fn take_input(&mut self) -> ReadBuf {
+        std::mem::take(&mut self.rbuf)
+    }
+
+    /// Put the input buffer back after the handler used `used` bytes from its front. A
+    /// record stands alone: what the handler left of it is dropped.
+    pub fn restore_input(&mut self, mut rbuf: ReadBuf, used: usize, pool: &mut BufPool) {
+        // Returning more than it was given is a handler bug; the docs promise it counts as all.
+        rbuf.consume(used.min(rbuf.len()));
+        if self.records {
+            rbuf.clear(pool);
+        }
+        self.rbuf = rbuf;
+    }
+
+    /// Give the read block back if no unconsumed input is in it.
+    pub fn release_input(&mut self, pool: &mut BufPool) {
+        self.rbuf.release(pool);
+    }
+
+    // ----- output --------------------------------------------------------------------------
+
+    /// Queue `len` bytes at `now` with `push`. Past `high` queued bytes, reading pauses
+    /// (backpressure: the peer is not reading as fast as it sends) until a flush brings the
+    /// queue down to the low watermark.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` if the write side is shut down or a close was asked for.
+    pub fn queue(
+        &mut self,
+        now: Instant,
+        high: usize,
+        len: usize,
+        pool: &mut BufPool,
+        push: impl FnOnce(&mut WriteQueue, &mut BufPool),
+    ) -> io::Result<Queued> {
+        if !self.accepts_output() {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+        }
+        if len == 0 {
+            return Ok(Queued::Nothing);
+        }
+        let was_empty = self.wq.is_empty();
+        push(&mut self.wq, pool);
+        if self.wq.len() >= high {
+            self.read_paused = true;
+        }
+        if was_empty {
+            self.clocks.restart(TimeoutKind::Write, now);
+            return Ok(Queued::Started);
+        }
+        Ok(Queued::Added)
+    }
+
+    /// The queued output, as up to `out.len()` slices for one vectored write (one record at
+    /// a time for a record connection). 0 while connecting: nothing may be written yet.
+    pub fn output<'a>(&'a self, out: &mut [io::IoSlice<'a>]) -> usize {
+        if self.connecting {
+            return 0;
+        }
+        self.wq.io_slices(out)
+    }
+
+    /// `n` queued bytes were written at `now`.
+    pub fn on_written(&mut self, now: Instant, n: usize, pool: &mut BufPool) {
+        self.wq.advance(n, pool);
+        self.clocks.written(now);
+    }
+
+    /// A flush ended (the queue is empty or the kernel said `WouldBlock`) at `now`; `wrote`
+    /// says whether it wrote anything. `low` is the watermark at which paused reading resumes,
+    /// `linger` how long a close may wait for the peer's end of file.
+    pub fn after_flush(
+        &mut self,
+        now: Instant,
+        wrote: bool,
+        low: usize,
+        linger: Duration,
+    ) -> Flushed {
+        let mut read_again = false;
+        if self.connecting {
+            // Nothing was written: the connect has not completed.
+            return Flushed {
+                read_again,
+                step: FlushStep::Wait,
+            };
+        }
+        if self.read_paused && self.wq.len() <= low {
+            self.read_paused = false;
+            // The wait for input starts now.
+            self.clocks.restart(TimeoutKind::Read, now);
+            read_again = true;
+        }
+        let step = if !self.wq.is_empty() {
+            FlushStep::Wait
+        } else if let Closing::Lingering { .. } = self.closing {
+            FlushStep::Wait
+        } else if let Closing::Flushing(_) = self.closing {
+            if self.read_eof || linger.is_zero() {
+                FlushStep::Close(self.take_reason())
+            } else {
+                let reason = self.take_reason();
+                let until = now.checked_add(linger).unwrap_or(now);
+                self.closing = Closing::Lingering { reason, until };
+                let shutdown = self.write_side != WriteSide::Shut;
+                self.write_side = WriteSide::Shut;
+                read_again = true;
+                FlushStep::Linger { shutdown }
+            }
+        } else if self.write_side == WriteSide::ShutPending {
+            self.write_side = WriteSide::Shut;
+            FlushStep::ShutdownWrite { drained: wrote }
+        } else if wrote {
+            FlushStep::Drained
+        } else {
+            FlushStep::Wait
+        };
+        Flushed { read_again, step }
+    }
+
+    /// Shutting the write side down failed with `err`: the reason to close with.
+    pub fn on_shutdown_failed(&mut self, err: io::Error) -> CloseReason {
+        if err.kind() == io::ErrorKind::NotConnected && self.is_closing() {
+            // The peer is already gone: the close is still the one asked for.
+            return self.take_reason();
+        }
+        CloseReason::from_io(err)
+    }
+
+    // ----- closing -------------------------------------------------------------------------
+
+    /// Close gracefully: stop delivering input, flush, then close (lingering if need be).
+    /// The reason is [`CloseReason::PeerClosed`] if the peer had already finished sending,
+    /// else [`CloseReason::Local`]. Returns `false` if a close was already under way.
+    pub fn close(&mut self) -> bool {
+        if self.is_closing() {
+            return false;
+        }
+        let reason = if self.read_eof {
+            CloseReason::PeerClosed
+        } else {
+            CloseReason::Local
+        };
+        self.closing = Closing::Flushing(reason);
+        true
+    }
+
+    /// Half-close: send end of file once queued output is flushed; accept no more output.
+    pub fn shutdown_write(&mut self) {
+        if self.write_side == WriteSide::Open {
+            self.write_side = WriteSide::ShutPending;
+        }
+    }
+
+    /// The connection is closing for good: give the buffers back, and hand over its wheel
+    /// entry (if any) for cancelling.
+    pub fn release(&mut self, pool: &mut BufPool) -> Option<TimerHandle> {
+        self.rbuf.clear(pool);
+        self.wq.clear(pool);
+        let armed = self.clocks.armed();
+        self.clocks.set_armed(None);
+        armed
+    }
+
+    fn take_reason(&mut self) -> CloseReason {
+        match std::mem::replace(&mut self.closing, Closing::No) {
+            Closing::Flushing(reason) | Closing::Lingering { reason, .. } => reason,
+            Closing::No => CloseReason::Local,
+        }
+    }
+
+    // ----- connecting ----------------------------------------------------------------------
+
+    /// The outgoing connect completed at `now`: the read clock starts.
+    pub fn on_connected(&mut self, now: Instant) {
+        self.connecting = false;
+        self.clocks.restart(TimeoutKind::Read, now);
+    }
+
+    // ----- timeouts ------------------------------------------------------------------------
+
+    fn running(&self) -> Running {
+        Running {
+            read: self.read_mode() == ReadMode::Deliver,
+            write: !self.wq.is_empty() && !self.connecting,
+            linger_until: match self.closing {
+                Closing::Lingering { until, .. } => Some(until),
+                _ => None,
+            },
+        }
     }
 
     /// The connection's timeouts.
     pub fn timeouts(&self) -> Timeouts {
-        self.timeouts
+        self.clocks.timeouts
     }
 
     /// Set one timeout; its clock restarts at `now` (the wait "starts now", as a Python call
-    /// made after `settimeout` would).
+    /// made after `settimeout` would). Re-arm afterwards.
     pub fn set_timeout(&mut self, kind: TimeoutKind, value: Option<Duration>, now: Instant) {
-        self.timeouts.set(kind, value);
-        self.restart(kind, now);
+        self.clocks.timeouts.set(kind, value);
+        self.clocks.restart(kind, now);
     }
 
-    /// Restart the clock of one timeout at `now` (after a handler chose to keep a connection
-    /// whose timeout fired).
-    pub fn restart(&mut self, kind: TimeoutKind, now: Instant) {
-        match kind {
-            TimeoutKind::Read => self.last_read = now,
-            TimeoutKind::Write => self.last_write = now,
-            TimeoutKind::Idle => self.last_active = now,
-        }
+    /// The handler chose to keep the connection after `kind` fired: that clock restarts.
+    pub fn keep_open(&mut self, kind: TimeoutKind, now: Instant) {
+        self.clocks.restart(kind, now);
     }
 
-    /// Bytes arrived at `now`.
-    pub fn note_read(&mut self, now: Instant) {
-        self.last_read = now;
-        self.last_active = now;
+    /// The deadline of one timeout, if its clock runs now.
+    pub fn deadline(&self, kind: TimeoutKind) -> Option<Instant> {
+        self.clocks.deadline(kind, self.running())
     }
 
-    /// Queued bytes were written at `now`.
-    pub fn note_written(&mut self, now: Instant) {
-        self.last_write = now;
-        self.last_active = now;
-    }
-
-    /// Output was queued at `now` into an empty queue: the write clock starts.
-    pub fn note_output_started(&mut self, now: Instant) {
-        self.last_write = now;
-    }
-
-    /// Input became wanted again at `now` (reading resumed after a pause): the read clock
-    /// restarts, since the wait for input starts now.
-    pub fn note_read_resumed(&mut self, now: Instant) {
-        self.last_read = now;
-    }
-
-    fn deadlines(&self) -> [Option<(Instant, TimeoutKind)>; 3] {
-        let at = |last: Instant, t: Option<Duration>, kind| {
-            // An unrepresentable deadline (a huge timeout) is the same as none.
-            t.and_then(|t| last.checked_add(t)).map(|d| (d, kind))
-        };
-        [
-            if self.wq.is_empty() || self.connecting {
-                None
-            } else {
-                at(self.last_write, self.timeouts.write, TimeoutKind::Write)
-            },
-            if self.wants_read() {
-                at(self.last_read, self.timeouts.read, TimeoutKind::Read)
-            } else {
-                None
-            },
-            at(self.last_active, self.timeouts.idle, TimeoutKind::Idle),
-        ]
-    }
-
-    /// Start lingering (see [`lingering`](Conn::lingering)) until `until`. While lingering,
-    /// the three timeouts are off: only the linger deadline counts.
-    pub fn start_linger(&mut self, until: Instant) {
-        self.lingering = true;
-        self.linger_until = Some(until);
-    }
-
-    /// Has the linger deadline passed?
-    pub fn linger_expired(&self, now: Instant) -> bool {
-        self.lingering && self.linger_until.is_some_and(|d| d <= now)
-    }
-
-    /// The earliest active deadline, if any.
+    /// The earliest instant the connection needs attention: a timeout's deadline, or the end
+    /// of a lingering close.
     pub fn next_deadline(&self) -> Option<Instant> {
-        if self.lingering {
-            return self.linger_until;
-        }
-        self.deadlines().into_iter().flatten().map(|(d, _)| d).min()
+        self.clocks.next_deadline(self.running())
     }
 
-    /// The timeout that has expired by `now`, if any (the earliest one if several have).
-    /// Never one while lingering.
-    pub fn expired(&self, now: Instant) -> Option<TimeoutKind> {
-        if self.lingering {
-            return None;
-        }
-        self.deadlines()
-            .into_iter()
-            .flatten()
-            .filter(|&(d, _)| d <= now)
-            .min_by_key(|&(d, _)| d)
-            .map(|(_, kind)| kind)
-    }
-
-    /// The instant the wheel entry must be (re)armed at, or `None` if the current entry (or the
-    /// lack of one) is fine. A current entry that fires earlier than needed is left alone: it is
-    /// checked lazily when it fires.
+    /// The instant the wheel entry must be (re)armed at, or `None` if the current entry (or
+    /// the lack of one) is fine.
     pub fn arm_at(&self) -> Option<Instant> {
-        let next = self.next_deadline()?;
-        match self.armed {
-            Some((_, at)) if at <= next => None,
-            _ => Some(next),
-        }
+        self.clocks.arm_at(self.running())
     }
 
     /// The wheel entry currently armed for this connection.
     pub fn armed(&self) -> Option<TimerHandle> {
-        self.armed.map(|(h, _)| h)
+        self.clocks.armed()
     }
 
-    /// Record the wheel entry armed for this connection (or that it fired: `None`).
-    pub fn set_armed(&mut self, armed: Option<(TimerHandle, Instant)>) {
-        self.armed = armed;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::buf::BufPool;
-
-    const MS: Duration = Duration::from_millis(1);
-
-    #[test]
-    fn idle_deadline_moves_with_traffic_without_rearming() {
-        let t0 = Instant::now();
-        let mut c = Conn::new(t0, Timeouts::idle(100 * MS), false);
-        assert_eq!(c.arm_at(), Some(t0 + 100 * MS));
-        c.set_armed(Some((dummy_handle(), t0 + 100 * MS)));
-        c.note_read(t0 + 50 * MS);
-        // Later deadline: the armed entry is early, which is fine (lazy).
-        assert_eq!(c.arm_at(), None);
-        assert_eq!(c.expired(t0 + 100 * MS), None);
-        assert_eq!(c.expired(t0 + 149 * MS), None);
-        assert_eq!(c.expired(t0 + 150 * MS), Some(TimeoutKind::Idle));
+    /// Record the wheel entry armed at `at` for this connection.
+    pub fn set_armed(&mut self, handle: TimerHandle, at: Instant) {
+        self.clocks.set_armed(Some((handle, at)));
     }
 
-    #[test]
-    fn read_timeout_only_while_input_wanted() {
-        let t0 = Instant::now();
-        let mut c = Conn::new(
-            t0,
-            Timeouts {
-                read: Some(10 * MS),
-                ..Timeouts::NONE
-            },
-            false,
-        );
-        assert_eq!(c.next_deadline(), Some(t0 + 10 * MS));
-        c.read_paused = true;
-        assert_eq!(c.next_deadline(), None);
-        c.read_paused = false;
-        c.read_eof = true;
-        assert_eq!(c.expired(t0 + 20 * MS), None);
-    }
-
-    #[test]
-    fn write_timeout_only_while_output_queued() {
-        let t0 = Instant::now();
-        let mut pool = BufPool::new(16, 16, 4);
-        let mut c = Conn::new(
-            t0,
-            Timeouts {
-                write: Some(10 * MS),
-                ..Timeouts::NONE
-            },
-            false,
-        );
-        assert_eq!(c.next_deadline(), None);
-        c.wq.push_copy(b"x", &mut pool);
-        c.note_output_started(t0 + 5 * MS);
-        assert_eq!(c.next_deadline(), Some(t0 + 15 * MS));
-        assert_eq!(c.arm_at(), Some(t0 + 15 * MS));
-        assert_eq!(c.expired(t0 + 15 * MS), Some(TimeoutKind::Write));
-    }
-
-    #[test]
-    fn earlier_deadline_forces_rearm_and_earliest_kind_wins() {
-        let t0 = Instant::now();
-        let mut c = Conn::new(t0, Timeouts::idle(100 * MS), false);
-        c.set_armed(Some((dummy_handle(), t0 + 100 * MS)));
-        c.set_timeout(TimeoutKind::Read, Some(10 * MS), t0 + 1 * MS);
-        assert_eq!(c.arm_at(), Some(t0 + 11 * MS));
-        assert_eq!(c.expired(t0 + 200 * MS), Some(TimeoutKind::Read));
-    }
-
-    #[test]
-    fn huge_timeout_is_no_deadline() {
-        let t0 = Instant::now();
-        let c = Conn::new(t0, Timeouts::idle(Duration::MAX), false);
-        assert_eq!(c.next_deadline(), None);
-    }
-
-    fn dummy_handle() -> TimerHandle {
-        let mut w = crate::time::TimerWheel::new();
-        w.insert(1, ())
+    /// The wheel entry `handle` fired at `now`.
+    pub fn on_timer(&mut self, now: Instant, handle: TimerHandle) -> TimerStep {
+        if self.clocks.armed() != Some(handle) {
+            return TimerStep::Stale;
+        }
+        self.clocks.set_armed(None);
+        let run = self.running();
+        if let Some(until) = run.linger_until {
+            if until <= now {
+                return TimerStep::Close(self.take_reason());
+            }
+            return TimerStep::Rearm;
+        }
+        match self.clocks.expired(now, run) {
+            Some(kind) => TimerStep::TimedOut(kind),
+            None => TimerStep::Rearm,
+        }
     }
 }

@@ -4,11 +4,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::addr::PeerAddr;
 use super::core::{Core, TimerTarget};
-use super::stream::PeerAddr;
-use super::token::{ConnId, DgramId, ListenerId};
-use super::{Stats, TimerId};
-use crate::conn::{Timeouts, WriteSide};
+use super::stats::Stats;
+use super::token::{ConnId, DgramId, ListenerId, TimerId};
+use crate::conn::Timeouts;
 use crate::error::{stale, CloseReason, TimeoutKind};
 use crate::sys::{ListenOptions, Signals, UnixListenOptions};
 
@@ -82,7 +82,7 @@ impl Context<'_> {
     /// was requested.
     pub fn write(&mut self, conn: ConnId, data: &[u8]) -> io::Result<()> {
         self.core
-            .queue_output(conn.0, data.len(), |c, pool| c.wq.push_copy(data, pool))
+            .queue_output(conn.0, data.len(), |wq, pool| wq.push_copy(data, pool))
     }
 
     /// Queue `data` on `conn` without copying it: the vector becomes a segment of the write
@@ -94,7 +94,7 @@ impl Context<'_> {
     /// As for [`write`](Context::write).
     pub fn write_owned(&mut self, conn: ConnId, data: Vec<u8>) -> io::Result<()> {
         self.core
-            .queue_output(conn.0, data.len(), |c, _| c.wq.push_owned(data))
+            .queue_output(conn.0, data.len(), |wq, _| wq.push_owned(data))
     }
 
     /// Queue copies of several pieces on `conn`, in order, as one unit: either all are queued
@@ -106,7 +106,7 @@ impl Context<'_> {
     pub fn write_parts(&mut self, conn: ConnId, parts: &[&[u8]]) -> io::Result<()> {
         let len = parts.iter().map(|p| p.len()).sum();
         self.core
-            .queue_output(conn.0, len, |c, pool| c.wq.push_parts(parts, pool))
+            .queue_output(conn.0, len, |wq, pool| wq.push_parts(parts, pool))
     }
 
     /// Queue a copied header, an owned payload (not copied) and a copied trailer on `conn`,
@@ -123,8 +123,8 @@ impl Context<'_> {
         trailer: &[u8],
     ) -> io::Result<()> {
         let len = header.len() + payload.len() + trailer.len();
-        self.core.queue_output(conn.0, len, |c, pool| {
-            c.wq.push_around(header, payload, trailer, pool)
+        self.core.queue_output(conn.0, len, |wq, pool| {
+            wq.push_around(header, payload, trailer, pool)
         })
     }
 
@@ -132,12 +132,18 @@ impl Context<'_> {
     /// id). At end of file, non-zero means the peer stopped in the middle of a message.
     /// Inside `on_data` for `conn` itself this is 0: the input is the `data` argument then.
     pub fn unconsumed(&self, conn: ConnId) -> usize {
-        self.core.conn(conn.0).map_or(0, |(_, c)| c.rbuf.len())
+        self.core
+            .sources
+            .conn(conn.0)
+            .map_or(0, |(_, c)| c.unconsumed())
     }
 
     /// Bytes queued on `conn` and not yet handed to the kernel (0 for a stale id).
     pub fn queued(&self, conn: ConnId) -> usize {
-        self.core.conn(conn.0).map_or(0, |(_, c)| c.wq.len())
+        self.core
+            .sources
+            .conn(conn.0)
+            .map_or(0, |(_, c)| c.queued())
     }
 
     /// Send one datagram to `peer` from `socket`. On a UDP socket whose kernel buffer is full,
@@ -172,13 +178,8 @@ impl Context<'_> {
     /// [`CloseReason::PeerClosed`] if the peer had already finished sending. A write timeout,
     /// if set, bounds the flush. Closing a stale or closing connection does nothing.
     pub fn close(&mut self, conn: ConnId) {
-        let reason = match self.core.conn(conn.0) {
-            Some((_, c)) if c.read_eof => CloseReason::PeerClosed,
-            Some(_) => CloseReason::Local,
-            None => return,
-        };
-        // Cannot fail: the id was just checked.
-        let _ = self.core.close_graceful(conn.0, reason);
+        // A stale id has nothing to close.
+        let _ = self.core.close_graceful(conn.0);
     }
 
     /// Close `conn` at once, discarding queued output, with [`CloseReason::Local`].
@@ -199,12 +200,10 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `conn` is stale.
     pub fn shutdown_write(&mut self, conn: ConnId) -> io::Result<()> {
-        let Some((_, c)) = self.core.conn_mut(conn.0) else {
+        let Some((_, c)) = self.core.sources.conn_mut(conn.0) else {
             return Err(stale());
         };
-        if c.write_side == WriteSide::Open {
-            c.write_side = WriteSide::ShutPending;
-        }
+        c.shutdown_write();
         self.core.schedule_flush(conn.0);
         Ok(())
     }
@@ -224,7 +223,7 @@ impl Context<'_> {
         timeout: Option<Duration>,
     ) -> io::Result<()> {
         let now = self.core.now;
-        let Some((_, c)) = self.core.conn_mut(conn.0) else {
+        let Some((_, c)) = self.core.sources.conn_mut(conn.0) else {
             return Err(stale());
         };
         c.set_timeout(kind, timeout, now);
@@ -234,7 +233,7 @@ impl Context<'_> {
 
     /// `conn`'s timeouts, or `None` if it is stale.
     pub fn timeouts(&self, conn: ConnId) -> Option<Timeouts> {
-        self.core.conn(conn.0).map(|(_, c)| c.timeouts())
+        self.core.sources.conn(conn.0).map(|(_, c)| c.timeouts())
     }
 
     /// Set the timeouts that connections accepted or connected from now on start with, like
@@ -246,19 +245,12 @@ impl Context<'_> {
     /// Fire [`Handler::on_timer`](super::Handler::on_timer) with `token` once `after` has
     /// passed (never earlier; up to a millisecond plus the loop's latency later).
     pub fn set_timer(&mut self, after: Duration, token: u64) -> TimerId {
-        let tick = match self.core.now.checked_add(after) {
-            Some(at) => self.core.clock.deadline_tick(at),
-            None => u64::MAX,
-        };
-        TimerId(self.core.wheel.insert(tick, TimerTarget::User(token)))
+        self.core.arm_after(after, TimerTarget::User(token))
     }
 
     /// Cancel a timer; returns `false` if it already fired or was cancelled.
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
-        match self.core.wheel.get(timer.0) {
-            Some(TimerTarget::User(_)) => self.core.wheel.cancel(timer.0).is_some(),
-            _ => false,
-        }
+        self.core.cancel_timer(timer)
     }
 
     // ----- sockets --------------------------------------------------------------------------
@@ -446,7 +438,7 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `conn` is stale or not connected yet.
     pub fn peer_addr(&self, conn: ConnId) -> io::Result<PeerAddr> {
-        match self.core.conn(conn.0) {
+        match self.core.sources.conn(conn.0) {
             Some((sock, _)) => sock.peer_addr(),
             None => Err(stale()),
         }
@@ -459,6 +451,6 @@ impl Context<'_> {
 
     /// Is `conn` a live connection (not closed, not stale)?
     pub fn is_open(&self, conn: ConnId) -> bool {
-        matches!(self.core.conn(conn.0), Some((_, c)) if c.closing.is_none())
+        matches!(self.core.sources.conn(conn.0), Some((_, c)) if !c.is_closing())
     }
 }

@@ -27,8 +27,7 @@ use log::warn;
 
 use super::context::Context;
 use super::handler::{Handler, TimeoutAction};
-use super::token::{ConnId, ListenerId};
-use super::TimerId;
+use super::token::{ConnId, ListenerId, TimerId};
 use crate::error::CloseReason;
 use crate::framing::{Codec, ConfigError, Decoded, Decoder, FrameError};
 
@@ -304,7 +303,7 @@ impl<H: FrameHandler> Handler for Framed<H> {
         cx: &mut Context<'_>,
         _listener: ListenerId,
         conn: ConnId,
-        _peer: &super::PeerAddr,
+        _peer: &super::addr::PeerAddr,
     ) {
         self.decoders.open(conn);
         self.inner.on_open(cx, conn);

@@ -1,9 +1,8 @@
 //! The [`Handler`] trait: what the reactor calls when something happens.
 
+use super::addr::PeerAddr;
 use super::context::Context;
-use super::stream::PeerAddr;
-use super::token::{ConnId, DgramId, ListenerId};
-use super::TimerId;
+use super::token::{ConnId, DgramId, ListenerId, TimerId};
 use crate::error::{CloseReason, TimeoutKind};
 
 /// What to do after a timeout fired (see [`Handler::on_timeout`]).

@@ -1,404 +1,216 @@
-//! Sockets of every family the reactor serves: TCP and UDP (IPv4, IPv6), and Unix stream and
-//! datagram sockets.
+//! Stream connections' I/O: read until drained and hand the bytes to the handler, write
+//! queued output with one vectored write, finish an outgoing connect.
 //!
-//! The reactor's read, write, accept and receive loops are the same for every family; these
-//! enums put the IP and Unix sockets behind one face so that the loops are written once.
-//! [`PeerAddr`] is the address of either family, as handlers see it.
+//! Every decision is the connection's (`crate::conn`): this room asks it what to do, makes
+//! the syscall, tells it what happened, and does what it answers.
 
-use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr};
-use std::path::PathBuf;
+use std::net::Shutdown;
 
-use std::os::fd::AsRawFd;
+use super::core::Core;
+use super::handler::Handler;
+use super::token::{ConnId, Key};
+use crate::buf::MAX_IOVECS;
+use crate::conn::{FlushStep, Input, InputStep, ReadMode};
+use crate::error::CloseReason;
 
-use mio::event::Source;
-use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
-use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
-
-/// The address of a stream peer (or of a local socket): IP and port, or a Unix socket address.
-#[derive(Clone, Debug)]
-pub enum PeerAddr {
-    /// An IPv4 or IPv6 address and port.
-    Inet(SocketAddr),
-    /// A Unix socket address (usually unnamed for a connecting client).
-    Unix(std::os::unix::net::SocketAddr),
-}
-
-impl PeerAddr {
-    /// The IP address and port, if this is one.
-    pub fn inet(&self) -> Option<SocketAddr> {
-        match self {
-            PeerAddr::Inet(a) => Some(*a),
-            PeerAddr::Unix(_) => None,
-        }
-    }
-}
-
-impl From<&PeerAddr> for PeerAddr {
-    fn from(a: &PeerAddr) -> PeerAddr {
-        a.clone()
-    }
-}
-
-impl From<&SocketAddr> for PeerAddr {
-    fn from(a: &SocketAddr) -> PeerAddr {
-        PeerAddr::Inet(*a)
-    }
-}
-
-impl From<SocketAddr> for PeerAddr {
-    fn from(a: SocketAddr) -> PeerAddr {
-        PeerAddr::Inet(a)
-    }
-}
-
-impl fmt::Display for PeerAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PeerAddr::Inet(a) => write!(f, "{a}"),
-            PeerAddr::Unix(a) => match a.as_pathname() {
-                Some(p) => write!(f, "unix:{}", p.display()),
-                None => f.write_str("unix:(unnamed)"),
-            },
-        }
-    }
-}
-
-/// A connected (or connecting) stream socket.
-#[derive(Debug)]
-pub(crate) enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-    /// A Unix `SOCK_SEQPACKET` connection: reliable and ordered like a stream, but made of
-    /// records, each read and written whole (mio has no type for it; the reactor registers
-    /// its descriptor directly).
-    Seqpacket(socket2::Socket),
-}
-
-/// A socket2 Unix address as the standard library's, never failing: a path name converts
-/// when std accepts it; anything else (unnamed, abstract, or a 108-byte path without its
-/// terminating NUL, which Linux allows but std refuses) becomes a copy of one unnamed address
-/// made once (std has no constructor for it). An address is only reported, so a peer with an
-/// odd one must not fail (let alone panic) an accept.
-fn unix_addr(a: socket2::SockAddr) -> io::Result<PeerAddr> {
-    use std::sync::OnceLock;
-    static UNNAMED: OnceLock<std::os::unix::net::SocketAddr> = OnceLock::new();
-    if let Some(path) = a.as_pathname() {
-        if let Ok(named) = std::os::unix::net::SocketAddr::from_pathname(path) {
-            return Ok(PeerAddr::Unix(named));
-        }
-    }
-    if let Some(u) = UNNAMED.get() {
-        return Ok(PeerAddr::Unix(u.clone()));
-    }
-    let u = std::os::unix::net::UnixDatagram::unbound()?.local_addr()?;
-    Ok(PeerAddr::Unix(UNNAMED.get_or_init(|| u).clone()))
-}
-
-/// Length of the next record of a seqpacket or datagram socket, without taking it. For a
-/// seqpacket socket 0 means end of file (or an empty record, which reads the same).
-pub(crate) fn next_record_len(sock: &impl AsRawFd) -> io::Result<usize> {
-    use nix::sys::socket::{recv, MsgFlags};
-    loop {
-        // MSG_TRUNC makes Linux return the record's real length, not the 0 bytes copied.
-        match recv(
-            sock.as_raw_fd(),
-            &mut [],
-            MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
-        ) {
-            Ok(n) => return Ok(n),
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-impl Stream {
-    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.shutdown(how),
-            Stream::Unix(s) => s.shutdown(how),
-            Stream::Seqpacket(s) => s.shutdown(how),
-        }
-    }
-
-    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
-        match self {
-            Stream::Tcp(s) => s.take_error(),
-            Stream::Unix(s) => s.take_error(),
-            Stream::Seqpacket(s) => s.take_error(),
-        }
-    }
-
-    pub(crate) fn peer_addr(&self) -> io::Result<PeerAddr> {
-        match self {
-            Stream::Tcp(s) => s.peer_addr().map(PeerAddr::Inet),
-            Stream::Unix(s) => s.peer_addr().map(PeerAddr::Unix),
-            Stream::Seqpacket(s) => unix_addr(s.peer_addr()?),
-        }
-    }
-
-    pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
-        match self {
-            Stream::Tcp(s) => s.local_addr().map(PeerAddr::Inet),
-            Stream::Unix(s) => s.local_addr().map(PeerAddr::Unix),
-            Stream::Seqpacket(s) => unix_addr(s.local_addr()?),
-        }
-    }
-
-    /// Turn Nagle's algorithm off (TCP only; a Unix socket has none).
-    pub(crate) fn set_nodelay(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.set_nodelay(true),
-            Stream::Unix(_) | Stream::Seqpacket(_) => Ok(()),
-        }
-    }
-
-    /// Is this a record (seqpacket) connection?
-    pub(crate) fn is_records(&self) -> bool {
-        matches!(self, Stream::Seqpacket(_))
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
-            Stream::Seqpacket(s) => (&*s).read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
-            Stream::Seqpacket(s) => (&*s).write(buf),
-        }
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write_vectored(bufs),
-            Stream::Unix(s) => s.write_vectored(bufs),
-            Stream::Seqpacket(s) => (&*s).write_vectored(bufs),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Source for Stream {
-    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.register(r, t, i),
-            Stream::Unix(s) => s.register(r, t, i),
-            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).register(r, t, i),
-        }
-    }
-
-    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.reregister(r, t, i),
-            Stream::Unix(s) => s.reregister(r, t, i),
-            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).reregister(r, t, i),
-        }
-    }
-
-    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.deregister(r),
-            Stream::Unix(s) => s.deregister(r),
-            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).deregister(r),
-        }
-    }
-}
-
-/// A listening stream socket. A Unix listener removes its socket file when dropped.
-#[derive(Debug)]
-pub(crate) enum Listener {
-    Tcp(TcpListener),
-    /// `_file` is held only for its `Drop`, which removes the socket file.
-    Unix {
-        sock: UnixListener,
-        _file: UnixFile,
-    },
-    /// A Unix `SOCK_SEQPACKET` listener.
-    Seqpacket {
-        sock: socket2::Socket,
-        _file: UnixFile,
-    },
-}
-
-/// The file a Unix socket is bound to, removed when the socket goes away (the reactor closes
-/// it, the server shuts down, or the reactor is dropped), but only if it is still the file
-/// this socket made: its device and inode are recorded at bind, so a file that someone else
-/// has since put at the path is left alone.
-#[derive(Debug)]
-pub(crate) struct UnixFile {
-    path: PathBuf,
-    identity: Option<(u64, u64)>,
-}
-
-impl UnixFile {
-    /// Record the socket file just bound at `path`.
-    pub(crate) fn new(path: &std::path::Path) -> UnixFile {
-        use std::os::unix::fs::MetadataExt;
-        // An absolute path, so that a later chdir does not make us remove something else.
-        let path = match std::env::current_dir() {
-            Ok(dir) if path.is_relative() => dir.join(path),
-            _ => path.to_path_buf(),
-        };
-        let identity = std::fs::symlink_metadata(&path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
-        UnixFile { path, identity }
-    }
-}
-
-impl Drop for UnixFile {
-    fn drop(&mut self) {
-        use std::os::unix::fs::MetadataExt;
-        let now = std::fs::symlink_metadata(&self.path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
-        if now.is_none() || now != self.identity {
-            log::debug!(
-                "{}: not our socket file any more; left alone",
-                self.path.display()
-            );
-            return;
-        }
-        if let Err(e) = std::fs::remove_file(&self.path) {
-            log::warn!("could not remove {}: {e}", self.path.display());
-        }
-    }
-}
-
-impl Listener {
-    pub(crate) fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
-        match self {
-            Listener::Tcp(l) => l.accept().map(|(s, a)| (Stream::Tcp(s), PeerAddr::Inet(a))),
-            Listener::Unix { sock: l, .. } => l
-                .accept()
-                .map(|(s, a)| (Stream::Unix(s), PeerAddr::Unix(a))),
-            Listener::Seqpacket { sock, .. } => {
-                let (s, a) = sock.accept()?;
-                s.set_nonblocking(true)?;
-                Ok((Stream::Seqpacket(s), unix_addr(a)?))
+impl Core {
+    /// Read until `WouldBlock`, the read budget, or (TCP, unless `hup`) a short read.
+    ///
+    /// Edge-triggered epoll reports readiness once per arrival, so a reader must drain the
+    /// socket. On TCP, a read that returns fewer bytes than asked for has drained it, and any
+    /// byte arriving later raises a new event: so the usual extra `read` that only returns
+    /// `WouldBlock` is skipped, one syscall per message saved. Exceptions: an event that also
+    /// reported the peer's end of file, an error, or urgent data (`hup`): the end of file
+    /// raises no event of its own, and a read stops short at the urgent mark, so those are
+    /// read to the end. Unix streams always read to `WouldBlock`.
+    pub(crate) fn read_conn<H: Handler>(&mut self, h: &mut H, key: Key, hup: bool) {
+        let mut budget = self.config.read_budget;
+        let limit = self.config.max_read_buffer;
+        loop {
+            let now = self.now;
+            let Some((sock, conn)) = self.sources.conn_mut(key) else {
+                return;
+            };
+            let mode = conn.read_mode();
+            if mode == ReadMode::Ignore {
+                return;
+            }
+            if budget == 0 {
+                // More input may be waiting, but others get their turn first.
+                return self.queue_read(key);
+            }
+            let deliver = mode == ReadMode::Deliver;
+            // A record connection reads one whole record at a time: learn its size first.
+            let record = match sock.next_record_len().filter(|_| deliver) {
+                None => None,
+                Some(Ok(len)) => Some(len),
+                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.release_input(&mut self.pool);
+                    return;
+                }
+                Some(Err(e)) => return self.close_now(key, CloseReason::from_io(e)),
+            };
+            let room = match conn.input_room(&mut self.pool, limit, record) {
+                Ok(room) => room,
+                Err(reason) => return self.close_now(key, reason),
+            };
+            let asked = room.len();
+            let input = match sock.read(room) {
+                Ok(0) if deliver && sock.read_empty_record() => Input::EmptyRecord,
+                Ok(0) => Input::Eof,
+                Ok(n) => Input::Bytes(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Input::WouldBlock,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Input::Failed(e),
+            };
+            let got = if let Input::Bytes(n) = input { n } else { 0 };
+            self.stats.bytes_in += got as u64;
+            // Each record costs at least a few hundred bytes of budget, so that a flood of
+            // tiny records cannot hold the loop for long.
+            budget = budget.saturating_sub(if conn.is_records() { got.max(256) } else { got });
+            let drained = got < asked && !hup && sock.short_read_drains();
+            match conn.on_input(now, input, &mut self.pool) {
+                InputStep::Deliver => {
+                    self.deliver(h, key);
+                    if drained {
+                        if let Some((_, conn)) = self.sources.conn_mut(key) {
+                            conn.release_input(&mut self.pool);
+                        }
+                        return;
+                    }
+                }
+                InputStep::Discarded => {}
+                InputStep::Drained | InputStep::Wait => return,
+                InputStep::ReadClosed => {
+                    self.call_and_reap(h, Some(key), |h, cx| h.on_read_closed(cx, ConnId(key)));
+                    return;
+                }
+                InputStep::Close(reason) => return self.close_now(key, reason),
             }
         }
     }
 
-    pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
-        match self {
-            Listener::Tcp(l) => l.local_addr().map(PeerAddr::Inet),
-            Listener::Unix { sock: l, .. } => l.local_addr().map(PeerAddr::Unix),
-            Listener::Seqpacket { sock, .. } => unix_addr(sock.local_addr()?),
+    /// Offer `key`'s unconsumed input to the handler.
+    fn deliver<H: Handler>(&mut self, h: &mut H, key: Key) {
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return;
+        };
+        // Moved out (no copy, no allocation) so the handler can borrow the bytes while the
+        // context borrows the reactor, the connection's write queue included.
+        let mut rbuf = conn.take_input();
+        let used = self
+            .call(h, Some(key), |h, cx| {
+                h.on_data(cx, ConnId(key), rbuf.data())
+            })
+            .unwrap_or(rbuf.len());
+        match self.sources.conn_mut(key) {
+            Some((_, conn)) => conn.restore_input(rbuf, used, &mut self.pool),
+            // The handler closed the connection; the slot may even hold a new one now.
+            None => rbuf.clear(&mut self.pool),
         }
-    }
-}
-
-impl Source for Listener {
-    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            Listener::Tcp(l) => l.register(r, t, i),
-            Listener::Unix { sock: l, .. } => l.register(r, t, i),
-            Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).register(r, t, i),
-        }
-    }
-
-    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            Listener::Tcp(l) => l.reregister(r, t, i),
-            Listener::Unix { sock: l, .. } => l.reregister(r, t, i),
-            Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).reregister(r, t, i),
-        }
+        self.reap(h);
     }
 
-    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        match self {
-            Listener::Tcp(l) => l.deregister(r),
-            Listener::Unix { sock: l, .. } => l.deregister(r),
-            Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).deregister(r),
+    /// Write as much queued output of `key` as the kernel takes, then do what the connection
+    /// says comes next.
+    pub(crate) fn flush<H: Handler>(&mut self, h: &mut H, key: Key) {
+        let now = self.now;
+        if !self.unschedule_flush(key) {
+            return;
         }
-    }
-}
-
-/// A datagram socket: UDP, or Unix datagram (which removes its socket file when dropped).
-#[derive(Debug)]
-pub(crate) enum Dgram {
-    Udp(UdpSocket),
-    /// `_file` is held only for its `Drop`, which removes the socket file.
-    Unix {
-        sock: UnixDatagram,
-        _file: UnixFile,
-    },
-}
-
-fn unreachable_peer(msg: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, msg)
-}
-
-impl Dgram {
-    pub(crate) fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, PeerAddr)> {
-        match self {
-            Dgram::Udp(s) => s.recv_from(buf).map(|(n, a)| (n, PeerAddr::Inet(a))),
-            Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| (n, PeerAddr::Unix(a))),
+        let Some((sock, conn)) = self.sources.conn_mut(key) else {
+            return;
+        };
+        let mut wrote = false;
+        loop {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let n = conn.output(&mut slices);
+            if n == 0 {
+                break;
+            }
+            match sock.write_vectored(&slices[..n]) {
+                Ok(0) => {
+                    let err = io::Error::from(io::ErrorKind::WriteZero);
+                    return self.close_now(key, CloseReason::Io(err));
+                }
+                Ok(written) => {
+                    conn.on_written(now, written, &mut self.pool);
+                    self.stats.bytes_out += written as u64;
+                    wrote = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.close_now(key, CloseReason::from_io(e)),
+            }
         }
-    }
-
-    pub(crate) fn send_to(&self, buf: &[u8], peer: &PeerAddr) -> io::Result<usize> {
-        match (self, peer) {
-            (Dgram::Udp(s), PeerAddr::Inet(a)) => s.send_to(buf, *a),
-            (Dgram::Unix { sock, .. }, PeerAddr::Unix(a)) => match a.as_pathname() {
-                Some(path) => sock.send_to(buf, path),
-                None => Err(unreachable_peer(
-                    "the peer's Unix socket is unnamed (not bound to a path): nowhere to send",
-                )),
-            },
-            (Dgram::Udp(_), PeerAddr::Unix(_)) => Err(unreachable_peer(
-                "a UDP socket cannot send to a Unix address",
-            )),
-            (Dgram::Unix { .. }, PeerAddr::Inet(_)) => Err(unreachable_peer(
-                "a Unix datagram socket cannot send to an IP address",
-            )),
+        let done = conn.after_flush(now, wrote, self.config.low_watermark, self.config.linger);
+        if done.read_again {
+            // Edge-triggered: input that arrived meanwhile raised no event of its own.
+            self.queue_read(key);
+            self.rearm(key);
         }
-    }
-
-    pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
-        match self {
-            Dgram::Udp(s) => s.local_addr().map(PeerAddr::Inet),
-            Dgram::Unix { sock, .. } => sock.local_addr().map(PeerAddr::Unix),
-        }
-    }
-}
-
-impl Source for Dgram {
-    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            Dgram::Udp(s) => s.register(r, t, i),
-            Dgram::Unix { sock, .. } => sock.register(r, t, i),
+        match done.step {
+            FlushStep::Wait => {}
+            FlushStep::Drained => self.drained(h, key),
+            FlushStep::ShutdownWrite { drained } => {
+                if self.send_fin(key) && drained {
+                    self.drained(h, key);
+                }
+            }
+            FlushStep::Close(reason) => self.close_now(key, reason),
+            FlushStep::Linger { shutdown } => {
+                if shutdown {
+                    self.send_fin(key);
+                }
+            }
         }
     }
 
-    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            Dgram::Udp(s) => s.reregister(r, t, i),
-            Dgram::Unix { sock, .. } => sock.reregister(r, t, i),
+    fn drained<H: Handler>(&mut self, h: &mut H, key: Key) {
+        self.call_and_reap(h, Some(key), |h, cx| h.on_drained(cx, ConnId(key)));
+    }
+
+    /// Shut the write side down (send FIN); on failure, close as the connection says.
+    fn send_fin(&mut self, key: Key) -> bool {
+        let Some((sock, conn)) = self.sources.conn_mut(key) else {
+            return false;
+        };
+        match sock.shutdown(Shutdown::Write) {
+            Ok(()) => true,
+            Err(e) => {
+                let reason = conn.on_shutdown_failed(e);
+                self.close_now(key, reason);
+                false
+            }
         }
     }
 
-    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        match self {
-            Dgram::Udp(s) => s.deregister(r),
-            Dgram::Unix { sock, .. } => sock.deregister(r),
+    /// Serve a writable connection: finish its connect if one is under way, then flush.
+    pub(crate) fn conn_writable<H: Handler>(&mut self, h: &mut H, key: Key) {
+        let Some((sock, conn)) = self.sources.conn_mut(key) else {
+            return;
+        };
+        if conn.is_connecting() {
+            let result = match sock.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                // Writable with no error can still be a connect that has not finished on
+                // some systems; `peer_addr` tells (mio's documented check).
+                Ok(None) => sock.peer_addr().map(|_| ()),
+            };
+            match result {
+                Ok(()) => {
+                    conn.on_connected(self.now);
+                    self.rearm(key);
+                    self.call_and_reap(h, Some(key), |h, cx| h.on_connect(cx, ConnId(key)));
+                    // Input may already be waiting, and its event may have come before we
+                    // stopped connecting.
+                    self.read_conn(h, key, true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                Err(e) => return self.close_now(key, CloseReason::Io(e)),
+            }
         }
+        self.flush(h, key);
     }
 }

@@ -9,6 +9,8 @@ use std::fmt;
 
 use mio::Token;
 
+use crate::time::TimerHandle;
+
 /// A slab key with the generation of the entry it was issued for.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(crate) struct Key {
@@ -80,6 +82,10 @@ id_type!(
     DgramId,
     "dgram#"
 );
+
+/// A user timer (see [`Context::set_timer`](super::Context::set_timer)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimerId(pub(crate) TimerHandle);
 
 #[cfg(test)]
 mod tests {

@@ -245,6 +245,29 @@ fn claim_unix_path(
     Ok(())
 }
 
+/// Length of the next record of a seqpacket or datagram socket, without taking it
+/// (`recv(MSG_PEEK | MSG_TRUNC)`; `EINTR` is retried). For a seqpacket socket 0 means end of
+/// file or an empty record, which read the same.
+///
+/// # Errors
+///
+/// `WouldBlock` when no record is waiting; any other error of `recv(2)`.
+pub fn next_record_len(sock: &impl AsRawFd) -> io::Result<usize> {
+    use nix::sys::socket::{recv, MsgFlags};
+    loop {
+        // MSG_TRUNC makes Linux return the record's real length, not the 0 bytes copied.
+        match recv(
+            sock.as_raw_fd(),
+            &mut [],
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+        ) {
+            Ok(n) => return Ok(n),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Signals delivered through a file descriptor (`signalfd(2)`).
 ///
 /// Creating it blocks the signals in the calling thread, so that they stay pending until read

@@ -1,0 +1,285 @@
+//! Unit tests of the connection state machine: events in, steps out, with made-up instants.
+
+use super::*;
+use crate::buf::BufPool;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn pool() -> BufPool {
+    BufPool::new(16, 16, 4)
+}
+
+fn dummy_handle() -> TimerHandle {
+    let mut w = crate::time::TimerWheel::new();
+    w.insert(1, ())
+}
+
+fn with(t0: Instant, timeouts: Timeouts) -> Conn {
+    Conn::new(t0, timeouts, Opened::Accepted, false)
+}
+
+fn push(c: &mut Conn, now: Instant, data: &[u8], pool: &mut BufPool) -> Queued {
+    c.queue(now, 1 << 20, data.len(), pool, |wq, p| {
+        wq.push_copy(data, p)
+    })
+    .unwrap()
+}
+
+#[test]
+fn idle_deadline_moves_with_traffic_without_rearming() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let mut c = with(t0, Timeouts::idle(100 * MS));
+    assert_eq!(c.arm_at(), Some(t0 + 100 * MS));
+    let h = dummy_handle();
+    c.set_armed(h, t0 + 100 * MS);
+    c.input_room(&mut p, 64, None).unwrap();
+    assert!(matches!(
+        c.on_input(t0 + 50 * MS, Input::Bytes(1), &mut p),
+        InputStep::Deliver
+    ));
+    // Later deadline: the armed entry is early, which is fine (lazy).
+    assert_eq!(c.arm_at(), None);
+    assert!(matches!(c.on_timer(t0 + 100 * MS, h), TimerStep::Rearm));
+    assert_eq!(c.arm_at(), Some(t0 + 150 * MS));
+    c.set_armed(h, t0 + 150 * MS);
+    assert!(matches!(
+        c.on_timer(t0 + 150 * MS, h),
+        TimerStep::TimedOut(TimeoutKind::Idle)
+    ));
+}
+
+#[test]
+fn a_replaced_entry_is_stale() {
+    let t0 = Instant::now();
+    let mut c = with(t0, Timeouts::idle(10 * MS));
+    let mut w = crate::time::TimerWheel::new();
+    let old = w.insert(1, ());
+    let new = w.insert(2, ());
+    c.set_armed(new, t0 + 10 * MS);
+    assert!(matches!(c.on_timer(t0 + 20 * MS, old), TimerStep::Stale));
+}
+
+#[test]
+fn read_timeout_only_while_input_wanted() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let read = Timeouts {
+        read: Some(10 * MS),
+        ..Timeouts::NONE
+    };
+    let mut c = Conn::new(t0, read, Opened::Connecting, false);
+    assert_eq!(c.next_deadline(), None, "no read clock while connecting");
+    c.on_connected(t0 + 5 * MS);
+    assert_eq!(c.next_deadline(), Some(t0 + 15 * MS));
+    // Backpressure pauses reading, and the read clock with it.
+    let big = vec![0; 64];
+    c.queue(t0 + 6 * MS, 32, big.len(), &mut p, |wq, p| {
+        wq.push_copy(&big, p)
+    })
+    .unwrap();
+    assert!(c.is_read_paused());
+    assert_eq!(c.read_mode(), ReadMode::Ignore);
+    assert_eq!(c.deadline(TimeoutKind::Read), None);
+    // Draining below the low watermark resumes reading and restarts the clock.
+    c.on_written(t0 + 8 * MS, 64, &mut p);
+    let f = c.after_flush(t0 + 8 * MS, true, 16, Duration::ZERO);
+    assert!(f.read_again);
+    assert!(matches!(f.step, FlushStep::Drained));
+    assert_eq!(c.deadline(TimeoutKind::Read), Some(t0 + 18 * MS));
+    // End of file: no more input wanted.
+    assert!(matches!(
+        c.on_input(t0 + 9 * MS, Input::Eof, &mut p),
+        InputStep::ReadClosed
+    ));
+    assert_eq!(c.deadline(TimeoutKind::Read), None);
+}
+
+#[test]
+fn write_timeout_only_while_output_queued() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let write = Timeouts {
+        write: Some(10 * MS),
+        ..Timeouts::NONE
+    };
+    let mut c = with(t0, write);
+    assert_eq!(c.next_deadline(), None);
+    assert_eq!(push(&mut c, t0 + 5 * MS, b"x", &mut p), Queued::Started);
+    assert_eq!(push(&mut c, t0 + 6 * MS, b"y", &mut p), Queued::Added);
+    assert_eq!(c.next_deadline(), Some(t0 + 15 * MS));
+    assert_eq!(c.arm_at(), Some(t0 + 15 * MS));
+    let h = dummy_handle();
+    c.set_armed(h, t0 + 15 * MS);
+    assert!(matches!(
+        c.on_timer(t0 + 15 * MS, h),
+        TimerStep::TimedOut(TimeoutKind::Write)
+    ));
+}
+
+#[test]
+fn earlier_deadline_forces_rearm_and_earliest_kind_wins() {
+    let t0 = Instant::now();
+    let mut c = with(t0, Timeouts::idle(100 * MS));
+    let h = dummy_handle();
+    c.set_armed(h, t0 + 100 * MS);
+    c.set_timeout(TimeoutKind::Read, Some(10 * MS), t0 + MS);
+    assert_eq!(c.arm_at(), Some(t0 + 11 * MS));
+    assert!(matches!(
+        c.on_timer(t0 + 200 * MS, h),
+        TimerStep::TimedOut(TimeoutKind::Read)
+    ));
+}
+
+#[test]
+fn huge_timeout_is_no_deadline() {
+    let t0 = Instant::now();
+    let c = with(t0, Timeouts::idle(Duration::MAX));
+    assert_eq!(c.next_deadline(), None);
+}
+
+#[test]
+fn close_flushes_then_lingers_until_the_peer_finishes() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let mut c = with(t0, Timeouts::idle(MS));
+    push(&mut c, t0, b"reply", &mut p);
+    assert!(c.close());
+    assert!(!c.close(), "a second close changes nothing");
+    assert_eq!(c.read_mode(), ReadMode::Discard);
+    assert!(c.queue(t0, 64, 1, &mut p, |_, _| {}).is_err());
+    // Input arriving while flushing is dropped.
+    c.input_room(&mut p, 64, None).unwrap();
+    assert!(matches!(
+        c.on_input(t0, Input::Bytes(3), &mut p),
+        InputStep::Discarded
+    ));
+    assert_eq!(c.unconsumed(), 0);
+    c.on_written(t0 + MS, 5, &mut p);
+    let f = c.after_flush(t0 + MS, true, 0, 2000 * MS);
+    assert!(f.read_again);
+    assert!(matches!(f.step, FlushStep::Linger { shutdown: true }));
+    // While lingering only the linger deadline counts.
+    assert_eq!(c.next_deadline(), Some(t0 + 2001 * MS));
+    match c.on_input(t0 + 2 * MS, Input::Eof, &mut p) {
+        InputStep::Close(CloseReason::Local) => {}
+        other => panic!("expected a local close, got {other:?}"),
+    }
+}
+
+#[test]
+fn linger_deadline_closes_with_the_reason_asked_for() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let mut c = with(t0, Timeouts::NONE);
+    assert!(matches!(
+        c.on_input(t0, Input::Eof, &mut p),
+        InputStep::ReadClosed
+    ));
+    c.close();
+    // The peer already finished: no linger, and the close is the peer's.
+    let f = c.after_flush(t0, false, 0, 2000 * MS);
+    assert!(matches!(f.step, FlushStep::Close(CloseReason::PeerClosed)));
+
+    let mut c = with(t0, Timeouts::NONE);
+    c.close();
+    let f = c.after_flush(t0, false, 0, 10 * MS);
+    assert!(matches!(f.step, FlushStep::Linger { shutdown: true }));
+    let h = dummy_handle();
+    c.set_armed(h, t0 + 10 * MS);
+    assert!(matches!(c.on_timer(t0 + 9 * MS, h), TimerStep::Rearm));
+    c.set_armed(h, t0 + 10 * MS);
+    assert!(matches!(
+        c.on_timer(t0 + 10 * MS, h),
+        TimerStep::Close(CloseReason::Local)
+    ));
+}
+
+#[test]
+fn eof_while_flushing_waits_for_the_output() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let mut c = with(t0, Timeouts::NONE);
+    push(&mut c, t0, b"reply", &mut p);
+    c.close();
+    assert!(matches!(
+        c.on_input(t0, Input::Eof, &mut p),
+        InputStep::Wait
+    ));
+    c.on_written(t0, 5, &mut p);
+    let f = c.after_flush(t0, true, 0, 2000 * MS);
+    assert!(matches!(f.step, FlushStep::Close(CloseReason::Local)));
+}
+
+#[test]
+fn half_close_sends_fin_once_flushed_and_refuses_more_output() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let mut c = with(t0, Timeouts::NONE);
+    push(&mut c, t0, b"last words", &mut p);
+    c.shutdown_write();
+    assert!(c.queue(t0, 64, 1, &mut p, |_, _| {}).is_err());
+    let f = c.after_flush(t0, false, 0, MS);
+    assert!(matches!(f.step, FlushStep::Wait), "output still queued");
+    c.on_written(t0, 10, &mut p);
+    let f = c.after_flush(t0, true, 0, MS);
+    assert!(matches!(f.step, FlushStep::ShutdownWrite { drained: true }));
+    // Reading goes on after a half-close.
+    assert_eq!(c.read_mode(), ReadMode::Deliver);
+}
+
+#[test]
+fn errors_while_lingering_end_the_close_asked_for_but_not_while_flushing() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let reset = || io::Error::from(io::ErrorKind::ConnectionReset);
+    let mut c = with(t0, Timeouts::NONE);
+    push(&mut c, t0, b"x", &mut p);
+    c.close();
+    match c.on_input(t0, Input::Failed(reset()), &mut p) {
+        InputStep::Close(CloseReason::Reset) => {}
+        other => panic!("a reset while flushing loses output: {other:?}"),
+    }
+    let mut c = with(t0, Timeouts::NONE);
+    c.close();
+    c.after_flush(t0, false, 0, MS);
+    match c.on_input(t0, Input::Failed(reset()), &mut p) {
+        InputStep::Close(CloseReason::Local) => {}
+        other => panic!("a reset while lingering ends the close: {other:?}"),
+    }
+    let mut c = with(t0, Timeouts::NONE);
+    c.close();
+    c.after_flush(t0, false, 0, MS);
+    let gone = io::Error::from(io::ErrorKind::NotConnected);
+    assert!(matches!(c.on_shutdown_failed(gone), CloseReason::Local));
+}
+
+#[test]
+fn records_drop_what_the_handler_left() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let mut c = Conn::new(t0, Timeouts::NONE, Opened::Accepted, true);
+    let room = c.input_room(&mut p, 64, Some(40)).unwrap();
+    assert!(room.len() >= 40, "room for the whole record");
+    assert!(matches!(
+        c.on_input(t0, Input::Bytes(40), &mut p),
+        InputStep::Deliver
+    ));
+    let rbuf = c.take_input();
+    c.restore_input(rbuf, 10, &mut p);
+    assert_eq!(c.unconsumed(), 0);
+    assert!(c.input_room(&mut p, 64, Some(65)).is_err());
+}
+
+#[test]
+fn release_hands_back_the_armed_entry() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let mut c = with(t0, Timeouts::idle(MS));
+    let h = dummy_handle();
+    c.set_armed(h, t0 + MS);
+    push(&mut c, t0, b"x", &mut p);
+    assert_eq!(c.release(&mut p), Some(h));
+    assert_eq!(c.queued(), 0);
+    assert_eq!(c.armed(), None);
+}

@@ -1,0 +1,81 @@
+//! Accepting connections: a batch per event, the connection limit, and the back-off after
+//! running out of descriptors.
+
+use std::io;
+
+use log::{debug, warn};
+
+use super::core::{Core, TimerTarget};
+use super::handler::Handler;
+use super::registry::Source;
+use super::token::{Key, ListenerId};
+use crate::conn::Opened;
+use crate::sys;
+
+impl Core {
+    /// Accept up to `Config::accept_batch` connections from the listener `key`.
+    pub(crate) fn accept<H: Handler>(&mut self, h: &mut H, key: Key) {
+        for _ in 0..self.config.accept_batch {
+            let Some(Source::Listener { sock, paused }) = self.sources.get_mut(key) else {
+                return;
+            };
+            if *paused {
+                return;
+            }
+            let full = self
+                .config
+                .max_connections
+                .is_some_and(|max| self.stats.active as usize >= max);
+            match sock.accept() {
+                Ok((stream, peer)) if full => {
+                    // Accepted and closed at once: the client learns now instead of waiting
+                    // in the backlog, and the listener stops waking us for it.
+                    self.stats.rejected += 1;
+                    debug!("rejected a connection from {peer}: at the connection limit");
+                    drop(stream);
+                }
+                Ok((stream, peer)) => match self.add_conn(stream, Opened::Accepted) {
+                    Ok(conn) => {
+                        self.stats.accepted += 1;
+                        self.call_and_reap(h, Some(conn.0), |h, cx| {
+                            h.on_accept(cx, ListenerId(key), conn, &peer)
+                        });
+                    }
+                    Err(e) => warn!("could not register a connection from {peer}: {e}"),
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if sys::is_connection_error(&e) => {
+                    debug!("accept: a connection failed before it was accepted: {e}");
+                }
+                Err(e) => {
+                    // Out of descriptors (EMFILE, ENFILE) or memory, or something unexpected:
+                    // retrying now would fail again and, edge-triggered or not, spin the loop.
+                    // Pause this listener and try again after a back-off.
+                    *paused = true;
+                    self.stats.accept_errors += 1;
+                    let backoff = self.config.accept_backoff;
+                    let why = if sys::is_resource_exhausted(&e) {
+                        "out of descriptors or memory"
+                    } else {
+                        "unexpected error"
+                    };
+                    warn!("accept failed ({why}): {e}; pausing this listener for {backoff:?}");
+                    self.arm_after(backoff, TimerTarget::ResumeAccept(key));
+                    return;
+                }
+            }
+        }
+        // Batch used up: more connections may be waiting; continue next turn.
+        self.queue_read(key);
+    }
+
+    /// The back-off after an accept failure is over: accept again (next turn, from the read
+    /// list, since no new event may come for connections already waiting).
+    pub(crate) fn resume_accept(&mut self, key: Key) {
+        if let Some(Source::Listener { paused, .. }) = self.sources.get_mut(key) {
+            *paused = false;
+            self.queue_read(key);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Ending things: closing a connection at once or gracefully, removing other sources, and the
+//! graceful shutdown of the whole reactor.
+//!
+//! A connection closed here leaves the slab at once (so its id and token are stale from then
+//! on), and its `on_close` report goes on the closed list. The handler hears of it when
+//! `dispatch` reaps that list, right after the callback or I/O step that closed it: reaping
+//! happens in one place.
+
+use std::io;
+use std::time::Duration;
+
+use log::{debug, warn};
+
+use super::core::{Core, TimerTarget};
+use super::registry::Source;
+use super::token::{ConnId, Key};
+use crate::error::{stale, CloseReason};
+
+impl Core {
+    /// Close `key` now: deregister, free the slot and the buffers, cancel its timer, and put
+    /// the report on the closed list. Does nothing if `key` is stale.
+    pub(crate) fn close_now(&mut self, key: Key, reason: CloseReason) {
+        if self.sources.conn(key).is_none() {
+            return;
+        }
+        let Some(Source::Conn { sock, mut conn }) = self.sources.remove(key) else {
+            return;
+        };
+        if let Some(armed) = conn.release(&mut self.pool) {
+            self.wheel.cancel(armed);
+        }
+        self.stats.count_close(&reason);
+        debug!("conn#{}.{} closed: {reason}", key.index, key.gen);
+        drop(sock);
+        self.closed.push_back((ConnId(key), reason));
+    }
+
+    /// Close `key` once its queued output is flushed (see `Conn::close`).
+    pub(crate) fn close_graceful(&mut self, key: Key) -> io::Result<()> {
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return Err(stale());
+        };
+        conn.close();
+        self.schedule_flush(key);
+        Ok(())
+    }
+
+    /// Deregister and drop a listener; `NotConnected` if `key` is not a current listener.
+    pub(crate) fn remove_listener(&mut self, key: Key) -> io::Result<()> {
+        if !matches!(self.sources.get(key), Some(Source::Listener { .. })) {
+            return Err(stale());
+        }
+        self.sources.remove(key);
+        Ok(())
+    }
+
+    /// Deregister and drop a datagram socket, counting (and logging) what it still had
+    /// queued: nothing disappears silently.
+    fn remove_dgram(&mut self, key: Key) {
+        // One last try at queued replies.
+        self.flush_dgram(key);
+        if let Some(Source::Dgram { queue, .. }) = self.sources.remove(key) {
+            if !queue.is_empty() {
+                self.stats.dgram_send_errors += queue.len() as u64;
+                warn!("dropping {} queued datagram(s) at shutdown", queue.len());
+            }
+        }
+    }
+
+    /// Start a graceful shutdown: stop accepting and receiving datagrams, ask every
+    /// connection to close once its queued output is flushed, and give them `grace` to do
+    /// so. The reactor stops when the last connection is gone or the time is up, whichever
+    /// comes first; connections still open then are closed at once.
+    pub(crate) fn shutdown(&mut self, grace: Duration) {
+        if self.shutting_down {
+            return;
+        }
+        self.shutting_down = true;
+        let keys: Vec<(Key, bool, bool)> = self
+            .sources
+            .iter()
+            .map(|(key, s)| {
+                let conn = matches!(s, Source::Conn { .. });
+                let dgram = matches!(s, Source::Dgram { .. });
+                (key, conn, dgram)
+            })
+            .collect();
+        for (key, conn, dgram) in keys {
+            if conn {
+                let _ = self.close_graceful(key);
+            } else if dgram {
+                self.remove_dgram(key);
+            } else if !matches!(self.sources.get(key), Some(Source::Signals(_))) {
+                self.sources.remove(key);
+            }
+        }
+        // A grace too long to represent is no limit at all.
+        if self.now.checked_add(grace).is_some() {
+            let id = self.arm_after(grace, TimerTarget::ShutdownDeadline);
+            self.shutdown_timer = Some(id.0);
+        }
+        self.check_shutdown_done();
+    }
+
+    /// Stop once a graceful shutdown has no connection left, and leave shutdown mode, so
+    /// that a later `run` starts afresh.
+    pub(crate) fn check_shutdown_done(&mut self) {
+        if self.shutting_down && self.stats.active == 0 {
+            self.shutting_down = false;
+            if let Some(t) = self.shutdown_timer.take() {
+                self.wheel.cancel(t);
+            }
+            self.stopped = true;
+        }
+    }
+
+    /// The grace period is over: close what is left, and stop.
+    pub(crate) fn finish_shutdown(&mut self) {
+        self.shutdown_timer = None;
+        if !self.shutting_down {
+            return;
+        }
+        let left: Vec<ConnId> = self.conn_ids().collect();
+        if !left.is_empty() {
+            warn!(
+                "shutdown: grace period over, closing {} connection(s) with output still queued",
+                left.len()
+            );
+        }
+        for id in left {
+            self.close_now(id.0, CloseReason::Local);
+        }
+        self.shutting_down = false;
+        self.stopped = true;
+    }
+}

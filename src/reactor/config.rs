@@ -1,0 +1,112 @@
+//! [`Config`]: a reactor's settings, checked once when the reactor is made.
+
+use std::io;
+use std::time::Duration;
+
+use crate::conn::Timeouts;
+use crate::sys::ListenOptions;
+
+/// Reactor settings. `Config::default()` suits a general-purpose server.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Timeouts every new connection starts with (Python's `setdefaulttimeout`). Default: none.
+    pub timeouts: Timeouts,
+    /// Events fetched per poll, and the initial slab capacity. Default 1024.
+    pub events_capacity: usize,
+    /// Bytes read from one connection per event before the others get a turn. Default 256 KiB.
+    pub read_budget: usize,
+    /// Connections accepted per listener event before the others get a turn. Default 128.
+    pub accept_batch: usize,
+    /// Datagrams received per socket per event. Default 64.
+    pub dgram_budget: usize,
+    /// Size of a pooled read block, the usual size of one read. Default 16 KiB.
+    pub read_buffer_size: usize,
+    /// Size of a pooled write block. Default 16 KiB.
+    pub write_buffer_size: usize,
+    /// Most unconsumed input one connection may hold; past it the connection is closed with a
+    /// [`ReadBufferFull`](crate::error::ReadBufferFull) protocol error. A framed connection
+    /// needs room for one whole frame: this must be at least the codec's
+    /// [`max_frame`](crate::framing::Codec::max_frame). Default 8 MiB, the default codec's
+    /// maximum. (The buffer grows to this only while a message that large is arriving.)
+    pub max_read_buffer: usize,
+    /// Queued output at which reading from a connection stops. Default 1 MiB.
+    pub high_watermark: usize,
+    /// Queued output below which reading resumes. Default 256 KiB.
+    pub low_watermark: usize,
+    /// Idle blocks the buffer pool keeps, per kind. Default 1024.
+    pub max_pooled_buffers: usize,
+    /// Set `TCP_NODELAY` on every connection. Default true: a reactor batches its own writes.
+    pub nodelay: bool,
+    /// How long a listener pauses after `accept` fails for lack of descriptors or memory.
+    /// Default 100 ms.
+    pub accept_backoff: Duration,
+    /// Most bytes of datagrams queued per UDP socket while the kernel buffer is full.
+    /// Default 1 MiB.
+    pub max_dgram_queue: usize,
+    /// Options for [`Context::listen`](super::Context::listen) and [`Reactor::listen`](super::Reactor::listen).
+    pub listen: ListenOptions,
+    /// How long a gracefully closed connection waits for the peer's end of file, reading and
+    /// discarding its input, before the socket is closed (see [`Context::close`](super::Context::close)). Closing
+    /// with unread input would make the kernel reset the connection and could destroy
+    /// replies still in flight. Zero closes at once. Default 2 s.
+    pub linger: Duration,
+    /// Most connections open at once (accepted plus connected); `None`: no limit (the
+    /// descriptor limit still applies). A connection accepted past the limit is closed at
+    /// once, which the client sees as an immediate end of file, and counted in
+    /// [`Stats::rejected`](super::Stats::rejected). Accepting and closing, rather than leaving connections in the
+    /// kernel's backlog, tells clients at once instead of letting them time out, and keeps
+    /// the listener's readiness from firing again and again for connections never taken.
+    pub max_connections: Option<usize>,
+    /// Catch a panic in a handler callback: log it, count it, and close the connection the
+    /// callback was about with [`CloseReason::Panicked`](crate::CloseReason::Panicked), so that the reactor keeps serving
+    /// the others. Default true. Turn it off to let panics unwind out of [`Reactor::turn`](super::Reactor::turn)
+    /// (with `panic = "abort"` they abort regardless).
+    pub catch_panics: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            timeouts: Timeouts::NONE,
+            events_capacity: 1024,
+            read_budget: 256 * 1024,
+            accept_batch: 128,
+            dgram_budget: 64,
+            read_buffer_size: 16 * 1024,
+            write_buffer_size: 16 * 1024,
+            max_read_buffer: crate::framing::DEFAULT_MAX_FRAME,
+            high_watermark: 1024 * 1024,
+            low_watermark: 256 * 1024,
+            max_pooled_buffers: 1024,
+            nodelay: true,
+            accept_backoff: Duration::from_millis(100),
+            max_dgram_queue: 1024 * 1024,
+            listen: ListenOptions::default(),
+            catch_panics: true,
+            max_connections: None,
+            linger: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn validate(&self) -> io::Result<()> {
+        let bad = |what: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, what.to_owned()));
+        if self.events_capacity == 0 {
+            return bad("events_capacity must be > 0");
+        }
+        if self.read_budget == 0 || self.accept_batch == 0 || self.dgram_budget == 0 {
+            return bad("read_budget, accept_batch and dgram_budget must be > 0");
+        }
+        if self.read_buffer_size == 0 || self.write_buffer_size == 0 {
+            return bad("buffer sizes must be > 0");
+        }
+        if self.max_read_buffer < self.read_buffer_size {
+            return bad("max_read_buffer must be >= read_buffer_size");
+        }
+        if self.low_watermark > self.high_watermark || self.high_watermark == 0 {
+            return bad("need 0 < high_watermark and low_watermark <= high_watermark");
+        }
+        Ok(())
+    }
+}

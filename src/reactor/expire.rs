@@ -1,0 +1,57 @@
+//! When a timer-wheel entry fires: a connection's deadline (which the connection checks
+//! lazily), a user timer, the end of an accept back-off, or the end of a shutdown's grace.
+
+use super::core::{Core, TimerTarget};
+use super::handler::{Handler, TimeoutAction};
+use super::token::{ConnId, Key, TimerId};
+use crate::conn::TimerStep;
+use crate::error::CloseReason;
+use crate::time::TimerHandle;
+
+impl Core {
+    /// Fire every wheel entry due by this turn's `now`.
+    pub(crate) fn expire<H: Handler>(&mut self, h: &mut H) {
+        let now_tick = self.clock.now_tick(self.now);
+        while let Some((handle, target)) = self.wheel.poll(now_tick) {
+            match target {
+                TimerTarget::Conn(key) => self.check_deadlines(h, key, handle),
+                TimerTarget::User(token) => {
+                    self.call(h, None, |h, cx| h.on_timer(cx, TimerId(handle), token));
+                }
+                TimerTarget::ShutdownDeadline => self.finish_shutdown(),
+                TimerTarget::ResumeAccept(key) => self.resume_accept(key),
+            }
+            self.reap(h);
+        }
+    }
+
+    /// `key`'s wheel entry fired: ask the connection what has expired.
+    fn check_deadlines<H: Handler>(&mut self, h: &mut H, key: Key, handle: TimerHandle) {
+        let now = self.now;
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return;
+        };
+        match conn.on_timer(now, handle) {
+            TimerStep::Stale => return,
+            TimerStep::Rearm => {}
+            TimerStep::Close(reason) => return self.close_now(key, reason),
+            TimerStep::TimedOut(kind) => {
+                self.stats.timeouts += 1;
+                let asked = self.call(h, Some(key), |h, cx| h.on_timeout(cx, ConnId(key), kind));
+                match asked {
+                    // The handler panicked, and its connection is closed already.
+                    None => return,
+                    Some(TimeoutAction::Close) => {
+                        return self.close_now(key, CloseReason::TimedOut(kind))
+                    }
+                    Some(TimeoutAction::KeepOpen) => {
+                        if let Some((_, conn)) = self.sources.conn_mut(key) {
+                            conn.keep_open(kind, now);
+                        }
+                    }
+                }
+            }
+        }
+        self.rearm(key);
+    }
+}

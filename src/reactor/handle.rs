@@ -1,0 +1,90 @@
+//! [`Handle`]: reaching a reactor from other threads, through a channel and a `mio::Waker`.
+
+use std::io;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mio::Waker;
+
+use super::context::Context;
+use super::stats::Stats;
+
+pub(crate) type Job<H> = Box<dyn FnOnce(&mut H, &mut Context<'_>) + Send>;
+
+pub(crate) enum Msg<H> {
+    Stop,
+    Shutdown(Duration),
+    Run(Job<H>),
+}
+
+/// A handle to a reactor, usable from any thread: stop it, shut it down gracefully, read its
+/// counters, or run code on its thread.
+pub struct Handle<H> {
+    pub(crate) tx: mpsc::Sender<Msg<H>>,
+    pub(crate) waker: Arc<Waker>,
+    pub(crate) stats: Arc<Mutex<Stats>>,
+}
+
+impl<H> Clone for Handle<H> {
+    fn clone(&self) -> Self {
+        Handle {
+            tx: self.tx.clone(),
+            waker: Arc::clone(&self.waker),
+            stats: Arc::clone(&self.stats),
+        }
+    }
+}
+
+impl<H> std::fmt::Debug for Handle<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+impl<H> Handle<H> {
+    /// Ask the reactor to stop: [`Reactor::run`](super::Reactor::run) returns after the current turn.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` if the reactor is gone; any error of waking it.
+    pub fn stop(&self) -> io::Result<()> {
+        self.send(Msg::Stop)
+    }
+
+    /// Shut down gracefully (see [`Context::shutdown`](super::Context::shutdown)): stop accepting, flush and close every
+    /// connection within `grace`, then stop.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` if the reactor is gone; any error of waking it.
+    pub fn shutdown(&self, grace: Duration) -> io::Result<()> {
+        self.send(Msg::Shutdown(grace))
+    }
+
+    /// The reactor's counters as of the end of its last turn. Reading them never stops or
+    /// waits for the reactor.
+    pub fn stats(&self) -> Stats {
+        // A poisoned lock still holds plain numbers: use them.
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run `f` on the reactor's thread, with its handler and a context, during its next turn.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` if the reactor is gone; any error of waking it.
+    pub fn run<F>(&self, f: F) -> io::Result<()>
+    where
+        F: FnOnce(&mut H, &mut Context<'_>) + Send + 'static,
+    {
+        self.send(Msg::Run(Box::new(f)))
+    }
+
+    fn send(&self, msg: Msg<H>) -> io::Result<()> {
+        self.tx
+            .send(msg)
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        self.waker.wake()
+    }
+}

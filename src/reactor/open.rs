@@ -1,0 +1,179 @@
+//! Adding sockets to the reactor: listeners, datagram sockets, signal descriptors, and
+//! connections (accepted or connecting). Each is made by `sys`, wrapped in a `socket` enum,
+//! registered once (edge-triggered, never re-registered) and stored in the slab.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use log::debug;
+use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+use mio::Interest;
+
+use super::addr::PeerAddr;
+use super::core::Core;
+use super::registry::Source;
+use super::socket::{Dgram, Listener, Stream, UnixFile};
+use super::token::{ConnId, DgramId, Key, ListenerId};
+use crate::conn::{Conn, Opened};
+use crate::error::stale;
+use crate::sys::{self, ListenOptions, Signals, UnixListenOptions};
+
+/// The largest UDP payload (65535 - 8 byte UDP header - 20 byte IPv4 header), rounded up to a
+/// size that also fits any IPv6 datagram without jumbograms.
+pub(crate) const DGRAM_BUF: usize = 65536;
+
+impl Core {
+    pub(crate) fn listen(
+        &mut self,
+        addr: SocketAddr,
+        opts: &ListenOptions,
+    ) -> io::Result<ListenerId> {
+        let sock = TcpListener::from_std(sys::tcp_listener(addr, opts)?);
+        self.add_listening(Listener::Tcp(sock))
+    }
+
+    pub(crate) fn add_listener(&mut self, sock: std::net::TcpListener) -> io::Result<ListenerId> {
+        sock.set_nonblocking(true)?;
+        self.add_listening(Listener::Tcp(TcpListener::from_std(sock)))
+    }
+
+    pub(crate) fn listen_unix(
+        &mut self,
+        path: &Path,
+        opts: &UnixListenOptions,
+    ) -> io::Result<ListenerId> {
+        let sock = UnixListener::from_std(sys::unix_listener(path, opts)?);
+        // From here on the file is ours: removed when the listener goes, even on error.
+        let _file = UnixFile::new(path);
+        self.add_listening(Listener::Unix { sock, _file })
+    }
+
+    pub(crate) fn listen_seqpacket(
+        &mut self,
+        path: &Path,
+        opts: &UnixListenOptions,
+    ) -> io::Result<ListenerId> {
+        let sock = sys::unix_seqpacket_listener(path, opts)?;
+        let _file = UnixFile::new(path);
+        self.add_listening(Listener::Seqpacket { sock, _file })
+    }
+
+    pub(crate) fn add_listening(&mut self, sock: Listener) -> io::Result<ListenerId> {
+        let source = Source::Listener {
+            sock,
+            paused: false,
+        };
+        self.sources
+            .insert(source, Interest::READABLE)
+            .map(ListenerId)
+    }
+
+    pub(crate) fn bind_unix_dgram(
+        &mut self,
+        path: &Path,
+        opts: &UnixListenOptions,
+    ) -> io::Result<DgramId> {
+        let sock = UnixDatagram::from_std(sys::unix_datagram(path, opts)?);
+        let _file = UnixFile::new(path);
+        self.add_dgram(Dgram::Unix { sock, _file })
+    }
+
+    pub(crate) fn bind_udp(&mut self, addr: SocketAddr, reuse_port: bool) -> io::Result<DgramId> {
+        self.add_udp(sys::udp_socket(addr, reuse_port)?)
+    }
+
+    pub(crate) fn add_udp(&mut self, sock: std::net::UdpSocket) -> io::Result<DgramId> {
+        sock.set_nonblocking(true)?;
+        self.add_dgram(Dgram::Udp(UdpSocket::from_std(sock)))
+    }
+
+    fn add_dgram(&mut self, sock: Dgram) -> io::Result<DgramId> {
+        if self.dgram_buf.is_empty() {
+            self.dgram_buf = vec![0; DGRAM_BUF];
+        }
+        let source = Source::Dgram {
+            sock,
+            queue: Default::default(),
+            queued_bytes: 0,
+        };
+        self.sources
+            .insert(source, Interest::READABLE | Interest::WRITABLE)
+            .map(DgramId)
+    }
+
+    pub(crate) fn add_signals(&mut self, signals: Signals) -> io::Result<()> {
+        self.sources
+            .insert(Source::Signals(signals), Interest::READABLE)
+            .map(|_| ())
+    }
+
+    /// Register a connected (or connecting) stream.
+    pub(crate) fn add_conn(&mut self, sock: Stream, opened: Opened) -> io::Result<ConnId> {
+        if self.config.nodelay {
+            if let Err(e) = sock.set_nodelay() {
+                // Not fatal: the connection works, only with Nagle's algorithm on.
+                debug!("TCP_NODELAY failed: {e}");
+            }
+        }
+        let conn = Conn::new(self.now, self.config.timeouts, opened, sock.is_records());
+        // Edge-triggered, both directions, once: no re-registration syscalls later. TCP also
+        // asks for urgent-data events: a read stops short at the urgent mark (see `stream`).
+        let interest = match sock {
+            Stream::Tcp(_) => Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
+            _ => Interest::READABLE | Interest::WRITABLE,
+        };
+        let key = self.sources.insert(Source::Conn { sock, conn }, interest)?;
+        self.stats.active += 1;
+        if opened == Opened::Connecting {
+            self.stats.connected += 1;
+        }
+        self.rearm(key);
+        Ok(ConnId(key))
+    }
+
+    pub(crate) fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
+        let sock = Stream::Tcp(TcpStream::connect(addr)?);
+        self.add_conn(sock, Opened::Connecting)
+    }
+
+    pub(crate) fn connect_unix(&mut self, path: &Path) -> io::Result<ConnId> {
+        let sock = Stream::Unix(UnixStream::connect(path)?);
+        self.add_conn(sock, Opened::Connecting)
+    }
+
+    pub(crate) fn connect_seqpacket(&mut self, path: &Path) -> io::Result<ConnId> {
+        let sock = Stream::Seqpacket(sys::unix_seqpacket_connect(path)?);
+        // Connected already (a Unix connect does not go on in the background); on_connect
+        // still comes first, with the writable event.
+        self.add_conn(sock, Opened::Connecting)
+    }
+
+    /// The local address of a listener, connection or datagram socket.
+    pub(crate) fn local_peer_addr(&self, key: Key) -> io::Result<PeerAddr> {
+        match self.sources.get(key) {
+            Some(Source::Listener { sock, .. }) => sock.local_addr(),
+            Some(Source::Conn { sock, .. }) => sock.local_addr(),
+            Some(Source::Dgram { sock, .. }) => sock.local_addr(),
+            _ => Err(stale()),
+        }
+    }
+
+    /// The local IP address and port (an error for a Unix socket).
+    pub(crate) fn local_addr(&self, key: Key) -> io::Result<SocketAddr> {
+        self.local_peer_addr(key)?.inet().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a Unix socket has no IP address",
+            )
+        })
+    }
+
+    /// The ids of all open connections, in slab order.
+    pub(crate) fn conn_ids(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.sources.iter().filter_map(|(key, s)| match s {
+            Source::Conn { .. } => Some(ConnId(key)),
+            _ => None,
+        })
+    }
+}

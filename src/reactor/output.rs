@@ -1,0 +1,115 @@
+//! Output that does not wait for the handler: queueing bytes on a connection (written at the
+//! end of the turn by `stream`), and sending datagrams (at once, or queued while the kernel's
+//! buffer is full and sent on the writable event).
+
+use std::io;
+
+use log::warn;
+
+use super::addr::PeerAddr;
+use super::core::Core;
+use super::registry::Source;
+use super::token::Key;
+use crate::buf::{BufPool, WriteQueue};
+use crate::conn::Queued;
+use crate::error::stale;
+
+/// What one queued datagram costs against `Config::max_dgram_queue` beyond its bytes: its
+/// address and vector.
+const DGRAM_OVERHEAD: usize = 64;
+
+impl Core {
+    /// Queue output on `key` with `push`, which adds `len` bytes to the queue; the flush at
+    /// the end of the turn writes it.
+    pub(crate) fn queue_output(
+        &mut self,
+        key: Key,
+        len: usize,
+        push: impl FnOnce(&mut WriteQueue, &mut BufPool),
+    ) -> io::Result<()> {
+        let high = self.config.high_watermark;
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return Err(stale());
+        };
+        match conn.queue(self.now, high, len, &mut self.pool, push)? {
+            Queued::Nothing => return Ok(()),
+            Queued::Added => {}
+            Queued::Started => self.rearm(key),
+        }
+        self.schedule_flush(key);
+        Ok(())
+    }
+
+    /// Send one datagram from `key` to `peer`, or queue it if the kernel's buffer is full.
+    pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: PeerAddr) -> io::Result<()> {
+        let max_queue = self.config.max_dgram_queue;
+        let Some(Source::Dgram {
+            sock,
+            queue,
+            queued_bytes,
+        }) = self.sources.get_mut(key)
+        else {
+            return Err(stale());
+        };
+        if queue.is_empty() {
+            loop {
+                match sock.send_to(data, &peer) {
+                    Ok(_) => {
+                        self.stats.datagrams_out += 1;
+                        self.stats.bytes_out += data.len() as u64;
+                        return Ok(());
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // Queueing would hold up every later reply, to any peer, behind one peer
+                    // that does not read. Refuse.
+                    Err(e)
+                        if e.kind() == io::ErrorKind::WouldBlock && sock.blocks_on_receiver() =>
+                    {
+                        return Err(e)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        // Each queued datagram also costs its bookkeeping, so empty ones are not free.
+        let cost = data.len() + DGRAM_OVERHEAD;
+        if *queued_bytes + cost > max_queue {
+            return Err(io::Error::from(io::ErrorKind::WouldBlock));
+        }
+        *queued_bytes += cost;
+        queue.push_back((peer, data.to_vec()));
+        Ok(())
+    }
+
+    /// Send the datagrams queued on `key`, in order, until the kernel's buffer is full.
+    pub(crate) fn flush_dgram(&mut self, key: Key) {
+        let Some(Source::Dgram {
+            sock,
+            queue,
+            queued_bytes,
+        }) = self.sources.get_mut(key)
+        else {
+            return;
+        };
+        while let Some((peer, data)) = queue.front() {
+            match sock.send_to(data, peer) {
+                Ok(_) => {
+                    self.stats.datagrams_out += 1;
+                    self.stats.bytes_out += data.len() as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.stats.dgram_send_errors += 1;
+                    warn!(
+                        "dropping a queued {}-byte datagram to {peer}: {e}",
+                        data.len()
+                    );
+                }
+            }
+            *queued_bytes -= data.len() + DGRAM_OVERHEAD;
+            queue.pop_front();
+        }
+    }
+}

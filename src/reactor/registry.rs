@@ -1,0 +1,189 @@
+//! The slab of registered sources: every socket the reactor serves, found by its token.
+//!
+//! Slab keys are reused as soon as an entry is removed, and epoll may still hold an event for
+//! the old socket in the batch being dispatched. So every registration gets a fresh
+//! generation, the token carries key and generation (see `token`), and [`Sources::get`] only
+//! hands out an entry whose generation matches. Removing an entry deregisters its socket
+//! before dropping it (mio asks for that order).
+
+use std::io;
+use std::os::fd::AsRawFd;
+
+use log::debug;
+use mio::unix::SourceFd;
+use mio::{Interest, Registry};
+use slab::Slab;
+
+use super::socket::{Dgram, Listener, Stream};
+use super::token::{Key, MAX_INDEX};
+use crate::conn::Conn;
+use crate::sys::Signals;
+
+/// What a registered socket is, with the state the reactor keeps beside it.
+///
+/// Connections are by far the most numerous entries, so they are stored inline (not boxed):
+/// boxing would cost an allocation per accept and a pointer chase per event, to save memory
+/// only on the few listeners.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Source {
+    Listener {
+        sock: Listener,
+        /// Accepting is paused after running out of descriptors (see `accept`).
+        paused: bool,
+    },
+    Conn {
+        sock: Stream,
+        conn: Conn,
+    },
+    Dgram {
+        sock: Dgram,
+        /// Datagrams the kernel had no room for yet, in order.
+        queue: std::collections::VecDeque<(super::addr::PeerAddr, Vec<u8>)>,
+        queued_bytes: usize,
+    },
+    Signals(Signals),
+}
+
+/// One slab entry: a source, its generation, and which work lists it is on.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    gen: u32,
+    /// On the read list already (so it is served once per turn, however often it is queued).
+    pub(crate) on_read_list: bool,
+    /// On the flush list already.
+    pub(crate) on_flush_list: bool,
+    pub(crate) source: Source,
+}
+
+/// The slab of sources and the poll registry they are registered with.
+pub(crate) struct Sources {
+    slab: Slab<Entry>,
+    next_gen: u32,
+    registry: Registry,
+}
+
+impl Sources {
+    pub(crate) fn new(registry: Registry, capacity: usize) -> Sources {
+        Sources {
+            slab: Slab::with_capacity(capacity),
+            next_gen: 0,
+            registry,
+        }
+    }
+
+    /// Register `source` for `interest` and store it under a fresh generation.
+    pub(crate) fn insert(&mut self, mut source: Source, interest: Interest) -> io::Result<Key> {
+        let entry = self.slab.vacant_entry();
+        if entry.key() > MAX_INDEX {
+            return Err(io::Error::other("too many sockets in one reactor"));
+        }
+        self.next_gen = self.next_gen.wrapping_add(1);
+        let key = Key {
+            index: entry.key() as u32,
+            gen: self.next_gen,
+        };
+        let token = key.token();
+        let r = &self.registry;
+        match &mut source {
+            Source::Listener { sock, .. } => r.register(sock, token, interest)?,
+            Source::Conn { sock, .. } => r.register(sock, token, interest)?,
+            Source::Dgram { sock, .. } => r.register(sock, token, interest)?,
+            Source::Signals(s) => r.register(&mut SourceFd(&s.as_raw_fd()), token, interest)?,
+        }
+        entry.insert(Entry {
+            gen: key.gen,
+            on_read_list: false,
+            on_flush_list: false,
+            source,
+        });
+        Ok(key)
+    }
+
+    /// The entry at `key`, if it is still the one `key` was issued for.
+    pub(crate) fn entry_mut(&mut self, key: Key) -> Option<&mut Entry> {
+        match self.slab.get_mut(key.index as usize) {
+            Some(e) if e.gen == key.gen => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The source at `key`, if `key` is current.
+    pub(crate) fn get(&self, key: Key) -> Option<&Source> {
+        match self.slab.get(key.index as usize) {
+            Some(e) if e.gen == key.gen => Some(&e.source),
+            _ => None,
+        }
+    }
+
+    /// The source at `key`, mutably, if `key` is current.
+    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut Source> {
+        self.entry_mut(key).map(|e| &mut e.source)
+    }
+
+    /// The connection at `key`, if `key` is current and names one.
+    pub(crate) fn conn(&self, key: Key) -> Option<(&Stream, &Conn)> {
+        match self.get(key) {
+            Some(Source::Conn { sock, conn }) => Some((sock, conn)),
+            _ => None,
+        }
+    }
+
+    /// The connection at `key`, mutably.
+    pub(crate) fn conn_mut(&mut self, key: Key) -> Option<(&mut Stream, &mut Conn)> {
+        match self.get_mut(key) {
+            Some(Source::Conn { sock, conn }) => Some((sock, conn)),
+            _ => None,
+        }
+    }
+
+    /// Deregister and remove the entry at `key`, returning its source (`None` if stale).
+    pub(crate) fn remove(&mut self, key: Key) -> Option<Source> {
+        self.get(key)?;
+        let mut source = self.slab.remove(key.index as usize).source;
+        let r = &self.registry;
+        let result = match &mut source {
+            Source::Listener { sock, .. } => r.deregister(sock),
+            Source::Conn { sock, .. } => r.deregister(sock),
+            Source::Dgram { sock, .. } => r.deregister(sock),
+            Source::Signals(s) => r.deregister(&mut SourceFd(&s.as_raw_fd())),
+        };
+        if let Err(e) = result {
+            debug!("deregister failed: {e}");
+        }
+        Some(source)
+    }
+
+    /// Every current key with its source, in slab order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &Source)> + '_ {
+        self.slab.iter().map(|(index, e)| {
+            let key = Key {
+                index: index as u32,
+                gen: e.gen,
+            };
+            (key, &e.source)
+        })
+    }
+
+    /// Entries in the slab.
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DESIGN.md quotes these sizes as the per-connection cost; keep them honest.
+    #[test]
+    fn per_connection_memory() {
+        let entry = std::mem::size_of::<Entry>();
+        let conn = std::mem::size_of::<Conn>();
+        println!("slab entry: {entry} bytes, of which connection state: {conn} bytes");
+        assert!(
+            entry <= 320,
+            "slab entry grew to {entry} bytes; update DESIGN.md"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! [`Stats`]: the counters a reactor keeps, plain numbers published at the end of every turn.
+
+use crate::error::CloseReason;
+
+/// Counters kept by a reactor. Plain numbers: read them with [`Reactor::stats`](super::Reactor::stats) or
+/// [`Context::stats`](super::Context::stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Outgoing connections started.
+    pub connected: u64,
+    /// Connections open now.
+    pub active: u64,
+    /// Closed after the peer's end of file.
+    pub closed_peer: u64,
+    /// Closed by a reset.
+    pub closed_reset: u64,
+    /// Closed by a timeout.
+    pub closed_timeout: u64,
+    /// Closed for a protocol error.
+    pub closed_protocol: u64,
+    /// Closed locally.
+    pub closed_local: u64,
+    /// Closed by another I/O error.
+    pub closed_io: u64,
+    /// Accepted past [`Config::max_connections`](super::Config::max_connections) and closed at once.
+    pub rejected: u64,
+    /// Timeouts that fired (whether or not they closed the connection).
+    pub timeouts: u64,
+    /// Bytes received (streams and datagrams).
+    pub bytes_in: u64,
+    /// Bytes sent (streams and datagrams).
+    pub bytes_out: u64,
+    /// Whole frames received (counted by [`framed`](super::framed)).
+    pub frames_in: u64,
+    /// Frames queued for sending (counted by [`framed::send_frame`](super::framed::send_frame)).
+    pub frames_out: u64,
+    /// Datagrams received.
+    pub datagrams_in: u64,
+    /// Datagrams sent.
+    pub datagrams_out: u64,
+    /// Queued datagrams dropped because sending them failed.
+    pub dgram_send_errors: u64,
+    /// Received datagrams dropped because they were larger than
+    /// [`Config::max_read_buffer`](super::Config::max_read_buffer) (Unix datagram sockets only: UDP's 64 KiB always fit).
+    pub dgram_recv_dropped: u64,
+    /// `accept` failures that paused a listener (out of descriptors or memory).
+    pub accept_errors: u64,
+    /// Panics caught in handler callbacks.
+    pub handler_panics: u64,
+    /// Connections closed because their handler panicked.
+    pub closed_panic: u64,
+    /// Times a connection's timeout entry was (re)inserted into the timer wheel. Traffic does
+    /// not re-arm (deadlines are checked lazily), so this grows with connections and timeout
+    /// periods, not with messages.
+    pub timeout_arms: u64,
+}
+
+impl Stats {
+    /// The sum of two sets of counters (for several reactors).
+    pub fn add(&self, o: &Stats) -> Stats {
+        Stats {
+            accepted: self.accepted + o.accepted,
+            connected: self.connected + o.connected,
+            active: self.active + o.active,
+            closed_peer: self.closed_peer + o.closed_peer,
+            closed_reset: self.closed_reset + o.closed_reset,
+            closed_timeout: self.closed_timeout + o.closed_timeout,
+            closed_protocol: self.closed_protocol + o.closed_protocol,
+            closed_local: self.closed_local + o.closed_local,
+            closed_io: self.closed_io + o.closed_io,
+            closed_panic: self.closed_panic + o.closed_panic,
+            rejected: self.rejected + o.rejected,
+            timeouts: self.timeouts + o.timeouts,
+            bytes_in: self.bytes_in + o.bytes_in,
+            bytes_out: self.bytes_out + o.bytes_out,
+            frames_in: self.frames_in + o.frames_in,
+            frames_out: self.frames_out + o.frames_out,
+            datagrams_in: self.datagrams_in + o.datagrams_in,
+            datagrams_out: self.datagrams_out + o.datagrams_out,
+            dgram_send_errors: self.dgram_send_errors + o.dgram_send_errors,
+            dgram_recv_dropped: self.dgram_recv_dropped + o.dgram_recv_dropped,
+            accept_errors: self.accept_errors + o.accept_errors,
+            handler_panics: self.handler_panics + o.handler_panics,
+            timeout_arms: self.timeout_arms + o.timeout_arms,
+        }
+    }
+
+    /// Connections closed, for any reason.
+    pub fn closed(&self) -> u64 {
+        self.closed_peer
+            + self.closed_reset
+            + self.closed_timeout
+            + self.closed_protocol
+            + self.closed_local
+            + self.closed_io
+            + self.closed_panic
+    }
+
+    pub(crate) fn count_close(&mut self, reason: &CloseReason) {
+        self.active = self.active.saturating_sub(1);
+        let counter = match reason {
+            CloseReason::PeerClosed => &mut self.closed_peer,
+            CloseReason::Reset => &mut self.closed_reset,
+            CloseReason::TimedOut(_) => &mut self.closed_timeout,
+            CloseReason::Protocol(_) => &mut self.closed_protocol,
+            CloseReason::Local => &mut self.closed_local,
+            CloseReason::Io(_) => &mut self.closed_io,
+            CloseReason::Panicked(_) => &mut self.closed_panic,
+        };
+        *counter += 1;
+    }
+}
