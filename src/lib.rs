@@ -72,9 +72,11 @@ pub mod check;
 pub mod conn;
 pub mod error;
 pub mod framing;
+pub mod memnet;
 pub mod reactor;
 pub mod server;
 pub mod services;
+pub mod sim;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod time;

@@ -231,6 +231,12 @@ impl Context<'_> {
         Ok(())
     }
 
+    /// The deadline of one of `conn`'s timeouts, if its clock runs (for the simulation's
+    /// "never early" check).
+    pub(crate) fn deadline(&self, conn: ConnId, kind: TimeoutKind) -> Option<Instant> {
+        self.core.sources.conn(conn.0)?.1.deadline(kind)
+    }
+
     /// `conn`'s timeouts, or `None` if it is stale.
     pub fn timeouts(&self, conn: ConnId) -> Option<Timeouts> {
         self.core.sources.conn(conn.0).map(|(_, c)| c.timeouts())

@@ -39,6 +39,7 @@
 
 mod accept;
 mod addr;
+mod audit;
 mod clock;
 mod close;
 mod config;
@@ -52,6 +53,7 @@ mod handle;
 mod handler;
 mod open;
 mod output;
+mod poller;
 mod registry;
 mod serve;
 mod socket;
@@ -64,9 +66,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mio::{Events, Poll, Waker};
+use mio::Waker;
 
 pub use self::addr::PeerAddr;
 pub use self::config::Config;
@@ -78,6 +80,7 @@ pub use self::token::{ConnId, DgramId, ListenerId, TimerId};
 
 use self::core::Core;
 use self::handle::Msg;
+use self::poller::Poller;
 use self::registry::Sources;
 use self::token::{Key, WAKER};
 use crate::sys::Signals;
@@ -123,8 +126,7 @@ use crate::sys::Signals;
 /// # }
 /// ```
 pub struct Reactor<H> {
-    poll: Poll,
-    events: Events,
+    poller: Poller,
     core: Core,
     handler: H,
     rx: mpsc::Receiver<Msg<H>>,
@@ -148,15 +150,28 @@ impl<H: Handler> Reactor<H> {
     /// `InvalidInput` for an inconsistent config; otherwise if the poll instance or its waker
     /// cannot be created.
     pub fn with_config(handler: H, config: Config) -> io::Result<Reactor<H>> {
+        Reactor::build(handler, config, None)
+    }
+
+    /// A reactor whose sockets live in the simulation's in-memory `net`, with its virtual
+    /// clock (see `crate::sim`).
+    pub(crate) fn simulated(
+        handler: H,
+        config: Config,
+        net: crate::memnet::Net,
+    ) -> io::Result<Reactor<H>> {
+        Reactor::build(handler, config, Some(net))
+    }
+
+    fn build(handler: H, config: Config, net: Option<crate::memnet::Net>) -> io::Result<Self> {
         config.validate()?;
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let sources = Sources::new(poll.registry().try_clone()?, config.events_capacity);
+        let poller = Poller::new(config.events_capacity, net)?;
+        let waker = Arc::new(Waker::new(poller.registry(), WAKER)?);
+        let sources = Sources::new(poller.registry().try_clone()?, config.events_capacity);
         let (tx, rx) = mpsc::channel();
         Ok(Reactor {
-            events: Events::with_capacity(config.events_capacity),
-            core: Core::new(sources, config, Instant::now()),
-            poll,
+            core: Core::new(sources, config, poller.now()),
+            poller,
             handler,
             rx,
             handle: Handle {
@@ -191,7 +206,7 @@ impl<H: Handler> Reactor<H> {
     /// write, or set timers from the thread that owns the reactor. Output queued here is sent
     /// during the next turn.
     pub fn with_context<R>(&mut self, f: impl FnOnce(&mut H, &mut Context<'_>) -> R) -> R {
-        self.core.now = Instant::now();
+        self.core.now = self.poller.now();
         let r = f(
             &mut self.handler,
             &mut Context {
@@ -200,6 +215,32 @@ impl<H: Handler> Reactor<H> {
         );
         self.core.reap(&mut self.handler);
         r
+    }
+
+    /// Listen on `port` of the simulation's in-memory network.
+    pub(crate) fn listen_mem(
+        &mut self,
+        net: &crate::memnet::Net,
+        port: u16,
+    ) -> io::Result<ListenerId> {
+        let listener = self::socket::Listener::Mem(net.listen(port));
+        self.core.add_listening(listener)
+    }
+
+    /// Check the reactor's invariants (see `audit`): for the simulation.
+    pub(crate) fn audit(&self) -> Result<(), String> {
+        self.core.audit()
+    }
+
+    /// Sources in the slab (for the simulation's leak check).
+    pub(crate) fn socket_count(&self) -> usize {
+        self.core.sources.len()
+    }
+
+    /// Has the reactor been asked to stop (by `stop`, a signal, or the end of a graceful
+    /// shutdown), so that [`run`](Reactor::run) returns after this turn?
+    pub fn is_stopped(&self) -> bool {
+        self.core.stopped
     }
 
     /// Listen on `addr` (see [`Context::listen`]).
@@ -271,9 +312,9 @@ impl<H: Handler> Reactor<H> {
     ///
     /// If polling fails. `EINTR` is not an error: the turn ends with 0 events.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<usize> {
-        let timeout = self.core.poll_timeout(Instant::now(), max_wait);
-        let count = self.poll(timeout)?;
-        self.core.now = Instant::now();
+        let timeout = self.core.poll_timeout(self.poller.now(), max_wait);
+        let count = self.poller.poll(timeout)?;
+        self.core.now = self.poller.now();
         // What the last turn left to read again; what this turn leaves waits for the next.
         let mut pending = self.core.read_list.take();
         self.dispatch_events();
@@ -285,34 +326,24 @@ impl<H: Handler> Reactor<H> {
         Ok(count)
     }
 
-    /// Wait for events, up to `timeout`. `EINTR` is a turn with no events.
-    fn poll(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
-        match self.poll.poll(&mut self.events, timeout) {
-            Ok(()) => Ok(self.events.iter().count()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                self.events.clear();
-                Ok(0)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// Serve each event of the batch: messages from handles, then reads and writes.
     fn dispatch_events(&mut self) {
         let core = &mut self.core;
         let handler = &mut self.handler;
-        for event in self.events.iter() {
-            if event.token() == WAKER {
+        if self.poller.is_simulated() {
+            // The waker's descriptor is never polled in a simulation.
+            Self::drain_messages(&self.rx, core, handler);
+        }
+        for event in &self.poller.ready {
+            if event.token == WAKER {
                 Self::drain_messages(&self.rx, core, handler);
                 continue;
             }
-            let key = Key::from_token(event.token());
-            // Errors and hang-ups are surfaced by the read or write they make fail.
-            let hup = event.is_read_closed() || event.is_error() || event.is_priority();
-            if event.is_readable() || hup {
-                core.readable(handler, key, hup);
+            let key = Key::from_token(event.token);
+            if event.readable || event.hup {
+                core.readable(handler, key, event.hup);
             }
-            if event.is_writable() || event.is_write_closed() || event.is_error() {
+            if event.writable {
                 core.writable(handler, key);
             }
             // Closes made by the I/O itself (a reset, a refused connect) are reported here;

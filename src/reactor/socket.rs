@@ -10,6 +10,7 @@ use std::net::Shutdown;
 use std::path::PathBuf;
 
 use super::addr::{unix_addr, PeerAddr};
+use crate::memnet::{MemListener, MemStream};
 
 use std::os::fd::AsRawFd;
 
@@ -27,6 +28,8 @@ pub(crate) enum Stream {
     /// records, each read and written whole (mio has no type for it; the reactor registers
     /// its descriptor directly).
     Seqpacket(socket2::Socket),
+    /// The server end of a connection in the simulation's in-memory network.
+    Mem(MemStream),
 }
 
 impl Stream {
@@ -35,6 +38,7 @@ impl Stream {
             Stream::Tcp(s) => s.shutdown(how),
             Stream::Unix(s) => s.shutdown(how),
             Stream::Seqpacket(s) => s.shutdown(how),
+            Stream::Mem(s) => s.shutdown_write(),
         }
     }
 
@@ -43,6 +47,7 @@ impl Stream {
             Stream::Tcp(s) => s.take_error(),
             Stream::Unix(s) => s.take_error(),
             Stream::Seqpacket(s) => s.take_error(),
+            Stream::Mem(_) => Ok(None),
         }
     }
 
@@ -51,6 +56,7 @@ impl Stream {
             Stream::Tcp(s) => s.peer_addr().map(PeerAddr::Inet),
             Stream::Unix(s) => s.peer_addr().map(PeerAddr::Unix),
             Stream::Seqpacket(s) => unix_addr(s.peer_addr()?),
+            Stream::Mem(s) => Ok(PeerAddr::Inet(s.peer_addr())),
         }
     }
 
@@ -59,6 +65,7 @@ impl Stream {
             Stream::Tcp(s) => s.local_addr().map(PeerAddr::Inet),
             Stream::Unix(s) => s.local_addr().map(PeerAddr::Unix),
             Stream::Seqpacket(s) => unix_addr(s.local_addr()?),
+            Stream::Mem(_) => Ok(PeerAddr::Inet(([127, 0, 0, 1], 0).into())),
         }
     }
 
@@ -66,7 +73,7 @@ impl Stream {
     pub(crate) fn set_nodelay(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_nodelay(true),
-            Stream::Unix(_) | Stream::Seqpacket(_) => Ok(()),
+            Stream::Unix(_) | Stream::Seqpacket(_) | Stream::Mem(_) => Ok(()),
         }
     }
 
@@ -80,7 +87,9 @@ impl Stream {
     /// a new edge (urgent data aside, which the event reports). Not of Unix streams, whose
     /// reads also stop short after a message carrying descriptors.
     pub(crate) fn short_read_drains(&self) -> bool {
-        matches!(self, Stream::Tcp(_))
+        // The in-memory network keeps TCP's promise (its injected short reads raise an edge
+        // for the rest, as an arrival right after the read would).
+        matches!(self, Stream::Tcp(_) | Stream::Mem(_))
     }
 
     /// The length of the next record (a peek), for a record connection; `None` otherwise.
@@ -111,6 +120,7 @@ impl Read for Stream {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
             Stream::Seqpacket(s) => (&*s).read(buf),
+            Stream::Mem(s) => s.read(buf),
         }
     }
 }
@@ -121,6 +131,7 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
             Stream::Seqpacket(s) => (&*s).write(buf),
+            Stream::Mem(s) => s.write_vectored(&[IoSlice::new(buf)]),
         }
     }
 
@@ -129,6 +140,7 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write_vectored(bufs),
             Stream::Unix(s) => s.write_vectored(bufs),
             Stream::Seqpacket(s) => (&*s).write_vectored(bufs),
+            Stream::Mem(s) => s.write_vectored(bufs),
         }
     }
 
@@ -143,6 +155,10 @@ impl Source for Stream {
             Stream::Tcp(s) => s.register(r, t, i),
             Stream::Unix(s) => s.register(r, t, i),
             Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).register(r, t, i),
+            Stream::Mem(s) => {
+                s.register(t);
+                Ok(())
+            }
         }
     }
 
@@ -151,6 +167,10 @@ impl Source for Stream {
             Stream::Tcp(s) => s.reregister(r, t, i),
             Stream::Unix(s) => s.reregister(r, t, i),
             Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).reregister(r, t, i),
+            Stream::Mem(s) => {
+                s.register(t);
+                Ok(())
+            }
         }
     }
 
@@ -159,6 +179,10 @@ impl Source for Stream {
             Stream::Tcp(s) => s.deregister(r),
             Stream::Unix(s) => s.deregister(r),
             Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).deregister(r),
+            Stream::Mem(s) => {
+                s.deregister();
+                Ok(())
+            }
         }
     }
 }
@@ -177,6 +201,8 @@ pub(crate) enum Listener {
         sock: socket2::Socket,
         _file: UnixFile,
     },
+    /// A listener in the simulation's in-memory network.
+    Mem(MemListener),
 }
 
 /// The file a Unix socket is bound to, removed when the socket goes away (the reactor closes
@@ -236,6 +262,7 @@ impl Listener {
                 s.set_nonblocking(true)?;
                 Ok((Stream::Seqpacket(s), unix_addr(a)?))
             }
+            Listener::Mem(l) => l.accept().map(|(s, a)| (Stream::Mem(s), PeerAddr::Inet(a))),
         }
     }
 
@@ -244,6 +271,7 @@ impl Listener {
             Listener::Tcp(l) => l.local_addr().map(PeerAddr::Inet),
             Listener::Unix { sock: l, .. } => l.local_addr().map(PeerAddr::Unix),
             Listener::Seqpacket { sock, .. } => unix_addr(sock.local_addr()?),
+            Listener::Mem(l) => Ok(PeerAddr::Inet(l.local_addr())),
         }
     }
 }
@@ -254,6 +282,10 @@ impl Source for Listener {
             Listener::Tcp(l) => l.register(r, t, i),
             Listener::Unix { sock: l, .. } => l.register(r, t, i),
             Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).register(r, t, i),
+            Listener::Mem(l) => {
+                l.register(t);
+                Ok(())
+            }
         }
     }
 
@@ -262,6 +294,10 @@ impl Source for Listener {
             Listener::Tcp(l) => l.reregister(r, t, i),
             Listener::Unix { sock: l, .. } => l.reregister(r, t, i),
             Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).reregister(r, t, i),
+            Listener::Mem(l) => {
+                l.register(t);
+                Ok(())
+            }
         }
     }
 
@@ -270,6 +306,10 @@ impl Source for Listener {
             Listener::Tcp(l) => l.deregister(r),
             Listener::Unix { sock: l, .. } => l.deregister(r),
             Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).deregister(r),
+            Listener::Mem(l) => {
+                l.deregister();
+                Ok(())
+            }
         }
     }
 }

@@ -347,6 +347,12 @@ fn find_service(db: &str, name: &str, proto: &str) -> Option<u16> {
     })
 }
 
+/// `EMFILE`: the process is out of descriptors (the simulation injects it into `accept`).
+pub const EMFILE: i32 = libc::EMFILE;
+
+/// `ECONNABORTED`: a connection was reset before it was accepted.
+pub const ECONNABORTED: i32 = libc::ECONNABORTED;
+
 /// Is this `accept(2)` error about running out of descriptors or memory, where retrying at
 /// once would fail again (and spin the loop)?
 pub fn is_resource_exhausted(err: &io::Error) -> bool {

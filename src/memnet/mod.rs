@@ -1,0 +1,281 @@
+//! An in-memory network and a virtual clock: the deterministic simulation's stand-in for the
+//! kernel.
+//!
+//! A [`Net`] holds listeners and connections made of two ends, each with a bounded receive
+//! queue (the socket buffer), end-of-file and reset flags, and, for the ends the reactor
+//! owns, the token they are registered with. Readiness works as edge-triggered epoll does: an
+//! *edge* is raised when something changes (bytes arrive, room frees up, the peer finishes or
+//! resets, a connection waits to be accepted, or a socket is registered while already ready),
+//! and [`Net::poll`] hands out the edges raised since the last poll as one batch. Time stands
+//! still unless a poll finds nothing to report (then it jumps ahead by the poll's timeout) or
+//! the simulation moves it with [`Net::advance`].
+//!
+//! Faults ([`Faults`]) are drawn from a seeded generator, so a seed replays exactly. Each one
+//! is something a real kernel does: short reads and writes, `WouldBlock` from a read or write
+//! (with a later edge, as when another reader raced us), `EMFILE` and `ECONNABORTED` from
+//! `accept`, and one event split into several in one batch. Every syscall is written to the
+//! trace.
+//!
+//! Data flows: the simulation's clients write into a server end's queue with
+//! [`Net::client_send`] and read theirs with [`Net::client_recv`]; the reactor reads and
+//! writes the server ends through [`MemStream`] (a variant of the reactor's stream enum), and
+//! accepts them through [`MemListener`].
+
+mod world;
+
+pub use world::{Faults, Rng};
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use mio::Token;
+
+use world::World;
+
+/// One readiness event, as the reactor's dispatch sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready {
+    /// The token the source was registered with.
+    pub token: Token,
+    /// Readable (or a listener with connections waiting).
+    pub readable: bool,
+    /// Writable.
+    pub writable: bool,
+    /// The peer finished or reset: read to the end, whatever the read returns.
+    pub hup: bool,
+}
+
+/// A handle to one in-memory network (cloned handles share it).
+#[derive(Clone, Debug)]
+pub struct Net {
+    world: Arc<Mutex<World>>,
+}
+
+/// A client of the simulation: one end of a connection, driven by the test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientId(pub usize);
+
+/// What a client's receive found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes taken from the client's receive queue.
+    pub bytes: Vec<u8>,
+    /// The server finished sending (end of file, after the bytes).
+    pub eof: bool,
+    /// The connection was reset.
+    pub reset: bool,
+}
+
+impl Net {
+    /// A network whose faults are drawn from `seed`. Virtual time starts at `origin`.
+    pub fn new(seed: u64, faults: Faults, origin: Instant) -> Net {
+        Net {
+            world: Arc::new(Mutex::new(World::new(seed, faults, origin))),
+        }
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        // A panic while holding the lock leaves plain data; keep using it.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The virtual time.
+    pub fn now(&self) -> Instant {
+        self.world().now()
+    }
+
+    /// Time since the network was made.
+    pub fn elapsed(&self) -> Duration {
+        self.world().elapsed
+    }
+
+    /// Move virtual time forward by `d` (the process was busy, or descheduled).
+    pub fn advance(&self, d: Duration) {
+        let mut w = self.world();
+        w.elapsed += d;
+        w.log(format_args!("time jumps {d:?}"));
+    }
+
+    /// Hand out the edges raised since the last poll. With none, time jumps ahead by
+    /// `timeout` (a poll that would block forever returns at once: the simulation decides).
+    pub fn poll(&self, out: &mut Vec<Ready>, timeout: Option<Duration>) {
+        self.world().poll(out, timeout);
+    }
+
+    /// Change the faults injected from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        self.world().faults = faults;
+    }
+
+    /// Append a line to the trace.
+    pub fn log(&self, line: std::fmt::Arguments<'_>) {
+        self.world().log(line);
+    }
+
+    /// Take the trace written so far.
+    pub fn take_trace(&self) -> Vec<String> {
+        std::mem::take(&mut self.world().trace)
+    }
+
+    /// A random number from the network's seeded generator, below `n` (0 if `n` is 0).
+    pub fn random(&self, n: u64) -> u64 {
+        self.world().rng.below(n)
+    }
+
+    /// A listener on `port` of 127.0.0.1 (in memory: nothing is bound).
+    pub fn listen(&self, port: u16) -> MemListener {
+        let id = self.world().listen(port);
+        MemListener {
+            net: self.clone(),
+            id,
+        }
+    }
+
+    /// A client connects to the listener on `port`; the connection waits in its backlog.
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionRefused` if nothing listens there.
+    pub fn connect(&self, port: u16) -> io::Result<ClientId> {
+        self.world().connect(port).map(ClientId)
+    }
+
+    /// The client sends up to `data.len()` bytes; returns how many fit in the server's
+    /// receive queue.
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionReset` if the server end is closed or reset; `BrokenPipe` after the client
+    /// shut its own write side.
+    pub fn client_send(&self, c: ClientId, data: &[u8]) -> io::Result<usize> {
+        self.world().client_send(c.0, data)
+    }
+
+    /// The client reads up to `max` bytes.
+    pub fn client_recv(&self, c: ClientId, max: usize) -> Received {
+        self.world().client_recv(c.0, max)
+    }
+
+    /// The client shuts its write side down (sends FIN).
+    pub fn client_shutdown(&self, c: ClientId) {
+        self.world().client_shutdown(c.0);
+    }
+
+    /// The client resets the connection (an abortive close).
+    pub fn client_reset(&self, c: ClientId) {
+        self.world().client_reset(c.0);
+    }
+
+    /// The server end of client `c` is still open (not closed by the reactor)?
+    pub fn server_open(&self, c: ClientId) -> bool {
+        self.world().server_open(c.0)
+    }
+
+    /// Sockets the reactor holds open (listeners and server ends): for leak checks.
+    pub fn open_sockets(&self) -> usize {
+        self.world().open_sockets()
+    }
+}
+
+/// A listener in a [`Net`], as the reactor holds it. Dropping it closes it.
+#[derive(Debug)]
+pub struct MemListener {
+    net: Net,
+    id: usize,
+}
+
+impl MemListener {
+    /// Accept the next waiting connection.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if none waits; injected `EMFILE` or `ECONNABORTED`.
+    pub fn accept(&self) -> io::Result<(MemStream, SocketAddr)> {
+        let (end, peer) = self.net.world().accept(self.id)?;
+        Ok((
+            MemStream {
+                net: self.net.clone(),
+                end,
+            },
+            peer,
+        ))
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.net.world().listener_addr(self.id)
+    }
+
+    /// Register for readiness with `token` (a listener only reports readable).
+    pub fn register(&self, token: Token) {
+        self.net.world().register_listener(self.id, Some(token));
+    }
+
+    /// Stop reporting readiness.
+    pub fn deregister(&self) {
+        self.net.world().register_listener(self.id, None);
+    }
+}
+
+impl Drop for MemListener {
+    fn drop(&mut self) {
+        self.net.world().close_listener(self.id);
+    }
+}
+
+/// The server end of a connection in a [`Net`], as the reactor holds it. Dropping it closes
+/// it: with unread input, as a reset (as Linux does); else with FIN.
+#[derive(Debug)]
+pub struct MemStream {
+    net: Net,
+    end: usize,
+}
+
+impl MemStream {
+    /// Read into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when nothing is waiting (or injected), `ConnectionReset` after a reset.
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.net.world().read(self.end, buf)
+    }
+
+    /// Write from `bufs`, as much as fits in the peer's receive queue.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when the queue is full (or injected), `BrokenPipe` after our FIN or the
+    /// peer's reset.
+    pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.net.world().write(self.end, bufs)
+    }
+
+    /// Send FIN.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        self.net.world().shutdown(self.end)
+    }
+
+    /// The peer's address (127.0.0.1 and a port made from the connection number).
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.net.world().peer_addr(self.end)
+    }
+
+    /// Register for readiness with `token`.
+    pub fn register(&self, token: Token) {
+        self.net.world().register_end(self.end, Some(token));
+    }
+
+    /// Stop reporting readiness.
+    pub fn deregister(&self) {
+        self.net.world().register_end(self.end, None);
+    }
+}
+
+impl Drop for MemStream {
+    fn drop(&mut self) {
+        self.net.world().close_end(self.end);
+    }
+}

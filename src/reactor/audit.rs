@@ -1,0 +1,73 @@
+//! The reactor's own consistency check, run by the simulation after every step: no slab or
+//! timer entry leaked, no deadline left unserved past its tick. It reads; it never changes
+//! anything.
+
+use std::time::Duration;
+
+use super::core::{Core, TimerTarget};
+use super::registry::Source;
+
+impl Core {
+    /// Check the invariants that must hold between turns. Returns a description of the
+    /// first one broken.
+    pub(crate) fn audit(&self) -> Result<(), String> {
+        let mut conns = 0;
+        let mut armed = 0;
+        let mut paused = 0;
+        let late_by = |d: std::time::Instant| self.now.saturating_duration_since(d);
+        for (key, source) in self.sources.iter() {
+            match source {
+                Source::Conn { conn, .. } => {
+                    conns += 1;
+                    if let Some(h) = conn.armed() {
+                        armed += 1;
+                        match self.wheel.get(h) {
+                            Some(TimerTarget::Conn(k)) if *k == key => {}
+                            other => {
+                                return Err(format!(
+                                    "conn#{}.{}: its armed entry holds {other:?}",
+                                    key.index, key.gen
+                                ))
+                            }
+                        }
+                    }
+                    if let Some(d) = conn.next_deadline() {
+                        // Served at the latest in the turn whose (rounded-down) tick reaches
+                        // the deadline's (rounded-up) tick: less than one tick late.
+                        if late_by(d) >= Duration::from_millis(1) {
+                            return Err(format!(
+                                "conn#{}.{}: a deadline passed {:?} ago and was not served",
+                                key.index,
+                                key.gen,
+                                late_by(d)
+                            ));
+                        }
+                        if conn.armed().is_none() {
+                            return Err(format!(
+                                "conn#{}.{}: a deadline and no wheel entry",
+                                key.index, key.gen
+                            ));
+                        }
+                    }
+                }
+                Source::Listener { paused: true, .. } => paused += 1,
+                _ => {}
+            }
+        }
+        if conns as u64 != self.stats.active {
+            return Err(format!(
+                "{conns} connections in the slab, {} counted open",
+                self.stats.active
+            ));
+        }
+        let expected = armed + paused + usize::from(self.shutdown_timer.is_some());
+        if self.wheel.len() != expected {
+            return Err(format!(
+                "{} wheel entries; expected {expected} ({armed} armed connections, {paused} paused listeners, shutdown timer: {})",
+                self.wheel.len(),
+                self.shutdown_timer.is_some()
+            ));
+        }
+        Ok(())
+    }
+}

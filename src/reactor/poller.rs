@@ -1,0 +1,72 @@
+//! Waiting for readiness: `epoll_wait` through mio, or, in the simulation, the in-memory
+//! network's edges. Both come out as the same [`Ready`] events, and both give the turn its
+//! `now` (the real clock, or the virtual one).
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Registry};
+
+use crate::memnet::{Net, Ready};
+
+pub(crate) struct Poller {
+    poll: Poll,
+    events: Events,
+    /// The simulation's network, when this reactor runs on one.
+    net: Option<Net>,
+    /// The events of the last poll.
+    pub(crate) ready: Vec<Ready>,
+}
+
+impl Poller {
+    pub(crate) fn new(capacity: usize, net: Option<Net>) -> io::Result<Poller> {
+        Ok(Poller {
+            poll: Poll::new()?,
+            events: Events::with_capacity(capacity),
+            net,
+            ready: Vec::with_capacity(capacity),
+        })
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        self.poll.registry()
+    }
+
+    /// Is this reactor simulated (its sockets in memory, its clock virtual)?
+    pub(crate) fn is_simulated(&self) -> bool {
+        self.net.is_some()
+    }
+
+    /// The current time: the only place a reactor reads a clock.
+    pub(crate) fn now(&self) -> Instant {
+        match &self.net {
+            Some(net) => net.now(),
+            None => Instant::now(),
+        }
+    }
+
+    /// Wait up to `timeout` for events into [`ready`](Poller::ready). `EINTR` is a poll with
+    /// no events.
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        self.ready.clear();
+        if let Some(net) = &self.net {
+            net.poll(&mut self.ready, timeout);
+            return Ok(self.ready.len());
+        }
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
+            Err(e) => return Err(e),
+        }
+        for e in self.events.iter() {
+            self.ready.push(Ready {
+                token: e.token(),
+                readable: e.is_readable(),
+                writable: e.is_writable() || e.is_write_closed() || e.is_error(),
+                // Errors and hang-ups are surfaced by the read or write they make fail.
+                hup: e.is_read_closed() || e.is_error() || e.is_priority(),
+            });
+        }
+        Ok(self.ready.len())
+    }
+}

@@ -1,0 +1,150 @@
+//! One randomized session from a seed: random settings, faults and client behaviour, with
+//! the invariants checked after every step.
+
+use std::time::Duration;
+
+use super::Sim;
+use crate::conn::Timeouts;
+use crate::memnet::{ClientId, Faults, Rng};
+use crate::reactor::Config;
+
+/// What a randomized session did (to see that it did something).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Clients that connected.
+    pub clients: usize,
+    /// Bytes the clients sent.
+    pub bytes_sent: usize,
+    /// Timeouts that fired.
+    pub timeouts: u64,
+    /// Connections the server closed with an error or timeout reason.
+    pub unclean_closes: usize,
+    /// Virtual time the session took.
+    pub elapsed: Duration,
+}
+
+fn maybe_ms(rng: &mut Rng, percent: u8, lo: u64, hi: u64) -> Option<Duration> {
+    rng.chance(percent)
+        .then(|| Duration::from_millis(lo + rng.below(hi - lo)))
+}
+
+/// Settings and faults drawn from `rng`: small buffers and budgets, so that backpressure,
+/// budgets and the read list all come into play.
+fn draw(rng: &mut Rng) -> (Config, Faults) {
+    let high = 1024 + rng.below(16 * 1024) as usize;
+    let config = Config {
+        timeouts: Timeouts {
+            read: maybe_ms(rng, 30, 5, 300),
+            write: maybe_ms(rng, 30, 5, 300),
+            idle: maybe_ms(rng, 30, 5, 300),
+        },
+        read_budget: 1 + rng.below(32 * 1024) as usize,
+        accept_batch: 1 + rng.below(4) as usize,
+        read_buffer_size: 64 + rng.below(4096) as usize,
+        write_buffer_size: 64 + rng.below(4096) as usize,
+        high_watermark: high,
+        low_watermark: rng.below(high as u64) as usize,
+        linger: Duration::from_millis(rng.below(50)),
+        accept_backoff: Duration::from_millis(1 + rng.below(20)),
+        ..Config::default()
+    };
+    let mut pct = |max: u64| rng.below(max + 1) as u8;
+    let faults = Faults {
+        short_read: pct(40),
+        short_write: pct(40),
+        would_block: pct(20),
+        accept_emfile: pct(20),
+        accept_aborted: pct(10),
+        split_events: pct(30),
+    };
+    (config, faults)
+}
+
+/// Play one randomized session of `steps` steps from `seed`, then let every client finish.
+///
+/// # Errors
+///
+/// The first broken invariant, with the seed and the end of the trace.
+pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
+    let mut rng = Rng::new(seed);
+    let (config, faults) = draw(&mut rng);
+    let fail = |sim: &Sim, what: String| {
+        let trace = sim.take_trace();
+        let tail = trace[trace.len().saturating_sub(40)..].join("\n");
+        format!("seed {seed}: {what}\nconfig: {config:?}\nfaults: {faults:?}\nlast trace lines:\n{tail}")
+    };
+    let mut sim = Sim::new(rng.next_u64(), faults, config).map_err(|e| e.to_string())?;
+    sim.keep_open_on_timeout(rng.chance(30));
+    let max_clients = 1 + rng.below(6) as usize;
+    let mut live: Vec<ClientId> = Vec::new();
+    let mut sent = 0;
+    for _ in 0..steps {
+        match rng.below(10) {
+            0 if live.len() < max_clients => {
+                if let Ok(c) = sim.connect() {
+                    live.push(c);
+                }
+            }
+            1..=3 if !live.is_empty() => {
+                let c = live[rng.below(live.len() as u64) as usize];
+                let len = 1 + rng.below(3000) as usize;
+                let data: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
+                sent += sim.send(c, &data).unwrap_or(0);
+            }
+            4 | 5 if !live.is_empty() => {
+                let c = live[rng.below(live.len() as u64) as usize];
+                sim.recv_some(c, 1 + rng.below(8192) as usize);
+            }
+            6 if !live.is_empty() && rng.chance(20) => {
+                let i = rng.below(live.len() as u64) as usize;
+                if rng.chance(50) {
+                    sim.shutdown(live[i]);
+                } else {
+                    sim.reset(live.swap_remove(i));
+                }
+            }
+            7 => sim.advance(Duration::from_millis(rng.below(40))),
+            _ => {}
+        }
+        let wait = Duration::from_millis(rng.below(20));
+        if let Err(e) = sim.turn(wait) {
+            return Err(fail(&sim, e.to_string()));
+        }
+    }
+    // The end: every client finishes sending and reads until the server closes.
+    for &c in &live {
+        sim.shutdown(c);
+    }
+    for _ in 0..20_000 {
+        for &c in &live {
+            sim.recv(c);
+        }
+        if live.iter().all(|&c| sim.finished(c)) && sim.stats().active == 0 {
+            break;
+        }
+        if let Err(e) = sim.turn(Duration::from_millis(5)) {
+            return Err(fail(&sim, e.to_string()));
+        }
+    }
+    if let Some(c) = live.iter().find(|&&c| !sim.finished(c)) {
+        return Err(fail(&sim, format!("client {} never finished", c.0)));
+    }
+    if sim.stats().active != 0 {
+        return Err(fail(&sim, "connections left open at the end".into()));
+    }
+    if let Err(e) = sim.check_outcome() {
+        return Err(fail(&sim, e));
+    }
+    let stats = sim.stats();
+    Ok(RunSummary {
+        clients: sim.clients().count(),
+        bytes_sent: sent,
+        timeouts: stats.timeouts,
+        unclean_closes: sim
+            .events()
+            .iter()
+            .filter(|e| matches!(e, super::SimEvent::Closed { clean: false, .. }))
+            .count(),
+        elapsed: sim.elapsed(),
+    })
+}

@@ -1,0 +1,356 @@
+//! The deterministic simulation: the reactor's own logic on a virtual clock and in-memory
+//! sockets. No real socket, no sleep: `cargo test sim` runs these.
+
+use std::time::Duration;
+
+use netloop::conn::Timeouts;
+use netloop::memnet::Faults;
+use netloop::reactor::Config;
+use netloop::sim::{random_run, Sim, SimEvent};
+use netloop::TimeoutKind;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn sim_with(config: Config) -> Sim {
+    Sim::new(7, Faults::NONE, config).expect("sim")
+}
+
+fn timeouts(t: Timeouts) -> Config {
+    Config {
+        timeouts: t,
+        ..Config::default()
+    }
+}
+
+fn timed_out(sim: &Sim) -> Vec<(TimeoutKind, Duration)> {
+    sim.events()
+        .iter()
+        .filter_map(|e| match e {
+            SimEvent::TimedOut { kind, at, .. } => Some((*kind, *at)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn sim_echo_round_trip_under_every_fault() {
+    let faults = Faults {
+        short_read: 50,
+        short_write: 50,
+        would_block: 30,
+        accept_emfile: 0,
+        accept_aborted: 0,
+        split_events: 50,
+    };
+    let mut sim = Sim::new(42, faults, Config::default()).unwrap();
+    let c = sim.connect().unwrap();
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    let mut off = 0;
+    for _ in 0..1000 {
+        if off < data.len() {
+            off += sim.send(c, &data[off..]).unwrap();
+        }
+        sim.turn(MS).unwrap();
+        sim.recv(c);
+        if sim.received(c).len() == data.len() {
+            break;
+        }
+    }
+    assert_eq!(sim.received(c), &data[..]);
+}
+
+#[test]
+fn sim_same_seed_same_trace() {
+    let run = |seed| {
+        let faults = Faults {
+            short_read: 30,
+            short_write: 30,
+            would_block: 20,
+            accept_emfile: 20,
+            accept_aborted: 10,
+            split_events: 30,
+        };
+        let mut sim = Sim::new(seed, faults, timeouts(Timeouts::idle(20 * MS))).unwrap();
+        for i in 0..3u8 {
+            let c = sim.connect().unwrap();
+            sim.send(c, &[i; 100]).unwrap();
+        }
+        sim.run_for(100 * MS).unwrap();
+        sim.take_trace()
+    };
+    let a = run(5);
+    assert!(a.len() > 10, "a trace of some length: {a:?}");
+    assert_eq!(a, run(5));
+    assert_ne!(a, run(6), "another seed, other faults");
+}
+
+#[test]
+fn sim_idle_timeout_never_early_at_most_one_tick_late() {
+    let mut sim = sim_with(timeouts(Timeouts::idle(100 * MS)));
+    let c = sim.connect().unwrap();
+    sim.turn(Duration::ZERO).unwrap();
+    let accepted = sim.elapsed();
+    sim.run_for(300 * MS).unwrap();
+    let fired = timed_out(&sim);
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    let (kind, at) = fired[0];
+    assert_eq!(kind, TimeoutKind::Idle);
+    assert!(at >= accepted + 100 * MS, "early: {at:?}");
+    assert!(at <= accepted + 101 * MS, "late: {at:?}");
+    assert_eq!(
+        sim.closed(c).map(|(r, _)| r),
+        Some("timed out (idle timeout)")
+    );
+    sim.recv(c);
+    assert!(sim.finished(c));
+}
+
+#[test]
+fn sim_traffic_moves_the_read_deadline_without_rearming_per_message() {
+    let read = Timeouts {
+        read: Some(50 * MS),
+        ..Timeouts::NONE
+    };
+    let mut sim = sim_with(timeouts(read));
+    let c = sim.connect().unwrap();
+    sim.turn(Duration::ZERO).unwrap();
+    // A byte every 5 ms for 600 ms: the 50 ms read timeout never fires.
+    for _ in 0..120 {
+        sim.send(c, b"x").unwrap();
+        sim.run_for(5 * MS).unwrap();
+        sim.recv(c);
+    }
+    assert!(timed_out(&sim).is_empty());
+    let arms = sim.stats().timeout_arms;
+    assert!(
+        arms <= 14,
+        "the entry is re-armed once per period, not per message: {arms}"
+    );
+    // Then silence: it fires 50 ms after the last byte.
+    let last = sim.elapsed() - 5 * MS;
+    sim.run_for(100 * MS).unwrap();
+    let fired = timed_out(&sim);
+    assert_eq!(fired.len(), 1);
+    assert!(
+        fired[0].1 >= last + 50 * MS && fired[0].1 <= last + 51 * MS,
+        "{fired:?}"
+    );
+}
+
+#[test]
+fn sim_write_timeout_closes_a_peer_that_stops_reading() {
+    let write = Timeouts {
+        write: Some(40 * MS),
+        ..Timeouts::NONE
+    };
+    let mut sim = sim_with(timeouts(write));
+    let c = sim.connect().unwrap();
+    // The client sends far more than its own receive queue holds, and never reads.
+    for _ in 0..200 {
+        let _ = sim.send(c, &[1; 4096]);
+        sim.turn(MS).unwrap();
+    }
+    sim.run_for(200 * MS).unwrap();
+    let (reason, _) = sim.closed(c).expect("closed");
+    assert_eq!(reason, "timed out (write timeout)");
+}
+
+#[test]
+fn sim_keep_open_restarts_the_clock() {
+    let mut sim = sim_with(timeouts(Timeouts::idle(30 * MS)));
+    sim.keep_open_on_timeout(true);
+    let c = sim.connect().unwrap();
+    sim.turn(Duration::ZERO).unwrap();
+    sim.run_for(100 * MS).unwrap();
+    let fired = timed_out(&sim);
+    assert_eq!(fired.len(), 3, "every 30 ms: {fired:?}");
+    for pair in fired.windows(2) {
+        let gap = pair[1].1 - pair[0].1;
+        assert!(gap >= 30 * MS && gap <= 31 * MS, "{fired:?}");
+    }
+    assert!(sim.closed(c).is_none());
+}
+
+#[test]
+fn sim_lingering_close_sends_replies_then_waits_for_the_peer() {
+    let mut sim = sim_with(Config {
+        linger: 50 * MS,
+        ..Config::default()
+    });
+    let c = sim.connect().unwrap();
+    sim.send(c, b"last request").unwrap();
+    sim.run_for(MS).unwrap();
+    // Shut down while the client has not finished: reply, FIN, then linger.
+    sim.shutdown_reactor(Duration::from_secs(10));
+    sim.send(c, b"more, dropped").unwrap();
+    sim.turn(MS).unwrap();
+    sim.recv(c);
+    assert_eq!(sim.received(c), b"last request");
+    assert!(sim.finished(c), "the reply is followed by FIN");
+    let started = sim.elapsed();
+    sim.run_for(100 * MS).unwrap();
+    let (reason, at) = sim.closed(c).expect("closed after the linger");
+    assert_eq!(reason, "closed locally");
+    assert!(at >= started + 49 * MS && at <= started + 51 * MS, "{at:?}");
+    assert!(sim.reactor_stopped());
+}
+
+#[test]
+fn sim_linger_ends_early_at_the_peers_end_of_file() {
+    let mut sim = sim_with(Config {
+        linger: Duration::from_secs(5),
+        ..Config::default()
+    });
+    let c = sim.connect().unwrap();
+    sim.turn(Duration::ZERO).unwrap();
+    sim.shutdown_reactor(Duration::from_secs(10));
+    sim.run_for(10 * MS).unwrap();
+    sim.shutdown(c);
+    sim.run_for(MS).unwrap();
+    let (_, at) = sim.closed(c).expect("closed");
+    assert!(at < Duration::from_millis(20), "{at:?}");
+}
+
+#[test]
+fn sim_shutdown_grace_closes_what_is_left() {
+    let mut sim = sim_with(Config::default());
+    let c = sim.connect().unwrap();
+    // Echo more than the client's queue holds; it never reads, so output stays queued.
+    for _ in 0..20 {
+        let _ = sim.send(c, &[2; 4096]);
+        sim.turn(MS).unwrap();
+    }
+    let start = sim.elapsed();
+    sim.shutdown_reactor(200 * MS);
+    sim.run_for(300 * MS).unwrap();
+    let (reason, at) = sim.closed(c).expect("closed at the end of the grace");
+    assert_eq!(reason, "closed locally");
+    assert!(at >= start + 200 * MS && at <= start + 201 * MS, "{at:?}");
+    assert!(sim.reactor_stopped());
+}
+
+#[test]
+fn sim_emfile_pauses_the_listener_for_the_backoff() {
+    let mut sim = sim_with(Config {
+        accept_backoff: 100 * MS,
+        ..Config::default()
+    });
+    sim.net().set_faults(Faults {
+        accept_emfile: 100,
+        ..Faults::NONE
+    });
+    let c = sim.connect().unwrap();
+    sim.turn(Duration::ZERO).unwrap();
+    assert_eq!(sim.stats().accept_errors, 1);
+    let failed = sim.elapsed();
+    sim.net().set_faults(Faults::NONE);
+    sim.run_for(99 * MS).unwrap();
+    assert_eq!(
+        sim.stats().accepted,
+        0,
+        "paused: no retry before the back-off"
+    );
+    assert_eq!(sim.stats().accept_errors, 1, "and no spinning");
+    sim.run_for(3 * MS).unwrap();
+    assert_eq!(sim.stats().accepted, 1);
+    let accepted = sim.events().iter().find_map(|e| match e {
+        SimEvent::Accepted { at, .. } => Some(*at),
+        _ => None,
+    });
+    let at = accepted.unwrap();
+    assert!(at >= failed + 100 * MS && at <= failed + 101 * MS, "{at:?}");
+    sim.send(c, b"hi").unwrap();
+    sim.run_for(MS).unwrap();
+    sim.recv(c);
+    assert_eq!(sim.received(c), b"hi");
+}
+
+#[test]
+fn sim_aborted_connections_are_skipped() {
+    let mut sim = sim_with(Config::default());
+    sim.net().set_faults(Faults {
+        accept_aborted: 100,
+        ..Faults::NONE
+    });
+    let lost = sim.connect().unwrap();
+    sim.turn(Duration::ZERO).unwrap();
+    sim.net().set_faults(Faults::NONE);
+    let c = sim.connect().unwrap();
+    sim.send(c, b"ok").unwrap();
+    sim.run_for(MS).unwrap();
+    sim.recv(c);
+    sim.recv(lost);
+    assert_eq!(sim.received(c), b"ok");
+    assert!(sim.finished(lost), "the aborted client saw the reset");
+    assert_eq!(sim.stats().accepted, 1);
+    assert_eq!(sim.stats().accept_errors, 0, "not a reason to pause");
+}
+
+#[test]
+fn sim_backpressure_pauses_reading_and_resumes_when_drained() {
+    let mut sim = sim_with(Config {
+        high_watermark: 8 * 1024,
+        low_watermark: 1024,
+        ..Config::default()
+    });
+    let c = sim.connect().unwrap();
+    let mut sent = 0;
+    // The client sends without reading until it cannot send any more.
+    for _ in 0..100 {
+        sent += sim.send(c, &[3; 4096]).unwrap();
+        sim.turn(MS).unwrap();
+    }
+    let stuck = sent;
+    assert!(
+        stuck < 100 * 4096,
+        "reading paused, so the server's queue filled and the client was held back"
+    );
+    // Now it reads: the server resumes and everything comes back, and more can be sent.
+    for round in 0..2 {
+        for _ in 0..1000 {
+            sim.recv(c);
+            if sim.received(c).len() == sent {
+                break;
+            }
+            sim.turn(MS).unwrap();
+        }
+        assert_eq!(sim.received(c).len(), sent, "round {round}");
+        sent += sim.send(c, &[3; 1024]).unwrap();
+    }
+    assert_eq!(sent, stuck + 2048, "reading resumed");
+}
+
+#[test]
+fn sim_reset_mid_stream_closes_with_a_reset() {
+    let mut sim = sim_with(Config::default());
+    let c = sim.connect().unwrap();
+    sim.send(c, b"half a request").unwrap();
+    sim.reset(c);
+    sim.run_for(MS).unwrap();
+    assert_eq!(
+        sim.closed(c).map(|(r, _)| r),
+        Some("connection reset by peer")
+    );
+    assert_eq!(sim.stats().active, 0);
+}
+
+#[test]
+fn sim_randomized_1000_seeds() {
+    let mut total = netloop::sim::RunSummary::default();
+    for seed in 0..1000 {
+        match random_run(seed, 200) {
+            Ok(s) => {
+                total.clients += s.clients;
+                total.bytes_sent += s.bytes_sent;
+                total.timeouts += s.timeouts;
+                total.unclean_closes += s.unclean_closes;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    println!("1000 seeds: {total:?}");
+    // The sessions did something: connections, bytes, timeouts and error closes.
+    assert!(total.clients > 1000, "{total:?}");
+    assert!(total.bytes_sent > 1_000_000, "{total:?}");
+    assert!(total.timeouts > 0 && total.unclean_closes > 0, "{total:?}");
+}
