@@ -69,6 +69,7 @@
 
 pub mod buf;
 pub mod check;
+pub mod client;
 pub mod conn;
 pub mod error;
 pub mod framing;

@@ -9,14 +9,15 @@
 //!
 //! Errors are printed as one line naming the problem, with exit status 1 (2 for bad usage).
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::io;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use netloop::client;
 use netloop::conn::Timeouts;
-use netloop::framing::{Codec, Decoded, DEFAULT_MAX_FRAME};
+use netloop::framing::{Codec, DEFAULT_MAX_FRAME};
 use netloop::reactor::{Config, Reactor};
 use netloop::server::{self, Server};
 use netloop::services::CourseServer;
@@ -224,23 +225,23 @@ fn main() -> ExitCode {
             server,
             max_frame,
             timeout,
-        } => framed_client(&messages, server, max_frame, timeout),
+        } => client::framed_client(&mut io::stdout(), &messages, server, max_frame, timeout),
         Command::UnixClient {
             messages,
             server,
             max_frame,
             timeout,
-        } => unix_client(&messages, &server, max_frame, timeout),
+        } => client::unix_client(&mut io::stdout(), &messages, &server, max_frame, timeout),
         Command::UdpClient {
             message,
             server,
             timeout,
-        } => udp_client(&message, server, timeout),
+        } => client::udp_client(&mut io::stdout(), message.as_bytes(), server, timeout),
         Command::TcpClient {
             message,
             server,
             timeout,
-        } => tcp_client(&message, server, timeout),
+        } => client::tcp_client(&mut io::stdout(), message.as_bytes(), server, timeout),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -288,20 +289,14 @@ struct ServeOpts {
 /// How long connections get to finish after Ctrl-C or SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
 
-/// Raise the soft descriptor limit to the hard one, as Go's runtime and many servers do: each
-/// connection is a descriptor, and the usual soft limit of 1024 is far below what a reactor
-/// can serve.
+/// Raise the soft descriptor limit to the hard one (see `sys::raise_fd_limit`), and say so.
 fn raise_fd_limit() {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
-            Ok(()) => log::info!("descriptor limit raised from {soft} to {hard}"),
-            Err(e) => {
-                log::warn!("descriptor limit stays at {soft} (raising it to {hard} failed: {e})")
-            }
-        },
-        Ok((soft, _)) => log::info!("descriptor limit {soft}"),
-        Err(e) => log::warn!("cannot read the descriptor limit: {e}"),
+    match netloop::sys::raise_fd_limit() {
+        Ok((before, after)) if before < after => {
+            log::info!("descriptor limit raised from {before} to {after}")
+        }
+        Ok((limit, _)) => log::info!("descriptor limit {limit}"),
+        Err(e) => log::warn!("descriptor limit not raised: {e}"),
     }
 }
 
@@ -327,36 +322,6 @@ fn log_stats(prefix: &str, s: &netloop::reactor::Stats) {
         s.datagrams_out,
         s.timeouts
     );
-}
-
-/// Block until SIGINT or SIGTERM arrives, calling `tick` every `every` meanwhile.
-fn wait_for_signal(
-    signals: &mut Signals,
-    every: Option<Duration>,
-    mut tick: impl FnMut(),
-) -> io::Result<i32> {
-    use std::os::fd::AsRawFd;
-    let mut poll = mio::Poll::new()?;
-    let fd = signals.as_raw_fd();
-    poll.registry().register(
-        &mut mio::unix::SourceFd(&fd),
-        mio::Token(0),
-        mio::Interest::READABLE,
-    )?;
-    let mut events = mio::Events::with_capacity(4);
-    loop {
-        match poll.poll(&mut events, every) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-        if events.is_empty() {
-            tick();
-        }
-        if let Some(signo) = signals.read()? {
-            return Ok(signo);
-        }
-    }
 }
 
 fn serve(o: ServeOpts) -> Result<(), String> {
@@ -425,11 +390,12 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     }
     log::info!("{} reactor thread(s); Ctrl-C or SIGTERM stops", o.threads);
     let server = Server::start(reactors).map_err(|e| format!("cannot start: {e}"))?;
-    let signo = wait_for_signal(&mut signals, o.stats, || {
-        log_stats("stats", &server.stats());
-        log_spread(server.stats_per_reactor().iter());
-    })
-    .map_err(|e| format!("waiting for signals failed: {e}"));
+    let signo = server
+        .serve_until_signal(&mut signals, o.stats, |server| {
+            log_stats("stats", &server.stats());
+            log_spread(server.stats_per_reactor().iter());
+        })
+        .map_err(|e| format!("waiting for signals failed: {e}"));
     match &signo {
         Ok(n) => log::info!(
             "signal {n}: shutting down, {}s for open connections to finish",
@@ -455,206 +421,4 @@ fn log_spread<'a>(per: impl Iterator<Item = &'a netloop::reactor::Stats>) {
     if counts.len() > 1 {
         log::info!("accepted per reactor: {}", counts.join(", "));
     }
-}
-
-/// One read, retried after a signal; `Ok(None)` when the socket's read timeout passed.
-fn read_timed<R: Read>(r: &mut R, buf: &mut [u8]) -> Result<Option<usize>, String> {
-    loop {
-        match r.read(buf) {
-            Ok(n) => return Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Ok(None)
-            }
-            Err(e) => return Err(format!("receive failed: {e}")),
-        }
-    }
-}
-
-fn unspecified_for(server: SocketAddr) -> SocketAddr {
-    match server {
-        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
-        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
-    }
-}
-
-fn udp_client(message: &str, server: SocketAddr, timeout: Duration) -> Result<(), String> {
-    let sock = UdpSocket::bind(unspecified_for(server)).map_err(|e| format!("cannot bind: {e}"))?;
-    // Connecting a UDP socket picks the local address the kernel will use, so the address we
-    // print is the real one, and it filters out datagrams from anyone but the server.
-    sock.connect(server)
-        .map_err(|e| format!("cannot reach {server}: {e}"))?;
-    sock.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    let local = sock.local_addr().map_err(|e| e.to_string())?;
-    println!("using {local}");
-    sock.send(message.as_bytes())
-        .map_err(|e| format!("cannot send to {server}: {e}"))?;
-    let mut buf = vec![0; 65536];
-    let (n, from) = sock.recv_from(&mut buf).map_err(|e| match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-            format!("no reply from {server} within {timeout:?}")
-        }
-        io::ErrorKind::ConnectionRefused => {
-            format!("{server} refused the datagram (no server there?)")
-        }
-        _ => format!("receive failed: {e}"),
-    })?;
-    println!(
-        "received {} from {from}",
-        String::from_utf8_lossy(&buf[..n])
-    );
-    Ok(())
-}
-
-fn tcp_client(message: &str, server: SocketAddr, timeout: Duration) -> Result<(), String> {
-    let mut sock = TcpStream::connect_timeout(&server, timeout)
-        .map_err(|e| format!("cannot connect to {server}: {e}"))?;
-    sock.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    let local = sock.local_addr().map_err(|e| e.to_string())?;
-    println!("using {local}");
-    sock.write_all(message.as_bytes())
-        .map_err(|e| format!("cannot send to {server}: {e}"))?;
-    // Read until the whole echo is back or the server closes.
-    let mut got = Vec::with_capacity(message.len());
-    let mut buf = [0; 4096];
-    while got.len() < message.len() {
-        match read_timed(&mut sock, &mut buf)? {
-            Some(0) => break,
-            Some(n) => got.extend_from_slice(&buf[..n]),
-            None => {
-                return Err(format!(
-                    "{server} sent {} of {} bytes back, then nothing for {timeout:?}",
-                    got.len(),
-                    message.len()
-                ))
-            }
-        }
-    }
-    // Like the course's client: close when done (the server then reads end of file).
-    let _ = sock.shutdown(Shutdown::Both);
-    println!("received {} from {server}", String::from_utf8_lossy(&got));
-    if got != message.as_bytes() {
-        return Err(format!(
-            "the echo differs from what was sent ({} bytes back, {} sent)",
-            got.len(),
-            message.len()
-        ));
-    }
-    Ok(())
-}
-
-fn framed_client(
-    messages: &[String],
-    server: SocketAddr,
-    max_frame: usize,
-    timeout: Duration,
-) -> Result<(), String> {
-    let (codec, wire) = encode_all(messages, max_frame)?;
-    let sock = TcpStream::connect_timeout(&server, timeout)
-        .map_err(|e| format!("cannot connect to {server}: {e}"))?;
-    sock.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    let local = sock.local_addr().map_err(|e| e.to_string())?;
-    println!("using {local}");
-    exchange_frames(sock, &server.to_string(), messages, codec, wire, timeout)
-}
-
-fn unix_client(
-    messages: &[String],
-    server: &std::path::Path,
-    max_frame: usize,
-    timeout: Duration,
-) -> Result<(), String> {
-    let (codec, wire) = encode_all(messages, max_frame)?;
-    let name = server.display().to_string();
-    let sock = std::os::unix::net::UnixStream::connect(server)
-        .map_err(|e| format!("cannot connect to {name}: {e}"))?;
-    sock.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    println!("using a Unix socket");
-    exchange_frames(sock, &name, messages, codec, wire, timeout)
-}
-
-/// The messages as frames, back to back, and the codec that made them.
-fn encode_all(messages: &[String], max_frame: usize) -> Result<(Codec, Vec<u8>), String> {
-    let codec = Codec::length_prefixed(max_frame);
-    let mut wire = Vec::new();
-    for m in messages {
-        codec
-            .encode_to_vec(m.as_bytes(), &mut wire)
-            .map_err(|e| format!("cannot send '{m}': {e}"))?;
-    }
-    Ok((codec, wire))
-}
-
-/// Send `wire` (the messages, framed), then read and print one echoed frame per message.
-fn exchange_frames<S: Read + Write>(
-    mut sock: S,
-    server: &str,
-    messages: &[String],
-    codec: Codec,
-    wire: Vec<u8>,
-    timeout: Duration,
-) -> Result<(), String> {
-    // All frames back to back (pipelined), then read the echoes.
-    sock.write_all(&wire)
-        .map_err(|e| format!("cannot send to {server}: {e}"))?;
-    let mut decoder = codec.decoder().map_err(|e| e.to_string())?;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut chunk = vec![0; 64 * 1024];
-    let mut received = 0;
-    while received < messages.len() {
-        match decoder
-            .decode(&buf)
-            .map_err(|e| format!("bad frame from {server}: {e}"))?
-        {
-            Decoded::Frame { frame, consumed } => {
-                let got = &buf[frame];
-                println!("received {} from {server}", String::from_utf8_lossy(got));
-                if got != messages[received].as_bytes() {
-                    return Err(format!("frame {} came back different", received + 1));
-                }
-                received += 1;
-                buf.drain(..consumed);
-                continue;
-            }
-            Decoded::Discarded { consumed } => {
-                buf.drain(..consumed);
-                continue;
-            }
-            Decoded::Skipped { .. } => continue,
-            Decoded::Incomplete { consumed } => {
-                buf.drain(..consumed);
-            }
-        }
-        match read_timed(&mut sock, &mut chunk)? {
-            Some(0) => {
-                return Err(format!(
-                    "{server} closed the connection after {received} of {} frames",
-                    messages.len()
-                ))
-            }
-            Some(n) => buf.extend_from_slice(&chunk[..n]),
-            None => {
-                return Err(format!(
-                    "{server} echoed {received} of {} frames, then nothing for {timeout:?}",
-                    messages.len()
-                ))
-            }
-        }
-    }
-    Ok(())
 }

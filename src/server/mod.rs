@@ -291,6 +291,32 @@ impl<H: Handler + Send + 'static> Server<H> {
         }
     }
 
+    /// Serve until SIGINT or SIGTERM arrives on `signals` (Python's `serve_forever` with a
+    /// Ctrl-C handler), calling `tick` with the server every `every` meanwhile (a stats
+    /// ticker, say). Returns the signal's number; the reactors keep running, so that the
+    /// caller decides how to stop them ([`shutdown`](Server::shutdown), then
+    /// [`join`](Server::join)).
+    ///
+    /// `signals` must have been made before the reactor threads started (see
+    /// [`Signals`](crate::sys::Signals)), so that every thread has the signals blocked.
+    ///
+    /// # Errors
+    ///
+    /// If waiting on the signal descriptor fails.
+    pub fn serve_until_signal(
+        &self,
+        signals: &mut crate::sys::Signals,
+        every: Option<Duration>,
+        mut tick: impl FnMut(&Server<H>),
+    ) -> io::Result<i32> {
+        loop {
+            if let Some(signo) = signals.wait(every)? {
+                return Ok(signo);
+            }
+            tick(self);
+        }
+    }
+
     /// Stop every reactor after its current turn, without waiting for connections.
     pub fn stop(&self) {
         for (h, _) in &self.threads {

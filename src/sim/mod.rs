@@ -301,11 +301,13 @@ impl Sim {
                 Some((false, _)) => {}
                 // Reset before it was accepted: the client saw the reset.
                 None if c.reset => {}
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "client {i}: sent {} bytes, got {} back, and the server's close was {other:?}",
                     c.sent.len(),
                     c.received.len()
-                )),
+                ))
+                }
             }
         }
         Ok(())

@@ -306,6 +306,34 @@ impl Signals {
         Signals::new(&[Signal::SIGINT, Signal::SIGTERM])
     }
 
+    /// Wait up to `timeout` (`None`: forever) for a signal and return its number; `None` if
+    /// the time passed first. `EINTR` is retried (with the whole timeout again: a wait cut
+    /// short by a signal ends by finding it).
+    ///
+    /// # Errors
+    ///
+    /// If `poll(2)` or reading the descriptor fails.
+    pub fn wait(&mut self, timeout: Option<std::time::Duration>) -> io::Result<Option<i32>> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let ms = match timeout {
+            None => PollTimeout::NONE,
+            Some(t) => PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX),
+        };
+        loop {
+            if let Some(signo) = self.read()? {
+                return Ok(Some(signo));
+            }
+            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, ms) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// The next pending signal's number, or `None` if none is pending.
     ///
     /// # Errors
@@ -325,6 +353,22 @@ impl AsRawFd for Signals {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+}
+
+/// Raise the soft limit on open descriptors to the hard one, as Go's runtime and many servers
+/// do: each connection is a descriptor, and the usual soft limit of 1024 is far below what a
+/// reactor can serve. Returns the soft limit before and after.
+///
+/// # Errors
+///
+/// If the limit cannot be read or raised.
+pub fn raise_fd_limit() -> io::Result<(u64, u64)> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok((soft, hard.max(soft)))
 }
 
 /// The port of a service named in the services database (`/etc/services`), as
