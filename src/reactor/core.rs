@@ -153,15 +153,4 @@ impl Core {
             }
         }
     }
-
-    /// Take `key` off the flush list; `false` if it is stale.
-    pub(crate) fn unschedule_flush(&mut self, key: Key) -> bool {
-        match self.sources.entry_mut(key) {
-            Some(e) => {
-                e.on_flush_list = false;
-                true
-            }
-            None => false,
-        }
-    }
 }

@@ -334,10 +334,11 @@ impl<H: Handler> Reactor<H> {
             // The waker's descriptor is never polled in a simulation.
             Self::drain_messages(&self.rx, core, handler);
         }
-        for event in &self.poller.ready {
+        let rx = &self.rx;
+        self.poller.for_each(|event| {
             if event.token == WAKER {
-                Self::drain_messages(&self.rx, core, handler);
-                continue;
+                Self::drain_messages(rx, core, handler);
+                return;
             }
             let key = Key::from_token(event.token);
             if event.readable || event.hup {
@@ -349,7 +350,7 @@ impl<H: Handler> Reactor<H> {
             // Closes made by the I/O itself (a reset, a refused connect) are reported here;
             // closes made inside callbacks were reported right after them.
             core.reap(handler);
-        }
+        });
     }
 
     /// Publish the counters for [`Handle::stats`] (an uncontended lock and a copy).

@@ -14,8 +14,8 @@ pub(crate) struct Poller {
     events: Events,
     /// The simulation's network, when this reactor runs on one.
     net: Option<Net>,
-    /// The events of the last poll.
-    pub(crate) ready: Vec<Ready>,
+    /// The events of the last poll, in a simulation (mio keeps the real ones).
+    ready: Vec<Ready>,
 }
 
 impl Poller {
@@ -24,7 +24,7 @@ impl Poller {
             poll: Poll::new()?,
             events: Events::with_capacity(capacity),
             net,
-            ready: Vec::with_capacity(capacity),
+            ready: Vec::new(),
         })
     }
 
@@ -45,21 +45,31 @@ impl Poller {
         }
     }
 
-    /// Wait up to `timeout` for events into [`ready`](Poller::ready). `EINTR` is a poll with
-    /// no events.
+    /// Wait up to `timeout` for events. `EINTR` is a poll with no events. Returns how many
+    /// events there are; [`for_each`](Poller::for_each) visits them.
     pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
-        self.ready.clear();
         if let Some(net) = &self.net {
             net.poll(&mut self.ready, timeout);
             return Ok(self.ready.len());
         }
         match self.poll.poll(&mut self.events, timeout) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
-            Err(e) => return Err(e),
+            Ok(()) => Ok(self.events.iter().count()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                self.events.clear();
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Visit the events of the last poll, in order.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(Ready)) {
+        if self.net.is_some() {
+            self.ready.iter().copied().for_each(f);
+            return;
         }
         for e in self.events.iter() {
-            self.ready.push(Ready {
+            f(Ready {
                 token: e.token(),
                 readable: e.is_readable(),
                 writable: e.is_writable() || e.is_write_closed() || e.is_error(),
@@ -67,6 +77,5 @@ impl Poller {
                 hup: e.is_read_closed() || e.is_error() || e.is_priority(),
             });
         }
-        Ok(self.ready.len())
     }
 }

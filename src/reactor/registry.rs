@@ -137,6 +137,16 @@ impl Sources {
         }
     }
 
+    /// The connection at `key`, taken off the flush list (it is being flushed now).
+    pub(crate) fn conn_to_flush(&mut self, key: Key) -> Option<(&mut Stream, &mut Conn)> {
+        let e = self.entry_mut(key)?;
+        e.on_flush_list = false;
+        match &mut e.source {
+            Source::Conn { sock, conn } => Some((sock, conn)),
+            _ => None,
+        }
+    }
+
     /// Deregister and remove the entry at `key`, returning its source (`None` if stale).
     pub(crate) fn remove(&mut self, key: Key) -> Option<Source> {
         self.get(key)?;

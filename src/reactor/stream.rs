@@ -116,10 +116,7 @@ impl Core {
     /// says comes next.
     pub(crate) fn flush<H: Handler>(&mut self, h: &mut H, key: Key) {
         let now = self.now;
-        if !self.unschedule_flush(key) {
-            return;
-        }
-        let Some((sock, conn)) = self.sources.conn_mut(key) else {
+        let Some((sock, conn)) = self.sources.conn_to_flush(key) else {
             return;
         };
         let mut wrote = false;

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Server instructions per echoed frame (valgrind --tool=callgrind: a count, not a time, so it
+# repeats on a noisy machine) for each `netloop` binary given: the framed echo under
+# `examples/load.rs` (64 connections x 8 in flight x 64 B) for SECS seconds, then SIGINT. The
+# server's own exit log gives the frames it echoed; startup and shutdown are included, which
+# a run of 100k+ frames makes small.
+#
+#   bash benches/instructions_per_frame.sh [SECS] BIN...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="$1"; shift
+load=./target/release/examples/load
+[ -x "$load" ] || cargo build --release --quiet --example load
+for bin in "$@"; do
+    out=$(mktemp -d)
+    RUST_LOG=info valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin" serve \
+        --framed 127.0.0.1:19798 --tcp 127.0.0.1:19799 --udp 127.0.0.1:19797 2>"$out/log" &
+    server=$!
+    for _ in $(seq 1 100); do grep -q 'framed echo service' "$out/log" 2>/dev/null && break; sleep 0.1; done
+    "$load" 127.0.0.1:19798 64 "$secs" 64 8 >/dev/null
+    kill -INT "$server"; wait "$server" || true
+    frames=$(grep -o 'stopped: .*' "$out/log" | grep -o '[0-9]* frames in' | grep -o '[0-9]*')
+    ir=$(grep -E '^(summary|totals):' "$out/cg" | head -1 | awk '{print $2}')
+    awk -v ir="$ir" -v f="$frames" -v b="$bin" 'BEGIN{printf "%s: %d frames, %d instructions, %.0f instructions per frame\n", b, f, ir, ir/f}'
+    rm -rf "$out"
+done
