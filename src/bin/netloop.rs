@@ -16,12 +16,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use netloop::client;
-use netloop::conn::Timeouts;
-use netloop::framing::{Codec, DEFAULT_MAX_FRAME};
-use netloop::reactor::{Config, Reactor};
-use netloop::server::{self, Server};
-use netloop::services::CourseServer;
-use netloop::sys::{Signals, UnixListenOptions};
+use netloop::framing::DEFAULT_MAX_FRAME;
+use netloop::server::Server;
+use netloop::services::{self, CourseConfig};
+use netloop::sys::Signals;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -252,27 +250,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Say what a bind error means for a person.
-fn bind_error(what: &str, addr: SocketAddr, e: &io::Error) -> String {
-    let hint = match e.kind() {
-        io::ErrorKind::AddrInUse => " (another program is using that port)",
-        io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
-            " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-        }
-        io::ErrorKind::AddrNotAvailable => " (no local interface has that address)",
-        _ => "",
-    };
-    format!("cannot {what} on {addr}: {e}{hint}")
-}
-
-fn or_default(addrs: Vec<SocketAddr>, port: u16) -> Vec<SocketAddr> {
-    if addrs.is_empty() {
-        vec![SocketAddr::from(([127, 0, 0, 1], port))]
-    } else {
-        addrs
-    }
-}
-
 /// What `serve` was asked to do.
 struct ServeOpts {
     udp: Vec<SocketAddr>,
@@ -329,59 +306,26 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     // thread started later inherits the mask and the signals arrive through the descriptor.
     let mut signals = Signals::termination().map_err(|e| format!("cannot set up signals: {e}"))?;
     raise_fd_limit();
-    let codec = Codec::length_prefixed(o.max_frame);
-    let defaults = Config::default();
-    let config = Config {
-        timeouts: Timeouts {
-            idle: o.timeout,
-            ..Timeouts::NONE
-        },
-        // A whole frame must fit in a connection's read buffer.
-        max_read_buffer: defaults.max_read_buffer.max(codec.max_frame()),
-        // The kernel spreads connections evenly across reactors, so the limit is split too.
-        max_connections: o.max_conns.map(|m| m.div_ceil(o.threads)),
-        ..defaults
-    };
-    let mut reactors = Vec::with_capacity(o.threads);
-    for _ in 0..o.threads {
-        let handler = CourseServer::with_codec(codec).map_err(|e| e.to_string())?;
-        let reactor = Reactor::with_config(handler, config)
-            .map_err(|e| format!("cannot create a reactor: {e}"))?;
-        reactors.push(reactor);
+    let mut cfg = CourseConfig::default();
+    if !o.udp.is_empty() {
+        cfg.udp = o.udp;
     }
-    for addr in or_default(o.udp, 11111) {
-        let (_, local) =
-            server::bind_udp(&mut reactors, addr).map_err(|e| bind_error("bind UDP", addr, &e))?;
-        log::info!("UDP upper-case service on {local}");
+    if !o.tcp.is_empty() {
+        cfg.tcp = o.tcp;
     }
-    for addr in or_default(o.tcp, 9999) {
-        let (_, local) = server::bind_tcp(&mut reactors, addr, config.listen)
-            .map_err(|e| bind_error("listen", addr, &e))?;
-        log::info!("TCP echo service on {local}");
+    if !o.framed.is_empty() {
+        cfg.framed = o.framed;
     }
-    for addr in or_default(o.framed, 9998) {
-        let (ids, local) = server::bind_tcp(&mut reactors, addr, config.listen)
-            .map_err(|e| bind_error("listen", addr, &e))?;
-        for (reactor, id) in reactors.iter_mut().zip(ids) {
-            reactor.handler_mut().serve_framed(id);
-        }
-        log::info!(
-            "TCP framed echo service on {local} (max frame {} bytes)",
-            o.max_frame
-        );
+    cfg.unix = o.unix;
+    cfg.max_frame = o.max_frame;
+    cfg.timeout = o.timeout;
+    cfg.threads = o.threads;
+    cfg.max_conns = o.max_conns;
+    let (reactors, bound) = services::course_reactors(&cfg).map_err(|e| e.to_string())?;
+    for b in &bound {
+        log::info!("{} service on {}", b.service, b.addr);
     }
-    for path in &o.unix {
-        // Unix sockets have no SO_REUSEPORT: one reactor serves each.
-        let id = reactors[0]
-            .with_context(|_, cx| cx.listen_unix(path, &UnixListenOptions::default()))
-            .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
-        reactors[0].handler_mut().serve_framed(id);
-        log::info!(
-            "Unix framed echo service on {} (max frame {} bytes)",
-            path.display(),
-            o.max_frame
-        );
-    }
+    log::info!("max frame {} bytes", o.max_frame);
     if let Some(t) = o.timeout {
         log::info!("idle timeout: {t:?}");
     }

@@ -13,12 +13,20 @@
 //!   with [`send_frame`]. A malformed or oversize frame closes that connection only, with the
 //!   error as its close reason.
 
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
 use log::{debug, info, warn};
 
+use crate::conn::Timeouts;
 use crate::error::CloseReason;
-use crate::framing::{Codec, ConfigError};
+use crate::framing::{Codec, ConfigError, DEFAULT_MAX_FRAME};
 use crate::reactor::framed::{send_frame, FrameDecoders, FrameHandler};
-use crate::reactor::{ConnId, Context, DgramId, Handler, ListenerId, PeerAddr};
+use crate::reactor::{Config, ConnId, Context, DgramId, Handler, ListenerId, PeerAddr, Reactor};
+use crate::server;
+use crate::sys::UnixListenOptions;
 
 /// Upper-case the ASCII letters of `data` into `out` (replacing its contents), as Python's
 /// `bytes.upper()` does: other bytes, UTF-8 included, are copied unchanged.
@@ -140,6 +148,135 @@ impl Handler for CourseServer {
             warn!("{socket}: reply to {peer} not sent: {e}");
         }
     }
+}
+
+/// What `netloop serve` runs: the addresses of each service, and the limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CourseConfig {
+    /// UDP upper-casing service addresses. Default: 127.0.0.1:11111.
+    pub udp: Vec<SocketAddr>,
+    /// TCP stream echo addresses. Default: 127.0.0.1:9999.
+    pub tcp: Vec<SocketAddr>,
+    /// TCP framed echo addresses. Default: 127.0.0.1:9998.
+    pub framed: Vec<SocketAddr>,
+    /// Unix socket files for framed echo (served by the first reactor: no `SO_REUSEPORT`).
+    pub unix: Vec<PathBuf>,
+    /// Largest frame, header included. Default 8 MiB.
+    pub max_frame: usize,
+    /// Idle timeout of every connection. Default: none.
+    pub timeout: Option<Duration>,
+    /// Reactors, one per thread. Default 1.
+    pub threads: usize,
+    /// Most connections open at once (split evenly across reactors). Default: no limit.
+    pub max_conns: Option<usize>,
+}
+
+impl Default for CourseConfig {
+    fn default() -> CourseConfig {
+        CourseConfig {
+            udp: vec![SocketAddr::from(([127, 0, 0, 1], 11111))],
+            tcp: vec![SocketAddr::from(([127, 0, 0, 1], 9999))],
+            framed: vec![SocketAddr::from(([127, 0, 0, 1], 9998))],
+            unix: Vec::new(),
+            max_frame: DEFAULT_MAX_FRAME,
+            timeout: None,
+            threads: 1,
+            max_conns: None,
+        }
+    }
+}
+
+/// One service bound by [`course_reactors`]: what it is and where (the port resolved).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bound {
+    /// "UDP upper-case", "TCP echo", "TCP framed echo" or "Unix framed echo".
+    pub service: &'static str,
+    /// The address (or `unix:PATH`).
+    pub addr: String,
+}
+
+/// Say what a bind error means for a person, keeping its kind.
+fn bind_error(what: &str, addr: &dyn std::fmt::Display, port: u16, e: io::Error) -> io::Error {
+    let hint = match e.kind() {
+        io::ErrorKind::AddrInUse => " (another program is using that port)",
+        io::ErrorKind::PermissionDenied if port < 1024 => {
+            " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+        }
+        io::ErrorKind::AddrNotAvailable => " (no local interface has that address)",
+        _ => "",
+    };
+    io::Error::new(e.kind(), format!("cannot {what} on {addr}: {e}{hint}"))
+}
+
+/// The reactors of `netloop serve`, one per `cfg.threads`, each with every service of `cfg`
+/// bound (addresses shared with `SO_REUSEPORT` when there are several), ready for
+/// [`Server::start`](crate::server::Server::start). Also returns what was bound, in order.
+///
+/// # Errors
+///
+/// An invalid codec or config, or a bind error that names the service and address (with a
+/// hint for "address in use" and privileged ports), of the same `io::ErrorKind`.
+pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServer>>, Vec<Bound>)> {
+    let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+    let codec = Codec::length_prefixed(cfg.max_frame);
+    let defaults = Config::default();
+    let mut config = defaults;
+    config.timeouts = Timeouts {
+        idle: cfg.timeout,
+        ..Timeouts::NONE
+    };
+    // A whole frame must fit in a connection's read buffer.
+    config.max_read_buffer = defaults.max_read_buffer.max(codec.max_frame());
+    // The kernel spreads connections evenly across reactors, so the limit is split too.
+    config.max_connections = cfg.max_conns.map(|m| m.div_ceil(cfg.threads.max(1)));
+    let mut reactors = Vec::with_capacity(cfg.threads);
+    for _ in 0..cfg.threads.max(1) {
+        let handler = CourseServer::with_codec(codec).map_err(|e| invalid(e.to_string()))?;
+        reactors.push(Reactor::with_config(handler, config)?);
+    }
+    let mut bound = Vec::new();
+    for &addr in &cfg.udp {
+        let (_, local) = server::bind_udp(&mut reactors, addr)
+            .map_err(|e| bind_error("bind UDP", &addr, addr.port(), e))?;
+        bound.push(Bound {
+            service: "UDP upper-case",
+            addr: local.to_string(),
+        });
+    }
+    for (&addr, framed) in cfg
+        .tcp
+        .iter()
+        .map(|a| (a, false))
+        .chain(cfg.framed.iter().map(|a| (a, true)))
+    {
+        let (ids, local) = server::bind_tcp(&mut reactors, addr, config.listen)
+            .map_err(|e| bind_error("listen", &addr, addr.port(), e))?;
+        if framed {
+            for (reactor, id) in reactors.iter_mut().zip(ids) {
+                reactor.handler_mut().serve_framed(id);
+            }
+        }
+        bound.push(Bound {
+            service: if framed {
+                "TCP framed echo"
+            } else {
+                "TCP echo"
+            },
+            addr: local.to_string(),
+        });
+    }
+    for path in &cfg.unix {
+        let id = reactors[0]
+            .with_context(|_, cx| cx.listen_unix(path, &UnixListenOptions::default()))
+            .map_err(|e| bind_error("listen", &path.display(), u16::MAX, e))?;
+        reactors[0].handler_mut().serve_framed(id);
+        bound.push(Bound {
+            service: "Unix framed echo",
+            addr: format!("unix:{}", path.display()),
+        });
+    }
+    Ok((reactors, bound))
 }
 
 #[cfg(test)]
