@@ -14,7 +14,7 @@ use std::time::Duration;
 use netloop::conn::Timeouts;
 use netloop::framing::Codec;
 use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
-use netloop::reactor::{Config, ConnId, Context, Reactor};
+use netloop::reactor::{Config, ConnId, Context, Handler, ListenerId, PeerAddr, Reactor};
 use netloop::sys::Signals;
 use netloop::CloseReason;
 
@@ -26,12 +26,19 @@ struct Chat {
     members: Vec<ConnId>,
 }
 
-impl FrameHandler for Chat {
-    fn on_open(&mut self, _: &mut Context<'_>, conn: ConnId) {
+impl Handler for Chat {
+    fn on_accept(&mut self, _: &mut Context<'_>, _: ListenerId, conn: ConnId, _: &PeerAddr) {
         println!("{conn} joined ({} online)", self.members.len() + 1);
         self.members.push(conn);
     }
 
+    fn on_close(&mut self, _: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
+        self.members.retain(|&m| m != conn);
+        println!("{conn} left: {reason} ({} online)", self.members.len());
+    }
+}
+
+impl FrameHandler for Chat {
     fn on_frame(&mut self, cx: &mut Context<'_>, from: ConnId, frame: &[u8]) {
         for &to in &self.members {
             if cx.queued(to) > MAX_BACKLOG {
@@ -43,11 +50,6 @@ impl FrameHandler for Chat {
                 eprintln!("{from} -> {to}: not relayed: {e}");
             }
         }
-    }
-
-    fn on_close(&mut self, _: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
-        self.members.retain(|&m| m != conn);
-        println!("{conn} left: {reason} ({} online)", self.members.len());
     }
 }
 

@@ -15,7 +15,7 @@
 
 use netloop::framing::{Codec, FrameError, LineEnding, OnTooLong};
 use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
-use netloop::reactor::{ConnId, Context, Reactor};
+use netloop::reactor::{ConnId, Context, Handler, Reactor};
 use netloop::sys::Signals;
 
 struct Commands {
@@ -42,6 +42,9 @@ impl Commands {
         true
     }
 }
+
+/// Connections, timeouts and closes: the reactor's defaults.
+impl Handler for Commands {}
 
 impl FrameHandler for Commands {
     fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, line: &[u8]) {

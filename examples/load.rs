@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use netloop::framing::Codec;
 use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
-use netloop::reactor::{ConnId, Context, Reactor};
+use netloop::reactor::{ConnId, Context, Handler, Reactor};
 use netloop::CloseReason;
 
 struct Load {
@@ -21,24 +21,26 @@ struct Load {
     closed: u64,
 }
 
-impl FrameHandler for Load {
-    fn on_open(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+impl Handler for Load {
+    fn on_connect(&mut self, cx: &mut Context<'_>, conn: ConnId) {
         for _ in 0..self.depth {
             let _ = send_frame(cx, conn, &self.codec, &self.payload);
         }
     }
 
+    fn on_close(&mut self, _: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
+        self.closed += 1;
+        eprintln!("{conn}: {reason}");
+    }
+}
+
+impl FrameHandler for Load {
     fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, frame: &[u8]) {
         if frame != self.payload.as_slice() {
             self.bad += 1;
         }
         self.frames += 1;
         let _ = send_frame(cx, conn, &self.codec, &self.payload);
-    }
-
-    fn on_close(&mut self, _: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
-        self.closed += 1;
-        eprintln!("{conn}: {reason}");
     }
 }
 

@@ -119,6 +119,27 @@ impl fmt::Display for ReadBufferFull {
 
 impl StdError for ReadBufferFull {}
 
+/// Stream input arrived for a handler that takes none (it kept the default
+/// [`Handler::on_data`](crate::reactor::Handler::on_data)); the connection is closed with
+/// this as its [`CloseReason::Protocol`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnexpectedInput {
+    /// Bytes that arrived.
+    pub len: usize,
+}
+
+impl fmt::Display for UnexpectedInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} bytes of input arrived for a handler that takes no stream input",
+            self.len
+        )
+    }
+}
+
+impl StdError for UnexpectedInput {}
+
 /// The id passed to a [`Context`](crate::reactor::Context) method names a connection, listener,
 /// socket or timer that is already closed (or never existed).
 pub(crate) fn stale() -> io::Error {

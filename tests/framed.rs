@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use netloop::framing::{Codec, Decoded, FrameError, OnTooLong};
 use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
-use netloop::reactor::{Config, ConnId, Context, Reactor};
+use netloop::reactor::{Config, ConnId, Context, Handler, Reactor};
 use netloop::services::CourseServer;
 use netloop::CloseReason;
 use util::{connect, pattern, Running};
@@ -173,15 +173,18 @@ struct Skipping {
     closes: Vec<String>,
 }
 
+impl Handler for Skipping {
+    fn on_close(&mut self, _: &mut Context<'_>, _: ConnId, reason: &CloseReason) {
+        self.closes.push(reason.to_string());
+    }
+}
+
 impl FrameHandler for Skipping {
     fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, frame: &[u8]) {
         send_frame(cx, conn, &self.codec, frame).unwrap();
     }
     fn on_frame_skipped(&mut self, _: &mut Context<'_>, _: ConnId, error: &FrameError) {
         self.skipped.push(error.clone());
-    }
-    fn on_close(&mut self, _: &mut Context<'_>, _: ConnId, reason: &CloseReason) {
-        self.closes.push(reason.to_string());
     }
 }
 

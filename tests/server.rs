@@ -86,7 +86,7 @@ fn connections_past_the_limit_are_accepted_and_closed_at_once() {
 /// Echo per connection, for the builder functions.
 struct EchoSession;
 
-impl netloop::server::Session for EchoSession {
+impl netloop::Handler for EchoSession {
     fn on_data(
         &mut self,
         cx: &mut netloop::Context<'_>,

@@ -2,8 +2,8 @@
 
 mod util;
 
-use netloop::reactor::{ConnId, Context, Reactor};
-use netloop::server::{Session, Sessions};
+use netloop::reactor::{ConnId, Context, Handler, Reactor};
+use netloop::server::Sessions;
 use netloop::CloseReason;
 use util::{connect, Running};
 
@@ -18,7 +18,7 @@ struct Numbered {
     peer: String,
 }
 
-impl Session for Numbered {
+impl Handler for Numbered {
     fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
         let mut used = 0;
         while let Some(i) = data[used..].iter().position(|&b| b == b'\n') {

@@ -276,3 +276,36 @@ fn server_half_close_sends_eof_and_keeps_reading() {
         vec![CloseReason::PeerClosed.to_string()]
     );
 }
+
+/// Takes no stream input: it keeps the default `on_data`.
+#[derive(Default)]
+struct NoInput {
+    closed: Vec<String>,
+}
+
+impl Handler for NoInput {
+    fn on_close(&mut self, _: &mut Context<'_>, _: ConnId, reason: &CloseReason) {
+        self.closed.push(reason.to_string());
+    }
+}
+
+#[test]
+fn input_for_a_handler_that_takes_none_closes_with_a_reason() {
+    let mut reactor = Reactor::new(NoInput::default()).unwrap();
+    let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.listener_addr(l).unwrap();
+    let server = Running::start(reactor);
+    let mut c = connect(addr);
+    c.write_all(b"anyone there?").unwrap();
+    assert!(util::wait_until(
+        || server.query(|h, _| !h.closed.is_empty())
+    ));
+    let reactor = server.stop();
+    assert_eq!(
+        reactor.handler().closed,
+        vec![
+            "protocol error: 13 bytes of input arrived for a handler that takes no stream input"
+                .to_string()
+        ]
+    );
+}

@@ -1,6 +1,7 @@
 //! Frames instead of bytes: the [`framing`](crate::framing) codecs on the reactor.
 //!
-//! A handler that wants whole messages implements [`FrameHandler`] and either wraps itself in
+//! A handler that wants whole messages implements [`FrameHandler`] (a [`Handler`] with frame
+//! callbacks) and either wraps itself in
 //! [`Framed`] (every connection framed with one codec) or, when one reactor serves framed and
 //! unframed connections side by side (as `netloop serve` does), keeps a [`FrameDecoders`]
 //! table and hands it the bytes of the connections it frames.
@@ -25,15 +26,21 @@ use std::io;
 
 use log::warn;
 
+use super::addr::PeerAddr;
 use super::context::Context;
 use super::handler::{Handler, TimeoutAction};
-use super::token::{ConnId, ListenerId, TimerId};
-use crate::error::CloseReason;
+use super::token::{ConnId, DgramId, ListenerId, TimerId};
+use crate::error::{CloseReason, TimeoutKind};
 use crate::framing::{Codec, ConfigError, Decoded, Decoder, FrameError};
 
-/// Your code, called once per whole frame.
+/// A [`Handler`] that takes whole frames: the frame callbacks, added to the handler's own.
+///
+/// Everything else (`on_accept`, `on_connect`, `on_close`, `on_drained`, `on_timeout`, ...)
+/// is the [`Handler`] vocabulary, implemented on the same type; [`Framed`] calls those as the
+/// reactor would. Its `on_data` is never called: the frames arrive through
+/// [`on_frame`](FrameHandler::on_frame) instead.
 #[allow(unused_variables)]
-pub trait FrameHandler {
+pub trait FrameHandler: Handler {
     /// A whole frame arrived on `conn`. `frame` borrows the connection's read buffer.
     fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, frame: &[u8]);
 
@@ -42,28 +49,6 @@ pub trait FrameHandler {
     fn on_frame_skipped(&mut self, cx: &mut Context<'_>, conn: ConnId, error: &FrameError) {
         warn!("{conn}: skipping a frame: {error}");
     }
-
-    /// A framed connection opened (accepted or connected). Only [`Framed`] calls this.
-    fn on_open(&mut self, cx: &mut Context<'_>, conn: ConnId) {}
-
-    /// A framed connection closed. Only [`Framed`] calls this.
-    fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {}
-
-    /// As [`Handler::on_drained`]. Only [`Framed`] calls this.
-    fn on_drained(&mut self, cx: &mut Context<'_>, conn: ConnId) {}
-
-    /// As [`Handler::on_timeout`]; the default closes. Only [`Framed`] calls this.
-    fn on_timeout(
-        &mut self,
-        cx: &mut Context<'_>,
-        conn: ConnId,
-        kind: crate::error::TimeoutKind,
-    ) -> TimeoutAction {
-        TimeoutAction::Close
-    }
-
-    /// As [`Handler::on_timer`]. Only [`Framed`] calls this.
-    fn on_timer(&mut self, cx: &mut Context<'_>, timer: TimerId, token: u64) {}
 }
 
 /// The peer closed its side with part of a frame unreceived.
@@ -187,17 +172,18 @@ impl FrameDecoders {
         }
     }
 
-    /// The peer finished sending (call from [`Handler::on_read_closed`]): close `conn` after
-    /// its queued output, or, if a frame was left incomplete, at once with a [`Truncated`]
-    /// protocol error.
-    pub fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+    /// The peer finished sending (call from [`Handler::on_read_closed`]). Returns `true` if
+    /// the stream ended on a frame boundary (the caller then closes as it likes, usually with
+    /// [`Context::close`]); if a frame was left incomplete, closes `conn` at once with a
+    /// [`Truncated`] protocol error and returns `false`.
+    pub fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) -> bool {
         let buffered = cx.unconsumed(conn);
         let idle = self.decoder(conn).map_or(true, |d| d.is_idle());
         if buffered > 0 || !idle {
             cx.abort_with(conn, CloseReason::protocol(Truncated { buffered }));
-        } else {
-            cx.close(conn);
+            return false;
         }
+        true
     }
 }
 
@@ -254,9 +240,10 @@ pub fn send_frame_owned(
 /// ```
 /// use netloop::framing::Codec;
 /// use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
-/// use netloop::reactor::{ConnId, Context, Reactor};
+/// use netloop::reactor::{ConnId, Context, Handler, Reactor};
 ///
 /// struct Echo(Codec);
+/// impl Handler for Echo {}
 /// impl FrameHandler for Echo {
 ///     fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, frame: &[u8]) {
 ///         let _ = send_frame(cx, conn, &self.0, frame);
@@ -298,20 +285,14 @@ impl<H: FrameHandler> Framed<H> {
 }
 
 impl<H: FrameHandler> Handler for Framed<H> {
-    fn on_accept(
-        &mut self,
-        cx: &mut Context<'_>,
-        _listener: ListenerId,
-        conn: ConnId,
-        _peer: &super::addr::PeerAddr,
-    ) {
+    fn on_accept(&mut self, cx: &mut Context<'_>, l: ListenerId, conn: ConnId, peer: &PeerAddr) {
         self.decoders.open(conn);
-        self.inner.on_open(cx, conn);
+        self.inner.on_accept(cx, l, conn, peer);
     }
 
     fn on_connect(&mut self, cx: &mut Context<'_>, conn: ConnId) {
         self.decoders.open(conn);
-        self.inner.on_open(cx, conn);
+        self.inner.on_connect(cx, conn);
     }
 
     fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
@@ -319,13 +300,17 @@ impl<H: FrameHandler> Handler for Framed<H> {
     }
 
     fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) {
-        self.decoders.on_read_closed(cx, conn);
+        if self.decoders.on_read_closed(cx, conn) {
+            self.inner.on_read_closed(cx, conn);
+        }
     }
 
     fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
         self.decoders.close(conn);
         self.inner.on_close(cx, conn, reason);
     }
+
+    // The rest passes through unchanged: framing has nothing to add.
 
     fn on_drained(&mut self, cx: &mut Context<'_>, conn: ConnId) {
         self.inner.on_drained(cx, conn);
@@ -335,12 +320,20 @@ impl<H: FrameHandler> Handler for Framed<H> {
         &mut self,
         cx: &mut Context<'_>,
         conn: ConnId,
-        kind: crate::error::TimeoutKind,
+        kind: TimeoutKind,
     ) -> TimeoutAction {
         self.inner.on_timeout(cx, conn, kind)
     }
 
+    fn on_datagram(&mut self, cx: &mut Context<'_>, socket: DgramId, data: &[u8], peer: &PeerAddr) {
+        self.inner.on_datagram(cx, socket, data, peer);
+    }
+
     fn on_timer(&mut self, cx: &mut Context<'_>, timer: TimerId, token: u64) {
         self.inner.on_timer(cx, timer, token);
+    }
+
+    fn on_signal(&mut self, cx: &mut Context<'_>, signal: i32) {
+        self.inner.on_signal(cx, signal);
     }
 }

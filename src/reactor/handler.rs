@@ -3,7 +3,7 @@
 use super::addr::PeerAddr;
 use super::context::Context;
 use super::token::{ConnId, DgramId, ListenerId, TimerId};
-use crate::error::{CloseReason, TimeoutKind};
+use crate::error::{CloseReason, TimeoutKind, UnexpectedInput};
 
 /// What to do after a timeout fired (see [`Handler::on_timeout`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,8 +14,15 @@ pub enum TimeoutAction {
     KeepOpen,
 }
 
-/// Your code, called by the reactor. Every method but [`on_data`](Handler::on_data) has a
-/// default, so a handler implements only what it cares about.
+/// Your code, called by the reactor: the one callback vocabulary of netloop. Every method has
+/// a default, so a handler implements only what it cares about (a stream service at least
+/// [`on_data`](Handler::on_data)).
+///
+/// The layers above use the same trait rather than restating it: a
+/// [`Sessions`](crate::server::Sessions) table gives each connection its own `Handler`
+/// object, and [`Framed`](super::framed::Framed) wraps a
+/// [`FrameHandler`](super::framed::FrameHandler), which is a `Handler` plus the frame
+/// callbacks.
 ///
 /// Each call gets a [`Context`], through which the handler writes, closes and sets timeouts.
 /// Calls never overlap and always come from the reactor's thread. Ids passed in are valid for
@@ -68,7 +75,18 @@ pub trait Handler {
     /// [`Config::max_read_buffer`](super::Config::max_read_buffer) gets the connection closed
     /// with a [`ReadBufferFull`](crate::error::ReadBufferFull) protocol error. Returning more
     /// than `data.len()` is a bug; it is treated as `data.len()`.
-    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize;
+    ///
+    /// The default is for handlers that take no stream input (a datagram service, or an
+    /// adapter that handles the bytes itself, as [`Framed`](super::framed::Framed) does): it
+    /// closes the connection with an [`UnexpectedInput`] protocol error, so that input is never
+    /// dropped without a word.
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+        cx.abort_with(
+            conn,
+            CloseReason::protocol(UnexpectedInput { len: data.len() }),
+        );
+        data.len()
+    }
 
     /// The peer finished sending (end of file). Unconsumed input, if any, is still buffered.
     /// The default closes the connection after its queued output is flushed, reported as

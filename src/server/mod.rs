@@ -10,7 +10,7 @@
 //! reactor (or one shared accept queue feeding worker threads) stops at the lock or the wake-up
 //! that every message then needs.
 //!
-//! [`Sessions`] gives each connection its own [`Session`] object made by a factory, as
+//! [`Sessions`] gives each connection its own handler object made by a factory, as
 //! `socketserver` makes one request handler per client; [`tcp_server`], [`udp_server`],
 //! [`unix_stream_server`], [`unix_datagram_server`] and [`unix_seqpacket_server`] are
 //! `socketserver`'s server classes: a reactor with one socket and its handler, ready to run.
@@ -23,7 +23,7 @@
 
 mod session;
 
-pub use session::{Session, Sessions};
+pub use session::Sessions;
 
 use std::io;
 use std::net::SocketAddr;
@@ -108,7 +108,7 @@ pub fn bind_udp<H: Handler>(
 type ReactorThread<H> = JoinHandle<io::Result<Reactor<H>>>;
 
 /// `socketserver.TCPServer`: a reactor listening on `addr` (the listener's id comes with it),
-/// with a [`Session`] made by `factory` for every connection. Add more listeners to the same reactor with
+/// with a session (a [`Handler`] of its own) made by `factory` for every connection. Add more listeners to the same reactor with
 /// [`Reactor::with_context`]; run it with [`Reactor::run`] (`serve_forever`), or several with
 /// [`Server`].
 ///
@@ -120,10 +120,11 @@ type ReactorThread<H> = JoinHandle<io::Result<Reactor<H>>>;
 ///
 /// ```
 /// use netloop::reactor::{Config, ConnId, Context};
-/// use netloop::server::{tcp_server, Session};
+/// use netloop::reactor::Handler;
+/// use netloop::server::tcp_server;
 ///
 /// struct Echo;
-/// impl Session for Echo {
+/// impl Handler for Echo {
 ///     fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
 ///         let _ = cx.write(conn, data);
 ///         data.len()
@@ -141,7 +142,7 @@ pub fn tcp_server<F, S>(
 ) -> io::Result<(Reactor<Sessions<F, S>>, ListenerId)>
 where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
-    S: Session,
+    S: Handler,
 {
     sessions_on(config, factory, |cx| cx.listen(addr))
 }
@@ -154,7 +155,7 @@ fn sessions_on<F, S>(
 ) -> io::Result<(Reactor<Sessions<F, S>>, ListenerId)>
 where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
-    S: Session,
+    S: Handler,
 {
     let mut reactor = Reactor::with_config(Sessions::new(factory), config)?;
     let id = reactor.with_context(|_, cx| bind(cx))?;
@@ -174,7 +175,7 @@ pub fn unix_stream_server<F, S>(
 ) -> io::Result<(Reactor<Sessions<F, S>>, ListenerId)>
 where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
-    S: Session,
+    S: Handler,
 {
     sessions_on(config, factory, |cx| cx.listen_unix(path, opts))
 }
@@ -195,7 +196,7 @@ pub fn unix_seqpacket_server<F, S>(
 ) -> io::Result<(Reactor<Sessions<F, S>>, ListenerId)>
 where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
-    S: Session,
+    S: Handler,
 {
     sessions_on(config, factory, |cx| cx.listen_seqpacket(path, opts))
 }

@@ -2,58 +2,30 @@
 //! per client session.
 //!
 //! [`Sessions`] is a [`Handler`] that calls a factory for every accepted (or connected)
-//! connection and keeps the [`Session`] it returns beside the connection, found by the
-//! connection id's index. The session sees only its own connection's events: a TCP or Unix
-//! session is a whole client conversation, from [`Session::on_open`] to
-//! [`Session::on_close`], with the state it needs in its own fields.
+//! connection and keeps the session it returns beside the connection, found by the
+//! connection id's index. A session is itself a [`Handler`] (no second callback trait to
+//! learn): it gets only its own connection's events, from `on_accept` (or `on_connect`) to
+//! `on_close`, with the state it needs in its own fields, and is dropped right after its
+//! `on_close`. Events that belong to no connection (`on_datagram`, `on_timer`, `on_signal`)
+//! reach no session; a signal stops the reactor, as the default does.
 
 use crate::error::{CloseReason, TimeoutKind};
 use crate::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr, TimeoutAction};
 
-/// One client session: the state and code for one connection.
-#[allow(unused_variables)]
-pub trait Session {
-    /// The connection is open. Comes first.
-    fn on_open(&mut self, cx: &mut Context<'_>, conn: ConnId) {}
-
-    /// Bytes arrived; return how many were used (see [`Handler::on_data`]).
-    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize;
-
-    /// The peer finished sending; the default closes after flushing.
-    fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) {
-        cx.close(conn);
-    }
-
-    /// Queued output was all written.
-    fn on_drained(&mut self, cx: &mut Context<'_>, conn: ConnId) {}
-
-    /// A timeout fired; the default closes.
-    fn on_timeout(
-        &mut self,
-        cx: &mut Context<'_>,
-        conn: ConnId,
-        kind: TimeoutKind,
-    ) -> TimeoutAction {
-        TimeoutAction::Close
-    }
-
-    /// The connection closed; the session is dropped right after this.
-    fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {}
-}
-
-/// A [`Handler`] that gives every connection its own [`Session`], made by a factory from
-/// the listener it came in on and the peer's address (`None` for outgoing connections).
+/// A [`Handler`] that gives every connection its own session (a `Handler` too), made by a
+/// factory from the listener it came in on and the peer's address (`None` for outgoing
+/// connections).
 ///
 /// # Examples
 ///
 /// An echo server that counts bytes per client:
 ///
 /// ```
-/// use netloop::reactor::{ConnId, Context, Reactor};
-/// use netloop::server::{Session, Sessions};
+/// use netloop::reactor::{ConnId, Context, Handler, Reactor};
+/// use netloop::server::Sessions;
 ///
 /// struct Counter(usize);
-/// impl Session for Counter {
+/// impl Handler for Counter {
 ///     fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
 ///         self.0 += data.len();
 ///         let _ = cx.write(conn, data);
@@ -73,7 +45,7 @@ pub struct Sessions<F, S> {
 impl<F, S> Sessions<F, S>
 where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
-    S: Session,
+    S: Handler,
 {
     /// Sessions made by `factory`.
     pub fn new(factory: F) -> Sessions<F, S> {
@@ -102,16 +74,14 @@ where
         self.live == 0
     }
 
-    fn open(&mut self, cx: &mut Context<'_>, conn: ConnId, session: S) {
+    /// Keep `session` for `conn`, and return it.
+    fn open(&mut self, conn: ConnId, session: S) -> &mut S {
         let i = conn.index();
         if self.sessions.len() <= i {
             self.sessions.resize_with(i + 1, || None);
         }
-        self.sessions[i] = Some((conn, session));
         self.live += 1;
-        if let Some(s) = self.get(conn) {
-            s.on_open(cx, conn);
-        }
+        &mut self.sessions[i].insert((conn, session)).1
     }
 
     fn get(&mut self, conn: ConnId) -> Option<&mut S> {
@@ -125,16 +95,16 @@ where
 impl<F, S> Handler for Sessions<F, S>
 where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
-    S: Session,
+    S: Handler,
 {
     fn on_accept(&mut self, cx: &mut Context<'_>, l: ListenerId, conn: ConnId, peer: &PeerAddr) {
         let session = (self.factory)(Some(l), Some(peer));
-        self.open(cx, conn, session);
+        self.open(conn, session).on_accept(cx, l, conn, peer);
     }
 
     fn on_connect(&mut self, cx: &mut Context<'_>, conn: ConnId) {
         let session = (self.factory)(None, None);
-        self.open(cx, conn, session);
+        self.open(conn, session).on_connect(cx, conn);
     }
 
     fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {

@@ -48,6 +48,8 @@ impl FrameEcho {
     }
 }
 
+impl Handler for FrameEcho {}
+
 impl FrameHandler for FrameEcho {
     fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, frame: &[u8]) {
         if let Err(e) = send_frame(cx, conn, &self.codec, frame) {
@@ -124,9 +126,7 @@ impl Handler for CourseServer {
     }
 
     fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) {
-        if self.framed.contains(conn) {
-            self.framed.on_read_closed(cx, conn);
-        } else {
+        if !self.framed.contains(conn) || self.framed.on_read_closed(cx, conn) {
             cx.close(conn);
         }
     }
