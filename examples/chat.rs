@@ -59,10 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:7777".into());
     let codec = Codec::length_prefixed(64 * 1024);
-    let config = Config {
-        timeouts: Timeouts::idle(Duration::from_secs(300)),
-        ..Config::default()
-    };
+    let config = Config::default().timeouts(Timeouts::idle(Duration::from_secs(300)));
     let chat = Chat {
         codec,
         members: Vec::new(),

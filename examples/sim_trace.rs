@@ -13,13 +13,10 @@ use netloop::reactor::Config;
 use netloop::sim::Sim;
 
 fn main() -> std::io::Result<()> {
-    let config = Config {
-        timeouts: Timeouts {
-            read: Some(Duration::from_millis(100)),
-            ..Timeouts::NONE
-        },
-        ..Config::default()
-    };
+    let config = Config::default().timeouts(Timeouts {
+        read: Some(Duration::from_millis(100)),
+        ..Timeouts::NONE
+    });
     let mut sim = Sim::new(1, Faults::NONE, config)?;
     let client = sim.connect()?;
     sim.run_for(Duration::from_millis(1))?;

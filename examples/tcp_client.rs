@@ -54,10 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let message = args.next().unwrap_or_else(|| "Hello, world".into());
 
     // settimeout(5): give up if nothing moves for 5 seconds.
-    let config = Config {
-        timeouts: Timeouts::idle(Duration::from_secs(5)),
-        ..Config::default()
-    };
+    let config = Config::default().timeouts(Timeouts::idle(Duration::from_secs(5)));
     let client = Client {
         want: message.len(),
         received: Vec::new(),

@@ -45,14 +45,11 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:9999".into())
         .parse()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let config = Config {
-        // listen(5), as in the course.
-        listen: ListenOptions {
-            backlog: 5,
-            ..ListenOptions::default()
-        },
-        ..Config::default()
-    };
+    // listen(5), as in the course.
+    let config = Config::default().listen(ListenOptions {
+        backlog: 5,
+        ..ListenOptions::default()
+    });
     let mut reactor = Reactor::with_config(Echo, config)?;
     reactor.add_signals(signals)?;
     let listener = reactor.listen(addr)?;

@@ -12,6 +12,7 @@ use std::io;
 
 /// Which of a connection's three timeouts fired (see [`Timeouts`](crate::conn::Timeouts)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TimeoutKind {
     /// Input was wanted and no byte arrived for the read timeout.
     Read,

@@ -5,6 +5,9 @@
 //! works. It grew out of the classic course "Network Programming in Python": the UDP
 //! upper-casing server, the TCP echo server, `settimeout`, `socketserver`, done properly.
 //!
+//! **Linux only**: it relies on epoll (through mio), `signalfd`, Unix `SOCK_SEQPACKET`, and
+//! Linux's behaviour of `recv(MSG_PEEK | MSG_TRUNC)` and of closing a socket with unread input.
+//!
 //! ## A tour of the layers
 //!
 //! Read top-down. The **pure core** makes no syscalls and never reads the clock; `now` is
@@ -68,6 +71,7 @@
 #![warn(rust_2018_idioms)]
 
 pub mod buf;
+#[doc(hidden)]
 pub mod check;
 pub mod client;
 pub mod conn;

@@ -39,10 +39,7 @@ fn highest_open_fd() -> i32 {
 
 #[test]
 fn emfile_pauses_accepting_until_the_backoff_has_passed() {
-    let config = Config {
-        accept_backoff: Duration::from_millis(200),
-        ..Config::default()
-    };
+    let config = Config::default().accept_backoff(Duration::from_millis(200));
     let mut reactor = Reactor::with_config(Count::default(), config).unwrap();
     let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = reactor.listener_addr(l).unwrap();

@@ -16,10 +16,8 @@ use util::{connect, pattern, Running};
 
 fn start(max_frame: usize) -> (Running<CourseServer>, SocketAddr) {
     let codec = Codec::length_prefixed(max_frame);
-    let config = Config {
-        max_read_buffer: Config::default().max_read_buffer.max(max_frame),
-        ..Config::default()
-    };
+    let config =
+        Config::default().max_read_buffer(Config::default().max_read_buffer.max(max_frame));
     let mut reactor =
         Reactor::with_config(CourseServer::with_codec(codec).unwrap(), config).unwrap();
     let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -201,11 +199,7 @@ fn discard_policy_skips_an_oversize_frame_and_keeps_the_connection() {
     )
     .unwrap();
     // A small read buffer: the skipped frame is far larger than it, and must not be buffered.
-    let config = Config {
-        read_buffer_size: 256,
-        max_read_buffer: 256,
-        ..Config::default()
-    };
+    let config = Config::default().read_buffer_size(256).max_read_buffer(256);
     let mut reactor = Reactor::with_config(handler, config).unwrap();
     let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = reactor.listener_addr(l).unwrap();

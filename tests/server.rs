@@ -54,10 +54,7 @@ fn connections_spread_over_two_reactors_on_one_port() {
 
 #[test]
 fn connections_past_the_limit_are_accepted_and_closed_at_once() {
-    let config = Config {
-        max_connections: Some(2),
-        ..Config::default()
-    };
+    let config = Config::default().max_connections(Some(2));
     let mut rs = reactors(1, config);
     let (_, addr) = bind_tcp(&mut rs, "127.0.0.1:0".parse().unwrap(), Default::default()).unwrap();
     let server = Server::start(rs).unwrap();

@@ -16,10 +16,7 @@ fn sim_with(config: Config) -> Sim {
 }
 
 fn timeouts(t: Timeouts) -> Config {
-    Config {
-        timeouts: t,
-        ..Config::default()
-    }
+    Config::default().timeouts(t)
 }
 
 fn timed_out(sim: &Sim) -> Vec<(TimeoutKind, Duration)> {
@@ -173,10 +170,7 @@ fn sim_keep_open_restarts_the_clock() {
 
 #[test]
 fn sim_lingering_close_sends_replies_then_waits_for_the_peer() {
-    let mut sim = sim_with(Config {
-        linger: 50 * MS,
-        ..Config::default()
-    });
+    let mut sim = sim_with(Config::default().linger(50 * MS));
     let c = sim.connect().unwrap();
     sim.send(c, b"last request").unwrap();
     sim.run_for(MS).unwrap();
@@ -197,10 +191,7 @@ fn sim_lingering_close_sends_replies_then_waits_for_the_peer() {
 
 #[test]
 fn sim_linger_ends_early_at_the_peers_end_of_file() {
-    let mut sim = sim_with(Config {
-        linger: Duration::from_secs(5),
-        ..Config::default()
-    });
+    let mut sim = sim_with(Config::default().linger(Duration::from_secs(5)));
     let c = sim.connect().unwrap();
     sim.turn(Duration::ZERO).unwrap();
     sim.shutdown_reactor(Duration::from_secs(10));
@@ -231,10 +222,7 @@ fn sim_shutdown_grace_closes_what_is_left() {
 
 #[test]
 fn sim_emfile_pauses_the_listener_for_the_backoff() {
-    let mut sim = sim_with(Config {
-        accept_backoff: 100 * MS,
-        ..Config::default()
-    });
+    let mut sim = sim_with(Config::default().accept_backoff(100 * MS));
     sim.net().set_faults(Faults {
         accept_emfile: 100,
         ..Faults::NONE
@@ -288,11 +276,11 @@ fn sim_aborted_connections_are_skipped() {
 
 #[test]
 fn sim_backpressure_pauses_reading_and_resumes_when_drained() {
-    let mut sim = sim_with(Config {
-        high_watermark: 8 * 1024,
-        low_watermark: 1024,
-        ..Config::default()
-    });
+    let mut sim = sim_with(
+        Config::default()
+            .high_watermark(8 * 1024)
+            .low_watermark(1024),
+    );
     let c = sim.connect().unwrap();
     let mut sent = 0;
     // The client sends without reading until it cannot send any more.

@@ -90,12 +90,10 @@ fn half_close_still_delivers_every_echoed_byte_then_eof() {
 
 #[test]
 fn backpressure_stops_reading_from_a_peer_that_does_not_read() {
-    let config = Config {
-        high_watermark: 64 * 1024,
-        low_watermark: 16 * 1024,
-        read_budget: 16 * 1024,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .high_watermark(64 * 1024)
+        .low_watermark(16 * 1024)
+        .read_budget(16 * 1024);
     let (server, addr) = start_with(config);
     let mut c = connect(addr);
     c.set_nonblocking(true).unwrap();
@@ -308,4 +306,60 @@ fn input_for_a_handler_that_takes_none_closes_with_a_reason() {
                 .to_string()
         ]
     );
+}
+
+/// Sets SO_KEEPALIVE on every connection it accepts, through the connection's socket.
+#[derive(Default)]
+struct KeepAlive {
+    keepalive: Vec<bool>,
+}
+
+impl Handler for KeepAlive {
+    fn on_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: netloop::ListenerId,
+        conn: ConnId,
+        _: &netloop::reactor::PeerAddr,
+    ) {
+        let sock = cx.socket(conn).unwrap();
+        assert!(!sock.keepalive().unwrap());
+        sock.set_keepalive(true).unwrap();
+        self.keepalive
+            .push(cx.socket(conn).unwrap().keepalive().unwrap());
+    }
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+        let _ = cx.write(conn, data);
+        data.len()
+    }
+}
+
+#[test]
+fn options_are_set_through_a_connections_socket_and_the_reactor_has_a_descriptor() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let mut reactor = Reactor::new(KeepAlive::default()).unwrap();
+    let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.listener_addr(l).unwrap();
+    assert!(reactor.listener_socket(l).unwrap().reuse_address().unwrap());
+    // The epoll descriptor: readable once a connection waits to be accepted.
+    let fd = reactor.as_raw_fd();
+    assert_eq!(reactor.as_fd().as_raw_fd(), fd);
+    let mut c = connect(addr);
+    // Nest the reactor in another poll: its descriptor turns readable with an event pending.
+    let mut outer = mio::Poll::new().unwrap();
+    outer
+        .registry()
+        .register(
+            &mut mio::unix::SourceFd(&fd),
+            mio::Token(1),
+            mio::Interest::READABLE,
+        )
+        .unwrap();
+    let mut events = mio::Events::with_capacity(4);
+    outer.poll(&mut events, Some(util::STEP)).unwrap();
+    assert!(events.iter().any(|e| e.token() == mio::Token(1)));
+    let server = Running::start(reactor);
+    assert_eq!(util::echo_round_trip(&mut c, b"ping"), b"ping");
+    let reactor = server.stop();
+    assert_eq!(reactor.handler().keepalive, vec![true]);
 }

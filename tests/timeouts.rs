@@ -52,10 +52,7 @@ impl Handler for Recorder {
 }
 
 fn start(timeouts: Timeouts, keep_open_once: bool) -> (Running<Recorder>, SocketAddr) {
-    let config = Config {
-        timeouts,
-        ..Config::default()
-    };
+    let config = Config::default().timeouts(timeouts);
     let handler = Recorder {
         keep_open_once,
         ..Recorder::default()
@@ -148,13 +145,10 @@ fn keep_open_restarts_the_clock_instead_of_closing() {
 
 #[test]
 fn write_timeout_closes_a_peer_that_stops_reading() {
-    let config = Config {
-        timeouts: Timeouts {
-            write: Some(300 * MS),
-            ..Timeouts::NONE
-        },
-        ..Config::default()
-    };
+    let config = Config::default().timeouts(Timeouts {
+        write: Some(300 * MS),
+        ..Timeouts::NONE
+    });
     // A server that, once told, floods the client with output it never reads.
     struct Flood(Option<ConnId>);
     impl Handler for Flood {

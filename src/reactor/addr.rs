@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 /// The address of a stream peer (or of a local socket): IP and port, or a Unix socket address.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum PeerAddr {
     /// An IPv4 or IPv6 address and port.
     Inet(SocketAddr),

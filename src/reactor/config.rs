@@ -7,7 +7,24 @@ use crate::conn::Timeouts;
 use crate::sys::ListenOptions;
 
 /// Reactor settings. `Config::default()` suits a general-purpose server.
+///
+/// The type will grow, so it is `#[non_exhaustive]`: start from `Config::default()` and set
+/// what you need, with the chainable setters (one per field, of the same name) or by
+/// assigning fields.
+///
+/// # Examples
+///
+/// ```
+/// use netloop::reactor::Config;
+/// use std::time::Duration;
+///
+/// let config = Config::default()
+///     .linger(Duration::from_secs(1))
+///     .max_connections(Some(10_000));
+/// assert_eq!(config.linger, Duration::from_secs(1));
+/// ```
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Config {
     /// Timeouts every new connection starts with (Python's `setdefaulttimeout`). Default: none.
     pub timeouts: Timeouts,
@@ -88,6 +105,43 @@ impl Default for Config {
         }
     }
 }
+
+/// One chainable setter per field, each documented as "set [`Config::field`]".
+macro_rules! setters {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        impl Config {
+            $(
+                #[doc = concat!("Set [`Config::", stringify!($field), "`].")]
+                #[must_use]
+                pub fn $field(mut self, value: $ty) -> Config {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters!(
+    timeouts: Timeouts,
+    events_capacity: usize,
+    read_budget: usize,
+    accept_batch: usize,
+    dgram_budget: usize,
+    read_buffer_size: usize,
+    write_buffer_size: usize,
+    max_read_buffer: usize,
+    high_watermark: usize,
+    low_watermark: usize,
+    max_pooled_buffers: usize,
+    nodelay: bool,
+    accept_backoff: Duration,
+    max_dgram_queue: usize,
+    listen: ListenOptions,
+    linger: Duration,
+    max_connections: Option<usize>,
+    catch_panics: bool,
+);
 
 impl Config {
     pub(crate) fn validate(&self) -> io::Result<()> {

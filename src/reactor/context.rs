@@ -450,6 +450,51 @@ impl Context<'_> {
         }
     }
 
+    /// `conn`'s socket, to read or set options that netloop does not set itself
+    /// (`SO_KEEPALIVE`, buffer sizes, `TCP_NODELAY`, ...) through socket2's
+    /// [`SockRef`](socket2::SockRef), which also gives its descriptor (`AsFd`, `AsRawFd`).
+    /// Do not read, write or close it behind the reactor's back.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale; `Unsupported` for a simulated connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netloop::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr};
+    ///
+    /// struct KeepAlive;
+    /// impl Handler for KeepAlive {
+    ///     fn on_accept(&mut self, cx: &mut Context<'_>, _: ListenerId, conn: ConnId, _: &PeerAddr) {
+    ///         if let Ok(sock) = cx.socket(conn) {
+    ///             let _ = sock.set_keepalive(true);
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn socket(&self, conn: ConnId) -> io::Result<socket2::SockRef<'_>> {
+        self.core.sock_ref(conn.0)
+    }
+
+    /// A listener's socket, for options (see [`socket`](Context::socket)).
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `listener` is stale; `Unsupported` for a simulated one.
+    pub fn listener_socket(&self, listener: ListenerId) -> io::Result<socket2::SockRef<'_>> {
+        self.core.sock_ref(listener.0)
+    }
+
+    /// A datagram socket's socket, for options (see [`socket`](Context::socket)).
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `socket` is stale.
+    pub fn dgram_socket(&self, socket: DgramId) -> io::Result<socket2::SockRef<'_>> {
+        self.core.sock_ref(socket.0)
+    }
+
     /// The ids of all open connections (including ones closing gracefully).
     pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.core.conn_ids()

@@ -280,6 +280,24 @@ impl<H: Handler> Reactor<H> {
         self.core.local_addr(listener.0)
     }
 
+    /// A listener's socket, for options (see [`Context::socket`]).
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `listener` is stale; `Unsupported` for a simulated one.
+    pub fn listener_socket(&self, listener: ListenerId) -> io::Result<socket2::SockRef<'_>> {
+        self.core.sock_ref(listener.0)
+    }
+
+    /// A datagram socket's socket, for options (see [`Context::socket`]).
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `socket` is stale.
+    pub fn dgram_socket(&self, socket: DgramId) -> io::Result<socket2::SockRef<'_>> {
+        self.core.sock_ref(socket.0)
+    }
+
     /// The local address of a UDP socket.
     ///
     /// # Errors
@@ -376,6 +394,22 @@ impl<H: Handler> Reactor<H> {
                 }
             }
         }
+    }
+}
+
+/// The reactor's epoll descriptor: readable when the reactor has events to serve, so that a
+/// reactor can be nested in another event loop (poll this descriptor there, then call
+/// [`Reactor::turn`] with `Some(Duration::ZERO)`).
+impl<H> std::os::fd::AsRawFd for Reactor<H> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.poller.as_raw_fd()
+    }
+}
+
+/// As [`AsRawFd`](std::os::fd::AsRawFd): the epoll descriptor, borrowed.
+impl<H> std::os::fd::AsFd for Reactor<H> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.poller.as_fd()
     }
 }
 

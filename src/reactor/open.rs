@@ -169,6 +169,16 @@ impl Core {
         })
     }
 
+    /// The socket of a listener, connection or datagram socket, for options.
+    pub(crate) fn sock_ref(&self, key: Key) -> io::Result<socket2::SockRef<'_>> {
+        match self.sources.get(key) {
+            Some(Source::Listener { sock, .. }) => sock.sock_ref(),
+            Some(Source::Conn { sock, .. }) => sock.sock_ref(),
+            Some(Source::Dgram { sock, .. }) => sock.sock_ref(),
+            _ => Err(stale()),
+        }
+    }
+
     /// The ids of all open connections, in slab order.
     pub(crate) fn conn_ids(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.sources.iter().filter_map(|(key, s)| match s {

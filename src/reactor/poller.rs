@@ -32,6 +32,16 @@ impl Poller {
         self.poll.registry()
     }
 
+    /// The epoll descriptor.
+    pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.poll)
+    }
+
+    /// The epoll descriptor, borrowed for as long as the poller.
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        crate::sys::poll_fd(&self.poll)
+    }
+
     /// Is this reactor simulated (its sockets in memory, its clock virtual)?
     pub(crate) fn is_simulated(&self) -> bool {
         self.net.is_some()

@@ -114,6 +114,48 @@ impl Stream {
     }
 }
 
+/// The simulation's in-memory sockets have no descriptor.
+fn in_memory() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "a simulated socket has no descriptor",
+    )
+}
+
+impl Stream {
+    /// The socket, for options (keepalive, buffer sizes, ...).
+    pub(crate) fn sock_ref(&self) -> io::Result<socket2::SockRef<'_>> {
+        match self {
+            Stream::Tcp(s) => Ok(s.into()),
+            Stream::Unix(s) => Ok(s.into()),
+            Stream::Seqpacket(s) => Ok(s.into()),
+            Stream::Mem(_) => Err(in_memory()),
+        }
+    }
+}
+
+impl Listener {
+    /// The socket, for options.
+    pub(crate) fn sock_ref(&self) -> io::Result<socket2::SockRef<'_>> {
+        match self {
+            Listener::Tcp(l) => Ok(l.into()),
+            Listener::Unix { sock, .. } => Ok(sock.into()),
+            Listener::Seqpacket { sock, .. } => Ok(sock.into()),
+            Listener::Mem(_) => Err(in_memory()),
+        }
+    }
+}
+
+impl Dgram {
+    /// The socket, for options.
+    pub(crate) fn sock_ref(&self) -> io::Result<socket2::SockRef<'_>> {
+        match self {
+            Dgram::Udp(s) => Ok(s.into()),
+            Dgram::Unix { sock, .. } => Ok(sock.into()),
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

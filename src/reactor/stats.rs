@@ -5,6 +5,7 @@ use crate::error::CloseReason;
 /// Counters kept by a reactor. Plain numbers: read them with [`Reactor::stats`](super::Reactor::stats) or
 /// [`Context::stats`](super::Context::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Connections accepted.
     pub accepted: u64,

@@ -8,15 +8,25 @@
 //! * [`udp_socket`]: a non-blocking UDP socket, likewise;
 //! * [`unix_listener`] and [`unix_datagram`]: Unix stream and datagram sockets bound to a file,
 //!   with its mode set and a stale file (nobody bound to it) replaced;
+//! * [`unix_seqpacket_listener`] and [`unix_seqpacket_connect`]: record connections;
+//! * [`next_record_len`]: the size of the next record or datagram, peeked
+//!   (`recv(MSG_PEEK | MSG_TRUNC)`);
 //! * [`Signals`]: a `signalfd(2)` so that SIGINT and SIGTERM arrive through the reactor's own
-//!   poll as readable events, not through a flag set by an asynchronous handler.
+//!   poll as readable events, not through a flag set by an asynchronous handler, and
+//!   [`Signals::wait`] for a main thread that only waits for them (`poll(2)`);
+//! * [`raise_fd_limit`]: `setrlimit(RLIMIT_NOFILE)` up to the hard limit;
+//! * [`poll_fd`]: the epoll descriptor of a `mio::Poll`, borrowed;
+//! * [`service_port`]: the services database (`/etc/services`);
+//! * [`is_resource_exhausted`], [`is_connection_error`], [`EMFILE`], [`ECONNABORTED`]: what
+//!   `accept(2)` errors mean.
 //!
 //! Everything above this module is platform-neutral Rust on top of mio. This is the only module
-//! allowed `unsafe` (none is needed yet: socket2 and nix wrap the syscalls safely).
+//! allowed `unsafe`, and it needs it once: to lend out the epoll descriptor that `mio::Poll`
+//! owns but only shows as a number ([`poll_fd`]). socket2 and nix wrap the syscalls safely.
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -243,6 +253,16 @@ fn claim_unix_path(
         }
     }
     Ok(())
+}
+
+/// The epoll descriptor of a `mio::Poll`, borrowed for as long as the `Poll` (mio gives only
+/// its raw number).
+pub fn poll_fd(poll: &mio::Poll) -> BorrowedFd<'_> {
+    let fd = poll.as_raw_fd();
+    // SAFETY: `Poll` owns this epoll descriptor and closes it only when dropped; the returned
+    // borrow cannot outlive `poll`, so the descriptor stays open (and is not reused) while it
+    // lives.
+    unsafe { BorrowedFd::borrow_raw(fd) }
 }
 
 /// Length of the next record of a seqpacket or datagram socket, without taking it
