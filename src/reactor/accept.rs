@@ -37,7 +37,7 @@ impl Core {
                 Ok((stream, peer)) => match self.add_conn(stream, Opened::Accepted) {
                     Ok(conn) => {
                         self.stats.accepted += 1;
-                        self.call_and_reap(h, Some(conn.0), |h, cx| {
+                        self.call(h, Some(conn.0), |h, cx| {
                             h.on_accept(cx, ListenerId(key), conn, &peer)
                         });
                     }

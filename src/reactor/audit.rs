@@ -51,6 +51,12 @@ impl Core {
                     }
                 }
                 Source::Listener { paused: true, .. } => paused += 1,
+                Source::Closed => {
+                    return Err(format!(
+                        "conn#{}.{}: closed but not reaped by the end of the turn",
+                        key.index, key.gen
+                    ))
+                }
                 _ => {}
             }
         }

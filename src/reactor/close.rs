@@ -1,10 +1,11 @@
 //! Ending things: closing a connection at once or gracefully, removing other sources, and the
 //! graceful shutdown of the whole reactor.
 //!
-//! A connection closed here leaves the slab at once (so its id and token are stale from then
-//! on), and its `on_close` report goes on the closed list. The handler hears of it when
-//! `dispatch` reaps that list, right after the callback or I/O step that closed it: reaping
-//! happens in one place.
+//! A connection closed here is gone at once for the handler (its id is stale from then on)
+//! and for the kernel (deregistered, socket closed), but its slab slot stays taken, marked
+//! closed, and its `on_close` report goes on the closed list. The turn's last step,
+//! `Core::reap`, reports every close and frees the slots: closes are reaped in one place, and
+//! no id or token can come to mean another connection within the turn that closed it.
 
 use std::io;
 use std::time::Duration;
@@ -17,13 +18,14 @@ use super::token::{ConnId, Key};
 use crate::error::{stale, CloseReason};
 
 impl Core {
-    /// Close `key` now: deregister, free the slot and the buffers, cancel its timer, and put
-    /// the report on the closed list. Does nothing if `key` is stale.
+    /// Close `key` now: deregister and close the socket, give the buffers back, cancel its
+    /// timer, and put the report on the closed list (its slot is freed when the report is
+    /// made, at the end of the turn). Does nothing if `key` is stale.
     pub(crate) fn close_now(&mut self, key: Key, reason: CloseReason) {
         if self.sources.conn(key).is_none() {
             return;
         }
-        let Some(Source::Conn { sock, mut conn }) = self.sources.remove(key) else {
+        let Some(Source::Conn { sock, mut conn }) = self.sources.retire(key) else {
             return;
         };
         if let Some(armed) = conn.release(&mut self.pool) {
@@ -79,6 +81,7 @@ impl Core {
         let keys: Vec<(Key, bool, bool)> = self
             .sources
             .iter()
+            .filter(|(_, s)| !matches!(s, Source::Closed))
             .map(|(key, s)| {
                 let conn = matches!(s, Source::Conn { .. });
                 let dgram = matches!(s, Source::Dgram { .. });

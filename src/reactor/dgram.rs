@@ -48,7 +48,7 @@ impl Core {
                 Ok((n, peer)) => {
                     self.stats.datagrams_in += 1;
                     self.stats.bytes_in += n as u64;
-                    self.call_and_reap(h, None, |h, cx| {
+                    self.call(h, None, |h, cx| {
                         h.on_datagram(cx, DgramId(key), &buf[..n], &peer)
                     });
                 }
@@ -74,7 +74,7 @@ impl Core {
             };
             match signals.read() {
                 Ok(Some(signo)) => {
-                    self.call_and_reap(h, None, |h, cx| h.on_signal(cx, signo));
+                    self.call(h, None, |h, cx| h.on_signal(cx, signo));
                 }
                 Ok(None) => return,
                 Err(e) => {

@@ -1,6 +1,6 @@
 //! Calling the handler: every callback goes through [`Core::call`], which lends the handler a
 //! [`Context`] and catches its panics, and closed connections are reported in one place,
-//! [`Core::reap`].
+//! [`Core::reap`], the last step of every turn.
 //!
 //! This room sits below the I/O rooms (`stream`, `accept`, `dgram`, `expire`), which call the
 //! handler through it, and above the rooms a `Context` acts through (`open`, `output`,
@@ -54,23 +54,13 @@ impl Core {
         }
     }
 
-    /// Call the handler, then report the connections that closed meanwhile: the usual way
-    /// the I/O rooms call it.
-    pub(crate) fn call_and_reap<H: Handler, R>(
-        &mut self,
-        h: &mut H,
-        conn: Option<Key>,
-        f: impl FnOnce(&mut H, &mut Context<'_>) -> R,
-    ) -> Option<R> {
-        let r = self.call(h, conn, f);
-        self.reap(h);
-        r
-    }
-
-    /// Tell the handler about every connection closed since the last call (its
-    /// `on_close`), and finish a graceful shutdown that has no connection left.
+    /// The turn's last step: tell the handler about every connection closed since the last
+    /// reap (its `on_close`, in the order they closed), free their slots, and finish a
+    /// graceful shutdown that has no connection left. A close made inside `on_close` is
+    /// reported in the same reap.
     pub(crate) fn reap<H: Handler>(&mut self, h: &mut H) {
         while let Some((id, reason)) = self.closed.pop_front() {
+            self.sources.free(id.0);
             self.call(h, None, |h, cx| h.on_close(cx, id, &reason));
         }
         self.check_shutdown_done();

@@ -21,7 +21,6 @@ impl Core {
                 TimerTarget::ShutdownDeadline => self.finish_shutdown(),
                 TimerTarget::ResumeAccept(key) => self.resume_accept(key),
             }
-            self.reap(h);
         }
     }
 

@@ -340,6 +340,7 @@ impl<H: Handler> Reactor<H> {
         self.core.read_list.give_back(pending);
         self.core.expire(&mut self.handler);
         self.core.flush_all(&mut self.handler);
+        self.core.reap(&mut self.handler);
         self.publish_stats();
         Ok(count)
     }
@@ -365,9 +366,6 @@ impl<H: Handler> Reactor<H> {
             if event.writable {
                 core.writable(handler, key);
             }
-            // Closes made by the I/O itself (a reset, a refused connect) are reported here;
-            // closes made inside callbacks were reported right after them.
-            core.reap(handler);
         });
     }
 
@@ -390,7 +388,7 @@ impl<H: Handler> Reactor<H> {
                 Msg::Stop => core.stopped = true,
                 Msg::Shutdown(grace) => core.shutdown(grace),
                 Msg::Run(job) => {
-                    core.call_and_reap(handler, None, job);
+                    core.call(handler, None, job);
                 }
             }
         }

@@ -43,6 +43,10 @@ pub(crate) enum Source {
         queued_bytes: usize,
     },
     Signals(Signals),
+    /// A connection closed during this turn: its socket is gone, and its slot stays taken
+    /// until the turn's last step reports the close (`Core::reap`), so that no id or token
+    /// seen in a turn can come to mean another connection within that turn.
+    Closed,
 }
 
 /// One slab entry: a source, its generation, and which work lists it is on.
@@ -90,6 +94,7 @@ impl Sources {
             Source::Conn { sock, .. } => r.register(sock, token, interest)?,
             Source::Dgram { sock, .. } => r.register(sock, token, interest)?,
             Source::Signals(s) => r.register(&mut SourceFd(&s.as_raw_fd()), token, interest)?,
+            Source::Closed => {}
         }
         entry.insert(Entry {
             gen: key.gen,
@@ -151,17 +156,24 @@ impl Sources {
     pub(crate) fn remove(&mut self, key: Key) -> Option<Source> {
         self.get(key)?;
         let mut source = self.slab.remove(key.index as usize).source;
-        let r = &self.registry;
-        let result = match &mut source {
-            Source::Listener { sock, .. } => r.deregister(sock),
-            Source::Conn { sock, .. } => r.deregister(sock),
-            Source::Dgram { sock, .. } => r.deregister(sock),
-            Source::Signals(s) => r.deregister(&mut SourceFd(&s.as_raw_fd())),
-        };
-        if let Err(e) = result {
-            debug!("deregister failed: {e}");
-        }
+        deregister(&self.registry, &mut source);
         Some(source)
+    }
+
+    /// Deregister the source at `key` and leave a [`Source::Closed`] in its slot, returning
+    /// the source (`None` if `key` is stale).
+    pub(crate) fn retire(&mut self, key: Key) -> Option<Source> {
+        let entry = self.entry_mut(key)?;
+        let mut source = std::mem::replace(&mut entry.source, Source::Closed);
+        deregister(&self.registry, &mut source);
+        Some(source)
+    }
+
+    /// Free the slot of a retired source.
+    pub(crate) fn free(&mut self, key: Key) {
+        if matches!(self.get(key), Some(Source::Closed)) {
+            self.slab.remove(key.index as usize);
+        }
     }
 
     /// Every current key with its source, in slab order.
@@ -178,6 +190,20 @@ impl Sources {
     /// Entries in the slab.
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
+    }
+}
+
+/// Stop polling `source` (mio asks for this before the socket is dropped).
+fn deregister(r: &Registry, source: &mut Source) {
+    let result = match source {
+        Source::Listener { sock, .. } => r.deregister(sock),
+        Source::Conn { sock, .. } => r.deregister(sock),
+        Source::Dgram { sock, .. } => r.deregister(sock),
+        Source::Signals(s) => r.deregister(&mut SourceFd(&s.as_raw_fd())),
+        Source::Closed => Ok(()),
+    };
+    if let Err(e) = result {
+        debug!("deregister failed: {e}");
     }
 }
 

@@ -17,7 +17,8 @@ impl Core {
             Some(Source::Listener { .. }) => self.accept(h, key),
             Some(Source::Dgram { .. }) => self.read_dgram(h, key),
             Some(Source::Signals(_)) => self.read_signals(h, key),
-            None => {}
+            // Closed earlier in this turn: the event is stale.
+            Some(Source::Closed) | None => {}
         }
     }
 
@@ -39,7 +40,6 @@ impl Core {
                 // No event says whether the peer hung up: read until the kernel says
                 // WouldBlock.
                 self.readable(h, key, true);
-                self.reap(h);
             }
         }
     }
@@ -50,7 +50,6 @@ impl Core {
         let mut list = self.flush_list.take();
         for &key in &list {
             self.flush(h, key);
-            self.reap(h);
         }
         self.flush_list.give_back(std::mem::take(&mut list));
     }

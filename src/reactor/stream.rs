@@ -83,7 +83,7 @@ impl Core {
                 InputStep::Discarded => {}
                 InputStep::Drained | InputStep::Wait => return,
                 InputStep::ReadClosed => {
-                    self.call_and_reap(h, Some(key), |h, cx| h.on_read_closed(cx, ConnId(key)));
+                    self.call(h, Some(key), |h, cx| h.on_read_closed(cx, ConnId(key)));
                     return;
                 }
                 InputStep::Close(reason) => return self.close_now(key, reason),
@@ -109,7 +109,6 @@ impl Core {
             // The handler closed the connection; the slot may even hold a new one now.
             None => rbuf.clear(&mut self.pool),
         }
-        self.reap(h);
     }
 
     /// Write as much queued output of `key` as the kernel takes, then do what the connection
@@ -165,7 +164,7 @@ impl Core {
     }
 
     fn drained<H: Handler>(&mut self, h: &mut H, key: Key) {
-        self.call_and_reap(h, Some(key), |h, cx| h.on_drained(cx, ConnId(key)));
+        self.call(h, Some(key), |h, cx| h.on_drained(cx, ConnId(key)));
     }
 
     /// Shut the write side down (send FIN); on failure, close as the connection says.
@@ -199,7 +198,7 @@ impl Core {
                 Ok(()) => {
                     conn.on_connected(self.now);
                     self.rearm(key);
-                    self.call_and_reap(h, Some(key), |h, cx| h.on_connect(cx, ConnId(key)));
+                    self.call(h, Some(key), |h, cx| h.on_connect(cx, ConnId(key)));
                     // Input may already be waiting, and its event may have come before we
                     // stopped connecting.
                     self.read_conn(h, key, true);
