@@ -16,23 +16,32 @@
 //! * [`time`]: the hierarchical timer wheel (six levels of 64 one-millisecond slots);
 //! * [`buf`]: read buffers, write queues and the pool they come from;
 //! * [`framing`]: length-field, varint and line codecs: bytes in, frame ranges out;
-//! * [`conn`]: one connection's state: buffers, flags, and the three `settimeout` deadlines;
-//! * [`check`]: the fuzz targets' bodies, each comparing the code with a simpler model.
+//! * [`conn`]: one connection's life as a state machine: events in (bytes read, output
+//!   written, a timer fired, a close asked for), steps out (deliver, flush, linger, close),
+//!   with its buffers and its three `settimeout` deadlines;
+//! * `check` (hidden): the fuzz targets' bodies, each comparing the code with a simpler model.
 //!
 //! The **I/O shell** drives the core:
 //!
 //! * [`reactor`]: one `mio::Poll`, a slab of sockets whose tokens carry a generation, the
-//!   [`Handler`] trait you implement and the [`Context`]
-//!   it acts through; [`reactor::framed`] puts the codecs on it;
-//! * [`sys`]: socket creation with socket2 (TCP, UDP, Unix stream, datagram and seqpacket),
-//!   signals through `signalfd`, the services database.
+//!   [`Handler`] trait you implement and the [`Context`] it acts through; [`reactor::framed`]
+//!   puts the codecs on it. It carries out what `conn` decides, and nothing else;
+//! * [`sys`]: every syscall that mio does not make: sockets of every family with socket2,
+//!   record peeks, signals through `signalfd`, descriptor limits, the services database.
+//!
+//! The **simulation** runs the same reactor with no kernel: [`memnet`] is an in-memory network
+//! with a virtual clock and seeded faults, and [`sim`] drives the reactor's own turn over it,
+//! checking invariants after every step (`cargo test sim`, `cargo run --example sim_trace`).
 //!
 //! Above them, the layers people use directly:
 //!
-//! * [`server`]: `socketserver`'s ideas: a session object per connection, server builders,
-//!   one reactor per core sharing addresses with `SO_REUSEPORT`, graceful shutdown;
+//! * [`server`]: `socketserver`'s ideas: a handler object per connection, server builders,
+//!   one reactor per core sharing addresses with `SO_REUSEPORT`, serving until a signal,
+//!   graceful shutdown;
 //! * [`services`]: the course's servers (UDP upper-casing, TCP echo, framed echo), which
-//!   `netloop serve` runs.
+//!   `netloop serve` runs;
+//! * [`client`]: the course's clients, which `netloop udp-client`, `tcp-client`,
+//!   `framed-client` and `unix-client` run.
 //!
 //! [`error`] holds the reason every connection closes with.
 //!

@@ -6,28 +6,47 @@
 //!
 //! # One turn
 //!
-//! [`Reactor::turn`] runs these steps, in this order, every time:
+//! [`Reactor::turn`] runs these steps, in this order, every time (compare redis's
+//! `aeProcessEvents`); each is one call:
 //!
-//! 1. **Timeout**: zero if work is left over from the last turn (a connection that used up
-//!    its read budget, output queued from outside a callback), else the time to the timer
-//!    wheel's next deadline, capped by the caller's `max_wait`.
-//! 2. **Poll**: `epoll_wait` through mio. `EINTR` ends the turn early with no events.
+//! 1. **Timeout** (`timers`): zero if work is left over from the last turn (a source that
+//!    used up its read budget, output queued from outside a callback), else the time to the
+//!    timer wheel's next deadline, capped by the caller's `max_wait`.
+//! 2. **Poll** (`poller`): `epoll_wait` through mio, or the simulation's in-memory network.
+//!    `EINTR` is a turn with no events.
 //! 3. **Now**: the clock is read once; every callback in this turn sees that instant.
-//! 4. **Dispatch**: for each event, find the slab entry by the token's key, drop the event if
-//!    the generation differs (a stale event for a socket closed earlier in this batch), then
-//!    accept, read until drained (`WouldBlock`, or a short TCP read) or the read budget, or
-//!    write, calling the handler.
-//! 5. **Left-over reads**: the read list as it stood before this turn's events (sockets that
-//!    hit their budget, listeners resuming after EMFILE, connections whose reading resumed
-//!    after backpressure or that linger in a close), each at most once.
-//! 6. **Timers**: the wheel is advanced to `now`; connection deadlines are checked lazily and
-//!    user timers fire.
-//! 7. **Flush**: every connection given output during this turn is written, one vectored write
-//!    each until `WouldBlock`; what is left waits for a writable event. Then the counters are
-//!    published for [`Handle::stats`].
+//! 4. **Dispatch** (`serve`, then `stream`, `accept`, `dgram`): for each event, find the slab
+//!    entry by the token's key, drop the event if the generation differs or the entry was
+//!    closed earlier in this batch, then accept, read until drained (`WouldBlock`, or a short
+//!    TCP read) or the read budget is spent, or write, calling the handler.
+//! 5. **Left-over reads** (`serve`): the read list as it stood before this turn's events
+//!    (sources that hit their budget, listeners resuming after EMFILE, connections whose
+//!    reading resumed after backpressure or that linger in a close), each at most once.
+//! 6. **Timers** (`expire`): the wheel is advanced to `now`; connection deadlines are checked
+//!    lazily (the connection decides) and user timers fire.
+//! 7. **Flush** (`serve`, `stream`): every connection given output during this turn is written,
+//!    one vectored write each until `WouldBlock`; what is left waits for a writable event.
+//! 8. **Reap** (`dispatch`): every connection closed during the turn is reported to
+//!    [`Handler::on_close`] and its slot freed. Until then the slot stays marked closed, so
+//!    no id or token can come to mean another connection within the turn.
+//! 9. **Publish** the counters for [`Handle::stats`].
 //!
-//! Closed connections leave the slab at once (so an id or token for them is stale from then
-//! on) and are reported to [`Handler::on_close`] right after the callback that closed them.
+//! # Rooms
+//!
+//! Each file adds one part of the reactor's behaviour to `Core` (the reactor's state), in
+//! layers whose imports point one way: the I/O rooms call the handler through `dispatch`;
+//! `dispatch` lends it a `Context`; a `Context` acts through rooms that never call the handler.
+//!
+//! | layer | rooms |
+//! |---|---|
+//! | the turn | `mod.rs` ([`Reactor`]), `poller` (events and the clock), `audit` (invariants) |
+//! | serving events | `serve` (routing), `stream` (read, flush, connect), `accept`, `dgram` (receive, signals), `expire` (timers fired) |
+//! | calling the handler | `dispatch` (`call` with panics caught, `reap`), `context` ([`Context`]), `handler` ([`Handler`]), [`framed`] |
+//! | acting without calling | `open` (add sockets), `output` (queue bytes, send datagrams), `close` (close, shutdown), `timers` (arm the wheel) |
+//! | state | `core` (`Core`, work lists), `registry` (the slab, tokens, generations), `socket` (one enum per socket kind), `addr` ([`PeerAddr`]), `token` (ids), `clock`, `config`, `stats`, `handle` |
+//!
+//! Decisions about one connection are not here: `crate::conn` makes them, and these rooms
+//! carry them out.
 //!
 //! # Embedding
 //!
@@ -331,18 +350,17 @@ impl<H: Handler> Reactor<H> {
     /// If polling fails. `EINTR` is not an error: the turn ends with 0 events.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<usize> {
         let timeout = self.core.poll_timeout(self.poller.now(), max_wait);
-        let count = self.poller.poll(timeout)?;
+        let events = self.poller.poll(timeout)?;
         self.core.now = self.poller.now();
-        // What the last turn left to read again; what this turn leaves waits for the next.
-        let mut pending = self.core.read_list.take();
+        // The read list as it stood: what this turn adds to it waits for the next turn.
+        let leftover = self.core.read_list.take();
         self.dispatch_events();
-        self.core.serve_read_list(&mut self.handler, &mut pending);
-        self.core.read_list.give_back(pending);
+        self.core.serve_read_list(&mut self.handler, leftover);
         self.core.expire(&mut self.handler);
         self.core.flush_all(&mut self.handler);
         self.core.reap(&mut self.handler);
         self.publish_stats();
-        Ok(count)
+        Ok(events)
     }
 
     /// Serve each event of the batch: messages from handles, then reads and writes.

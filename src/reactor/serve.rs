@@ -34,14 +34,15 @@ impl Core {
     /// Serve the read list as it stood before this turn's events: sources that used up their
     /// budget, listeners resuming after a back-off, connections whose reading resumed or that
     /// linger in a close. Each is served once; what this serving adds waits for next turn.
-    pub(crate) fn serve_read_list<H: Handler>(&mut self, h: &mut H, pending: &mut Vec<Key>) {
-        for key in pending.drain(..) {
+    pub(crate) fn serve_read_list<H: Handler>(&mut self, h: &mut H, leftover: Vec<Key>) {
+        for &key in &leftover {
             if self.unqueue_read(key) {
                 // No event says whether the peer hung up: read until the kernel says
                 // WouldBlock.
                 self.readable(h, key, true);
             }
         }
+        self.read_list.give_back(leftover);
     }
 
     /// Write every connection given output this turn.
