@@ -99,14 +99,7 @@ pub fn tcp_client(
     server: SocketAddr,
     timeout: Duration,
 ) -> Result<(), String> {
-    let mut sock = TcpStream::connect_timeout(&server, timeout)
-        .map_err(|e| format!("cannot connect to {server}: {e}"))?;
-    sock.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    let local = sock.local_addr().map_err(|e| e.to_string())?;
-    say!(out, "using {local}");
+    let mut sock = connect_tcp(out, server, timeout)?;
     sock.write_all(message)
         .map_err(|e| format!("cannot send to {server}: {e}"))?;
     // Read until the whole echo is back or the server closes.
@@ -157,14 +150,7 @@ pub fn framed_client(
     timeout: Duration,
 ) -> Result<(), String> {
     let (codec, wire) = encode_all(messages, max_frame)?;
-    let sock = TcpStream::connect_timeout(&server, timeout)
-        .map_err(|e| format!("cannot connect to {server}: {e}"))?;
-    sock.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    sock.set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    let local = sock.local_addr().map_err(|e| e.to_string())?;
-    say!(out, "using {local}");
+    let sock = connect_tcp(out, server, timeout)?;
     exchange_frames(
         out,
         sock,
@@ -198,6 +184,24 @@ pub fn unix_client(
         .map_err(|e| e.to_string())?;
     say!(out, "using a Unix socket");
     exchange_frames(out, sock, &name, messages, codec, wire, timeout)
+}
+
+/// Connect to `server` within `timeout`, with reads and writes bounded by it too, and report
+/// the local address used.
+fn connect_tcp(
+    out: &mut dyn Write,
+    server: SocketAddr,
+    timeout: Duration,
+) -> Result<TcpStream, String> {
+    let sock = TcpStream::connect_timeout(&server, timeout)
+        .map_err(|e| format!("cannot connect to {server}: {e}"))?;
+    sock.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    sock.set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    let local = sock.local_addr().map_err(|e| e.to_string())?;
+    say!(out, "using {local}");
+    Ok(sock)
 }
 
 /// The messages as frames, back to back, and the codec that made them.

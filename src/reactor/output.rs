@@ -55,8 +55,7 @@ impl Core {
             loop {
                 match sock.send_to(data, &peer) {
                     Ok(_) => {
-                        self.stats.datagrams_out += 1;
-                        self.stats.bytes_out += data.len() as u64;
+                        self.stats.count_datagram_out(data.len());
                         return Ok(());
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -94,10 +93,7 @@ impl Core {
         };
         while let Some((peer, data)) = queue.front() {
             match sock.send_to(data, peer) {
-                Ok(_) => {
-                    self.stats.datagrams_out += 1;
-                    self.stats.bytes_out += data.len() as u64;
-                }
+                Ok(_) => self.stats.count_datagram_out(data.len()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {

@@ -99,6 +99,11 @@ impl Stats {
             + self.closed_panic
     }
 
+    pub(crate) fn count_datagram_out(&mut self, len: usize) {
+        self.datagrams_out += 1;
+        self.bytes_out += len as u64;
+    }
+
     pub(crate) fn count_close(&mut self, reason: &CloseReason) {
         self.active = self.active.saturating_sub(1);
         let counter = match reason {
