@@ -19,7 +19,7 @@ impl Core {
             let Some(Source::Listener { sock, paused }) = self.sources.get_mut(key) else {
                 return;
             };
-            if *paused {
+            if paused.is_some() {
                 return;
             }
             let full = self
@@ -52,7 +52,6 @@ impl Core {
                     // Out of descriptors (EMFILE, ENFILE) or memory, or something unexpected:
                     // retrying now would fail again and, edge-triggered or not, spin the loop.
                     // Pause this listener and try again after a back-off.
-                    *paused = true;
                     self.stats.accept_errors += 1;
                     let backoff = self.config.accept_backoff;
                     let why = if sys::is_resource_exhausted(&e) {
@@ -61,7 +60,10 @@ impl Core {
                         "unexpected error"
                     };
                     warn!("accept failed ({why}): {e}; pausing this listener for {backoff:?}");
-                    self.arm_after(backoff, TimerTarget::ResumeAccept(key));
+                    let resume = self.arm_after(backoff, TimerTarget::ResumeAccept(key));
+                    if let Some(Source::Listener { paused, .. }) = self.sources.get_mut(key) {
+                        *paused = Some(resume.0);
+                    }
                     return;
                 }
             }
@@ -74,7 +76,7 @@ impl Core {
     /// list, since no new event may come for connections already waiting).
     pub(crate) fn resume_accept(&mut self, key: Key) {
         if let Some(Source::Listener { paused, .. }) = self.sources.get_mut(key) {
-            *paused = false;
+            *paused = None;
             self.queue_read(key);
         }
     }

@@ -50,7 +50,18 @@ impl Core {
                         }
                     }
                 }
-                Source::Listener { paused: true, .. } => paused += 1,
+                Source::Listener {
+                    paused: Some(h), ..
+                } => {
+                    paused += 1;
+                    if !matches!(self.wheel.get(*h), Some(TimerTarget::ResumeAccept(k)) if *k == key)
+                    {
+                        return Err(format!(
+                            "listener#{}.{}: paused with no resume entry",
+                            key.index, key.gen
+                        ));
+                    }
+                }
                 Source::Closed => {
                     return Err(format!(
                         "conn#{}.{}: closed but not reaped by the end of the turn",

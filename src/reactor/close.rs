@@ -47,10 +47,14 @@ impl Core {
         Ok(())
     }
 
-    /// Deregister and drop a listener; `NotConnected` if `key` is not a current listener.
+    /// Deregister and drop a listener, and cancel its accept back-off if it is paused;
+    /// `NotConnected` if `key` is not a current listener.
     pub(crate) fn remove_listener(&mut self, key: Key) -> io::Result<()> {
-        if !matches!(self.sources.get(key), Some(Source::Listener { .. })) {
+        let Some(Source::Listener { paused, .. }) = self.sources.get(key) else {
             return Err(stale());
+        };
+        if let Some(resume) = *paused {
+            self.wheel.cancel(resume);
         }
         self.sources.remove(key);
         Ok(())
@@ -93,8 +97,8 @@ impl Core {
                 let _ = self.close_graceful(key);
             } else if dgram {
                 self.remove_dgram(key);
-            } else if !matches!(self.sources.get(key), Some(Source::Signals(_))) {
-                self.sources.remove(key);
+            } else if matches!(self.sources.get(key), Some(Source::Listener { .. })) {
+                let _ = self.remove_listener(key);
             }
         }
         // A grace too long to represent is no limit at all.

@@ -60,10 +60,7 @@ impl Core {
     }
 
     pub(crate) fn add_listening(&mut self, sock: Listener) -> io::Result<ListenerId> {
-        let source = Source::Listener {
-            sock,
-            paused: false,
-        };
+        let source = Source::Listener { sock, paused: None };
         self.sources
             .insert(source, Interest::READABLE)
             .map(ListenerId)

@@ -29,8 +29,9 @@ use crate::sys::Signals;
 pub(crate) enum Source {
     Listener {
         sock: Listener,
-        /// Accepting is paused after running out of descriptors (see `accept`).
-        paused: bool,
+        /// Accepting is paused after running out of descriptors (see `accept`), until this
+        /// wheel entry fires.
+        paused: Option<crate::time::TimerHandle>,
     },
     Conn {
         sock: Stream,

@@ -103,6 +103,11 @@ impl Sim {
         self.reactor.handler_mut().keep_open = keep;
     }
 
+    /// Close a connection gracefully after this percentage of the `on_data` calls (0: never).
+    pub fn close_after_data(&mut self, percent: u8) {
+        self.reactor.handler_mut().close_percent = percent;
+    }
+
     /// The network (for its random numbers, its trace, and time jumps).
     pub fn net(&self) -> &Net {
         &self.net
@@ -277,8 +282,9 @@ impl Sim {
     }
 
     /// At the end of a session: every client either got back all it sent, or its connection
-    /// closed for a reason that says why not (a timeout, a reset, an error), or it reset the
-    /// connection itself.
+    /// closed for a reason that says why not (a timeout, a reset, an error, or a close the
+    /// server asked for, after which input is dropped by design), or it reset the connection
+    /// itself. A close because the peer finished (`PeerClosed`) must come with the whole echo.
     ///
     /// # Errors
     ///
@@ -289,16 +295,12 @@ impl Sim {
                 continue;
             }
             let why = self.events().iter().find_map(|e| match e {
-                SimEvent::Closed {
-                    client,
-                    clean,
-                    reason,
-                    ..
-                } if client.0 == i => Some((*clean, reason.clone())),
+                SimEvent::Closed { client, reason, .. } if client.0 == i => Some(reason.clone()),
                 _ => None,
             });
+            let peer_closed = crate::CloseReason::PeerClosed.to_string();
             match why {
-                Some((false, _)) => {}
+                Some(reason) if reason != peer_closed => {}
                 // Reset before it was accepted: the client saw the reset.
                 None if c.reset => {}
                 other => {

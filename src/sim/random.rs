@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::Sim;
 use crate::conn::Timeouts;
 use crate::memnet::{ClientId, Faults, Rng};
-use crate::reactor::Config;
+use crate::reactor::{Config, Stats};
 
 /// What a randomized session did (to see that it did something).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub struct RunSummary {
     pub unclean_closes: usize,
     /// Virtual time the session took.
     pub elapsed: Duration,
+    /// The reactor's counters at the end.
+    pub stats: Stats,
 }
 
 fn maybe_ms(rng: &mut Rng, percent: u8, lo: u64, hi: u64) -> Option<Duration> {
@@ -75,10 +77,18 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
     };
     let mut sim = Sim::new(rng.next_u64(), faults, config).map_err(|e| e.to_string())?;
     sim.keep_open_on_timeout(rng.chance(30));
+    if rng.chance(30) {
+        sim.close_after_data(1 + rng.below(10) as u8);
+    }
+    // Some sessions end in a graceful shutdown of the reactor, at a random step.
+    let shutdown_at = rng.chance(20).then(|| rng.below(steps as u64 + 1) as usize);
     let max_clients = 1 + rng.below(6) as usize;
     let mut live: Vec<ClientId> = Vec::new();
     let mut sent = 0;
-    for _ in 0..steps {
+    for step in 0..steps {
+        if shutdown_at == Some(step) {
+            sim.shutdown_reactor(Duration::from_millis(rng.below(300)));
+        }
         match rng.below(10) {
             0 if live.len() < max_clients => {
                 if let Ok(c) = sim.connect() {
@@ -146,5 +156,6 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
             .filter(|e| matches!(e, super::SimEvent::Closed { clean: false, .. }))
             .count(),
         elapsed: sim.elapsed(),
+        stats,
     })
 }

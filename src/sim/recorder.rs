@@ -49,6 +49,9 @@ pub(crate) struct Recorder {
     pub(crate) events: Vec<SimEvent>,
     /// Keep connections whose timeout fired (`TimeoutAction::KeepOpen`).
     pub(crate) keep_open: bool,
+    /// Percent of `on_data` calls after which the service closes the connection gracefully
+    /// (its echo flushed first, later input dropped, then a lingering close).
+    pub(crate) close_percent: u8,
     /// Broken promises seen inside callbacks (a timeout before its deadline, data for an
     /// unknown connection).
     pub(crate) violations: Vec<String>,
@@ -62,6 +65,7 @@ impl Recorder {
             clients: Vec::new(),
             events: Vec::new(),
             keep_open: false,
+            close_percent: 0,
             violations: Vec::new(),
         }
     }
@@ -106,6 +110,10 @@ impl Handler for Recorder {
         ));
         // Refused only once a close is under way: the input is dropped then, by design.
         let _ = cx.write(conn, data);
+        if self.close_percent > 0 && self.net.random(100) < u64::from(self.close_percent) {
+            self.net.log(format_args!("handler: close {conn}"));
+            cx.close(conn);
+        }
         data.len()
     }
 
