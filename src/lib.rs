@@ -26,8 +26,9 @@
 //! * [`reactor`]: one `mio::Poll`, a slab of sockets whose tokens carry a generation, the
 //!   [`Handler`] trait you implement and the [`Context`] it acts through; [`reactor::framed`]
 //!   puts the codecs on it. It carries out what `conn` decides, and nothing else;
-//! * [`sys`]: every syscall that mio does not make: sockets of every family with socket2,
-//!   record peeks, signals through `signalfd`, descriptor limits, the services database.
+//! * [`sys`]: making sockets of every family with socket2, and every call through the syscall
+//!   crates: record peeks, signals through `signalfd`, descriptor limits, the services
+//!   database.
 //!
 //! The **simulation** runs the same reactor with no kernel: [`memnet`] is an in-memory network
 //! with a virtual clock and seeded faults, and [`sim`] drives the reactor's own turn over it,

@@ -341,6 +341,17 @@ fn options_are_set_through_a_connections_socket_and_the_reactor_has_a_descriptor
     let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = reactor.listener_addr(l).unwrap();
     assert!(reactor.listener_socket(l).unwrap().reuse_address().unwrap());
+    // What an outer loop may wait: nothing is due, then a timer is.
+    assert_eq!(reactor.next_timeout(), None);
+    let timer = reactor.with_context(|_, cx| cx.set_timer(Duration::from_secs(60), 1));
+    // At most the timer's 60 s: the wheel may need a turn before, to move far timers to
+    // finer slots.
+    let wait = reactor.next_timeout().expect("a timer is due");
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_secs(60),
+        "{wait:?}"
+    );
+    assert!(reactor.with_context(|_, cx| cx.cancel_timer(timer)));
     // The epoll descriptor: readable once a connection waits to be accepted.
     let fd = reactor.as_raw_fd();
     assert_eq!(reactor.as_fd().as_raw_fd(), fd);

@@ -1,5 +1,7 @@
 //! The connection's vocabulary with the reactor: the events it is told about, and the steps
 //! it answers with. Each step names what the reactor must do next; none of them does it.
+//! The enums will grow with the connection's rules (budgets, a frame deadline), so they are
+//! `#[non_exhaustive]`.
 
 use std::io;
 
@@ -16,6 +18,7 @@ pub enum Opened {
 
 /// What the reactor should do when the socket is readable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReadMode {
     /// Read and hand the bytes to the handler.
     Deliver,
@@ -27,6 +30,7 @@ pub enum ReadMode {
 
 /// The result of one read, as the reactor saw it (`EINTR` is retried before this).
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Input {
     /// `n > 0` bytes were read into [`input_room`](super::Conn::input_room).
     Bytes(usize),
@@ -42,6 +46,7 @@ pub enum Input {
 
 /// What to do after a read.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum InputStep {
     /// New input (or an empty record): offer the unconsumed input to the handler.
     Deliver,
@@ -60,6 +65,7 @@ pub enum InputStep {
 
 /// What [`Conn::queue`](super::Conn::queue) did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Queued {
     /// Nothing (an empty write).
     Nothing,
@@ -82,6 +88,7 @@ pub struct Flushed {
 
 /// The step after a flush.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum FlushStep {
     /// Output is left, or there is nothing to say: wait for the next writable event.
     Wait,
@@ -105,6 +112,7 @@ pub enum FlushStep {
 
 /// What to do when the connection's timer-wheel entry fires.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum TimerStep {
     /// Not the entry currently armed (it was replaced): ignore it.
     Stale,

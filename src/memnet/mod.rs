@@ -11,10 +11,14 @@
 //! the simulation moves it with [`Net::advance`].
 //!
 //! Faults ([`Faults`]) are drawn from a seeded generator, so a seed replays exactly. Each one
-//! is something a real kernel does: short reads and writes, `WouldBlock` from a read or write
-//! (with a later edge, as when another reader raced us), `EMFILE` and `ECONNABORTED` from
-//! `accept`, and one event split into several in one batch. Every syscall is written to the
-//! trace.
+//! is something a real kernel does: reads that stop short (as a Unix stream's can: the
+//! network's streams then promise no more than Unix streams do, and no edge reports what is
+//! left), short writes, `WouldBlock` from a read or write as if the bytes or the room had not
+//! arrived yet (an edge follows at the next poll, when they do), `EMFILE` and `ECONNABORTED`
+//! from `accept`, and one event split in two within a batch (which epoll does not do, but mio
+//! allows for). No edge is raised that a kernel would not raise: room freed in a peer's queue
+//! wakes a writer only if its write found none, as Linux's `SOCK_NOSPACE` does. Every syscall
+//! is written to the trace.
 //!
 //! Data flows: the simulation's clients write into a server end's queue with
 //! [`Net::client_send`] and read theirs with [`Net::client_recv`]; the reactor reads and
@@ -23,7 +27,7 @@
 
 mod world;
 
-pub use world::{Faults, Rng};
+pub use world::{Faults, Ready, Received, Rng};
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -34,19 +38,6 @@ use mio::Token;
 
 use world::World;
 
-/// One readiness event, as the reactor's dispatch sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ready {
-    /// The token the source was registered with.
-    pub token: Token,
-    /// Readable (or a listener with connections waiting).
-    pub readable: bool,
-    /// Writable.
-    pub writable: bool,
-    /// The peer finished or reset: read to the end, whatever the read returns.
-    pub hup: bool,
-}
-
 /// A handle to one in-memory network (cloned handles share it).
 #[derive(Clone, Debug)]
 pub struct Net {
@@ -56,17 +47,6 @@ pub struct Net {
 /// A client of the simulation: one end of a connection, driven by the test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientId(pub usize);
-
-/// What a client's receive found.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Received {
-    /// Bytes taken from the client's receive queue.
-    pub bytes: Vec<u8>,
-    /// The server finished sending (end of file, after the bytes).
-    pub eof: bool,
-    /// The connection was reset.
-    pub reset: bool,
-}
 
 impl Net {
     /// A network whose faults are drawn from `seed`. Virtual time starts at `origin`.
@@ -251,6 +231,12 @@ impl MemStream {
     /// peer's reset.
     pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.net.world().write(self.end, bufs)
+    }
+
+    /// Does a read that returns less than asked for prove the stream drained, as on TCP?
+    /// (Not when the network injects short reads: its streams then behave as Unix streams.)
+    pub fn short_read_drains(&self) -> bool {
+        self.net.world().short_read_drains()
     }
 
     /// Send FIN.

@@ -10,7 +10,29 @@ use std::time::{Duration, Instant};
 
 use mio::Token;
 
-use super::{Ready, Received};
+/// One readiness event, as the reactor's dispatch sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready {
+    /// The token the source was registered with.
+    pub token: Token,
+    /// Readable (or a listener with connections waiting).
+    pub readable: bool,
+    /// Writable.
+    pub writable: bool,
+    /// The peer finished or reset: read to the end, whatever the read returns.
+    pub hup: bool,
+}
+
+/// What a client's receive found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes taken from the client's receive queue.
+    pub bytes: Vec<u8>,
+    /// The server finished sending (end of file, after the bytes).
+    pub eof: bool,
+    /// The connection was reset.
+    pub reset: bool,
+}
 
 /// A small seeded generator (SplitMix64): the same seed gives the same faults.
 #[derive(Clone, Debug)]
@@ -49,11 +71,15 @@ impl Rng {
 /// How often each fault is injected, in percent of the calls that could see it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Faults {
-    /// A read returns fewer bytes than are waiting (a later edge reports the rest).
+    /// A read returns fewer bytes than are waiting, and no edge reports the rest, as a Unix
+    /// stream's read can stop short. Any value above 0 makes the network's streams behave
+    /// that way (so the reactor must read them until `WouldBlock`); at 0 they keep TCP's
+    /// promise that a short read means the socket is drained.
     pub short_read: u8,
     /// A write takes fewer bytes than there is room for.
     pub short_write: u8,
-    /// A read or write says `WouldBlock` although it could go on (a later edge follows).
+    /// A read or write says `WouldBlock` although it could go on, as if the bytes (or the
+    /// room) had not arrived yet; an edge follows when they "arrive", at the next poll.
     pub would_block: u8,
     /// `accept` fails with `EMFILE` (out of descriptors); the connection stays waiting.
     pub accept_emfile: u8,
@@ -90,6 +116,9 @@ struct End {
     shut: bool,
     /// This end is closed (dropped by the reactor, or the client is done with it).
     closed: bool,
+    /// A write from this end found no room (`WouldBlock`): the next room freed raises a
+    /// writable edge (Linux's `SOCK_NOSPACE`); room freed otherwise raises none.
+    blocked: bool,
     token: Option<Token>,
 }
 
@@ -303,14 +332,11 @@ impl World {
         }
         let mut n = waiting.min(buf.len());
         if n > 1 && self.rng.chance(self.faults.short_read) {
+            // Stopping short raises no edge: the reader must come back until WouldBlock.
             n = 1 + self.rng.below(n as u64 - 1) as usize;
         }
         for (slot, byte) in buf.iter_mut().zip(self.ends[e].inbox.drain(..n)) {
             *slot = byte;
-        }
-        if n < waiting {
-            // More is waiting than was read: the kernel would report it again.
-            self.edge(Subject::End(e), true, false);
         }
         self.log(format_args!("read conn {conn} -> {n} bytes"));
         Ok(n)
@@ -329,6 +355,7 @@ impl World {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let room = self.room(e);
         if room == 0 {
+            self.ends[e].blocked = true;
             self.log(format_args!(
                 "writev conn {conn} -> WouldBlock (peer's queue full)"
             ));
@@ -386,6 +413,11 @@ impl World {
         }
     }
 
+    /// Do reads stop short only when drained (TCP), or anywhere (a Unix stream)?
+    pub(crate) fn short_read_drains(&self) -> bool {
+        self.faults.short_read == 0
+    }
+
     pub(crate) fn server_open(&self, conn: usize) -> bool {
         !self.ends[server(conn)].closed
     }
@@ -427,8 +459,10 @@ impl World {
         };
         if n > 0 {
             self.log(format_args!("client {conn} receives {n} bytes"));
-            // Room freed in the client's queue: the server end may write again.
-            self.edge(Subject::End(c ^ 1), false, true);
+            // Room freed in the client's queue: a server end that found none may write again.
+            if std::mem::take(&mut self.ends[c ^ 1].blocked) {
+                self.edge(Subject::End(c ^ 1), false, true);
+            }
         }
         got
     }

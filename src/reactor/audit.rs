@@ -77,11 +77,13 @@ impl Core {
                 self.stats.active
             ));
         }
-        let expected = armed + paused + usize::from(self.shutdown_timer.is_some());
+        let expected =
+            armed + paused + usize::from(self.shutdown_timer.is_some()) + self.user_timers;
         if self.wheel.len() != expected {
             return Err(format!(
-                "{} wheel entries; expected {expected} ({armed} armed connections, {paused} paused listeners, shutdown timer: {})",
+                "{} wheel entries; expected {expected} ({armed} armed connections, {paused} paused listeners, {} user timers, shutdown timer: {})",
                 self.wheel.len(),
+                self.user_timers,
                 self.shutdown_timer.is_some()
             ));
         }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::addr::PeerAddr;
-use super::core::{Core, TimerTarget};
+use super::core::Core;
 use super::stats::Stats;
 use super::token::{ConnId, DgramId, ListenerId, TimerId};
 use crate::conn::Timeouts;
@@ -251,7 +251,7 @@ impl Context<'_> {
     /// Fire [`Handler::on_timer`](super::Handler::on_timer) with `token` once `after` has
     /// passed (never earlier; up to a millisecond plus the loop's latency later).
     pub fn set_timer(&mut self, after: Duration, token: u64) -> TimerId {
-        self.core.arm_after(after, TimerTarget::User(token))
+        self.core.set_timer(after, token)
     }
 
     /// Cancel a timer; returns `false` if it already fired or was cancelled.

@@ -91,6 +91,8 @@ pub(crate) struct Core {
     pub(crate) shutting_down: bool,
     /// The wheel entry that ends the shutdown's grace period (none for an unbounded grace).
     pub(crate) shutdown_timer: Option<TimerHandle>,
+    /// User timers in the wheel (for the audit's count of its entries).
+    pub(crate) user_timers: usize,
 }
 
 impl Core {
@@ -113,6 +115,7 @@ impl Core {
             stopped: false,
             shutting_down: false,
             shutdown_timer: None,
+            user_timers: 0,
             config,
         }
     }

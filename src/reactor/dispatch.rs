@@ -60,8 +60,9 @@ impl Core {
     /// reported in the same reap.
     pub(crate) fn reap<H: Handler>(&mut self, h: &mut H) {
         while let Some((id, reason)) = self.closed.pop_front() {
-            self.sources.free(id.0);
             self.call(h, None, |h, cx| h.on_close(cx, id, &reason));
+            // Only now: a socket opened inside on_close must not take this id's slot.
+            self.sources.free(id.0);
         }
         self.check_shutdown_done();
     }

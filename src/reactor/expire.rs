@@ -16,6 +16,7 @@ impl Core {
             match target {
                 TimerTarget::Conn(key) => self.check_deadlines(h, key, handle),
                 TimerTarget::User(token) => {
+                    self.user_timers -= 1;
                     self.call(h, None, |h, cx| h.on_timer(cx, TimerId(handle), token));
                 }
                 TimerTarget::ShutdownDeadline => self.finish_shutdown(),

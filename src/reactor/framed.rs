@@ -176,6 +176,7 @@ impl FrameDecoders {
     /// the stream ended on a frame boundary (the caller then closes as it likes, usually with
     /// [`Context::close`]); if a frame was left incomplete, closes `conn` at once with a
     /// [`Truncated`] protocol error and returns `false`.
+    #[must_use = "on a clean end the connection is still open: close it (or keep writing)"]
     pub fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) -> bool {
         let buffered = cx.unconsumed(conn);
         let idle = self.decoder(conn).map_or(true, |d| d.is_idle());

@@ -256,6 +256,15 @@ impl<H: Handler> Reactor<H> {
         self.core.sources.len()
     }
 
+    /// How long a program that embeds the reactor in its own event loop may wait (on the
+    /// reactor's descriptor, see `AsRawFd`) before it must call [`turn`](Reactor::turn):
+    /// zero if work is left over from the last turn that no event will announce, else the
+    /// time until the timer wheel next needs a turn (a timer is due, or far timers move to
+    /// finer slots, which may come before their deadlines); `None` if no timer is set.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        self.core.poll_timeout(self.poller.now(), None)
+    }
+
     /// Has the reactor been asked to stop (by `stop`, a signal, or the end of a graceful
     /// shutdown), so that [`run`](Reactor::run) returns after this turn?
     pub fn is_stopped(&self) -> bool {
@@ -413,9 +422,10 @@ impl<H: Handler> Reactor<H> {
     }
 }
 
-/// The reactor's epoll descriptor: readable when the reactor has events to serve, so that a
-/// reactor can be nested in another event loop (poll this descriptor there, then call
-/// [`Reactor::turn`] with `Some(Duration::ZERO)`).
+/// The reactor's epoll descriptor, readable when a socket of the reactor has an event, so
+/// that a reactor can be nested in another event loop: wait on this descriptor there, for at
+/// most [`Reactor::next_timeout`] (timers and left-over work raise no event on it), then call
+/// [`Reactor::turn`] with `Some(Duration::ZERO)`.
 impl<H> std::os::fd::AsRawFd for Reactor<H> {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.poller.as_raw_fd()

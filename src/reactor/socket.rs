@@ -87,9 +87,12 @@ impl Stream {
     /// a new edge (urgent data aside, which the event reports). Not of Unix streams, whose
     /// reads also stop short after a message carrying descriptors.
     pub(crate) fn short_read_drains(&self) -> bool {
-        // The in-memory network keeps TCP's promise (its injected short reads raise an edge
-        // for the rest, as an arrival right after the read would).
-        matches!(self, Stream::Tcp(_) | Stream::Mem(_))
+        match self {
+            Stream::Tcp(_) => true,
+            Stream::Unix(_) | Stream::Seqpacket(_) => false,
+            // TCP-like, unless the simulation injects short reads.
+            Stream::Mem(s) => s.short_read_drains(),
+        }
     }
 
     /// The length of the next record (a peek), for a record connection; `None` otherwise.

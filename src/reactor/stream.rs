@@ -42,7 +42,12 @@ impl Core {
             }
             let deliver = mode == ReadMode::Deliver;
             // A record connection reads one whole record at a time: learn its size first.
-            let record = match sock.next_record_len().filter(|_| deliver) {
+            let peek = if deliver {
+                sock.next_record_len()
+            } else {
+                None
+            };
+            let record = match peek {
                 None => None,
                 Some(Ok(len)) => Some(len),
                 Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -57,7 +62,7 @@ impl Core {
             };
             let asked = room.len();
             let input = match sock.read(room) {
-                Ok(0) if deliver && sock.read_empty_record() => Input::EmptyRecord,
+                Ok(0) if sock.read_empty_record() => Input::EmptyRecord,
                 Ok(0) => Input::Eof,
                 Ok(n) => Input::Bytes(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Input::WouldBlock,

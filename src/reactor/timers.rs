@@ -41,9 +41,19 @@ impl Core {
     /// Cancel a user timer; `false` if it already fired or was cancelled.
     pub(crate) fn cancel_timer(&mut self, timer: TimerId) -> bool {
         match self.wheel.get(timer.0) {
-            Some(TimerTarget::User(_)) => self.wheel.cancel(timer.0).is_some(),
+            Some(TimerTarget::User(_)) => {
+                self.wheel.cancel(timer.0);
+                self.user_timers -= 1;
+                true
+            }
             _ => false,
         }
+    }
+
+    /// A user timer with `token`, `after` from now.
+    pub(crate) fn set_timer(&mut self, after: Duration, token: u64) -> TimerId {
+        self.user_timers += 1;
+        self.arm_after(after, TimerTarget::User(token))
     }
 
     /// How long the next poll may wait: zero if work is left over, else until the wheel's

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::Sim;
+use super::harness::Sim;
+use super::recorder::SimEvent;
 use crate::conn::Timeouts;
 use crate::memnet::{ClientId, Faults, Rng};
 use crate::reactor::{Config, Stats};
@@ -121,6 +122,30 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
             return Err(fail(&sim, e.to_string()));
         }
     }
+    // Liveness: with no more input, every echo completes (or the connection ends) without
+    // any end of file to wake the reactor; a stranded byte would show here.
+    let settled =
+        |sim: &Sim, c: ClientId| sim.finished(c) || sim.received(c).len() == sim.sent(c).len();
+    for _ in 0..20_000 {
+        for &c in &live {
+            sim.recv(c);
+        }
+        if live.iter().all(|&c| settled(&sim, c)) {
+            break;
+        }
+        if let Err(e) = sim.turn(Duration::from_millis(5)) {
+            return Err(fail(&sim, e.to_string()));
+        }
+    }
+    if let Some(c) = live.iter().find(|&&c| !settled(&sim, c)) {
+        let what = format!(
+            "client {}: {} of {} bytes echoed, and the connection stays open",
+            c.0,
+            sim.received(*c).len(),
+            sim.sent(*c).len()
+        );
+        return Err(fail(&sim, what));
+    }
     // The end: every client finishes sending and reads until the server closes.
     for &c in &live {
         sim.shutdown(c);
@@ -153,7 +178,7 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
         unclean_closes: sim
             .events()
             .iter()
-            .filter(|e| matches!(e, super::SimEvent::Closed { clean: false, .. }))
+            .filter(|e| matches!(e, SimEvent::Closed { clean: false, .. }))
             .count(),
         elapsed: sim.elapsed(),
         stats,

@@ -1,0 +1,289 @@
+//! [`Sim`]: a reactor on an in-memory network, its echo service, and the clients the test
+//! plays, with the invariants checked after every step.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use super::recorder::{Recorder, SimEvent};
+use crate::memnet::{ClientId, Faults, Net};
+use crate::reactor::{Config, Reactor, Stats};
+
+/// The port the echo service listens on, in memory.
+const PORT: u16 = 7;
+
+/// What the simulation knows of one client.
+#[derive(Debug, Default)]
+struct Client {
+    sent: Vec<u8>,
+    received: Vec<u8>,
+    eof: bool,
+    reset: bool,
+    fin_sent: bool,
+    aborted: bool,
+}
+
+/// A reactor, an in-memory network and the clients of its echo service (see the module docs).
+pub struct Sim {
+    reactor: Reactor<Recorder>,
+    net: Net,
+    origin: Instant,
+    clients: Vec<Client>,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("elapsed", &self.net.elapsed())
+            .field("clients", &self.clients.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sim {
+    /// A simulation whose faults and choices come from `seed`, with an echo service on a
+    /// reactor made with `config`.
+    ///
+    /// # Errors
+    ///
+    /// An invalid `config`.
+    pub fn new(seed: u64, faults: Faults, config: Config) -> io::Result<Sim> {
+        let origin = Instant::now();
+        let net = Net::new(seed, faults, origin);
+        let recorder = Recorder::new(net.clone(), origin);
+        let mut reactor = Reactor::simulated(recorder, config, net.clone())?;
+        reactor.listen_mem(&net, PORT)?;
+        Ok(Sim {
+            reactor,
+            net,
+            origin,
+            clients: Vec::new(),
+        })
+    }
+
+    /// Keep connections whose timeout fired (the handler answers `KeepOpen`), or not.
+    pub fn keep_open_on_timeout(&mut self, keep: bool) {
+        self.reactor.handler_mut().keep_open = keep;
+    }
+
+    /// Close a connection gracefully after this percentage of the `on_data` calls (0: never).
+    pub fn close_after_data(&mut self, percent: u8) {
+        self.reactor.handler_mut().close_percent = percent;
+    }
+
+    /// The network (for its random numbers, its trace, and time jumps).
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    /// Virtual time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.net.elapsed()
+    }
+
+    /// A new client connects to the echo service.
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionRefused` after a shutdown closed the listener.
+    pub fn connect(&mut self) -> io::Result<ClientId> {
+        let c = self.net.connect(PORT)?;
+        self.clients.push(Client::default());
+        Ok(c)
+    }
+
+    /// Client `c` sends what fits of `data` in the server's receive queue; returns how much.
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionReset` if the server end is gone; `BrokenPipe` after `shutdown`.
+    pub fn send(&mut self, c: ClientId, data: &[u8]) -> io::Result<usize> {
+        let n = self.net.client_send(c, data)?;
+        self.clients[c.0].sent.extend_from_slice(&data[..n]);
+        Ok(n)
+    }
+
+    /// Client `c` reads everything waiting for it (up to 64 KiB).
+    pub fn recv(&mut self, c: ClientId) {
+        self.recv_some(c, 64 * 1024);
+    }
+
+    /// Client `c` reads up to `max` bytes (a slow reader reads little).
+    pub fn recv_some(&mut self, c: ClientId, max: usize) {
+        let got = self.net.client_recv(c, max);
+        let client = &mut self.clients[c.0];
+        client.received.extend_from_slice(&got.bytes);
+        client.eof |= got.eof;
+        client.reset |= got.reset;
+    }
+
+    /// Client `c` sends FIN (it keeps reading).
+    pub fn shutdown(&mut self, c: ClientId) {
+        self.net.client_shutdown(c);
+        self.clients[c.0].fin_sent = true;
+    }
+
+    /// Client `c` resets its connection and is done.
+    pub fn reset(&mut self, c: ClientId) {
+        self.net.client_reset(c);
+        self.clients[c.0].aborted = true;
+    }
+
+    /// What client `c` has received.
+    pub fn received(&self, c: ClientId) -> &[u8] {
+        &self.clients[c.0].received
+    }
+
+    /// What client `c` has sent (all of it accepted by the server's receive queue).
+    pub fn sent(&self, c: ClientId) -> &[u8] {
+        &self.clients[c.0].sent
+    }
+
+    /// Has client `c` seen the end of the stream (FIN or reset)?
+    pub fn finished(&self, c: ClientId) -> bool {
+        let client = &self.clients[c.0];
+        client.eof || client.reset || client.aborted
+    }
+
+    /// Clients connected so far.
+    pub fn clients(&self) -> impl Iterator<Item = ClientId> {
+        (0..self.clients.len()).map(ClientId)
+    }
+
+    /// Move virtual time forward by `d` without turning (the process was descheduled).
+    pub fn advance(&mut self, d: Duration) {
+        self.net.advance(d);
+    }
+
+    /// One reactor turn, waiting at most `max_wait` of virtual time, then [`check`](Sim::check).
+    ///
+    /// # Errors
+    ///
+    /// `Other` with the broken invariant; any error of the turn.
+    pub fn turn(&mut self, max_wait: Duration) -> io::Result<()> {
+        self.reactor.turn(Some(max_wait))?;
+        self.check().map_err(io::Error::other)
+    }
+
+    /// Turn until `d` of virtual time has passed (a poll with nothing to report jumps ahead;
+    /// at most 10,000 turns).
+    ///
+    /// # Errors
+    ///
+    /// As for [`turn`](Sim::turn).
+    pub fn run_for(&mut self, d: Duration) -> io::Result<()> {
+        let end = self.net.elapsed() + d;
+        for _ in 0..10_000 {
+            let now = self.net.elapsed();
+            if now >= end {
+                return Ok(());
+            }
+            self.turn(end - now)?;
+        }
+        Err(io::Error::other(
+            "the reactor kept finding work for 10,000 turns",
+        ))
+    }
+
+    /// Shut the reactor down gracefully, with `grace` (see `Context::shutdown`).
+    pub fn shutdown_reactor(&mut self, grace: Duration) {
+        self.reactor.shutdown(grace);
+    }
+
+    /// Has the reactor stopped (a graceful shutdown finished)?
+    pub fn reactor_stopped(&self) -> bool {
+        self.reactor.is_stopped()
+    }
+
+    /// The reactor's counters.
+    pub fn stats(&self) -> Stats {
+        *self.reactor.stats()
+    }
+
+    /// What the echo service saw, in order.
+    pub fn events(&self) -> &[SimEvent] {
+        &self.reactor.handler().events
+    }
+
+    /// How client `c`'s connection closed on the server: its reason and when.
+    pub fn closed(&self, c: ClientId) -> Option<(&str, Duration)> {
+        self.events().iter().find_map(|e| match e {
+            SimEvent::Closed {
+                client, reason, at, ..
+            } if *client == c => Some((reason.as_str(), *at)),
+            _ => None,
+        })
+    }
+
+    /// Take the trace written so far.
+    pub fn take_trace(&self) -> Vec<String> {
+        self.net.take_trace()
+    }
+
+    /// Check the invariants (see the module docs); the first broken one, described.
+    ///
+    /// # Errors
+    ///
+    /// The broken invariant.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(v) = self.reactor.handler().violations.first() {
+            return Err(v.clone());
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            if !c.sent.starts_with(&c.received) {
+                return Err(format!(
+                    "client {i}: received {} bytes that are not a prefix of the {} it sent",
+                    c.received.len(),
+                    c.sent.len()
+                ));
+            }
+        }
+        self.reactor.audit()?;
+        let open = self.net.open_sockets();
+        let slab = self.reactor.socket_count();
+        if open != slab {
+            return Err(format!(
+                "{open} sockets open in the network, {slab} in the reactor's slab"
+            ));
+        }
+        Ok(())
+    }
+
+    /// At the end of a session: every client either got back all it sent, or its connection
+    /// closed for a reason that says why not (a timeout, a reset, an error, or a close the
+    /// server asked for, after which input is dropped by design), or it reset the connection
+    /// itself. A close because the peer finished (`PeerClosed`) must come with the whole echo.
+    ///
+    /// # Errors
+    ///
+    /// The first client for which none holds.
+    pub fn check_outcome(&self) -> Result<(), String> {
+        for (i, c) in self.clients.iter().enumerate() {
+            if c.aborted || c.received == c.sent {
+                continue;
+            }
+            let why = self.events().iter().find_map(|e| match e {
+                SimEvent::Closed { client, reason, .. } if client.0 == i => Some(reason.clone()),
+                _ => None,
+            });
+            let peer_closed = crate::CloseReason::PeerClosed.to_string();
+            match why {
+                Some(reason) if reason != peer_closed => {}
+                // Reset before it was accepted: the client saw the reset.
+                None if c.reset => {}
+                other => {
+                    return Err(format!(
+                    "client {i}: sent {} bytes, got {} back, and the server's close was {other:?}",
+                    c.sent.len(),
+                    c.received.len()
+                ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The time at which the simulation started (its virtual clock's origin).
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+}
