@@ -10,7 +10,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 
-/// Which of a connection's three timeouts fired (see [`Timeouts`](crate::conn::Timeouts)).
+/// Which of a connection's timeouts fired (see [`Timeouts`](crate::conn::Timeouts)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TimeoutKind {
@@ -20,6 +20,12 @@ pub enum TimeoutKind {
     Write,
     /// No byte moved in either direction for the idle timeout.
     Idle,
+    /// A message (a frame, a line: whatever the handler leaves unconsumed until the rest
+    /// arrives) took longer than the frame timeout from its first byte to its last: a peer
+    /// trickling bytes to hold the connection and its buffer.
+    Frame,
+    /// An outgoing connect did not complete within the connect timeout.
+    Connect,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -28,6 +34,8 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Read => "read timeout",
             TimeoutKind::Write => "write timeout",
             TimeoutKind::Idle => "idle timeout",
+            TimeoutKind::Frame => "frame timeout",
+            TimeoutKind::Connect => "connect timeout",
         })
     }
 }

@@ -18,7 +18,7 @@
 //! * [`framing`]: length-field, varint and line codecs: bytes in, frame ranges out;
 //! * [`conn`]: one connection's life as a state machine: events in (bytes read, output
 //!   written, a timer fired, a close asked for), steps out (deliver, flush, linger, close),
-//!   with its buffers and its three `settimeout` deadlines;
+//!   with its buffers and its deadlines (read, write, idle, frame, connect);
 //! * `check` (hidden): the fuzz targets' bodies, each comparing the code with a simpler model.
 //!
 //! The **I/O shell** drives the core:

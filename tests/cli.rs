@@ -426,3 +426,44 @@ fn unix_socket_service_and_client_and_cleanup_at_exit() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot connect"));
 }
+
+#[test]
+fn frame_timeout_closes_a_trickled_frame_while_another_connection_is_served() {
+    use std::io::Write;
+    use std::time::Instant;
+    let server = serve(&["--frame-timeout", "2", "--timeout", "3"]);
+    let addr = server.framed[0];
+    let mut slow = util::connect(addr);
+    let mut busy = util::connect(addr);
+    slow.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    // A 10-byte frame: its header now, then one byte every 0.5 s.
+    let first_byte = Instant::now();
+    slow.write_all(&[0, 0, 0, 10]).unwrap();
+    let mut closed_after = None;
+    for i in 0..10u8 {
+        // The other connection is served meanwhile.
+        let frame = [0, 0, 0, 1, i];
+        busy.write_all(&frame).unwrap();
+        assert_eq!(util::read_n(&mut busy, 5), frame);
+        let mut b = [0; 1];
+        match slow.read(&mut b) {
+            Ok(0) => {
+                closed_after = Some(first_byte.elapsed());
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                closed_after = Some(first_byte.elapsed());
+                break;
+            }
+            Ok(n) => panic!("{n} bytes echoed from an incomplete frame"),
+            Err(_) => {} // the read timed out: still open
+        }
+        let _ = slow.write_all(&[i]);
+    }
+    let after = closed_after.expect("the trickled frame's connection was closed");
+    assert!(
+        after >= Duration::from_secs(2) && after < Duration::from_secs(3),
+        "closed {after:?} after the first byte"
+    );
+}

@@ -135,6 +135,40 @@ fn sim_traffic_moves_the_read_deadline_without_rearming_per_message() {
 }
 
 #[test]
+fn sim_frame_timeout_closes_a_trickled_message_while_others_are_served() {
+    let t = Timeouts {
+        frame: Some(Duration::from_secs(2)),
+        idle: Some(Duration::from_secs(3)),
+        ..Timeouts::NONE
+    };
+    let mut sim = sim_with(timeouts(t));
+    sim.echo_lines(true);
+    let slow = sim.connect().unwrap();
+    let busy = sim.connect().unwrap();
+    sim.run_for(MS).unwrap();
+    let first_byte = sim.elapsed();
+    // One byte of a line every 500 ms: each resets the idle clock, none ends the line.
+    for i in 0..8 {
+        if sim.send(slow, b"x").is_err() {
+            break;
+        }
+        sim.send(busy, format!("line {i}\n").as_bytes()).unwrap();
+        sim.run_for(500 * MS).unwrap();
+        sim.recv(busy);
+    }
+    let (reason, at) = sim.closed(slow).expect("the trickler was closed");
+    assert_eq!(reason, "timed out (frame timeout)");
+    // The clock ran from the read of the first byte (at most a tick after it was sent).
+    assert!(at >= first_byte + Duration::from_secs(2), "{at:?}");
+    assert!(at <= first_byte + Duration::from_millis(2002), "{at:?}");
+    assert!(
+        sim.closed(busy).is_none(),
+        "the other connection carries on"
+    );
+    assert_eq!(sim.received(busy).len(), sim.sent(busy).len());
+}
+
+#[test]
 fn sim_write_timeout_closes_a_peer_that_stops_reading() {
     let write = Timeouts {
         write: Some(40 * MS),

@@ -229,6 +229,7 @@ fn traffic_does_not_rearm_the_wheel_per_message() {
             read: Some(Duration::from_secs(30)),
             write: Some(Duration::from_secs(30)),
             idle: Some(Duration::from_secs(30)),
+            ..Timeouts::NONE
         },
         false,
     );

@@ -2,9 +2,11 @@
 //!
 //! ```text
 //! netloop serve [--udp ADDR]... [--tcp ADDR]... [--framed ADDR]... [--max-frame BYTES] [--timeout SECS]
+//!               [--frame-timeout SECS] [--threads N] [--max-conns N] [--stats SECS] [--unix PATH]...
 //! netloop udp-client MESSAGE [--server ADDR] [--timeout SECS]
 //! netloop tcp-client MESSAGE [--server ADDR] [--timeout SECS]
 //! netloop framed-client MESSAGE... [--server ADDR] [--max-frame BYTES] [--timeout SECS]
+//! netloop unix-client MESSAGE... --server PATH [--max-frame BYTES] [--timeout SECS]
 //! ```
 //!
 //! Errors are printed as one line naming the problem, with exit status 1 (2 for bad usage).
@@ -66,6 +68,10 @@ enum Command {
         /// Close a connection when no byte has moved either way for SECS seconds.
         #[arg(long, value_name = "SECS", value_parser = parse_secs)]
         timeout: Option<Duration>,
+        /// Close a connection whose frame is not complete SECS seconds after its first byte
+        /// (a peer trickling bytes).
+        #[arg(long = "frame-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+        frame_timeout: Duration,
         /// Reactor threads, each with its own listeners on the same addresses (SO_REUSEPORT).
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads)]
         threads: usize,
@@ -204,6 +210,7 @@ fn main() -> ExitCode {
             unix,
             max_frame,
             timeout,
+            frame_timeout,
             threads,
             max_conns,
             stats,
@@ -214,6 +221,7 @@ fn main() -> ExitCode {
             unix,
             max_frame,
             timeout,
+            frame_timeout,
             threads,
             max_conns,
             stats,
@@ -258,6 +266,7 @@ struct ServeOpts {
     unix: Vec<std::path::PathBuf>,
     max_frame: usize,
     timeout: Option<Duration>,
+    frame_timeout: Duration,
     threads: usize,
     max_conns: Option<usize>,
     stats: Option<Duration>,
@@ -319,6 +328,7 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     cfg.unix = o.unix;
     cfg.max_frame = o.max_frame;
     cfg.timeout = o.timeout;
+    cfg.frame_timeout = Some(o.frame_timeout);
     cfg.threads = o.threads;
     cfg.max_conns = o.max_conns;
     let (reactors, bound) = services::course_reactors(&cfg).map_err(|e| e.to_string())?;
@@ -329,6 +339,7 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     if let Some(t) = o.timeout {
         log::info!("idle timeout: {t:?}");
     }
+    log::info!("frame timeout: {:?}", o.frame_timeout);
     if let Some(m) = o.max_conns {
         log::info!("at most {m} connections");
     }

@@ -1,5 +1,5 @@
-//! A connection's clocks: the three `settimeout` deadlines and the linger deadline, checked
-//! lazily.
+//! A connection's clocks: the `settimeout` deadlines (read, write, idle), the frame and
+//! connect deadlines, and the linger deadline, all checked lazily.
 //!
 //! Each deadline is "last event + timeout". Moving bytes only updates the `last_*` instants;
 //! it never touches the timer wheel. The connection keeps at most one wheel entry, armed at or
@@ -14,6 +14,9 @@ use crate::error::TimeoutKind;
 use crate::time::TimerHandle;
 
 /// A connection's timeouts. `None` waits forever, like `settimeout(None)` in Python.
+///
+/// A connection keeps each in whole milliseconds, rounded up (the timer wheel's tick, and a
+/// timeout never fires early); one of about 49.7 days (`u32::MAX` ms) or more counts as none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timeouts {
     /// Longest wait for the next input byte while input is wanted.
@@ -22,6 +25,12 @@ pub struct Timeouts {
     pub write: Option<Duration>,
     /// Longest time with no byte moving in either direction.
     pub idle: Option<Duration>,
+    /// Longest time from a message's first byte to its last: the clock runs while the handler
+    /// leaves input unconsumed (a partial frame or line), from the read that brought the
+    /// first byte of that partial message.
+    pub frame: Option<Duration>,
+    /// Longest time an outgoing connect may take.
+    pub connect: Option<Duration>,
 }
 
 impl Timeouts {
@@ -30,14 +39,15 @@ impl Timeouts {
         read: None,
         write: None,
         idle: None,
+        frame: None,
+        connect: None,
     };
 
     /// Only an idle timeout.
     pub const fn idle(d: Duration) -> Timeouts {
         Timeouts {
-            read: None,
-            write: None,
             idle: Some(d),
+            ..Timeouts::NONE
         }
     }
 
@@ -47,6 +57,8 @@ impl Timeouts {
             TimeoutKind::Read => self.read,
             TimeoutKind::Write => self.write,
             TimeoutKind::Idle => self.idle,
+            TimeoutKind::Frame => self.frame,
+            TimeoutKind::Connect => self.connect,
         }
     }
 
@@ -56,6 +68,8 @@ impl Timeouts {
             TimeoutKind::Read => self.read = value,
             TimeoutKind::Write => self.write = value,
             TimeoutKind::Idle => self.idle = value,
+            TimeoutKind::Frame => self.frame = value,
+            TimeoutKind::Connect => self.connect = value,
         }
     }
 }
@@ -67,29 +81,111 @@ pub(crate) struct Running {
     pub(crate) read: bool,
     /// Output is queued and can be written (the write clock runs).
     pub(crate) write: bool,
-    /// Lingering in a close until this instant: the three timeouts are off.
+    /// A partial message is buffered while input is wanted (the frame clock runs).
+    pub(crate) frame: bool,
+    /// An outgoing connect is under way (the connect clock runs).
+    pub(crate) connect: bool,
+    /// Lingering in a close until this instant: the other timeouts are off.
     pub(crate) linger_until: Option<Instant>,
+}
+
+/// A timeout as one connection keeps it: whole milliseconds, rounded up (the wheel counts in
+/// milliseconds, and rounding up keeps "never early"), `NO_LIMIT` for none. Four bytes instead
+/// of an `Option<Duration>`'s sixteen, times five, in every connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Millis(u32);
+
+impl Millis {
+    const NO_LIMIT: Millis = Millis(u32::MAX);
+
+    /// `None`, and timeouts of `u32::MAX` ms (about 49.7 days) or more, wait for ever.
+    fn new(t: Option<Duration>) -> Millis {
+        match t {
+            Some(t) => {
+                let ms = t.as_nanos().div_ceil(1_000_000);
+                u32::try_from(ms).map_or(Millis::NO_LIMIT, Millis)
+            }
+            None => Millis::NO_LIMIT,
+        }
+    }
+
+    fn get(self) -> Option<Duration> {
+        (self != Millis::NO_LIMIT).then(|| Duration::from_millis(u64::from(self.0)))
+    }
+}
+
+/// One connection's timeouts, compact, in the order of [`index`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits([Millis; 5]);
+
+fn index(kind: TimeoutKind) -> usize {
+    match kind {
+        TimeoutKind::Read => 0,
+        TimeoutKind::Write => 1,
+        TimeoutKind::Idle => 2,
+        TimeoutKind::Frame => 3,
+        TimeoutKind::Connect => 4,
+    }
+}
+
+impl Limits {
+    fn new(t: Timeouts) -> Limits {
+        Limits([
+            Millis::new(t.read),
+            Millis::new(t.write),
+            Millis::new(t.idle),
+            Millis::new(t.frame),
+            Millis::new(t.connect),
+        ])
+    }
+
+    pub(crate) fn get(&self, kind: TimeoutKind) -> Option<Duration> {
+        self.0[index(kind)].get()
+    }
+
+    fn set(&mut self, kind: TimeoutKind, value: Option<Duration>) {
+        self.0[index(kind)] = Millis::new(value);
+    }
+
+    /// As the public type (rounded up to whole milliseconds).
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            read: self.get(TimeoutKind::Read),
+            write: self.get(TimeoutKind::Write),
+            idle: self.get(TimeoutKind::Idle),
+            frame: self.get(TimeoutKind::Frame),
+            connect: self.get(TimeoutKind::Connect),
+        }
+    }
 }
 
 /// The instants the deadlines count from, and the wheel entry armed for them.
 #[derive(Debug)]
 pub(crate) struct Clocks {
-    pub(crate) timeouts: Timeouts,
+    pub(crate) limits: Limits,
     last_read: Instant,
     last_write: Instant,
     last_active: Instant,
+    /// When the first byte of the partial message now buffered arrived.
+    frame_start: Instant,
     armed: Option<(TimerHandle, Instant)>,
 }
 
 impl Clocks {
     pub(crate) fn new(now: Instant, timeouts: Timeouts) -> Clocks {
         Clocks {
-            timeouts,
+            limits: Limits::new(timeouts),
             last_read: now,
             last_write: now,
             last_active: now,
+            frame_start: now,
             armed: None,
         }
+    }
+
+    /// Set one timeout.
+    pub(crate) fn set_limit(&mut self, kind: TimeoutKind, value: Option<Duration>) {
+        self.limits.set(kind, value);
     }
 
     /// Restart the clock of one timeout at `now`.
@@ -98,6 +194,9 @@ impl Clocks {
             TimeoutKind::Read => self.last_read = now,
             TimeoutKind::Write => self.last_write = now,
             TimeoutKind::Idle => self.last_active = now,
+            TimeoutKind::Frame => self.frame_start = now,
+            // No byte is read while connecting: the read clock's instant times the connect.
+            TimeoutKind::Connect => self.last_read = now,
         }
     }
 
@@ -119,16 +218,25 @@ impl Clocks {
             TimeoutKind::Read => (self.last_read, run.read),
             TimeoutKind::Write => (self.last_write, run.write),
             TimeoutKind::Idle => (self.last_active, true),
+            TimeoutKind::Frame => (self.frame_start, run.frame),
+            TimeoutKind::Connect => (self.last_read, run.connect),
         };
         if !runs || run.linger_until.is_some() {
             return None;
         }
         // An unrepresentable deadline (a huge timeout) is the same as none.
-        self.timeouts.get(kind).and_then(|t| last.checked_add(t))
+        self.limits.get(kind).and_then(|t| last.checked_add(t))
     }
 
     fn deadlines(&self, run: Running) -> impl Iterator<Item = (Instant, TimeoutKind)> + '_ {
-        [TimeoutKind::Write, TimeoutKind::Read, TimeoutKind::Idle]
+        const KINDS: [TimeoutKind; 5] = [
+            TimeoutKind::Connect,
+            TimeoutKind::Write,
+            TimeoutKind::Frame,
+            TimeoutKind::Read,
+            TimeoutKind::Idle,
+        ];
+        KINDS
             .into_iter()
             .filter_map(move |kind| self.deadline(kind, run).map(|d| (d, kind)))
     }

@@ -103,6 +103,8 @@ pub struct Conn {
     records: bool,
     read_eof: bool,
     read_paused: bool,
+    /// The handler left a partial message in the input buffer (the frame clock runs).
+    frame_pending: bool,
     write_side: WriteSide,
     closing: Closing,
     clocks: Clocks,
@@ -121,6 +123,7 @@ impl Conn {
             records,
             read_eof: false,
             read_paused: false,
+            frame_pending: false,
             write_side: WriteSide::Open,
             closing: Closing::No,
             clocks: Clocks::new(now, timeouts),
@@ -261,15 +264,36 @@ impl Conn {
         std::mem::take(&mut self.rbuf)
     }
 
-    /// Put the input buffer back after the handler used `used` bytes from its front. A
-    /// record stands alone: what the handler left of it is dropped.
-    pub fn restore_input(&mut self, mut rbuf: ReadBuf, used: usize, pool: &mut BufPool) {
+    /// Put the input buffer back at `now`, after the handler used `used` bytes from its front.
+    /// A record stands alone: what the handler left of it is dropped.
+    ///
+    /// What is left is a partial message, and the frame clock times it: it starts with the
+    /// read that brought the partial message's first byte. That is this read if the handler
+    /// used something (a message ended here, so what follows it arrived now) or if nothing
+    /// was left before; otherwise the clock of the partial message already left goes on.
+    /// Returns `true` when the frame clock (re)started: its deadline may be the earliest, so
+    /// the timer entry must be re-armed.
+    #[must_use]
+    pub fn restore_input(
+        &mut self,
+        now: Instant,
+        mut rbuf: ReadBuf,
+        used: usize,
+        pool: &mut BufPool,
+    ) -> bool {
+        let had_partial = self.frame_pending;
         // Returning more than it was given is a handler bug; the docs promise it counts as all.
         rbuf.consume(used.min(rbuf.len()));
         if self.records {
             rbuf.clear(pool);
         }
+        self.frame_pending = !rbuf.is_empty();
         self.rbuf = rbuf;
+        let restart = self.frame_pending && (used > 0 || !had_partial);
+        if restart {
+            self.clocks.restart(TimeoutKind::Frame, now);
+        }
+        restart && self.clocks.limits.get(TimeoutKind::Frame).is_some()
     }
 
     /// Give the read block back if no unconsumed input is in it.
@@ -347,8 +371,9 @@ impl Conn {
         }
         if self.read_paused && self.wq.len() <= low {
             self.read_paused = false;
-            // The wait for input starts now.
+            // The wait for input starts now, and so does the rest of a partial message's.
             self.clocks.restart(TimeoutKind::Read, now);
+            self.clocks.restart(TimeoutKind::Frame, now);
             read_again = true;
         }
         let step = if !self.wq.is_empty() {
@@ -431,7 +456,8 @@ impl Conn {
 
     // ----- connecting ----------------------------------------------------------------------
 
-    /// The outgoing connect completed at `now`: the read clock starts.
+    /// The outgoing connect completed at `now`: the read clock starts (the connect clock
+    /// stops).
     pub fn on_connected(&mut self, now: Instant) {
         self.connecting = false;
         self.clocks.restart(TimeoutKind::Read, now);
@@ -440,9 +466,12 @@ impl Conn {
     // ----- timeouts ------------------------------------------------------------------------
 
     fn running(&self) -> Running {
+        let reading = self.read_mode() == ReadMode::Deliver;
         Running {
-            read: self.read_mode() == ReadMode::Deliver,
+            read: reading,
             write: !self.wq.is_empty() && !self.connecting,
+            frame: reading && self.frame_pending,
+            connect: self.connecting,
             linger_until: match self.closing {
                 Closing::Lingering { until, .. } => Some(until),
                 _ => None,
@@ -450,15 +479,16 @@ impl Conn {
         }
     }
 
-    /// The connection's timeouts.
+    /// The connection's timeouts, in whole milliseconds (rounded up; a timeout of about 49.7
+    /// days or more counts as none).
     pub fn timeouts(&self) -> Timeouts {
-        self.clocks.timeouts
+        self.clocks.limits.timeouts()
     }
 
     /// Set one timeout; its clock restarts at `now` (the wait "starts now", as a Python call
     /// made after `settimeout` would). Re-arm afterwards.
     pub fn set_timeout(&mut self, kind: TimeoutKind, value: Option<Duration>, now: Instant) {
-        self.clocks.timeouts.set(kind, value);
+        self.clocks.set_limit(kind, value);
         self.clocks.restart(kind, now);
     }
 

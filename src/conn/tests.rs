@@ -266,7 +266,10 @@ fn records_drop_what_the_handler_left() {
         InputStep::Deliver
     ));
     let rbuf = c.take_input();
-    c.restore_input(rbuf, 10, &mut p);
+    assert!(
+        !c.restore_input(t0, rbuf, 10, &mut p),
+        "no frame timeout set"
+    );
     assert_eq!(c.unconsumed(), 0);
     assert!(c.input_room(&mut p, 64, Some(65)).is_err());
 }
@@ -282,4 +285,69 @@ fn release_hands_back_the_armed_entry() {
     assert_eq!(c.release(&mut p), Some(h));
     assert_eq!(c.queued(), 0);
     assert_eq!(c.armed(), None);
+}
+
+#[test]
+fn frame_clock_runs_from_the_first_byte_of_a_partial_message() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let frame = Timeouts {
+        frame: Some(100 * MS),
+        ..Timeouts::NONE
+    };
+    let mut c = with(t0, frame);
+    let read = |c: &mut Conn, at: Instant, n: usize, used: usize, p: &mut BufPool| {
+        c.input_room(p, 1024, None).unwrap();
+        assert!(matches!(
+            c.on_input(at, Input::Bytes(n), p),
+            InputStep::Deliver
+        ));
+        let rbuf = c.take_input();
+        let _ = c.restore_input(at, rbuf, used, p);
+    };
+    assert_eq!(c.deadline(TimeoutKind::Frame), None, "nothing buffered");
+    // A partial message arrives at 10 ms and grows byte by byte: the clock keeps its start.
+    read(&mut c, t0 + 10 * MS, 3, 0, &mut p);
+    assert_eq!(c.deadline(TimeoutKind::Frame), Some(t0 + 110 * MS));
+    read(&mut c, t0 + 50 * MS, 1, 0, &mut p);
+    assert_eq!(c.deadline(TimeoutKind::Frame), Some(t0 + 110 * MS));
+    // It completes at 60 ms, and the next one starts in the same read.
+    read(&mut c, t0 + 60 * MS, 4, 6, &mut p);
+    assert_eq!(c.deadline(TimeoutKind::Frame), Some(t0 + 160 * MS));
+    // All used: no partial message, no clock.
+    read(&mut c, t0 + 70 * MS, 1, 3, &mut p);
+    assert_eq!(c.deadline(TimeoutKind::Frame), None);
+    // The clock fires as its own kind.
+    read(&mut c, t0 + 80 * MS, 1, 0, &mut p);
+    let h = dummy_handle();
+    c.set_armed(h, t0 + 180 * MS);
+    assert!(matches!(
+        c.on_timer(t0 + 180 * MS, h),
+        TimerStep::TimedOut(TimeoutKind::Frame)
+    ));
+}
+
+#[test]
+fn connect_clock_runs_only_while_connecting() {
+    let t0 = Instant::now();
+    let connect = Timeouts {
+        connect: Some(100 * MS),
+        ..Timeouts::NONE
+    };
+    let mut c = Conn::new(t0, connect, Opened::Connecting, false);
+    assert_eq!(c.next_deadline(), Some(t0 + 100 * MS));
+    let h = dummy_handle();
+    c.set_armed(h, t0 + 100 * MS);
+    assert!(matches!(
+        c.on_timer(t0 + 100 * MS, h),
+        TimerStep::TimedOut(TimeoutKind::Connect)
+    ));
+    c.on_connected(t0 + 5 * MS);
+    assert_eq!(c.next_deadline(), None);
+    let accepted = with(t0, connect);
+    assert_eq!(
+        accepted.next_deadline(),
+        None,
+        "an accepted connection never connects"
+    );
 }

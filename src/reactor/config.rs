@@ -26,7 +26,11 @@ use crate::sys::ListenOptions;
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct Config {
-    /// Timeouts every new connection starts with (Python's `setdefaulttimeout`). Default: none.
+    /// Timeouts every new connection starts with (Python's `setdefaulttimeout`). Default: no
+    /// read, write or idle timeout (as Python's default: a connection may wait for its peer
+    /// for ever), but 30 s for a message to arrive whole once its first byte has
+    /// ([`Timeouts::frame`]: a peer trickling bytes cannot hold a buffer for ever) and 30 s for
+    /// an outgoing connect ([`Timeouts::connect`]).
     pub timeouts: Timeouts,
     /// Events fetched per poll, and the initial slab capacity. Default 1024.
     pub events_capacity: usize,
@@ -84,7 +88,11 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            timeouts: Timeouts::NONE,
+            timeouts: Timeouts {
+                frame: Some(Duration::from_secs(30)),
+                connect: Some(Duration::from_secs(30)),
+                ..Timeouts::NONE
+            },
             events_capacity: 1024,
             read_budget: 256 * 1024,
             accept_batch: 128,

@@ -110,7 +110,11 @@ impl Core {
             })
             .unwrap_or(rbuf.len());
         match self.sources.conn_mut(key) {
-            Some((_, conn)) => conn.restore_input(rbuf, used, &mut self.pool),
+            Some((_, conn)) => {
+                if conn.restore_input(self.now, rbuf, used, &mut self.pool) {
+                    self.rearm(key);
+                }
+            }
             // The handler closed the connection; the slot may even hold a new one now.
             None => rbuf.clear(&mut self.pool),
         }

@@ -166,6 +166,8 @@ pub struct CourseConfig {
     pub max_frame: usize,
     /// Idle timeout of every connection. Default: none.
     pub timeout: Option<Duration>,
+    /// Longest time from a frame's first byte to its last. Default: 30 s.
+    pub frame_timeout: Option<Duration>,
     /// Reactors, one per thread. Default 1.
     pub threads: usize,
     /// Most connections open at once (split evenly across reactors). Default: no limit.
@@ -181,6 +183,7 @@ impl Default for CourseConfig {
             unix: Vec::new(),
             max_frame: DEFAULT_MAX_FRAME,
             timeout: None,
+            frame_timeout: Some(Duration::from_secs(30)),
             threads: 1,
             max_conns: None,
         }
@@ -224,7 +227,8 @@ pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServ
     let mut config = defaults;
     config.timeouts = Timeouts {
         idle: cfg.timeout,
-        ..Timeouts::NONE
+        frame: cfg.frame_timeout,
+        ..defaults.timeouts
     };
     // A whole frame must fit in a connection's read buffer.
     config.max_read_buffer = defaults.max_read_buffer.max(codec.max_frame());

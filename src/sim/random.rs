@@ -40,6 +40,8 @@ fn draw(rng: &mut Rng) -> (Config, Faults) {
             read: maybe_ms(rng, 30, 5, 300),
             write: maybe_ms(rng, 30, 5, 300),
             idle: maybe_ms(rng, 30, 5, 300),
+            frame: maybe_ms(rng, 50, 5, 300),
+            connect: None,
         },
         read_budget: 1 + rng.below(32 * 1024) as usize,
         accept_batch: 1 + rng.below(4) as usize,
@@ -78,6 +80,7 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
     };
     let mut sim = Sim::new(rng.next_u64(), faults, config).map_err(|e| e.to_string())?;
     sim.keep_open_on_timeout(rng.chance(30));
+    sim.echo_lines(rng.chance(50));
     if rng.chance(30) {
         sim.close_after_data(1 + rng.below(10) as u8);
     }
@@ -99,7 +102,16 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
             1..=3 if !live.is_empty() => {
                 let c = live[rng.below(live.len() as u64) as usize];
                 let len = 1 + rng.below(3000) as usize;
-                let data: Vec<u8> = (0..len).map(|_| rng.below(256) as u8).collect();
+                // Random bytes, with a line end now and then (for the line mode).
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        if rng.chance(1) {
+                            b'\n'
+                        } else {
+                            rng.below(256) as u8
+                        }
+                    })
+                    .collect();
                 sent += sim.send(c, &data).unwrap_or(0);
             }
             4 | 5 if !live.is_empty() => {
@@ -125,7 +137,7 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
     // Liveness: with no more input, every echo completes (or the connection ends) without
     // any end of file to wake the reactor; a stranded byte would show here.
     let settled =
-        |sim: &Sim, c: ClientId| sim.finished(c) || sim.received(c).len() == sim.sent(c).len();
+        |sim: &Sim, c: ClientId| sim.finished(c) || sim.received(c).len() == sim.echo_due(c);
     for _ in 0..20_000 {
         for &c in &live {
             sim.recv(c);
@@ -142,7 +154,7 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
             "client {}: {} of {} bytes echoed, and the connection stays open",
             c.0,
             sim.received(*c).len(),
-            sim.sent(*c).len()
+            sim.echo_due(*c)
         );
         return Err(fail(&sim, what));
     }

@@ -49,6 +49,9 @@ pub(crate) struct Recorder {
     pub(crate) events: Vec<SimEvent>,
     /// Keep connections whose timeout fired (`TimeoutAction::KeepOpen`).
     pub(crate) keep_open: bool,
+    /// Echo whole lines only: leave a partial line unconsumed until its end arrives, so that
+    /// the frame clock runs. A partial line at the peer's end of file is dropped.
+    pub(crate) lines: bool,
     /// Percent of `on_data` calls after which the service closes the connection gracefully
     /// (its echo flushed first, later input dropped, then a lingering close).
     pub(crate) close_percent: u8,
@@ -66,6 +69,7 @@ impl Recorder {
             events: Vec::new(),
             keep_open: false,
             close_percent: 0,
+            lines: false,
             violations: Vec::new(),
         }
     }
@@ -104,17 +108,22 @@ impl Handler for Recorder {
             self.violations
                 .push(format!("on_data for {conn}, which was never accepted"));
         }
+        let used = if self.lines {
+            data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+        } else {
+            data.len()
+        };
         self.net.log(format_args!(
-            "handler: on_data {conn}, {} bytes: echo",
+            "handler: on_data {conn}, {} bytes: echo {used}",
             data.len()
         ));
         // Refused only once a close is under way: the input is dropped then, by design.
-        let _ = cx.write(conn, data);
+        let _ = cx.write(conn, &data[..used]);
         if self.close_percent > 0 && self.net.random(100) < u64::from(self.close_percent) {
             self.net.log(format_args!("handler: close {conn}"));
             cx.close(conn);
         }
-        data.len()
+        used
     }
 
     fn on_timeout(
