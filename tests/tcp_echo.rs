@@ -374,3 +374,56 @@ fn options_are_set_through_a_connections_socket_and_the_reactor_has_a_descriptor
     let reactor = server.stop();
     assert_eq!(reactor.handler().keepalive, vec![true]);
 }
+
+/// Records how its outgoing connections end.
+#[derive(Default)]
+struct Dial {
+    closed: Vec<String>,
+    connected: usize,
+}
+
+impl Handler for Dial {
+    fn on_connect(&mut self, _: &mut Context<'_>, _: ConnId) {
+        self.connected += 1;
+    }
+    fn on_close(&mut self, _: &mut Context<'_>, _: ConnId, reason: &CloseReason) {
+        self.closed.push(reason.to_string());
+    }
+}
+
+#[test]
+fn a_connect_that_hangs_is_closed_by_the_connect_timeout() {
+    // A loopback listener that never accepts, with its backlog full: the kernel drops the
+    // next SYN, so a connect to it hangs (SYN retries) instead of completing.
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..2 {
+        // Each completes in the kernel (backlog 0 admits one, plus one in flight); none is
+        // accepted.
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let _ = s.connect(&addr.into());
+        fillers.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let config = netloop::Config::default().timeouts(netloop::conn::Timeouts {
+        connect: Some(Duration::from_millis(300)),
+        ..netloop::conn::Timeouts::NONE
+    });
+    let mut reactor = Reactor::with_config(Dial::default(), config).unwrap();
+    reactor.with_context(|_, cx| cx.connect(addr)).unwrap();
+    let start = std::time::Instant::now();
+    while reactor.handler().closed.is_empty() && start.elapsed() < util::STEP {
+        reactor.turn(Some(Duration::from_millis(50))).unwrap();
+    }
+    let h = reactor.handler();
+    assert_eq!(h.connected, 0, "the connect never completed");
+    assert_eq!(h.closed, vec!["timed out (connect timeout)".to_string()]);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+}
