@@ -72,10 +72,11 @@ enum Command {
         /// (a peer trickling bytes).
         #[arg(long = "frame-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
         frame_timeout: Duration,
-        /// Reactor threads, each with its own listeners on the same addresses (SO_REUSEPORT).
+        /// Reactor threads, all serving the same sockets (each connection goes to one).
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads)]
         threads: usize,
-        /// Most connections open at once; more are accepted and closed at once.
+        /// Most connections open at once, across all threads; more are accepted and closed at
+        /// once.
         #[arg(long = "max-conns", value_name = "N")]
         max_conns: Option<usize>,
         /// Log the counters every SECS seconds (they are always logged at shutdown).

@@ -16,18 +16,14 @@ impl Core {
     /// Accept up to `Config::accept_batch` connections from the listener `key`.
     pub(crate) fn accept<H: Handler>(&mut self, h: &mut H, key: Key) {
         for _ in 0..self.config.accept_batch {
-            let Some(Source::Listener { sock, paused }) = self.sources.get_mut(key) else {
+            let Some(Source::Listener { sock, paused, .. }) = self.sources.get_mut(key) else {
                 return;
             };
             if paused.is_some() {
                 return;
             }
-            let full = self
-                .config
-                .max_connections
-                .is_some_and(|max| self.stats.active as usize >= max);
             match sock.accept() {
-                Ok((stream, peer)) if full => {
+                Ok((stream, peer)) if !self.limit.as_ref().map_or(true, |l| l.try_acquire()) => {
                     // Accepted and closed at once: the client learns now instead of waiting
                     // in the backlog, and the listener stops waking us for it.
                     self.stats.rejected += 1;
@@ -41,7 +37,12 @@ impl Core {
                             h.on_accept(cx, ListenerId(key), conn, &peer)
                         });
                     }
-                    Err(e) => warn!("could not register a connection from {peer}: {e}"),
+                    Err(e) => {
+                        if let Some(limit) = &self.limit {
+                            limit.release();
+                        }
+                        warn!("could not register a connection from {peer}: {e}");
+                    }
                 },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

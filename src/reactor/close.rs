@@ -32,6 +32,9 @@ impl Core {
             self.wheel.cancel(armed);
         }
         self.stats.count_close(&reason);
+        if let Some(limit) = &self.limit {
+            limit.release();
+        }
         debug!("conn#{}.{} closed: {reason}", key.index, key.gen);
         drop(sock);
         self.closed.push_back((ConnId(key), reason));
@@ -60,6 +63,16 @@ impl Core {
         Ok(())
     }
 
+    /// Close a datagram socket (see `remove_dgram`); `NotConnected` if `key` is not a current
+    /// datagram socket.
+    pub(crate) fn close_dgram(&mut self, key: Key) -> io::Result<()> {
+        if !matches!(self.sources.get(key), Some(Source::Dgram { .. })) {
+            return Err(stale());
+        }
+        self.remove_dgram(key);
+        Ok(())
+    }
+
     /// Deregister and drop a datagram socket, counting (and logging) what it still had
     /// queued: nothing disappears silently.
     fn remove_dgram(&mut self, key: Key) {
@@ -68,7 +81,7 @@ impl Core {
         if let Some(Source::Dgram { queue, .. }) = self.sources.remove(key) {
             if !queue.is_empty() {
                 self.stats.dgram_send_errors += queue.len() as u64;
-                warn!("dropping {} queued datagram(s) at shutdown", queue.len());
+                warn!("dropping {} queued datagram(s) at close", queue.len());
             }
         }
     }

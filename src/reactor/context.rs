@@ -293,6 +293,32 @@ impl Context<'_> {
         self.core.add_listener(listener)
     }
 
+    /// Serve a listening socket that other reactors serve too, each through its own clone of
+    /// it (`try_clone`): registered with `EPOLLEXCLUSIVE`, so that a new connection wakes one
+    /// reactor, not all. One socket shared this way keeps the address to this process (a
+    /// second server's bind fails with "address in use"), which `SO_REUSEPORT` would not.
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_shared_listener(
+        &mut self,
+        listener: std::net::TcpListener,
+    ) -> io::Result<ListenerId> {
+        self.core.add_shared_listener(listener)
+    }
+
+    /// Serve a UDP socket that other reactors serve too (see
+    /// [`add_shared_listener`](Context::add_shared_listener)): each datagram goes to one
+    /// reactor.
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_shared_udp(&mut self, socket: std::net::UdpSocket) -> io::Result<DgramId> {
+        self.core.add_shared_udp(socket)
+    }
+
     /// Bind a UDP socket to `addr`.
     ///
     /// # Errors
@@ -357,6 +383,16 @@ impl Context<'_> {
     /// `NotConnected` if `listener` is stale.
     pub fn close_listener(&mut self, listener: ListenerId) -> io::Result<()> {
         self.core.remove_listener(listener.0)
+    }
+
+    /// Close a datagram socket: queued datagrams get one last try, and what the kernel will
+    /// not take is counted in `Stats::dgram_send_errors` and logged.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `socket` is stale.
+    pub fn close_dgram(&mut self, socket: DgramId) -> io::Result<()> {
+        self.core.close_dgram(socket.0)
     }
 
     /// The local address of a listener.

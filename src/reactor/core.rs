@@ -10,10 +10,12 @@
 //! `&mut Core` with a public face.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::clock::Clock;
 use super::config::Config;
+use super::limit::ConnectionLimit;
 use super::registry::Sources;
 use super::stats::Stats;
 use super::token::{ConnId, Key};
@@ -93,6 +95,9 @@ pub(crate) struct Core {
     pub(crate) shutdown_timer: Option<TimerHandle>,
     /// User timers in the wheel (for the audit's count of its entries).
     pub(crate) user_timers: usize,
+    /// The bound on open connections (`Config::max_connections`, or one shared by several
+    /// reactors).
+    pub(crate) limit: Option<Arc<ConnectionLimit>>,
 }
 
 impl Core {
@@ -116,8 +121,22 @@ impl Core {
             shutting_down: false,
             shutdown_timer: None,
             user_timers: 0,
+            limit: config.max_connections.map(ConnectionLimit::new),
             config,
         }
+    }
+
+    /// Use `limit` for the connections of this reactor, moving the ones open now onto it.
+    pub(crate) fn set_limit(&mut self, limit: Option<Arc<ConnectionLimit>>) {
+        for _ in 0..self.stats.active {
+            if let Some(old) = &self.limit {
+                old.release();
+            }
+            if let Some(new) = &limit {
+                new.acquire();
+            }
+        }
+        self.limit = limit;
     }
 
     /// Is work left for the next turn that no event will announce?

@@ -70,6 +70,7 @@ mod expire;
 pub mod framed;
 mod handle;
 mod handler;
+mod limit;
 mod open;
 mod output;
 mod poller;
@@ -94,6 +95,7 @@ pub use self::config::Config;
 pub use self::context::Context;
 pub use self::handle::Handle;
 pub use self::handler::{Handler, TimeoutAction};
+pub use self::limit::ConnectionLimit;
 pub use self::stats::Stats;
 pub use self::token::{ConnId, DgramId, ListenerId, TimerId};
 
@@ -263,6 +265,13 @@ impl<H: Handler> Reactor<H> {
     /// finer slots, which may come before their deadlines); `None` if no timer is set.
     pub fn next_timeout(&self) -> Option<Duration> {
         self.core.poll_timeout(self.poller.now(), None)
+    }
+
+    /// Share `limit` with other reactors (see [`ConnectionLimit`]): from now on, this reactor
+    /// refuses a connection when the connections open in all the reactors sharing it reach
+    /// its maximum. Replaces the limit of [`Config::max_connections`]. Call it before serving.
+    pub fn share_connection_limit(&mut self, limit: Arc<ConnectionLimit>) {
+        self.core.set_limit(Some(limit));
     }
 
     /// Has the reactor been asked to stop (by `stop`, a signal, or the end of a graceful

@@ -38,6 +38,42 @@ impl Core {
         self.add_listening(Listener::Tcp(TcpListener::from_std(sock)))
     }
 
+    /// Serve a listening socket that other reactors serve too (each through its own clone of
+    /// the socket), registered with `EPOLLEXCLUSIVE`.
+    pub(crate) fn add_shared_listener(
+        &mut self,
+        sock: std::net::TcpListener,
+    ) -> io::Result<ListenerId> {
+        sock.set_nonblocking(true)?;
+        let source = Source::Listener {
+            sock: Listener::Tcp(TcpListener::from_std(sock)),
+            paused: None,
+        };
+        self.sources
+            .insert_shared(source, Interest::READABLE)
+            .map(ListenerId)
+    }
+
+    /// Serve a UDP socket that other reactors serve too, registered with `EPOLLEXCLUSIVE`.
+    pub(crate) fn add_shared_udp(&mut self, sock: std::net::UdpSocket) -> io::Result<DgramId> {
+        sock.set_nonblocking(true)?;
+        self.ensure_dgram_buf();
+        let source = Source::Dgram {
+            sock: Dgram::Udp(UdpSocket::from_std(sock)),
+            queue: Default::default(),
+            queued_bytes: 0,
+        };
+        self.sources
+            .insert_shared(source, Interest::READABLE | Interest::WRITABLE)
+            .map(DgramId)
+    }
+
+    fn ensure_dgram_buf(&mut self) {
+        if self.dgram_buf.is_empty() {
+            self.dgram_buf = vec![0; DGRAM_BUF];
+        }
+    }
+
     pub(crate) fn listen_unix(
         &mut self,
         path: &Path,
@@ -86,9 +122,7 @@ impl Core {
     }
 
     fn add_dgram(&mut self, sock: Dgram) -> io::Result<DgramId> {
-        if self.dgram_buf.is_empty() {
-            self.dgram_buf = vec![0; DGRAM_BUF];
-        }
+        self.ensure_dgram_buf();
         let source = Source::Dgram {
             sock,
             queue: Default::default(),
@@ -124,6 +158,10 @@ impl Core {
         self.stats.active += 1;
         if opened == Opened::Connecting {
             self.stats.connected += 1;
+            // Outgoing connections count against the limit; only incoming ones are refused.
+            if let Some(limit) = &self.limit {
+                limit.acquire();
+            }
         }
         self.rearm(key);
         Ok(ConnId(key))

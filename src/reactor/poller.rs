@@ -39,7 +39,8 @@ impl Poller {
 
     /// The epoll descriptor, borrowed for as long as the poller.
     pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        crate::sys::poll_fd(&self.poll)
+        // The registry shares the poll's descriptor and lends it out.
+        std::os::fd::AsFd::as_fd(self.poll.registry())
     }
 
     /// Is this reactor simulated (its sockets in memory, its clock virtual)?

@@ -7,7 +7,7 @@
 //! before dropping it (mio asks for that order).
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use log::debug;
 use mio::unix::SourceFd;
@@ -78,7 +78,23 @@ impl Sources {
     }
 
     /// Register `source` for `interest` and store it under a fresh generation.
-    pub(crate) fn insert(&mut self, mut source: Source, interest: Interest) -> io::Result<Key> {
+    pub(crate) fn insert(&mut self, source: Source, interest: Interest) -> io::Result<Key> {
+        self.insert_with(source, interest, false)
+    }
+
+    /// Register a listener or datagram socket that other reactors also serve (each through a
+    /// clone of the same socket) with `EPOLLEXCLUSIVE`, so that an event wakes one reactor,
+    /// not all of them. A simulated source has no descriptor and registers as usual.
+    pub(crate) fn insert_shared(&mut self, source: Source, interest: Interest) -> io::Result<Key> {
+        self.insert_with(source, interest, true)
+    }
+
+    fn insert_with(
+        &mut self,
+        mut source: Source,
+        interest: Interest,
+        exclusive: bool,
+    ) -> io::Result<Key> {
         let entry = self.slab.vacant_entry();
         if entry.key() > MAX_INDEX {
             return Err(io::Error::other("too many sockets in one reactor"));
@@ -90,6 +106,22 @@ impl Sources {
         };
         let token = key.token();
         let r = &self.registry;
+        let shared = match &source {
+            Source::Listener { sock, .. } if exclusive => sock.sock_ref().ok(),
+            Source::Dgram { sock, .. } if exclusive => sock.sock_ref().ok(),
+            _ => None,
+        };
+        if let Some(fd) = shared {
+            let writable = interest.is_writable();
+            crate::sys::epoll_add_exclusive(r.as_fd(), fd.as_fd(), token.0 as u64, writable)?;
+            entry.insert(Entry {
+                gen: key.gen,
+                on_read_list: false,
+                on_flush_list: false,
+                source,
+            });
+            return Ok(key);
+        }
         match &mut source {
             Source::Listener { sock, .. } => r.register(sock, token, interest)?,
             Source::Conn { sock, .. } => r.register(sock, token, interest)?,

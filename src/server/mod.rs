@@ -1,11 +1,11 @@
-//! `socketserver`, the reactor way: several reactors, one per thread, each with its own
-//! listeners on the same addresses.
+//! `socketserver`, the reactor way: several reactors, one per thread, serving the same
+//! sockets.
 //!
 //! Python's `ThreadingMixIn` starts a thread per request and lets them share one listening
-//! socket. netloop instead runs N independent reactors on N threads. Every reactor binds its
-//! own listener (and UDP socket) to the same address with `SO_REUSEPORT`, and the kernel
-//! spreads new connections (and datagrams, by their address hash) across them. After that a
-//! connection lives and dies on one thread: no lock, no shared queue and no cache line moves
+//! socket. netloop instead runs N independent reactors on N threads. Every reactor serves the
+//! same listening (and UDP) socket through its own clone of it, registered with
+//! `EPOLLEXCLUSIVE`, and the kernel wakes one idle reactor for each new connection (or
+//! datagram). After that a connection lives and dies on one thread: no lock, no shared queue and no cache line moves
 //! between cores on the hot path, which is why one reactor per core scales where one shared
 //! reactor (or one shared accept queue feeding worker threads) stops at the lock or the wake-up
 //! that every message then needs.
@@ -15,8 +15,10 @@
 //! [`unix_stream_server`], [`unix_datagram_server`] and [`unix_seqpacket_server`] are
 //! `socketserver`'s server classes: a reactor with one socket and its handler, ready to run.
 //!
-//! Data flow: [`bind_tcp`] and [`bind_udp`] put one socket per reactor on an address (port 0
-//! is resolved by the first bind, so all reactors share the port the kernel chose);
+//! Data flow: [`bind_tcp`] and [`bind_udp`] bind one socket per address and give every
+//! reactor a clone of it (so a port 0 is resolved once, and the address is this process's
+//! alone); [`ConnectionLimit`](crate::reactor::ConnectionLimit) bounds their connections
+//! together;
 //! [`Server::start`] moves each reactor to a thread of its own and returns the [`Handle`]s;
 //! [`Server::stats`] adds up their counters; [`Server::shutdown`] shuts them all down
 //! gracefully and [`Server::join`] waits for them.
@@ -37,71 +39,99 @@ use crate::reactor::{
 };
 use crate::sys::{ListenOptions, UnixListenOptions};
 
-/// Bind a listener for `addr` in every reactor. With more than one reactor, `SO_REUSEPORT`
-/// is set so they share the address. Returns each reactor's listener (in order) and the
-/// address actually bound (port 0 resolved). If one bind fails, the listeners already made
-/// are closed again.
+/// Listen on `addr` with one socket that every reactor serves. Returns each reactor's
+/// listener id (in order) and the address bound (port 0 resolved).
 ///
-/// `SO_REUSEPORT` lets any process of the same user join the group: a second server started
-/// by mistake on the same port shares the connections instead of failing with "address in
-/// use".
+/// One socket, not one per reactor: each reactor registers its own clone of it with
+/// `EPOLLEXCLUSIVE`, so a new connection wakes one reactor, and the address belongs to this
+/// process alone. (With `SO_REUSEPORT` sockets, one per reactor, any process of the same user
+/// could bind the address too and silently take a share of the connections; here a second
+/// server's bind fails with "address in use", as with one reactor.) `opts.reuse_port` is
+/// honoured if set, for a caller who wants the group. If registering fails in one reactor, the
+/// listeners already added are closed again: all or nothing.
 ///
 /// # Errors
 ///
-/// The first bind error (address in use, permission denied, ...).
+/// The bind error (address in use, permission denied, ...), or a registration error.
 pub fn bind_tcp<H: Handler>(
     reactors: &mut [Reactor<H>],
     addr: SocketAddr,
     opts: ListenOptions,
 ) -> io::Result<(Vec<ListenerId>, SocketAddr)> {
-    let opts = ListenOptions {
-        reuse_port: opts.reuse_port || reactors.len() > 1,
-        ..opts
-    };
-    let mut bound = addr;
-    let mut ids = Vec::with_capacity(reactors.len());
-    for i in 0..reactors.len() {
-        let result = reactors[i].with_context(|_, cx| cx.listen_with(bound, &opts));
-        let id = match result {
-            Ok(id) => id,
-            Err(e) => {
-                // All or nothing: no reactor keeps a listener its caller never heard of.
-                for (r, id) in reactors.iter_mut().zip(ids) {
-                    let _ = r.with_context(|_, cx| cx.close_listener(id));
+    let sock = crate::sys::tcp_listener(addr, &opts)?;
+    let bound = sock.local_addr()?;
+    let shared = reactors.len() > 1;
+    share(
+        reactors,
+        |r| {
+            let sock = sock.try_clone()?;
+            r.with_context(|_, cx| {
+                if shared {
+                    cx.add_shared_listener(sock)
+                } else {
+                    cx.add_listener(sock)
                 }
-                return Err(e);
-            }
-        };
-        if i == 0 {
-            bound = reactors[0].listener_addr(id)?;
-        }
-        ids.push(id);
-    }
-    Ok((ids, bound))
+            })
+        },
+        |r, id| {
+            let _ = r.with_context(|_, cx| cx.close_listener(id));
+        },
+    )
+    .map(|ids| (ids, bound))
 }
 
-/// Bind a UDP socket for `addr` in every reactor (with `SO_REUSEPORT` when there are
-/// several). Returns each reactor's socket and the address actually bound.
+/// Bind one UDP socket to `addr` that every reactor serves (see [`bind_tcp`]: each datagram
+/// goes to one reactor, and the address belongs to this process). Returns each reactor's
+/// socket id and the address bound.
 ///
 /// # Errors
 ///
-/// The first bind error.
+/// The bind error, or a registration error.
 pub fn bind_udp<H: Handler>(
     reactors: &mut [Reactor<H>],
     addr: SocketAddr,
 ) -> io::Result<(Vec<DgramId>, SocketAddr)> {
-    let reuse = reactors.len() > 1;
-    let mut bound = addr;
+    let sock = crate::sys::udp_socket(addr, false)?;
+    let bound = sock.local_addr()?;
+    let shared = reactors.len() > 1;
+    share(
+        reactors,
+        |r| {
+            let sock = sock.try_clone()?;
+            r.with_context(|_, cx| {
+                if shared {
+                    cx.add_shared_udp(sock)
+                } else {
+                    cx.add_udp(sock)
+                }
+            })
+        },
+        |r, id| {
+            let _ = r.with_context(|_, cx| cx.close_dgram(id));
+        },
+    )
+    .map(|ids| (ids, bound))
+}
+
+/// Add one socket to every reactor with `add`; if one fails, undo the others with `undo`.
+fn share<H: Handler, I: Copy>(
+    reactors: &mut [Reactor<H>],
+    mut add: impl FnMut(&mut Reactor<H>) -> io::Result<I>,
+    mut undo: impl FnMut(&mut Reactor<H>, I),
+) -> io::Result<Vec<I>> {
     let mut ids = Vec::with_capacity(reactors.len());
-    for (i, r) in reactors.iter_mut().enumerate() {
-        let sock = crate::sys::udp_socket(bound, reuse)?;
-        let id = r.with_context(|_, cx| cx.add_udp(sock))?;
-        if i == 0 {
-            bound = r.udp_addr(id)?;
+    for i in 0..reactors.len() {
+        match add(&mut reactors[i]) {
+            Ok(id) => ids.push(id),
+            Err(e) => {
+                for (r, id) in reactors.iter_mut().zip(ids) {
+                    undo(r, id);
+                }
+                return Err(e);
+            }
         }
-        ids.push(id);
     }
-    Ok((ids, bound))
+    Ok(ids)
 }
 
 /// A reactor's thread, which hands the reactor back when it ends.

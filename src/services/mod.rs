@@ -24,7 +24,9 @@ use crate::conn::Timeouts;
 use crate::error::CloseReason;
 use crate::framing::{Codec, ConfigError, DEFAULT_MAX_FRAME};
 use crate::reactor::framed::{send_frame, FrameDecoders, FrameHandler};
-use crate::reactor::{Config, ConnId, Context, DgramId, Handler, ListenerId, PeerAddr, Reactor};
+use crate::reactor::{
+    Config, ConnId, ConnectionLimit, Context, DgramId, Handler, ListenerId, PeerAddr, Reactor,
+};
 use crate::server;
 use crate::sys::UnixListenOptions;
 
@@ -160,7 +162,7 @@ pub struct CourseConfig {
     pub tcp: Vec<SocketAddr>,
     /// TCP framed echo addresses. Default: 127.0.0.1:9998.
     pub framed: Vec<SocketAddr>,
-    /// Unix socket files for framed echo (served by the first reactor: no `SO_REUSEPORT`).
+    /// Unix socket files for framed echo (served by the first reactor).
     pub unix: Vec<PathBuf>,
     /// Largest frame, header included. Default 8 MiB.
     pub max_frame: usize,
@@ -170,7 +172,7 @@ pub struct CourseConfig {
     pub frame_timeout: Option<Duration>,
     /// Reactors, one per thread. Default 1.
     pub threads: usize,
-    /// Most connections open at once (split evenly across reactors). Default: no limit.
+    /// Most connections open at once, in all reactors together. Default: no limit.
     pub max_conns: Option<usize>,
 }
 
@@ -213,8 +215,11 @@ fn bind_error(what: &str, addr: &dyn std::fmt::Display, port: u16, e: io::Error)
 }
 
 /// The reactors of `netloop serve`, one per `cfg.threads`, each with every service of `cfg`
-/// bound (addresses shared with `SO_REUSEPORT` when there are several), ready for
-/// [`Server::start`](crate::server::Server::start). Also returns what was bound, in order.
+/// bound, ready for
+/// [`Server::start`](crate::server::Server::start). Every address is one socket shared by the
+/// reactors (see [`server::bind_tcp`]), so a second server on the same address fails with
+/// "address in use", and `max_conns` is one limit for them all. Also returns what was bound,
+/// in order.
 ///
 /// # Errors
 ///
@@ -232,12 +237,16 @@ pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServ
     };
     // A whole frame must fit in a connection's read buffer.
     config.max_read_buffer = defaults.max_read_buffer.max(codec.max_frame());
-    // The kernel spreads connections evenly across reactors, so the limit is split too.
-    config.max_connections = cfg.max_conns.map(|m| m.div_ceil(cfg.threads.max(1)));
+    // One limit for all the reactors, kept exactly (see `ConnectionLimit`).
+    let limit = cfg.max_conns.map(ConnectionLimit::new);
     let mut reactors = Vec::with_capacity(cfg.threads);
     for _ in 0..cfg.threads.max(1) {
         let handler = CourseServer::with_codec(codec).map_err(|e| invalid(e.to_string()))?;
-        reactors.push(Reactor::with_config(handler, config)?);
+        let mut reactor = Reactor::with_config(handler, config)?;
+        if let Some(limit) = &limit {
+            reactor.share_connection_limit(std::sync::Arc::clone(limit));
+        }
+        reactors.push(reactor);
     }
     let mut bound = Vec::new();
     for &addr in &cfg.udp {

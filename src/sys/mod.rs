@@ -15,14 +15,15 @@
 //!   poll as readable events, not through a flag set by an asynchronous handler, and
 //!   [`Signals::wait`] for a main thread that only waits for them (`poll(2)`);
 //! * [`raise_fd_limit`]: `setrlimit(RLIMIT_NOFILE)` up to the hard limit;
-//! * [`poll_fd`]: the epoll descriptor of a `mio::Poll`, borrowed;
+//! * [`epoll_add_exclusive`]: one socket shared by several reactors, an event waking one;
 //! * [`service_port`]: the services database (`/etc/services`);
 //! * [`is_resource_exhausted`], [`is_connection_error`], [`EMFILE`], [`ECONNABORTED`]: what
 //!   `accept(2)` errors mean.
 //!
 //! Everything above this module is platform-neutral Rust on top of mio. This is the only module
-//! allowed `unsafe`, and it needs it once: to lend out the epoll descriptor that `mio::Poll`
-//! owns but only shows as a number ([`poll_fd`]). socket2 and nix wrap the syscalls safely.
+//! allowed `unsafe`, and it needs it once: the `epoll_ctl` call that asks for `EPOLLEXCLUSIVE`
+//! ([`epoll_add_exclusive`]), which neither mio nor nix's current API offers. socket2 and nix
+//! wrap the other syscalls safely.
 
 use std::io;
 use std::net::SocketAddr;
@@ -41,7 +42,7 @@ pub struct ListenOptions {
     /// For an IPv6 address: accept IPv6 only (`true`), or IPv4-mapped addresses too
     /// (`false`, dual stack). The system default varies, so netloop always sets it.
     pub only_v6: bool,
-    /// Set `SO_REUSEPORT`, so that several listeners (one per reactor) share one address and
+    /// Set `SO_REUSEPORT`, so that several listeners share one address and
     /// the kernel spreads connections across them.
     pub reuse_port: bool,
 }
@@ -255,14 +256,54 @@ fn claim_unix_path(
     Ok(())
 }
 
-/// The epoll descriptor of a `mio::Poll`, borrowed for as long as the `Poll` (mio gives only
-/// its raw number).
-pub fn poll_fd(poll: &mio::Poll) -> BorrowedFd<'_> {
-    let fd = poll.as_raw_fd();
-    // SAFETY: `Poll` owns this epoll descriptor and closes it only when dropped; the returned
-    // borrow cannot outlive `poll`, so the descriptor stays open (and is not reused) while it
-    // lives.
-    unsafe { BorrowedFd::borrow_raw(fd) }
+/// Turn a libc return value of -1 into the `errno` error (mio's `syscall!` idea, as a
+/// function).
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Register `fd` with the epoll instance `epoll` under `token`, edge-triggered, for input
+/// (and output if `writable`), with `EPOLLEXCLUSIVE`: when several epoll instances (several
+/// reactors) wait on the same socket, an event wakes one of them, not all (Linux 4.5). It is
+/// how reactors share one listening socket without a thundering herd. mio has no way to ask
+/// for the flag, so this is a raw `epoll_ctl(EPOLL_CTL_ADD)`; mio's `deregister` removes the
+/// registration as usual.
+///
+/// # Errors
+///
+/// Any error of `epoll_ctl(2)`, for example `EEXIST` if `fd` is registered already.
+pub fn epoll_add_exclusive(
+    epoll: BorrowedFd<'_>,
+    fd: BorrowedFd<'_>,
+    token: u64,
+    writable: bool,
+) -> io::Result<()> {
+    // The kernel allows EPOLLEXCLUSIVE only beside EPOLLIN, EPOLLOUT, EPOLLET and EPOLLWAKEUP
+    // (EINVAL otherwise): no EPOLLRDHUP, which a listener or a datagram socket never needs.
+    let mut flags = libc::EPOLLIN | libc::EPOLLET | libc::EPOLLEXCLUSIVE;
+    if writable {
+        flags |= libc::EPOLLOUT;
+    }
+    let mut event = libc::epoll_event {
+        events: flags as u32,
+        u64: token,
+    };
+    // SAFETY: both descriptors are borrowed, so they stay open for the call; `event` is a
+    // valid, initialised `epoll_event` that lives across the call and that the kernel only
+    // reads.
+    let rc = unsafe {
+        libc::epoll_ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd.as_raw_fd(),
+            &mut event,
+        )
+    };
+    cvt(rc).map(|_| ())
 }
 
 /// Length of the next record of a seqpacket or datagram socket, without taking it
