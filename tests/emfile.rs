@@ -1,4 +1,6 @@
-//! Running out of descriptors during accept pauses the listener instead of spinning the loop.
+//! Running out of descriptors during accept: the connections waiting are accepted and closed
+//! at once with the reserve descriptor (libuv's trick), and the listener pauses instead of
+//! spinning the loop.
 //!
 //! This test lowers the process's RLIMIT_NOFILE, so it lives in a test binary of its own.
 
@@ -38,7 +40,7 @@ fn highest_open_fd() -> i32 {
 }
 
 #[test]
-fn emfile_pauses_accepting_until_the_backoff_has_passed() {
+fn emfile_tells_waiting_clients_at_once_and_pauses_accepting_until_the_backoff() {
     let config = Config::default().accept_backoff(Duration::from_millis(200));
     let mut reactor = Reactor::with_config(Count::default(), config).unwrap();
     let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -79,13 +81,30 @@ fn emfile_pauses_accepting_until_the_backoff_has_passed() {
         errors_after_spin, 1,
         "no accept retried before the back-off"
     );
+    // The reserve descriptor answered the others at once: accepted and closed, not left to
+    // hang in the backlog.
+    assert_eq!(reactor.stats().shed, clients.len() as u64 - 1);
+    for (i, mut c) in clients.into_iter().enumerate().skip(1) {
+        let mut b = [0; 1];
+        let start = std::time::Instant::now();
+        match std::io::Read::read(&mut c, &mut b) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("client {i}: {other:?}"),
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "client {i} was told at once"
+        );
+    }
 
-    // After the back-off the listener resumes and takes the rest.
+    // After the back-off the listener resumes: a new client is served.
+    let _late = util::connect(addr);
     for _ in 0..100 {
-        if reactor.handler().accepted == clients.len() {
+        if reactor.handler().accepted == 2 {
             break;
         }
         reactor.turn(Some(Duration::from_millis(50))).unwrap();
     }
-    assert_eq!(reactor.handler().accepted, clients.len());
+    assert_eq!(reactor.handler().accepted, 2, "serving resumed");
 }

@@ -52,7 +52,10 @@ impl Core {
                 Err(e) => {
                     // Out of descriptors (EMFILE, ENFILE) or memory, or something unexpected:
                     // retrying now would fail again and, edge-triggered or not, spin the loop.
-                    // Pause this listener and try again after a back-off.
+                    // Tell the clients waiting now, then pause this listener for a back-off.
+                    if sys::is_out_of_descriptors(&e) {
+                        self.shed_waiting(key);
+                    }
                     self.stats.accept_errors += 1;
                     let backoff = self.config.accept_backoff;
                     let why = if sys::is_resource_exhausted(&e) {
@@ -71,6 +74,44 @@ impl Core {
         }
         // Batch used up: more connections may be waiting; continue next turn.
         self.queue_read(key);
+    }
+
+    /// Out of descriptors with connections waiting: free the reserve descriptor, accept each
+    /// waiting connection and close it at once (its client sees the connection end now,
+    /// instead of hanging in the backlog), then take the reserve back (libuv's trick).
+    fn shed_waiting(&mut self, key: Key) {
+        let Some(reserve) = self.reserve.as_mut() else {
+            return;
+        };
+        if !reserve.release() {
+            reserve.refill();
+            return;
+        }
+        let mut shed = 0;
+        if let Some(Source::Listener { sock, .. }) = self.sources.get(key) {
+            loop {
+                match sock.accept() {
+                    Ok((stream, peer)) => {
+                        debug!("closed a connection from {peer} at once: out of descriptors");
+                        drop(stream);
+                        shed += 1;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        self.stats.shed += shed;
+        if let Some(reserve) = self.reserve.as_mut() {
+            if !reserve.refill() {
+                warn!(
+                    "the reserve descriptor could not be taken back; retrying at the next EMFILE"
+                );
+            }
+        }
+        if shed > 0 {
+            warn!("out of descriptors: closed {shed} waiting connection(s) at once");
+        }
     }
 
     /// The back-off after an accept failure is over: accept again (next turn, from the read

@@ -98,6 +98,9 @@ pub(crate) struct Core {
     /// The bound on open connections (`Config::max_connections`, or one shared by several
     /// reactors).
     pub(crate) limit: Option<Arc<ConnectionLimit>>,
+    /// One descriptor held back for accepting and closing connections when the process runs
+    /// out (see `accept`); `None` if it could not be opened.
+    pub(crate) reserve: Option<crate::sys::Reserve>,
 }
 
 impl Core {
@@ -122,6 +125,7 @@ impl Core {
             shutdown_timer: None,
             user_timers: 0,
             limit: config.max_connections.map(ConnectionLimit::new),
+            reserve: crate::sys::Reserve::new().ok(),
             config,
         }
     }

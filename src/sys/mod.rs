@@ -14,7 +14,8 @@
 //! * [`Signals`]: a `signalfd(2)` so that SIGINT and SIGTERM arrive through the reactor's own
 //!   poll as readable events, not through a flag set by an asynchronous handler, and
 //!   [`Signals::wait`] for a main thread that only waits for them (`poll(2)`);
-//! * [`raise_fd_limit`]: `setrlimit(RLIMIT_NOFILE)` up to the hard limit;
+//! * [`raise_fd_limit`]: `setrlimit(RLIMIT_NOFILE)` up to the hard limit; [`Reserve`]: one
+//!   descriptor held back for `EMFILE`;
 //! * [`epoll_add_exclusive`]: one socket shared by several reactors, an event waking one;
 //! * [`service_port`]: the services database (`/etc/services`);
 //! * [`is_resource_exhausted`], [`is_connection_error`], [`EMFILE`], [`ECONNABORTED`]: what
@@ -457,6 +458,47 @@ pub const EMFILE: i32 = libc::EMFILE;
 
 /// `ECONNABORTED`: a connection was reset before it was accepted.
 pub const ECONNABORTED: i32 = libc::ECONNABORTED;
+
+/// One descriptor held in reserve for the moment the process runs out (libuv's trick): on
+/// `EMFILE` during `accept`, [`release`](Reserve::release) it, accept the connections waiting
+/// and close them at once (so their clients are told now, instead of waiting in the backlog
+/// until they time out), then [`refill`](Reserve::refill) it.
+#[derive(Debug)]
+pub struct Reserve {
+    file: Option<std::fs::File>,
+}
+
+impl Reserve {
+    /// Hold one descriptor (`/dev/null`, close-on-exec).
+    ///
+    /// # Errors
+    ///
+    /// If `/dev/null` cannot be opened (out of descriptors already, say).
+    pub fn new() -> io::Result<Reserve> {
+        Ok(Reserve {
+            file: Some(std::fs::File::open("/dev/null")?),
+        })
+    }
+
+    /// Give the descriptor back to the process; `false` if it was not held.
+    pub fn release(&mut self) -> bool {
+        self.file.take().is_some()
+    }
+
+    /// Take a descriptor again, if one is free; `false` if not (try again later).
+    pub fn refill(&mut self) -> bool {
+        if self.file.is_none() {
+            self.file = std::fs::File::open("/dev/null").ok();
+        }
+        self.file.is_some()
+    }
+}
+
+/// Is this `accept(2)` error a lack of descriptors (`EMFILE`, `ENFILE`), which the
+/// [`Reserve`] can answer?
+pub fn is_out_of_descriptors(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
 
 /// Is this `accept(2)` error about running out of descriptors or memory, where retrying at
 /// once would fail again (and spin the loop)?
