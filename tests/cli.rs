@@ -323,6 +323,10 @@ fn framed_client_sends_each_message_as_a_frame() {
         reason.contains("frame of 104 bytes exceeds the maximum of 64 bytes"),
         "{reason}"
     );
+    assert!(
+        reason.contains(" with 127.0.0.1:"),
+        "the peer is named: {reason}"
+    );
 }
 
 /// Start a course server ported to Python, serving `count` requests, and return its port.
@@ -555,4 +559,57 @@ fn max_conns_is_one_exact_limit_across_threads() {
         drop(again);
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_second_signal_during_the_grace_period_ends_it_at_once() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    use std::io::Write;
+    use std::time::Instant;
+    let mut server = serve(&["--grace", "60"]);
+    // A client that sends a lot and reads nothing: its echo cannot be flushed, so the
+    // graceful shutdown would wait the whole minute for it.
+    let mut c = util::connect(server.tcp[0]);
+    c.set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    for _ in 0..200 {
+        if c.write_all(&chunk).is_err() {
+            break; // both directions' buffers are full
+        }
+    }
+    let pid = Pid::from_raw(server.child.id() as i32);
+    kill(pid, Signal::SIGINT).unwrap();
+    let mut draining = false;
+    while let Ok(line) = server.stderr.recv_timeout(STEP) {
+        if line.contains("shutting down") {
+            draining = true;
+            break;
+        }
+    }
+    assert!(draining, "the first signal started a graceful shutdown");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "still waiting for the connection within the grace"
+    );
+    let second = Instant::now();
+    kill(pid, Signal::SIGINT).unwrap();
+    let mut status = None;
+    while second.elapsed() < STEP {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = status.expect("the server exited after the second signal");
+    assert!(
+        second.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        second.elapsed()
+    );
+    assert!(status.success(), "{status}");
+    drop(c);
 }

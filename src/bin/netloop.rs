@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! netloop serve [--udp ADDR]... [--tcp ADDR]... [--framed ADDR]... [--max-frame BYTES] [--timeout SECS]
-//!               [--frame-timeout SECS] [--threads N] [--max-conns N] [--stats SECS] [--unix PATH]...
+//!               [--frame-timeout SECS] [--threads N] [--max-conns N] [--grace SECS] [--stats SECS]
+//!               [--unix PATH]...
 //! netloop udp-client MESSAGE [--server ADDR] [--timeout SECS]
 //! netloop tcp-client MESSAGE [--server ADDR] [--timeout SECS]
 //! netloop framed-client MESSAGE... [--server ADDR] [--max-frame BYTES] [--timeout SECS]
@@ -79,6 +80,10 @@ enum Command {
         /// once.
         #[arg(long = "max-conns", value_name = "N")]
         max_conns: Option<usize>,
+        /// Seconds that open connections get to finish after Ctrl-C or SIGTERM (a second
+        /// signal ends them at once).
+        #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+        grace: Duration,
         /// Log the counters every SECS seconds (they are always logged at shutdown).
         #[arg(long, value_name = "SECS", value_parser = parse_secs)]
         stats: Option<Duration>,
@@ -214,6 +219,7 @@ fn main() -> ExitCode {
             frame_timeout,
             threads,
             max_conns,
+            grace,
             stats,
         } => serve(ServeOpts {
             udp,
@@ -225,6 +231,7 @@ fn main() -> ExitCode {
             frame_timeout,
             threads,
             max_conns,
+            grace,
             stats,
         }),
         Command::FramedClient {
@@ -270,11 +277,9 @@ struct ServeOpts {
     frame_timeout: Duration,
     threads: usize,
     max_conns: Option<usize>,
+    grace: Duration,
     stats: Option<Duration>,
 }
-
-/// How long connections get to finish after Ctrl-C or SIGTERM.
-const GRACE: Duration = Duration::from_secs(5);
 
 /// Raise the soft descriptor limit to the hard one (see `sys::raise_fd_limit`), and say so.
 fn raise_fd_limit() {
@@ -354,12 +359,27 @@ fn serve(o: ServeOpts) -> Result<(), String> {
         .map_err(|e| format!("waiting for signals failed: {e}"));
     match &signo {
         Ok(n) => log::info!(
-            "signal {n}: shutting down, {}s for open connections to finish",
-            GRACE.as_secs()
+            "signal {n}: shutting down, {:?} for open connections to finish (a second signal ends them now)",
+            o.grace
         ),
         Err(e) => log::error!("{e}"),
     }
-    server.shutdown(GRACE);
+    server.shutdown(o.grace);
+    // A second signal during the grace period ends it at once.
+    while !server.is_finished() {
+        match signals.wait(Some(Duration::from_millis(50))) {
+            Ok(Some(n)) => {
+                log::warn!("signal {n} again: closing every connection now");
+                server.stop();
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                log::error!("waiting for signals failed: {e}");
+                break;
+            }
+        }
+    }
     let reactors = server.join().map_err(|e| format!("reactor failed: {e}"))?;
     let total = reactors
         .iter()

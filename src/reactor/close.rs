@@ -10,10 +10,11 @@
 use std::io;
 use std::time::Duration;
 
-use log::{debug, warn};
+use log::{log_enabled, warn, Level};
 
 use super::core::{Core, TimerTarget};
 use super::registry::Source;
+use super::socket::Stream;
 use super::token::{ConnId, Key};
 use crate::error::{stale, CloseReason};
 
@@ -35,7 +36,7 @@ impl Core {
         if let Some(limit) = &self.limit {
             limit.release();
         }
-        debug!("conn#{}.{} closed: {reason}", key.index, key.gen);
+        log_close(key, &sock, &reason);
         drop(sock);
         self.closed.push_back((ConnId(key), reason));
     }
@@ -152,5 +153,29 @@ impl Core {
         }
         self.shutting_down = false;
         self.stopped = true;
+    }
+}
+
+/// One log line per closed connection, naming the peer: expected ends (the peer's or ours, a
+/// reset) at debug, so that 10,000 resets do not write 10,000 lines at the default level;
+/// timeouts, protocol and I/O errors and panics at info. The peer's address is looked up
+/// (`getpeername`) only when the line is written; after a reset the kernel may have
+/// forgotten it.
+fn log_close(key: Key, sock: &Stream, reason: &CloseReason) {
+    let level = match reason {
+        CloseReason::PeerClosed | CloseReason::Local | CloseReason::Reset => Level::Debug,
+        _ => Level::Info,
+    };
+    if log_enabled!(level) {
+        let peer = match sock.peer_addr() {
+            Ok(p) => p.to_string(),
+            Err(_) => "an unknown peer".to_owned(),
+        };
+        log::log!(
+            level,
+            "conn#{}.{} with {peer} closed: {reason}",
+            key.index,
+            key.gen
+        );
     }
 }

@@ -348,6 +348,11 @@ impl<H: Handler + Send + 'static> Server<H> {
         }
     }
 
+    /// Have all the reactors stopped (their threads ended)?
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|(_, t)| t.is_finished())
+    }
+
     /// Stop every reactor after its current turn, without waiting for connections.
     pub fn stop(&self) {
         for (h, _) in &self.threads {

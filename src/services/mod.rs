@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use log::{debug, info, warn};
+use log::{debug, warn};
 
 use crate::conn::Timeouts;
 use crate::error::CloseReason;
@@ -133,14 +133,9 @@ impl Handler for CourseServer {
         }
     }
 
-    fn on_close(&mut self, _cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
+    fn on_close(&mut self, _cx: &mut Context<'_>, conn: ConnId, _reason: &CloseReason) {
+        // The reactor logs every close, with the peer's address and the reason.
         self.framed.close(conn);
-        // One line per closed connection: errors at info, orderly closes at debug.
-        if reason.is_clean() {
-            debug!("{conn}: {reason}");
-        } else {
-            info!("{conn}: {reason}");
-        }
     }
 
     fn on_datagram(&mut self, cx: &mut Context<'_>, socket: DgramId, data: &[u8], peer: &PeerAddr) {
