@@ -536,6 +536,18 @@ impl Context<'_> {
         self.core.conn_ids()
     }
 
+    /// Entries in the reactor's slab: listeners, datagram sockets, signal descriptors and
+    /// connections (for monitoring, and for leak checks).
+    pub fn socket_count(&self) -> usize {
+        self.core.sources.len()
+    }
+
+    /// Entries in the timer wheel: one per connection with a deadline running, plus user
+    /// timers, accept back-offs and a shutdown's grace (for monitoring, and for leak checks).
+    pub fn timer_count(&self) -> usize {
+        self.core.wheel.len()
+    }
+
     /// Is `conn` a live connection (not closed, not stale)?
     pub fn is_open(&self, conn: ConnId) -> bool {
         matches!(self.core.sources.conn(conn.0), Some((_, c)) if !c.is_closing())
