@@ -169,6 +169,31 @@ fn sim_frame_timeout_closes_a_trickled_message_while_others_are_served() {
 }
 
 #[test]
+fn sim_a_message_larger_than_the_read_buffer_limit_closes_with_a_reason() {
+    let mut sim = sim_with(
+        Config::default()
+            .read_buffer_size(512)
+            .max_read_buffer(1024),
+    );
+    sim.echo_lines(true);
+    let c = sim.connect().unwrap();
+    let other = sim.connect().unwrap();
+    sim.send(c, &[b'x'; 2000]).unwrap();
+    sim.send(other, b"short line\n").unwrap();
+    sim.run_for(MS).unwrap();
+    assert_eq!(
+        sim.closed(c).map(|(r, _)| r),
+        Some("protocol error: unconsumed input reached the read buffer limit of 1024 bytes")
+    );
+    sim.recv(other);
+    assert_eq!(
+        sim.received(other),
+        b"short line\n",
+        "the other connection carries on"
+    );
+}
+
+#[test]
 fn sim_write_timeout_closes_a_peer_that_stops_reading() {
     let write = Timeouts {
         write: Some(40 * MS),
