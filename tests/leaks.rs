@@ -86,9 +86,11 @@ fn ten_thousand_connect_close_cycles_leave_nothing_behind() {
         open_fds()
     );
     // Flat: no growth with the number of connections served (pooled blocks aside, which
-    // stop at a handful for one connection at a time).
+    // stop at a handful for one connection at a time). Not under AddressSanitizer, whose
+    // quarantine keeps freed memory resident on purpose.
+    let sanitized = std::env::var_os("ASAN_OPTIONS").is_some();
     assert!(
-        end_rss < warm_rss + 4 * 1024 * 1024,
+        sanitized || end_rss < warm_rss + 4 * 1024 * 1024,
         "RSS grew from {warm_rss} to {end_rss} bytes over {} cycles",
         CYCLES * 9 / 10
     );
