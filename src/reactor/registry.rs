@@ -114,20 +114,14 @@ impl Sources {
         if let Some(fd) = shared {
             let writable = interest.is_writable();
             crate::sys::epoll_add_exclusive(r.as_fd(), fd.as_fd(), token.0 as u64, writable)?;
-            entry.insert(Entry {
-                gen: key.gen,
-                on_read_list: false,
-                on_flush_list: false,
-                source,
-            });
-            return Ok(key);
-        }
-        match &mut source {
-            Source::Listener { sock, .. } => r.register(sock, token, interest)?,
-            Source::Conn { sock, .. } => r.register(sock, token, interest)?,
-            Source::Dgram { sock, .. } => r.register(sock, token, interest)?,
-            Source::Signals(s) => r.register(&mut SourceFd(&s.as_raw_fd()), token, interest)?,
-            Source::Closed => {}
+        } else {
+            match &mut source {
+                Source::Listener { sock, .. } => r.register(sock, token, interest)?,
+                Source::Conn { sock, .. } => r.register(sock, token, interest)?,
+                Source::Dgram { sock, .. } => r.register(sock, token, interest)?,
+                Source::Signals(s) => r.register(&mut SourceFd(&s.as_raw_fd()), token, interest)?,
+                Source::Closed => {}
+            }
         }
         entry.insert(Entry {
             gen: key.gen,

@@ -60,18 +60,11 @@ pub fn bind_tcp<H: Handler>(
 ) -> io::Result<(Vec<ListenerId>, SocketAddr)> {
     let sock = crate::sys::tcp_listener(addr, &opts)?;
     let bound = sock.local_addr()?;
-    let shared = reactors.len() > 1;
     share(
         reactors,
         |r| {
             let sock = sock.try_clone()?;
-            r.with_context(|_, cx| {
-                if shared {
-                    cx.add_shared_listener(sock)
-                } else {
-                    cx.add_listener(sock)
-                }
-            })
+            r.with_context(|_, cx| cx.add_shared_listener(sock))
         },
         |r, id| {
             let _ = r.with_context(|_, cx| cx.close_listener(id));
@@ -93,18 +86,11 @@ pub fn bind_udp<H: Handler>(
 ) -> io::Result<(Vec<DgramId>, SocketAddr)> {
     let sock = crate::sys::udp_socket(addr, false)?;
     let bound = sock.local_addr()?;
-    let shared = reactors.len() > 1;
     share(
         reactors,
         |r| {
             let sock = sock.try_clone()?;
-            r.with_context(|_, cx| {
-                if shared {
-                    cx.add_shared_udp(sock)
-                } else {
-                    cx.add_udp(sock)
-                }
-            })
+            r.with_context(|_, cx| cx.add_shared_udp(sock))
         },
         |r, id| {
             let _ = r.with_context(|_, cx| cx.close_dgram(id));
