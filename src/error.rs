@@ -128,6 +128,31 @@ impl fmt::Display for ReadBufferFull {
 
 impl StdError for ReadBufferFull {}
 
+/// Queueing more output would take a connection's queue past
+/// [`Config::max_queued`](crate::reactor::Config::max_queued): the write is refused (with
+/// `io::ErrorKind::WouldBlock`), and nothing of it is queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueFull {
+    /// Bytes queued already.
+    pub queued: usize,
+    /// Bytes the refused write would have added.
+    pub len: usize,
+    /// The limit.
+    pub cap: usize,
+}
+
+impl fmt::Display for QueueFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} more bytes would take the {} queued past the limit of {} (the peer is not reading)",
+            self.len, self.queued, self.cap
+        )
+    }
+}
+
+impl StdError for QueueFull {}
+
 /// Stream input arrived for a handler that takes none (it kept the default
 /// [`Handler::on_data`](crate::reactor::Handler::on_data)); the connection is closed with
 /// this as its [`CloseReason::Protocol`].

@@ -50,9 +50,14 @@ fn graceful_shutdown_delivers_all_queued_output_then_stops() {
 
 #[test]
 fn grace_period_bounds_the_wait_for_a_peer_that_never_reads() {
-    let mut reactor = Reactor::new(Big {
-        size: 64 * 1024 * 1024,
-    })
+    // One reply of 64 MiB, past the default cap on queued output: raised for this handler.
+    let config = netloop::Config::default().max_queued(128 << 20);
+    let mut reactor = Reactor::with_config(
+        Big {
+            size: 64 * 1024 * 1024,
+        },
+        config,
+    )
     .unwrap();
     let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = reactor.listener_addr(l).unwrap();

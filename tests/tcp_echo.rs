@@ -427,3 +427,52 @@ fn a_connect_that_hangs_is_closed_by_the_connect_timeout() {
     assert_eq!(h.closed, vec!["timed out (connect timeout)".to_string()]);
     assert!(start.elapsed() >= Duration::from_millis(300));
 }
+
+/// A relay to a peer that never reads: writes until the queue's hard cap refuses.
+#[derive(Default)]
+struct Relay {
+    accepted_mib: usize,
+    refused: Option<(std::io::ErrorKind, String, usize)>,
+}
+
+impl Handler for Relay {
+    fn on_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: netloop::ListenerId,
+        conn: ConnId,
+        _: &netloop::reactor::PeerAddr,
+    ) {
+        let mib = vec![0u8; 1 << 20];
+        for _ in 0..100 {
+            match cx.write(conn, &mib) {
+                Ok(()) => self.accepted_mib += 1,
+                Err(e) => {
+                    self.refused = Some((e.kind(), e.to_string(), cx.queued(conn)));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn writes_past_the_queue_cap_are_refused_not_buffered() {
+    let config = Config::default().max_queued(4 << 20);
+    let mut reactor = Reactor::with_config(Relay::default(), config).unwrap();
+    let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.listener_addr(l).unwrap();
+    let _peer = connect(addr); // never reads
+    for _ in 0..100 {
+        if reactor.handler().refused.is_some() {
+            break;
+        }
+        reactor.turn(Some(Duration::from_millis(20))).unwrap();
+    }
+    let h = reactor.handler();
+    let (kind, msg, queued) = h.refused.clone().expect("a write was refused");
+    assert_eq!(kind, ErrorKind::WouldBlock);
+    assert!(msg.contains("past the limit of 4194304"), "{msg}");
+    assert_eq!(h.accepted_mib, 4, "exactly the cap was queued");
+    assert_eq!(queued, 4 << 20);
+}

@@ -67,7 +67,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
-use crate::error::{CloseReason, ReadBufferFull, TimeoutKind};
+use crate::error::{CloseReason, QueueFull, ReadBufferFull, TimeoutKind};
 use crate::time::TimerHandle;
 use clocks::{Clocks, Running};
 
@@ -305,15 +305,20 @@ impl Conn {
 
     /// Queue `len` bytes at `now` with `push`. Past `high` queued bytes, reading pauses
     /// (backpressure: the peer is not reading as fast as it sends) until a flush brings the
-    /// queue down to the low watermark.
+    /// queue down to the low watermark. The queue never holds more than `cap` bytes: a
+    /// handler writing to a peer that does not read (a relay) is refused, not given memory
+    /// without limit.
     ///
     /// # Errors
     ///
-    /// `BrokenPipe` if the write side is shut down or a close was asked for.
+    /// `BrokenPipe` if the write side is shut down or a close was asked for; `WouldBlock`
+    /// carrying a [`QueueFull`] if the bytes would take the queue past `cap` (nothing is
+    /// queued; try again after `on_drained`).
     pub fn queue(
         &mut self,
         now: Instant,
         high: usize,
+        cap: usize,
         len: usize,
         pool: &mut BufPool,
         push: impl FnOnce(&mut WriteQueue, &mut BufPool),
@@ -323,6 +328,14 @@ impl Conn {
         }
         if len == 0 {
             return Ok(Queued::Nothing);
+        }
+        if self.wq.len().saturating_add(len) > cap {
+            let full = QueueFull {
+                queued: self.wq.len(),
+                len,
+                cap,
+            };
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, full));
         }
         let was_empty = self.wq.is_empty();
         push(&mut self.wq, pool);

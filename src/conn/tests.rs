@@ -19,7 +19,7 @@ fn with(t0: Instant, timeouts: Timeouts) -> Conn {
 }
 
 fn push(c: &mut Conn, now: Instant, data: &[u8], pool: &mut BufPool) -> Queued {
-    c.queue(now, 1 << 20, data.len(), pool, |wq, p| {
+    c.queue(now, 1 << 20, 1 << 21, data.len(), pool, |wq, p| {
         wq.push_copy(data, p)
     })
     .unwrap()
@@ -74,7 +74,7 @@ fn read_timeout_only_while_input_wanted() {
     assert_eq!(c.next_deadline(), Some(t0 + 15 * MS));
     // Backpressure pauses reading, and the read clock with it.
     let big = vec![0; 64];
-    c.queue(t0 + 6 * MS, 32, big.len(), &mut p, |wq, p| {
+    c.queue(t0 + 6 * MS, 32, 1024, big.len(), &mut p, |wq, p| {
         wq.push_copy(&big, p)
     })
     .unwrap();
@@ -147,7 +147,7 @@ fn close_flushes_then_lingers_until_the_peer_finishes() {
     assert!(c.close());
     assert!(!c.close(), "a second close changes nothing");
     assert_eq!(c.read_mode(), ReadMode::Discard);
-    assert!(c.queue(t0, 64, 1, &mut p, |_, _| {}).is_err());
+    assert!(c.queue(t0, 64, 128, 1, &mut p, |_, _| {}).is_err());
     // Input arriving while flushing is dropped.
     c.input_room(&mut p, 64, None).unwrap();
     assert!(matches!(
@@ -218,7 +218,7 @@ fn half_close_sends_fin_once_flushed_and_refuses_more_output() {
     let mut c = with(t0, Timeouts::NONE);
     push(&mut c, t0, b"last words", &mut p);
     c.shutdown_write();
-    assert!(c.queue(t0, 64, 1, &mut p, |_, _| {}).is_err());
+    assert!(c.queue(t0, 64, 128, 1, &mut p, |_, _| {}).is_err());
     let f = c.after_flush(t0, false, 0, MS);
     assert!(matches!(f.step, FlushStep::Wait), "output still queued");
     c.on_written(t0, 10, &mut p);
@@ -350,4 +350,24 @@ fn connect_clock_runs_only_while_connecting() {
         None,
         "an accepted connection never connects"
     );
+}
+
+#[test]
+fn output_past_the_cap_is_refused_whole() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let mut c = with(t0, Timeouts::NONE);
+    let chunk = [1u8; 40];
+    let q = |c: &mut Conn, p: &mut BufPool| {
+        c.queue(t0, 64, 100, chunk.len(), p, |wq, p| wq.push_copy(&chunk, p))
+    };
+    assert!(q(&mut c, &mut p).is_ok());
+    assert!(q(&mut c, &mut p).is_ok());
+    let err = q(&mut c, &mut p).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    assert!(err.to_string().contains("past the limit of 100"), "{err}");
+    assert_eq!(c.queued(), 80, "nothing of the refused write was queued");
+    // Once some is written, there is room again.
+    c.on_written(t0, 40, &mut p);
+    assert!(q(&mut c, &mut p).is_ok());
 }

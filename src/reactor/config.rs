@@ -52,6 +52,12 @@ pub struct Config {
     pub max_read_buffer: usize,
     /// Queued output at which reading from a connection stops. Default 1 MiB.
     pub high_watermark: usize,
+    /// Most output one connection may have queued: a write that would pass it fails with
+    /// `WouldBlock` ([`QueueFull`](crate::error::QueueFull)) and queues nothing. The
+    /// watermarks bound what a peer's own requests make it queue; this bounds what a handler
+    /// writes to a peer that does not read (a relay, a broadcast). Must hold the largest reply
+    /// (an echoed frame: `max_read_buffer` plus its header). Default 32 MiB.
+    pub max_queued: usize,
     /// Queued output below which reading resumes. Default 256 KiB.
     pub low_watermark: usize,
     /// Idle blocks the buffer pool keeps, per kind. Default 1024.
@@ -101,6 +107,7 @@ impl Default for Config {
             write_buffer_size: 16 * 1024,
             max_read_buffer: crate::framing::DEFAULT_MAX_FRAME,
             high_watermark: 1024 * 1024,
+            max_queued: 32 * 1024 * 1024,
             low_watermark: 256 * 1024,
             max_pooled_buffers: 1024,
             nodelay: true,
@@ -140,6 +147,7 @@ setters!(
     write_buffer_size: usize,
     max_read_buffer: usize,
     high_watermark: usize,
+    max_queued: usize,
     low_watermark: usize,
     max_pooled_buffers: usize,
     nodelay: bool,
@@ -168,6 +176,9 @@ impl Config {
         }
         if self.low_watermark > self.high_watermark || self.high_watermark == 0 {
             return bad("need 0 < high_watermark and low_watermark <= high_watermark");
+        }
+        if self.max_queued < self.high_watermark {
+            return bad("max_queued must be >= high_watermark");
         }
         Ok(())
     }

@@ -69,17 +69,17 @@ impl Context<'_> {
     /// Queue a copy of `data` on `conn`. Copies into pooled blocks, so steady traffic does not
     /// allocate.
     ///
-    /// Writing never refuses for lack of room: past
-    /// [`Config::high_watermark`](super::Config::high_watermark) the reactor stops *reading*
-    /// from `conn`, which bounds what a peer can make its own replies queue. A handler that
-    /// writes to *other* connections (a relay, a chat) must bound that itself, for instance by
-    /// checking [`queued`](Context::queued) and dropping or closing a peer that does not keep
-    /// up.
+    /// Past [`Config::high_watermark`](super::Config::high_watermark) the reactor stops
+    /// *reading* from `conn`, which bounds what a peer can make its own replies queue. A
+    /// handler that writes to *other* connections (a relay, a chat) meets the hard cap
+    /// instead, [`Config::max_queued`](super::Config::max_queued), or bounds itself earlier
+    /// with [`queued`](Context::queued).
     ///
     /// # Errors
     ///
     /// `NotConnected` if `conn` is stale; `BrokenPipe` if its write side is shut down or a close
-    /// was requested.
+    /// was requested; `WouldBlock` ([`QueueFull`](crate::error::QueueFull)) if `data` would
+    /// take the queue past `Config::max_queued` (nothing is queued).
     pub fn write(&mut self, conn: ConnId, data: &[u8]) -> io::Result<()> {
         self.core
             .queue_output(conn.0, data.len(), |wq, pool| wq.push_copy(data, pool))

@@ -27,11 +27,11 @@ impl Core {
         len: usize,
         push: impl FnOnce(&mut WriteQueue, &mut BufPool),
     ) -> io::Result<()> {
-        let high = self.config.high_watermark;
+        let (high, cap) = (self.config.high_watermark, self.config.max_queued);
         let Some((_, conn)) = self.sources.conn_mut(key) else {
             return Err(stale());
         };
-        match conn.queue(self.now, high, len, &mut self.pool, push)? {
+        match conn.queue(self.now, high, cap, len, &mut self.pool, push)? {
             Queued::Nothing => return Ok(()),
             Queued::Added => {}
             Queued::Started => self.rearm(key),

@@ -37,6 +37,19 @@ pub fn uppercase_into(data: &[u8], out: &mut Vec<u8>) {
     out.extend(data.iter().map(u8::to_ascii_uppercase));
 }
 
+/// An echo that could not be queued. A connection already closing no longer wants its input
+/// echoed; any other failure (the queue's hard cap: a peer that sends and never reads) closes
+/// the connection with the error as its reason, so no echo goes missing without a word.
+fn echo_failed(cx: &mut Context<'_>, conn: ConnId, len: usize, sent: std::io::Result<()>) {
+    match sent {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            debug!("{conn}: closing, so the echo of {len} bytes is not sent");
+        }
+        Err(e) => cx.abort_with(conn, CloseReason::Io(e)),
+    }
+}
+
 /// Sends every frame back unchanged, in order.
 #[derive(Debug, Clone, Copy)]
 pub struct FrameEcho {
@@ -54,9 +67,8 @@ impl Handler for FrameEcho {}
 
 impl FrameHandler for FrameEcho {
     fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, frame: &[u8]) {
-        if let Err(e) = send_frame(cx, conn, &self.codec, frame) {
-            debug!("{conn}: echo of a {}-byte frame dropped: {e}", frame.len());
-        }
+        let sent = send_frame(cx, conn, &self.codec, frame);
+        echo_failed(cx, conn, frame.len(), sent);
     }
 }
 
@@ -120,10 +132,8 @@ impl Handler for CourseServer {
         if self.framed.contains(conn) {
             return self.framed.on_data(&mut self.echo, cx, conn, data);
         }
-        if let Err(e) = cx.write(conn, data) {
-            // Only when the connection is already closing: its input is no longer wanted.
-            debug!("{conn}: echo dropped {} bytes: {e}", data.len());
-        }
+        let sent = cx.write(conn, data);
+        echo_failed(cx, conn, data.len(), sent);
         data.len()
     }
 
