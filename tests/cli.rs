@@ -613,3 +613,91 @@ fn a_second_signal_during_the_grace_period_ends_it_at_once() {
     assert!(status.success(), "{status}");
     drop(c);
 }
+
+/// The resident memory of process `pid`, in bytes.
+fn rss_of(pid: u32) -> usize {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+#[test]
+fn forty_frames_paused_at_six_of_eight_mib_stay_within_the_input_budget() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const MIB: usize = 1 << 20;
+    const CONNS: usize = 40;
+    let server = serve(&[]);
+    let addr = server.framed[0];
+    // One 8 MiB frame (the default maximum, header included), shared by every client.
+    let len = 8 * MIB - 4;
+    let payload: Arc<Vec<u8>> = Arc::new((0..len).map(|i| (i % 253) as u8).collect());
+    let go = Arc::new(AtomicBool::new(false));
+    let paused = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..CONNS)
+        .map(|_| {
+            let (payload, go, paused) = (payload.clone(), go.clone(), paused.clone());
+            std::thread::spawn(move || -> Result<(), String> {
+                let mut c = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+                c.set_read_timeout(Some(STEP * 3)).unwrap();
+                c.set_write_timeout(Some(STEP * 3)).unwrap();
+                c.write_all(&(len as u32).to_be_bytes())
+                    .map_err(|e| e.to_string())?;
+                // 6 MiB, then pause (a connection the budget holds back blocks here instead).
+                c.write_all(&payload[..6 * MIB])
+                    .map_err(|e| format!("first part: {e}"))?;
+                paused.fetch_add(1, Ordering::SeqCst);
+                while !go.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                c.write_all(&payload[6 * MIB..])
+                    .map_err(|e| format!("rest: {e}"))?;
+                // The echo: the same header, then the same bytes.
+                let mut header = [0; 4];
+                c.read_exact(&mut header)
+                    .map_err(|e| format!("echo header: {e}"))?;
+                if u32::from_be_bytes(header) as usize != len {
+                    return Err("echo header differs".into());
+                }
+                let mut got = vec![0; 64 * 1024];
+                let mut at = 0;
+                while at < len {
+                    let n = c.read(&mut got).map_err(|e| format!("echo: {e}"))?;
+                    if n == 0 {
+                        return Err(format!("closed after {at} of {len} echoed bytes"));
+                    }
+                    if got[..n] != payload[at..at + n] {
+                        return Err(format!("echo differs at byte {at}"));
+                    }
+                    at += n;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    // Let every sender get as far as it can: those the budget admitted to 6 MiB, the others
+    // until the kernel's buffers are full.
+    let start = std::time::Instant::now();
+    while paused.load(Ordering::SeqCst) < 8 && start.elapsed() < STEP {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let rss = rss_of(server.child.id());
+    let budget = 64 * MIB;
+    go.store(true, Ordering::SeqCst);
+    let results: Vec<_> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        rss < budget + 32 * MIB,
+        "server RSS {} MiB with {CONNS} frames paused (budget {} MiB)",
+        rss / MIB,
+        budget / MIB
+    );
+    for (i, r) in results.iter().enumerate() {
+        assert!(r.is_ok(), "client {i}: {r:?}");
+    }
+    println!(
+        "server RSS with {CONNS} paused 8 MiB frames: {} MiB; all echoed intact",
+        rss / MIB
+    );
+}

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! netloop serve [--udp ADDR]... [--tcp ADDR]... [--framed ADDR]... [--max-frame BYTES] [--timeout SECS]
-//!               [--frame-timeout SECS] [--threads N] [--max-conns N] [--grace SECS] [--stats SECS]
+//!               [--frame-timeout SECS] [--threads N] [--max-buffered BYTES] [--max-conns N]
+//!               [--grace SECS] [--stats SECS]
 //!               [--unix PATH]...
 //! netloop udp-client MESSAGE [--server ADDR] [--timeout SECS]
 //! netloop tcp-client MESSAGE [--server ADDR] [--timeout SECS]
@@ -76,6 +77,11 @@ enum Command {
         /// Reactor threads, all serving the same sockets (each connection goes to one).
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads)]
         threads: usize,
+        /// Input memory per reactor thread for messages being received: past it, connections
+        /// that need more wait (their bytes stay in the kernel) instead of growing memory.
+        /// At least --max-frame.
+        #[arg(long = "max-buffered", value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+        max_buffered: usize,
         /// Most connections open at once, across all threads; more are accepted and closed at
         /// once.
         #[arg(long = "max-conns", value_name = "N")]
@@ -218,6 +224,7 @@ fn main() -> ExitCode {
             timeout,
             frame_timeout,
             threads,
+            max_buffered,
             max_conns,
             grace,
             stats,
@@ -230,6 +237,7 @@ fn main() -> ExitCode {
             timeout,
             frame_timeout,
             threads,
+            max_buffered,
             max_conns,
             grace,
             stats,
@@ -276,6 +284,7 @@ struct ServeOpts {
     timeout: Option<Duration>,
     frame_timeout: Duration,
     threads: usize,
+    max_buffered: usize,
     max_conns: Option<usize>,
     grace: Duration,
     stats: Option<Duration>,
@@ -337,6 +346,7 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     cfg.frame_timeout = Some(o.frame_timeout);
     cfg.threads = o.threads;
     cfg.max_conns = o.max_conns;
+    cfg.max_buffered = o.max_buffered;
     let (reactors, bound) = services::course_reactors(&cfg).map_err(|e| e.to_string())?;
     for b in &bound {
         log::info!("{} service on {}", b.service, b.addr);

@@ -216,6 +216,20 @@ impl ReadBuf {
         self.end += n;
     }
 
+    /// Undo a growth made by [`reserve`](Self::reserve) or
+    /// [`reserve_at_least`](Self::reserve_at_least): shrink back to `capacity` bytes (the
+    /// capacity before the call), which still holds every unconsumed byte, since a buffer
+    /// only grows when its data fills it from the front. Back to 0: the block returns to
+    /// `pool`.
+    pub fn shrink_back(&mut self, capacity: usize, pool: &mut BufPool) {
+        if capacity == 0 {
+            self.release(pool);
+        } else if capacity < self.buf.len() && self.end <= capacity && self.start == 0 {
+            self.buf.truncate(capacity);
+            self.buf.shrink_to_fit();
+        }
+    }
+
     /// Give the block back to `pool` if no input is left in it.
     pub fn release(&mut self, pool: &mut BufPool) {
         if self.is_empty() && !self.buf.is_empty() {

@@ -55,19 +55,23 @@
 //! the peer's end of file or the linger time, because closing a socket with unread input makes
 //! Linux send a reset that can destroy the replies still in flight.
 
+mod budget;
 mod clocks;
 mod steps;
 #[cfg(test)]
 mod tests;
 
+pub use budget::Budget;
 pub use clocks::Timeouts;
-pub use steps::{FlushStep, Flushed, Input, InputStep, Opened, Queued, ReadMode, TimerStep};
+pub use steps::{
+    FlushStep, Flushed, Input, InputStep, NoRoom, Opened, Queued, ReadMode, TimerStep,
+};
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
-use crate::error::{CloseReason, QueueFull, ReadBufferFull, TimeoutKind};
+use crate::error::{CloseReason, QueueFull, TimeoutKind};
 use crate::time::TimerHandle;
 use clocks::{Clocks, Running};
 
@@ -105,6 +109,14 @@ pub struct Conn {
     read_paused: bool,
     /// The handler left a partial message in the input buffer (the frame clock runs).
     frame_pending: bool,
+    /// Bytes of the input budget this connection holds (see `budget`).
+    charge: usize,
+    /// The size of the message being received, as the handler announced it (0: unknown).
+    expected: usize,
+    /// The handler announced `expected` during the call whose input is being restored.
+    announced: bool,
+    /// Reading waits for the budget to admit this charge (0: not waiting).
+    starved_for: Option<usize>,
     write_side: WriteSide,
     closing: Closing,
     clocks: Clocks,
@@ -124,6 +136,10 @@ impl Conn {
             read_eof: false,
             read_paused: false,
             frame_pending: false,
+            charge: 0,
+            expected: 0,
+            announced: false,
+            starved_for: None,
             write_side: WriteSide::Open,
             closing: Closing::No,
             clocks: Clocks::new(now, timeouts),
@@ -136,7 +152,8 @@ impl Conn {
     pub fn read_mode(&self) -> ReadMode {
         if !matches!(self.closing, Closing::No) {
             ReadMode::Discard
-        } else if self.connecting || self.read_eof || self.read_paused {
+        } else if self.connecting || self.read_eof || self.read_paused || self.starved_for.is_some()
+        {
             ReadMode::Ignore
         } else {
             ReadMode::Deliver
@@ -185,37 +202,6 @@ impl Conn {
 
     // ----- input ---------------------------------------------------------------------------
 
-    /// Room for the next read: a pooled block taken, compacted or grown up to `limit` bytes
-    /// of unconsumed input. For a record connection, `record` is the next record's length
-    /// (learned with a peek), and the room holds all of it.
-    ///
-    /// # Errors
-    ///
-    /// A [`ReadBufferFull`] protocol error, the reason to close with, when the input would
-    /// need more than `limit` bytes.
-    pub fn input_room(
-        &mut self,
-        pool: &mut BufPool,
-        limit: usize,
-        record: Option<usize>,
-    ) -> Result<&mut [u8], CloseReason> {
-        let mut ok = match record {
-            Some(len) => self.rbuf.reserve_at_least(len.max(1), pool, limit),
-            None => self.rbuf.reserve(pool, limit),
-        };
-        if !ok && self.is_closing() {
-            // Unreachable in practice: input read while closing is dropped at once. If it
-            // were not, dropping it is what closing means.
-            self.rbuf.clear(pool);
-            ok = self.rbuf.reserve(pool, limit);
-        }
-        if ok {
-            Ok(self.rbuf.spare_mut())
-        } else {
-            Err(CloseReason::protocol(ReadBufferFull { limit }))
-        }
-    }
-
     /// A read into [`input_room`](Conn::input_room) finished at `now` with `input`.
     pub fn on_input(&mut self, now: Instant, input: Input, pool: &mut BufPool) -> InputStep {
         let discard = self.is_closing();
@@ -261,6 +247,8 @@ impl Conn {
     /// Move the input buffer out (a pointer swap, no copy), so that the handler can borrow the
     /// bytes while the reactor lends it the connection's output queue.
     pub fn take_input(&mut self) -> ReadBuf {
+        // What the handler announces from now on is about what this call leaves unconsumed.
+        self.announced = false;
         std::mem::take(&mut self.rbuf)
     }
 
@@ -288,6 +276,12 @@ impl Conn {
             rbuf.clear(pool);
         }
         self.frame_pending = !rbuf.is_empty();
+        if used > 0 && !self.announced {
+            // A message ended: the size announced for it is spent (unless the handler has
+            // just announced the next one).
+            self.expected = 0;
+        }
+        self.announced = false;
         self.rbuf = rbuf;
         let restart = self.frame_pending && (used > 0 || !had_partial);
         if restart {
@@ -450,11 +444,14 @@ impl Conn {
         }
     }
 
-    /// The connection is closing for good: give the buffers back, and hand over its wheel
-    /// entry (if any) for cancelling.
-    pub fn release(&mut self, pool: &mut BufPool) -> Option<TimerHandle> {
+    /// The connection is closing for good: give the buffers and its budget back, and hand
+    /// over its wheel entry (if any) for cancelling.
+    pub fn release(&mut self, pool: &mut BufPool, budget: &mut Budget) -> Option<TimerHandle> {
         self.rbuf.clear(pool);
         self.wq.clear(pool);
+        budget.recharge(self.charge, 0);
+        self.charge = 0;
+        self.starved_for = None;
         let armed = self.clocks.armed();
         self.clocks.set_armed(None);
         armed
@@ -483,7 +480,9 @@ impl Conn {
         Running {
             read: reading,
             write: !self.wq.is_empty() && !self.connecting,
-            frame: reading && self.frame_pending,
+            // A message waiting for the budget is still timed: the frame timeout is what ends
+            // a wait that nothing else would (messages that never announced their size).
+            frame: (reading || self.starved_for.is_some()) && self.frame_pending,
             connect: self.connecting,
             linger_until: match self.closing {
                 Closing::Lingering { until, .. } => Some(until),

@@ -63,6 +63,16 @@ pub enum InputStep {
     Close(CloseReason),
 }
 
+/// Why [`Conn::input_room`](super::Conn::input_room) has no room.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NoRoom {
+    /// The message would pass the read buffer's limit: close the connection.
+    Close(CloseReason),
+    /// The input budget cannot admit more memory now: stop reading until it can.
+    Wait,
+}
+
 /// What [`Conn::queue`](super::Conn::queue) did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -9,6 +9,10 @@ fn pool() -> BufPool {
     BufPool::new(16, 16, 4)
 }
 
+fn big_budget() -> Budget {
+    Budget::new(usize::MAX / 2)
+}
+
 fn dummy_handle() -> TimerHandle {
     let mut w = crate::time::TimerWheel::new();
     w.insert(1, ())
@@ -33,7 +37,7 @@ fn idle_deadline_moves_with_traffic_without_rearming() {
     assert_eq!(c.arm_at(), Some(t0 + 100 * MS));
     let h = dummy_handle();
     c.set_armed(h, t0 + 100 * MS);
-    c.input_room(&mut p, 64, None).unwrap();
+    c.input_room(&mut p, 64, None, &mut big_budget()).unwrap();
     assert!(matches!(
         c.on_input(t0 + 50 * MS, Input::Bytes(1), &mut p),
         InputStep::Deliver
@@ -149,7 +153,7 @@ fn close_flushes_then_lingers_until_the_peer_finishes() {
     assert_eq!(c.read_mode(), ReadMode::Discard);
     assert!(c.queue(t0, 64, 128, 1, &mut p, |_, _| {}).is_err());
     // Input arriving while flushing is dropped.
-    c.input_room(&mut p, 64, None).unwrap();
+    c.input_room(&mut p, 64, None, &mut big_budget()).unwrap();
     assert!(matches!(
         c.on_input(t0, Input::Bytes(3), &mut p),
         InputStep::Discarded
@@ -259,7 +263,9 @@ fn records_drop_what_the_handler_left() {
     let t0 = Instant::now();
     let mut p = pool();
     let mut c = Conn::new(t0, Timeouts::NONE, Opened::Accepted, true);
-    let room = c.input_room(&mut p, 64, Some(40)).unwrap();
+    let room = c
+        .input_room(&mut p, 64, Some(40), &mut big_budget())
+        .unwrap();
     assert!(room.len() >= 40, "room for the whole record");
     assert!(matches!(
         c.on_input(t0, Input::Bytes(40), &mut p),
@@ -271,7 +277,9 @@ fn records_drop_what_the_handler_left() {
         "no frame timeout set"
     );
     assert_eq!(c.unconsumed(), 0);
-    assert!(c.input_room(&mut p, 64, Some(65)).is_err());
+    assert!(c
+        .input_room(&mut p, 64, Some(65), &mut big_budget())
+        .is_err());
 }
 
 #[test]
@@ -282,7 +290,7 @@ fn release_hands_back_the_armed_entry() {
     let h = dummy_handle();
     c.set_armed(h, t0 + MS);
     push(&mut c, t0, b"x", &mut p);
-    assert_eq!(c.release(&mut p), Some(h));
+    assert_eq!(c.release(&mut p, &mut big_budget()), Some(h));
     assert_eq!(c.queued(), 0);
     assert_eq!(c.armed(), None);
 }
@@ -297,7 +305,7 @@ fn frame_clock_runs_from_the_first_byte_of_a_partial_message() {
     };
     let mut c = with(t0, frame);
     let read = |c: &mut Conn, at: Instant, n: usize, used: usize, p: &mut BufPool| {
-        c.input_room(p, 1024, None).unwrap();
+        c.input_room(p, 1024, None, &mut big_budget()).unwrap();
         assert!(matches!(
             c.on_input(at, Input::Bytes(n), p),
             InputStep::Deliver
@@ -370,4 +378,66 @@ fn output_past_the_cap_is_refused_whole() {
     // Once some is written, there is room again.
     c.on_written(t0, 40, &mut p);
     assert!(q(&mut c, &mut p).is_ok());
+}
+
+#[test]
+fn a_message_announced_whole_is_admitted_whole_or_waits() {
+    let t0 = Instant::now();
+    let mut p = BufPool::new(16, 16, 4);
+    let mut budget = Budget::new(100);
+    let mut a = with(t0, Timeouts::NONE);
+    let mut b = with(t0, Timeouts::NONE);
+    // One free block each; a message of 90 bytes charges 90 - 16 = 74.
+    assert!(a.expect_input(90, &mut budget, 16));
+    assert_eq!((a.charge(), budget.used()), (74, 74));
+    // The second does not fit: it waits, reading stopped.
+    assert!(!b.expect_input(90, &mut budget, 16));
+    assert!(b.is_starved());
+    assert_eq!(b.read_mode(), ReadMode::Ignore);
+    assert!(!b.admit(t0, &mut budget), "still no room");
+    // The first message completes and is consumed: its charge goes back.
+    a.input_room(&mut p, 1024, None, &mut budget).unwrap();
+    assert!(matches!(
+        a.on_input(t0, Input::Bytes(16), &mut p),
+        InputStep::Deliver
+    ));
+    let rbuf = a.take_input();
+    let _ = a.restore_input(t0, rbuf, 16, &mut p);
+    a.release_input(&mut p);
+    a.settle(&mut budget, 16);
+    assert_eq!((a.charge(), budget.used()), (0, 0));
+    // Now the second is admitted, whole.
+    assert!(b.admit(t0, &mut budget));
+    assert!(!b.is_starved());
+    assert_eq!(budget.used(), 74);
+    assert_eq!(b.read_mode(), ReadMode::Deliver);
+    // Closing gives everything back.
+    b.release(&mut p, &mut budget);
+    assert_eq!(budget.used(), 0);
+}
+
+#[test]
+fn growth_that_does_not_fit_is_undone_and_waits() {
+    let t0 = Instant::now();
+    let mut p = BufPool::new(16, 16, 4);
+    let mut budget = Budget::new(20);
+    let mut c = with(t0, Timeouts::NONE);
+    // Fill the free block with a partial message the handler keeps.
+    c.input_room(&mut p, 1024, None, &mut budget).unwrap();
+    let _ = c.on_input(t0, Input::Bytes(16), &mut p);
+    let rbuf = c.take_input();
+    let _ = c.restore_input(t0, rbuf, 0, &mut p);
+    // Growing to 32 bytes charges 16: fits. To 64 would charge 48: does not.
+    c.input_room(&mut p, 1024, None, &mut budget).unwrap();
+    assert_eq!(budget.used(), 16);
+    let _ = c.on_input(t0, Input::Bytes(16), &mut p);
+    let rbuf = c.take_input();
+    let _ = c.restore_input(t0, rbuf, 0, &mut p);
+    assert!(matches!(
+        c.input_room(&mut p, 1024, None, &mut budget),
+        Err(NoRoom::Wait)
+    ));
+    assert!(c.is_starved());
+    assert_eq!(c.unconsumed(), 32, "nothing lost by the undone growth");
+    assert_eq!(budget.used(), 16, "the refused growth charged nothing");
 }

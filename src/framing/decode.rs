@@ -124,6 +124,16 @@ impl Decoder {
         self.state == State::Ready
     }
 
+    /// The whole length on the wire of the incomplete frame at the front of `input`, once its
+    /// header has arrived (length-field codecs, between frames; `None` otherwise). A reactor
+    /// uses it to reserve memory for the whole frame at once.
+    pub fn pending_frame_len(&self, input: &[u8]) -> Option<usize> {
+        match self.state {
+            State::Ready => frame_len(&self.codec, input),
+            _ => None,
+        }
+    }
+
     /// Look at `input`, the stream's unconsumed bytes, and say what comes first.
     ///
     /// Never copies or allocates. After a [`Decoded::Frame`], [`Decoded::Skipped`] or
@@ -202,6 +212,21 @@ impl Decoder {
             },
         }
     }
+}
+
+/// The whole length on the wire of the frame at the front of `input`, once its header has
+/// arrived: for length-field codecs only, and only for a valid length within the maximum.
+pub(super) fn frame_len(codec: &Codec, input: &[u8]) -> Option<usize> {
+    let Format::Length(f) = codec.format else {
+        return None;
+    };
+    let header = f.header_len();
+    if input.len() < header {
+        return None;
+    }
+    let field = read_field(&input[f.offset..header], f.endian);
+    let total = header as i128 + i128::from(field) + i128::from(f.adjustment);
+    (total >= header as i128 && total <= f.max_frame as i128).then_some(total as usize)
 }
 
 fn parse(codec: &Codec, input: &[u8], scanned: &mut usize) -> Parse {

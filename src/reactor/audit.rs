@@ -12,6 +12,7 @@ impl Core {
     /// first one broken.
     pub(crate) fn audit(&self) -> Result<(), String> {
         let mut conns = 0;
+        let mut charged = 0;
         let mut armed = 0;
         let mut paused = 0;
         let late_by = |d: std::time::Instant| self.now.saturating_duration_since(d);
@@ -19,6 +20,13 @@ impl Core {
             match source {
                 Source::Conn { conn, .. } => {
                     conns += 1;
+                    charged += conn.charge();
+                    if conn.is_starved() && !self.starving.contains(&key) {
+                        return Err(format!(
+                            "conn#{}.{}: waits for the budget but is not on the waiting list",
+                            key.index, key.gen
+                        ));
+                    }
                     if let Some(h) = conn.armed() {
                         armed += 1;
                         match self.wheel.get(h) {
@@ -70,6 +78,12 @@ impl Core {
                 }
                 _ => {}
             }
+        }
+        if charged != self.budget.used() {
+            return Err(format!(
+                "the budget counts {} bytes used, the connections hold {charged}",
+                self.budget.used()
+            ));
         }
         if conns as u64 != self.stats.active {
             return Err(format!(

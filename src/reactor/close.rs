@@ -29,7 +29,7 @@ impl Core {
         let Some(Source::Conn { sock, mut conn }) = self.sources.retire(key) else {
             return;
         };
-        if let Some(armed) = conn.release(&mut self.pool) {
+        if let Some(armed) = conn.release(&mut self.pool, &mut self.budget) {
             self.wheel.cancel(armed);
         }
         self.stats.count_close(&reason);

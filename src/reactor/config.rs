@@ -50,6 +50,14 @@ pub struct Config {
     /// [`max_frame`](crate::framing::Codec::max_frame). Default 8 MiB, the default codec's
     /// maximum. (The buffer grows to this only while a message that large is arriving.)
     pub max_read_buffer: usize,
+    /// Most input memory the reactor's connections may hold together, beyond one read block
+    /// each (see `conn::Budget`): past it, a connection that needs more (a large message
+    /// arriving) stops reading until the budget frees up, so its bytes wait in the kernel
+    /// and TCP pushes back on its sender; nothing is dropped or closed for it. A message
+    /// whose size the handler announces ([`Context::expect_input`](super::Context::expect_input),
+    /// which framed connections do) is admitted whole, so it can always complete. At least
+    /// `max_read_buffer`. Default 64 MiB.
+    pub max_buffered: usize,
     /// Queued output at which reading from a connection stops. Default 1 MiB.
     pub high_watermark: usize,
     /// Most output one connection may have queued: a write that would pass it fails with
@@ -106,6 +114,7 @@ impl Default for Config {
             read_buffer_size: 16 * 1024,
             write_buffer_size: 16 * 1024,
             max_read_buffer: crate::framing::DEFAULT_MAX_FRAME,
+            max_buffered: 64 * 1024 * 1024,
             high_watermark: 1024 * 1024,
             max_queued: 32 * 1024 * 1024,
             low_watermark: 256 * 1024,
@@ -146,6 +155,7 @@ setters!(
     read_buffer_size: usize,
     write_buffer_size: usize,
     max_read_buffer: usize,
+    max_buffered: usize,
     high_watermark: usize,
     max_queued: usize,
     low_watermark: usize,
@@ -176,6 +186,9 @@ impl Config {
         }
         if self.low_watermark > self.high_watermark || self.high_watermark == 0 {
             return bad("need 0 < high_watermark and low_watermark <= high_watermark");
+        }
+        if self.max_buffered < self.max_read_buffer {
+            return bad("max_buffered must be >= max_read_buffer (one whole message must fit)");
         }
         if self.max_queued < self.high_watermark {
             return bad("max_queued must be >= high_watermark");

@@ -138,6 +138,22 @@ impl Context<'_> {
             .map_or(0, |(_, c)| c.unconsumed())
     }
 
+    /// Announce that the message `conn` is receiving is `total` bytes in all (a frame whose
+    /// header has arrived), so that the input budget admits it whole and it can always
+    /// complete ([`Config::max_buffered`](super::Config::max_buffered)). If the budget
+    /// cannot admit it now, reading from `conn` waits until it can. The announcement holds
+    /// until the handler next consumes input. Framed connections do this by themselves.
+    pub fn expect_input(&mut self, conn: ConnId, total: usize) {
+        let block = self.core.pool.read_size();
+        let Some((_, c)) = self.core.sources.conn_mut(conn.0) else {
+            return;
+        };
+        if !c.expect_input(total, &mut self.core.budget, block) {
+            self.core.starving.push_back(conn.0);
+            self.core.stats.budget_waits += 1;
+        }
+    }
+
     /// Bytes queued on `conn` and not yet handed to the kernel (0 for a stale id).
     pub fn queued(&self, conn: ConnId) -> usize {
         self.core

@@ -20,6 +20,7 @@ use super::registry::Sources;
 use super::stats::Stats;
 use super::token::{ConnId, Key};
 use crate::buf::BufPool;
+use crate::conn::Budget;
 use crate::error::CloseReason;
 use crate::time::{TimerHandle, TimerWheel};
 
@@ -101,6 +102,10 @@ pub(crate) struct Core {
     /// One descriptor held back for accepting and closing connections when the process runs
     /// out (see `accept`); `None` if it could not be opened.
     pub(crate) reserve: Option<crate::sys::Reserve>,
+    /// The input memory budget all connections share (`Config::max_buffered`).
+    pub(crate) budget: Budget,
+    /// Connections waiting for the budget, in the order they began to wait.
+    pub(crate) starving: VecDeque<Key>,
 }
 
 impl Core {
@@ -126,6 +131,8 @@ impl Core {
             user_timers: 0,
             limit: config.max_connections.map(ConnectionLimit::new),
             reserve: crate::sys::Reserve::new().ok(),
+            budget: Budget::new(config.max_buffered),
+            starving: VecDeque::new(),
             config,
         }
     }

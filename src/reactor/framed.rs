@@ -163,7 +163,17 @@ impl FrameDecoders {
                     }
                 }
                 Ok(Decoded::Discarded { consumed }) => used += consumed,
-                Ok(Decoded::Incomplete { consumed }) => return used + consumed,
+                Ok(Decoded::Incomplete { consumed }) => {
+                    // A frame whose header is here: reserve its memory whole (see
+                    // `Config::max_buffered`), so that it can always complete.
+                    let rest = &data[used + consumed..];
+                    if let Some(total) = decoder.pending_frame_len(rest) {
+                        if total > rest.len() {
+                            cx.expect_input(conn, total);
+                        }
+                    }
+                    return used + consumed;
+                }
                 Err(error) => {
                     cx.abort_with(conn, CloseReason::protocol(error));
                     return data.len();

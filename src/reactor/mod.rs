@@ -29,7 +29,9 @@
 //! 8. **Reap** (`dispatch`): every connection closed during the turn is reported to
 //!    [`Handler::on_close`] and its slot freed. Until then the slot stays marked closed, so
 //!    no id or token can come to mean another connection within the turn.
-//! 9. **Publish** the counters for [`Handle::stats`].
+//! 9. **Admit** (`budget`): connections waiting for the input budget read again, in order, as
+//!    far as the memory freed in this turn allows.
+//! 10. **Publish** the counters for [`Handle::stats`].
 //!
 //! # Rooms
 //!
@@ -42,7 +44,7 @@
 //! | the turn | `mod.rs` ([`Reactor`]), `poller` (events and the clock), `audit` (invariants) |
 //! | serving events | `serve` (routing), `stream` (read, flush, connect), `accept`, `dgram` (receive, signals), `expire` (timers fired) |
 //! | calling the handler | `dispatch` (`call` with panics caught, `reap`), `context` ([`Context`]), `handler` ([`Handler`]), [`framed`] |
-//! | acting without calling | `open` (add sockets), `output` (queue bytes, send datagrams), `close` (close, shutdown), `timers` (arm the wheel) |
+//! | acting without calling | `open` (add sockets), `output` (queue bytes, send datagrams), `close` (close, shutdown), `timers` (arm the wheel), `budget` (admit waiting connections) |
 //! | state | `core` (`Core`, work lists), `registry` (the slab, tokens, generations), `socket` (one enum per socket kind), `addr` ([`PeerAddr`]), `token` (ids), `clock`, `config`, `stats`, `handle` |
 //!
 //! Decisions about one connection are not here: `crate::conn` makes them, and these rooms
@@ -59,6 +61,7 @@
 mod accept;
 mod addr;
 mod audit;
+mod budget;
 mod clock;
 mod close;
 mod config;
@@ -377,6 +380,7 @@ impl<H: Handler> Reactor<H> {
         self.core.expire(&mut self.handler);
         self.core.flush_all(&mut self.handler);
         self.core.reap(&mut self.handler);
+        self.core.admit_starving();
         self.publish_stats();
         Ok(events)
     }

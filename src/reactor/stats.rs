@@ -48,6 +48,9 @@ pub struct Stats {
     pub dgram_recv_dropped: u64,
     /// `accept` failures that paused a listener (out of descriptors or memory).
     pub accept_errors: u64,
+    /// Times a connection stopped reading to wait for the input budget
+    /// ([`Config::max_buffered`](super::Config::max_buffered)).
+    pub budget_waits: u64,
     /// Connections accepted and closed at once because the process was out of descriptors
     /// (with the reserve descriptor, so that their clients learn at once).
     pub shed: u64,
@@ -87,6 +90,7 @@ impl Stats {
             dgram_recv_dropped: self.dgram_recv_dropped + o.dgram_recv_dropped,
             accept_errors: self.accept_errors + o.accept_errors,
             shed: self.shed + o.shed,
+            budget_waits: self.budget_waits + o.budget_waits,
             handler_panics: self.handler_panics + o.handler_panics,
             timeout_arms: self.timeout_arms + o.timeout_arms,
         }

@@ -11,7 +11,7 @@ use super::core::Core;
 use super::handler::Handler;
 use super::token::{ConnId, Key};
 use crate::buf::MAX_IOVECS;
-use crate::conn::{FlushStep, Input, InputStep, ReadMode};
+use crate::conn::{FlushStep, Input, InputStep, NoRoom, ReadMode};
 use crate::error::CloseReason;
 
 impl Core {
@@ -52,13 +52,21 @@ impl Core {
                 Some(Ok(len)) => Some(len),
                 Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     conn.release_input(&mut self.pool);
+                    conn.settle(&mut self.budget, self.pool.read_size());
                     return;
                 }
                 Some(Err(e)) => return self.close_now(key, CloseReason::from_io(e)),
             };
-            let room = match conn.input_room(&mut self.pool, limit, record) {
+            let room = match conn.input_room(&mut self.pool, limit, record, &mut self.budget) {
                 Ok(room) => room,
-                Err(reason) => return self.close_now(key, reason),
+                Err(NoRoom::Close(reason)) => return self.close_now(key, reason),
+                Err(NoRoom::Wait) => {
+                    // Over the input budget: the bytes wait in the kernel, and TCP pushes
+                    // back on the sender, until the budget admits this connection again.
+                    self.starving.push_back(key);
+                    self.stats.budget_waits += 1;
+                    return;
+                }
             };
             let asked = room.len();
             let input = match sock.read(room) {
@@ -75,12 +83,15 @@ impl Core {
             // tiny records cannot hold the loop for long.
             budget = budget.saturating_sub(if conn.is_records() { got.max(256) } else { got });
             let drained = got < asked && !hup && sock.short_read_drains();
-            match conn.on_input(now, input, &mut self.pool) {
+            let step = conn.on_input(now, input, &mut self.pool);
+            conn.settle(&mut self.budget, self.pool.read_size());
+            match step {
                 InputStep::Deliver => {
                     self.deliver(h, key);
                     if drained {
                         if let Some((_, conn)) = self.sources.conn_mut(key) {
                             conn.release_input(&mut self.pool);
+                            conn.settle(&mut self.budget, self.pool.read_size());
                         }
                         return;
                     }
@@ -111,7 +122,9 @@ impl Core {
             .unwrap_or(rbuf.len());
         match self.sources.conn_mut(key) {
             Some((_, conn)) => {
-                if conn.restore_input(self.now, rbuf, used, &mut self.pool) {
+                let restarted = conn.restore_input(self.now, rbuf, used, &mut self.pool);
+                conn.settle(&mut self.budget, self.pool.read_size());
+                if restarted {
                     self.rearm(key);
                 }
             }

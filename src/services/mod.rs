@@ -179,6 +179,8 @@ pub struct CourseConfig {
     pub threads: usize,
     /// Most connections open at once, in all reactors together. Default: no limit.
     pub max_conns: Option<usize>,
+    /// Input memory budget per reactor (`Config::max_buffered`). Default 64 MiB.
+    pub max_buffered: usize,
 }
 
 impl Default for CourseConfig {
@@ -193,6 +195,7 @@ impl Default for CourseConfig {
             frame_timeout: Some(Duration::from_secs(30)),
             threads: 1,
             max_conns: None,
+            max_buffered: 64 * 1024 * 1024,
         }
     }
 }
@@ -240,8 +243,9 @@ pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServ
         frame: cfg.frame_timeout,
         ..defaults.timeouts
     };
-    // A whole frame must fit in a connection's read buffer.
+    // A whole frame must fit in a connection's read buffer, and in the budget.
     config.max_read_buffer = defaults.max_read_buffer.max(codec.max_frame());
+    config.max_buffered = cfg.max_buffered;
     // One limit for all the reactors, kept exactly (see `ConnectionLimit`).
     let limit = cfg.max_conns.map(ConnectionLimit::new);
     let mut reactors = Vec::with_capacity(cfg.threads);
