@@ -95,8 +95,10 @@ impl Conn {
         }
         let want = self.wanted_charge(pool.read_size());
         if !budget.recharge(self.charge, want) {
+            // Remember the size it needs (as if announced), and wait for it.
+            self.expected = self.expected.max(self.rbuf.capacity());
             self.rbuf.shrink_back(before, pool);
-            self.starved_for = Some(want);
+            self.starved = true;
             return Err(NoRoom::Wait);
         }
         self.charge = want;
@@ -132,13 +134,13 @@ impl Conn {
             self.charge = self.charge.max(want);
             return true;
         }
-        self.starved_for = Some(want);
+        self.starved = true;
         false
     }
 
     /// Is reading waiting for the budget?
     pub fn is_starved(&self) -> bool {
-        self.starved_for.is_some()
+        self.starved
     }
 
     /// Bytes of the input budget this connection holds.
@@ -151,13 +153,14 @@ impl Conn {
     /// kernel).
     /// Admitted at `now`, the wait for input starts again then (the read clock did not run
     /// while the budget held the connection back): re-arm the timer entry.
-    pub fn admit(&mut self, now: Instant, budget: &mut Budget) -> bool {
-        let Some(want) = self.starved_for else {
+    pub fn admit(&mut self, now: Instant, budget: &mut Budget, block: usize) -> bool {
+        if !self.starved {
             return true;
-        };
+        }
+        let want = self.wanted_charge(block);
         if want <= self.charge || budget.recharge(self.charge, want) {
             self.charge = self.charge.max(want);
-            self.starved_for = None;
+            self.starved = false;
             self.clocks.restart(TimeoutKind::Read, now);
             return true;
         }

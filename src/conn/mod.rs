@@ -111,12 +111,13 @@ pub struct Conn {
     frame_pending: bool,
     /// Bytes of the input budget this connection holds (see `budget`).
     charge: usize,
-    /// The size of the message being received, as the handler announced it (0: unknown).
+    /// The size of the message being received, as the handler announced it, or the buffer
+    /// size a growth the budget refused asked for (0: unknown).
     expected: usize,
     /// The handler announced `expected` during the call whose input is being restored.
     announced: bool,
-    /// Reading waits for the budget to admit this charge (0: not waiting).
-    starved_for: Option<usize>,
+    /// Reading waits for the budget to admit what `expected` calls for.
+    starved: bool,
     write_side: WriteSide,
     closing: Closing,
     clocks: Clocks,
@@ -139,7 +140,7 @@ impl Conn {
             charge: 0,
             expected: 0,
             announced: false,
-            starved_for: None,
+            starved: false,
             write_side: WriteSide::Open,
             closing: Closing::No,
             clocks: Clocks::new(now, timeouts),
@@ -152,8 +153,7 @@ impl Conn {
     pub fn read_mode(&self) -> ReadMode {
         if !matches!(self.closing, Closing::No) {
             ReadMode::Discard
-        } else if self.connecting || self.read_eof || self.read_paused || self.starved_for.is_some()
-        {
+        } else if self.connecting || self.read_eof || self.read_paused || self.starved {
             ReadMode::Ignore
         } else {
             ReadMode::Deliver
@@ -451,7 +451,7 @@ impl Conn {
         self.wq.clear(pool);
         budget.recharge(self.charge, 0);
         self.charge = 0;
-        self.starved_for = None;
+        self.starved = false;
         let armed = self.clocks.armed();
         self.clocks.set_armed(None);
         armed
@@ -482,7 +482,7 @@ impl Conn {
             write: !self.wq.is_empty() && !self.connecting,
             // A message waiting for the budget is still timed: the frame timeout is what ends
             // a wait that nothing else would (messages that never announced their size).
-            frame: (reading || self.starved_for.is_some()) && self.frame_pending,
+            frame: (reading || self.starved) && self.frame_pending,
             connect: self.connecting,
             linger_until: match self.closing {
                 Closing::Lingering { until, .. } => Some(until),

@@ -394,7 +394,7 @@ fn a_message_announced_whole_is_admitted_whole_or_waits() {
     assert!(!b.expect_input(90, &mut budget, 16));
     assert!(b.is_starved());
     assert_eq!(b.read_mode(), ReadMode::Ignore);
-    assert!(!b.admit(t0, &mut budget), "still no room");
+    assert!(!b.admit(t0, &mut budget, 16), "still no room");
     // The first message completes and is consumed: its charge goes back.
     a.input_room(&mut p, 1024, None, &mut budget).unwrap();
     assert!(matches!(
@@ -407,7 +407,7 @@ fn a_message_announced_whole_is_admitted_whole_or_waits() {
     a.settle(&mut budget, 16);
     assert_eq!((a.charge(), budget.used()), (0, 0));
     // Now the second is admitted, whole.
-    assert!(b.admit(t0, &mut budget));
+    assert!(b.admit(t0, &mut budget, 16));
     assert!(!b.is_starved());
     assert_eq!(budget.used(), 74);
     assert_eq!(b.read_mode(), ReadMode::Deliver);

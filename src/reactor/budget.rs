@@ -12,7 +12,7 @@ impl Core {
         while let Some(&key) = self.starving.front() {
             match self.sources.conn_mut(key) {
                 Some((_, conn)) if conn.is_starved() => {
-                    if !conn.admit(self.now, &mut self.budget) {
+                    if !conn.admit(self.now, &mut self.budget, self.pool.read_size()) {
                         return;
                     }
                     self.starving.pop_front();
