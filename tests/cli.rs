@@ -687,8 +687,10 @@ fn forty_frames_paused_at_six_of_eight_mib_stay_within_the_input_budget() {
     let budget = 64 * MIB;
     go.store(true, Ordering::SeqCst);
     let results: Vec<_> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    // Not under AddressSanitizer, whose shadow memory and quarantine inflate every RSS.
+    let sanitized = std::env::var_os("ASAN_OPTIONS").is_some();
     assert!(
-        rss < budget + 32 * MIB,
+        sanitized || rss < budget + 32 * MIB,
         "server RSS {} MiB with {CONNS} frames paused (budget {} MiB)",
         rss / MIB,
         budget / MIB
