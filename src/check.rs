@@ -12,6 +12,9 @@
 //! * [`round_trip`]: whatever `encode` accepts, `decode` gives back.
 //! * [`timer_wheel`]: the timer wheel against a `BTreeMap` model under insert, cancel and
 //!   advance.
+//! * [`wire`]: arbitrary bytes parsed as IPv4 + ICMP and as ICMPv6: every accessor of a
+//!   checked view stays in bounds, and what a view says agrees with the bytes; echo requests
+//!   built from the input verify.
 
 use std::collections::BTreeMap;
 
@@ -440,4 +443,52 @@ pub fn timer_wheel(data: &[u8]) {
 fn wheel_deadline_of(handles: &[(TimerHandle, u64, u64)], id: u64) -> u64 {
     // Ids are indexes into `handles`.
     handles[id as usize].1
+}
+
+/// Parse `data` as an IPv4 packet carrying ICMP, and as an ICMPv6 message: a checked view
+/// must never panic or read out of bounds, its fields must be the bytes at their offsets,
+/// and an ICMPv4 echo request built from the input must carry a checksum that verifies.
+pub fn wire(data: &[u8]) {
+    use crate::wire::{checksum, IcmpEcho, IcmpVersion, Ipv4Packet};
+    if let Ok(ip) = Ipv4Packet::new_checked(data) {
+        let header = ip.header_len();
+        assert!((20..=60).contains(&header), "header length {header}");
+        assert!(ip.total_len() >= header && ip.total_len() <= data.len());
+        assert_eq!(ip.payload().len(), ip.total_len() - header);
+        assert_eq!(ip.protocol(), data[9]);
+        assert_eq!(ip.src().octets(), data[12..16]);
+        let _ = (
+            ip.ttl(),
+            ip.dst(),
+            ip.checksum_field(),
+            ip.verify_checksum(),
+        );
+        if let Ok(icmp) = IcmpEcho::new_checked(ip.payload(), IcmpVersion::V4) {
+            echo_fields(&icmp, ip.payload());
+        }
+    }
+    for version in [IcmpVersion::V4, IcmpVersion::V6] {
+        if let Ok(icmp) = IcmpEcho::new_checked(data, version) {
+            echo_fields(&icmp, data);
+            assert!(icmp.kind() == version.request() || icmp.kind() == version.reply());
+        }
+    }
+    // Build: an echo request from the input's first bytes verifies, and reads back.
+    let ident = u16::from_be_bytes([*data.first().unwrap_or(&0), *data.get(1).unwrap_or(&0)]);
+    let seq = u16::from_be_bytes([*data.get(2).unwrap_or(&0), *data.get(3).unwrap_or(&0)]);
+    let payload = data.get(4..).unwrap_or(&[]);
+    let built = IcmpEcho::request(IcmpVersion::V4, ident, seq, payload).into_inner();
+    assert_eq!(checksum(&built), 0, "a built request verifies");
+    let back = IcmpEcho::new_checked(&built[..], IcmpVersion::V4).expect("a built request parses");
+    assert_eq!(
+        (back.ident(), back.seq(), back.data()),
+        (ident, seq, payload)
+    );
+}
+
+fn echo_fields(icmp: &crate::wire::IcmpEcho<&[u8]>, bytes: &[u8]) {
+    assert_eq!(icmp.ident(), u16::from_be_bytes([bytes[4], bytes[5]]));
+    assert_eq!(icmp.seq(), u16::from_be_bytes([bytes[6], bytes[7]]));
+    assert_eq!(icmp.data(), &bytes[8..]);
+    let _ = (icmp.code(), icmp.checksum_field(), icmp.verify_checksum());
 }

@@ -16,6 +16,7 @@
 //! * [`time`]: the hierarchical timer wheel (six levels of 64 one-millisecond slots);
 //! * [`buf`]: read buffers, write queues and the pool they come from;
 //! * [`framing`]: length-field, varint and line codecs: bytes in, frame ranges out;
+//! * [`wire`]: checked views of IPv4 headers and ICMP echo messages, and the checksum;
 //! * [`conn`]: one connection's life as a state machine: events in (bytes read, output
 //!   written, a timer fired, a close asked for), steps out (deliver, flush, linger, close),
 //!   with its buffers and its deadlines (read, write, idle, frame, connect);
@@ -95,6 +96,7 @@ pub mod sim;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod time;
+pub mod wire;
 
 pub use error::{CloseReason, TimeoutKind};
 

@@ -69,3 +69,8 @@ fn round_trip_seeds_and_generated_inputs() {
 fn timer_wheel_seeds_and_generated_inputs() {
     run("timer_wheel", netloop::check::timer_wheel);
 }
+
+#[test]
+fn wire_seeds_and_generated_inputs() {
+    run("wire", netloop::check::wire);
+}
