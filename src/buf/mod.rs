@@ -177,6 +177,31 @@ impl ReadBuf {
         true
     }
 
+    /// Make room for the next read of a message known to be `total` bytes long from the front
+    /// of the unconsumed input: take a block, compact, or, when full, grow straight to
+    /// `total` (not by doubling, which could pass the size the message reserved). Returns
+    /// `false` if that would need more than `limit` bytes.
+    pub fn reserve_for_message(&mut self, total: usize, pool: &mut BufPool, limit: usize) -> bool {
+        if self.buf.is_empty() {
+            self.buf = pool.take_read();
+        }
+        if self.end < self.buf.len() {
+            return true;
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            return true;
+        }
+        let new_len = total.max(self.buf.len() + 1);
+        if new_len > limit {
+            return false;
+        }
+        self.buf.resize(new_len, 0);
+        true
+    }
+
     /// Make sure there is room for at least `n` more bytes (taking a block, compacting, or
     /// growing up to `limit`). Returns `false` if that would need more than `limit` bytes.
     pub fn reserve_at_least(&mut self, n: usize, pool: &mut BufPool, limit: usize) -> bool {

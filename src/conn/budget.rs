@@ -77,9 +77,19 @@ impl Conn {
         record: Option<usize>,
         budget: &mut Budget,
     ) -> Result<&mut [u8], NoRoom> {
+        if self.is_closing() {
+            // Closing: what is read is dropped at once, so it needs one block and no budget.
+            self.rbuf.clear(pool);
+            self.expected = 0;
+        }
         let before = self.rbuf.capacity();
+        let len = self.rbuf.len();
         let mut ok = match record {
-            Some(len) => self.rbuf.reserve_at_least(len.max(1), pool, limit),
+            Some(n) => self.rbuf.reserve_at_least(n.max(1), pool, limit),
+            // A message of known size grows to that size, within what it reserved.
+            None if self.expected > len => {
+                self.rbuf.reserve_for_message(self.expected, pool, limit)
+            }
             None => self.rbuf.reserve(pool, limit),
         };
         if !ok && self.is_closing() {

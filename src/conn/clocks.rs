@@ -195,8 +195,9 @@ impl Clocks {
             TimeoutKind::Write => self.last_write = now,
             TimeoutKind::Idle => self.last_active = now,
             TimeoutKind::Frame => self.frame_start = now,
-            // No byte is read while connecting: the read clock's instant times the connect.
-            TimeoutKind::Connect => self.last_read = now,
+            // No message is buffered while connecting: the frame clock's instant times the
+            // connect.
+            TimeoutKind::Connect => self.frame_start = now,
         }
     }
 
@@ -219,7 +220,7 @@ impl Clocks {
             TimeoutKind::Write => (self.last_write, run.write),
             TimeoutKind::Idle => (self.last_active, true),
             TimeoutKind::Frame => (self.frame_start, run.frame),
-            TimeoutKind::Connect => (self.last_read, run.connect),
+            TimeoutKind::Connect => (self.frame_start, run.connect),
         };
         if !runs || run.linger_until.is_some() {
             return None;

@@ -276,7 +276,7 @@ impl Conn {
             rbuf.clear(pool);
         }
         self.frame_pending = !rbuf.is_empty();
-        if used > 0 && !self.announced {
+        if (used > 0 || self.records) && !self.announced {
             // A message ended: the size announced for it is spent (unless the handler has
             // just announced the next one).
             self.expected = 0;
@@ -434,6 +434,9 @@ impl Conn {
             CloseReason::Local
         };
         self.closing = Closing::Flushing(reason);
+        // Input is only dropped from now on: no message to reserve, nothing to wait for.
+        self.expected = 0;
+        self.starved = false;
         true
     }
 

@@ -441,3 +441,31 @@ fn growth_that_does_not_fit_is_undone_and_waits() {
     assert_eq!(c.unconsumed(), 32, "nothing lost by the undone growth");
     assert_eq!(budget.used(), 16, "the refused growth charged nothing");
 }
+
+#[test]
+fn a_reserved_message_grows_to_its_size_not_past_it() {
+    let t0 = Instant::now();
+    let mut p = BufPool::new(16, 16, 4);
+    // Room for exactly one 70-byte message beyond the free block: 54 bytes.
+    let mut budget = Budget::new(54);
+    let mut c = with(t0, Timeouts::NONE);
+    assert!(c.expect_input(70, &mut budget, 16));
+    let mut got = 0;
+    while got < 70 {
+        let room = match c.input_room(&mut p, 1024, None, &mut budget) {
+            Ok(room) => room.len(),
+            Err(e) => panic!("after {got} bytes: {e:?}"),
+        };
+        let n = room.min(70 - got);
+        let _ = c.on_input(t0, Input::Bytes(n), &mut p);
+        got += n;
+        let rbuf = c.take_input();
+        let _ = c.restore_input(t0, rbuf, 0, &mut p);
+    }
+    assert_eq!(
+        c.unconsumed(),
+        70,
+        "the whole message, within what it reserved"
+    );
+    assert_eq!(budget.used(), 54);
+}

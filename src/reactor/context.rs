@@ -145,10 +145,14 @@ impl Context<'_> {
     /// until the handler next consumes input. Framed connections do this by themselves.
     pub fn expect_input(&mut self, conn: ConnId, total: usize) {
         let block = self.core.pool.read_size();
+        // A message past the read buffer's limit will close the connection when it arrives;
+        // reserving more than that could never be admitted.
+        let total = total.min(self.core.config.max_read_buffer);
         let Some((_, c)) = self.core.sources.conn_mut(conn.0) else {
             return;
         };
-        if !c.expect_input(total, &mut self.core.budget, block) {
+        let waiting = c.is_starved();
+        if !c.expect_input(total, &mut self.core.budget, block) && !waiting {
             self.core.starving.push_back(conn.0);
             self.core.stats.budget_waits += 1;
         }
@@ -324,9 +328,10 @@ impl Context<'_> {
         self.core.add_shared_listener(listener)
     }
 
-    /// Serve a UDP socket that other reactors serve too (see
-    /// [`add_shared_listener`](Context::add_shared_listener)): each datagram goes to one
-    /// reactor.
+    /// Serve a UDP socket that other reactors serve too, through its own clone of it (see
+    /// [`add_shared_listener`](Context::add_shared_listener)): each datagram is read by one
+    /// reactor. Registered without `EPOLLEXCLUSIVE`, so that a writable event reaches every
+    /// reactor with datagrams queued (each datagram may wake them all; one reads it).
     ///
     /// # Errors
     ///

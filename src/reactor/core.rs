@@ -108,6 +108,18 @@ pub(crate) struct Core {
     pub(crate) starving: VecDeque<Key>,
 }
 
+/// Places taken in a shared connection limit go back when the reactor goes, with connections
+/// still open (a reactor stopped on its own, or one whose thread ended).
+impl Drop for Core {
+    fn drop(&mut self) {
+        if let Some(limit) = &self.limit {
+            for _ in 0..self.stats.active {
+                limit.release();
+            }
+        }
+    }
+}
+
 impl Core {
     pub(crate) fn new(sources: Sources, config: Config, now: Instant) -> Core {
         Core {

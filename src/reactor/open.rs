@@ -54,7 +54,7 @@ impl Core {
             .map(ListenerId)
     }
 
-    /// Serve a UDP socket that other reactors serve too, registered with `EPOLLEXCLUSIVE`.
+    /// Serve a UDP socket that other reactors serve too (a datagram wakes each; one reads it).
     pub(crate) fn add_shared_udp(&mut self, sock: std::net::UdpSocket) -> io::Result<DgramId> {
         sock.set_nonblocking(true)?;
         self.ensure_dgram_buf();
@@ -63,8 +63,10 @@ impl Core {
             queue: Default::default(),
             queued_bytes: 0,
         };
+        // Not exclusive: a writable event must reach every reactor, since each has its own
+        // queue of datagrams waiting for room (with EPOLLEXCLUSIVE it would wake one).
         self.sources
-            .insert_shared(source, Interest::READABLE | Interest::WRITABLE)
+            .insert(source, Interest::READABLE | Interest::WRITABLE)
             .map(DgramId)
     }
 

@@ -58,6 +58,8 @@ pub(crate) struct Entry {
     pub(crate) on_read_list: bool,
     /// On the flush list already.
     pub(crate) on_flush_list: bool,
+    /// Registered with `EPOLLEXCLUSIVE` by a raw `epoll_ctl`, so removed the same way.
+    shared: bool,
     pub(crate) source: Source,
 }
 
@@ -111,6 +113,7 @@ impl Sources {
             Source::Dgram { sock, .. } if exclusive => sock.sock_ref().ok(),
             _ => None,
         };
+        let exclusive = shared.is_some();
         if let Some(fd) = shared {
             let writable = interest.is_writable();
             crate::sys::epoll_add_exclusive(r.as_fd(), fd.as_fd(), token.0 as u64, writable)?;
@@ -127,6 +130,7 @@ impl Sources {
             gen: key.gen,
             on_read_list: false,
             on_flush_list: false,
+            shared: exclusive,
             source,
         });
         Ok(key)
@@ -182,8 +186,22 @@ impl Sources {
     /// Deregister and remove the entry at `key`, returning its source (`None` if stale).
     pub(crate) fn remove(&mut self, key: Key) -> Option<Source> {
         self.get(key)?;
-        let mut source = self.slab.remove(key.index as usize).source;
-        deregister(&self.registry, &mut source);
+        let entry = self.slab.remove(key.index as usize);
+        let mut source = entry.source;
+        if entry.shared {
+            let fd = match &source {
+                Source::Listener { sock, .. } => sock.sock_ref().ok(),
+                Source::Dgram { sock, .. } => sock.sock_ref().ok(),
+                _ => None,
+            };
+            if let Some(fd) = fd {
+                if let Err(e) = crate::sys::epoll_del(self.registry.as_fd(), fd.as_fd()) {
+                    debug!("deregister failed: {e}");
+                }
+            }
+        } else {
+            deregister(&self.registry, &mut source);
+        }
         Some(source)
     }
 

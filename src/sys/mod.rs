@@ -307,6 +307,28 @@ pub fn epoll_add_exclusive(
     cvt(rc).map(|_| ())
 }
 
+/// Remove `fd` from the epoll instance `epoll` (`EPOLL_CTL_DEL`): the counterpart of
+/// [`epoll_add_exclusive`], for a registration mio did not make (mio's own `deregister` checks,
+/// in debug builds, that it made the registration itself).
+///
+/// # Errors
+///
+/// Any error of `epoll_ctl(2)`, for example `ENOENT` if `fd` is not registered.
+pub fn epoll_del(epoll: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut event = libc::epoll_event { events: 0, u64: 0 };
+    // SAFETY: both descriptors are borrowed, so they stay open for the call; `event` is a
+    // valid `epoll_event` (ignored by EPOLL_CTL_DEL, but kernels before 2.6.9 required one).
+    let rc = unsafe {
+        libc::epoll_ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_DEL,
+            fd.as_raw_fd(),
+            &mut event,
+        )
+    };
+    cvt(rc).map(|_| ())
+}
+
 /// Length of the next record of a seqpacket or datagram socket, without taking it
 /// (`recv(MSG_PEEK | MSG_TRUNC)`; `EINTR` is retried). For a seqpacket socket 0 means end of
 /// file or an empty record, which read the same.
