@@ -24,8 +24,7 @@
 //! Everything above this module is platform-neutral Rust on top of mio. This is the only module
 //! allowed `unsafe`, and needs it only for the `epoll_ctl` calls that ask for `EPOLLEXCLUSIVE`
 //! and remove them ([`epoll_add_exclusive`], [`epoll_del`]), which neither mio nor nix's
-//! current API offers. socket2 and nix
-//! wrap the other syscalls safely.
+//! current API offers (`sys/epoll.rs`). socket2 and nix wrap the other syscalls safely.
 
 mod epoll;
 
