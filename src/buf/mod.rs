@@ -156,17 +156,7 @@ impl ReadBuf {
     /// of preference. Returns `false` when the buffer is full of unconsumed input and already
     /// `limit` bytes long.
     pub fn reserve(&mut self, pool: &mut BufPool, limit: usize) -> bool {
-        if self.buf.is_empty() {
-            self.buf = pool.take_read();
-        }
-        if self.end < self.buf.len() {
-            return true;
-        }
-        if self.start > 0 {
-            // Compaction copies only the unconsumed tail (usually a partial message).
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+        if self.room_without_growing(pool) {
             return true;
         }
         if self.buf.len() >= limit {
@@ -182,16 +172,7 @@ impl ReadBuf {
     /// `total` (not by doubling, which could pass the size the message reserved). Returns
     /// `false` if that would need more than `limit` bytes.
     pub fn reserve_for_message(&mut self, total: usize, pool: &mut BufPool, limit: usize) -> bool {
-        if self.buf.is_empty() {
-            self.buf = pool.take_read();
-        }
-        if self.end < self.buf.len() {
-            return true;
-        }
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+        if self.room_without_growing(pool) {
             return true;
         }
         let new_len = total.max(self.buf.len() + 1);
@@ -200,6 +181,25 @@ impl ReadBuf {
         }
         self.buf.resize(new_len, 0);
         true
+    }
+
+    /// Room for one more byte without growing: take a block if none is held, or move the
+    /// unconsumed input to the front. `false` when the buffer is full of unconsumed input.
+    fn room_without_growing(&mut self, pool: &mut BufPool) -> bool {
+        if self.buf.is_empty() {
+            self.buf = pool.take_read();
+        }
+        if self.end < self.buf.len() {
+            return true;
+        }
+        if self.start > 0 {
+            // Compaction copies only the unconsumed tail (usually a partial message).
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            return true;
+        }
+        false
     }
 
     /// Make sure there is room for at least `n` more bytes (taking a block, compacting, or
