@@ -80,6 +80,7 @@ mod poller;
 mod registry;
 mod serve;
 mod socket;
+mod sockets;
 mod stats;
 mod stream;
 mod timers;

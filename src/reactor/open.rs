@@ -59,7 +59,7 @@ impl Core {
         sock.set_nonblocking(true)?;
         self.ensure_dgram_buf();
         let source = Source::Dgram {
-            sock: Dgram::Udp(UdpSocket::from_std(sock)),
+            sock: Dgram::Inet(UdpSocket::from_std(sock)),
             queue: Default::default(),
             queued_bytes: 0,
         };
@@ -120,7 +120,7 @@ impl Core {
 
     pub(crate) fn add_udp(&mut self, sock: std::net::UdpSocket) -> io::Result<DgramId> {
         sock.set_nonblocking(true)?;
-        self.add_dgram(Dgram::Udp(UdpSocket::from_std(sock)))
+        self.add_dgram(Dgram::Inet(UdpSocket::from_std(sock)))
     }
 
     fn add_dgram(&mut self, sock: Dgram) -> io::Result<DgramId> {

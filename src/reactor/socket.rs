@@ -153,7 +153,7 @@ impl Dgram {
     /// The socket, for options.
     pub(crate) fn sock_ref(&self) -> io::Result<socket2::SockRef<'_>> {
         match self {
-            Dgram::Udp(s) => Ok(s.into()),
+            Dgram::Inet(s) => Ok(s.into()),
             Dgram::Unix { sock, .. } => Ok(sock.into()),
         }
     }
@@ -359,10 +359,13 @@ impl Source for Listener {
     }
 }
 
-/// A datagram socket: UDP, or Unix datagram (which removes its socket file when dropped).
+/// A datagram socket: UDP, ICMP, or Unix datagram (which removes its socket file when dropped).
 #[derive(Debug)]
 pub(crate) enum Dgram {
-    Udp(UdpSocket),
+    /// Any IPv4 or IPv6 socket read with `recvfrom` and written with `sendto`: UDP, and the
+    /// ICMP datagram and raw sockets of [`raw`](crate::raw). mio's `UdpSocket` is a thin
+    /// wrapper around the descriptor that makes exactly those calls, whatever the protocol.
+    Inet(UdpSocket),
     /// `_file` is held only for its `Drop`, which removes the socket file.
     Unix {
         sock: UnixDatagram,
@@ -380,7 +383,7 @@ impl Dgram {
     pub(crate) fn next_len(&self) -> Option<io::Result<usize>> {
         match self {
             Dgram::Unix { sock, .. } => Some(crate::sys::next_record_len(sock)),
-            Dgram::Udp(_) => None,
+            Dgram::Inet(_) => None,
         }
     }
 
@@ -392,22 +395,22 @@ impl Dgram {
 
     pub(crate) fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, PeerAddr)> {
         match self {
-            Dgram::Udp(s) => s.recv_from(buf).map(|(n, a)| (n, PeerAddr::Inet(a))),
+            Dgram::Inet(s) => s.recv_from(buf).map(|(n, a)| (n, PeerAddr::Inet(a))),
             Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| (n, PeerAddr::Unix(a))),
         }
     }
 
     pub(crate) fn send_to(&self, buf: &[u8], peer: &PeerAddr) -> io::Result<usize> {
         match (self, peer) {
-            (Dgram::Udp(s), PeerAddr::Inet(a)) => s.send_to(buf, *a),
+            (Dgram::Inet(s), PeerAddr::Inet(a)) => s.send_to(buf, *a),
             (Dgram::Unix { sock, .. }, PeerAddr::Unix(a)) => match a.as_pathname() {
                 Some(path) => sock.send_to(buf, path),
                 None => Err(unreachable_peer(
                     "the peer's Unix socket is unnamed (not bound to a path): nowhere to send",
                 )),
             },
-            (Dgram::Udp(_), PeerAddr::Unix(_)) => Err(unreachable_peer(
-                "a UDP socket cannot send to a Unix address",
+            (Dgram::Inet(_), PeerAddr::Unix(_)) => Err(unreachable_peer(
+                "an IP socket cannot send to a Unix address",
             )),
             (Dgram::Unix { .. }, PeerAddr::Inet(_)) => Err(unreachable_peer(
                 "a Unix datagram socket cannot send to an IP address",
@@ -417,7 +420,7 @@ impl Dgram {
 
     pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
         match self {
-            Dgram::Udp(s) => s.local_addr().map(PeerAddr::Inet),
+            Dgram::Inet(s) => s.local_addr().map(PeerAddr::Inet),
             Dgram::Unix { sock, .. } => sock.local_addr().map(PeerAddr::Unix),
         }
     }
@@ -426,21 +429,21 @@ impl Dgram {
 impl Source for Dgram {
     fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
         match self {
-            Dgram::Udp(s) => s.register(r, t, i),
+            Dgram::Inet(s) => s.register(r, t, i),
             Dgram::Unix { sock, .. } => sock.register(r, t, i),
         }
     }
 
     fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
         match self {
-            Dgram::Udp(s) => s.reregister(r, t, i),
+            Dgram::Inet(s) => s.reregister(r, t, i),
             Dgram::Unix { sock, .. } => sock.reregister(r, t, i),
         }
     }
 
     fn deregister(&mut self, r: &Registry) -> io::Result<()> {
         match self {
-            Dgram::Udp(s) => s.deregister(r),
+            Dgram::Inet(s) => s.deregister(r),
             Dgram::Unix { sock, .. } => sock.deregister(r),
         }
     }

@@ -1,0 +1,288 @@
+//! [`Context`]'s socket methods: opening listeners, datagram and ICMP sockets and outgoing
+//! connections of every family, closing them, and reaching their addresses and options.
+//!
+//! Each method checks nothing itself: it asks `sys` (or socket2) for a configured socket and
+//! hands it to the core, which registers it with the poller (`open.rs`).
+
+use std::io;
+use std::net::SocketAddr;
+
+use super::addr::PeerAddr;
+use super::context::Context;
+use super::token::{ConnId, DgramId, ListenerId};
+use crate::error::stale;
+use crate::sys::{ListenOptions, Signals, UnixListenOptions};
+
+impl Context<'_> {
+    /// Listen on `addr` with the reactor's default [`ListenOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::tcp_listener`](crate::sys::tcp_listener).
+    pub fn listen(&mut self, addr: SocketAddr) -> io::Result<ListenerId> {
+        let opts = self.core.config.listen;
+        self.core.listen(addr, &opts)
+    }
+
+    /// Listen on `addr` with `opts`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::tcp_listener`](crate::sys::tcp_listener).
+    pub fn listen_with(
+        &mut self,
+        addr: SocketAddr,
+        opts: &ListenOptions,
+    ) -> io::Result<ListenerId> {
+        self.core.listen(addr, opts)
+    }
+
+    /// Take over a listener made elsewhere (it is made non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_listener(&mut self, listener: std::net::TcpListener) -> io::Result<ListenerId> {
+        self.core.add_listener(listener)
+    }
+
+    /// Serve a listening socket that other reactors serve too, each through its own clone of
+    /// it (`try_clone`): registered with `EPOLLEXCLUSIVE`, so that a new connection wakes one
+    /// reactor, not all. One socket shared this way keeps the address to this process (a
+    /// second server's bind fails with "address in use"), which `SO_REUSEPORT` would not.
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_shared_listener(
+        &mut self,
+        listener: std::net::TcpListener,
+    ) -> io::Result<ListenerId> {
+        self.core.add_shared_listener(listener)
+    }
+
+    /// Serve a UDP socket that other reactors serve too, through its own clone of it (see
+    /// [`add_shared_listener`](Context::add_shared_listener)): each datagram is read by one
+    /// reactor. Registered without `EPOLLEXCLUSIVE`, so that a writable event reaches every
+    /// reactor with datagrams queued (each datagram may wake them all; one reads it).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_shared_udp(&mut self, socket: std::net::UdpSocket) -> io::Result<DgramId> {
+        self.core.add_shared_udp(socket)
+    }
+
+    /// Bind a UDP socket to `addr`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::udp_socket`](crate::sys::udp_socket).
+    pub fn bind_udp(&mut self, addr: SocketAddr) -> io::Result<DgramId> {
+        let reuse = self.core.config.listen.reuse_port;
+        self.core.bind_udp(addr, reuse)
+    }
+
+    /// Bind a Unix datagram socket to the file `path` (mode and stale files as for
+    /// [`listen_unix`](Context::listen_unix)); the file is removed when the socket goes.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::unix_datagram`](crate::sys::unix_datagram).
+    pub fn bind_unix_dgram(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+        opts: &UnixListenOptions,
+    ) -> io::Result<DgramId> {
+        self.core.bind_unix_dgram(path.as_ref(), opts)
+    }
+
+    /// Take over a UDP socket made elsewhere (it is made non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_udp(&mut self, socket: std::net::UdpSocket) -> io::Result<DgramId> {
+        self.core.add_udp(socket)
+    }
+
+    /// Start a non-blocking TCP connect to `addr`. [`Handler::on_connect`] follows when it is
+    /// established, or [`Handler::on_close`] with the error. Output may be queued at once; it
+    /// is sent when the connection is up.
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made or registered (a refused connection is reported later,
+    /// through `on_close`).
+    ///
+    /// [`Handler::on_connect`]: super::Handler::on_connect
+    /// [`Handler::on_close`]: super::Handler::on_close
+    pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
+        self.core.connect(addr)
+    }
+
+    /// Deliver SIGINT/SIGTERM-style signals through the reactor (see [`Signals`]).
+    ///
+    /// # Errors
+    ///
+    /// If registering the descriptor fails.
+    pub fn add_signals(&mut self, signals: Signals) -> io::Result<()> {
+        self.core.add_signals(signals)
+    }
+
+    /// Close a listener; connections it accepted are not affected.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `listener` is stale.
+    pub fn close_listener(&mut self, listener: ListenerId) -> io::Result<()> {
+        self.core.remove_listener(listener.0)
+    }
+
+    /// Close a datagram socket: queued datagrams get one last try, and what the kernel will
+    /// not take is counted in `Stats::dgram_send_errors` and logged.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `socket` is stale.
+    pub fn close_dgram(&mut self, socket: DgramId) -> io::Result<()> {
+        self.core.close_dgram(socket.0)
+    }
+
+    /// The local address of a listener.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `listener` is stale.
+    pub fn listener_addr(&self, listener: ListenerId) -> io::Result<SocketAddr> {
+        self.core.local_addr(listener.0)
+    }
+
+    /// The local address of a UDP socket.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `socket` is stale.
+    pub fn udp_addr(&self, socket: DgramId) -> io::Result<SocketAddr> {
+        self.core.local_addr(socket.0)
+    }
+
+    /// The local address of a connection.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale.
+    pub fn local_addr(&self, conn: ConnId) -> io::Result<PeerAddr> {
+        self.core.local_peer_addr(conn.0)
+    }
+
+    /// Listen on the Unix socket file `path` (see [`UnixListenOptions`] for the file's mode
+    /// and stale files). The file is removed when the listener is closed or the reactor is
+    /// dropped.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::unix_listener`](crate::sys::unix_listener).
+    pub fn listen_unix(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+        opts: &UnixListenOptions,
+    ) -> io::Result<ListenerId> {
+        self.core.listen_unix(path.as_ref(), opts)
+    }
+
+    /// Listen on a Unix `SOCK_SEQPACKET` socket file at `path`. Its connections are made of
+    /// records: every `on_data` call gets exactly one whole record (what the handler does not
+    /// use of it is dropped with it), and every write (`write`, `write_owned`, `write_parts`,
+    /// ...) is sent as one record. An empty record arrives as an `on_data` call with no
+    /// bytes; an empty write sends nothing.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::unix_seqpacket_listener`](crate::sys::unix_seqpacket_listener).
+    pub fn listen_seqpacket(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+        opts: &UnixListenOptions,
+    ) -> io::Result<ListenerId> {
+        self.core.listen_seqpacket(path.as_ref(), opts)
+    }
+
+    /// Connect a record (seqpacket) connection to `path` (see
+    /// [`listen_seqpacket`](Context::listen_seqpacket)).
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::unix_seqpacket_connect`](crate::sys::unix_seqpacket_connect).
+    pub fn connect_seqpacket(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<ConnId> {
+        self.core.connect_seqpacket(path.as_ref())
+    }
+
+    /// Start a connect to the Unix socket at `path` (see [`connect`](Context::connect)).
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made or registered, or nothing listens at `path` (Unix
+    /// connects usually complete or fail at once).
+    pub fn connect_unix(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<ConnId> {
+        self.core.connect_unix(path.as_ref())
+    }
+
+    /// The peer address of a connection.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale or not connected yet.
+    pub fn peer_addr(&self, conn: ConnId) -> io::Result<PeerAddr> {
+        match self.core.sources.conn(conn.0) {
+            Some((sock, _)) => sock.peer_addr(),
+            None => Err(stale()),
+        }
+    }
+
+    /// `conn`'s socket, to read or set options that netloop does not set itself
+    /// (`SO_KEEPALIVE`, buffer sizes, `TCP_NODELAY`, ...) through socket2's
+    /// [`SockRef`](socket2::SockRef), which also gives its descriptor (`AsFd`, `AsRawFd`).
+    /// Do not read, write or close it behind the reactor's back.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale; `Unsupported` for a simulated connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use netloop::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr};
+    ///
+    /// struct KeepAlive;
+    /// impl Handler for KeepAlive {
+    ///     fn on_accept(&mut self, cx: &mut Context<'_>, _: ListenerId, conn: ConnId, _: &PeerAddr) {
+    ///         if let Ok(sock) = cx.socket(conn) {
+    ///             let _ = sock.set_keepalive(true);
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn socket(&self, conn: ConnId) -> io::Result<socket2::SockRef<'_>> {
+        self.core.sock_ref(conn.0)
+    }
+
+    /// A listener's socket, for options (see [`socket`](Context::socket)).
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `listener` is stale; `Unsupported` for a simulated one.
+    pub fn listener_socket(&self, listener: ListenerId) -> io::Result<socket2::SockRef<'_>> {
+        self.core.sock_ref(listener.0)
+    }
+
+    /// A datagram socket's socket, for options (see [`socket`](Context::socket)).
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `socket` is stale.
+    pub fn dgram_socket(&self, socket: DgramId) -> io::Result<socket2::SockRef<'_>> {
+        self.core.sock_ref(socket.0)
+    }
+
+}
