@@ -89,6 +89,7 @@ pub mod conn;
 pub mod error;
 pub mod framing;
 pub mod memnet;
+pub mod raw;
 pub mod reactor;
 pub mod server;
 pub mod services;

@@ -367,10 +367,7 @@ pub(crate) enum Dgram {
     /// wrapper around the descriptor that makes exactly those calls, whatever the protocol.
     Inet(UdpSocket),
     /// `_file` is held only for its `Drop`, which removes the socket file.
-    Unix {
-        sock: UnixDatagram,
-        _file: UnixFile,
-    },
+    Unix { sock: UnixDatagram, _file: UnixFile },
 }
 
 fn unreachable_peer(msg: &'static str) -> io::Error {

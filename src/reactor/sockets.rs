@@ -106,6 +106,21 @@ impl Context<'_> {
         self.core.add_udp(socket)
     }
 
+    /// Take over an ICMP socket (raw or datagram) from [`IcmpSocket::open`]: it is served
+    /// like a datagram socket. Each ICMP message received arrives through
+    /// [`Handler::on_datagram`](super::Handler::on_datagram) with the sender's address (port
+    /// 0), including, for a raw IPv4 socket, the IPv4 header in front; send with
+    /// [`send_to`](Context::send_to) to an address with port 0. See [`crate::raw`].
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be registered.
+    ///
+    /// [`IcmpSocket::open`]: crate::raw::IcmpSocket::open
+    pub fn add_icmp(&mut self, socket: crate::raw::IcmpSocket) -> io::Result<DgramId> {
+        self.core.add_udp(socket.into_std())
+    }
+
     /// Start a non-blocking TCP connect to `addr`. [`Handler::on_connect`] follows when it is
     /// established, or [`Handler::on_close`] with the error. Output may be queued at once; it
     /// is sent when the connection is up.
@@ -284,5 +299,4 @@ impl Context<'_> {
     pub fn dgram_socket(&self, socket: DgramId) -> io::Result<socket2::SockRef<'_>> {
         self.core.sock_ref(socket.0)
     }
-
 }

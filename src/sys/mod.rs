@@ -483,6 +483,17 @@ pub fn is_connection_error(err: &io::Error) -> bool {
     )
 }
 
+/// The process's effective group followed by its supplementary groups (for error messages
+/// about group-based permissions); empty if they cannot be read.
+pub fn process_groups() -> Vec<u32> {
+    let egid = nix::unistd::getegid().as_raw();
+    let mut groups = vec![egid];
+    if let Ok(more) = nix::unistd::getgroups() {
+        groups.extend(more.iter().map(|g| g.as_raw()).filter(|g| *g != egid));
+    }
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,3 +547,4 @@ mod tests {
         )));
     }
 }
+

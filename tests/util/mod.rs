@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a reactor on its own thread, bounded clients.
 #![allow(dead_code)]
 
+pub mod privilege;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};

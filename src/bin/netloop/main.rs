@@ -9,6 +9,7 @@
 //! netloop tcp-client MESSAGE [--server ADDR] [--timeout SECS]
 //! netloop framed-client MESSAGE... [--server ADDR] [--max-frame BYTES] [--timeout SECS]
 //! netloop unix-client MESSAGE... --server PATH [--max-frame BYTES] [--timeout SECS]
+//! netloop ping HOST [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-4|-6] [--mode auto|raw|dgram]
 //! ```
 //!
 //! Errors are printed as one line naming the problem, with exit status 1 (2 for bad usage).
@@ -17,6 +18,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
+
+mod ping;
 
 use clap::{Parser, Subcommand};
 use netloop::client;
@@ -156,6 +159,15 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
         timeout: Duration,
     },
+    /// Send ICMP echo requests to HOST and print the replies and a summary, as ping does.
+    ///
+    /// Uses a raw socket (SOCK_RAW) when the process has CAP_NET_RAW, else the unprivileged
+    /// ICMP datagram socket (allowed to the groups in net.ipv4.ping_group_range). Stops after
+    /// COUNT requests, or on Ctrl-C. Exit status: 0 if any reply came, 1 if none, 2 on error.
+    #[command(
+        after_help = "Examples:\n  netloop ping 127.0.0.1 -c 3\n  netloop ping -6 localhost -c 5 -i 0.2\n  netloop ping ::1 --mode dgram"
+    )]
+    Ping(ping::PingArgs),
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
@@ -215,6 +227,7 @@ fn main() -> ExitCode {
         .format_target(false)
         .init();
     let result = match cli.command {
+        Command::Ping(args) => return ping::run(&args),
         Command::Serve {
             udp,
             tcp,

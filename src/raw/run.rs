@@ -1,0 +1,252 @@
+//! [`ping`]: the [`Pinger`] driven by a reactor. The ICMP socket is registered like any
+//! datagram socket (readiness, never a blocking read); requests go out on a timer, each
+//! request's timeout is a timer on the same wheel, and replies arrive through
+//! [`Handler::on_datagram`].
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::ping::{choose_ident, random_cookie, PingReply, PingSummary, Pinger};
+use super::socket::{IcmpMode, IcmpSocket};
+use crate::reactor::{Context, DgramId, Handler, PeerAddr, Reactor, TimerId};
+use crate::sys::Signals;
+use crate::wire::IcmpVersion;
+
+/// How to ping (the flags of `netloop ping`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct PingOptions {
+    /// How many requests to send; `None` until stopped by a signal (SIGINT or SIGTERM, when
+    /// `stop_on_signal` is set).
+    pub count: Option<u32>,
+    /// Time between requests (at least 1 ms, the timer wheel's resolution).
+    pub interval: Duration,
+    /// How long to wait for each reply.
+    pub timeout: Duration,
+    /// Data bytes per request (56, as ping's default, making 64-byte ICMP messages).
+    pub size: usize,
+    /// Which ICMP socket to use.
+    pub mode: IcmpMode,
+    /// Stop (and return the summary) on SIGINT or SIGTERM. The signals are blocked in the
+    /// calling thread for the run (see [`Signals`]).
+    pub stop_on_signal: bool,
+}
+
+impl Default for PingOptions {
+    fn default() -> PingOptions {
+        PingOptions {
+            count: None,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            size: 56,
+            mode: IcmpMode::Auto,
+            stop_on_signal: false,
+        }
+    }
+}
+
+impl PingOptions {
+    /// Send `count` requests, then stop once each is answered or timed out.
+    pub fn count(mut self, count: u32) -> PingOptions {
+        self.count = Some(count);
+        self
+    }
+    /// Set the time between requests.
+    pub fn interval(mut self, interval: Duration) -> PingOptions {
+        self.interval = interval;
+        self
+    }
+    /// Set how long to wait for each reply.
+    pub fn timeout(mut self, timeout: Duration) -> PingOptions {
+        self.timeout = timeout;
+        self
+    }
+    /// Set the data size of each request.
+    pub fn size(mut self, size: usize) -> PingOptions {
+        self.size = size;
+        self
+    }
+    /// Choose the kind of ICMP socket.
+    pub fn mode(mut self, mode: IcmpMode) -> PingOptions {
+        self.mode = mode;
+        self
+    }
+    /// Stop on SIGINT or SIGTERM.
+    pub fn stop_on_signal(mut self, yes: bool) -> PingOptions {
+        self.stop_on_signal = yes;
+        self
+    }
+}
+
+/// Something that happened during a ping run, as it happens.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PingEvent<'a> {
+    /// A reply matched its request.
+    Reply(&'a PingReply),
+    /// No reply to request `seq` within the timeout.
+    Timeout {
+        /// The request's sequence number.
+        seq: u16,
+    },
+    /// Sending request `seq` failed (it still counts as transmitted, as in ping).
+    SendFailed {
+        /// The request's sequence number.
+        seq: u16,
+        /// What `sendto` said.
+        error: &'a io::Error,
+    },
+}
+
+/// What [`ping`] returns: the kind of socket used and the summary.
+#[derive(Clone, Debug)]
+pub struct PingRun {
+    /// Raw or datagram socket.
+    pub kind: super::IcmpKind,
+    /// The echo identifier.
+    pub ident: u16,
+    /// Counts and round-trip statistics.
+    pub summary: PingSummary,
+    /// From the first request to the end of the run.
+    pub elapsed: Duration,
+}
+
+/// Ping `target`: send echo requests as `opts` says, calling `on_event` for each reply,
+/// timeout and failed send, and return the summary when done (every request answered or
+/// timed out after `count` of them, or a signal with `stop_on_signal`).
+///
+/// # Errors
+///
+/// Opening the socket (`PermissionDenied` with an
+/// [`IcmpNotPermitted`](super::IcmpNotPermitted) that says how to allow it), an interval
+/// under 1 ms or a data size over 65,000 bytes (`InvalidInput`), or the reactor failing.
+pub fn ping(
+    target: IpAddr,
+    opts: &PingOptions,
+    on_event: impl FnMut(PingEvent<'_>),
+) -> io::Result<PingRun> {
+    if opts.interval < Duration::from_millis(1) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the interval must be at least 1 ms",
+        ));
+    }
+    if opts.size > 65_000 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the data size must be at most 65000 bytes",
+        ));
+    }
+    let version = match target {
+        IpAddr::V4(_) => IcmpVersion::V4,
+        IpAddr::V6(_) => IcmpVersion::V6,
+    };
+    let signals = if opts.stop_on_signal {
+        Some(Signals::termination()?)
+    } else {
+        None
+    };
+    let sock = IcmpSocket::open(version, opts.mode)?;
+    let kind = sock.kind();
+    let ident = sock.kernel_ident()?.unwrap_or_else(choose_ident);
+    let pinger = Pinger::new(version, kind, ident, random_cookie(), opts.size);
+    let driver = Driver {
+        pinger,
+        target: SocketAddr::new(target, 0),
+        count: opts.count,
+        interval: opts.interval,
+        timeout: opts.timeout,
+        socket: None,
+        started: None,
+        on_event,
+    };
+    let mut reactor = Reactor::new(driver)?;
+    if let Some(signals) = signals {
+        reactor.add_signals(signals)?;
+    }
+    reactor.with_context(|d, cx| -> io::Result<()> {
+        d.socket = Some(cx.add_icmp(sock)?);
+        d.send_next(cx);
+        Ok(())
+    })?;
+    reactor.run()?;
+    let d = reactor.handler();
+    Ok(PingRun {
+        kind,
+        ident,
+        summary: d.pinger.summary().clone(),
+        elapsed: d.started.map(|t| t.elapsed()).unwrap_or_default(),
+    })
+}
+
+/// Timer tokens: one for "send the next request", and each request's timeout as its seq.
+const SEND: u64 = u64::MAX;
+
+struct Driver<F> {
+    pinger: Pinger,
+    target: SocketAddr,
+    count: Option<u32>,
+    interval: Duration,
+    timeout: Duration,
+    socket: Option<DgramId>,
+    started: Option<Instant>,
+    on_event: F,
+}
+
+impl<F: FnMut(PingEvent<'_>)> Driver<F> {
+    fn send_next(&mut self, cx: &mut Context<'_>) {
+        let Some(socket) = self.socket else { return };
+        // The clock is read here, not taken from the turn: the round trip starts at the send.
+        let now = Instant::now();
+        self.started.get_or_insert(now);
+        let (seq, msg) = self.pinger.request(now);
+        if let Err(error) = cx.send_to(socket, &msg, PeerAddr::Inet(self.target)) {
+            self.pinger.expire(seq);
+            (self.on_event)(PingEvent::SendFailed { seq, error: &error });
+        } else {
+            cx.set_timer(self.timeout, u64::from(seq));
+        }
+        if !self.all_sent() {
+            cx.set_timer(self.interval, SEND);
+        }
+        self.stop_if_done(cx);
+    }
+
+    fn all_sent(&self) -> bool {
+        self.count
+            .is_some_and(|c| self.pinger.summary().transmitted >= c)
+    }
+
+    fn stop_if_done(&self, cx: &mut Context<'_>) {
+        if self.all_sent() && self.pinger.waiting() == 0 {
+            cx.stop();
+        }
+    }
+}
+
+impl<F: FnMut(PingEvent<'_>)> Handler for Driver<F> {
+    fn on_datagram(&mut self, cx: &mut Context<'_>, _: DgramId, data: &[u8], peer: &PeerAddr) {
+        let Some(from) = peer.inet().map(|a| a.ip()) else {
+            return;
+        };
+        // The turn's clock: read just after the poll returned, the closest to the arrival.
+        match self.pinger.on_packet(data, from, cx.now()) {
+            Ok(reply) => (self.on_event)(PingEvent::Reply(&reply)),
+            Err(why) => log::trace!("ignored an ICMP packet from {from}: {why}"),
+        }
+        self.stop_if_done(cx);
+    }
+
+    fn on_timer(&mut self, cx: &mut Context<'_>, _: TimerId, token: u64) {
+        if token == SEND {
+            self.send_next(cx);
+            return;
+        }
+        let seq = token as u16;
+        if self.pinger.expire(seq) {
+            (self.on_event)(PingEvent::Timeout { seq });
+        }
+        self.stop_if_done(cx);
+    }
+}
