@@ -81,6 +81,7 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+pub mod addr;
 pub mod buf;
 #[doc(hidden)]
 pub mod check;

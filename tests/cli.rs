@@ -209,7 +209,7 @@ fn errors_name_the_problem_and_exit_non_zero() {
     let out = netloop(&["serve", "--tcp", "localhost"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("is not an IP address with a port"),
+        text(&out.stderr).contains("'localhost' has no port"),
         "{}",
         text(&out.stderr)
     );

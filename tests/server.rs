@@ -8,6 +8,7 @@ use std::time::Duration;
 use netloop::reactor::{Config, Reactor};
 use netloop::server::{bind_tcp, bind_udp, Server};
 use netloop::services::CourseServer;
+use netloop::sys::ListenOptions;
 use util::connect;
 
 fn reactors(n: usize, config: Config) -> Vec<Reactor<CourseServer>> {
@@ -23,7 +24,12 @@ fn every_reactor_serves_the_one_shared_socket() {
         bind_tcp(&mut rs, "127.0.0.1:0".parse().unwrap(), Default::default()).unwrap();
     assert_eq!(ids.len(), 2);
     assert_ne!(addr.port(), 0, "port 0 resolved once, shared by both");
-    let (_, uaddr) = bind_udp(&mut rs, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let (_, uaddr) = bind_udp(
+        &mut rs,
+        "127.0.0.1:0".parse().unwrap(),
+        ListenOptions::default(),
+    )
+    .unwrap();
     // Which reactor takes a connection is the kernel's choice (the first idle one), so run
     // one at a time: each must serve the shared sockets on its own.
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -114,8 +114,12 @@ impl Core {
         self.add_dgram(Dgram::Unix { sock, _file })
     }
 
-    pub(crate) fn bind_udp(&mut self, addr: SocketAddr, reuse_port: bool) -> io::Result<DgramId> {
-        self.add_udp(sys::udp_socket(addr, reuse_port)?)
+    pub(crate) fn bind_udp(
+        &mut self,
+        addr: SocketAddr,
+        opts: &ListenOptions,
+    ) -> io::Result<DgramId> {
+        self.add_udp(sys::udp_socket(addr, opts)?)
     }
 
     pub(crate) fn add_udp(&mut self, sock: std::net::UdpSocket) -> io::Result<DgramId> {

@@ -10,6 +10,7 @@ use std::net::Shutdown;
 use std::path::PathBuf;
 
 use super::addr::{unix_addr, PeerAddr};
+use crate::addr::unmap;
 use crate::memnet::{MemListener, MemStream};
 
 use std::os::fd::AsRawFd;
@@ -53,7 +54,7 @@ impl Stream {
 
     pub(crate) fn peer_addr(&self) -> io::Result<PeerAddr> {
         match self {
-            Stream::Tcp(s) => s.peer_addr().map(PeerAddr::Inet),
+            Stream::Tcp(s) => s.peer_addr().map(|a| PeerAddr::Inet(unmap(a))),
             Stream::Unix(s) => s.peer_addr().map(PeerAddr::Unix),
             Stream::Seqpacket(s) => unix_addr(s.peer_addr()?),
             Stream::Mem(s) => Ok(PeerAddr::Inet(s.peer_addr())),
@@ -62,7 +63,7 @@ impl Stream {
 
     pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
         match self {
-            Stream::Tcp(s) => s.local_addr().map(PeerAddr::Inet),
+            Stream::Tcp(s) => s.local_addr().map(|a| PeerAddr::Inet(unmap(a))),
             Stream::Unix(s) => s.local_addr().map(PeerAddr::Unix),
             Stream::Seqpacket(s) => unix_addr(s.local_addr()?),
             Stream::Mem(_) => Ok(PeerAddr::Inet(([127, 0, 0, 1], 0).into())),
@@ -298,7 +299,9 @@ impl Drop for UnixFile {
 impl Listener {
     pub(crate) fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
         match self {
-            Listener::Tcp(l) => l.accept().map(|(s, a)| (Stream::Tcp(s), PeerAddr::Inet(a))),
+            Listener::Tcp(l) => l
+                .accept()
+                .map(|(s, a)| (Stream::Tcp(s), PeerAddr::Inet(unmap(a)))),
             Listener::Unix { sock: l, .. } => l
                 .accept()
                 .map(|(s, a)| (Stream::Unix(s), PeerAddr::Unix(a))),
@@ -392,7 +395,7 @@ impl Dgram {
 
     pub(crate) fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, PeerAddr)> {
         match self {
-            Dgram::Inet(s) => s.recv_from(buf).map(|(n, a)| (n, PeerAddr::Inet(a))),
+            Dgram::Inet(s) => s.recv_from(buf).map(|(n, a)| (n, PeerAddr::Inet(unmap(a)))),
             Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| (n, PeerAddr::Unix(a))),
         }
     }

@@ -73,14 +73,26 @@ impl Context<'_> {
         self.core.add_shared_udp(socket)
     }
 
-    /// Bind a UDP socket to `addr`.
+    /// Bind a UDP socket to `addr` with the reactor's default [`ListenOptions`] (an IPv6
+    /// socket is IPv6-only unless they say otherwise).
     ///
     /// # Errors
     ///
     /// As for [`sys::udp_socket`](crate::sys::udp_socket).
     pub fn bind_udp(&mut self, addr: SocketAddr) -> io::Result<DgramId> {
-        let reuse = self.core.config.listen.reuse_port;
-        self.core.bind_udp(addr, reuse)
+        let opts = self.core.config.listen;
+        self.core.bind_udp(addr, &opts)
+    }
+
+    /// Bind a UDP socket to `addr` with `opts`: for example `only_v6: false` on `[::]` for
+    /// one socket that serves IPv4 and IPv6 (IPv4 senders are shown, and answered, as their
+    /// IPv4 addresses).
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::udp_socket`](crate::sys::udp_socket).
+    pub fn bind_udp_with(&mut self, addr: SocketAddr, opts: &ListenOptions) -> io::Result<DgramId> {
+        self.core.bind_udp(addr, opts)
     }
 
     /// Bind a Unix datagram socket to the file `path` (mode and stale files as for

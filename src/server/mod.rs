@@ -73,7 +73,7 @@ pub fn bind_tcp<H: Handler>(
     .map(|ids| (ids, bound))
 }
 
-/// Bind one UDP socket to `addr` that every reactor serves (see [`bind_tcp`]: each datagram
+/// Bind one UDP socket to `addr` (with `opts`' `only_v6` and `reuse_port`) that every reactor serves (see [`bind_tcp`]: each datagram
 /// goes to one reactor, and the address belongs to this process). Returns each reactor's
 /// socket id and the address bound.
 ///
@@ -83,8 +83,9 @@ pub fn bind_tcp<H: Handler>(
 pub fn bind_udp<H: Handler>(
     reactors: &mut [Reactor<H>],
     addr: SocketAddr,
+    opts: ListenOptions,
 ) -> io::Result<(Vec<DgramId>, SocketAddr)> {
-    let sock = crate::sys::udp_socket(addr, false)?;
+    let sock = crate::sys::udp_socket(addr, &opts)?;
     let bound = sock.local_addr()?;
     share(
         reactors,

@@ -28,7 +28,7 @@ use crate::reactor::{
     Config, ConnId, ConnectionLimit, Context, DgramId, Handler, ListenerId, PeerAddr, Reactor,
 };
 use crate::server;
-use crate::sys::UnixListenOptions;
+use crate::sys::{ListenOptions, UnixListenOptions};
 
 /// Upper-case the ASCII letters of `data` into `out` (replacing its contents), as Python's
 /// `bytes.upper()` does: other bytes, UTF-8 included, are copied unchanged.
@@ -181,6 +181,11 @@ pub struct CourseConfig {
     pub max_conns: Option<usize>,
     /// Input memory budget per reactor (`Config::max_buffered`). Default 64 MiB.
     pub max_buffered: usize,
+    /// An IPv6 wildcard address (`[::]:9999`) is one dual-stack socket serving IPv4 clients
+    /// too, shown as their IPv4 addresses. Default `true`; `false` makes it IPv6-only, so
+    /// that `0.0.0.0` on the same port can be bound beside it. Other IPv6 addresses are
+    /// always IPv6-only.
+    pub dual_stack: bool,
 }
 
 impl Default for CourseConfig {
@@ -196,6 +201,7 @@ impl Default for CourseConfig {
             threads: 1,
             max_conns: None,
             max_buffered: 64 * 1024 * 1024,
+            dual_stack: true,
         }
     }
 }
@@ -258,8 +264,12 @@ pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServ
         reactors.push(reactor);
     }
     let mut bound = Vec::new();
+    let opts_for = |addr: SocketAddr| ListenOptions {
+        only_v6: !(cfg.dual_stack && addr.is_ipv6() && addr.ip().is_unspecified()),
+        ..config.listen
+    };
     for &addr in &cfg.udp {
-        let (_, local) = server::bind_udp(&mut reactors, addr)
+        let (_, local) = server::bind_udp(&mut reactors, addr, opts_for(addr))
             .map_err(|e| bind_error("bind UDP", &addr, addr.port(), e))?;
         bound.push(Bound {
             service: "UDP upper-case",
@@ -272,7 +282,7 @@ pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServ
         .map(|a| (a, false))
         .chain(cfg.framed.iter().map(|a| (a, true)))
     {
-        let (ids, local) = server::bind_tcp(&mut reactors, addr, config.listen)
+        let (ids, local) = server::bind_tcp(&mut reactors, addr, opts_for(addr))
             .map_err(|e| bind_error("listen", &addr, addr.port(), e))?;
         if framed {
             for (reactor, id) in reactors.iter_mut().zip(ids) {

@@ -38,14 +38,18 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// How to make a listening socket.
+/// How to make a listening socket (and, its backlog aside, a UDP socket).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListenOptions {
     /// The `listen(2)` backlog: connections the kernel queues before they are accepted.
     /// The kernel caps it at `net.core.somaxconn`.
     pub backlog: i32,
-    /// For an IPv6 address: accept IPv6 only (`true`), or IPv4-mapped addresses too
-    /// (`false`, dual stack). The system default varies, so netloop always sets it.
+    /// For an IPv6 address: IPv6 only (`true`), or IPv4 too (`false`, dual stack: an IPv4
+    /// peer appears to the socket as an IPv4-mapped address, `::ffff:a.b.c.d`, which the
+    /// reactor shows as the IPv4 address it stands for). Dual stack on `[::]` lets one
+    /// socket serve both families, but then `0.0.0.0` on the same port cannot be bound
+    /// beside it. The system default (`net.ipv6.bindv6only`) varies, so netloop always sets
+    /// it. Default `true`.
     pub only_v6: bool,
     /// Set `SO_REUSEPORT`, so that several listeners share one address and
     /// the kernel spreads connections across them.
@@ -87,23 +91,23 @@ pub fn tcp_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<std::n
     Ok(socket.into())
 }
 
-/// A non-blocking UDP socket bound to `addr` (with `SO_REUSEPORT` if `reuse_port`; IPv6
-/// sockets are IPv6-only).
+/// A non-blocking UDP socket bound to `addr`, with `opts.reuse_port` and, for IPv6,
+/// `opts.only_v6` (the backlog does not apply).
 ///
 /// # Errors
 ///
 /// Any error of `socket`, `setsockopt` or `bind`.
-pub fn udp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::UdpSocket> {
+pub fn udp_socket(addr: SocketAddr, opts: &ListenOptions) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::DGRAM.nonblocking(),
         Some(Protocol::UDP),
     )?;
-    if reuse_port {
+    if opts.reuse_port {
         socket.set_reuse_port(true)?;
     }
     if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
+        socket.set_only_v6(opts.only_v6)?;
     }
     socket.bind(&addr.into())?;
     Ok(socket.into())
@@ -494,6 +498,15 @@ pub fn process_groups() -> Vec<u32> {
     groups
 }
 
+/// The index of the network interface `name` (`if_nametoindex(3)`), for IPv6 scope ids.
+///
+/// # Errors
+///
+/// `NotFound`-like errors of the call when there is no such interface.
+pub fn interface_index(name: &str) -> io::Result<u32> {
+    Ok(nix::net::if_::if_nametoindex(name)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,4 +560,3 @@ mod tests {
         )));
     }
 }
-

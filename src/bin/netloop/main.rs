@@ -51,7 +51,7 @@ enum Command {
     /// frame is sent back unchanged and in order. A frame over --max-frame closes that
     /// connection (logged with the reason); other connections carry on.
     #[command(
-        after_help = "Examples:\n  netloop serve\n  netloop serve --tcp 127.0.0.1:9999 --tcp [::1]:9999 --timeout 30\n  netloop serve --framed 127.0.0.1:7000 --max-frame 65536\n  netloop serve --threads 2 --stats 10 --max-conns 10000\n  netloop serve --unix /tmp/netloop.sock\n  RUST_LOG=debug netloop serve --udp 0.0.0.0:11111"
+        after_help = "Examples:\n  netloop serve\n  netloop serve --tcp 127.0.0.1:9999 --tcp [::1]:9999 --timeout 30\n  netloop serve --framed 127.0.0.1:7000 --max-frame 65536\n  netloop serve --threads 2 --stats 10 --max-conns 10000\n  netloop serve --unix /tmp/netloop.sock\n  netloop serve --tcp [::]:9999 --framed [::]:9998   (each one socket for IPv4 and IPv6)\n  RUST_LOG=debug netloop serve --udp 0.0.0.0:11111"
     )]
     Serve {
         /// UDP upper-casing service address (repeatable).
@@ -96,6 +96,11 @@ enum Command {
         /// Log the counters every SECS seconds (they are always logged at shutdown).
         #[arg(long, value_name = "SECS", value_parser = parse_secs)]
         stats: Option<Duration>,
+        /// Make [::] addresses IPv6-only. By default `--tcp [::]:9999` is one dual-stack
+        /// socket that serves IPv4 clients too (shown as their IPv4 addresses); with this flag
+        /// `--tcp 0.0.0.0:9999 --tcp [::]:9999` binds two sockets instead.
+        #[arg(long = "v6-only")]
+        v6_only: bool,
     },
     /// Send MESSAGE in one datagram and print the reply (the course's UDP client).
     #[command(
@@ -171,25 +176,7 @@ enum Command {
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    if let Ok(a) = s.parse() {
-        return Ok(a);
-    }
-    // IP:SERVICE, with the service's port from the services database (echo, http, ...).
-    let bad = || {
-        format!(
-            "'{s}' is not an IP address with a port (write 127.0.0.1:9999, [::1]:9999, or a service name such as 127.0.0.1:echo)"
-        )
-    };
-    let (host, service) = s.rsplit_once(':').ok_or_else(bad)?;
-    let ip: std::net::IpAddr = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .map_err(|_| bad())?;
-    let port = netloop::sys::service_port(service, "tcp")
-        .or_else(|| netloop::sys::service_port(service, "udp"))
-        .ok_or_else(|| format!("'{service}' is not a port number or a known service name"))?;
-    Ok(SocketAddr::new(ip, port))
+    netloop::addr::parse_socket_addr(s).map_err(|e| e.to_string())
 }
 
 fn parse_threads(s: &str) -> Result<usize, String> {
@@ -241,6 +228,7 @@ fn main() -> ExitCode {
             max_conns,
             grace,
             stats,
+            v6_only,
         } => serve(ServeOpts {
             udp,
             tcp,
@@ -254,6 +242,7 @@ fn main() -> ExitCode {
             max_conns,
             grace,
             stats,
+            v6_only,
         }),
         Command::FramedClient {
             messages,
@@ -301,6 +290,7 @@ struct ServeOpts {
     max_conns: Option<usize>,
     grace: Duration,
     stats: Option<Duration>,
+    v6_only: bool,
 }
 
 /// Raise the soft descriptor limit to the hard one (see `sys::raise_fd_limit`), and say so.
@@ -360,6 +350,7 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     cfg.threads = o.threads;
     cfg.max_conns = o.max_conns;
     cfg.max_buffered = o.max_buffered;
+    cfg.dual_stack = !o.v6_only;
     let (reactors, bound) = services::course_reactors(&cfg).map_err(|e| e.to_string())?;
     for b in &bound {
         log::info!("{} service on {}", b.service, b.addr);
