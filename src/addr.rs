@@ -1,4 +1,5 @@
-//! IP socket addresses as people write them, and as a dual-stack socket reports them.
+//! Socket addresses as people write them: IP addresses with ports and scopes, as a
+//! dual-stack socket reports them, and Unix addresses (files or abstract names).
 //!
 //! * [`parse_socket_addr`] reads `127.0.0.1:9999`, `[::1]:9999`, a link-local address with
 //!   its scope (`[fe80::1%eth0]:9999` or `[fe80::1%2]:9999`: the interface by name or by
@@ -7,9 +8,113 @@
 //! * [`unmap`] turns the IPv4-mapped form a dual-stack IPv6 socket gives an IPv4 peer
 //!   (`[::ffff:127.0.0.1]:5000`) back into the IPv4 address it stands for; the reactor applies
 //!   it to every peer and local address it reports.
+//! * [`UnixAddr`] is where a Unix socket binds or connects: a file, or a Linux abstract name
+//!   (written `@name`), which is no file at all.
 
+use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::path::{Path, PathBuf};
+
+/// Where a Unix socket binds or connects: a path in the file system, or (Linux) a name in
+/// the *abstract* namespace. An abstract name is not a file: nothing to remove afterwards,
+/// no permissions (any process in the same network namespace may connect), and it goes
+/// away with the last socket bound to it.
+///
+/// Paths convert with `From` (`&str`, `String`, `&Path`, `PathBuf`); abstract names are
+/// made with [`UnixAddr::abstract_name`], or read with [`UnixAddr::parse`] from `@name`,
+/// the notation of `ss` and systemd.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum UnixAddr {
+    /// A socket file.
+    Path(PathBuf),
+    /// An abstract name (the bytes after the leading NUL of `sun_path`).
+    Abstract(Vec<u8>),
+}
+
+impl UnixAddr {
+    /// The abstract name `name` (any bytes, up to 107).
+    pub fn abstract_name(name: impl Into<Vec<u8>>) -> UnixAddr {
+        UnixAddr::Abstract(name.into())
+    }
+
+    /// `@name` as an abstract name, anything else as a path.
+    pub fn parse(s: &str) -> UnixAddr {
+        match s.strip_prefix('@') {
+            Some(name) => UnixAddr::Abstract(name.as_bytes().to_vec()),
+            None => UnixAddr::Path(PathBuf::from(s)),
+        }
+    }
+
+    /// The path, for a socket file.
+    pub fn as_path(&self) -> Option<&Path> {
+        match self {
+            UnixAddr::Path(p) => Some(p),
+            UnixAddr::Abstract(_) => None,
+        }
+    }
+
+    /// As socket2's address, for `bind` and `connect`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a name too long for `sun_path` (108 bytes).
+    pub fn to_sockaddr(&self) -> io::Result<socket2::SockAddr> {
+        match self {
+            UnixAddr::Path(p) => socket2::SockAddr::unix(p),
+            UnixAddr::Abstract(name) => {
+                use std::os::unix::ffi::OsStrExt;
+                // socket2 takes a path whose first byte is NUL as an abstract name.
+                let mut raw = Vec::with_capacity(name.len() + 1);
+                raw.push(0);
+                raw.extend_from_slice(name);
+                socket2::SockAddr::unix(std::ffi::OsStr::from_bytes(&raw))
+            }
+        }
+    }
+}
+
+impl From<&str> for UnixAddr {
+    fn from(p: &str) -> UnixAddr {
+        UnixAddr::Path(p.into())
+    }
+}
+impl From<String> for UnixAddr {
+    fn from(p: String) -> UnixAddr {
+        UnixAddr::Path(p.into())
+    }
+}
+impl From<&Path> for UnixAddr {
+    fn from(p: &Path) -> UnixAddr {
+        UnixAddr::Path(p.into())
+    }
+}
+impl From<PathBuf> for UnixAddr {
+    fn from(p: PathBuf) -> UnixAddr {
+        UnixAddr::Path(p)
+    }
+}
+impl From<&PathBuf> for UnixAddr {
+    fn from(p: &PathBuf) -> UnixAddr {
+        UnixAddr::Path(p.clone())
+    }
+}
+impl From<&UnixAddr> for UnixAddr {
+    fn from(a: &UnixAddr) -> UnixAddr {
+        a.clone()
+    }
+}
+
+impl fmt::Display for UnixAddr {
+    /// A path as it is; an abstract name as `@name`, with bytes that are not printable ASCII
+    /// escaped (`\x00`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnixAddr::Path(p) => write!(f, "{}", p.display()),
+            UnixAddr::Abstract(name) => write!(f, "@{}", name.escape_ascii()),
+        }
+    }
+}
 
 /// An IPv4-mapped IPv6 address (`[::ffff:a.b.c.d]:port`, how a dual-stack socket sees an
 /// IPv4 peer) as the IPv4 address it stands for; any other address as it is. Sending to the
@@ -120,6 +225,31 @@ mod tests {
         assert!(e("127.0.0.1:no-such-service").contains("not a port number"));
         assert!(e("[1.2.3.4]:80").contains("not an IPv6 address"));
         assert!(e("127.0.0.1:70000").contains("not a port number"));
+    }
+
+    #[test]
+    fn unix_addresses() {
+        assert_eq!(
+            UnixAddr::parse("@netloop"),
+            UnixAddr::abstract_name("netloop")
+        );
+        assert_eq!(
+            UnixAddr::parse("/tmp/x.sock"),
+            UnixAddr::from("/tmp/x.sock")
+        );
+        assert_eq!(
+            UnixAddr::abstract_name(&b"a\0b"[..]).to_string(),
+            "@a\\x00b"
+        );
+        let sa = UnixAddr::abstract_name("netloop-test")
+            .to_sockaddr()
+            .unwrap();
+        assert_eq!(sa.as_abstract_namespace(), Some(&b"netloop-test"[..]));
+        let long = UnixAddr::abstract_name(vec![b'x'; 200]);
+        assert_eq!(
+            long.to_sockaddr().unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
     }
 
     #[test]

@@ -47,16 +47,22 @@ impl fmt::Display for PeerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PeerAddr::Inet(a) => write!(f, "{a}"),
-            PeerAddr::Unix(a) => match a.as_pathname() {
-                Some(p) => write!(f, "unix:{}", p.display()),
-                None => f.write_str("unix:(unnamed)"),
-            },
+            PeerAddr::Unix(a) => {
+                use std::os::linux::net::SocketAddrExt;
+                if let Some(p) = a.as_pathname() {
+                    write!(f, "unix:{}", p.display())
+                } else if let Some(name) = a.as_abstract_name() {
+                    write!(f, "unix:@{}", name.escape_ascii())
+                } else {
+                    f.write_str("unix:(unnamed)")
+                }
+            }
         }
     }
 }
 
-/// A socket2 Unix address as the standard library's, never failing: a path name converts
-/// when std accepts it; anything else (unnamed, abstract, or a 108-byte path without its
+/// A socket2 Unix address as the standard library's, never failing: a path name or an
+/// abstract name converts when std accepts it; anything else (unnamed, or a 108-byte path without its
 /// terminating NUL, which Linux allows but std refuses) becomes a copy of one unnamed address
 /// made once (std has no constructor for it). An address is only reported, so a peer with an
 /// odd one must not fail (let alone panic) an accept.
@@ -65,6 +71,12 @@ pub(crate) fn unix_addr(a: socket2::SockAddr) -> io::Result<PeerAddr> {
     static UNNAMED: OnceLock<std::os::unix::net::SocketAddr> = OnceLock::new();
     if let Some(path) = a.as_pathname() {
         if let Ok(named) = std::os::unix::net::SocketAddr::from_pathname(path) {
+            return Ok(PeerAddr::Unix(named));
+        }
+    }
+    if let Some(name) = a.as_abstract_namespace() {
+        use std::os::linux::net::SocketAddrExt;
+        if let Ok(named) = std::os::unix::net::SocketAddr::from_abstract_name(name) {
             return Ok(PeerAddr::Unix(named));
         }
     }

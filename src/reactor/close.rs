@@ -38,6 +38,10 @@ impl Core {
         }
         log_close(key, &sock, &reason);
         drop(sock);
+        // Descriptors never sent are closed with the connection.
+        if !self.fds_out.is_empty() {
+            self.fds_out.remove(&key);
+        }
         self.closed.push_back((ConnId(key), reason));
     }
 

@@ -126,6 +126,27 @@ impl Context<'_> {
         })
     }
 
+    /// Queue `data` on the Unix connection `conn` with the descriptors `fds` attached to its
+    /// first byte (`SCM_RIGHTS`): after everything queued before it, and before anything
+    /// queued later. The peer receives its own duplicates; ours are closed once sent (or when
+    /// the connection closes first). On a seqpacket connection `data` is one record.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale; `Unsupported` unless it is a Unix stream or
+    /// seqpacket connection; `InvalidInput` for empty `data` (descriptors need a byte to
+    /// travel with) or more than [`sys::MAX_FDS`](crate::sys::MAX_FDS) descriptors; as for
+    /// [`write`](Context::write) otherwise. On error the descriptors are closed and nothing
+    /// is queued.
+    pub fn write_with_fds(
+        &mut self,
+        conn: ConnId,
+        data: &[u8],
+        fds: Vec<std::os::fd::OwnedFd>,
+    ) -> io::Result<()> {
+        self.core.write_with_fds(conn.0, data, fds)
+    }
+
     /// Bytes of input received on `conn` and not yet consumed by the handler (0 for a stale
     /// id). At end of file, non-zero means the peer stopped in the middle of a message.
     /// Inside `on_data` for `conn` itself this is 0: the input is the `data` argument then.

@@ -106,6 +106,12 @@ pub(crate) struct Core {
     pub(crate) budget: Budget,
     /// Connections waiting for the budget, in the order they began to wait.
     pub(crate) starving: VecDeque<Key>,
+    /// Descriptors queued to be sent, per connection (`fds.rs`); empty for most reactors.
+    pub(crate) fds_out: std::collections::HashMap<Key, super::fds::FdsOut>,
+    /// Descriptors received by the current read, until they are handed to the handler.
+    pub(crate) fds_in: Vec<std::os::fd::OwnedFd>,
+    /// Control-message space for reading descriptors, made with the first Unix read.
+    pub(crate) cmsg: Vec<u8>,
 }
 
 /// Places taken in a shared connection limit go back when the reactor goes, with connections
@@ -145,6 +151,9 @@ impl Core {
             reserve: crate::sys::Reserve::new().ok(),
             budget: Budget::new(config.max_buffered),
             starving: VecDeque::new(),
+            fds_out: Default::default(),
+            fds_in: Vec::new(),
+            cmsg: Vec::new(),
             config,
         }
     }

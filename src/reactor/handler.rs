@@ -88,6 +88,25 @@ pub trait Handler {
         data.len()
     }
 
+    /// Descriptors arrived on the Unix connection `conn` (`SCM_RIGHTS`), received
+    /// close-on-exec. They came with bytes that are offered to
+    /// [`on_data`](Handler::on_data) right after this call. Each is an [`OwnedFd`]: keep the
+    /// ones wanted (`File::from`, `UnixStream::from`, ...); the rest close when dropped. The
+    /// default drops them all, so a descriptor nobody expected is closed, never leaked.
+    ///
+    /// [`OwnedFd`]: std::os::fd::OwnedFd
+    fn on_descriptors(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: ConnId,
+        fds: Vec<std::os::fd::OwnedFd>,
+    ) {
+        log::debug!(
+            "{} descriptors received on {conn:?} and closed: the handler takes none",
+            fds.len()
+        );
+    }
+
     /// The peer finished sending (end of file). Unconsumed input, if any, is still buffered.
     /// The default closes the connection after its queued output is flushed, reported as
     /// [`CloseReason::PeerClosed`]; a handler can instead keep writing and close later.

@@ -70,6 +70,7 @@ mod core;
 mod dgram;
 mod dispatch;
 mod expire;
+mod fds;
 pub mod framed;
 mod handle;
 mod handler;

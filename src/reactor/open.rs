@@ -4,7 +4,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::Path;
 
 use log::debug;
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
@@ -15,6 +14,7 @@ use super::core::Core;
 use super::registry::Source;
 use super::socket::{Dgram, Listener, Stream, UnixFile};
 use super::token::{ConnId, DgramId, Key, ListenerId};
+use crate::addr::UnixAddr;
 use crate::conn::{Conn, Opened};
 use crate::error::stale;
 use crate::sys::{self, ListenOptions, Signals, UnixListenOptions};
@@ -78,22 +78,22 @@ impl Core {
 
     pub(crate) fn listen_unix(
         &mut self,
-        path: &Path,
+        addr: &UnixAddr,
         opts: &UnixListenOptions,
     ) -> io::Result<ListenerId> {
-        let sock = UnixListener::from_std(sys::unix_listener(path, opts)?);
+        let sock = UnixListener::from_std(sys::unix_listener(addr, opts)?);
         // From here on the file is ours: removed when the listener goes, even on error.
-        let _file = UnixFile::new(path);
+        let _file = UnixFile::new(addr);
         self.add_listening(Listener::Unix { sock, _file })
     }
 
     pub(crate) fn listen_seqpacket(
         &mut self,
-        path: &Path,
+        addr: &UnixAddr,
         opts: &UnixListenOptions,
     ) -> io::Result<ListenerId> {
-        let sock = sys::unix_seqpacket_listener(path, opts)?;
-        let _file = UnixFile::new(path);
+        let sock = sys::unix_seqpacket_listener(addr, opts)?;
+        let _file = UnixFile::new(addr);
         self.add_listening(Listener::Seqpacket { sock, _file })
     }
 
@@ -106,11 +106,11 @@ impl Core {
 
     pub(crate) fn bind_unix_dgram(
         &mut self,
-        path: &Path,
+        addr: &UnixAddr,
         opts: &UnixListenOptions,
     ) -> io::Result<DgramId> {
-        let sock = UnixDatagram::from_std(sys::unix_datagram(path, opts)?);
-        let _file = UnixFile::new(path);
+        let sock = UnixDatagram::from_std(sys::unix_datagram(addr, opts)?);
+        let _file = UnixFile::new(addr);
         self.add_dgram(Dgram::Unix { sock, _file })
     }
 
@@ -178,16 +178,45 @@ impl Core {
         self.add_conn(sock, Opened::Connecting)
     }
 
-    pub(crate) fn connect_unix(&mut self, path: &Path) -> io::Result<ConnId> {
-        let sock = Stream::Unix(UnixStream::connect(path)?);
+    pub(crate) fn connect_unix(&mut self, addr: &UnixAddr) -> io::Result<ConnId> {
+        let sock = Stream::Unix(UnixStream::from_std(sys::unix_connect(addr)?));
         self.add_conn(sock, Opened::Connecting)
     }
 
-    pub(crate) fn connect_seqpacket(&mut self, path: &Path) -> io::Result<ConnId> {
-        let sock = Stream::Seqpacket(sys::unix_seqpacket_connect(path)?);
+    pub(crate) fn connect_seqpacket(&mut self, addr: &UnixAddr) -> io::Result<ConnId> {
+        let sock = Stream::Seqpacket(sys::unix_seqpacket_connect(addr)?);
         // Connected already (a Unix connect does not go on in the background); on_connect
         // still comes first, with the writable event.
         self.add_conn(sock, Opened::Connecting)
+    }
+
+    /// Adopt a connected Unix stream socket (one end of a `socketpair`, or one made
+    /// elsewhere). `on_connect` comes first, with the writable event.
+    pub(crate) fn add_unix_stream(
+        &mut self,
+        sock: std::os::unix::net::UnixStream,
+    ) -> io::Result<ConnId> {
+        sock.set_nonblocking(true)?;
+        self.add_conn(Stream::Unix(UnixStream::from_std(sock)), Opened::Connecting)
+    }
+
+    /// Adopt a connected Unix seqpacket socket.
+    pub(crate) fn add_seqpacket(&mut self, sock: socket2::Socket) -> io::Result<ConnId> {
+        sock.set_nonblocking(true)?;
+        self.add_conn(Stream::Seqpacket(sock), Opened::Connecting)
+    }
+
+    /// Adopt a Unix datagram socket (bound or not: one end of a `socketpair` is unnamed).
+    /// If it is bound to a file, the file stays where it is when the socket goes.
+    pub(crate) fn add_unix_dgram(
+        &mut self,
+        sock: std::os::unix::net::UnixDatagram,
+    ) -> io::Result<DgramId> {
+        sock.set_nonblocking(true)?;
+        self.add_dgram(Dgram::Unix {
+            sock: UnixDatagram::from_std(sock),
+            _file: None,
+        })
     }
 
     /// The local address of a listener, connection or datagram socket.

@@ -78,6 +78,50 @@ impl Stream {
         }
     }
 
+    /// Can this connection carry descriptors (a Unix stream or seqpacket connection)?
+    pub(crate) fn passes_fds(&self) -> bool {
+        matches!(self, Stream::Unix(_) | Stream::Seqpacket(_))
+    }
+
+    /// Read like `read`, keeping descriptors that came with the bytes in `fds` (Unix
+    /// connections; others read plainly). `cmsg` is scratch space for the control data,
+    /// made on the first Unix read.
+    pub(crate) fn read_fds(
+        &mut self,
+        buf: &mut [u8],
+        cmsg: &mut Vec<u8>,
+        fds: &mut Vec<std::os::fd::OwnedFd>,
+    ) -> io::Result<usize> {
+        if !self.passes_fds() {
+            return self.read(buf);
+        }
+        if cmsg.is_empty() {
+            *cmsg = crate::sys::fds_buffer();
+            cmsg.resize(cmsg.capacity(), 0);
+        }
+        match self {
+            Stream::Unix(s) => crate::sys::recv_with_fds(s, buf, cmsg, fds),
+            Stream::Seqpacket(s) => crate::sys::recv_with_fds(s, buf, cmsg, fds),
+            _ => self.read(buf),
+        }
+    }
+
+    /// Write `bufs` with `fds` attached (see [`crate::sys::send_with_fds`]).
+    pub(crate) fn send_with_fds(
+        &mut self,
+        bufs: &[IoSlice<'_>],
+        fds: &[std::os::fd::RawFd],
+    ) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => crate::sys::send_with_fds(s, bufs, fds),
+            Stream::Seqpacket(s) => crate::sys::send_with_fds(s, bufs, fds),
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "only Unix connections pass descriptors",
+            )),
+        }
+    }
+
     /// Is this a record (seqpacket) connection?
     pub(crate) fn is_records(&self) -> bool {
         matches!(self, Stream::Seqpacket(_))
@@ -240,12 +284,12 @@ pub(crate) enum Listener {
     /// `_file` is held only for its `Drop`, which removes the socket file.
     Unix {
         sock: UnixListener,
-        _file: UnixFile,
+        _file: Option<UnixFile>,
     },
     /// A Unix `SOCK_SEQPACKET` listener.
     Seqpacket {
         sock: socket2::Socket,
-        _file: UnixFile,
+        _file: Option<UnixFile>,
     },
     /// A listener in the simulation's in-memory network.
     Mem(MemListener),
@@ -262,8 +306,13 @@ pub(crate) struct UnixFile {
 }
 
 impl UnixFile {
-    /// Record the socket file just bound at `path`.
-    pub(crate) fn new(path: &std::path::Path) -> UnixFile {
+    /// Record the socket file just bound at `addr`; `None` for an abstract name, which is
+    /// no file.
+    pub(crate) fn new(addr: &crate::addr::UnixAddr) -> Option<UnixFile> {
+        addr.as_path().map(UnixFile::at)
+    }
+
+    fn at(path: &std::path::Path) -> UnixFile {
         use std::os::unix::fs::MetadataExt;
         // An absolute path, so that a later chdir does not make us remove something else.
         let path = match std::env::current_dir() {
@@ -302,9 +351,16 @@ impl Listener {
             Listener::Tcp(l) => l
                 .accept()
                 .map(|(s, a)| (Stream::Tcp(s), PeerAddr::Inet(unmap(a)))),
-            Listener::Unix { sock: l, .. } => l
-                .accept()
-                .map(|(s, a)| (Stream::Unix(s), PeerAddr::Unix(a))),
+            Listener::Unix { sock: l, .. } => {
+                let (s, a) = l.accept()?;
+                // mio's accept reports an abstract peer as unnamed; getpeername does not
+                // (one more syscall, only when the peer is not a plain path).
+                let a = match a.as_pathname() {
+                    Some(_) => a,
+                    None => s.peer_addr().unwrap_or(a),
+                };
+                Ok((Stream::Unix(s), PeerAddr::Unix(a)))
+            }
             Listener::Seqpacket { sock, .. } => {
                 let (s, a) = sock.accept()?;
                 s.set_nonblocking(true)?;
@@ -370,7 +426,10 @@ pub(crate) enum Dgram {
     /// wrapper around the descriptor that makes exactly those calls, whatever the protocol.
     Inet(UdpSocket),
     /// `_file` is held only for its `Drop`, which removes the socket file.
-    Unix { sock: UnixDatagram, _file: UnixFile },
+    Unix {
+        sock: UnixDatagram,
+        _file: Option<UnixFile>,
+    },
 }
 
 fn unreachable_peer(msg: &'static str) -> io::Error {
@@ -403,12 +462,24 @@ impl Dgram {
     pub(crate) fn send_to(&self, buf: &[u8], peer: &PeerAddr) -> io::Result<usize> {
         match (self, peer) {
             (Dgram::Inet(s), PeerAddr::Inet(a)) => s.send_to(buf, *a),
-            (Dgram::Unix { sock, .. }, PeerAddr::Unix(a)) => match a.as_pathname() {
-                Some(path) => sock.send_to(buf, path),
-                None => Err(unreachable_peer(
-                    "the peer's Unix socket is unnamed (not bound to a path): nowhere to send",
-                )),
-            },
+            (Dgram::Unix { sock, .. }, PeerAddr::Unix(a)) => {
+                use std::os::linux::net::SocketAddrExt;
+                if let Some(path) = a.as_pathname() {
+                    sock.send_to(buf, path)
+                } else if let Some(name) = a.as_abstract_name() {
+                    let to = crate::addr::UnixAddr::abstract_name(name).to_sockaddr()?;
+                    socket2::SockRef::from(sock).send_to(buf, &to)
+                } else {
+                    // An unnamed peer can only be reached through a connected socket (the
+                    // two ends of a socketpair); otherwise this fails with ENOTCONN.
+                    sock.send(buf).map_err(|e| match e.raw_os_error() {
+                        Some(crate::sys::ENOTCONN) => unreachable_peer(
+                            "the peer's Unix socket is unnamed (bound to no path or name): nowhere to send",
+                        ),
+                        _ => e,
+                    })
+                }
+            }
             (Dgram::Inet(_), PeerAddr::Unix(_)) => Err(unreachable_peer(
                 "an IP socket cannot send to a Unix address",
             )),

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use super::addr::PeerAddr;
 use super::context::Context;
 use super::token::{ConnId, DgramId, ListenerId};
+use crate::addr::UnixAddr;
 use crate::error::stale;
 use crate::sys::{ListenOptions, Signals, UnixListenOptions};
 
@@ -95,18 +96,19 @@ impl Context<'_> {
         self.core.bind_udp(addr, opts)
     }
 
-    /// Bind a Unix datagram socket to the file `path` (mode and stale files as for
-    /// [`listen_unix`](Context::listen_unix)); the file is removed when the socket goes.
+    /// Bind a Unix datagram socket to `addr`, a file (mode and stale files as for
+    /// [`listen_unix`](Context::listen_unix); removed when the socket goes) or an abstract
+    /// name.
     ///
     /// # Errors
     ///
     /// As for [`sys::unix_datagram`](crate::sys::unix_datagram).
     pub fn bind_unix_dgram(
         &mut self,
-        path: impl AsRef<std::path::Path>,
+        addr: impl Into<UnixAddr>,
         opts: &UnixListenOptions,
     ) -> io::Result<DgramId> {
-        self.core.bind_unix_dgram(path.as_ref(), opts)
+        self.core.bind_unix_dgram(&addr.into(), opts)
     }
 
     /// Take over a UDP socket made elsewhere (it is made non-blocking).
@@ -185,6 +187,15 @@ impl Context<'_> {
         self.core.local_addr(listener.0)
     }
 
+    /// The local address of any listener, Unix ones included (`unix:/path`, `unix:@name`).
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `listener` is stale.
+    pub fn listener_local_addr(&self, listener: ListenerId) -> io::Result<PeerAddr> {
+        self.core.local_peer_addr(listener.0)
+    }
+
     /// The local address of a UDP socket.
     ///
     /// # Errors
@@ -203,22 +214,24 @@ impl Context<'_> {
         self.core.local_peer_addr(conn.0)
     }
 
-    /// Listen on the Unix socket file `path` (see [`UnixListenOptions`] for the file's mode
-    /// and stale files). The file is removed when the listener is closed or the reactor is
-    /// dropped.
+    /// Listen on the Unix socket `addr`: a file (see [`UnixListenOptions`] for its mode and
+    /// stale files; it is removed when the listener is closed or the reactor is dropped) or
+    /// an abstract name ([`UnixAddr::abstract_name`], no file).
+    ///
+    /// [`UnixAddr::abstract_name`]: crate::addr::UnixAddr::abstract_name
     ///
     /// # Errors
     ///
     /// As for [`sys::unix_listener`](crate::sys::unix_listener).
     pub fn listen_unix(
         &mut self,
-        path: impl AsRef<std::path::Path>,
+        addr: impl Into<UnixAddr>,
         opts: &UnixListenOptions,
     ) -> io::Result<ListenerId> {
-        self.core.listen_unix(path.as_ref(), opts)
+        self.core.listen_unix(&addr.into(), opts)
     }
 
-    /// Listen on a Unix `SOCK_SEQPACKET` socket file at `path`. Its connections are made of
+    /// Listen on a Unix `SOCK_SEQPACKET` socket at `addr` (a file or an abstract name). Its connections are made of
     /// records: every `on_data` call gets exactly one whole record (what the handler does not
     /// use of it is dropped with it), and every write (`write`, `write_owned`, `write_parts`,
     /// ...) is sent as one record. An empty record arrives as an `on_data` call with no
@@ -229,30 +242,86 @@ impl Context<'_> {
     /// As for [`sys::unix_seqpacket_listener`](crate::sys::unix_seqpacket_listener).
     pub fn listen_seqpacket(
         &mut self,
-        path: impl AsRef<std::path::Path>,
+        addr: impl Into<UnixAddr>,
         opts: &UnixListenOptions,
     ) -> io::Result<ListenerId> {
-        self.core.listen_seqpacket(path.as_ref(), opts)
+        self.core.listen_seqpacket(&addr.into(), opts)
     }
 
-    /// Connect a record (seqpacket) connection to `path` (see
+    /// Connect a record (seqpacket) connection to `addr` (see
     /// [`listen_seqpacket`](Context::listen_seqpacket)).
     ///
     /// # Errors
     ///
     /// As for [`sys::unix_seqpacket_connect`](crate::sys::unix_seqpacket_connect).
-    pub fn connect_seqpacket(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<ConnId> {
-        self.core.connect_seqpacket(path.as_ref())
+    pub fn connect_seqpacket(&mut self, addr: impl Into<UnixAddr>) -> io::Result<ConnId> {
+        self.core.connect_seqpacket(&addr.into())
     }
 
-    /// Start a connect to the Unix socket at `path` (see [`connect`](Context::connect)).
+    /// Start a connect to the Unix stream socket at `addr`, a file or an abstract name (see
+    /// [`connect`](Context::connect)).
     ///
     /// # Errors
     ///
     /// If the socket cannot be made or registered, or nothing listens at `path` (Unix
     /// connects usually complete or fail at once).
-    pub fn connect_unix(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<ConnId> {
-        self.core.connect_unix(path.as_ref())
+    pub fn connect_unix(&mut self, addr: impl Into<UnixAddr>) -> io::Result<ConnId> {
+        self.core.connect_unix(&addr.into())
+    }
+
+    /// Serve a connected Unix stream socket made elsewhere, such as one end of
+    /// [`sys::unix_pair`](crate::sys::unix_pair) (it is made non-blocking).
+    /// [`Handler::on_connect`](super::Handler::on_connect) comes first, as for
+    /// [`connect_unix`](Context::connect_unix).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_unix_stream(
+        &mut self,
+        socket: std::os::unix::net::UnixStream,
+    ) -> io::Result<ConnId> {
+        self.core.add_unix_stream(socket)
+    }
+
+    /// Serve a connected Unix seqpacket socket made elsewhere (one end of
+    /// [`sys::unix_pair`](crate::sys::unix_pair)`(UnixKind::Seqpacket)`): records, as for
+    /// [`listen_seqpacket`](Context::listen_seqpacket).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_seqpacket(&mut self, socket: socket2::Socket) -> io::Result<ConnId> {
+        self.core.add_seqpacket(socket)
+    }
+
+    /// Serve a Unix datagram socket made elsewhere, bound or not (one end of
+    /// [`sys::unix_pair`](crate::sys::unix_pair)`(UnixKind::Datagram)` is unnamed: its
+    /// datagrams come from an unnamed peer; [`send_to`](Context::send_to) that unnamed
+    /// peer sends to the socket's connected peer). A socket file it is bound to is not
+    /// removed when it goes.
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_unix_dgram(
+        &mut self,
+        socket: std::os::unix::net::UnixDatagram,
+    ) -> io::Result<DgramId> {
+        self.core.add_unix_dgram(socket)
+    }
+
+    /// The credentials of the process at the other end of a Unix connection
+    /// (`SO_PEERCRED`: pid, uid, gid as they were when it connected), for example to decide
+    /// in [`Handler::on_accept`](super::Handler::on_accept) whom to serve.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `conn` is stale; the `getsockopt` error for a socket that is not a
+    /// Unix socket (TCP) or a simulated one.
+    pub fn peer_credentials(&self, conn: ConnId) -> io::Result<crate::sys::PeerCredentials> {
+        let sock = self.core.sock_ref(conn.0)?;
+        crate::sys::peer_credentials(&*sock)
     }
 
     /// The peer address of a connection.

@@ -51,6 +51,10 @@ pub struct Stats {
     /// Times a connection stopped reading to wait for the input budget
     /// ([`Config::max_buffered`](super::Config::max_buffered)).
     pub budget_waits: u64,
+    /// Descriptors received over Unix connections (`SCM_RIGHTS`) and handed to the handler.
+    pub fds_in: u64,
+    /// Descriptors sent over Unix connections.
+    pub fds_out: u64,
     /// Connections accepted and closed at once because the process was out of descriptors
     /// (with the reserve descriptor, so that their clients learn at once).
     pub shed: u64,
@@ -91,6 +95,8 @@ impl Stats {
             accept_errors: self.accept_errors + o.accept_errors,
             shed: self.shed + o.shed,
             budget_waits: self.budget_waits + o.budget_waits,
+            fds_in: self.fds_in + o.fds_in,
+            fds_out: self.fds_out + o.fds_out,
             handler_panics: self.handler_panics + o.handler_panics,
             timeout_arms: self.timeout_arms + o.timeout_arms,
         }

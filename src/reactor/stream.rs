@@ -4,7 +4,7 @@
 //! Every decision is the connection's (`crate::conn`): this room asks it what to do, makes
 //! the syscall, tells it what happened, and does what it answers.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::Shutdown;
 
 use super::core::Core;
@@ -69,7 +69,7 @@ impl Core {
                 }
             };
             let asked = room.len();
-            let input = match sock.read(room) {
+            let input = match sock.read_fds(room, &mut self.cmsg, &mut self.fds_in) {
                 Ok(0) if sock.read_empty_record() => Input::EmptyRecord,
                 Ok(0) => Input::Eof,
                 Ok(n) => Input::Bytes(n),
@@ -85,6 +85,9 @@ impl Core {
             let drained = got < asked && !hup && sock.short_read_drains();
             let step = conn.on_input(now, input, &mut self.pool);
             conn.settle(&mut self.budget, self.pool.read_size());
+            if !self.fds_in.is_empty() {
+                self.hand_over_fds(h, key, &step);
+            }
             match step {
                 InputStep::Deliver => {
                     self.deliver(h, key);
@@ -147,7 +150,18 @@ impl Core {
             if n == 0 {
                 break;
             }
-            match sock.write_vectored(&slices[..n]) {
+            let result = match self.fds_out.get_mut(&key) {
+                None => sock.write_vectored(&slices[..n]),
+                Some(out) => {
+                    let r = out.write(sock, &slices[..n]);
+                    if out.is_done() {
+                        self.stats.fds_out += out.fds_sent;
+                        self.fds_out.remove(&key);
+                    }
+                    r
+                }
+            };
+            match result {
                 Ok(0) => {
                     let err = io::Error::from(io::ErrorKind::WriteZero);
                     return self.close_now(key, CloseReason::Io(err));

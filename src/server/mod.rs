@@ -32,8 +32,6 @@ use std::net::SocketAddr;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use std::path::Path;
-
 use crate::reactor::{
     Config, Context, DgramId, Handle, Handler, ListenerId, PeerAddr, Reactor, Stats,
 };
@@ -179,13 +177,14 @@ where
     Ok((reactor, id))
 }
 
-/// `socketserver.UnixStreamServer`: like [`tcp_server`], on the Unix socket file `path`.
+/// `socketserver.UnixStreamServer`: like [`tcp_server`], on the Unix socket `addr` (a file,
+/// or an abstract name: [`UnixAddr`](crate::addr::UnixAddr)).
 ///
 /// # Errors
 ///
 /// An invalid `config`, or any error of [`sys::unix_listener`](crate::sys::unix_listener).
 pub fn unix_stream_server<F, S>(
-    path: &Path,
+    addr: impl Into<crate::addr::UnixAddr>,
     opts: &UnixListenOptions,
     config: Config,
     factory: F,
@@ -194,7 +193,7 @@ where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
     S: Handler,
 {
-    sessions_on(config, factory, |cx| cx.listen_unix(path, opts))
+    sessions_on(config, factory, |cx| cx.listen_unix(addr, opts))
 }
 
 /// A Unix `SOCK_SEQPACKET` server: like [`unix_stream_server`], but each `on_data` is one
@@ -206,7 +205,7 @@ where
 /// An invalid `config`, or any error of
 /// [`sys::unix_seqpacket_listener`](crate::sys::unix_seqpacket_listener).
 pub fn unix_seqpacket_server<F, S>(
-    path: &Path,
+    addr: impl Into<crate::addr::UnixAddr>,
     opts: &UnixListenOptions,
     config: Config,
     factory: F,
@@ -215,7 +214,7 @@ where
     F: FnMut(Option<ListenerId>, Option<&PeerAddr>) -> S,
     S: Handler,
 {
-    sessions_on(config, factory, |cx| cx.listen_seqpacket(path, opts))
+    sessions_on(config, factory, |cx| cx.listen_seqpacket(addr, opts))
 }
 
 /// `socketserver.UDPServer`: a reactor with a UDP socket on `addr`, whose `handler` is
@@ -234,19 +233,20 @@ pub fn udp_server<H: Handler>(
     Ok((reactor, id))
 }
 
-/// `socketserver.UnixDatagramServer`: like [`udp_server`], on the Unix socket file `path`.
+/// `socketserver.UnixDatagramServer`: like [`udp_server`], on the Unix socket `addr` (a
+/// file or an abstract name).
 ///
 /// # Errors
 ///
 /// An invalid `config`, or any error of [`sys::unix_datagram`](crate::sys::unix_datagram).
 pub fn unix_datagram_server<H: Handler>(
-    path: &Path,
+    addr: impl Into<crate::addr::UnixAddr>,
     opts: &UnixListenOptions,
     config: Config,
     handler: H,
 ) -> io::Result<(Reactor<H>, DgramId)> {
     let mut reactor = Reactor::with_config(handler, config)?;
-    let id = reactor.with_context(|_, cx| cx.bind_unix_dgram(path, opts))?;
+    let id = reactor.with_context(|_, cx| cx.bind_unix_dgram(addr, opts))?;
     Ok((reactor, id))
 }
 

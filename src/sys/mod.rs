@@ -6,11 +6,12 @@
 //!   with `SO_REUSEADDR`, an optional `SO_REUSEPORT`, an explicit `IPV6_V6ONLY` choice and a
 //!   configurable backlog;
 //! * [`udp_socket`]: a non-blocking UDP socket, likewise;
-//! * [`unix_listener`] and [`unix_datagram`]: Unix stream and datagram sockets bound to a file,
-//!   with its mode set and a stale file (nobody bound to it) replaced;
-//! * [`unix_seqpacket_listener`] and [`unix_seqpacket_connect`]: record connections;
-//! * [`next_record_len`]: the size of the next record or datagram, peeked
-//!   (`recv(MSG_PEEK | MSG_TRUNC)`);
+//! * Unix sockets (`sys/unix.rs`): [`unix_listener`], [`unix_datagram`],
+//!   [`unix_seqpacket_listener`] bound to a file (its mode set, a stale file replaced) or an
+//!   abstract name; [`unix_connect`], [`unix_seqpacket_connect`]; [`unix_pair`]
+//!   (`socketpair(2)`); [`send_with_fds`] and [`recv_with_fds`] (`SCM_RIGHTS`);
+//!   [`peer_credentials`] (`SO_PEERCRED`); [`next_record_len`], the size of the next record
+//!   or datagram, peeked (`recv(MSG_PEEK | MSG_TRUNC)`);
 //! * [`Signals`]: a `signalfd(2)` so that SIGINT and SIGTERM arrive through the reactor's own
 //!   poll as readable events, not through a flag set by an asynchronous handler, and
 //!   [`Signals::wait`] for a main thread that only waits for them (`poll(2)`);
@@ -24,11 +25,18 @@
 //! Everything above this module is platform-neutral Rust on top of mio. This is the only module
 //! allowed `unsafe`, and needs it only for the `epoll_ctl` calls that ask for `EPOLLEXCLUSIVE`
 //! and remove them ([`epoll_add_exclusive`], [`epoll_del`]), which neither mio nor nix's
-//! current API offers (`sys/epoll.rs`). socket2 and nix wrap the other syscalls safely.
+//! current API offers (`sys/epoll.rs`), and to take ownership of descriptors received with
+//! `SCM_RIGHTS` (`sys/unix.rs`). socket2 and nix wrap the other syscalls safely.
 
 mod epoll;
+mod unix;
 
 pub use epoll::{epoll_add_exclusive, epoll_del};
+pub use unix::{
+    fds_buffer, next_record_len, peer_credentials, recv_with_fds, send_with_fds, unix_connect,
+    unix_datagram, unix_listener, unix_pair, unix_seqpacket_connect, unix_seqpacket_listener,
+    PeerCredentials, UnixKind, UnixListenOptions, MAX_FDS,
+};
 
 use std::io;
 use std::net::SocketAddr;
@@ -111,181 +119,6 @@ pub fn udp_socket(addr: SocketAddr, opts: &ListenOptions) -> io::Result<std::net
     }
     socket.bind(&addr.into())?;
     Ok(socket.into())
-}
-
-/// How to make a Unix listening socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UnixListenOptions {
-    /// The `listen(2)` backlog.
-    pub backlog: i32,
-    /// Permissions of the socket file (connecting needs write permission), e.g. `0o660`;
-    /// `None` leaves what the umask gives.
-    pub mode: Option<u32>,
-    /// If a socket file is already at the path but nothing listens on it (a server that
-    /// died without cleaning up), remove it and bind. A socket file with a live listener is
-    /// never removed: binding fails with `AddrInUse`.
-    pub remove_stale: bool,
-}
-
-impl Default for UnixListenOptions {
-    fn default() -> UnixListenOptions {
-        UnixListenOptions {
-            backlog: 1024,
-            mode: None,
-            remove_stale: true,
-        }
-    }
-}
-
-/// A non-blocking Unix stream listener bound to `path`.
-///
-/// # Errors
-///
-/// `AddrInUse` if a server is listening at `path`; `AlreadyExists` if `path` is something
-/// other than a socket; any error of `socket`, `bind`, `chmod` or `listen`.
-pub fn unix_listener(
-    path: &std::path::Path,
-    opts: &UnixListenOptions,
-) -> io::Result<std::os::unix::net::UnixListener> {
-    claim_unix_path(path, opts, |p| probe_connect(p, Type::STREAM))?;
-    let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
-    socket.bind(&socket2::SockAddr::unix(path)?)?;
-    finish_bind(path, opts, || socket.listen(opts.backlog))?;
-    Ok(socket.into())
-}
-
-/// A non-blocking Unix datagram socket bound to `path` (the backlog option does not apply).
-///
-/// # Errors
-///
-/// As for [`unix_listener`].
-pub fn unix_datagram(
-    path: &std::path::Path,
-    opts: &UnixListenOptions,
-) -> io::Result<std::os::unix::net::UnixDatagram> {
-    claim_unix_path(path, opts, |p| {
-        std::os::unix::net::UnixDatagram::unbound()?.connect(p)
-    })?;
-    let socket = Socket::new(Domain::UNIX, Type::DGRAM.nonblocking(), None)?;
-    socket.bind(&socket2::SockAddr::unix(path)?)?;
-    finish_bind(path, opts, || Ok(()))?;
-    Ok(socket.into())
-}
-
-/// A non-blocking Unix `SOCK_SEQPACKET` listener bound to `path`: connections made of
-/// records, each delivered whole.
-///
-/// # Errors
-///
-/// As for [`unix_listener`].
-pub fn unix_seqpacket_listener(
-    path: &std::path::Path,
-    opts: &UnixListenOptions,
-) -> io::Result<Socket> {
-    claim_unix_path(path, opts, |p| probe_connect(p, Type::SEQPACKET))?;
-    let socket = Socket::new(Domain::UNIX, Type::SEQPACKET.nonblocking(), None)?;
-    socket.bind(&socket2::SockAddr::unix(path)?)?;
-    finish_bind(path, opts, || socket.listen(opts.backlog))?;
-    Ok(socket)
-}
-
-/// A non-blocking Unix `SOCK_SEQPACKET` socket connected to `path`. A Unix connect completes
-/// at once or fails: nothing goes on in the background.
-///
-/// # Errors
-///
-/// Any error of `socket` or `connect`: `ConnectionRefused` when nothing listens there,
-/// `WouldBlock` when the listener's backlog is full (the socket is then *not* connected; try
-/// again later).
-pub fn unix_seqpacket_connect(path: &std::path::Path) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::UNIX, Type::SEQPACKET.nonblocking(), None)?;
-    socket.connect(&socket2::SockAddr::unix(path)?)?;
-    Ok(socket)
-}
-
-/// After a successful bind: set the file's mode and run `rest` (listen); on any error,
-/// remove the file just made, so that a failed start leaves nothing behind.
-fn finish_bind(
-    path: &std::path::Path,
-    opts: &UnixListenOptions,
-    rest: impl FnOnce() -> io::Result<()>,
-) -> io::Result<()> {
-    let result = (|| {
-        if let Some(mode) = opts.mode {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-        }
-        rest()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(path);
-    }
-    result
-}
-
-/// Is something listening at `path`? A non-blocking connect: it never hangs on a live server
-/// with a full backlog (that is `WouldBlock`, which counts as live).
-fn probe_connect(path: &std::path::Path, ty: Type) -> io::Result<()> {
-    let socket = Socket::new(Domain::UNIX, ty.nonblocking(), None)?;
-    match socket.connect(&socket2::SockAddr::unix(path)?) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-        other => other,
-    }
-}
-
-/// Make `path` free to bind: nothing there, or a stale socket file (removed if allowed).
-/// `probe` connects to the path: success means a live socket is bound there.
-fn claim_unix_path(
-    path: &std::path::Path,
-    opts: &UnixListenOptions,
-    probe: impl Fn(&std::path::Path) -> io::Result<()>,
-) -> io::Result<()> {
-    use std::os::unix::fs::FileTypeExt;
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if !meta.file_type().is_socket() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a socket", path.display()),
-            ));
-        }
-        match probe(path) {
-            Ok(()) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("a server is already listening on {}", path.display()),
-                ))
-            }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused && opts.remove_stale => {
-                log::info!("removing stale socket file {}", path.display());
-                std::fs::remove_file(path)?;
-            }
-            Err(_) => {}
-        }
-    }
-    Ok(())
-}
-
-/// Length of the next record of a seqpacket or datagram socket, without taking it
-/// (`recv(MSG_PEEK | MSG_TRUNC)`; `EINTR` is retried). For a seqpacket socket 0 means end of
-/// file or an empty record, which read the same.
-///
-/// # Errors
-///
-/// `WouldBlock` when no record is waiting; any other error of `recv(2)`.
-pub fn next_record_len(sock: &impl AsRawFd) -> io::Result<usize> {
-    use nix::sys::socket::{recv, MsgFlags};
-    loop {
-        // MSG_TRUNC makes Linux return the record's real length, not the 0 bytes copied.
-        match recv(
-            sock.as_raw_fd(),
-            &mut [],
-            MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
-        ) {
-            Ok(n) => return Ok(n),
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
 }
 
 /// Signals delivered through a file descriptor (`signalfd(2)`).
@@ -416,6 +249,9 @@ pub const EMFILE: i32 = libc::EMFILE;
 
 /// `ECONNABORTED`: a connection was reset before it was accepted.
 pub const ECONNABORTED: i32 = libc::ECONNABORTED;
+
+/// `ENOTCONN`: a send without an address on a socket that is not connected.
+pub const ENOTCONN: i32 = libc::ENOTCONN;
 
 /// One descriptor held in reserve for the moment the process runs out (libuv's trick): on
 /// `EMFILE` during `accept`, [`release`](Reserve::release) it, accept the connections waiting
