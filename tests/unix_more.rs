@@ -59,7 +59,13 @@ impl Handler for Unixy {
         }
     }
     fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
-        if data == b"file?" {
+        if data == b"big?" {
+            // A megabyte queued ahead, the descriptor with "B", then more bytes behind it.
+            let _ = cx.write_owned(conn, vec![b'a'; 1 << 20]);
+            let f = File::open("/proc/self/stat").expect("open");
+            cx.write_with_fds(conn, b"B", vec![f.into()]).expect("write_with_fds");
+            let _ = cx.write(conn, b"cccccccccc");
+        } else if data == b"file?" {
             if let Some(path) = &self.file {
                 let f = File::open(path).expect("open");
                 cx.write_with_fds(conn, b"here", vec![f.into()])
@@ -274,6 +280,40 @@ fn descriptors_pass_both_ways_and_work() {
     assert_eq!(*fds.lock().unwrap(), vec![1]);
     let reactor = running.stop();
     assert_eq!((reactor.stats().fds_in, reactor.stats().fds_out), (1, 1));
+}
+
+#[test]
+fn descriptors_keep_their_place_in_the_queue() {
+    let (ours, theirs) = sys::unix_pair(UnixKind::Stream).unwrap();
+    let mut reactor = Reactor::new(Unixy::default()).unwrap();
+    reactor.with_context(|_, cx| cx.add_unix_stream(ours.into())).unwrap();
+    let _running = Running::start(reactor);
+    let s: UnixStream = theirs.into();
+    timeouts(&s);
+    (&s).write_all(b"big?").unwrap();
+    let total = (1 << 20) + 11;
+    let (mut cmsg, mut fds, mut all) = (sys::fds_buffer(), Vec::new(), Vec::new());
+    let mut buf = vec![0; 64 * 1024];
+    let mut fd_read_ends_at = None;
+    for _ in 0..100_000 {
+        if all.len() == total {
+            break;
+        }
+        let n = sys::recv_with_fds(&s, &mut buf, &mut cmsg, &mut fds).unwrap();
+        assert!(n > 0, "end of stream after {} bytes", all.len());
+        all.extend_from_slice(&buf[..n]);
+        if !fds.is_empty() && fd_read_ends_at.is_none() {
+            fd_read_ends_at = Some((all.len() - n, all.len()));
+        }
+    }
+    assert_eq!(all.len(), total);
+    let b = 1 << 20;
+    assert!(all[..b].iter().all(|&x| x == b'a'));
+    assert_eq!(&all[b..], b"Bcccccccccc");
+    assert_eq!(fds.len(), 1, "exactly one descriptor");
+    // It came with the read that holds the "B".
+    let (start, end) = fd_read_ends_at.unwrap();
+    assert!(start <= b && b < end, "descriptor read {start}..{end}, B at {b}");
 }
 
 /// Descriptors in the table of this process.

@@ -150,7 +150,13 @@ impl Core {
             if n == 0 {
                 break;
             }
-            let result = match self.fds_out.get_mut(&key) {
+            // Descriptors to send are rare: one emptiness check for everyone else.
+            let pending = if self.fds_out.is_empty() {
+                None
+            } else {
+                self.fds_out.get_mut(&key)
+            };
+            let result = match pending {
                 None => sock.write_vectored(&slices[..n]),
                 Some(out) => {
                     let r = out.write(sock, &slices[..n]);
