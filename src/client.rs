@@ -162,7 +162,7 @@ pub fn framed_client(
     )
 }
 
-/// As [`framed_client`], over the Unix stream socket at `server`.
+/// As [`framed_client`], over the Unix stream socket at `server` (a file or an abstract name).
 ///
 /// # Errors
 ///
@@ -170,13 +170,17 @@ pub fn framed_client(
 pub fn unix_client(
     out: &mut dyn Write,
     messages: &[String],
-    server: &std::path::Path,
+    server: &crate::addr::UnixAddr,
     max_frame: usize,
     timeout: Duration,
 ) -> Result<(), String> {
     let (codec, wire) = encode_all(messages, max_frame)?;
-    let name = server.display().to_string();
-    let sock = std::os::unix::net::UnixStream::connect(server)
+    let name = server.to_string();
+    let sock = crate::sys::unix_connect(server)
+        .and_then(|s| {
+            s.set_nonblocking(false)?;
+            Ok(s)
+        })
         .map_err(|e| format!("cannot connect to {name}: {e}"))?;
     sock.set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;

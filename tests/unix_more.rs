@@ -63,7 +63,8 @@ impl Handler for Unixy {
             // A megabyte queued ahead, the descriptor with "B", then more bytes behind it.
             let _ = cx.write_owned(conn, vec![b'a'; 1 << 20]);
             let f = File::open("/proc/self/stat").expect("open");
-            cx.write_with_fds(conn, b"B", vec![f.into()]).expect("write_with_fds");
+            cx.write_with_fds(conn, b"B", vec![f.into()])
+                .expect("write_with_fds");
             let _ = cx.write(conn, b"cccccccccc");
         } else if data == b"file?" {
             if let Some(path) = &self.file {
@@ -286,7 +287,9 @@ fn descriptors_pass_both_ways_and_work() {
 fn descriptors_keep_their_place_in_the_queue() {
     let (ours, theirs) = sys::unix_pair(UnixKind::Stream).unwrap();
     let mut reactor = Reactor::new(Unixy::default()).unwrap();
-    reactor.with_context(|_, cx| cx.add_unix_stream(ours.into())).unwrap();
+    reactor
+        .with_context(|_, cx| cx.add_unix_stream(ours.into()))
+        .unwrap();
     let _running = Running::start(reactor);
     let s: UnixStream = theirs.into();
     timeouts(&s);
@@ -313,7 +316,10 @@ fn descriptors_keep_their_place_in_the_queue() {
     assert_eq!(fds.len(), 1, "exactly one descriptor");
     // It came with the read that holds the "B".
     let (start, end) = fd_read_ends_at.unwrap();
-    assert!(start <= b && b < end, "descriptor read {start}..{end}, B at {b}");
+    assert!(
+        start <= b && b < end,
+        "descriptor read {start}..{end}, B at {b}"
+    );
 }
 
 /// Descriptors in the table of this process.

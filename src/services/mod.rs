@@ -15,7 +15,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use log::{debug, warn};
@@ -168,7 +167,7 @@ pub struct CourseConfig {
     /// TCP framed echo addresses. Default: 127.0.0.1:9998.
     pub framed: Vec<SocketAddr>,
     /// Unix socket files for framed echo (served by the first reactor).
-    pub unix: Vec<PathBuf>,
+    pub unix: Vec<crate::addr::UnixAddr>,
     /// Largest frame, header included. Default 8 MiB.
     pub max_frame: usize,
     /// Idle timeout of every connection. Default: none.
@@ -298,14 +297,14 @@ pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServ
             addr: local.to_string(),
         });
     }
-    for path in &cfg.unix {
+    for addr in &cfg.unix {
         let id = reactors[0]
-            .with_context(|_, cx| cx.listen_unix(path, &UnixListenOptions::default()))
-            .map_err(|e| bind_error("listen", &path.display(), u16::MAX, e))?;
+            .with_context(|_, cx| cx.listen_unix(addr, &UnixListenOptions::default()))
+            .map_err(|e| bind_error("listen", addr, u16::MAX, e))?;
         reactors[0].handler_mut().serve_framed(id);
         bound.push(Bound {
             service: "Unix framed echo",
-            addr: format!("unix:{}", path.display()),
+            addr: format!("unix:{addr}"),
         });
     }
     Ok((reactors, bound))

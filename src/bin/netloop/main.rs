@@ -51,7 +51,7 @@ enum Command {
     /// frame is sent back unchanged and in order. A frame over --max-frame closes that
     /// connection (logged with the reason); other connections carry on.
     #[command(
-        after_help = "Examples:\n  netloop serve\n  netloop serve --tcp 127.0.0.1:9999 --tcp [::1]:9999 --timeout 30\n  netloop serve --framed 127.0.0.1:7000 --max-frame 65536\n  netloop serve --threads 2 --stats 10 --max-conns 10000\n  netloop serve --unix /tmp/netloop.sock\n  netloop serve --tcp [::]:9999 --framed [::]:9998   (each one socket for IPv4 and IPv6)\n  RUST_LOG=debug netloop serve --udp 0.0.0.0:11111"
+        after_help = "Examples:\n  netloop serve\n  netloop serve --tcp 127.0.0.1:9999 --tcp [::1]:9999 --timeout 30\n  netloop serve --framed 127.0.0.1:7000 --max-frame 65536\n  netloop serve --threads 2 --stats 10 --max-conns 10000\n  netloop serve --unix /tmp/netloop.sock --unix @netloop   (a file, and an abstract name)\n  netloop serve --tcp [::]:9999 --framed [::]:9998   (each one socket for IPv4 and IPv6)\n  RUST_LOG=debug netloop serve --udp 0.0.0.0:11111"
     )]
     Serve {
         /// UDP upper-casing service address (repeatable).
@@ -63,10 +63,11 @@ enum Command {
         /// TCP framed echo service address (repeatable).
         #[arg(long = "framed", value_name = "ADDR", value_parser = parse_addr)]
         framed: Vec<SocketAddr>,
-        /// Framed echo on a Unix socket file too (repeatable; served by the first reactor; a
-        /// stale file left by a dead server is replaced, and the file is removed at exit).
-        #[arg(long = "unix", value_name = "PATH")]
-        unix: Vec<std::path::PathBuf>,
+        /// Framed echo on a Unix socket too (repeatable; served by the first reactor): a file
+        /// (a stale file left by a dead server is replaced; the file is removed at exit), or
+        /// @NAME for a Linux abstract name (no file).
+        #[arg(long = "unix", value_name = "PATH", value_parser = parse_unix)]
+        unix: Vec<netloop::addr::UnixAddr>,
         /// Largest frame accepted, counted on the wire (4-byte header included).
         #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
         max_frame: usize,
@@ -149,14 +150,16 @@ enum Command {
         timeout: Duration,
     },
     /// Like framed-client, over a Unix stream socket (netloop serve --unix PATH).
-    #[command(after_help = "Example:\n  netloop unix-client hello --server /tmp/netloop.sock")]
+    #[command(
+        after_help = "Example:\n  netloop unix-client hello --server /tmp/netloop.sock\n  netloop unix-client hello --server @netloop"
+    )]
     UnixClient {
         /// The messages: one frame each, sent back to back.
         #[arg(required = true)]
         messages: Vec<String>,
-        /// The server's socket file.
-        #[arg(long, value_name = "PATH")]
-        server: std::path::PathBuf,
+        /// The server's socket file, or @NAME for an abstract name.
+        #[arg(long, value_name = "PATH", value_parser = parse_unix)]
+        server: netloop::addr::UnixAddr,
         /// Largest frame accepted back, counted on the wire.
         #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
         max_frame: usize,
@@ -177,6 +180,10 @@ enum Command {
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     netloop::addr::parse_socket_addr(s).map_err(|e| e.to_string())
+}
+
+fn parse_unix(s: &str) -> Result<netloop::addr::UnixAddr, String> {
+    Ok(netloop::addr::UnixAddr::parse(s))
 }
 
 fn parse_threads(s: &str) -> Result<usize, String> {
@@ -281,7 +288,7 @@ struct ServeOpts {
     udp: Vec<SocketAddr>,
     tcp: Vec<SocketAddr>,
     framed: Vec<SocketAddr>,
-    unix: Vec<std::path::PathBuf>,
+    unix: Vec<netloop::addr::UnixAddr>,
     max_frame: usize,
     timeout: Option<Duration>,
     frame_timeout: Duration,
