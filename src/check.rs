@@ -14,7 +14,7 @@
 //!   advance.
 //! * [`wire`]: arbitrary bytes parsed as IPv4 + ICMP and as ICMPv6: every accessor of a
 //!   checked view stays in bounds, and what a view says agrees with the bytes; echo requests
-//!   built from the input verify.
+//!   built from the input verify; the ping matcher takes any packet without panicking.
 
 use std::collections::BTreeMap;
 
@@ -484,6 +484,29 @@ pub fn wire(data: &[u8]) {
         (back.ident(), back.seq(), back.data()),
         (ident, seq, payload)
     );
+    // The pinger takes any packet without panicking, and accepts one only if it is an echo
+    // reply with its identifier, a waiting sequence number and its own data.
+    pinger_takes(data);
+}
+
+fn pinger_takes(data: &[u8]) {
+    use crate::raw::{IcmpKind, Pinger};
+    use crate::wire::IcmpVersion;
+    let now = std::time::Instant::now();
+    let from = std::net::IpAddr::from([127, 0, 0, 1]);
+    for (version, kind) in [
+        (IcmpVersion::V4, IcmpKind::Raw),
+        (IcmpVersion::V4, IcmpKind::Datagram),
+        (IcmpVersion::V6, IcmpKind::Raw),
+    ] {
+        let mut p = Pinger::new(version, kind, 0x0102, 0, 8);
+        let _ = p.request(now);
+        if let Ok(reply) = p.on_packet(data, from, now) {
+            assert_eq!(reply.seq, 1);
+            assert_eq!(p.summary().received, 1);
+            assert_eq!(p.waiting(), 0);
+        }
+    }
 }
 
 fn echo_fields(icmp: &crate::wire::IcmpEcho<&[u8]>, bytes: &[u8]) {
