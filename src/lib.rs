@@ -90,11 +90,13 @@ pub mod conn;
 pub mod error;
 pub mod framing;
 pub mod memnet;
+pub mod names;
 pub mod raw;
 pub mod reactor;
 pub mod server;
 pub mod services;
 pub mod sim;
+pub mod socket;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod time;

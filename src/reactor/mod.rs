@@ -95,6 +95,7 @@ use std::time::Duration;
 
 use mio::Waker;
 
+pub(crate) use self::addr::unix_addr as unix_peer;
 pub use self::addr::PeerAddr;
 pub use self::config::Config;
 pub use self::context::Context;

@@ -18,17 +18,20 @@
 //! * [`raise_fd_limit`]: `setrlimit(RLIMIT_NOFILE)` up to the hard limit; [`Reserve`]: one
 //!   descriptor held back for `EMFILE`;
 //! * [`epoll_add_exclusive`]: one socket shared by several reactors, an event waking one;
-//! * [`service_port`]: the services database (`/etc/services`);
+//! * [`service_port`]: the services database (`/etc/services`); [`resolve`]: the C library's
+//!   name services (`getaddrinfo`, `gethostbyname_r`, ...), the only FFI of its own;
 //! * [`is_resource_exhausted`], [`is_connection_error`], [`EMFILE`], [`ECONNABORTED`]: what
 //!   `accept(2)` errors mean.
 //!
 //! Everything above this module is platform-neutral Rust on top of mio. This is the only module
 //! allowed `unsafe`, and needs it only for the `epoll_ctl` calls that ask for `EPOLLEXCLUSIVE`
 //! and remove them ([`epoll_add_exclusive`], [`epoll_del`]), which neither mio nor nix's
-//! current API offers (`sys/epoll.rs`), and to take ownership of descriptors received with
-//! `SCM_RIGHTS` (`sys/unix.rs`). socket2 and nix wrap the other syscalls safely.
+//! current API offers (`sys/epoll.rs`), to take ownership of descriptors received with
+//! `SCM_RIGHTS` (`sys/unix.rs`), and to call the C library's name services, which no safe
+//! wrapper offers (`sys/resolve.rs`). socket2 and nix wrap the other syscalls safely.
 
 mod epoll;
+pub mod resolve;
 mod unix;
 
 pub use epoll::{epoll_add_exclusive, epoll_del};
@@ -253,6 +256,54 @@ pub const ECONNABORTED: i32 = libc::ECONNABORTED;
 /// `ENOTCONN`: a send without an address on a socket that is not connected.
 pub const ENOTCONN: i32 = libc::ENOTCONN;
 
+/// `EINPROGRESS`: a non-blocking connect goes on in the background.
+pub const EINPROGRESS: i32 = libc::EINPROGRESS;
+
+/// `EAGAIN`: what Python's `connect_ex` returns for a connect that timed out.
+pub const EAGAIN: i32 = libc::EAGAIN;
+
+/// `SOCK_RDM`: the reliably-delivered-message type (TIPC only).
+pub const SOCK_RDM: i32 = libc::SOCK_RDM;
+
+/// `MSG_NOSIGNAL`: a send to a closed peer fails with `EPIPE` instead of raising SIGPIPE.
+pub const MSG_NOSIGNAL: i32 = libc::MSG_NOSIGNAL;
+
+/// Does this `socket(2)` error mean "this family does not offer this type or protocol"?
+pub fn is_unsupported_combination(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::ESOCKTNOSUPPORT | libc::EPROTONOSUPPORT | libc::EPROTOTYPE | libc::EAFNOSUPPORT
+    )
+}
+
+/// `recv(2)` into an initialised buffer (socket2 takes uninitialised ones).
+///
+/// # Errors
+///
+/// Any error of `recv(2)`.
+pub fn recv_init(sock: &socket2::Socket, buf: &mut [u8]) -> io::Result<usize> {
+    sock.recv(as_uninit(buf))
+}
+
+/// `recvfrom(2)` into an initialised buffer.
+///
+/// # Errors
+///
+/// Any error of `recvfrom(2)`.
+pub fn recv_from_init(
+    sock: &socket2::Socket,
+    buf: &mut [u8],
+) -> io::Result<(usize, socket2::SockAddr)> {
+    sock.recv_from(as_uninit(buf))
+}
+
+fn as_uninit(buf: &mut [u8]) -> &mut [std::mem::MaybeUninit<u8>] {
+    // SAFETY: MaybeUninit<u8> has u8's layout, and an initialised byte is a valid
+    // MaybeUninit<u8>; socket2 only writes bytes into the slice, never uninitialised ones,
+    // so the caller's view as initialised bytes stays true.
+    unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) }
+}
+
 /// One descriptor held in reserve for the moment the process runs out (libuv's trick): on
 /// `EMFILE` during `accept`, [`release`](Reserve::release) it, accept the connections waiting
 /// and close them at once (so their clients are told now, instead of waiting in the backlog
@@ -341,6 +392,50 @@ pub fn process_groups() -> Vec<u32> {
 /// `NotFound`-like errors of the call when there is no such interface.
 pub fn interface_index(name: &str) -> io::Result<u32> {
     Ok(nix::net::if_::if_nametoindex(name)?)
+}
+
+/// Wait until `fd` is readable (or writable, if `write`) or `timeout` passes (`None`: no
+/// limit), with `poll(2)`. An interrupted wait (`EINTR`) goes on with the time that is left.
+/// Returns false if the time ran out. The timeout is rounded up to whole milliseconds, so the
+/// wait never ends early.
+///
+/// # Errors
+///
+/// Any other error of `poll(2)`.
+pub fn wait_fd(
+    fd: &impl std::os::fd::AsFd,
+    write: bool,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let events = if write {
+        PollFlags::POLLOUT
+    } else {
+        PollFlags::POLLIN
+    };
+    loop {
+        let wait = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                let ms = left.as_nanos().div_ceil(1_000_000);
+                PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = [PollFd::new(fd.as_fd(), events)];
+        match poll(&mut fds, wait) {
+            // Readiness, an error or a hang-up: the next call on the socket says which.
+            Ok(n) if n > 0 => return Ok(true),
+            Ok(_) => {
+                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                    return Ok(false);
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]
