@@ -92,9 +92,9 @@ impl Socket {
     /// # Errors
     ///
     /// `Unsupported`, naming the family and type, for combinations this system does not
-    /// offer: `SOCK_RDM` (it needs TIPC), `SOCK_RAW` on `AF_UNIX`, `SOCK_SEQPACKET` on IP
-    /// without SCTP; `PermissionDenied` for `SOCK_RAW` without `CAP_NET_RAW`; any other
-    /// error of `socket(2)`.
+    /// offer: `SOCK_RDM` (it needs TIPC), `SOCK_SEQPACKET` on IP without SCTP;
+    /// `PermissionDenied` for `SOCK_RAW` on IP without `CAP_NET_RAW`; any other error of
+    /// `socket(2)`. (Linux takes `SOCK_RAW` on `AF_UNIX` as `SOCK_DGRAM`, as Python shows.)
     pub fn new(family: Family, ty: SockType, proto: Option<i32>) -> io::Result<Socket> {
         if ty == SockType::Rdm {
             return Err(unsupported(
