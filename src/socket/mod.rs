@@ -461,6 +461,21 @@ impl Socket {
         peer(self.inner.peer_addr()?)
     }
 
+    /// `dup()`: a second `Socket` for the same connection (with the same timeout), for
+    /// example to write from one thread while another reads.
+    ///
+    /// # Errors
+    ///
+    /// Any error of `dup(2)` (`EMFILE`, ...).
+    pub fn dup(&self) -> io::Result<Socket> {
+        Ok(Socket {
+            inner: self.inner.try_clone()?,
+            family: self.family,
+            ty: self.ty,
+            timeout: self.timeout,
+        })
+    }
+
     /// `fileno()`.
     pub fn fileno(&self) -> RawFd {
         self.inner.as_raw_fd()

@@ -5,24 +5,25 @@
 //!               [--frame-timeout SECS] [--threads N] [--max-buffered BYTES] [--max-conns N]
 //!               [--grace SECS] [--stats SECS]
 //!               [--unix PATH]...
-//! netloop udp-client MESSAGE [--server ADDR] [--timeout SECS]
-//! netloop tcp-client MESSAGE [--server ADDR] [--timeout SECS]
-//! netloop framed-client MESSAGE... [--server ADDR] [--max-frame BYTES] [--timeout SECS]
-//! netloop unix-client MESSAGE... --server PATH [--max-frame BYTES] [--timeout SECS]
+//! netloop udp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS]
+//! netloop tcp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS]
+//! netloop framed-client [MESSAGE...] [--whole] [--server HOST:PORT] [-4|-6] [--file PATH] [--max-frame BYTES] [--timeout SECS]
+//! netloop unix-client [MESSAGE...] --server PATH|@NAME [--whole] [--file PATH] [--max-frame BYTES] [--timeout SECS]
 //! netloop ping HOST [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-4|-6] [--mode auto|raw|dgram]
 //! ```
 //!
 //! Errors are printed as one line naming the problem, with exit status 1 (2 for bad usage).
 
-use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod clients;
 mod ping;
 
+use clients::ClientArgs;
+
 use clap::{Parser, Subcommand};
-use netloop::client;
 use netloop::framing::DEFAULT_MAX_FRAME;
 use netloop::server::Server;
 use netloop::services::{self, CourseConfig};
@@ -103,63 +104,64 @@ enum Command {
         #[arg(long = "v6-only")]
         v6_only: bool,
     },
-    /// Send MESSAGE in one datagram and print the reply (the course's UDP client).
+    /// Send MESSAGE in one datagram and print the reply (the course's UDP client). Without
+    /// MESSAGE, the datagram is standard input (or --file), and the reply is written raw to
+    /// standard output.
     #[command(
-        after_help = "Example:\n  netloop udp-client MixedCaseString --server 127.0.0.1:11111"
+        after_help = "Examples:\n  netloop udp-client MixedCaseString --server 127.0.0.1:11111\n  netloop udp-client hello --server localhost:11111 -6\n  printf 'binary\\0data' | netloop udp-client --server 127.0.0.1:11111 > reply"
     )]
     UdpClient {
-        /// The message to send.
-        message: String,
-        /// The server's address.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:11111", value_parser = parse_addr)]
-        server: SocketAddr,
-        /// Give up after SECS seconds without a reply.
-        #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
-        timeout: Duration,
+        /// The message to send (none: standard input, or --file).
+        message: Option<String>,
+        #[command(flatten)]
+        common: ClientArgs,
     },
-    /// Send MESSAGE over TCP and print what comes back (the course's TCP client).
+    /// Send MESSAGE over TCP and print what comes back (the course's TCP client). Without
+    /// MESSAGE, standard input (or --file) is sent, any size, and the echo is written raw to
+    /// standard output.
     #[command(
-        after_help = "Example:\n  netloop tcp-client 'Hello, world' --server 127.0.0.1:9999"
+        after_help = "Examples:\n  netloop tcp-client 'Hello, world' --server 127.0.0.1:9999\n  netloop tcp-client --server localhost:9999 < file.bin > echo.bin"
     )]
     TcpClient {
-        /// The message to send.
-        message: String,
-        /// The server's address.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9999", value_parser = parse_addr)]
-        server: SocketAddr,
-        /// Give up after SECS seconds without progress.
-        #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
-        timeout: Duration,
+        /// The message to send (none: standard input, or --file).
+        message: Option<String>,
+        #[command(flatten)]
+        common: ClientArgs,
     },
-    /// Send each MESSAGE as one frame and print each echoed frame.
+    /// Send each MESSAGE as one frame and print each echoed frame. Without MESSAGE, standard
+    /// input (or --file) is sent one frame per line, or as one frame with --whole, and the
+    /// echoed frames are written to standard output.
     #[command(
-        after_help = "Example:\n  netloop framed-client Hi! \"Hope you're well\" --server 127.0.0.1:9998"
+        after_help = "Examples:\n  netloop framed-client Hi! \"Hope you're well\" --server 127.0.0.1:9998\n  netloop framed-client --server localhost:9998 < lines.txt\n  netloop framed-client --whole --file image.png --server 127.0.0.1:9998 > copy.png"
     )]
     FramedClient {
-        /// The messages: one frame each, sent back to back.
-        #[arg(required = true)]
+        /// The messages: one frame each, sent back to back (none: standard input or --file).
         messages: Vec<String>,
-        /// The server's address.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9998", value_parser = parse_addr)]
-        server: SocketAddr,
+        /// Byte input as one frame instead of one per line.
+        #[arg(long)]
+        whole: bool,
         /// Largest frame accepted back, counted on the wire.
         #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
         max_frame: usize,
-        /// Give up after SECS seconds without progress.
-        #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
-        timeout: Duration,
+        #[command(flatten)]
+        common: ClientArgs,
     },
     /// Like framed-client, over a Unix stream socket (netloop serve --unix PATH).
     #[command(
         after_help = "Example:\n  netloop unix-client hello --server /tmp/netloop.sock\n  netloop unix-client hello --server @netloop"
     )]
     UnixClient {
-        /// The messages: one frame each, sent back to back.
-        #[arg(required = true)]
+        /// The messages: one frame each, sent back to back (none: standard input or --file).
         messages: Vec<String>,
         /// The server's socket file, or @NAME for an abstract name.
         #[arg(long, value_name = "PATH", value_parser = parse_unix)]
         server: netloop::addr::UnixAddr,
+        /// Byte input as one frame instead of one per line.
+        #[arg(long)]
+        whole: bool,
+        /// Send this file instead of standard input when no MESSAGE is given.
+        #[arg(long, value_name = "PATH")]
+        file: Option<std::path::PathBuf>,
         /// Largest frame accepted back, counted on the wire.
         #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
         max_frame: usize,
@@ -253,26 +255,28 @@ fn main() -> ExitCode {
         }),
         Command::FramedClient {
             messages,
-            server,
+            whole,
             max_frame,
-            timeout,
-        } => client::framed_client(&mut io::stdout(), &messages, server, max_frame, timeout),
+            common,
+        } => clients::run(
+            clients::Which::Framed { whole, max_frame },
+            messages,
+            &common,
+        ),
         Command::UnixClient {
             messages,
             server,
+            whole,
+            file,
             max_frame,
             timeout,
-        } => client::unix_client(&mut io::stdout(), &messages, &server, max_frame, timeout),
-        Command::UdpClient {
-            message,
-            server,
-            timeout,
-        } => client::udp_client(&mut io::stdout(), message.as_bytes(), server, timeout),
-        Command::TcpClient {
-            message,
-            server,
-            timeout,
-        } => client::tcp_client(&mut io::stdout(), message.as_bytes(), server, timeout),
+        } => clients::run_unix(messages, &server, whole, file.as_ref(), max_frame, timeout),
+        Command::UdpClient { message, common } => {
+            clients::run(clients::Which::Udp, message.into_iter().collect(), &common)
+        }
+        Command::TcpClient { message, common } => {
+            clients::run(clients::Which::Tcp, message.into_iter().collect(), &common)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
