@@ -9,6 +9,8 @@
 //! netloop tcp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS]
 //! netloop framed-client [MESSAGE...] [--whole] [--server HOST:PORT] [-4|-6] [--file PATH] [--max-frame BYTES] [--timeout SECS]
 //! netloop unix-client [MESSAGE...] --server PATH|@NAME [--whole] [--file PATH] [--max-frame BYTES] [--timeout SECS]
+//! netloop resolve NAME | --reverse ADDR
+//! netloop services PORT|NAME
 //! netloop ping HOST [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-4|-6] [--mode auto|raw|dgram]
 //! ```
 //!
@@ -19,6 +21,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod clients;
+mod lookup;
 mod ping;
 
 use clients::ClientArgs;
@@ -169,6 +172,25 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
         timeout: Duration,
     },
+    /// Look a name up as Python's gethostbyname_ex and getaddrinfo do (or an address, with
+    /// --reverse, as gethostbyaddr and getnameinfo do).
+    #[command(
+        after_help = "Examples:\n  netloop resolve localhost\n  netloop resolve --reverse 127.0.0.1"
+    )]
+    Resolve {
+        /// The host name (or, with --reverse, the address).
+        name: String,
+        /// Find the names of an address.
+        #[arg(long)]
+        reverse: bool,
+    },
+    /// Look a service up by port or name in the services database (getservbyport,
+    /// getservbyname), for TCP and UDP.
+    #[command(after_help = "Examples:\n  netloop services 80\n  netloop services ftp")]
+    Services {
+        /// A port number or a service name.
+        what: String,
+    },
     /// Send ICMP echo requests to HOST and print the replies and a summary, as ping does.
     ///
     /// Uses a raw socket (SOCK_RAW) when the process has CAP_NET_RAW, else the unprivileged
@@ -224,6 +246,8 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Ping(args) => return ping::run(&args),
+        Command::Resolve { name, reverse } => lookup::resolve(&name, reverse),
+        Command::Services { what } => lookup::services(&what),
         Command::Serve {
             udp,
             tcp,
