@@ -91,6 +91,7 @@ pub mod error;
 pub mod framing;
 pub mod memnet;
 pub mod names;
+pub mod python;
 pub mod raw;
 pub mod reactor;
 pub mod server;

@@ -181,8 +181,14 @@ fn resolve_and_services_commands() {
     let out = run(&["resolve", "localhost"], b"");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("gethostbyname_ex localhost") && text.contains("127.0.0.1"), "{text}");
-    assert!(text.contains("getaddrinfo localhost") && text.contains("SOCK_STREAM"), "{text}");
+    assert!(
+        text.contains("gethostbyname_ex localhost") && text.contains("127.0.0.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("getaddrinfo localhost") && text.contains("SOCK_STREAM"),
+        "{text}"
+    );
     let out = run(&["resolve", "--reverse", "127.0.0.1"], b"");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("gethostbyaddr 127.0.0.1"));
@@ -191,7 +197,10 @@ fn resolve_and_services_commands() {
     for (what, want) in [("80", "80/tcp"), ("ftp", "21/tcp"), ("telnet", "23/tcp")] {
         let out = run(&["services", what], b"");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && text.contains(want), "{what}: {text}");
+        assert!(
+            out.status.success() && text.contains(want),
+            "{what}: {text}"
+        );
     }
     let out = run(&["services", "no-such-service"], b"");
     assert_eq!(out.status.code(), Some(1));

@@ -27,7 +27,7 @@
 //! | `f = s.makefile("rw")` | `let (r, w) = (s.makefile_reader(), s.makefile_writer())` |
 //!
 //! The full table of Python calls, `socketserver` included, is in the crate docs
-//! (`crate::python`).
+//! ([`crate::python`]).
 
 mod file;
 mod kind;
