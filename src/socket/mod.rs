@@ -122,14 +122,7 @@ impl Socket {
                     }
                     _ => e,
                 })?;
-        let mut s = Socket {
-            inner,
-            family,
-            ty,
-            timeout: None,
-        };
-        s.settimeout(getdefaulttimeout())?;
-        Ok(s)
+        Socket::with_default_timeout(inner, family, ty)
     }
 
     /// A socket made elsewhere (std, socket2, mio...): its family and type are read from
@@ -151,6 +144,16 @@ impl Socket {
             })?;
         let ty = SockType::from_raw(inner.r#type()?.into())
             .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "an unknown socket type"))?;
+        Socket::with_default_timeout(inner, family, ty)
+    }
+
+    /// A new `Socket` around `inner`, with the process-wide default timeout (Python gives
+    /// it to every socket it makes, accepted ones included).
+    fn with_default_timeout(
+        inner: socket2::Socket,
+        family: Family,
+        ty: SockType,
+    ) -> io::Result<Socket> {
         let mut s = Socket {
             inner,
             family,
@@ -251,14 +254,10 @@ impl Socket {
     /// `TimedOut` or `WouldBlock` as the timeout says; any error of `accept(2)`.
     pub fn accept(&self) -> io::Result<(Socket, PeerAddr)> {
         let (s, a) = timeout::run(&self.inner, self.timeout, false, || self.inner.accept())?;
-        let mut s = Socket {
-            inner: s,
-            family: self.family,
-            ty: self.ty,
-            timeout: None,
-        };
-        s.settimeout(getdefaulttimeout())?;
-        Ok((s, peer(a)?))
+        Ok((
+            Socket::with_default_timeout(s, self.family, self.ty)?,
+            peer(a)?,
+        ))
     }
 
     /// `connect(address)`. With a timeout, the connect goes on in the background and is

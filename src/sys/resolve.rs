@@ -369,11 +369,11 @@ fn with_buffer<T, R>(
         if rc != 0 && result.is_null() && rc != libc::ENOENT {
             return Err(io::Error::from_raw_os_error(rc));
         }
-        // SAFETY: on success result points to `ret`, whose strings live in `buf`; both are
-        // alive until `read` returns.
         let found = if result.is_null() {
             None
         } else {
+            // SAFETY: on success result points to `ret`, whose strings live in `buf`; both
+            // are alive until `read` returns.
             Some(unsafe { &*result })
         };
         return Ok(read(found));
