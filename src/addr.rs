@@ -58,8 +58,20 @@ impl UnixAddr {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for a name too long for `sun_path` (108 bytes).
+    /// `InvalidInput` for an empty path or name, or one too long for `sun_path` (108 bytes).
     pub fn to_sockaddr(&self) -> io::Result<socket2::SockAddr> {
+        // An empty path would autobind to a random abstract name; an empty name is legal
+        // but nobody means it.
+        let empty = match self {
+            UnixAddr::Path(p) => p.as_os_str().is_empty(),
+            UnixAddr::Abstract(n) => n.is_empty(),
+        };
+        if empty {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an empty Unix socket address (give a path, or @name)",
+            ));
+        }
         match self {
             UnixAddr::Path(p) => socket2::SockAddr::unix(p),
             UnixAddr::Abstract(name) => {
@@ -245,6 +257,8 @@ mod tests {
             .to_sockaddr()
             .unwrap();
         assert_eq!(sa.as_abstract_namespace(), Some(&b"netloop-test"[..]));
+        assert!(UnixAddr::parse("@").to_sockaddr().is_err());
+        assert!(UnixAddr::parse("").to_sockaddr().is_err());
         let long = UnixAddr::abstract_name(vec![b'x'; 200]);
         assert_eq!(
             long.to_sockaddr().unwrap_err().kind(),

@@ -173,6 +173,17 @@ impl Pinger {
     /// The next echo request (sequence numbers start at 1, as ping's do), sent at `now`.
     /// Returns its sequence number and the ICMP message to send.
     pub fn request(&mut self, now: Instant) -> (u16, Vec<u8>) {
+        // After 65,536 requests the numbers wrap: skip those still waiting, so that a late
+        // reply to an old request is never taken for a new one. (If all are waiting, the
+        // oldest is given up as timed out.)
+        if self.waiting.len() > usize::from(u16::MAX) {
+            if let Some(oldest) = self.oldest_waiting() {
+                self.expire(oldest);
+            }
+        }
+        while self.waiting.contains_key(&self.next_seq) {
+            self.next_seq = self.next_seq.wrapping_add(1);
+        }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         self.waiting.insert(seq, now);
@@ -243,6 +254,19 @@ impl Pinger {
             self.summary.timed_out += 1;
         }
         was
+    }
+
+    /// Request `seq` was never sent (the send failed): it is neither waiting nor lost to a
+    /// timeout. Returns whether it was waiting.
+    pub fn forget(&mut self, seq: u16) -> bool {
+        self.waiting.remove(&seq).is_some()
+    }
+
+    fn oldest_waiting(&self) -> Option<u16> {
+        self.waiting
+            .iter()
+            .min_by_key(|(_, t)| **t)
+            .map(|(s, _)| *s)
     }
 
     /// Requests still waiting for a reply.

@@ -4,13 +4,13 @@
 //! [`Handler::on_datagram`].
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
 use super::ping::{choose_ident, random_cookie, PingReply, PingSummary, Pinger};
 use super::socket::{IcmpMode, IcmpSocket};
 use crate::reactor::{Context, DgramId, Handler, PeerAddr, Reactor, TimerId};
-use crate::sys::Signals;
+use crate::sys::{SignalMask, Signals};
 use crate::wire::IcmpVersion;
 
 /// How to ping (the flags of `netloop ping`).
@@ -29,8 +29,11 @@ pub struct PingOptions {
     /// Which ICMP socket to use.
     pub mode: IcmpMode,
     /// Stop (and return the summary) on SIGINT or SIGTERM. The signals are blocked in the
-    /// calling thread for the run (see [`Signals`]).
+    /// calling thread for the run (see [`Signals`]), and its mask restored afterwards.
     pub stop_on_signal: bool,
+    /// The scope (interface index) of a link-local IPv6 target (`fe80::1%eth0`); 0 for
+    /// none.
+    pub scope_id: u32,
 }
 
 impl Default for PingOptions {
@@ -42,6 +45,7 @@ impl Default for PingOptions {
             size: 56,
             mode: IcmpMode::Auto,
             stop_on_signal: false,
+            scope_id: 0,
         }
     }
 }
@@ -75,6 +79,11 @@ impl PingOptions {
     /// Stop on SIGINT or SIGTERM.
     pub fn stop_on_signal(mut self, yes: bool) -> PingOptions {
         self.stop_on_signal = yes;
+        self
+    }
+    /// Set the IPv6 scope (interface index) for a link-local target.
+    pub fn scope_id(mut self, scope_id: u32) -> PingOptions {
+        self.scope_id = scope_id;
         self
     }
 }
@@ -119,41 +128,45 @@ pub struct PingRun {
 /// # Errors
 ///
 /// Opening the socket (`PermissionDenied` with an
-/// [`IcmpNotPermitted`](super::IcmpNotPermitted) that says how to allow it), an interval
-/// under 1 ms or a data size over 65,000 bytes (`InvalidInput`), or the reactor failing.
+/// [`IcmpNotPermitted`](super::IcmpNotPermitted) that says how to allow it); `InvalidInput`
+/// for an interval under 1 ms, a data size over 65,000 bytes, a count of 0, a zero timeout,
+/// or no count without `stop_on_signal` (nothing would ever stop it); or the reactor failing.
 pub fn ping(
     target: IpAddr,
     opts: &PingOptions,
     on_event: impl FnMut(PingEvent<'_>),
 ) -> io::Result<PingRun> {
+    let invalid = |msg: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, msg.to_string()));
     if opts.interval < Duration::from_millis(1) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the interval must be at least 1 ms",
-        ));
+        return invalid("the interval must be at least 1 ms");
     }
     if opts.size > 65_000 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the data size must be at most 65000 bytes",
-        ));
+        return invalid("the data size must be at most 65000 bytes");
+    }
+    if opts.count == Some(0) {
+        return invalid("the count must be at least 1");
+    }
+    if opts.timeout.is_zero() {
+        return invalid("the timeout must be more than zero");
+    }
+    if opts.count.is_none() && !opts.stop_on_signal {
+        return invalid("without a count, ping runs until a signal: set stop_on_signal");
     }
     let version = match target {
         IpAddr::V4(_) => IcmpVersion::V4,
         IpAddr::V6(_) => IcmpVersion::V6,
     };
-    let signals = if opts.stop_on_signal {
-        Some(Signals::termination()?)
-    } else {
-        None
-    };
     let sock = IcmpSocket::open(version, opts.mode)?;
     let kind = sock.kind();
     let ident = sock.kernel_ident()?.unwrap_or_else(choose_ident);
     let pinger = Pinger::new(version, kind, ident, random_cookie(), opts.size);
+    let target = match target {
+        IpAddr::V4(a) => SocketAddr::from((a, 0)),
+        IpAddr::V6(a) => SocketAddrV6::new(a, 0, 0, opts.scope_id).into(),
+    };
     let driver = Driver {
         pinger,
-        target: SocketAddr::new(target, 0),
+        target,
         count: opts.count,
         interval: opts.interval,
         timeout: opts.timeout,
@@ -161,9 +174,33 @@ pub fn ping(
         started: None,
         on_event,
     };
+    // The signals are blocked for this run only: the caller's mask comes back afterwards.
+    let mask = if opts.stop_on_signal {
+        Some(SignalMask::current()?)
+    } else {
+        None
+    };
+    let result = run_reactor(driver, sock, opts.stop_on_signal);
+    if let Some(mask) = mask {
+        mask.restore()?;
+    }
+    let (summary, elapsed) = result?;
+    Ok(PingRun {
+        kind,
+        ident,
+        summary,
+        elapsed,
+    })
+}
+
+fn run_reactor<F: FnMut(PingEvent<'_>)>(
+    driver: Driver<F>,
+    sock: IcmpSocket,
+    stop_on_signal: bool,
+) -> io::Result<(PingSummary, Duration)> {
     let mut reactor = Reactor::new(driver)?;
-    if let Some(signals) = signals {
-        reactor.add_signals(signals)?;
+    if stop_on_signal {
+        reactor.add_signals(Signals::termination()?)?;
     }
     reactor.with_context(|d, cx| -> io::Result<()> {
         d.socket = Some(cx.add_icmp(sock)?);
@@ -172,12 +209,10 @@ pub fn ping(
     })?;
     reactor.run()?;
     let d = reactor.handler();
-    Ok(PingRun {
-        kind,
-        ident,
-        summary: d.pinger.summary().clone(),
-        elapsed: d.started.map(|t| t.elapsed()).unwrap_or_default(),
-    })
+    Ok((
+        d.pinger.summary().clone(),
+        d.started.map(|t| t.elapsed()).unwrap_or_default(),
+    ))
 }
 
 /// Timer tokens: one for "send the next request", and each request's timeout as its seq.
@@ -202,7 +237,7 @@ impl<F: FnMut(PingEvent<'_>)> Driver<F> {
         self.started.get_or_insert(now);
         let (seq, msg) = self.pinger.request(now);
         if let Err(error) = cx.send_to(socket, &msg, PeerAddr::Inet(self.target)) {
-            self.pinger.expire(seq);
+            self.pinger.forget(seq);
             (self.on_event)(PingEvent::SendFailed { seq, error: &error });
         } else {
             cx.set_timer(self.timeout, u64::from(seq));

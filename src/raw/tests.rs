@@ -209,3 +209,23 @@ fn sizes_below_the_cookie_still_work() {
         .on_packet(&reply_to(&req, IcmpVersion::V4), LOCAL, t0)
         .is_ok());
 }
+
+#[test]
+fn sequence_numbers_wrap_around_requests_still_waiting() {
+    let t0 = Instant::now();
+    let mut p = Pinger::new(IcmpVersion::V4, IcmpKind::Datagram, 1, 9, 8);
+    // Request 3 stays unanswered through a whole cycle of sequence numbers.
+    for _ in 0..70_000 {
+        let (seq, req) = p.request(t0);
+        if seq != 3 {
+            p.on_packet(&reply_to(&req, IcmpVersion::V4), LOCAL, t0)
+                .unwrap();
+        }
+    }
+    assert_eq!(p.waiting(), 1, "only request 3 waits");
+    assert_eq!(p.summary().received, 69_999);
+    // A sent request that failed is forgotten, not counted as a timeout.
+    let (seq, _) = p.request(t0);
+    assert!(p.forget(seq));
+    assert_eq!(p.summary().timed_out, 0);
+}

@@ -40,7 +40,9 @@ impl Core {
         drop(sock);
         // Descriptors never sent are closed with the connection.
         if !self.fds_out.is_empty() {
-            self.fds_out.remove(&key);
+            if let Some(out) = self.fds_out.remove(&key) {
+                self.stats.fds_out += out.fds_sent;
+            }
         }
         self.closed.push_back((ConnId(key), reason));
     }

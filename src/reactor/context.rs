@@ -128,21 +128,24 @@ impl Context<'_> {
 
     /// Queue `data` on the Unix connection `conn` with the descriptors `fds` attached to its
     /// first byte (`SCM_RIGHTS`): after everything queued before it, and before anything
-    /// queued later. The peer receives its own duplicates; ours are closed once sent (or when
-    /// the connection closes first). On a seqpacket connection `data` is one record.
+    /// queued later. The reactor sends duplicates it makes now (close-on-exec) and closes
+    /// them once sent, or when the connection closes first; the caller keeps its own. The
+    /// peer receives its own duplicates with the bytes of the read that takes the first
+    /// byte (a stream read may join earlier bytes to them). On a seqpacket connection `data`
+    /// is one record.
     ///
     /// # Errors
     ///
     /// `NotConnected` if `conn` is stale; `Unsupported` unless it is a Unix stream or
     /// seqpacket connection; `InvalidInput` for empty `data` (descriptors need a byte to
-    /// travel with) or more than [`sys::MAX_FDS`](crate::sys::MAX_FDS) descriptors; as for
-    /// [`write`](Context::write) otherwise. On error the descriptors are closed and nothing
-    /// is queued.
+    /// travel with) or more than [`sys::MAX_FDS`](crate::sys::MAX_FDS) descriptors; a `dup`
+    /// error (`EMFILE`); as for [`write`](Context::write) otherwise (`QueueFull`: try again
+    /// after [`on_drained`](super::Handler::on_drained)). On error nothing is queued.
     pub fn write_with_fds(
         &mut self,
         conn: ConnId,
         data: &[u8],
-        fds: Vec<std::os::fd::OwnedFd>,
+        fds: &[std::os::fd::BorrowedFd<'_>],
     ) -> io::Result<()> {
         self.core.write_with_fds(conn.0, data, fds)
     }

@@ -18,7 +18,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::core::Core;
 use super::socket::Stream;
@@ -95,12 +95,12 @@ fn truncate<'b>(slices: &'b [IoSlice<'_>], mut limit: usize, out: &mut [IoSlice<
 }
 
 impl Core {
-    /// Queue `data` on `key` with `fds` to travel with its first byte.
+    /// Queue `data` on `key` with duplicates of `fds` to travel with its first byte.
     pub(crate) fn write_with_fds(
         &mut self,
         key: Key,
         data: &[u8],
-        fds: Vec<OwnedFd>,
+        fds: &[BorrowedFd<'_>],
     ) -> io::Result<()> {
         let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
         if data.is_empty() {
@@ -125,6 +125,12 @@ impl Core {
             ));
         }
         let before = conn.queued() as u64;
+        // Our own duplicates (close-on-exec), made before anything is queued: if this fails
+        // (EMFILE) or the queue refuses the bytes, the caller's descriptors are untouched.
+        let fds = fds
+            .iter()
+            .map(|fd| fd.try_clone_to_owned())
+            .collect::<io::Result<Vec<OwnedFd>>>()?;
         let len = data.len();
         self.queue_output(key, len, |q, pool| q.push_copy(data, pool))?;
         let out = self.fds_out.entry(key).or_default();

@@ -89,8 +89,12 @@ pub trait Handler {
     }
 
     /// Descriptors arrived on the Unix connection `conn` (`SCM_RIGHTS`), received
-    /// close-on-exec. They came with bytes that are offered to
-    /// [`on_data`](Handler::on_data) right after this call. Each is an [`OwnedFd`]: keep the
+    /// close-on-exec. They came with the bytes of the read just made, which are offered to
+    /// [`on_data`](Handler::on_data) right after this call, behind any input left from
+    /// before: the descriptors belong to one of those new bytes, but a stream read may join
+    /// bytes sent earlier without descriptors to the ones sent with them (a protocol that
+    /// must know which message carried them sends one such message at a time, or uses a
+    /// seqpacket connection, where a read is one record). Each is an [`OwnedFd`]: keep the
     /// ones wanted (`File::from`, `UnixStream::from`, ...); the rest close when dropped. The
     /// default drops them all, so a descriptor nobody expected is closed, never leaked.
     ///

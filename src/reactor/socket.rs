@@ -491,7 +491,7 @@ impl Dgram {
 
     pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
         match self {
-            Dgram::Inet(s) => s.local_addr().map(PeerAddr::Inet),
+            Dgram::Inet(s) => s.local_addr().map(|a| PeerAddr::Inet(unmap(a))),
             Dgram::Unix { sock, .. } => sock.local_addr().map(PeerAddr::Unix),
         }
     }

@@ -124,6 +124,33 @@ pub fn udp_socket(addr: SocketAddr, opts: &ListenOptions) -> io::Result<std::net
     Ok(socket.into())
 }
 
+/// This thread's signal mask as it was, to put back with [`SignalMask::restore`]: for code
+/// that blocks signals for a while (a [`Signals`] made for one run) in a thread that goes on
+/// afterwards.
+#[derive(Debug)]
+pub struct SignalMask(SigSet);
+
+impl SignalMask {
+    /// The calling thread's current mask.
+    ///
+    /// # Errors
+    ///
+    /// If `pthread_sigmask` fails.
+    pub fn current() -> io::Result<SignalMask> {
+        Ok(SignalMask(SigSet::thread_get_mask()?))
+    }
+
+    /// Make it the calling thread's mask again. A signal that arrived while blocked and was
+    /// not read is delivered now.
+    ///
+    /// # Errors
+    ///
+    /// If `pthread_sigmask` fails.
+    pub fn restore(self) -> io::Result<()> {
+        Ok(self.0.thread_set_mask()?)
+    }
+}
+
 /// Signals delivered through a file descriptor (`signalfd(2)`).
 ///
 /// Creating it blocks the signals in the calling thread, so that they stay pending until read

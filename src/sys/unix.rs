@@ -6,13 +6,11 @@
 //! *abstract* name (Linux) is not a file: it lives in the network namespace, disappears with
 //! its last socket, and has no permissions, so none of that applies to it.
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
-use nix::sys::socket::{
-    getsockopt, recv, recvmsg, sendmsg, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
-};
+use nix::sys::socket::{getsockopt, recv, sendmsg, sockopt, ControlMessage, MsgFlags};
 use socket2::{Domain, Socket, Type};
 
 use crate::addr::UnixAddr;
@@ -269,32 +267,48 @@ pub fn recv_with_fds(
     cmsg: &mut [u8],
     fds: &mut Vec<OwnedFd>,
 ) -> io::Result<usize> {
-    let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(cmsg),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    let n = msg.bytes;
-    let truncated = msg.flags.contains(MsgFlags::MSG_CTRUNC);
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(raw) = c {
-            // SAFETY: the kernel has just installed these descriptors in our table for
-            // this message; nothing else refers to them, so each gets exactly one owner.
-            fds.extend(
-                raw.into_iter()
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-            );
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header, filled in below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.as_mut_ptr().cast();
+    msg.msg_controllen = cmsg.len() as _;
+    // SAFETY: msg points to one iovec over `buf` and to the control buffer `cmsg`, both
+    // valid and writable for their lengths during the call.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // Take every descriptor the kernel installed, even when the control data was cut short
+    // (MSG_CTRUNC: it then writes the headers of what fitted and closes the rest itself).
+    // SAFETY: msg was filled by recvmsg; CMSG_FIRSTHDR/CMSG_NXTHDR walk only the
+    // msg_controllen bytes it wrote, and each SCM_RIGHTS header's data holds
+    // (cmsg_len - CMSG_LEN(0)) / 4 descriptors, read unaligned, each installed for us alone.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(c);
+                let bytes = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                for i in 0..bytes / std::mem::size_of::<RawFd>() {
+                    let fd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
+                    fds.push(OwnedFd::from_raw_fd(fd));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    if truncated {
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "descriptors were lost: more came with one message than fit (MSG_CTRUNC)",
         ));
     }
-    Ok(n)
+    Ok(n as usize)
 }
 
 /// Write `bufs` with the descriptors `fds` attached (`sendmsg(2)` with `SCM_RIGHTS`, and

@@ -75,12 +75,25 @@ fn resolve(host: &str, v4: bool, v6: bool) -> Result<IpAddr, String> {
 
 /// Run `netloop ping`: 0 if a reply came, 1 if none did, 2 on error.
 pub fn run(args: &PingArgs) -> ExitCode {
-    let target = match resolve(&args.host, args.v4, args.v6) {
-        Ok(ip) => ip,
-        Err(msg) => {
-            eprintln!("netloop ping: {msg}");
+    // A link-local address with its scope: fe80::1%eth0.
+    let scoped = args
+        .host
+        .contains('%')
+        .then(|| netloop::addr::parse_socket_addr(&format!("[{}]:0", args.host)));
+    let (target, scope_id) = match scoped {
+        Some(Ok(std::net::SocketAddr::V6(a))) => (IpAddr::V6(*a.ip()), a.scope_id()),
+        Some(Ok(a)) => (a.ip(), 0),
+        Some(Err(e)) => {
+            eprintln!("netloop ping: {e}");
             return ExitCode::from(2);
         }
+        None => match resolve(&args.host, args.v4, args.v6) {
+            Ok(ip) => (ip, 0),
+            Err(msg) => {
+                eprintln!("netloop ping: {msg}");
+                return ExitCode::from(2);
+            }
+        },
     };
     let mode = match args.mode {
         Mode::Auto => IcmpMode::Auto,
@@ -92,6 +105,7 @@ pub fn run(args: &PingArgs) -> ExitCode {
         .timeout(args.timeout)
         .size(usize::from(args.size))
         .mode(mode)
+        .scope_id(scope_id)
         .stop_on_signal(true);
     opts.count = args.count;
     println!("PING {} ({target}) {} data bytes", args.host, args.size);
