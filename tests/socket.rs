@@ -262,3 +262,43 @@ fn typed_options_and_conversions() {
         (Family::Inet, SockType::Stream)
     );
 }
+
+extern "C" fn ignore(_: libc::c_int) {}
+
+#[test]
+fn a_signal_during_a_wait_does_not_cut_the_timeout_short() {
+    // A handler installed without SA_RESTART, so that poll(2) and recv(2) return EINTR.
+    // SAFETY: sigaction with a zeroed struct, an empty mask and a handler that does nothing.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = ignore as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+    }
+    let (l, port) = listener();
+    let mut c = tcp();
+    c.connect(("127.0.0.1", port)).unwrap();
+    let _server_side = l.accept().unwrap();
+    let t = Duration::from_millis(600);
+    c.settimeout(Some(t)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        // SAFETY: pthread_self has no preconditions.
+        tx.send(unsafe { libc::pthread_self() }).unwrap();
+        let start = Instant::now();
+        let err = c.recv(16).unwrap_err();
+        (err.kind(), start.elapsed())
+    });
+    let thread = rx.recv().unwrap();
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: the reader thread is alive until it returns, at least 600 ms from now.
+        unsafe { libc::pthread_kill(thread, libc::SIGUSR1) };
+    }
+    let (kind, took) = reader.join().unwrap();
+    assert_eq!(kind, io::ErrorKind::TimedOut);
+    assert!(
+        took >= t,
+        "interrupted waits must go on with the time left: {took:?}"
+    );
+}
