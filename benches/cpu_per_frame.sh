@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Server CPU per echoed frame of two `netloop` binaries, side by side in one run: for each
 # round, a fresh server of each binary (pinned to CPU 0) serves the framed echo to the load
-# generator `examples/load.rs` (pinned to CPU 1): 64 connections x 8 frames in flight x 64 B,
+# generator `netloop load` of this tree (pinned to CPU 1): 64 connections x 8 frames in flight x 64 B,
 # SECS seconds. Prints, per binary, the median over ROUNDS of server CPU (user+system) per
 # frame, and the ratio. Rounds alternate A and B so that drift on a shared machine hits both.
 #
@@ -9,13 +9,13 @@
 #
 # Example, this tree against an older build:
 #   git worktree add /tmp/old <commit> && (cd /tmp/old && cargo build --release)
-#   cargo build --release --bin netloop --example load
+#   cargo build --release --bin netloop
 #   bash benches/cpu_per_frame.sh /tmp/old/target/release/netloop target/release/netloop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a="$1"; b="$2"; rounds="${3:-5}"; secs="${4:-5}"
-load=./target/release/examples/load
-[ -x "$load" ] || cargo build --release --quiet --example load
+load=./target/release/netloop
+[ -x "$load" ] || cargo build --release --quiet --bin netloop
 tick=$(getconf CLK_TCK)
 
 one() {  # one run of binary $1: prints "frames cpu_ticks"
@@ -25,7 +25,8 @@ one() {  # one run of binary $1: prints "frames cpu_ticks"
     sleep 0.5
     local c0 c1 out frames loadpid tmp
     tmp=$(mktemp)
-    taskset -c 1 "$load" 127.0.0.1:19898 64 "$secs" 64 8 >"$tmp" &
+    taskset -c 1 "$load" load --addr 127.0.0.1:19898 --conns 64 --pipeline 8 --size 64 \
+        --duration "$secs" --warmup 1 --json >"$tmp" &
     loadpid=$!
     # The load generator warms up for one second before it counts frames: so does this.
     sleep 1
@@ -34,7 +35,7 @@ one() {  # one run of binary $1: prints "frames cpu_ticks"
     c1=$(awk '{print $14+$15}' "/proc/$server/stat")
     out=$(cat "$tmp"); rm -f "$tmp"
     kill -INT "$server"; wait "$server" || true
-    frames=$(echo "$out" | grep -o '[0-9]* frames in' | grep -o '[0-9]*')
+    frames=$(echo "$out" | grep -o '"requests":[0-9]*' | grep -o '[0-9]*')
     echo "$frames $((c1 - c0))"
 }
 

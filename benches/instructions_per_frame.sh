@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Server instructions per echoed frame (valgrind --tool=callgrind: a count, not a time, so it
 # repeats on a noisy machine) for each `netloop` binary given: the framed echo under
-# `examples/load.rs` (64 connections x 8 in flight x 64 B) for SECS seconds, then SIGINT. The
+# `netloop load` (64 connections x 8 in flight x 64 B) for SECS seconds, then SIGINT. The
 # server's own exit log gives the frames it echoed; startup and shutdown are included, which
 # a run of 100k+ frames makes small.
 #
@@ -9,15 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="$1"; shift
-load=./target/release/examples/load
-[ -x "$load" ] || cargo build --release --quiet --example load
+load=./target/release/netloop
+[ -x "$load" ] || cargo build --release --quiet --bin netloop
 for bin in "$@"; do
     out=$(mktemp -d)
     RUST_LOG=info valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin" serve \
         --framed 127.0.0.1:19798 --tcp 127.0.0.1:19799 --udp 127.0.0.1:19797 2>"$out/log" &
     server=$!
     for _ in $(seq 1 100); do grep -q 'framed echo service' "$out/log" 2>/dev/null && break; sleep 0.1; done
-    "$load" 127.0.0.1:19798 64 "$secs" 64 8 >/dev/null
+    "$load" load --addr 127.0.0.1:19798 --conns 64 --pipeline 8 --size 64 --duration "$secs" \
+        --warmup 1 >/dev/null
     kill -INT "$server"; wait "$server" || true
     frames=$(grep -o 'stopped: .*' "$out/log" | grep -o '[0-9]* frames in' | grep -o '[0-9]*')
     ir=$(grep -E '^(summary|totals):' "$out/cg" | head -1 | awk '{print $2}')

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Framed-echo throughput of `netloop serve --threads 1` against `--threads 2`, one run each,
-# with the load generator `examples/load.rs` on the same machine.
+# with the load generator `netloop load` on the same machine.
 #
 #   bash benches/threads.sh [LOADPROCS]
 #
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 procs="${1:-1}"
-cargo build --release --quiet --bin netloop --example load
+cargo build --release --quiet --bin netloop
 
 run() {
     local threads=$1
@@ -22,13 +22,14 @@ run() {
     local cpu0 cpu1 total=0 pids=() i
     cpu0=$(awk '{print $14+$15}' "/proc/$server/stat")
     for i in $(seq 1 "$procs"); do
-        ./target/release/examples/load 127.0.0.1:19998 $((64 / procs)) 10 64 8 >"/tmp/netloop-load.$i" &
+        ./target/release/netloop load --addr 127.0.0.1:19998 --conns $((64 / procs)) --duration 10 \
+            --size 64 --pipeline 8 --json >"/tmp/netloop-load.$i" &
         pids+=($!)
     done
     for i in "${pids[@]}"; do wait "$i"; done
     cpu1=$(awk '{print $14+$15}' "/proc/$server/stat")
     for i in $(seq 1 "$procs"); do
-        total=$((total + $(grep -o '= [0-9]* frames/s' "/tmp/netloop-load.$i" | grep -o '[0-9]*')))
+        total=$((total + $(grep -o '"requests_per_s":[0-9]*' "/tmp/netloop-load.$i" | grep -o '[0-9]*')))
     done
     kill -INT "$server"
     wait "$server"

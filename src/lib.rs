@@ -89,6 +89,8 @@ pub mod client;
 pub mod conn;
 pub mod error;
 pub mod framing;
+#[cfg(feature = "load")]
+pub mod load;
 pub mod memnet;
 pub mod names;
 pub mod python;

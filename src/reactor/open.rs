@@ -178,6 +178,15 @@ impl Core {
         self.add_conn(sock, Opened::Connecting)
     }
 
+    pub(crate) fn connect_from(
+        &mut self,
+        local: SocketAddr,
+        addr: SocketAddr,
+    ) -> io::Result<ConnId> {
+        let sock = Stream::Tcp(TcpStream::from_std(sys::tcp_connect_from(local, addr)?));
+        self.add_conn(sock, Opened::Connecting)
+    }
+
     pub(crate) fn connect_unix(&mut self, addr: &UnixAddr) -> io::Result<ConnId> {
         let sock = Stream::Unix(UnixStream::from_std(sys::unix_connect(addr)?));
         self.add_conn(sock, Opened::Connecting)

@@ -258,6 +258,16 @@ impl Context<'_> {
         self.core.connect_seqpacket(&addr.into())
     }
 
+    /// Start a TCP connect to `addr` from the local address `local` (port 0: any), as
+    /// [`connect`](Context::connect) does otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As for [`sys::tcp_connect_from`](crate::sys::tcp_connect_from).
+    pub fn connect_from(&mut self, local: SocketAddr, addr: SocketAddr) -> io::Result<ConnId> {
+        self.core.connect_from(local, addr)
+    }
+
     /// Start a connect to the Unix stream socket at `addr`, a file or an abstract name (see
     /// [`connect`](Context::connect)).
     ///

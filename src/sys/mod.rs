@@ -102,6 +102,32 @@ pub fn tcp_listener(addr: SocketAddr, opts: &ListenOptions) -> io::Result<std::n
     Ok(socket.into())
 }
 
+/// A non-blocking TCP socket bound to `local` and connecting to `addr` (the connect goes on
+/// in the background). Binding first chooses the source address: a load generator spreads
+/// very many connections over several addresses of 127.0.0.0/8, each with its own ephemeral
+/// ports.
+///
+/// # Errors
+///
+/// Any error of `socket`, `bind` (`AddrInUse`, `AddrNotAvailable`) or `connect` other than
+/// "in progress".
+pub fn tcp_connect_from(local: SocketAddr, addr: SocketAddr) -> io::Result<std::net::TcpStream> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    // With port 0 the kernel picks a free port of `local` here: each source address has its
+    // own range of ephemeral ports.
+    socket.bind(&local.into())?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(socket.into())
+}
+
 /// A non-blocking UDP socket bound to `addr`, with `opts.reuse_port` and, for IPv6,
 /// `opts.only_v6` (the backlog does not apply).
 ///
@@ -463,6 +489,37 @@ pub fn wait_fd(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// A process's user and system CPU time so far (`/proc/PID/stat`, fields 14 and 15, in
+/// clock ticks).
+///
+/// # Errors
+///
+/// If the file cannot be read (no such process) or parsed.
+pub fn process_cpu(pid: u32) -> io::Result<(std::time::Duration, std::time::Duration)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> io::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc stat"))
+    };
+    // Fields 14 and 15 overall are 12 and 13 after the command name (which is field 2).
+    let (user, sys) = (ticks(11)?, ticks(12)?);
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100)
+        .max(1) as u64;
+    let as_time = |t: u64| std::time::Duration::from_nanos(t.saturating_mul(1_000_000_000) / hz);
+    Ok((as_time(user), as_time(sys)))
 }
 
 #[cfg(test)]

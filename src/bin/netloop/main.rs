@@ -9,6 +9,8 @@
 //! netloop tcp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS]
 //! netloop framed-client [MESSAGE...] [--whole] [--server HOST:PORT] [-4|-6] [--file PATH] [--max-frame BYTES] [--timeout SECS]
 //! netloop unix-client [MESSAGE...] --server PATH|@NAME [--whole] [--file PATH] [--max-frame BYTES] [--timeout SECS]
+//! netloop load [--addr HOST:PORT] [--proto framed|stream|udp] [--conns N] [--pipeline N] [--size BYTES]
+//!              [--duration SECS] [--warmup SECS] [--rate PER_SEC] [--sources N] [--spin] [--server-pid PID] [--json]
 //! netloop resolve NAME | --reverse ADDR
 //! netloop services PORT|NAME
 //! netloop ping HOST [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-4|-6] [--mode auto|raw|dgram]
@@ -21,6 +23,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod clients;
+mod load;
 mod lookup;
 mod ping;
 
@@ -172,6 +175,12 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
         timeout: Duration,
     },
+    /// Put load on an echo server and measure it: throughput, latency percentiles, and the
+    /// server's CPU per request. Every echoed byte is checked: a difference is an error.
+    #[command(
+        after_help = "Examples:\n  netloop load                                   (framed, 127.0.0.1:9998, 64 x 16 x 64 B, 10 s)\n  netloop load --addr localhost:9998 --conns 8 --pipeline 1 --size 4096 --duration 5\n  netloop load --proto stream --addr 127.0.0.1:9999 --rate 50000 --json\n  netloop load --proto udp --addr 127.0.0.1:11111 --conns 16 --pipeline 4\n  netloop load --conns 100000 --sources 8 --pipeline 1   (needs ulimit -n above 100000)\n  netloop load --server-pid $(pidof netloop)"
+    )]
+    Load(load::LoadArgs),
     /// Look a name up as Python's gethostbyname_ex and getaddrinfo do (or an address, with
     /// --reverse, as gethostbyaddr and getnameinfo do).
     #[command(
@@ -246,6 +255,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Ping(args) => return ping::run(&args),
+        Command::Load(args) => load::run(&args),
         Command::Resolve { name, reverse } => lookup::resolve(&name, reverse),
         Command::Services { what } => lookup::services(&what),
         Command::Serve {

@@ -1,0 +1,135 @@
+//! What a load run measured, as a table for people or JSON for programs.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use super::driver::Driver;
+use super::{LoadConfig, Proto};
+
+/// The figures of one run (the measured part, after the warm-up).
+#[derive(Clone, Debug)]
+pub struct LoadReport {
+    /// What ran: protocol, connections, pipeline, size, rate.
+    pub setup: String,
+    /// Requests answered while measuring.
+    pub requests: u64,
+    /// Payload bytes echoed while measuring.
+    pub bytes: u64,
+    /// UDP requests given up as lost (no answer within a second).
+    pub lost: u64,
+    /// The measured time.
+    pub elapsed: Duration,
+    /// Latency percentiles (p50, p90, p99, p99.9) and the maximum and mean, in microseconds.
+    pub latency_us: [f64; 6],
+    /// The server's user and system CPU time while measuring, if its pid was given.
+    pub server_cpu: Option<(Duration, Duration)>,
+}
+
+impl LoadReport {
+    pub(crate) fn new(
+        cfg: &LoadConfig,
+        d: &Driver,
+        server_cpu: Option<(Duration, Duration)>,
+        _end: Instant,
+    ) -> LoadReport {
+        let h = &d.hist;
+        let us = |ns: u64| ns as f64 / 1e3;
+        let latency_us = if h.is_empty() {
+            [0.0; 6]
+        } else {
+            [
+                us(h.value_at_quantile(0.50)),
+                us(h.value_at_quantile(0.90)),
+                us(h.value_at_quantile(0.99)),
+                us(h.value_at_quantile(0.999)),
+                us(h.max()),
+                h.mean() / 1e3,
+            ]
+        };
+        let proto = match cfg.proto {
+            Proto::Framed => "framed",
+            Proto::Stream => "stream",
+            Proto::Udp => "udp",
+        };
+        let mode = match cfg.rate {
+            Some(r) => format!("open loop at {r} requests/s"),
+            None => format!("{} in flight each", cfg.pipeline),
+        };
+        LoadReport {
+            setup: format!(
+                "{proto} to {}, {} connections, {mode}, {} B",
+                cfg.addr, cfg.conns, cfg.size
+            ),
+            requests: d.completed,
+            bytes: d.bytes,
+            lost: d.lost,
+            elapsed: d.measured,
+            latency_us,
+            server_cpu,
+        }
+    }
+
+    /// Requests per second.
+    pub fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The report as a table.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{}", self.setup);
+        let _ = writeln!(s, "  measured     {:.2} s", self.elapsed.as_secs_f64());
+        let _ = writeln!(s, "  requests     {} ({:.0}/s)", self.requests, self.rate());
+        let _ = writeln!(
+            s,
+            "  throughput   {:.2} MB/s",
+            self.bytes as f64 / self.elapsed.as_secs_f64().max(1e-9) / 1e6
+        );
+        let l = &self.latency_us;
+        let _ = writeln!(
+            s,
+            "  latency µs   p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  mean {:.1}",
+            l[0], l[1], l[2], l[3], l[4], l[5]
+        );
+        if self.lost > 0 {
+            let _ = writeln!(s, "  lost         {} datagrams", self.lost);
+        }
+        if let Some((user, sys)) = self.server_cpu {
+            let per = |d: Duration| d.as_secs_f64() * 1e9 / self.requests.max(1) as f64;
+            let _ = writeln!(
+                s,
+                "  server CPU   user {:.3} s, system {:.3} s; per request {:.0} ns user + {:.0} ns system",
+                user.as_secs_f64(),
+                sys.as_secs_f64(),
+                per(user),
+                per(sys)
+            );
+        }
+        s
+    }
+
+    /// The report as one JSON object.
+    pub fn json(&self) -> String {
+        let l = &self.latency_us;
+        let mut s = format!(
+            "{{\"setup\":\"{}\",\"elapsed_s\":{:.6},\"requests\":{},\"requests_per_s\":{:.1},\"bytes\":{},\"lost\":{},\"latency_us\":{{\"p50\":{:.3},\"p90\":{:.3},\"p99\":{:.3},\"p999\":{:.3},\"max\":{:.3},\"mean\":{:.3}}}",
+            self.setup.replace('"', "'"),
+            self.elapsed.as_secs_f64(),
+            self.requests,
+            self.rate(),
+            self.bytes,
+            self.lost,
+            l[0], l[1], l[2], l[3], l[4], l[5]
+        );
+        if let Some((user, sys)) = self.server_cpu {
+            let _ = write!(
+                s,
+                ",\"server_cpu_s\":{{\"user\":{:.6},\"system\":{:.6}}}",
+                user.as_secs_f64(),
+                sys.as_secs_f64()
+            );
+        }
+        s.push('}');
+        s
+    }
+}
