@@ -311,21 +311,35 @@ impl Handler for Driver {
                 return data.len();
             };
             let take = (answer - c.got).min(data.len() - at);
-            for (k, &b) in data[at..at + take].iter().enumerate() {
+            let got = &data[at..at + take];
+            // What should have come: the header's bytes (framed), then the payload's, made
+            // afresh into the scratch buffer and compared in one go.
+            let mut expected = std::mem::take(&mut self.scratch);
+            expected.clear();
+            expected.resize(take, 0);
+            let mut k = 0;
+            while k < take && framed && c.got + k < 4 {
+                expected[k] = header[c.got + k];
+                k += 1;
+            }
+            let payload_from = (c.got + k).saturating_sub(if framed { 4 } else { 0 });
+            pattern::fill_at(c.idx, seq, payload_from, &mut expected[k..]);
+            let bad = got.iter().zip(&expected).position(|(g, e)| g != e);
+            self.scratch = expected;
+            if let Some(k) = bad {
                 let pos = c.got + k;
-                let (want, what) = match (framed, pos) {
-                    (true, p) if p < 4 => (header[p], "length header"),
-                    (true, p) => (pattern::byte(c.idx, seq, p - 4), "payload"),
-                    (false, p) => (pattern::byte(c.idx, seq, p), "payload"),
+                let what = if framed && pos < 4 {
+                    "length header"
+                } else {
+                    "payload"
                 };
-                if b != want {
-                    let msg = format!(
-                        "mismatch on connection {}, request {seq}, {what} byte {pos}: sent {want:#04x}, got {b:#04x} back",
-                        c.idx
-                    );
-                    self.fail(cx, msg);
-                    return data.len();
-                }
+                let pos = if framed && pos >= 4 { pos - 4 } else { pos };
+                let msg = format!(
+                    "mismatch on connection {}, request {seq}, {what} byte {pos}: sent {:#04x}, got {:#04x} back",
+                    c.idx, self.scratch[k], got[k]
+                );
+                self.fail(cx, msg);
+                return data.len();
             }
             c.got += take;
             at += take;
