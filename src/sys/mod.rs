@@ -17,6 +17,8 @@
 //!   [`Signals::wait`] for a main thread that only waits for them (`poll(2)`);
 //! * [`raise_fd_limit`]: `setrlimit(RLIMIT_NOFILE)` up to the hard limit; [`Reserve`]: one
 //!   descriptor held back for `EMFILE`;
+//! * the process as `/proc` shows it (`sys/process.rs`): [`process_cpu`], [`process_rss`],
+//!   [`process_io_syscalls`]; [`pin_to_cpu`]; [`process_groups`];
 //! * [`epoll_add_exclusive`]: one socket shared by several reactors, an event waking one;
 //! * [`service_port`]: the services database (`/etc/services`); [`resolve`]: the C library's
 //!   name services (`getaddrinfo`, `gethostbyname_r`, ...), the only FFI of its own;
@@ -31,10 +33,12 @@
 //! wrapper offers (`sys/resolve.rs`). socket2 and nix wrap the other syscalls safely.
 
 mod epoll;
+mod process;
 pub mod resolve;
 mod unix;
 
 pub use epoll::{epoll_add_exclusive, epoll_del};
+pub use process::{pin_to_cpu, process_cpu, process_groups, process_io_syscalls, process_rss};
 pub use unix::{
     fds_buffer, next_record_len, peer_credentials, recv_with_fds, send_with_fds, unix_connect,
     unix_datagram, unix_listener, unix_pair, unix_seqpacket_connect, unix_seqpacket_listener,
@@ -427,17 +431,6 @@ pub fn is_connection_error(err: &io::Error) -> bool {
     )
 }
 
-/// The process's effective group followed by its supplementary groups (for error messages
-/// about group-based permissions); empty if they cannot be read.
-pub fn process_groups() -> Vec<u32> {
-    let egid = nix::unistd::getegid().as_raw();
-    let mut groups = vec![egid];
-    if let Ok(more) = nix::unistd::getgroups() {
-        groups.extend(more.iter().map(|g| g.as_raw()).filter(|g| *g != egid));
-    }
-    groups
-}
-
 /// The index of the network interface `name` (`if_nametoindex(3)`), for IPv6 scope ids.
 ///
 /// # Errors
@@ -489,37 +482,6 @@ pub fn wait_fd(
             Err(e) => return Err(e.into()),
         }
     }
-}
-
-/// A process's user and system CPU time so far (`/proc/PID/stat`, fields 14 and 15, in
-/// clock ticks).
-///
-/// # Errors
-///
-/// If the file cannot be read (no such process) or parsed.
-pub fn process_cpu(pid: u32) -> io::Result<(std::time::Duration, std::time::Duration)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc stat"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> io::Result<u64> {
-        fields
-            .get(i)
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc stat"))
-    };
-    // Fields 14 and 15 overall are 12 and 13 after the command name (which is field 2).
-    let (user, sys) = (ticks(11)?, ticks(12)?);
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100)
-        .max(1) as u64;
-    let as_time = |t: u64| std::time::Duration::from_nanos(t.saturating_mul(1_000_000_000) / hz);
-    Ok((as_time(user), as_time(sys)))
 }
 
 #[cfg(test)]
