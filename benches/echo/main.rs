@@ -177,15 +177,28 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
     cfg.pipeline = w.pipeline;
     cfg.size = w.size;
     cfg.rate = w.rate;
-    cfg.warmup = Duration::ZERO;
+    // Many connections take a while to come up: they get a warm-up inside the run itself.
+    cfg.warmup = if w.conns > 1000 {
+        Duration::from_secs(3)
+    } else {
+        Duration::ZERO
+    };
     cfg.duration = Duration::from_secs_f64(if warm { secs / 2.0 } else { secs });
     cfg.server_pid = Some(server.pid());
-    cfg.sources = if w.conns > 5000 { 4 } else { 1 };
-    let rss0 = sys::process_rss(server.pid()).unwrap_or(0);
-    let io0 = sys::process_io_syscalls(server.pid()).unwrap_or(0);
-    let r = load::run(&cfg, None)?;
-    let io1 = sys::process_io_syscalls(server.pid()).unwrap_or(0);
-    let rss1 = sys::process_rss(server.pid()).unwrap_or(0);
+    cfg.sources = if w.conns > 5000 { 16 } else { 1 };
+    let pid = server.pid();
+    let rss0 = sys::process_rss(pid).unwrap_or(0);
+    let io0 = sys::process_io_syscalls(pid).unwrap_or(0);
+    // The server's memory is read once a second while the connections are open.
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(rss0));
+    let seen = std::sync::Arc::clone(&peak);
+    let progress: load::ProgressFn = Box::new(move |_| {
+        let rss = sys::process_rss(pid).unwrap_or(0);
+        seen.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
+    });
+    let r = load::run(&cfg, Some(progress))?;
+    let io1 = sys::process_io_syscalls(pid).unwrap_or(0);
+    let rss1 = peak.load(std::sync::atomic::Ordering::Relaxed);
     let (user, system) = r.server_cpu.unwrap_or_default();
     let n = r.requests.max(1) as f64;
     Ok(Sample {
@@ -244,6 +257,14 @@ fn main() -> std::io::Result<()> {
                 }
             }
             eprintln!("  {} {}: {} runs", w.name, peer.name(), samples.len());
+            if samples.is_empty() {
+                eprintln!(
+                    "  {} {}: every run failed; left out of the table",
+                    w.name,
+                    peer.name()
+                );
+                continue;
+            }
             per_peer.push((peer, report::median(&samples)));
         }
         results.push((*w, per_peer));

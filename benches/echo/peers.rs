@@ -42,7 +42,14 @@ impl Peer {
 /// Bind both services on free loopback ports, print `READY <tcp> <udp>`, and serve forever.
 pub fn serve(peer: Peer) -> io::Result<()> {
     let _ = netloop::sys::raise_fd_limit();
-    let tcp = TcpListener::bind("127.0.0.1:0")?;
+    // A deep backlog for all alike: W4h opens 10,000 connections at once, and std's 128
+    // would overflow (and reset them) before any server could accept.
+    let opts = netloop::sys::ListenOptions {
+        backlog: 8192,
+        ..Default::default()
+    };
+    let tcp = netloop::sys::tcp_listener(([127, 0, 0, 1], 0).into(), &opts)?;
+    tcp.set_nonblocking(false)?;
     let udp = UdpSocket::bind("127.0.0.1:0")?;
     println!("READY {} {}", tcp.local_addr()?, udp.local_addr()?);
     io::stdout().flush()?;
