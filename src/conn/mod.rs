@@ -358,6 +358,21 @@ impl Conn {
         self.clocks.written(now);
     }
 
+    /// May output skip the queue and be written at once ([`on_direct_write`](Conn::on_direct_write))?
+    /// Only when nothing is queued ahead of it (order), the connection is up and open for
+    /// output, and it is a byte stream (a record connection sends each write as one record,
+    /// which the queue keeps).
+    pub fn can_write_directly(&self) -> bool {
+        self.wq.is_empty() && !self.connecting && !self.records && self.accepts_output()
+    }
+
+    /// `n` bytes were written at `now` straight from the handler's buffer, not from the queue.
+    pub fn on_direct_write(&mut self, now: Instant, n: usize) {
+        if n > 0 {
+            self.clocks.written(now);
+        }
+    }
+
     /// A flush ended (the queue is empty or the kernel said `WouldBlock`) at `now`; `wrote`
     /// says whether it wrote anything. `low` is the watermark at which paused reading resumes,
     /// `linger` how long a close may wait for the peer's end of file.

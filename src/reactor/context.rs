@@ -126,6 +126,20 @@ impl Context<'_> {
         })
     }
 
+    /// Write `data` on `conn` now, if nothing is queued ahead of it: one `write(2)` at once,
+    /// and only what the kernel does not take is queued (copied), to go out with the
+    /// turn's flush as [`write`](Context::write) would. For a reply that is already in a
+    /// buffer (an echo answered from the input itself), this saves the copy into the queue;
+    /// `write` instead gathers several writes of one turn into one vectored syscall. On a
+    /// record (seqpacket) connection, or behind queued output, it is `write`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`write`](Context::write).
+    pub fn write_now(&mut self, conn: ConnId, data: &[u8]) -> io::Result<()> {
+        self.core.write_now(conn.0, data)
+    }
+
     /// Queue `data` on the Unix connection `conn` with the descriptors `fds` attached to its
     /// first byte (`SCM_RIGHTS`): after everything queued before it, and before anything
     /// queued later. The reactor sends duplicates it makes now (close-on-exec) and closes

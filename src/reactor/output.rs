@@ -40,6 +40,30 @@ impl Core {
         Ok(())
     }
 
+    /// Write `data` on `key` at once if nothing is queued ahead of it, and queue (copy) only
+    /// what the kernel does not take.
+    pub(crate) fn write_now(&mut self, key: Key, data: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let now = self.now;
+        let Some((sock, conn)) = self.sources.conn_mut(key) else {
+            return Err(stale());
+        };
+        let mut rest = data;
+        if conn.can_write_directly() && !data.is_empty() {
+            // Any failure other than a full buffer is left to the flush, which closes the
+            // connection with it: the bytes are queued as if this write had not been tried.
+            if let Ok(n) = sock.write(data) {
+                conn.on_direct_write(now, n);
+                self.stats.bytes_out += n as u64;
+                rest = &data[n..];
+            }
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
+        self.queue_output(key, rest.len(), |q, pool| q.push_copy(rest, pool))
+    }
+
     /// Send one datagram from `key` to `peer`, or queue it if the kernel's buffer is full.
     pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: PeerAddr) -> io::Result<()> {
         let max_queue = self.config.max_dgram_queue;
