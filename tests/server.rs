@@ -187,3 +187,18 @@ fn every_server_kind_from_its_builder() {
     assert_eq!(&buf[..n], b"DGRAM");
     drop(s);
 }
+
+/// `Config::busy_poll`: the reactor spins instead of sleeping, serves as usual, and still
+/// stops when asked.
+#[test]
+fn a_busy_polling_reactor_serves_and_stops() {
+    let mut reactor =
+        Reactor::with_config(CourseServer::new(), Config::default().busy_poll(true)).unwrap();
+    let id = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.listener_addr(id).unwrap();
+    let running = util::Running::start(reactor);
+    let mut c = connect(addr);
+    assert_eq!(util::echo_round_trip(&mut c, b"spin"), b"spin");
+    let reactor = running.stop();
+    assert_eq!(reactor.stats().accepted, 1);
+}

@@ -12,6 +12,8 @@
 //!
 //! Workloads:
 //! * W1: ping-pong, 1 connection, 64 B: p50 latency.
+//! * W1s: W1 with netloop busy-polling and a spinning client, beside the floor of two
+//!   threads ping-ponging on non-blocking sockets.
 //! * W2: 64 connections x 16 in flight x 64 B: server CPU per frame.
 //! * W3: 8 connections x 4 in flight x 64 KiB: server CPU per MB.
 //! * W4h: 10,000 connections, one frame each per 200 ms (open loop): server CPU per frame,
@@ -42,6 +44,8 @@ pub struct Workload {
     pub pipeline: usize,
     pub size: usize,
     pub rate: Option<f64>,
+    /// The client busy-polls.
+    pub spin: bool,
     /// What the headline figure is.
     pub metric: Metric,
     pub peers: &'static [Peer],
@@ -62,7 +66,9 @@ const EVENTED: &[Peer] = &[
     Peer::MioLoop,
 ];
 
-pub const WORKLOADS: [Workload; 5] = [
+const SPIN: &[Peer] = &[Peer::NetloopSpin];
+
+pub const WORKLOADS: [Workload; 6] = [
     Workload {
         name: "W1",
         proto: Proto::Framed,
@@ -70,8 +76,20 @@ pub const WORKLOADS: [Workload; 5] = [
         pipeline: 1,
         size: 64,
         rate: None,
+        spin: false,
         metric: Metric::LatencyP50,
         peers: ALL,
+    },
+    Workload {
+        name: "W1s",
+        proto: Proto::Framed,
+        conns: 1,
+        pipeline: 1,
+        size: 64,
+        rate: None,
+        spin: true,
+        metric: Metric::LatencyP50,
+        peers: SPIN,
     },
     Workload {
         name: "W2",
@@ -80,6 +98,7 @@ pub const WORKLOADS: [Workload; 5] = [
         pipeline: 16,
         size: 64,
         rate: None,
+        spin: false,
         metric: Metric::CpuPerFrame,
         peers: ALL,
     },
@@ -90,6 +109,7 @@ pub const WORKLOADS: [Workload; 5] = [
         pipeline: 4,
         size: 65536,
         rate: None,
+        spin: false,
         metric: Metric::CpuPerMb,
         peers: ALL,
     },
@@ -100,6 +120,7 @@ pub const WORKLOADS: [Workload; 5] = [
         pipeline: 1,
         size: 64,
         rate: Some(50_000.0),
+        spin: false,
         metric: Metric::CpuPerFrame,
         peers: EVENTED,
     },
@@ -110,6 +131,7 @@ pub const WORKLOADS: [Workload; 5] = [
         pipeline: 4,
         size: 64,
         rate: None,
+        spin: false,
         metric: Metric::CpuPerFrame,
         peers: ALL,
     },
@@ -177,6 +199,7 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
     cfg.pipeline = w.pipeline;
     cfg.size = w.size;
     cfg.rate = w.rate;
+    cfg.spin = w.spin;
     // Many connections take a while to come up: they get a warm-up inside the run itself.
     cfg.warmup = if w.conns > 1000 {
         Duration::from_secs(3)
@@ -268,6 +291,18 @@ fn main() -> std::io::Result<()> {
             per_peer.push((peer, report::median(&samples)));
         }
         results.push((*w, per_peer));
+    }
+    // W1s's floor: two threads spinning on non-blocking sockets, no reactor at all.
+    if only
+        .as_deref()
+        .map_or(true, |o| o.split(',').any(|n| n == "W1s"))
+    {
+        match peers::spinning_floor(64, 200_000) {
+            Ok(us) => println!(
+                "W1s floor (two threads spinning on non-blocking sockets, 64 B): p50 {us:.1} µs"
+            ),
+            Err(e) => eprintln!("W1s floor: {e}"),
+        }
     }
     report::print(&results);
     report::write_json(&results, "target/echo-bench.json")?;

@@ -13,6 +13,8 @@ pub enum Peer {
     TokioMulti,
     StdThreads,
     MioLoop,
+    /// netloop with `Config::busy_poll` (W1s only).
+    NetloopSpin,
 }
 
 impl Peer {
@@ -31,11 +33,15 @@ impl Peer {
             Peer::TokioMulti => "tokio-mt",
             Peer::StdThreads => "std-threads",
             Peer::MioLoop => "mio-loop",
+            Peer::NetloopSpin => "netloop-spin",
         }
     }
 
     pub fn from_name(s: &str) -> Option<Peer> {
-        Peer::ALL.into_iter().find(|p| p.name() == s)
+        Peer::ALL
+            .into_iter()
+            .chain([Peer::NetloopSpin])
+            .find(|p| p.name() == s)
     }
 }
 
@@ -54,7 +60,8 @@ pub fn serve(peer: Peer) -> io::Result<()> {
     println!("READY {} {}", tcp.local_addr()?, udp.local_addr()?);
     io::stdout().flush()?;
     match peer {
-        Peer::Netloop => netloop_server(tcp, udp),
+        Peer::Netloop => netloop_server(tcp, udp, false),
+        Peer::NetloopSpin => netloop_server(tcp, udp, true),
         Peer::TokioCurrent => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -72,11 +79,12 @@ pub fn serve(peer: Peer) -> io::Result<()> {
     }
 }
 
-fn netloop_server(tcp: TcpListener, udp: UdpSocket) -> io::Result<()> {
+fn netloop_server(tcp: TcpListener, udp: UdpSocket, spin: bool) -> io::Result<()> {
     use netloop::framing::Codec;
     use netloop::services::CourseServer;
     let mut config = netloop::Config::default();
     config.max_read_buffer = config.max_read_buffer.max(8 << 20);
+    config.busy_poll = spin;
     let server = CourseServer::with_codec(Codec::length_prefixed(8 << 20))
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let mut reactor = netloop::Reactor::with_config(server, config)?;
@@ -299,4 +307,61 @@ mod mio_loop {
         let h: [u8; 4] = b.get(..4)?.try_into().ok()?;
         Some(4 + u32::from_be_bytes(h) as usize)
     }
+}
+
+/// The floor for W1s: two threads ping-ponging `size` bytes over loopback TCP, both
+/// spinning on non-blocking sockets (no poll at all). Returns the p50 round trip in µs.
+pub fn spinning_floor(size: usize, rounds: usize) -> io::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let server = std::thread::spawn(move || -> io::Result<()> {
+        let _ = netloop::sys::pin_to_cpu(0);
+        let (mut s, _) = listener.accept()?;
+        s.set_nodelay(true)?;
+        s.set_nonblocking(true)?;
+        let mut buf = vec![0u8; size];
+        loop {
+            let mut got = 0;
+            while got < size {
+                match s.read(&mut buf[got..]) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            s.write_all(&buf)?;
+        }
+    });
+    let mut c = TcpStream::connect(addr)?;
+    c.set_nodelay(true)?;
+    c.set_nonblocking(true)?;
+    let msg = vec![7u8; size];
+    let mut buf = vec![0u8; size];
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let start = std::time::Instant::now();
+        let mut sent = 0;
+        while sent < size {
+            match c.write(&msg[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut got = 0;
+        while got < size {
+            match c.read(&mut buf[got..]) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        times.push(start.elapsed());
+    }
+    drop(c);
+    let _ = server.join();
+    times.sort();
+    Ok(times[times.len() / 2].as_secs_f64() * 1e6)
 }

@@ -54,7 +54,7 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
     for (w, peers) in results {
         let Some(base) = peers
             .iter()
-            .find(|(p, _)| *p == Peer::Netloop)
+            .find(|(p, _)| matches!(p, Peer::Netloop | Peer::NetloopSpin))
             .map(|(_, s)| *s)
         else {
             continue;
@@ -144,7 +144,7 @@ pub fn write_svg(results: &[(Workload, Vec<(Peer, Sample)>)], path: &str) -> std
     for (i, (w, peers)) in results.iter().enumerate() {
         let Some(base) = peers
             .iter()
-            .find(|(p, _)| *p == Peer::Netloop)
+            .find(|(p, _)| matches!(p, Peer::Netloop | Peer::NetloopSpin))
             .map(|(_, s)| headline(w, s).0)
         else {
             continue;

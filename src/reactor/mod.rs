@@ -351,15 +351,21 @@ impl<H: Handler> Reactor<H> {
     }
 
     /// Turn until stopped by [`Context::stop`], [`Handle::stop`] or a signal; then return, so
-    /// that `run` can be called again. Like `serve_forever` in Python's `socketserver`.
+    /// that `run` can be called again. Like `serve_forever` in Python's `socketserver`. With
+    /// [`Config::busy_poll`] the turns never wait.
     ///
     /// # Errors
     ///
     /// If polling fails (other than by `EINTR`, which is retried).
     pub fn run(&mut self) -> io::Result<()> {
         // A stop asked for before `run` (or a shutdown already complete) is honoured at once.
+        let wait = if self.core.config.busy_poll {
+            Some(Duration::ZERO)
+        } else {
+            None
+        };
         while !self.core.stopped {
-            self.turn(None)?;
+            self.turn(wait)?;
         }
         self.core.stopped = false;
         Ok(())
