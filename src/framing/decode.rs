@@ -245,6 +245,40 @@ fn read_field(bytes: &[u8], endian: Endian) -> u64 {
 }
 
 fn parse_length(f: &LengthField, input: &[u8]) -> Parse {
+    // The common shape, netloop's own wire format: a 4-byte big-endian length at the start,
+    // counting the body only. Same answers as the general path below, in fewer steps (no
+    // 128-bit arithmetic, no byte-by-byte field).
+    if f.width == 4 && f.offset == 0 && f.adjustment == 0 && f.endian == Endian::Big {
+        let Some(&[a, b, c, d]) = input.get(..4) else {
+            return Parse::Incomplete;
+        };
+        let total = 4 + u64::from(u32::from_be_bytes([a, b, c, d]));
+        if total > f.max_frame as u64 {
+            return Parse::TooLong {
+                error: FrameError::TooLong {
+                    len: total,
+                    max: f.max_frame,
+                },
+                skip: Skip::Bytes(total),
+            };
+        }
+        // total <= max_frame, a usize.
+        let total = total as usize;
+        if f.strip > total {
+            return Parse::Invalid(FrameError::StripExceedsFrame {
+                strip: f.strip,
+                len: total as u64,
+            });
+        }
+        if input.len() < total {
+            return Parse::Incomplete;
+        }
+        return Parse::Frame {
+            start: f.strip,
+            end: total,
+            consumed: total,
+        };
+    }
     let header = f.header_len();
     if input.len() < header {
         return Parse::Incomplete;

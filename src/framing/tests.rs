@@ -636,3 +636,45 @@ fn encoding_checks_a_hand_made_codec() {
         Err(ConfigError::StripExceedsMax { strip: 20, max: 10 })
     );
 }
+
+/// What netloop's own format (a 4-byte big-endian body length, the decoder's fast path)
+/// must give, written out by hand.
+fn reference_be32(max_frame: usize, input: &[u8]) -> Result<Decoded, FrameError> {
+    if input.len() < 4 {
+        return Ok(Decoded::Incomplete { consumed: 0 });
+    }
+    let total = 4 + u64::from(u32::from_be_bytes([input[0], input[1], input[2], input[3]]));
+    if total > max_frame as u64 {
+        return Err(FrameError::TooLong {
+            len: total,
+            max: max_frame,
+        });
+    }
+    let total = total as usize;
+    if input.len() < total {
+        return Ok(Decoded::Incomplete { consumed: 0 });
+    }
+    Ok(Decoded::Frame {
+        frame: 4..total,
+        consumed: total,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn the_be32_fast_path_matches_a_reference(
+        header in any::<u32>().prop_map(|h| h % 300),
+        body in proptest::collection::vec(any::<u8>(), 0..320),
+        max_frame in 4usize..400,
+        big in any::<bool>(),
+    ) {
+        let mut input = if big { u32::MAX.to_be_bytes().to_vec() } else { header.to_be_bytes().to_vec() };
+        input.extend_from_slice(&body);
+        let mut decoder = Codec::length_prefixed(max_frame).decoder().unwrap();
+        let got = decoder.decode(&input);
+        let want = reference_be32(max_frame, &input);
+        prop_assert_eq!(format!("{got:?}"), format!("{want:?}"));
+    }
+}
