@@ -92,3 +92,35 @@ fn ipv6_loopback() {
     let c = client(addr);
     assert_eq!(ask(&c, addr, b"v6 works").0, b"V6 WORKS");
 }
+
+/// `Config::udp_batching`: bursts of datagrams are taken many per call and the replies go
+/// out together; every one is answered, in order per sender.
+#[test]
+fn batched_datagrams_are_all_answered_in_order() {
+    use netloop::services::CourseServer;
+    let mut reactor = netloop::Reactor::with_config(
+        CourseServer::new(),
+        netloop::Config::default().udp_batching(true),
+    )
+    .unwrap();
+    let id = reactor.bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.udp_addr(id).unwrap();
+    let _running = util::Running::start(reactor);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    // A burst larger than one batch, sent before any reply is read.
+    let n = 40;
+    for i in 0..n {
+        client
+            .send_to(format!("msg {i:03}").as_bytes(), addr)
+            .unwrap();
+    }
+    let mut buf = [0u8; 64];
+    for i in 0..n {
+        let (len, from) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(from, addr);
+        assert_eq!(&buf[..len], format!("MSG {i:03}").as_bytes());
+    }
+}

@@ -160,7 +160,9 @@ pub fn run(cfg: &LoadConfig, progress: Option<ProgressFn>) -> io::Result<LoadRep
         warmup: cfg.warmup,
         duration: cfg.duration,
     };
-    let mut reactor = Reactor::new(driver::Driver::new(plan, progress))?;
+    // Many datagrams per call: the client keeps up with more (see `Config::udp_batching`).
+    let config = crate::Config::default().udp_batching(true);
+    let mut reactor = Reactor::with_config(driver::Driver::new(plan, progress), config)?;
     let source = |i: usize| -> SocketAddr {
         match (cfg.sources > 1, cfg.addr.ip()) {
             (true, IpAddr::V4(_)) => {

@@ -209,6 +209,12 @@ impl Context<'_> {
     /// drains, and queueing would hold every later reply behind that one slow peer; the
     /// caller gets `WouldBlock` and decides.
     ///
+    /// With [`Config::udp_batching`](super::Config::udp_batching), a reply sent from
+    /// `on_datagram` on the socket the datagram came in on is gathered with the batch's
+    /// other replies and sent with them (one `sendmmsg`) when the batch's handler calls are
+    /// done; an error of that later send is logged and counted in
+    /// [`Stats::dgram_send_errors`](super::Stats::dgram_send_errors), not returned here.
+    ///
     /// # Errors
     ///
     /// `NotConnected` for a stale id; `WouldBlock` when the queue is full (the datagram was

@@ -112,6 +112,11 @@ pub(crate) struct Core {
     pub(crate) fds_in: Vec<std::os::fd::OwnedFd>,
     /// Control-message space for reading descriptors, made with the first Unix read.
     pub(crate) cmsg: Vec<u8>,
+    /// Buffers for receiving many datagrams per call, made with the first batch.
+    pub(crate) recv_batch: Option<Box<crate::sys::RecvBatch>>,
+    /// Replies gathered while a batch of datagrams is being handled, and on which socket.
+    pub(crate) send_batch: crate::sys::SendBatch,
+    pub(crate) batching: Option<Key>,
 }
 
 /// Places taken in a shared connection limit go back when the reactor goes, with connections
@@ -154,6 +159,9 @@ impl Core {
             fds_out: Default::default(),
             fds_in: Vec::new(),
             cmsg: Vec::new(),
+            recv_batch: None,
+            send_batch: Default::default(),
+            batching: None,
             config,
         }
     }

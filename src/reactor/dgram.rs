@@ -1,5 +1,6 @@
 //! Receiving datagrams (UDP and Unix) and signals: read a batch per event and call the
-//! handler for each one.
+//! handler for each one. IP sockets take many datagrams per call (`dgram_batch.rs`); Unix
+//! ones, whose datagrams can be far larger, are read one at a time after a peek at the size.
 
 use std::io;
 
@@ -13,6 +14,9 @@ use super::token::{DgramId, Key};
 impl Core {
     /// Receive up to `Config::dgram_budget` datagrams on `key`.
     pub(crate) fn read_dgram<H: Handler>(&mut self, h: &mut H, key: Key) {
+        if self.read_inet_batch(h, key) {
+            return;
+        }
         let mut buf = std::mem::take(&mut self.dgram_buf);
         let limit = self.config.max_read_buffer;
         for _ in 0..self.config.dgram_budget {

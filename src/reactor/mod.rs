@@ -68,6 +68,7 @@ mod config;
 mod context;
 mod core;
 mod dgram;
+mod dgram_batch;
 mod dispatch;
 mod expire;
 mod fds;

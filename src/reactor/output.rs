@@ -16,7 +16,7 @@ use crate::error::stale;
 
 /// What one queued datagram costs against `Config::max_dgram_queue` beyond its bytes: its
 /// address and vector.
-const DGRAM_OVERHEAD: usize = 64;
+pub(crate) const DGRAM_OVERHEAD: usize = 64;
 
 impl Core {
     /// Queue output on `key` with `push`, which adds `len` bytes to the queue; the flush at
@@ -66,6 +66,9 @@ impl Core {
 
     /// Send one datagram from `key` to `peer`, or queue it if the kernel's buffer is full.
     pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: PeerAddr) -> io::Result<()> {
+        if let Some(gathered) = self.gather_reply(key, data, &peer) {
+            return gathered;
+        }
         let max_queue = self.config.max_dgram_queue;
         let Some(Source::Dgram {
             sock,

@@ -33,11 +33,13 @@
 //! wrapper offers (`sys/resolve.rs`). socket2 and nix wrap the other syscalls safely.
 
 mod epoll;
+mod mmsg;
 mod process;
 pub mod resolve;
 mod unix;
 
 pub use epoll::{epoll_add_exclusive, epoll_del};
+pub use mmsg::{RecvBatch, SendBatch};
 pub use process::{pin_to_cpu, process_cpu, process_groups, process_io_syscalls, process_rss};
 pub use unix::{
     fds_buffer, next_record_len, peer_credentials, recv_with_fds, send_with_fds, unix_connect,

@@ -1,0 +1,222 @@
+//! Many datagrams per system call: `recvmmsg(2)` into a set of buffers made once, and
+//! `sendmmsg(2)` from a batch of replies gathered in one arena. Used by the reactor for IP
+//! datagram sockets, so that a burst of datagrams costs one receive and one send call.
+
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::RawFd;
+
+/// Buffers for up to `n` datagrams of up to `cap` bytes each, received with one call.
+pub struct RecvBatch {
+    cap: usize,
+    data: Vec<u8>,
+    addrs: Vec<libc::sockaddr_storage>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+// The raw pointers inside are only into the batch's own vectors, rebuilt before each call.
+// SAFETY: nothing in a RecvBatch is shared with another thread; moving it is moving its Vecs.
+unsafe impl Send for RecvBatch {}
+
+impl std::fmt::Debug for RecvBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecvBatch({} x {} bytes)", self.hdrs.len(), self.cap)
+    }
+}
+
+impl RecvBatch {
+    /// Room for `n` datagrams of `cap` bytes (the memory is only touched as datagrams fill it).
+    pub fn new(n: usize, cap: usize) -> RecvBatch {
+        let n = n.max(1);
+        // SAFETY: sockaddr_storage and mmsghdr are plain C data; zeroed is a valid value,
+        // and every pointer in them is set before a call uses it.
+        let (addrs, hdrs) = unsafe {
+            (
+                vec![std::mem::zeroed::<libc::sockaddr_storage>(); n],
+                vec![std::mem::zeroed::<libc::mmsghdr>(); n],
+            )
+        };
+        RecvBatch {
+            cap,
+            data: vec![0; n * cap],
+            addrs,
+            iovs: vec![
+                libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0
+                };
+                n
+            ],
+            hdrs,
+        }
+    }
+
+    /// Receive up to the batch's size from `fd` without waiting. Returns how many came.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when none is waiting; any other error of `recvmmsg(2)`.
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        let n = self.hdrs.len();
+        for i in 0..n {
+            self.iovs[i] = libc::iovec {
+                // SAFETY: i * cap is within `data` (n * cap bytes long).
+                iov_base: unsafe { self.data.as_mut_ptr().add(i * self.cap) }.cast(),
+                iov_len: self.cap,
+            };
+            let h = &mut self.hdrs[i].msg_hdr;
+            h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+            h.msg_flags = 0;
+            self.hdrs[i].msg_len = 0;
+        }
+        // SAFETY: every header points to its own iovec, buffer slice and address storage,
+        // all alive and unaliased for the call; vlen is the headers' count.
+        let got = unsafe {
+            libc::recvmmsg(
+                fd,
+                self.hdrs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if got < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(got as usize)
+    }
+
+    /// Datagram `i` of the last receive: its bytes, whether it was cut short (larger than
+    /// the buffer), and the sender.
+    pub fn get(&self, i: usize) -> (&[u8], bool, Option<SocketAddr>) {
+        let len = (self.hdrs[i].msg_len as usize).min(self.cap);
+        let truncated = self.hdrs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+        let data = &self.data[i * self.cap..i * self.cap + len];
+        (data, truncated, storage_to_addr(&self.addrs[i]))
+    }
+}
+
+fn storage_to_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(s.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is large
+            // and aligned enough for.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(
+                SocketAddrV6::new(
+                    ip,
+                    u16::from_be(a.sin6_port),
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )
+                .into(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Replies gathered for one `sendmmsg(2)`: their bytes in one arena, and where each goes.
+#[derive(Debug, Default)]
+pub struct SendBatch {
+    data: Vec<u8>,
+    msgs: Vec<(socket2::SockAddr, usize, usize)>,
+}
+
+impl SendBatch {
+    /// Add a datagram.
+    pub fn push(&mut self, to: SocketAddr, data: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(data);
+        self.msgs.push((to.into(), start, data.len()));
+    }
+
+    /// Datagrams waiting.
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// Nothing waiting?
+    pub fn is_empty(&self) -> bool {
+        self.msgs.is_empty()
+    }
+
+    /// The datagram at `i`: its destination and bytes.
+    pub fn get(&self, i: usize) -> (SocketAddr, &[u8]) {
+        let (to, start, len) = &self.msgs[i];
+        let addr = to
+            .as_socket()
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        (addr, &self.data[*start..*start + *len])
+    }
+
+    /// Forget everything (the memory is kept for the next batch).
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.msgs.clear();
+    }
+
+    /// Send datagrams `from..` with as few calls as the kernel allows. Returns how many went
+    /// before it stopped: all of them, or up to the first that failed (`Err` for that one,
+    /// with how many went before it).
+    pub fn send(&self, fd: RawFd, from: usize) -> (usize, Option<io::Error>) {
+        const CHUNK: usize = 64;
+        let mut sent = 0;
+        while from + sent < self.msgs.len() {
+            let batch = &self.msgs[from + sent..(from + sent + CHUNK).min(self.msgs.len())];
+            let mut iovs: [libc::iovec; CHUNK] = [libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            }; CHUNK];
+            // SAFETY: mmsghdr is plain C data, valid zeroed; filled below.
+            let mut hdrs: [libc::mmsghdr; CHUNK] = unsafe { std::mem::zeroed() };
+            for (i, (to, start, len)) in batch.iter().enumerate() {
+                iovs[i] = libc::iovec {
+                    iov_base: self.data[*start..].as_ptr() as *mut libc::c_void,
+                    iov_len: *len,
+                };
+                hdrs[i].msg_hdr.msg_name = to.as_ptr() as *mut libc::c_void;
+                hdrs[i].msg_hdr.msg_namelen = to.len();
+                hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
+                hdrs[i].msg_hdr.msg_iovlen = 1;
+            }
+            // SAFETY: each header points to one iovec over bytes of `data` and to an address
+            // of the batch, all alive for the call; the kernel only reads them (and writes
+            // msg_len into the headers).
+            let n = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    hdrs.as_mut_ptr(),
+                    batch.len() as libc::c_uint,
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return (sent, Some(e));
+            }
+            sent += n as usize;
+            if (n as usize) < batch.len() {
+                // The kernel stopped early: the next call reports why (or sends more).
+                continue;
+            }
+        }
+        (sent, None)
+    }
+}
