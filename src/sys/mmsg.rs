@@ -3,7 +3,7 @@
 //! datagram sockets, so that a burst of datagrams costs one receive and one send call.
 
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
 /// Buffers for up to `n` datagrams of up to `cap` bytes each, received with one call.
@@ -98,34 +98,11 @@ impl RecvBatch {
         let len = (self.hdrs[i].msg_len as usize).min(self.cap);
         let truncated = self.hdrs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
         let data = &self.data[i * self.cap..i * self.cap + len];
-        (data, truncated, storage_to_addr(&self.addrs[i]))
-    }
-}
-
-fn storage_to_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
-    match i32::from(s.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in, which it is large
-            // and aligned enough for.
-            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-            Some(SocketAddrV4::new(ip, u16::from_be(a.sin_port)).into())
-        }
-        libc::AF_INET6 => {
-            // SAFETY: as above, for sockaddr_in6.
-            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-            let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
-            Some(
-                SocketAddrV6::new(
-                    ip,
-                    u16::from_be(a.sin6_port),
-                    a.sin6_flowinfo,
-                    a.sin6_scope_id,
-                )
-                .into(),
-            )
-        }
-        _ => None,
+        let name = (&self.addrs[i] as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+        // SAFETY: the kernel wrote a socket address of msg_namelen bytes into the storage.
+        let from =
+            unsafe { super::resolve::sockaddr_to_std(name, self.hdrs[i].msg_hdr.msg_namelen) };
+        (data, truncated, from)
     }
 }
 

@@ -236,7 +236,10 @@ pub fn getaddrinfo(
 /// # Safety
 ///
 /// `sa` must be null or point to `len` readable bytes holding a socket address.
-unsafe fn sockaddr_to_std(sa: *const libc::sockaddr, len: libc::socklen_t) -> Option<SocketAddr> {
+pub(crate) unsafe fn sockaddr_to_std(
+    sa: *const libc::sockaddr,
+    len: libc::socklen_t,
+) -> Option<SocketAddr> {
     if sa.is_null() {
         return None;
     }
