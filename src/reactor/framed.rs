@@ -140,26 +140,28 @@ impl FrameDecoders {
         conn: ConnId,
         data: &[u8],
     ) -> usize {
+        let Some(decoder) = self.decoder(conn) else {
+            // Not ours: drop nothing silently.
+            return 0;
+        };
         let mut used = 0;
-        loop {
-            let Some(decoder) = self.decoder(conn) else {
-                // Not ours (or closed by the handler meanwhile): drop nothing silently.
-                return used;
-            };
+        // Counted here and added once, not per frame.
+        let mut frames = 0;
+        let used = loop {
             match decoder.decode(&data[used..]) {
                 Ok(Decoded::Frame { frame, consumed }) => {
                     let start = used;
                     used += consumed;
-                    cx.stats_mut().frames_in += 1;
+                    frames += 1;
                     h.on_frame(cx, conn, &data[start..][frame]);
                     if !cx.is_open(conn) {
-                        return data.len();
+                        break data.len();
                     }
                 }
                 Ok(Decoded::Skipped { error }) => {
                     h.on_frame_skipped(cx, conn, &error);
                     if !cx.is_open(conn) {
-                        return data.len();
+                        break data.len();
                     }
                 }
                 Ok(Decoded::Discarded { consumed }) => used += consumed,
@@ -172,14 +174,16 @@ impl FrameDecoders {
                             cx.expect_input(conn, total);
                         }
                     }
-                    return used + consumed;
+                    break used + consumed;
                 }
                 Err(error) => {
                     cx.abort_with(conn, CloseReason::protocol(error));
-                    return data.len();
+                    break data.len();
                 }
             }
-        }
+        };
+        cx.stats_mut().frames_in += frames;
+        used
     }
 
     /// The peer finished sending (call from [`Handler::on_read_closed`]). Returns `true` if
