@@ -253,3 +253,24 @@ fn decoding_replies_client_side_with_the_same_codec() {
     }
     assert_eq!(got, vec![b"a".to_vec(), b"bc".to_vec()]);
 }
+
+/// The course server's framed echo with a codec that re-encodes (lines): each frame is sent
+/// back through `send_frame`, not from the input (`FrameDecoders::echo`'s other path).
+#[test]
+fn framed_echo_with_a_line_codec_reencodes_each_frame() {
+    use netloop::framing::LineEnding;
+    let codec = Codec::lines(LineEnding::Any, 64);
+    let mut server = CourseServer::with_codec(codec).unwrap();
+    let mut reactor = Reactor::new(CourseServer::new()).unwrap();
+    let id = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    server.serve_framed(id);
+    *reactor.handler_mut() = server;
+    let addr = reactor.listener_addr(id).unwrap();
+    let _running = Running::start(reactor);
+    let mut c = connect(addr);
+    // Bare LF endings come back as CRLF: the frames were re-encoded, not copied.
+    c.write_all(b"one\ntwo\r\n").unwrap();
+    let mut back = [0u8; 10];
+    c.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"one\r\ntwo\r\n");
+}

@@ -186,6 +186,50 @@ impl FrameDecoders {
         used
     }
 
+    /// Decode `data` as [`on_data`](FrameDecoders::on_data) does, then send every whole frame
+    /// back unchanged: an echo. Where the codec writes a frame exactly as it was read (a
+    /// plain length prefix: [`echoes_as_read`](FrameDecoders::echoes_as_read)), all the whole
+    /// frames of the read go back with one [`Context::write_now`] straight from `data`, with no
+    /// re-encoding and no copy unless the kernel leaves some; otherwise each is re-encoded with
+    /// [`send_frame`]. Returns the bytes used (what `on_data` must return), the bytes of the
+    /// answer, and the write's result (`Ok` when there was nothing to send).
+    pub fn echo(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: ConnId,
+        data: &[u8],
+    ) -> (usize, usize, io::Result<()>) {
+        if !self.echoes_as_read() {
+            let mut each = Reencode {
+                codec: self.codec,
+                len: 0,
+                sent: Ok(()),
+            };
+            let used = self.on_data(&mut each, cx, conn, data);
+            return (used, each.len, each.sent);
+        }
+        let mut wire = WireEnd {
+            data,
+            frames: 0,
+            end: 0,
+        };
+        let used = self.on_data(&mut wire, cx, conn, data);
+        if wire.frames == 0 || !cx.is_open(conn) {
+            return (used, 0, Ok(()));
+        }
+        let sent = cx.write_now(conn, &data[..wire.end]);
+        if sent.is_ok() {
+            cx.stats_mut().frames_out += wire.frames;
+        }
+        (used, wire.end, sent)
+    }
+
+    /// Does the codec write a frame back exactly as it was read (a plain 4-byte length
+    /// prefix, nothing stripped differently), so that an echo is the input's own bytes?
+    pub fn echoes_as_read(&self) -> bool {
+        self.codec == Codec::length_prefixed(self.codec.max_frame())
+    }
+
     /// The peer finished sending (call from [`Handler::on_read_closed`]). Returns `true` if
     /// the stream ended on a frame boundary (the caller then closes as it likes, usually with
     /// [`Context::close`]); if a frame was left incomplete, closes `conn` at once with a
@@ -350,5 +394,40 @@ impl<H: FrameHandler> Handler for Framed<H> {
 
     fn on_signal(&mut self, cx: &mut Context<'_>, signal: i32) {
         self.inner.on_signal(cx, signal);
+    }
+}
+
+/// For [`FrameDecoders::echo`]: notes where the last whole frame ends in the input.
+struct WireEnd<'a> {
+    data: &'a [u8],
+    frames: u64,
+    end: usize,
+}
+
+impl Handler for WireEnd<'_> {}
+
+impl FrameHandler for WireEnd<'_> {
+    fn on_frame(&mut self, _: &mut Context<'_>, _: ConnId, frame: &[u8]) {
+        // The frame is a slice of `data`: its end is an offset into it.
+        self.end = frame.as_ptr() as usize + frame.len() - self.data.as_ptr() as usize;
+        self.frames += 1;
+    }
+}
+
+/// For [`FrameDecoders::echo`] with a codec that re-encodes: each frame sent back alone.
+struct Reencode {
+    codec: Codec,
+    len: usize,
+    sent: io::Result<()>,
+}
+
+impl Handler for Reencode {}
+
+impl FrameHandler for Reencode {
+    fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, frame: &[u8]) {
+        if self.sent.is_ok() {
+            self.len += frame.len();
+            self.sent = send_frame(cx, conn, &self.codec, frame);
+        }
     }
 }

@@ -71,24 +71,6 @@ impl FrameHandler for FrameEcho {
     }
 }
 
-/// Counts frames and notes where the last one ends in the input, for an echo answered from
-/// the input itself.
-struct WireEnd<'a> {
-    data: &'a [u8],
-    frames: u64,
-    end: usize,
-}
-
-impl Handler for WireEnd<'_> {}
-
-impl FrameHandler for WireEnd<'_> {
-    fn on_frame(&mut self, _: &mut Context<'_>, _: ConnId, frame: &[u8]) {
-        // The frame is a slice of `data`: its end is an offset into it.
-        self.end = frame.as_ptr() as usize + frame.len() - self.data.as_ptr() as usize;
-        self.frames += 1;
-    }
-}
-
 /// UDP: reply to each datagram with the same bytes upper-cased. TCP: echo every byte back,
 /// or, on listeners registered with [`serve_framed`](CourseServer::serve_framed), every frame.
 #[derive(Debug)]
@@ -96,10 +78,6 @@ pub struct CourseServer {
     scratch: Vec<u8>,
     framed_listeners: Vec<ListenerId>,
     framed: FrameDecoders,
-    echo: FrameEcho,
-    /// The codec writes a frame back exactly as it was read (a plain length prefix), so the
-    /// echo of whole frames is the input bytes themselves.
-    echo_is_input: bool,
 }
 
 impl CourseServer {
@@ -120,8 +98,6 @@ impl CourseServer {
             scratch: Vec::with_capacity(65536),
             framed_listeners: Vec::new(),
             framed: FrameDecoders::new(codec)?,
-            echo: FrameEcho::new(codec),
-            echo_is_input: codec == Codec::length_prefixed(codec.max_frame()),
         })
     }
 
@@ -151,25 +127,10 @@ impl Handler for CourseServer {
 
     fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
         if self.framed.contains(conn) {
-            if !self.echo_is_input {
-                return self.framed.on_data(&mut self.echo, cx, conn, data);
-            }
-            // The fast path: decode (checking every frame, as always), then answer all the
-            // whole frames with one write straight from the input, queueing only what the
-            // kernel does not take.
-            let mut wire = WireEnd {
-                data,
-                frames: 0,
-                end: 0,
-            };
-            let used = self.framed.on_data(&mut wire, cx, conn, data);
-            if wire.frames > 0 && cx.is_open(conn) {
-                let sent = cx.write_now(conn, &data[..wire.end]);
-                if sent.is_ok() {
-                    cx.stats_mut().frames_out += wire.frames;
-                }
-                echo_failed(cx, conn, wire.end, sent);
-            }
+            // Whole frames go back unchanged (one write from the input where the codec
+            // allows it: see `FrameDecoders::echo`).
+            let (used, len, sent) = self.framed.echo(cx, conn, data);
+            echo_failed(cx, conn, len, sent);
             return used;
         }
         let sent = cx.write(conn, data);

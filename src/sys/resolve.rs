@@ -149,6 +149,15 @@ fn h_error(code: c_int) -> ResolveError {
     }
 }
 
+/// A system error met on the way (an out-of-memory buffer, say), not an answer.
+fn os_error(e: io::Error) -> ResolveError {
+    ResolveError {
+        kind: ResolveErrorKind::Other,
+        code: e.raw_os_error().unwrap_or(0),
+        message: e.to_string(),
+    }
+}
+
 fn not_in_database(message: &str) -> ResolveError {
     ResolveError {
         kind: ResolveErrorKind::NotInDatabase,
@@ -457,11 +466,7 @@ pub fn gethostbyname(name: &str, af: i32) -> Result<HostEntry, ResolveError> {
         // SAFETY: the entry was filled by the C library and its buffer is alive here.
         |h| h.map(|h| unsafe { host_entry(h) }),
     )
-    .map_err(|e| ResolveError {
-        kind: ResolveErrorKind::Other,
-        code: 0,
-        message: e.to_string(),
-    })?;
+    .map_err(os_error)?;
     entry.ok_or_else(|| h_error(herr))
 }
 
@@ -495,11 +500,7 @@ pub fn gethostbyaddr(ip: IpAddr) -> Result<HostEntry, ResolveError> {
         // SAFETY: as in gethostbyname.
         |h| h.map(|h| unsafe { host_entry(h) }),
     )
-    .map_err(|e| ResolveError {
-        kind: ResolveErrorKind::Other,
-        code: 0,
-        message: e.to_string(),
-    })?;
+    .map_err(os_error)?;
     entry.ok_or_else(|| h_error(herr))
 }
 
