@@ -242,3 +242,58 @@ fn traffic_does_not_rearm_the_wheel_per_message() {
     // One arm at accept; equal timeouts mean the write deadline is never the earliest one.
     assert!(arms <= 2, "{arms} wheel inserts for 2000 messages");
 }
+
+/// Precise timers re-armed from `on_timer`: each fires once, never before its exact deadline,
+/// a cancelled one never; the timerfd's own events never reach the handler as sockets.
+#[derive(Default)]
+struct Precise {
+    due: Vec<Instant>,
+    fired: Vec<(u64, Instant)>,
+    late_cancel: Option<TimerId>,
+}
+
+impl Handler for Precise {
+    fn on_timer(&mut self, cx: &mut Context<'_>, _: TimerId, token: u64) {
+        self.fired.push((token, Instant::now()));
+        if token == 19 {
+            cx.stop();
+            return;
+        }
+        let after = Duration::from_micros(150 + 20 * token);
+        self.due.push(Instant::now() + after);
+        cx.set_precise_timer(after, token + 1);
+        if token == 5 {
+            // Due before the one just set: it must neither fire nor hold the others up.
+            let id = cx.set_precise_timer(Duration::from_micros(50), 99);
+            assert!(cx.cancel_timer(id));
+        }
+    }
+}
+
+#[test]
+fn precise_timers_fire_in_order_never_early_and_cancel_works() {
+    let mut reactor = Reactor::new(Precise::default()).unwrap();
+    reactor.with_context(|h, cx| {
+        h.due.push(Instant::now() + Duration::from_micros(200));
+        cx.set_precise_timer(Duration::from_micros(200), 0);
+        h.late_cancel = Some(cx.set_precise_timer(Duration::from_secs(3600), 1000));
+    });
+    let handle = reactor.handle();
+    let guard = std::thread::spawn(move || {
+        std::thread::sleep(util::STEP);
+        let _ = handle.stop();
+    });
+    reactor.run().unwrap();
+    drop(guard);
+    let late = reactor.handler().late_cancel.unwrap();
+    assert!(
+        reactor.with_context(|_, cx| cx.cancel_timer(late)),
+        "the hour-long timer is still pending"
+    );
+    let h = reactor.handler();
+    let tokens: Vec<u64> = h.fired.iter().map(|f| f.0).collect();
+    assert_eq!(tokens, (0..20).collect::<Vec<_>>());
+    for ((token, at), due) in h.fired.iter().zip(&h.due) {
+        assert!(at >= due, "timer {token} fired {:?} early", *due - *at);
+    }
+}

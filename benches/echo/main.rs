@@ -19,12 +19,14 @@
 //! * W4h: 10,000 connections, one frame each per 200 ms (open loop): server CPU per frame,
 //!   and memory per connection.
 //! * U1: UDP, 64 sockets x 4 in flight x 64 B: server CPU per datagram.
+//! * T1: a 250 µs timer on an idle reactor: how late it fires, p50 and p99 (`timers.rs`).
 //!
 //! `ECHO_BENCH_SECS` sets the measured seconds per run (default 2); `ECHO_BENCH_ONLY=W2,U1`
 //! runs a subset; `ECHO_BENCH_REPS` the measured runs (default 3).
 
 mod peers;
 mod report;
+mod timers;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -304,8 +306,26 @@ fn main() -> std::io::Result<()> {
             Err(e) => eprintln!("W1s floor: {e}"),
         }
     }
+    let mut lateness = Vec::new();
+    if only
+        .as_deref()
+        .map_or(true, |o| o.split(',').any(|n| n == "T1"))
+    {
+        lateness = timers::run(4000)?;
+        println!(
+            "\nT1 a {} µs timer on an idle reactor, 4000 in a row: how late it fires (µs)",
+            timers::AFTER.as_micros()
+        );
+        println!("  {:<18} {:>8} {:>8} {:>8}", "timer", "p50", "p99", "max");
+        for l in &lateness {
+            println!(
+                "  {:<18} {:>8.1} {:>8.1} {:>8.1}",
+                l.name, l.p50_us, l.p99_us, l.max_us
+            );
+        }
+    }
     report::print(&results);
-    report::write_json(&results, "target/echo-bench.json")?;
+    report::write_json(&results, &lateness, "target/echo-bench.json")?;
     report::write_svg(&results, "target/echo-bench.svg")?;
     eprintln!("wrote target/echo-bench.json and target/echo-bench.svg");
     Ok(())

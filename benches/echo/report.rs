@@ -92,7 +92,11 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
     println!("\nnetloop/this below 1: netloop needs less (CPU, time) than that server. sys/req: read and write syscalls per request.");
 }
 
-pub fn write_json(results: &[(Workload, Vec<(Peer, Sample)>)], path: &str) -> std::io::Result<()> {
+pub fn write_json(
+    results: &[(Workload, Vec<(Peer, Sample)>)],
+    timers: &[crate::timers::Lateness],
+    path: &str,
+) -> std::io::Result<()> {
     let mut out = String::from("{\"workloads\":[");
     for (i, (w, peers)) in results.iter().enumerate() {
         if i > 0 {
@@ -124,6 +128,21 @@ pub fn write_json(results: &[(Workload, Vec<(Peer, Sample)>)], path: &str) -> st
             );
         }
         out.push_str("]}");
+    }
+    out.push_str("],\"timer_lateness_us\":[");
+    for (i, l) in timers.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "{{\"timer\":\"{}\",\"after_us\":{},\"p50\":{:.2},\"p99\":{:.2},\"max\":{:.2}}}",
+            l.name,
+            crate::timers::AFTER.as_micros(),
+            l.p50_us,
+            l.p99_us,
+            l.max_us
+        );
     }
     out.push_str("]}\n");
     std::fs::create_dir_all("target")?;

@@ -66,7 +66,7 @@ impl Core {
                     warn!("accept failed ({why}): {e}; pausing this listener for {backoff:?}");
                     let resume = self.arm_after(backoff, TimerTarget::ResumeAccept(key));
                     if let Some(Source::Listener { paused, .. }) = self.sources.get_mut(key) {
-                        *paused = Some(resume.0);
+                        *paused = Some(resume);
                     }
                     return;
                 }

@@ -124,7 +124,7 @@ impl Core {
         // A grace too long to represent is no limit at all.
         if self.now.checked_add(grace).is_some() {
             let id = self.arm_after(grace, TimerTarget::ShutdownDeadline);
-            self.shutdown_timer = Some(id.0);
+            self.shutdown_timer = Some(id);
         }
         self.check_shutdown_done();
     }

@@ -316,6 +316,26 @@ impl Context<'_> {
         self.core.set_timer(after, token)
     }
 
+    /// Like [`set_timer`](Context::set_timer), for a deadline that must be kept to a fraction
+    /// of a millisecond (pacing, retransmission, a latency budget): fire
+    /// [`Handler::on_timer`](super::Handler::on_timer) with `token` once exactly `after` has
+    /// passed, never earlier.
+    ///
+    /// The wheel behind `set_timer` counts whole milliseconds, and a poll waits in whole
+    /// milliseconds. Precise timers are kept apart, in a heap by exact deadline; when the
+    /// earliest of them ends the reactor's wait, the reactor arms a `timerfd(2)` in its poll
+    /// set for that instant (made the first time it is needed; one `timerfd_settime` per
+    /// new earliest deadline and one `read` per expiry). How late they fire is then the
+    /// kernel's timer precision plus the loop's own latency: `cargo bench --bench echo`
+    /// reports it (workload T1). They cost O(log n) each, so use them for the few deadlines
+    /// that need the precision and `set_timer` for the many that do not. If the kernel
+    /// refuses a `timerfd`, precise timers fall back to the millisecond wait (with a warning
+    /// in the log). A reactor nested in another loop gets its exact wait from
+    /// [`Reactor::next_timeout`](super::Reactor::next_timeout) and must keep to it itself.
+    pub fn set_precise_timer(&mut self, after: Duration, token: u64) -> TimerId {
+        self.core.set_precise_timer(after, token)
+    }
+
     /// Cancel a timer; returns `false` if it already fired or was cancelled.
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
         self.core.cancel_timer(timer)
@@ -332,10 +352,11 @@ impl Context<'_> {
         self.core.sources.len()
     }
 
-    /// Entries in the timer wheel: one per connection with a deadline running, plus user
-    /// timers, accept back-offs and a shutdown's grace (for monitoring, and for leak checks).
+    /// Entries in the timer wheel (one per connection with a deadline running, plus user
+    /// timers, accept back-offs and a shutdown's grace) and precise timers (for monitoring,
+    /// and for leak checks).
     pub fn timer_count(&self) -> usize {
-        self.core.wheel.len()
+        self.core.wheel.len() + self.core.precise.len()
     }
 
     /// Is `conn` a live connection (not closed, not stale)?

@@ -5,7 +5,7 @@
 //! event), the *flush list* (connections given output this turn) and the *closed list*
 //! (connections closed and not yet reported to the handler). The rooms beside this file add
 //! behaviour to it, each in one `impl Core` block: `open` adds sockets, `output` queues bytes,
-//! `close` ends connections, `timers` arms the wheel, `dispatch` calls the handler, and the
+//! `close` ends connections, `timers` arms the wheel and the precise timers, `dispatch` calls the handler, and the
 //! I/O rooms (`stream`, `accept`, `dgram`, `expire`) serve events. A `Context` is a
 //! `&mut Core` with a public face.
 
@@ -22,7 +22,7 @@ use super::token::{ConnId, Key};
 use crate::buf::BufPool;
 use crate::conn::Budget;
 use crate::error::CloseReason;
-use crate::time::{TimerHandle, TimerWheel};
+use crate::time::{PreciseTimers, TimerHandle, TimerWheel};
 
 /// What a timer-wheel entry is for.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +74,8 @@ impl WorkList {
 pub(crate) struct Core {
     pub(crate) sources: Sources,
     pub(crate) wheel: TimerWheel<TimerTarget>,
+    /// User timers with exact deadlines (`Context::set_precise_timer`), by user token.
+    pub(crate) precise: PreciseTimers<Instant, u64>,
     pub(crate) clock: Clock,
     pub(crate) pool: BufPool,
     pub(crate) config: Config,
@@ -136,6 +138,7 @@ impl Core {
         Core {
             sources,
             wheel: TimerWheel::with_capacity(config.events_capacity),
+            precise: PreciseTimers::new(),
             clock: Clock::new(now),
             pool: BufPool::new(
                 config.read_buffer_size,

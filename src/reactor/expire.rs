@@ -1,23 +1,29 @@
 //! When a timer-wheel entry fires: a connection's deadline (which the connection checks
-//! lazily), a user timer, the end of an accept back-off, or the end of a shutdown's grace.
+//! lazily), a user timer, the end of an accept back-off, or the end of a shutdown's grace;
+//! and when a precise user timer is due.
 
 use super::core::{Core, TimerTarget};
 use super::handler::{Handler, TimeoutAction};
-use super::token::{ConnId, Key, TimerId};
+use super::token::{ConnId, Key, TimerId, TimerKey};
 use crate::conn::TimerStep;
 use crate::error::CloseReason;
 use crate::time::TimerHandle;
 
 impl Core {
-    /// Fire every wheel entry due by this turn's `now`.
+    /// Fire every precise timer and wheel entry due by this turn's `now`.
     pub(crate) fn expire<H: Handler>(&mut self, h: &mut H) {
+        while let Some((handle, token)) = self.precise.poll(self.now) {
+            let id = TimerId(TimerKey::Precise(handle));
+            self.call(h, None, |h, cx| h.on_timer(cx, id, token));
+        }
         let now_tick = self.clock.now_tick(self.now);
         while let Some((handle, target)) = self.wheel.poll(now_tick) {
             match target {
                 TimerTarget::Conn(key) => self.check_deadlines(h, key, handle),
                 TimerTarget::User(token) => {
                     self.user_timers -= 1;
-                    self.call(h, None, |h, cx| h.on_timer(cx, TimerId(handle), token));
+                    let id = TimerId(TimerKey::Wheel(handle));
+                    self.call(h, None, |h, cx| h.on_timer(cx, id, token));
                 }
                 TimerTarget::ShutdownDeadline => self.finish_shutdown(),
                 TimerTarget::ResumeAccept(key) => self.resume_accept(key),

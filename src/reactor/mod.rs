@@ -269,7 +269,8 @@ impl<H: Handler> Reactor<H> {
     /// reactor's descriptor, see `AsRawFd`) before it must call [`turn`](Reactor::turn):
     /// zero if work is left over from the last turn that no event will announce, else the
     /// time until the timer wheel next needs a turn (a timer is due, or far timers move to
-    /// finer slots, which may come before their deadlines); `None` if no timer is set.
+    /// finer slots, which may come before their deadlines) or a precise timer is due, to the
+    /// nanosecond; `None` if no timer is set.
     pub fn next_timeout(&self) -> Option<Duration> {
         self.core.poll_timeout(self.poller.now(), None)
     }
@@ -381,7 +382,9 @@ impl<H: Handler> Reactor<H> {
     /// If polling fails. `EINTR` is not an error: the turn ends with 0 events.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<usize> {
         let timeout = self.core.poll_timeout(self.poller.now(), max_wait);
-        let events = self.poller.poll(timeout)?;
+        let events = self
+            .poller
+            .poll(timeout, self.core.precise.next_deadline())?;
         self.core.now = self.poller.now();
         // The read list as it stood: what this turn adds to it waits for the next turn.
         let leftover = self.core.read_list.take();

@@ -9,7 +9,7 @@ use std::fmt;
 
 use mio::Token;
 
-use crate::time::TimerHandle;
+use crate::time::{PreciseHandle, TimerHandle};
 
 /// A slab key with the generation of the entry it was issued for.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -27,6 +27,10 @@ const _: () = assert!(
 /// The token reserved for the reactor's waker. No slab key reaches it: the slab refuses to
 /// grow past `MAX_INDEX`.
 pub(crate) const WAKER: Token = Token(usize::MAX);
+
+/// The token reserved for the precise timer's `timerfd` (index `u32::MAX`, which no slab
+/// key reaches, and generation 0, which `WAKER` does not use).
+pub(crate) const PRECISE_TIMER: Token = Token(u32::MAX as usize);
 
 /// The largest slab index handed out.
 pub(crate) const MAX_INDEX: usize = u32::MAX as usize - 1;
@@ -83,9 +87,17 @@ id_type!(
     "dgram#"
 );
 
-/// A user timer (see [`Context::set_timer`](super::Context::set_timer)).
+/// A user timer (see [`Context::set_timer`](super::Context::set_timer) and
+/// [`Context::set_precise_timer`](super::Context::set_precise_timer)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TimerId(pub(crate) TimerHandle);
+pub struct TimerId(pub(crate) TimerKey);
+
+/// Where a user timer lives: the millisecond wheel or the precise heap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum TimerKey {
+    Wheel(TimerHandle),
+    Precise(PreciseHandle),
+}
 
 #[cfg(test)]
 mod tests {
@@ -106,6 +118,7 @@ mod tests {
         ] {
             assert_eq!(Key::from_token(key.token()), key);
             assert_ne!(key.token(), WAKER);
+            assert_ne!(key.token(), PRECISE_TIMER);
         }
     }
 }

@@ -19,6 +19,8 @@
 //!   descriptor held back for `EMFILE`;
 //! * the process as `/proc` shows it (`sys/process.rs`): [`process_cpu`], [`process_rss`],
 //!   [`process_io_syscalls`]; [`pin_to_cpu`]; [`process_groups`];
+//! * [`PreciseTimer`]: a `timerfd(2)` that wakes the poll between whole milliseconds
+//!   (`sys/timer.rs`);
 //! * [`epoll_add_exclusive`]: one socket shared by several reactors, an event waking one;
 //! * [`service_port`]: the services database (`/etc/services`); [`resolve`]: the C library's
 //!   name services (`getaddrinfo`, `gethostbyname_r`, ...), the only FFI of its own;
@@ -36,11 +38,13 @@ mod epoll;
 mod mmsg;
 mod process;
 pub mod resolve;
+mod timer;
 mod unix;
 
 pub use epoll::{epoll_add_exclusive, epoll_del};
 pub use mmsg::{RecvBatch, SendBatch};
 pub use process::{pin_to_cpu, process_cpu, process_groups, process_io_syscalls, process_rss};
+pub use timer::PreciseTimer;
 pub use unix::{
     fds_buffer, next_record_len, peer_credentials, recv_with_fds, send_with_fds, unix_connect,
     unix_datagram, unix_listener, unix_pair, unix_seqpacket_connect, unix_seqpacket_listener,

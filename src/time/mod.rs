@@ -74,9 +74,12 @@
 //! inserted during the loop, in insertion order.
 
 mod level;
+mod precise;
 mod slab;
 #[cfg(test)]
 mod tests;
+
+pub use precise::{PreciseHandle, PreciseTimers};
 
 use level::{Expiration, Level};
 use slab::{List, Loc, Slab};
