@@ -328,6 +328,13 @@ impl WriteQueue {
             return self.push_owned(data.to_vec());
         }
         self.len += data.len();
+        // Most pieces fit the last block whole.
+        if let Some(seg) = self.segments.back_mut() {
+            if seg.pooled && seg.bytes.capacity() - seg.bytes.len() >= data.len() {
+                seg.bytes.extend_from_slice(data);
+                return;
+            }
+        }
         while !data.is_empty() {
             let room = match self.segments.back() {
                 Some(seg) if seg.pooled => seg.bytes.capacity() - seg.bytes.len(),

@@ -134,6 +134,44 @@ impl Decoder {
         }
     }
 
+    /// The whole frames at the front of `input`, counted and measured in one pass instead of
+    /// handed out one [`decode`](Decoder::decode) call at a time: `(frames, bytes)`. The
+    /// decoder's state does not change (whole frames leave it between frames), so the caller
+    /// consumes `bytes` and goes on with `decode` for what follows: the first frame that is
+    /// incomplete or that `decode` would refuse.
+    ///
+    /// Only netloop's own format (a 4-byte big-endian body length at the start, no
+    /// adjustment) between frames is scanned this way, a handful of instructions per frame;
+    /// for any other codec, or mid-skip, it returns `(0, 0)` and `decode` does all the work.
+    /// An echo uses it to answer a whole read with one write.
+    pub fn scan_whole_frames(&self, input: &[u8]) -> (u64, usize) {
+        let Format::Length(f) = &self.codec.format else {
+            return (0, 0);
+        };
+        if self.state != State::Ready
+            || f.width != 4
+            || f.offset != 0
+            || f.adjustment != 0
+            || f.endian != Endian::Big
+        {
+            return (0, 0);
+        }
+        let (max, strip) = (f.max_frame as u64, f.strip as u64);
+        let mut frames = 0;
+        let mut end = 0;
+        while let Some(&[a, b, c, d]) = input.get(end..end + 4) {
+            let total = 4 + u64::from(u32::from_be_bytes([a, b, c, d]));
+            // Too long, or shorter than what is stripped: `decode` reports it.
+            if total > max || total < strip || ((input.len() - end) as u64) < total {
+                break;
+            }
+            // total <= input.len() - end, a usize.
+            end += total as usize;
+            frames += 1;
+        }
+        (frames, end)
+    }
+
     /// Look at `input`, the stream's unconsumed bytes, and say what comes first.
     ///
     /// Never copies or allocates. After a [`Decoded::Frame`], [`Decoded::Skipped`] or

@@ -41,6 +41,39 @@ impl Envelope {
     }
 }
 
+/// The envelope for netloop's own format (a 4-byte big-endian body length at the start, no
+/// adjustment): the same answers as the general path, in fewer steps (no 128-bit arithmetic,
+/// no byte-by-byte field). The codec is valid, so `4 <= max_frame` and `strip <= max_frame`.
+#[inline]
+pub(super) fn be32_envelope(
+    max_frame: usize,
+    strip: usize,
+    len: usize,
+) -> Result<Envelope, EncodeError> {
+    let total = 4u64.saturating_add(len as u64);
+    if total > max_frame as u64 {
+        return Err(EncodeError::TooLong {
+            len: total,
+            max: max_frame,
+        });
+    }
+    // total <= max_frame, a usize.
+    let total = total as usize;
+    let Ok(field) = u32::try_from(len) else {
+        return Err(EncodeError::FieldOverflow {
+            value: len as u64,
+            width: 4,
+        });
+    };
+    if total < strip {
+        return Err(EncodeError::ShorterThanStrip { strip, len: total });
+    }
+    let mut env = Envelope::new();
+    env.prefix[..4].copy_from_slice(&field.to_be_bytes());
+    env.prefix_len = 4;
+    Ok(env)
+}
+
 impl Codec {
     /// The header and trailer for a payload.
     ///
@@ -58,6 +91,16 @@ impl Codec {
     pub fn envelope(&self, payload: &[u8]) -> Result<Envelope, EncodeError> {
         // The fields are public: a hand-made codec is checked here, not trusted.
         self.validate().map_err(EncodeError::Config)?;
+        if let Format::Length(f) = &self.format {
+            if f.width == 4 && f.offset == 0 && f.adjustment == 0 && f.endian == Endian::Big {
+                return be32_envelope(f.max_frame, f.strip, payload.len());
+            }
+        }
+        self.envelope_general(payload)
+    }
+
+    /// [`envelope`](Codec::envelope) for any valid codec, without the fast path.
+    fn envelope_general(&self, payload: &[u8]) -> Result<Envelope, EncodeError> {
         let mut env = Envelope::new();
         match self.format {
             Format::Length(f) => {
@@ -149,6 +192,13 @@ impl Codec {
             }
         }
         Ok(env)
+    }
+
+    /// The general path alone, so that tests can hold the fast path to it.
+    #[cfg(test)]
+    pub(crate) fn envelope_slow(&self, payload: &[u8]) -> Result<Envelope, EncodeError> {
+        self.validate().map_err(EncodeError::Config)?;
+        self.envelope_general(payload)
     }
 
     /// Append one whole encoded frame (header, payload, trailer) to `out`: for clients and

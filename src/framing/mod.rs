@@ -479,4 +479,6 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
+mod fast_tests;
+#[cfg(test)]
 mod tests;

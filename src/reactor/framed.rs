@@ -208,12 +208,23 @@ impl FrameDecoders {
             let used = self.on_data(&mut each, cx, conn, data);
             return (used, each.len, each.sent);
         }
+        // The whole frames at the front in one pass; the decoder, frame by frame, for
+        // whatever follows them (an incomplete frame, or one it refuses).
+        let Some(decoder) = self.decoder(conn) else {
+            return (0, 0, Ok(()));
+        };
+        let (scanned, scanned_end) = decoder.scan_whole_frames(data);
         let mut wire = WireEnd {
             data,
-            frames: 0,
-            end: 0,
+            frames: scanned,
+            end: scanned_end,
         };
-        let used = self.on_data(&mut wire, cx, conn, data);
+        let used = if scanned_end < data.len() {
+            scanned_end + self.on_data(&mut wire, cx, conn, &data[scanned_end..])
+        } else {
+            scanned_end
+        };
+        cx.stats_mut().frames_in += scanned;
         if wire.frames == 0 || !cx.is_open(conn) {
             return (used, 0, Ok(()));
         }
