@@ -366,6 +366,18 @@ impl Conn {
         self.wq.is_empty() && !self.connecting && !self.records && self.accepts_output()
     }
 
+    /// Would a flush have anything to do: output queued, a connect to finish, reading paused
+    /// for output to drain, or a close or half-close waiting for the queue? When not, a
+    /// writable event is news of nothing (epoll reports a writable socket with every event
+    /// for it), and the reactor skips the flush.
+    pub fn needs_flush(&self) -> bool {
+        self.connecting
+            || !self.wq.is_empty()
+            || self.read_paused
+            || matches!(self.closing, Closing::Flushing(_))
+            || self.write_side == WriteSide::ShutPending
+    }
+
     /// `n` bytes were written at `now` straight from the handler's buffer, not from the queue.
     pub fn on_direct_write(&mut self, now: Instant, n: usize) {
         if n > 0 {

@@ -469,3 +469,24 @@ fn a_reserved_message_grows_to_its_size_not_past_it() {
     );
     assert_eq!(budget.used(), 54);
 }
+
+#[test]
+fn a_flush_is_needed_only_with_something_to_write_or_finish() {
+    let t0 = Instant::now();
+    let mut p = pool();
+    let mut c = with(t0, Timeouts::default());
+    assert!(!c.needs_flush(), "idle, nothing queued");
+    push(&mut c, t0, b"abc", &mut p);
+    assert!(c.needs_flush(), "output queued");
+    c.on_written(t0, 3, &mut p);
+    assert!(!c.needs_flush(), "all written");
+    c.shutdown_write();
+    assert!(c.needs_flush(), "a half-close waits for the flush");
+
+    let mut c = with(t0, Timeouts::default());
+    assert!(c.close());
+    assert!(c.needs_flush(), "a close waits for the flush");
+
+    let c = Conn::new(t0, Timeouts::default(), Opened::Connecting, false);
+    assert!(c.needs_flush(), "a connect to finish");
+}

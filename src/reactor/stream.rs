@@ -248,6 +248,10 @@ impl Core {
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
                 Err(e) => return self.close_now(key, CloseReason::Io(e)),
             }
+        } else if !conn.needs_flush() {
+            // Nothing to write: the usual case, since every event for a socket with room in
+            // its send buffer says writable, the read events included.
+            return;
         }
         self.flush(h, key);
     }
