@@ -158,18 +158,21 @@ impl Decoder {
         }
         let (max, strip) = (f.max_frame as u64, f.strip as u64);
         let mut frames = 0;
-        let mut end = 0;
-        while let Some(&[a, b, c, d]) = input.get(end..end + 4) {
+        let mut rest = input;
+        while let [a, b, c, d, ..] = *rest {
             let total = 4 + u64::from(u32::from_be_bytes([a, b, c, d]));
             // Too long, or shorter than what is stripped: `decode` reports it.
-            if total > max || total < strip || ((input.len() - end) as u64) < total {
+            if total > max || total < strip {
                 break;
             }
-            // total <= input.len() - end, a usize.
-            end += total as usize;
+            // Incomplete: `None`. (`total` fits a usize where it is at most `rest.len()`.)
+            match rest.get(total as usize..) {
+                Some(after) if total <= rest.len() as u64 => rest = after,
+                _ => break,
+            }
             frames += 1;
         }
-        (frames, end)
+        (frames, input.len() - rest.len())
     }
 
     /// Look at `input`, the stream's unconsumed bytes, and say what comes first.

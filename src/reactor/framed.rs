@@ -74,6 +74,8 @@ impl std::error::Error for Truncated {}
 #[derive(Debug)]
 pub struct FrameDecoders {
     codec: Codec,
+    /// The codec writes frames back as read (see `echoes_as_read`), worked out once.
+    echoes_as_read: bool,
     slots: Vec<Option<(ConnId, Decoder)>>,
 }
 
@@ -87,6 +89,7 @@ impl FrameDecoders {
         codec.validate()?;
         Ok(FrameDecoders {
             codec,
+            echoes_as_read: codec == Codec::length_prefixed(codec.max_frame()),
             slots: Vec::new(),
         })
     }
@@ -238,7 +241,7 @@ impl FrameDecoders {
     /// Does the codec write a frame back exactly as it was read (a plain 4-byte length
     /// prefix, nothing stripped differently), so that an echo is the input's own bytes?
     pub fn echoes_as_read(&self) -> bool {
-        self.codec == Codec::length_prefixed(self.codec.max_frame())
+        self.echoes_as_read
     }
 
     /// The peer finished sending (call from [`Handler::on_read_closed`]). Returns `true` if

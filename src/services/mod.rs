@@ -39,6 +39,7 @@ pub fn uppercase_into(data: &[u8], out: &mut Vec<u8>) {
 /// An echo that could not be queued. A connection already closing no longer wants its input
 /// echoed; any other failure (the queue's hard cap: a peer that sends and never reads) closes
 /// the connection with the error as its reason, so no echo goes missing without a word.
+#[inline]
 fn echo_failed(cx: &mut Context<'_>, conn: ConnId, len: usize, sent: std::io::Result<()>) {
     match sent {
         Ok(()) => {}
