@@ -13,7 +13,7 @@ use super::addr::{unix_addr, PeerAddr};
 use crate::addr::unmap;
 use crate::memnet::{MemListener, MemStream};
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
@@ -207,7 +207,7 @@ impl Dgram {
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.read(buf),
+            Stream::Tcp(s) => crate::sys::direct::recv(s.as_fd(), buf),
             Stream::Unix(s) => s.read(buf),
             Stream::Seqpacket(s) => (&*s).read(buf),
             Stream::Mem(s) => s.read(buf),
@@ -218,7 +218,7 @@ impl Read for Stream {
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.write(buf),
+            Stream::Tcp(s) => crate::sys::direct::send(s.as_fd(), buf),
             Stream::Unix(s) => s.write(buf),
             Stream::Seqpacket(s) => (&*s).write(buf),
             Stream::Mem(s) => s.write_vectored(&[IoSlice::new(buf)]),

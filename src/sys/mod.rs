@@ -19,6 +19,8 @@
 //!   descriptor held back for `EMFILE`;
 //! * the process as `/proc` shows it (`sys/process.rs`): [`process_cpu`], [`process_rss`],
 //!   [`process_io_syscalls`]; [`pin_to_cpu`]; [`process_groups`];
+//! * [`direct::recv`] and [`direct::send`]: a connection's reads and writes without the C
+//!   library's cancellation-point bookkeeping (`sys/direct.rs`);
 //! * [`PreciseTimer`]: a `timerfd(2)` that wakes the poll between whole milliseconds
 //!   (`sys/timer.rs`);
 //! * [`epoll_add_exclusive`]: one socket shared by several reactors, an event waking one;
@@ -31,9 +33,11 @@
 //! allowed `unsafe`, and needs it only for the `epoll_ctl` calls that ask for `EPOLLEXCLUSIVE`
 //! and remove them ([`epoll_add_exclusive`], [`epoll_del`]), which neither mio nor nix's
 //! current API offers (`sys/epoll.rs`), to take ownership of descriptors received with
-//! `SCM_RIGHTS` (`sys/unix.rs`), and to call the C library's name services, which no safe
+//! `SCM_RIGHTS` (`sys/unix.rs`), to make a connection's reads and writes as plain system calls
+//! (`sys/direct.rs`), and to call the C library's name services, which no safe
 //! wrapper offers (`sys/resolve.rs`). socket2 and nix wrap the other syscalls safely.
 
+pub mod direct;
 mod epoll;
 mod mmsg;
 mod process;
