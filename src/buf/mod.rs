@@ -55,6 +55,7 @@ impl BufPool {
     }
 
     /// Size of a read block.
+    #[inline]
     pub fn read_size(&self) -> usize {
         self.read_size
     }
@@ -69,12 +70,14 @@ impl BufPool {
         (self.read_free.len(), self.write_free.len())
     }
 
+    #[inline]
     fn take_read(&mut self) -> Vec<u8> {
         self.read_free
             .pop()
             .unwrap_or_else(|| vec![0; self.read_size])
     }
 
+    #[inline]
     fn give_read(&mut self, block: Vec<u8>) {
         if block.len() == self.read_size && self.read_free.len() < self.max_pooled {
             self.read_free.push(block);
@@ -117,21 +120,25 @@ impl ReadBuf {
     }
 
     /// The unconsumed input.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
     /// Bytes of unconsumed input.
+    #[inline]
     pub fn len(&self) -> usize {
         self.end - self.start
     }
 
     /// No unconsumed input?
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.start == self.end
     }
 
     /// Bytes of memory held (0 when released).
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.buf.len()
     }
@@ -141,6 +148,7 @@ impl ReadBuf {
     /// # Panics
     ///
     /// If `n > self.len()`.
+    #[inline]
     pub fn consume(&mut self, n: usize) {
         assert!(n <= self.len(), "consumed {n} of {} bytes", self.len());
         self.start += n;
@@ -155,6 +163,7 @@ impl ReadBuf {
     /// unconsumed input to the front, or doubling the buffer up to `limit` bytes, in that order
     /// of preference. Returns `false` when the buffer is full of unconsumed input and already
     /// `limit` bytes long.
+    #[inline]
     pub fn reserve(&mut self, pool: &mut BufPool, limit: usize) -> bool {
         if self.room_without_growing(pool) {
             return true;
@@ -185,6 +194,7 @@ impl ReadBuf {
 
     /// Room for one more byte without growing: take a block if none is held, or move the
     /// unconsumed input to the front. `false` when the buffer is full of unconsumed input.
+    #[inline]
     fn room_without_growing(&mut self, pool: &mut BufPool) -> bool {
         if self.buf.is_empty() {
             self.buf = pool.take_read();
@@ -227,6 +237,7 @@ impl ReadBuf {
     }
 
     /// The room after the unconsumed input, for the next read to fill.
+    #[inline]
     pub fn spare_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.end..]
     }
@@ -236,6 +247,7 @@ impl ReadBuf {
     /// # Panics
     ///
     /// If `n` is larger than the spare room.
+    #[inline]
     pub fn commit(&mut self, n: usize) {
         assert!(self.end + n <= self.buf.len(), "committed past the buffer");
         self.end += n;
@@ -256,6 +268,7 @@ impl ReadBuf {
     }
 
     /// Give the block back to `pool` if no input is left in it.
+    #[inline]
     pub fn release(&mut self, pool: &mut BufPool) {
         if self.is_empty() && !self.buf.is_empty() {
             pool.give_read(std::mem::take(&mut self.buf));
@@ -310,11 +323,13 @@ impl WriteQueue {
     }
 
     /// Bytes queued and not yet written.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Nothing queued?
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

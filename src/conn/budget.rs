@@ -44,6 +44,7 @@ impl Budget {
 
     /// Move a connection's charge from `old` to `new` bytes: always when it shrinks; when it
     /// grows, only if the growth fits (`false`, and nothing changed, if not).
+    #[inline]
     pub(crate) fn recharge(&mut self, old: usize, new: usize) -> bool {
         if new <= old {
             self.used = self.used.saturating_sub(old - new);
@@ -70,6 +71,7 @@ impl Conn {
     /// [`NoRoom::Close`] with a [`ReadBufferFull`] protocol error when the input would need
     /// more than `limit` bytes; [`NoRoom::Wait`] when the budget cannot admit the growth now:
     /// reading stops until [`admit`](Conn::admit) succeeds.
+    #[inline]
     pub fn input_room(
         &mut self,
         pool: &mut BufPool,
@@ -117,6 +119,7 @@ impl Conn {
 
     /// The budget this connection's input memory calls for: what it holds (or the message it
     /// announced, if larger) beyond one free read block.
+    #[inline]
     fn wanted_charge(&self, block: usize) -> usize {
         self.rbuf
             .capacity()
@@ -126,6 +129,7 @@ impl Conn {
 
     /// Bring the connection's charge in line with what it holds now (after a read, after the
     /// handler consumed input, after a release). Only ever shrinks it.
+    #[inline]
     pub fn settle(&mut self, budget: &mut Budget, block: usize) {
         let want = self.wanted_charge(block).min(self.charge);
         budget.recharge(self.charge, want);

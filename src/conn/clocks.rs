@@ -202,6 +202,7 @@ impl Clocks {
     }
 
     /// Bytes arrived at `now`.
+    #[inline]
     pub(crate) fn read(&mut self, now: Instant) {
         self.last_read = now;
         self.last_active = now;

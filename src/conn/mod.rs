@@ -150,6 +150,7 @@ impl Conn {
     // ----- what the connection is doing --------------------------------------------------
 
     /// What a readable socket should lead to.
+    #[inline]
     pub fn read_mode(&self) -> ReadMode {
         if !matches!(self.closing, Closing::No) {
             ReadMode::Discard
@@ -161,11 +162,13 @@ impl Conn {
     }
 
     /// An outgoing connect still in progress (nothing is written until it completes)?
+    #[inline]
     pub fn is_connecting(&self) -> bool {
         self.connecting
     }
 
     /// A close was asked for (the connection is flushing or lingering)?
+    #[inline]
     pub fn is_closing(&self) -> bool {
         !matches!(self.closing, Closing::No)
     }
@@ -181,6 +184,7 @@ impl Conn {
     }
 
     /// Is this a record (seqpacket) connection?
+    #[inline]
     pub fn is_records(&self) -> bool {
         self.records
     }
@@ -203,6 +207,7 @@ impl Conn {
     // ----- input ---------------------------------------------------------------------------
 
     /// A read into [`input_room`](Conn::input_room) finished at `now` with `input`.
+    #[inline]
     pub fn on_input(&mut self, now: Instant, input: Input, pool: &mut BufPool) -> InputStep {
         let discard = self.is_closing();
         match input {
@@ -246,6 +251,7 @@ impl Conn {
 
     /// Move the input buffer out (a pointer swap, no copy), so that the handler can borrow the
     /// bytes while the reactor lends it the connection's output queue.
+    #[inline]
     pub fn take_input(&mut self) -> ReadBuf {
         // What the handler announces from now on is about what this call leaves unconsumed.
         self.announced = false;
@@ -262,6 +268,7 @@ impl Conn {
     /// Returns `true` when the frame clock (re)started: its deadline may be the earliest, so
     /// the timer entry must be re-armed.
     #[must_use]
+    #[inline]
     pub fn restore_input(
         &mut self,
         now: Instant,
@@ -291,6 +298,7 @@ impl Conn {
     }
 
     /// Give the read block back if no unconsumed input is in it.
+    #[inline]
     pub fn release_input(&mut self, pool: &mut BufPool) {
         self.rbuf.release(pool);
     }
@@ -362,6 +370,7 @@ impl Conn {
     /// Only when nothing is queued ahead of it (order), the connection is up and open for
     /// output, and it is a byte stream (a record connection sends each write as one record,
     /// which the queue keeps).
+    #[inline]
     pub fn can_write_directly(&self) -> bool {
         self.wq.is_empty() && !self.connecting && !self.records && self.accepts_output()
     }
@@ -370,6 +379,7 @@ impl Conn {
     /// for output to drain, or a close or half-close waiting for the queue? When not, a
     /// writable event is news of nothing (epoll reports a writable socket with every event
     /// for it), and the reactor skips the flush.
+    #[inline]
     pub fn needs_flush(&self) -> bool {
         self.connecting
             || !self.wq.is_empty()
@@ -379,6 +389,7 @@ impl Conn {
     }
 
     /// `n` bytes were written at `now` straight from the handler's buffer, not from the queue.
+    #[inline]
     pub fn on_direct_write(&mut self, now: Instant, n: usize) {
         if n > 0 {
             self.clocks.written(now);

@@ -222,13 +222,16 @@ impl FrameDecoders {
             frames: scanned,
             end: scanned_end,
         };
-        let used = if scanned_end < data.len() {
+        let decoded = scanned_end < data.len();
+        let used = if decoded {
             scanned_end + self.on_data(&mut wire, cx, conn, &data[scanned_end..])
         } else {
             scanned_end
         };
         cx.stats_mut().frames_in += scanned;
-        if wire.frames == 0 || !cx.is_open(conn) {
+        // Decoding may have closed the connection (a malformed frame); the scan cannot, and
+        // `write_now` refuses a connection that is closing anyway.
+        if wire.frames == 0 || (decoded && !cx.is_open(conn)) {
             return (used, 0, Ok(()));
         }
         let sent = cx.write_now(conn, &data[..wire.end]);

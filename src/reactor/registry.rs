@@ -137,6 +137,7 @@ impl Sources {
     }
 
     /// The entry at `key`, if it is still the one `key` was issued for.
+    #[inline]
     pub(crate) fn entry_mut(&mut self, key: Key) -> Option<&mut Entry> {
         match self.slab.get_mut(key.index as usize) {
             Some(e) if e.gen == key.gen => Some(e),
@@ -158,6 +159,7 @@ impl Sources {
     }
 
     /// The connection at `key`, if `key` is current and names one.
+    #[inline]
     pub(crate) fn conn(&self, key: Key) -> Option<(&Stream, &Conn)> {
         match self.get(key) {
             Some(Source::Conn { sock, conn }) => Some((sock, conn)),
@@ -166,6 +168,7 @@ impl Sources {
     }
 
     /// The connection at `key`, mutably.
+    #[inline]
     pub(crate) fn conn_mut(&mut self, key: Key) -> Option<(&mut Stream, &mut Conn)> {
         match self.get_mut(key) {
             Some(Source::Conn { sock, conn }) => Some((sock, conn)),

@@ -84,18 +84,17 @@ impl Core {
             budget = budget.saturating_sub(if conn.is_records() { got.max(256) } else { got });
             let drained = got < asked && !hup && sock.short_read_drains();
             let step = conn.on_input(now, input, &mut self.pool);
-            conn.settle(&mut self.budget, self.pool.read_size());
+            if !matches!(step, InputStep::Deliver) {
+                // The buffer may have gone back to the pool (delivering settles later).
+                conn.settle(&mut self.budget, self.pool.read_size());
+            }
             if !self.fds_in.is_empty() {
                 self.hand_over_fds(h, key, &step);
             }
             match step {
                 InputStep::Deliver => {
-                    self.deliver(h, key);
+                    self.deliver(h, key, drained);
                     if drained {
-                        if let Some((_, conn)) = self.sources.conn_mut(key) {
-                            conn.release_input(&mut self.pool);
-                            conn.settle(&mut self.budget, self.pool.read_size());
-                        }
                         return;
                     }
                 }
@@ -110,8 +109,9 @@ impl Core {
         }
     }
 
-    /// Offer `key`'s unconsumed input to the handler.
-    fn deliver<H: Handler>(&mut self, h: &mut H, key: Key) {
+    /// Offer `key`'s unconsumed input to the handler; if the socket is `drained`, give the
+    /// read block back afterwards unless input is left in it.
+    fn deliver<H: Handler>(&mut self, h: &mut H, key: Key, drained: bool) {
         let Some((_, conn)) = self.sources.conn_mut(key) else {
             return;
         };
@@ -126,6 +126,9 @@ impl Core {
         match self.sources.conn_mut(key) {
             Some((_, conn)) => {
                 let restarted = conn.restore_input(self.now, rbuf, used, &mut self.pool);
+                if drained {
+                    conn.release_input(&mut self.pool);
+                }
                 conn.settle(&mut self.budget, self.pool.read_size());
                 if restarted {
                     self.rearm(key);
