@@ -156,20 +156,22 @@ impl Decoder {
         {
             return (0, 0);
         }
-        let (max, strip) = (f.max_frame as u64, f.strip as u64);
+        // Every frame is at least its 4-byte header, so a strip of 4 or less never refuses
+        // one; a larger strip is a shortest length, checked like the maximum.
+        let (max, min) = (f.max_frame, f.strip.max(4));
         let mut frames = 0;
         let mut rest = input;
         while let [a, b, c, d, ..] = *rest {
-            let total = 4 + u64::from(u32::from_be_bytes([a, b, c, d]));
-            // Too long, or shorter than what is stripped: `decode` reports it.
-            if total > max || total < strip {
+            // Cannot overflow where usize has 64 bits (and the check then costs nothing).
+            let Some(total) = (u32::from_be_bytes([a, b, c, d]) as usize).checked_add(4) else {
+                break;
+            };
+            // Too long, or shorter than what is stripped: `decode` reports it. Incomplete:
+            // more input first.
+            if total > max || total < min || total > rest.len() {
                 break;
             }
-            // Incomplete: `None`. (`total` fits a usize where it is at most `rest.len()`.)
-            match rest.get(total as usize..) {
-                Some(after) if total <= rest.len() as u64 => rest = after,
-                _ => break,
-            }
+            rest = &rest[total..];
             frames += 1;
         }
         (frames, input.len() - rest.len())
