@@ -454,14 +454,15 @@ impl Dgram {
 
     pub(crate) fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, PeerAddr)> {
         match self {
-            Dgram::Inet(s) => s.recv_from(buf).map(|(n, a)| (n, PeerAddr::Inet(unmap(a)))),
+            Dgram::Inet(s) => crate::sys::direct::recv_from(s.as_fd(), buf)
+                .map(|(n, a)| (n, PeerAddr::Inet(unmap(a)))),
             Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| (n, PeerAddr::Unix(a))),
         }
     }
 
     pub(crate) fn send_to(&self, buf: &[u8], peer: &PeerAddr) -> io::Result<usize> {
         match (self, peer) {
-            (Dgram::Inet(s), PeerAddr::Inet(a)) => s.send_to(buf, *a),
+            (Dgram::Inet(s), PeerAddr::Inet(a)) => crate::sys::direct::send_to(s.as_fd(), buf, a),
             (Dgram::Unix { sock, .. }, PeerAddr::Unix(a)) => {
                 use std::os::linux::net::SocketAddrExt;
                 if let Some(path) = a.as_pathname() {

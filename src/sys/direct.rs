@@ -1,15 +1,18 @@
-//! [`recv`] and [`send`] on a connected stream socket, straight to the kernel.
+//! [`recv`] and [`send`] on a connected stream socket, [`recv_from`] and [`send_to`] on an
+//! IP datagram socket, straight to the kernel.
 //!
-//! The C library's `recv` and `send` are *cancellation points*: each call switches
-//! asynchronous `pthread_cancel` on and off around the syscall, about 60 instructions that
-//! matter only to C programs that cancel threads (Rust never does). Reading and writing each
-//! connection's bytes are the reactor's commonest syscalls, so it makes them with the C
-//! library's plain `syscall(2)` entry instead: the same `recvfrom`/`sendto` system calls,
-//! the same results and errors, without the cancellation bookkeeping. `send` passes
-//! `MSG_NOSIGNAL`, as std's `TcpStream::write` does, so a peer that has gone away is an
+//! The C library's `recv`, `send`, `recvfrom` and `sendto` are *cancellation points*: each
+//! call switches asynchronous `pthread_cancel` on and off around the syscall, about 60
+//! instructions that matter only to C programs that cancel threads (Rust never does).
+//! Reading and writing each connection's bytes and each datagram are the reactor's commonest
+//! syscalls, so it makes them with the C library's plain `syscall(2)` entry instead: the same
+//! `recvfrom`/`sendto` system calls, the same results and errors, without the cancellation
+//! bookkeeping. Sends pass `MSG_NOSIGNAL`, as std's do, so a peer that has gone away is an
 //! `EPIPE` error, never a `SIGPIPE` that would kill a program not ignoring it.
 
 use std::io;
+use std::mem::size_of;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Read into `buf` from the connected socket `fd` (`recvfrom(fd, buf, len, 0, NULL, NULL)`).
@@ -59,6 +62,105 @@ pub fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     result(rc)
 }
 
+/// Receive one datagram into `buf` from the IP socket `fd`, with its sender
+/// (`recvfrom(fd, buf, len, 0, &addr, &addrlen)`). A datagram longer than `buf` is cut to fit.
+///
+/// # Errors
+///
+/// As `recvfrom(2)`; `InvalidData` if the sender is not an IPv4 or IPv6 address.
+pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    // SAFETY: all-zero bytes are a valid sockaddr_storage (plain integers).
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes, `addr` for writes of `len`
+    // bytes, and `len` for a write of its own size, all for the whole call; `fd` is borrowed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_recvfrom,
+            fd.as_raw_fd() as libc::c_long,
+            buf.as_mut_ptr(),
+            buf.len(),
+            0 as libc::c_long,
+            std::ptr::addr_of_mut!(addr).cast::<libc::sockaddr>(),
+            std::ptr::addr_of_mut!(len),
+        )
+    };
+    let n = result(rc)?;
+    // SAFETY: the kernel wrote a socket address of `len` bytes (at most the storage's size)
+    // into `addr`.
+    let from = unsafe { super::resolve::sockaddr_to_std(std::ptr::addr_of!(addr).cast(), len) };
+    from.map(|a| (n, a)).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a datagram from a sender that is not an IP address",
+        )
+    })
+}
+
+/// A socket address laid out as C has it, to pass to the kernel.
+#[repr(C)]
+union CAddr {
+    v4: libc::sockaddr_in,
+    v6: libc::sockaddr_in6,
+}
+
+fn c_addr(addr: &SocketAddr) -> (CAddr, libc::socklen_t) {
+    match addr {
+        SocketAddr::V4(a) => (
+            CAddr {
+                v4: libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                },
+            },
+            size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        ),
+        SocketAddr::V6(a) => (
+            CAddr {
+                v6: libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                },
+            },
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        ),
+    }
+}
+
+/// Send `buf` as one datagram from the IP socket `fd` to `to`
+/// (`sendto(fd, buf, len, MSG_NOSIGNAL, &to, tolen)`).
+///
+/// # Errors
+///
+/// As `sendto(2)`: `WouldBlock` when the send buffer is full, the kernel's refusal otherwise
+/// (a message too long, an unreachable network, a family the socket does not speak).
+pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], to: &SocketAddr) -> io::Result<usize> {
+    let (addr, len) = c_addr(to);
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes and `addr` holds a socket address
+    // of `len` bytes, both for the whole call; `fd` is borrowed. The kernel only reads them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            fd.as_raw_fd() as libc::c_long,
+            buf.as_ptr(),
+            buf.len(),
+            libc::MSG_NOSIGNAL as libc::c_long,
+            std::ptr::addr_of!(addr).cast::<libc::sockaddr>(),
+            len as libc::c_long,
+        )
+    };
+    result(rc)
+}
+
 /// A raw syscall's return value: a byte count, or -1 with the error in `errno`.
 fn result(rc: libc::c_long) -> io::Result<usize> {
     usize::try_from(rc).map_err(|_| io::Error::last_os_error())
@@ -98,5 +200,30 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         assert!(failed, "writing to a closed peer fails");
+    }
+
+    #[test]
+    fn datagrams_go_both_ways_with_their_addresses_v4_and_v6() {
+        for (a, b) in [("127.0.0.1:0", "127.0.0.1:0"), ("[::1]:0", "[::1]:0")] {
+            let Ok(x) = std::net::UdpSocket::bind(a) else {
+                continue; // no IPv6 loopback here
+            };
+            let y = std::net::UdpSocket::bind(b).expect("bind");
+            let (xa, ya) = (x.local_addr().expect("addr"), y.local_addr().expect("addr"));
+            assert_eq!(send_to(x.as_fd(), b"ping", &ya).expect("send"), 4);
+            let mut buf = [0u8; 16];
+            let (n, from) = recv_from(y.as_fd(), &mut buf).expect("recv");
+            assert_eq!((&buf[..n], from), (&b"ping"[..], xa));
+            assert_eq!(send_to(y.as_fd(), b"pong!", &from).expect("send"), 5);
+            let (n, from) = recv_from(x.as_fd(), &mut buf).expect("recv");
+            assert_eq!((&buf[..n], from), (&b"pong!"[..], ya));
+            y.set_nonblocking(true).expect("nonblocking");
+            let err = recv_from(y.as_fd(), &mut buf).expect_err("nothing waiting");
+            assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        }
+        // A v4 socket cannot send to a v6 address: the kernel's error, not a crash.
+        let x = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let v6: SocketAddr = "[::1]:9".parse().expect("addr");
+        assert!(send_to(x.as_fd(), b"x", &v6).is_err());
     }
 }
