@@ -5,7 +5,8 @@
 //! Every server runs in a fresh process of its own (this binary, re-executed with
 //! `NETLOOP_BENCH_SERVE=<peer>`), pinned to CPU 0; the load generator (`netloop::load`) runs
 //! here, pinned to CPU 1. For each workload and server: a warm-up run, then three measured
-//! runs; the medians are reported, with the server's user and system CPU (from
+//! runs, in rounds (each round runs every server once, so that a noisy spell on a shared
+//! machine hits all servers alike); the medians are reported, with the server's user and system CPU (from
 //! `/proc/PID/stat`), read+write syscalls (`/proc/PID/io`) and, where it matters, its memory
 //! (`VmRSS`). The table gives each server's figures and netloop's ratio to each (below 1:
 //! netloop is better). Results go to `target/echo-bench.json` and `target/echo-bench.svg`.
@@ -266,10 +267,11 @@ fn main() -> std::io::Result<()> {
         only.as_deref()
             .map_or(true, |o| o.split(',').any(|n| n == w.name))
     }) {
-        let mut per_peer = Vec::new();
-        for &peer in w.peers {
-            let mut samples = Vec::new();
-            for rep in 0..reps {
+        // Rounds: each round runs every server once, so that a noisy spell on this shared
+        // machine falls on all of them alike rather than on one server's every run.
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); w.peers.len()];
+        for rep in 0..reps {
+            for (i, &peer) in w.peers.iter().enumerate() {
                 // A fresh server per run.
                 let server = Server::start(peer)?;
                 std::thread::sleep(Duration::from_millis(100));
@@ -277,10 +279,13 @@ fn main() -> std::io::Result<()> {
                     run_once(w, &server, secs, true)?;
                 }
                 match run_once(w, &server, secs, false) {
-                    Ok(s) => samples.push(s),
+                    Ok(s) => samples[i].push(s),
                     Err(e) => eprintln!("{} {}: {e}", w.name, peer.name()),
                 }
             }
+        }
+        let mut per_peer = Vec::new();
+        for (&peer, samples) in w.peers.iter().zip(samples) {
             eprintln!("  {} {}: {} runs", w.name, peer.name(), samples.len());
             if samples.is_empty() {
                 eprintln!(

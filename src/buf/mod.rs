@@ -16,87 +16,15 @@
 //!
 //! Nothing here makes a syscall or reads a clock.
 
+mod pool;
+
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
+pub use pool::BufPool;
+
 /// The most segments gathered into one vectored write.
 pub const MAX_IOVECS: usize = 16;
-
-/// A pool of fixed-size byte blocks shared by every connection of one reactor.
-///
-/// Read blocks are kept at full length and initialised (so reads can go into them without
-/// `unsafe`); write blocks are kept empty with their capacity. Blocks that grew past the
-/// standard size are not pooled: they are dropped when given back.
-#[derive(Debug)]
-pub struct BufPool {
-    read_size: usize,
-    write_size: usize,
-    max_pooled: usize,
-    read_free: Vec<Vec<u8>>,
-    write_free: Vec<Vec<u8>>,
-}
-
-impl BufPool {
-    /// A pool handing out read blocks of `read_size` bytes and write blocks of `write_size`
-    /// bytes, keeping at most `max_pooled` idle blocks of each kind.
-    ///
-    /// # Panics
-    ///
-    /// If `read_size` or `write_size` is 0.
-    pub fn new(read_size: usize, write_size: usize, max_pooled: usize) -> BufPool {
-        assert!(read_size > 0 && write_size > 0, "buffer sizes must be > 0");
-        BufPool {
-            read_size,
-            write_size,
-            max_pooled,
-            read_free: Vec::with_capacity(max_pooled.min(1024)),
-            write_free: Vec::with_capacity(max_pooled.min(1024)),
-        }
-    }
-
-    /// Size of a read block.
-    #[inline]
-    pub fn read_size(&self) -> usize {
-        self.read_size
-    }
-
-    /// Size of a write block.
-    pub fn write_size(&self) -> usize {
-        self.write_size
-    }
-
-    /// Idle blocks held: `(read, write)`.
-    pub fn idle(&self) -> (usize, usize) {
-        (self.read_free.len(), self.write_free.len())
-    }
-
-    #[inline]
-    fn take_read(&mut self) -> Vec<u8> {
-        self.read_free
-            .pop()
-            .unwrap_or_else(|| vec![0; self.read_size])
-    }
-
-    #[inline]
-    fn give_read(&mut self, block: Vec<u8>) {
-        if block.len() == self.read_size && self.read_free.len() < self.max_pooled {
-            self.read_free.push(block);
-        }
-    }
-
-    fn take_write(&mut self) -> Vec<u8> {
-        self.write_free
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(self.write_size))
-    }
-
-    fn give_write(&mut self, mut block: Vec<u8>) {
-        if block.capacity() == self.write_size && self.write_free.len() < self.max_pooled {
-            block.clear();
-            self.write_free.push(block);
-        }
-    }
-}
 
 /// A connection's input buffer: `data()` is the unconsumed input, `spare_mut()` the room the
 /// next read goes into.
@@ -172,8 +100,24 @@ impl ReadBuf {
             return false;
         }
         let new_len = (self.buf.len() * 2).min(limit).max(self.buf.len() + 1);
-        self.buf.resize(new_len, 0);
+        self.grow(new_len, limit, pool);
         true
+    }
+
+    /// Grow to at least `len` bytes (at most `limit`): into a grown buffer the pool kept, the
+    /// unconsumed input moved over and the old block given back, or else by extending this
+    /// one (which zero-fills the new part).
+    fn grow(&mut self, len: usize, limit: usize, pool: &mut BufPool) {
+        match pool.take_large(len, limit) {
+            Some(mut bigger) => {
+                let n = self.end - self.start;
+                bigger[..n].copy_from_slice(&self.buf[self.start..self.end]);
+                pool.give_read(std::mem::replace(&mut self.buf, bigger));
+                self.start = 0;
+                self.end = n;
+            }
+            None => self.buf.resize(len, 0),
+        }
     }
 
     /// Make room for the next read of a message known to be `total` bytes long from the front
@@ -188,7 +132,7 @@ impl ReadBuf {
         if new_len > limit {
             return false;
         }
-        self.buf.resize(new_len, 0);
+        self.grow(new_len, limit, pool);
         true
     }
 
@@ -231,7 +175,7 @@ impl ReadBuf {
             return false;
         }
         if self.buf.len() < need {
-            self.buf.resize(need.max(self.buf.len() * 2).min(limit), 0);
+            self.grow(need.max(self.buf.len() * 2).min(limit), limit, pool);
         }
         true
     }

@@ -1,0 +1,195 @@
+//! [`BufPool`]: the blocks every connection's buffers are made of, kept for reuse.
+//!
+//! A connection takes a read block when input arrives and gives it back once the input is
+//! consumed; write blocks likewise follow output queued and written. Grown read buffers (a
+//! large message held whole) are kept apart, within a byte limit, so that a stream of large
+//! messages does not allocate and zero a buffer for each.
+
+/// A pool of fixed-size byte blocks shared by every connection of one reactor.
+///
+/// Read blocks are kept at full length and initialised (so reads can go into them without
+/// `unsafe`); write blocks are kept empty with their capacity.
+///
+/// Read buffers that grew past the standard size (to hold a large message whole) are kept
+/// too, apart, up to [`large_limit`](BufPool::large_limit) bytes in all: a connection that
+/// receives one large message after another then takes a grown buffer back instead of
+/// allocating and zero-filling a new one for every message, which for 64 KiB messages was
+/// most of the server's own work. Larger ones, and any beyond the limit, are dropped.
+#[derive(Debug)]
+pub struct BufPool {
+    read_size: usize,
+    write_size: usize,
+    max_pooled: usize,
+    read_free: Vec<Vec<u8>>,
+    write_free: Vec<Vec<u8>>,
+    /// Grown read buffers, each longer than `read_size`, kept for reuse.
+    large_free: Vec<Vec<u8>>,
+    /// Bytes held in `large_free`.
+    large_bytes: usize,
+}
+
+/// Grown buffers kept at most, whatever their total size.
+const MAX_LARGE: usize = 64;
+
+impl BufPool {
+    /// A pool handing out read blocks of `read_size` bytes and write blocks of `write_size`
+    /// bytes, keeping at most `max_pooled` idle blocks of each kind.
+    ///
+    /// # Panics
+    ///
+    /// If `read_size` or `write_size` is 0.
+    pub fn new(read_size: usize, write_size: usize, max_pooled: usize) -> BufPool {
+        assert!(read_size > 0 && write_size > 0, "buffer sizes must be > 0");
+        BufPool {
+            read_size,
+            write_size,
+            max_pooled,
+            read_free: Vec::with_capacity(max_pooled.min(1024)),
+            write_free: Vec::with_capacity(max_pooled.min(1024)),
+            large_free: Vec::new(),
+            large_bytes: 0,
+        }
+    }
+
+    /// The most bytes of grown read buffers kept for reuse: as much as a quarter of the
+    /// standard read blocks the pool may keep (4 MiB with the reactor's defaults).
+    pub fn large_limit(&self) -> usize {
+        self.read_size.saturating_mul(self.max_pooled) / 4
+    }
+
+    /// Grown read buffers kept: `(count, bytes)`.
+    pub fn idle_large(&self) -> (usize, usize) {
+        (self.large_free.len(), self.large_bytes)
+    }
+
+    /// Size of a read block.
+    #[inline]
+    pub fn read_size(&self) -> usize {
+        self.read_size
+    }
+
+    /// Size of a write block.
+    pub fn write_size(&self) -> usize {
+        self.write_size
+    }
+
+    /// Idle blocks held: `(read, write)`.
+    pub fn idle(&self) -> (usize, usize) {
+        (self.read_free.len(), self.write_free.len())
+    }
+
+    #[inline]
+    pub(super) fn take_read(&mut self) -> Vec<u8> {
+        self.read_free
+            .pop()
+            .unwrap_or_else(|| vec![0; self.read_size])
+    }
+
+    #[inline]
+    pub(super) fn give_read(&mut self, block: Vec<u8>) {
+        if block.len() == self.read_size {
+            if self.read_free.len() < self.max_pooled {
+                self.read_free.push(block);
+            }
+        } else if block.len() > self.read_size {
+            self.give_large(block);
+        }
+    }
+
+    /// Keep a grown read buffer if the limits allow.
+    fn give_large(&mut self, block: Vec<u8>) {
+        let len = block.len();
+        if self.large_free.len() < MAX_LARGE && self.large_bytes + len <= self.large_limit() {
+            self.large_bytes += len;
+            self.large_free.push(block);
+        }
+    }
+
+    /// A kept grown read buffer of at least `min` bytes and at most `max` (and at most twice
+    /// `min`, so that a small message does not hold a huge buffer, and its budget charge stays
+    /// near what it asked for): the shortest that fits. Full length, initialised.
+    pub(super) fn take_large(&mut self, min: usize, max: usize) -> Option<Vec<u8>> {
+        let max = max.min(min.saturating_mul(2));
+        let (i, _) = self
+            .large_free
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.len() >= min && b.len() <= max)
+            .min_by_key(|(_, b)| b.len())?;
+        let block = self.large_free.swap_remove(i);
+        self.large_bytes -= block.len();
+        Some(block)
+    }
+
+    pub(super) fn take_write(&mut self) -> Vec<u8> {
+        self.write_free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.write_size))
+    }
+
+    pub(super) fn give_write(&mut self, mut block: Vec<u8>) {
+        if block.capacity() == self.write_size && self.write_free.len() < self.max_pooled {
+            block.clear();
+            self.write_free.push(block);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ReadBuf;
+    use super::*;
+
+    /// Read `bytes` into `rbuf` as a reactor does (room, copy, commit).
+    fn fill(rbuf: &mut ReadBuf, bytes: &[u8]) {
+        let spare = rbuf.spare_mut();
+        spare[..bytes.len()].copy_from_slice(bytes);
+        rbuf.commit(bytes.len());
+    }
+
+    #[test]
+    fn a_grown_buffer_is_kept_and_taken_back_for_the_next_large_message() {
+        // Blocks of 8 bytes, 64 of them: grown buffers up to 128 bytes in all are kept.
+        let mut pool = BufPool::new(8, 8, 64);
+        assert_eq!(pool.large_limit(), 128);
+        let mut rbuf = ReadBuf::new();
+        assert!(rbuf.reserve(&mut pool, 1000));
+        // The block full of the first 8 bytes of a 40-byte message: grown by allocating.
+        fill(&mut rbuf, b"abcdefgh");
+        assert!(rbuf.reserve_for_message(40, &mut pool, 1000));
+        assert_eq!(rbuf.capacity(), 40);
+        assert_eq!(rbuf.data(), b"abcdefgh");
+        rbuf.consume(8);
+        rbuf.release(&mut pool);
+        assert_eq!(pool.idle_large(), (1, 40), "the grown buffer is kept");
+
+        // The next large message takes it back, its first bytes moved over intact.
+        assert!(rbuf.reserve(&mut pool, 1000));
+        fill(&mut rbuf, b"12345678");
+        assert!(rbuf.reserve_for_message(36, &mut pool, 1000));
+        assert_eq!(pool.idle_large(), (0, 0), "taken");
+        assert_eq!(
+            rbuf.capacity(),
+            40,
+            "the kept 40 bytes serve a 36-byte message"
+        );
+        assert_eq!(rbuf.data(), b"12345678");
+        assert_eq!(pool.idle(), (1, 0), "the small block went back");
+    }
+
+    #[test]
+    fn kept_buffers_respect_the_byte_limit_and_fit_what_is_asked() {
+        let mut pool = BufPool::new(8, 8, 64);
+        pool.give_read(vec![0; 100]);
+        pool.give_read(vec![0; 20]);
+        // 120 bytes kept; another 20 would pass the 128-byte limit.
+        pool.give_read(vec![0; 20]);
+        assert_eq!(pool.idle_large(), (2, 120));
+        // Too big for a 30-byte need (more than twice), and past a 90-byte limit.
+        assert_eq!(pool.take_large(30, 1000).map(|b| b.len()), None);
+        assert_eq!(pool.take_large(60, 90).map(|b| b.len()), None);
+        assert_eq!(pool.take_large(60, 1000).map(|b| b.len()), Some(100));
+        assert_eq!(pool.take_large(11, 1000).map(|b| b.len()), Some(20));
+        assert_eq!(pool.idle_large(), (0, 0));
+    }
+}
