@@ -1,4 +1,6 @@
-//! Hierarchical timer wheel: the reactor's store of pending timeouts.
+//! Hierarchical timer wheel: the reactor's store of pending timeouts; and, beside it,
+//! [`PreciseTimers`], a heap for the few timers that must keep exact, sub-millisecond
+//! deadlines (`precise.rs`).
 //!
 //! The reactor needs to (a) schedule and cancel many timeouts cheaply (every connection has an
 //! idle timeout that is re-armed on each read), (b) know how long it may block in the OS poll
