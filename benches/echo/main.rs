@@ -19,7 +19,8 @@
 //! * W3: 8 connections x 4 in flight x 64 KiB: server CPU per MB.
 //! * W4h: 10,000 connections, one frame each per 200 ms (open loop): server CPU per frame,
 //!   and memory per connection.
-//! * U1: UDP, 64 sockets x 4 in flight x 64 B: server CPU per datagram.
+//! * U1: UDP, 64 sockets x 4 in flight x 64 B: server CPU per datagram (netloop also with
+//!   `Config::udp_batching`, as `netloop-batch`).
 //! * T1: a 250 µs timer on an idle reactor: how late it fires, p50 and p99 (`timers.rs`).
 //!
 //! `ECHO_BENCH_SECS` sets the measured seconds per run (default 2); `ECHO_BENCH_ONLY=W2,U1`
@@ -70,6 +71,15 @@ const EVENTED: &[Peer] = &[
 ];
 
 const SPIN: &[Peer] = &[Peer::NetloopSpin];
+/// U1 also runs netloop with `recvmmsg`/`sendmmsg` (`Config::udp_batching`).
+const UDP: &[Peer] = &[
+    Peer::Netloop,
+    Peer::NetloopBatch,
+    Peer::TokioCurrent,
+    Peer::TokioMulti,
+    Peer::StdThreads,
+    Peer::MioLoop,
+];
 
 pub const WORKLOADS: [Workload; 6] = [
     Workload {
@@ -136,7 +146,7 @@ pub const WORKLOADS: [Workload; 6] = [
         rate: None,
         spin: false,
         metric: Metric::CpuPerFrame,
-        peers: ALL,
+        peers: UDP,
     },
 ];
 

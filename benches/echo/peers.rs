@@ -15,6 +15,8 @@ pub enum Peer {
     MioLoop,
     /// netloop with `Config::busy_poll` (W1s only).
     NetloopSpin,
+    /// netloop with `Config::udp_batching`: `recvmmsg`/`sendmmsg` (U1 only).
+    NetloopBatch,
 }
 
 impl Peer {
@@ -34,13 +36,14 @@ impl Peer {
             Peer::StdThreads => "std-threads",
             Peer::MioLoop => "mio-loop",
             Peer::NetloopSpin => "netloop-spin",
+            Peer::NetloopBatch => "netloop-batch",
         }
     }
 
     pub fn from_name(s: &str) -> Option<Peer> {
         Peer::ALL
             .into_iter()
-            .chain([Peer::NetloopSpin])
+            .chain([Peer::NetloopSpin, Peer::NetloopBatch])
             .find(|p| p.name() == s)
     }
 }
@@ -60,8 +63,9 @@ pub fn serve(peer: Peer) -> io::Result<()> {
     println!("READY {} {}", tcp.local_addr()?, udp.local_addr()?);
     io::stdout().flush()?;
     match peer {
-        Peer::Netloop => netloop_server(tcp, udp, false),
-        Peer::NetloopSpin => netloop_server(tcp, udp, true),
+        Peer::Netloop => netloop_server(tcp, udp, false, false),
+        Peer::NetloopSpin => netloop_server(tcp, udp, true, false),
+        Peer::NetloopBatch => netloop_server(tcp, udp, false, true),
         Peer::TokioCurrent => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -79,12 +83,13 @@ pub fn serve(peer: Peer) -> io::Result<()> {
     }
 }
 
-fn netloop_server(tcp: TcpListener, udp: UdpSocket, spin: bool) -> io::Result<()> {
+fn netloop_server(tcp: TcpListener, udp: UdpSocket, spin: bool, batch: bool) -> io::Result<()> {
     use netloop::framing::Codec;
     use netloop::services::CourseServer;
     let mut config = netloop::Config::default();
     config.max_read_buffer = config.max_read_buffer.max(8 << 20);
     config.busy_poll = spin;
+    config.udp_batching = batch;
     let server = CourseServer::with_codec(Codec::length_prefixed(8 << 20))
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let mut reactor = netloop::Reactor::with_config(server, config)?;
