@@ -76,6 +76,8 @@
 //! inserted during the loop, in insertion order.
 
 mod level;
+#[cfg(test)]
+mod model_tests;
 mod precise;
 mod slab;
 #[cfg(test)]
