@@ -71,6 +71,24 @@ impl ReadBuf {
         self.buf.len()
     }
 
+    /// Take a block from `pool` into an empty buffer that holds none, and return its room
+    /// (the whole block).
+    ///
+    /// # Panics
+    ///
+    /// If the buffer already holds a block.
+    #[inline]
+    pub fn take_block(&mut self, pool: &mut BufPool) -> &mut [u8] {
+        assert!(
+            self.buf.is_empty(),
+            "take_block: the buffer holds a block already"
+        );
+        self.buf = pool.take_read();
+        self.start = 0;
+        self.end = 0;
+        &mut self.buf
+    }
+
     /// Mark the first `n` bytes of [`data`](Self::data) as used.
     ///
     /// # Panics

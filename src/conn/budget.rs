@@ -79,6 +79,12 @@ impl Conn {
         record: Option<usize>,
         budget: &mut Budget,
     ) -> Result<&mut [u8], NoRoom> {
+        if self.rbuf.capacity() == 0 && record.is_none() && self.expected == 0 {
+            // The common case: no input held, no message announced. One pooled block, which
+            // the budget does not count (`wanted_charge` is 0 for it), so nothing to charge.
+            debug_assert_eq!(self.charge, 0);
+            return Ok(self.rbuf.take_block(pool));
+        }
         if self.is_closing() {
             // Closing: what is read is dropped at once, so it needs one block and no budget.
             self.rbuf.clear(pool);

@@ -37,6 +37,7 @@ impl Context<'_> {
     }
 
     /// The counters, for layers above the reactor that count their own events (frames).
+    #[inline]
     pub(crate) fn stats_mut(&mut self) -> &mut Stats {
         &mut self.core.stats
     }
@@ -136,6 +137,7 @@ impl Context<'_> {
     /// # Errors
     ///
     /// As for [`write`](Context::write).
+    #[inline]
     pub fn write_now(&mut self, conn: ConnId, data: &[u8]) -> io::Result<()> {
         self.core.write_now(conn.0, data)
     }
@@ -360,6 +362,7 @@ impl Context<'_> {
     }
 
     /// Is `conn` a live connection (not closed, not stale)?
+    #[inline]
     pub fn is_open(&self, conn: ConnId) -> bool {
         matches!(self.core.sources.conn(conn.0), Some((_, c)) if !c.is_closing())
     }

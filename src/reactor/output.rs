@@ -42,6 +42,7 @@ impl Core {
 
     /// Write `data` on `key` at once if nothing is queued ahead of it, and queue (copy) only
     /// what the kernel does not take.
+    #[inline]
     pub(crate) fn write_now(&mut self, key: Key, data: &[u8]) -> io::Result<()> {
         use std::io::Write;
         let now = self.now;

@@ -92,6 +92,10 @@ impl Stream {
         cmsg: &mut Vec<u8>,
         fds: &mut Vec<std::os::fd::OwnedFd>,
     ) -> io::Result<usize> {
+        // TCP first: the common case, one match.
+        if let Stream::Tcp(s) = self {
+            return crate::sys::direct::recv(s.as_fd(), buf);
+        }
         if !self.passes_fds() {
             return self.read(buf);
         }
