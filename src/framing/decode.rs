@@ -148,7 +148,7 @@ impl Decoder {
         let Format::Length(f) = &self.codec.format else {
             return (0, 0);
         };
-        if self.state != State::Ready
+        if !matches!(self.state, State::Ready)
             || f.width != 4
             || f.offset != 0
             || f.adjustment != 0
@@ -156,22 +156,24 @@ impl Decoder {
         {
             return (0, 0);
         }
-        // Every frame is at least its 4-byte header, so a strip of 4 or less never refuses
-        // one; a larger strip is a shortest length, checked like the maximum.
-        let (max, min) = (f.max_frame, f.strip.max(4));
+        // In body lengths (the header's 4 bytes off): the longest a frame may be, and the
+        // shortest (a strip past the header needs that much body; 0 otherwise). A valid
+        // codec has `max_frame >= 4`.
+        let max_body = f.max_frame.saturating_sub(4);
+        let min_body = f.strip.saturating_sub(4);
         let mut frames = 0;
         let mut rest = input;
-        while let [a, b, c, d, ..] = *rest {
-            // Cannot overflow where usize has 64 bits (and the check then costs nothing).
-            let Some(total) = (u32::from_be_bytes([a, b, c, d]) as usize).checked_add(4) else {
-                break;
-            };
+        while let [a, b, c, d, ref body @ ..] = *rest {
+            let len = u32::from_be_bytes([a, b, c, d]) as usize;
             // Too long, or shorter than what is stripped: `decode` reports it. Incomplete:
             // more input first.
-            if total > max || total < min || total > rest.len() {
+            if len > max_body || len < min_body {
                 break;
             }
-            rest = &rest[total..];
+            let Some(next) = body.get(len..) else {
+                break;
+            };
+            rest = next;
             frames += 1;
         }
         (frames, input.len() - rest.len())
