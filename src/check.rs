@@ -259,6 +259,34 @@ pub fn decode_chunks(data: &[u8]) {
         assert_eq!(left_whole, left_pieces);
         assert_eq!(left_whole, left_bytewise);
     }
+    scan_agrees(&codec, stream);
+}
+
+/// `Decoder::scan_whole_frames` counts and measures the same whole frames at the front of
+/// `stream` as `decode` called frame by frame (or declines, for codecs it does not scan).
+fn scan_agrees(codec: &Codec, stream: &[u8]) {
+    let Ok(mut decoder) = codec.decoder() else {
+        return;
+    };
+    let (frames, end) = decoder.scan_whole_frames(stream);
+    let scanned = matches!(
+        codec.format,
+        Format::Length(f) if f.width == 4 && f.offset == 0 && f.adjustment == 0 && f.endian == Endian::Big
+    );
+    if !scanned {
+        assert_eq!((frames, end), (0, 0), "a scan of a codec it cannot scan");
+        return;
+    }
+    let (mut want_frames, mut want_end) = (0, 0);
+    while let Ok(Decoded::Frame { consumed, .. }) = decoder.decode(&stream[want_end..]) {
+        want_frames += 1;
+        want_end += consumed;
+    }
+    assert_eq!(
+        (frames, end),
+        (want_frames, want_end),
+        "the one-pass scan disagrees with decoding for {codec:?}"
+    );
 }
 
 /// Encode payloads, decode the result: the frames come back. Panics if not.
