@@ -61,14 +61,20 @@ impl Timers for Wheel {
         black_box(self.0.cancel(h));
     }
     fn expire_until(&mut self, until: u64) -> usize {
-        let mut fired = 0;
-        for now in 0..=until {
-            while self.0.poll(now).is_some() {
-                fired += 1;
-            }
-        }
-        fired
+        step_through(until, |now| self.0.poll(now).is_some())
     }
+}
+
+/// Advance 1 ms at a time up to `until`, calling `fire(now)` until it says nothing more is
+/// due; how many fired.
+fn step_through(until: u64, mut fire: impl FnMut(u64) -> bool) -> usize {
+    let mut fired = 0;
+    for now in 0..=until {
+        while fire(now) {
+            fired += 1;
+        }
+    }
+    fired
 }
 
 struct Heap(PreciseTimers<u64, u32>);
@@ -85,13 +91,7 @@ impl Timers for Heap {
         black_box(self.0.cancel(h));
     }
     fn expire_until(&mut self, until: u64) -> usize {
-        let mut fired = 0;
-        for now in 0..=until {
-            while self.0.poll(now).is_some() {
-                fired += 1;
-            }
-        }
-        fired
+        step_through(until, |now| self.0.poll(now).is_some())
     }
 }
 
@@ -118,17 +118,13 @@ impl Timers for Tree {
         black_box(self.map.remove(&k));
     }
     fn expire_until(&mut self, until: u64) -> usize {
-        let mut fired = 0;
-        for now in 0..=until {
-            while let Some(entry) = self.map.first_entry() {
-                if entry.key().0 > now {
-                    break;
-                }
+        step_through(until, |now| match self.map.first_entry() {
+            Some(entry) if entry.key().0 <= now => {
                 entry.remove();
-                fired += 1;
+                true
             }
-        }
-        fired
+            _ => false,
+        })
     }
 }
 

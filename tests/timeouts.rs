@@ -166,6 +166,16 @@ fn set_timeout_on_one_connection_overrides_the_default() {
     assert_eq!(reactor.handler().closed[0].1, Some(TimeoutKind::Idle));
 }
 
+/// Run `reactor` until its handler stops it, or until a watchdog does after `util::STEP`.
+fn run_bounded<H: Handler + 'static>(reactor: &mut Reactor<H>) {
+    let handle = reactor.handle();
+    let _watchdog = std::thread::spawn(move || {
+        std::thread::sleep(util::STEP);
+        let _ = handle.stop();
+    });
+    reactor.run().unwrap();
+}
+
 /// User timers fire once each, never early, and cancelled ones never.
 #[derive(Default)]
 struct Timers {
@@ -201,13 +211,7 @@ fn user_timers_fire_in_order_never_early_and_cancel_works() {
             "second cancel is stale"
         );
     });
-    let handle = reactor.handle();
-    let guard = std::thread::spawn(move || {
-        std::thread::sleep(util::STEP);
-        let _ = handle.stop();
-    });
-    reactor.run().unwrap();
-    drop(guard);
+    run_bounded(&mut reactor);
     let h = reactor.handler();
     let set_at = h.set_at.unwrap();
     let tokens: Vec<u64> = h.fired.iter().map(|f| f.0).collect();
@@ -278,13 +282,7 @@ fn precise_timers_fire_in_order_never_early_and_cancel_works() {
         cx.set_precise_timer(Duration::from_micros(200), 0);
         h.late_cancel = Some(cx.set_precise_timer(Duration::from_secs(3600), 1000));
     });
-    let handle = reactor.handle();
-    let guard = std::thread::spawn(move || {
-        std::thread::sleep(util::STEP);
-        let _ = handle.stop();
-    });
-    reactor.run().unwrap();
-    drop(guard);
+    run_bounded(&mut reactor);
     let late = reactor.handler().late_cancel.unwrap();
     assert!(
         reactor.with_context(|_, cx| cx.cancel_timer(late)),

@@ -22,9 +22,25 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// As `recv(2)`: `WouldBlock` when nothing is waiting on a non-blocking socket, `Interrupted`
 /// on a signal, the connection's error otherwise.
 pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: `fd` is a descriptor borrowed for the call; `buf` is valid for writes of
-    // `buf.len()` bytes for the whole call; the address arguments are null, which recvfrom
-    // accepts for a connected socket. The kernel writes at most `len` bytes into `buf`.
+    // SAFETY: null address arguments are what recvfrom takes for a connected socket.
+    unsafe { recvfrom(fd, buf, std::ptr::null_mut(), std::ptr::null_mut()) }
+}
+
+/// `recvfrom(2)` through `syscall(2)`.
+///
+/// # Safety
+///
+/// `addr` and `len` are both null, or `addr` is valid for writes of `*len` bytes and `len`
+/// for a read and a write of a `socklen_t`, for the whole call.
+unsafe fn recvfrom(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    addr: *mut libc::sockaddr,
+    len: *mut libc::socklen_t,
+) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the whole call, `fd` is
+    // borrowed, and the caller vouches for `addr` and `len`. The kernel writes at most
+    // `buf.len()` bytes into `buf` and at most `*len` into `addr`.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_recvfrom,
@@ -32,8 +48,35 @@ pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
             buf.as_mut_ptr(),
             buf.len(),
             0 as libc::c_long,
-            std::ptr::null_mut::<libc::sockaddr>(),
-            std::ptr::null_mut::<libc::socklen_t>(),
+            addr,
+            len,
+        )
+    };
+    result(rc)
+}
+
+/// `sendto(2)` with `MSG_NOSIGNAL` through `syscall(2)`.
+///
+/// # Safety
+///
+/// `addr` is null with `len` 0, or valid for reads of `len` bytes for the whole call.
+unsafe fn sendto(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    addr: *const libc::sockaddr,
+    len: libc::socklen_t,
+) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the whole call, `fd` is
+    // borrowed, and the caller vouches for `addr`. The kernel only reads them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            fd.as_raw_fd() as libc::c_long,
+            buf.as_ptr(),
+            buf.len(),
+            libc::MSG_NOSIGNAL as libc::c_long,
+            addr,
+            len as libc::c_long,
         )
     };
     result(rc)
@@ -45,21 +88,8 @@ pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 ///
 /// As `send(2)`: `WouldBlock` when the send buffer is full, `BrokenPipe` when the peer is gone.
 pub fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `fd` is a descriptor borrowed for the call; `buf` is valid for reads of
-    // `buf.len()` bytes for the whole call; a null address with length 0 is what sendto
-    // takes for a connected socket. The kernel only reads from `buf`.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_sendto,
-            fd.as_raw_fd() as libc::c_long,
-            buf.as_ptr(),
-            buf.len(),
-            libc::MSG_NOSIGNAL as libc::c_long,
-            std::ptr::null::<libc::sockaddr>(),
-            0 as libc::c_long,
-        )
-    };
-    result(rc)
+    // SAFETY: a null address of length 0 is what sendto takes for a connected socket.
+    unsafe { sendto(fd, buf, std::ptr::null(), 0) }
 }
 
 /// Receive one datagram into `buf` from the IP socket `fd`, with its sender
@@ -72,20 +102,16 @@ pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Socke
     // SAFETY: all-zero bytes are a valid sockaddr_storage (plain integers).
     let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes, `addr` for writes of `len`
-    // bytes, and `len` for a write of its own size, all for the whole call; `fd` is borrowed.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_recvfrom,
-            fd.as_raw_fd() as libc::c_long,
-            buf.as_mut_ptr(),
-            buf.len(),
-            0 as libc::c_long,
+    // SAFETY: `addr` is valid for writes of `len` bytes (its own size) and `len` for a read
+    // and a write, both for the whole call.
+    let n = unsafe {
+        recvfrom(
+            fd,
+            buf,
             std::ptr::addr_of_mut!(addr).cast::<libc::sockaddr>(),
             std::ptr::addr_of_mut!(len),
         )
-    };
-    let n = result(rc)?;
+    }?;
     // SAFETY: the kernel wrote a socket address of `len` bytes (at most the storage's size)
     // into `addr`.
     let from = unsafe { super::resolve::sockaddr_to_std(std::ptr::addr_of!(addr).cast(), len) };
@@ -145,20 +171,15 @@ fn c_addr(addr: &SocketAddr) -> (CAddr, libc::socklen_t) {
 /// (a message too long, an unreachable network, a family the socket does not speak).
 pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], to: &SocketAddr) -> io::Result<usize> {
     let (addr, len) = c_addr(to);
-    // SAFETY: `buf` is valid for reads of `buf.len()` bytes and `addr` holds a socket address
-    // of `len` bytes, both for the whole call; `fd` is borrowed. The kernel only reads them.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_sendto,
-            fd.as_raw_fd() as libc::c_long,
-            buf.as_ptr(),
-            buf.len(),
-            libc::MSG_NOSIGNAL as libc::c_long,
+    // SAFETY: `addr` holds a socket address of `len` bytes for the whole call.
+    unsafe {
+        sendto(
+            fd,
+            buf,
             std::ptr::addr_of!(addr).cast::<libc::sockaddr>(),
-            len as libc::c_long,
+            len,
         )
-    };
-    result(rc)
+    }
 }
 
 /// A raw syscall's return value: a byte count, or -1 with the error in `errno`.
