@@ -269,10 +269,7 @@ fn scan_agrees(codec: &Codec, stream: &[u8]) {
         return;
     };
     let (frames, end) = decoder.scan_whole_frames(stream);
-    let scanned = matches!(
-        codec.format,
-        Format::Length(f) if f.width == 4 && f.offset == 0 && f.adjustment == 0 && f.endian == Endian::Big
-    );
+    let scanned = matches!(codec.format, Format::Length(f) if f.is_plain_be32());
     if !scanned {
         assert_eq!((frames, end), (0, 0), "a scan of a codec it cannot scan");
         return;

@@ -264,7 +264,8 @@ impl Handler for Precise {
             return;
         }
         let after = Duration::from_micros(150 + 20 * token);
-        self.due.push(Instant::now() + after);
+        // Timers count from the turn's `now`, not from this instant.
+        self.due.push(cx.now() + after);
         cx.set_precise_timer(after, token + 1);
         if token == 5 {
             // Due before the one just set: it must neither fire nor hold the others up.
@@ -278,7 +279,7 @@ impl Handler for Precise {
 fn precise_timers_fire_in_order_never_early_and_cancel_works() {
     let mut reactor = Reactor::new(Precise::default()).unwrap();
     reactor.with_context(|h, cx| {
-        h.due.push(Instant::now() + Duration::from_micros(200));
+        h.due.push(cx.now() + Duration::from_micros(200));
         cx.set_precise_timer(Duration::from_micros(200), 0);
         h.late_cancel = Some(cx.set_precise_timer(Duration::from_secs(3600), 1000));
     });

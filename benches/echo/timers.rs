@@ -43,7 +43,8 @@ struct Chain {
 
 impl Chain {
     fn arm(&mut self, cx: &mut Context<'_>) {
-        self.due = Instant::now() + AFTER;
+        // The timer counts from the turn's `now`: that is its deadline.
+        self.due = cx.now() + AFTER;
         if self.precise {
             cx.set_precise_timer(AFTER, 0);
         } else {

@@ -223,6 +223,15 @@ impl ReadBuf {
     pub fn shrink_back(&mut self, capacity: usize, pool: &mut BufPool) {
         if capacity == 0 {
             self.release(pool);
+        } else if capacity == pool.read_size()
+            && capacity < self.buf.len()
+            && self.end <= capacity
+            && self.start == 0
+        {
+            // Grown from a standard block: back into one, and the grown buffer to the pool.
+            let mut block = pool.take_read();
+            block[..self.end].copy_from_slice(&self.buf[..self.end]);
+            pool.give_read(std::mem::replace(&mut self.buf, block));
         } else if capacity < self.buf.len() && self.end <= capacity && self.start == 0 {
             self.buf.truncate(capacity);
             self.buf.shrink_to_fit();

@@ -24,7 +24,7 @@ pub struct BufPool {
     write_free: Vec<Vec<u8>>,
     /// Grown read buffers, each longer than `read_size`, kept for reuse.
     large_free: Vec<Vec<u8>>,
-    /// Bytes held in `large_free`.
+    /// Bytes held in `large_free` (their capacities).
     large_bytes: usize,
 }
 
@@ -57,7 +57,7 @@ impl BufPool {
         self.read_size.saturating_mul(self.max_pooled) / 4
     }
 
-    /// Grown read buffers kept: `(count, bytes)`.
+    /// Grown read buffers kept: `(count, bytes of capacity)`.
     pub fn idle_large(&self) -> (usize, usize) {
         (self.large_free.len(), self.large_bytes)
     }
@@ -98,26 +98,30 @@ impl BufPool {
 
     /// Keep a grown read buffer if the limits allow.
     fn give_large(&mut self, block: Vec<u8>) {
-        let len = block.len();
-        if self.large_free.len() < MAX_LARGE && self.large_bytes + len <= self.large_limit() {
-            self.large_bytes += len;
+        let size = block.capacity();
+        if self.large_free.len() < MAX_LARGE && self.large_bytes + size <= self.large_limit() {
+            self.large_bytes += size;
             self.large_free.push(block);
         }
     }
 
-    /// A kept grown read buffer of at least `min` bytes and at most `max` (and at most twice
-    /// `min`, so that a small message does not hold a huge buffer, and its budget charge stays
-    /// near what it asked for): the shortest that fits. Full length, initialised.
-    pub(super) fn take_large(&mut self, min: usize, max: usize) -> Option<Vec<u8>> {
-        let max = max.min(min.saturating_mul(2));
+    /// A kept grown read buffer for exactly `len` bytes: the one with the least room that
+    /// has at least `len` (and at most `max`, and at most twice `len`, so that a small message
+    /// does not hold a huge allocation). Returned `len` bytes long, initialised (only bytes
+    /// past what it last held are zero-filled), so that a connection's budget charge, which
+    /// counts the length, is what it asked for.
+    pub(super) fn take_large(&mut self, len: usize, max: usize) -> Option<Vec<u8>> {
+        let max = max.min(len.saturating_mul(2));
         let (i, _) = self
             .large_free
             .iter()
             .enumerate()
-            .filter(|(_, b)| b.len() >= min && b.len() <= max)
-            .min_by_key(|(_, b)| b.len())?;
-        let block = self.large_free.swap_remove(i);
-        self.large_bytes -= block.len();
+            .filter(|(_, b)| b.capacity() >= len && b.capacity() <= max)
+            .min_by_key(|(_, b)| b.capacity())?;
+        let mut block = self.large_free.swap_remove(i);
+        self.large_bytes -= block.capacity();
+        // Within capacity: no reallocation.
+        block.resize(len, 0);
         Some(block)
     }
 
@@ -170,8 +174,8 @@ mod tests {
         assert_eq!(pool.idle_large(), (0, 0), "taken");
         assert_eq!(
             rbuf.capacity(),
-            40,
-            "the kept 40 bytes serve a 36-byte message"
+            36,
+            "the kept 40-byte allocation serves a 36-byte message, as 36 bytes"
         );
         assert_eq!(rbuf.data(), b"12345678");
         assert_eq!(pool.idle(), (1, 0), "the small block went back");
@@ -188,8 +192,13 @@ mod tests {
         // Too big for a 30-byte need (more than twice), and past a 90-byte limit.
         assert_eq!(pool.take_large(30, 1000).map(|b| b.len()), None);
         assert_eq!(pool.take_large(60, 90).map(|b| b.len()), None);
-        assert_eq!(pool.take_large(60, 1000).map(|b| b.len()), Some(100));
-        assert_eq!(pool.take_large(11, 1000).map(|b| b.len()), Some(20));
+        let b = pool.take_large(60, 1000).expect("the 100-byte buffer");
+        assert_eq!((b.len(), b.capacity()), (60, 100));
+        assert_eq!(pool.take_large(11, 1000).map(|b| b.len()), Some(11));
         assert_eq!(pool.idle_large(), (0, 0));
+        // Given back, it counts its whole allocation and serves a longer message again.
+        pool.give_read(b);
+        assert_eq!(pool.idle_large(), (1, 100));
+        assert_eq!(pool.take_large(90, 1000).map(|b| b.len()), Some(90));
     }
 }

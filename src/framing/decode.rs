@@ -148,12 +148,7 @@ impl Decoder {
         let Format::Length(f) = &self.codec.format else {
             return (0, 0);
         };
-        if !matches!(self.state, State::Ready)
-            || f.width != 4
-            || f.offset != 0
-            || f.adjustment != 0
-            || f.endian != Endian::Big
-        {
+        if !matches!(self.state, State::Ready) || !f.is_plain_be32() {
             return (0, 0);
         }
         // In body lengths (the header's 4 bytes off): the longest a frame may be, and the
@@ -293,7 +288,7 @@ fn parse_length(f: &LengthField, input: &[u8]) -> Parse {
     // The common shape, netloop's own wire format: a 4-byte big-endian length at the start,
     // counting the body only. Same answers as the general path below, in fewer steps (no
     // 128-bit arithmetic, no byte-by-byte field).
-    if f.width == 4 && f.offset == 0 && f.adjustment == 0 && f.endian == Endian::Big {
+    if f.is_plain_be32() {
         let Some(&[a, b, c, d]) = input.get(..4) else {
             return Parse::Incomplete;
         };

@@ -92,7 +92,7 @@ impl Codec {
         // The fields are public: a hand-made codec is checked here, not trusted.
         self.validate().map_err(EncodeError::Config)?;
         if let Format::Length(f) = &self.format {
-            if f.width == 4 && f.offset == 0 && f.adjustment == 0 && f.endian == Endian::Big {
+            if f.is_plain_be32() {
                 return be32_envelope(f.max_frame, f.strip, payload.len());
             }
         }

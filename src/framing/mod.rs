@@ -140,6 +140,12 @@ impl LengthField {
     pub fn header_len(&self) -> usize {
         self.offset + self.width
     }
+
+    /// netloop's own shape: a 4-byte big-endian length at the start, counting the body, no
+    /// adjustment (the decoder's and encoder's fast paths).
+    pub(crate) fn is_plain_be32(&self) -> bool {
+        self.width == 4 && self.offset == 0 && self.adjustment == 0 && self.endian == Endian::Big
+    }
 }
 
 /// The default maximum frame: 8 MiB on the wire.

@@ -321,7 +321,7 @@ impl Context<'_> {
     /// Like [`set_timer`](Context::set_timer), for a deadline that must be kept to a fraction
     /// of a millisecond (pacing, retransmission, a latency budget): fire
     /// [`Handler::on_timer`](super::Handler::on_timer) with `token` once exactly `after` has
-    /// passed, never earlier.
+    /// passed since the turn's [`now`](Context::now), never earlier.
     ///
     /// The wheel behind `set_timer` counts whole milliseconds, and a poll waits in whole
     /// milliseconds. Precise timers are kept apart, in a heap by exact deadline; when the

@@ -195,7 +195,8 @@ impl FrameDecoders {
     /// frames of the read go back with one [`Context::write_now`] straight from `data`, with no
     /// re-encoding and no copy unless the kernel leaves some; otherwise each is re-encoded with
     /// [`send_frame`]. Returns the bytes used (what `on_data` must return), the bytes of the
-    /// answer, and the write's result (`Ok` when there was nothing to send).
+    /// answer, and the write's result (`Ok` when there was nothing to send; `BrokenPipe` when
+    /// `conn` is closing and takes no more output; nothing is sent if decoding closed it).
     pub fn echo(
         &mut self,
         cx: &mut Context<'_>,

@@ -114,6 +114,8 @@ impl Poller {
             if self.events.iter().any(|e| e.token() == PRECISE_TIMER) {
                 timer.clear();
                 *armed = None;
+                // The reactor's own wake-up, not an event of its sockets.
+                return result.map(|n| n - 1);
             }
         }
         result

@@ -123,45 +123,6 @@ pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Socke
     })
 }
 
-/// A socket address laid out as C has it, to pass to the kernel.
-#[repr(C)]
-union CAddr {
-    v4: libc::sockaddr_in,
-    v6: libc::sockaddr_in6,
-}
-
-fn c_addr(addr: &SocketAddr) -> (CAddr, libc::socklen_t) {
-    match addr {
-        SocketAddr::V4(a) => (
-            CAddr {
-                v4: libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: a.port().to_be(),
-                    sin_addr: libc::in_addr {
-                        s_addr: u32::from_ne_bytes(a.ip().octets()),
-                    },
-                    sin_zero: [0; 8],
-                },
-            },
-            size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        ),
-        SocketAddr::V6(a) => (
-            CAddr {
-                v6: libc::sockaddr_in6 {
-                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                    sin6_port: a.port().to_be(),
-                    sin6_flowinfo: a.flowinfo(),
-                    sin6_addr: libc::in6_addr {
-                        s6_addr: a.ip().octets(),
-                    },
-                    sin6_scope_id: a.scope_id(),
-                },
-            },
-            size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-        ),
-    }
-}
-
 /// Send `buf` as one datagram from the IP socket `fd` to `to`
 /// (`sendto(fd, buf, len, MSG_NOSIGNAL, &to, tolen)`).
 ///
@@ -170,16 +131,9 @@ fn c_addr(addr: &SocketAddr) -> (CAddr, libc::socklen_t) {
 /// As `sendto(2)`: `WouldBlock` when the send buffer is full, the kernel's refusal otherwise
 /// (a message too long, an unreachable network, a family the socket does not speak).
 pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], to: &SocketAddr) -> io::Result<usize> {
-    let (addr, len) = c_addr(to);
-    // SAFETY: `addr` holds a socket address of `len` bytes for the whole call.
-    unsafe {
-        sendto(
-            fd,
-            buf,
-            std::ptr::addr_of!(addr).cast::<libc::sockaddr>(),
-            len,
-        )
-    }
+    let addr = socket2::SockAddr::from(*to);
+    // SAFETY: `addr` holds a socket address of `addr.len()` bytes for the whole call.
+    unsafe { sendto(fd, buf, addr.as_ptr().cast::<libc::sockaddr>(), addr.len()) }
 }
 
 /// A raw syscall's return value: a byte count, or -1 with the error in `errno`.
