@@ -292,32 +292,11 @@ fn parse_length(f: &LengthField, input: &[u8]) -> Parse {
         let Some(&[a, b, c, d]) = input.get(..4) else {
             return Parse::Incomplete;
         };
-        let total = 4 + u64::from(u32::from_be_bytes([a, b, c, d]));
-        if total > f.max_frame as u64 {
-            return Parse::TooLong {
-                error: FrameError::TooLong {
-                    len: total,
-                    max: f.max_frame,
-                },
-                skip: Skip::Bytes(total),
-            };
-        }
-        // total <= max_frame, a usize.
-        let total = total as usize;
-        if f.strip > total {
-            return Parse::Invalid(FrameError::StripExceedsFrame {
-                strip: f.strip,
-                len: total as u64,
-            });
-        }
-        if input.len() < total {
-            return Parse::Incomplete;
-        }
-        return Parse::Frame {
-            start: f.strip,
-            end: total,
-            consumed: total,
-        };
+        return frame_of(
+            f,
+            4 + u64::from(u32::from_be_bytes([a, b, c, d])),
+            input.len(),
+        );
     }
     let header = f.header_len();
     if input.len() < header {
@@ -332,15 +311,21 @@ fn parse_length(f: &LengthField, input: &[u8]) -> Parse {
             adjustment: f.adjustment,
         });
     }
-    let total = header as i128 + body;
-    let len = u64::try_from(total).unwrap_or(u64::MAX);
-    if total > f.max_frame as i128 {
+    // Saturated: a total past u64::MAX is past any maximum too.
+    let total = u64::try_from(header as i128 + body).unwrap_or(u64::MAX);
+    frame_of(f, total, input.len())
+}
+
+/// What a frame of `total` bytes on the wire (header included) is, with `available` bytes of
+/// input: too long, shorter than what is stripped, incomplete, or whole.
+fn frame_of(f: &LengthField, total: u64, available: usize) -> Parse {
+    if total > f.max_frame as u64 {
         return Parse::TooLong {
             error: FrameError::TooLong {
-                len,
+                len: total,
                 max: f.max_frame,
             },
-            skip: Skip::Bytes(len),
+            skip: Skip::Bytes(total),
         };
     }
     // total <= max_frame, a usize.
@@ -348,10 +333,10 @@ fn parse_length(f: &LengthField, input: &[u8]) -> Parse {
     if f.strip > total {
         return Parse::Invalid(FrameError::StripExceedsFrame {
             strip: f.strip,
-            len,
+            len: total as u64,
         });
     }
-    if input.len() < total {
+    if available < total {
         return Parse::Incomplete;
     }
     Parse::Frame {

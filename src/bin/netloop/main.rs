@@ -29,7 +29,7 @@ mod ping;
 
 use clients::ClientArgs;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use netloop::framing::DEFAULT_MAX_FRAME;
 use netloop::server::Server;
 use netloop::services::{self, CourseConfig};
@@ -60,60 +60,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  netloop serve\n  netloop serve --tcp 127.0.0.1:9999 --tcp [::1]:9999 --timeout 30\n  netloop serve --framed 127.0.0.1:7000 --max-frame 65536\n  netloop serve --threads 2 --stats 10 --max-conns 10000\n  netloop serve --unix /tmp/netloop.sock --unix @netloop   (a file, and an abstract name)\n  netloop serve --tcp [::]:9999 --framed [::]:9998   (each one socket for IPv4 and IPv6)\n  RUST_LOG=debug netloop serve --udp 0.0.0.0:11111"
     )]
-    Serve {
-        /// UDP upper-casing service address (repeatable).
-        #[arg(long = "udp", value_name = "ADDR", value_parser = parse_addr)]
-        udp: Vec<SocketAddr>,
-        /// TCP stream echo service address (repeatable).
-        #[arg(long = "tcp", value_name = "ADDR", value_parser = parse_addr)]
-        tcp: Vec<SocketAddr>,
-        /// TCP framed echo service address (repeatable).
-        #[arg(long = "framed", value_name = "ADDR", value_parser = parse_addr)]
-        framed: Vec<SocketAddr>,
-        /// Framed echo on a Unix socket too (repeatable; served by the first reactor): a file
-        /// (a stale file left by a dead server is replaced; the file is removed at exit), or
-        /// @NAME for a Linux abstract name (no file).
-        #[arg(long = "unix", value_name = "PATH", value_parser = parse_unix)]
-        unix: Vec<netloop::addr::UnixAddr>,
-        /// Largest frame accepted, counted on the wire (4-byte header included).
-        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
-        max_frame: usize,
-        /// Close a connection when no byte has moved either way for SECS seconds.
-        #[arg(long, value_name = "SECS", value_parser = parse_secs)]
-        timeout: Option<Duration>,
-        /// Close a connection whose frame is not complete SECS seconds after its first byte
-        /// (a peer trickling bytes).
-        #[arg(long = "frame-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
-        frame_timeout: Duration,
-        /// Reactor threads, all serving the same sockets (each connection goes to one).
-        #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads)]
-        threads: usize,
-        /// Input memory per reactor thread for messages being received: past it, connections
-        /// that need more wait (their bytes stay in the kernel) instead of growing memory.
-        /// At least --max-frame.
-        #[arg(long = "max-buffered", value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
-        max_buffered: usize,
-        /// Most connections open at once, across all threads; more are accepted and closed at
-        /// once.
-        #[arg(long = "max-conns", value_name = "N")]
-        max_conns: Option<usize>,
-        /// Seconds that open connections get to finish after Ctrl-C or SIGTERM (a second
-        /// signal ends them at once).
-        #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
-        grace: Duration,
-        /// Log the counters every SECS seconds (they are always logged at shutdown).
-        #[arg(long, value_name = "SECS", value_parser = parse_secs)]
-        stats: Option<Duration>,
-        /// Make [::] addresses IPv6-only. By default `--tcp [::]:9999` is one dual-stack
-        /// socket that serves IPv4 clients too (shown as their IPv4 addresses); with this flag
-        /// `--tcp 0.0.0.0:9999 --tcp [::]:9999` binds two sockets instead.
-        #[arg(long = "v6-only")]
-        v6_only: bool,
-        /// Busy-poll: each reactor thread spins instead of sleeping in epoll_wait, for the
-        /// lowest latency, at the cost of a whole core per thread even when idle.
-        #[arg(long = "busy-poll")]
-        busy_poll: bool,
-    },
+    Serve(ServeOpts),
     /// Send MESSAGE in one datagram and print the reply (the course's UDP client). Without
     /// MESSAGE, the datagram is standard input (or --file), and the reply is written raw to
     /// standard output.
@@ -262,37 +209,7 @@ fn main() -> ExitCode {
         Command::Load(args) => load::run(&args),
         Command::Resolve { name, reverse } => lookup::resolve(&name, reverse),
         Command::Services { what } => lookup::services(&what),
-        Command::Serve {
-            udp,
-            tcp,
-            framed,
-            unix,
-            max_frame,
-            timeout,
-            frame_timeout,
-            threads,
-            max_buffered,
-            max_conns,
-            grace,
-            stats,
-            v6_only,
-            busy_poll,
-        } => serve(ServeOpts {
-            udp,
-            tcp,
-            framed,
-            unix,
-            max_frame,
-            timeout,
-            frame_timeout,
-            threads,
-            max_buffered,
-            max_conns,
-            grace,
-            stats,
-            v6_only,
-            busy_poll,
-        }),
+        Command::Serve(opts) => serve(opts),
         Command::FramedClient {
             messages,
             whole,
@@ -327,21 +244,60 @@ fn main() -> ExitCode {
     }
 }
 
-/// What `serve` was asked to do.
+/// What `serve` was asked to do: its command-line flags.
+#[derive(Args, Debug)]
 struct ServeOpts {
+    /// UDP upper-casing service address (repeatable).
+    #[arg(long = "udp", value_name = "ADDR", value_parser = parse_addr)]
     udp: Vec<SocketAddr>,
+    /// TCP stream echo service address (repeatable).
+    #[arg(long = "tcp", value_name = "ADDR", value_parser = parse_addr)]
     tcp: Vec<SocketAddr>,
+    /// TCP framed echo service address (repeatable).
+    #[arg(long = "framed", value_name = "ADDR", value_parser = parse_addr)]
     framed: Vec<SocketAddr>,
+    /// Framed echo on a Unix socket too (repeatable; served by the first reactor): a file
+    /// (a stale file left by a dead server is replaced; the file is removed at exit), or
+    /// @NAME for a Linux abstract name (no file).
+    #[arg(long = "unix", value_name = "PATH", value_parser = parse_unix)]
     unix: Vec<netloop::addr::UnixAddr>,
+    /// Largest frame accepted, counted on the wire (4-byte header included).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
     max_frame: usize,
+    /// Close a connection when no byte has moved either way for SECS seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     timeout: Option<Duration>,
+    /// Close a connection whose frame is not complete SECS seconds after its first byte
+    /// (a peer trickling bytes).
+    #[arg(long = "frame-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     frame_timeout: Duration,
+    /// Reactor threads, all serving the same sockets (each connection goes to one).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads)]
     threads: usize,
+    /// Input memory per reactor thread for messages being received: past it, connections
+    /// that need more wait (their bytes stay in the kernel) instead of growing memory.
+    /// At least --max-frame.
+    #[arg(long = "max-buffered", value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     max_buffered: usize,
+    /// Most connections open at once, across all threads; more are accepted and closed at
+    /// once.
+    #[arg(long = "max-conns", value_name = "N")]
     max_conns: Option<usize>,
+    /// Seconds that open connections get to finish after Ctrl-C or SIGTERM (a second
+    /// signal ends them at once).
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     grace: Duration,
+    /// Log the counters every SECS seconds (they are always logged at shutdown).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     stats: Option<Duration>,
+    /// Make [::] addresses IPv6-only. By default `--tcp [::]:9999` is one dual-stack
+    /// socket that serves IPv4 clients too (shown as their IPv4 addresses); with this flag
+    /// `--tcp 0.0.0.0:9999 --tcp [::]:9999` binds two sockets instead.
+    #[arg(long = "v6-only")]
     v6_only: bool,
+    /// Busy-poll: each reactor thread spins instead of sleeping in epoll_wait, for the
+    /// lowest latency, at the cost of a whole core per thread even when idle.
+    #[arg(long = "busy-poll")]
     busy_poll: bool,
 }
 
