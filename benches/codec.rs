@@ -14,8 +14,8 @@ use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use netloop::buf::{BufPool, ReadBuf, WriteQueue};
 use netloop::framing::{Codec, Decoded};
+use netloop::internals::buf::{BufPool, ReadBuf, WriteQueue};
 use tokio_util::codec::{Decoder as _, Encoder as _, LengthDelimitedCodec};
 
 const READ: usize = 16 * 1024;

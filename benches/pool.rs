@@ -12,7 +12,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use netloop::buf::{BufPool, ReadBuf, WriteQueue};
+use netloop::internals::buf::{BufPool, ReadBuf, WriteQueue};
 
 const BLOCK: usize = 16 * 1024;
 const MESSAGES: usize = 1000;

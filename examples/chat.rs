@@ -11,11 +11,11 @@
 
 use std::time::Duration;
 
-use netloop::conn::Timeouts;
 use netloop::framing::Codec;
 use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
+use netloop::reactor::Timeouts;
 use netloop::reactor::{Config, ConnId, Context, Handler, ListenerId, PeerAddr, Reactor};
-use netloop::sys::Signals;
+use netloop::server::Signals;
 use netloop::CloseReason;
 
 /// Most output one member may have waiting before it is dropped as too slow.

@@ -13,8 +13,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use netloop::reactor::ListenOptions;
 use netloop::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr, Reactor};
-use netloop::sys::ListenOptions;
 
 struct Show;
 
@@ -53,10 +53,7 @@ fn run(mut reactor: Reactor<Show>, targets: &[SocketAddr]) -> std::io::Result<()
 fn main() -> std::io::Result<()> {
     println!("one dual-stack socket on [::]:");
     let mut reactor = Reactor::new(Show)?;
-    let dual = ListenOptions {
-        only_v6: false,
-        ..ListenOptions::default()
-    };
+    let dual = ListenOptions::default().only_v6(false);
     let id = reactor.with_context(|_, cx| cx.listen_with("[::]:0".parse().unwrap(), &dual))?;
     let port = reactor.listener_addr(id)?.port();
     let v4 = SocketAddr::from(([127, 0, 0, 1], port));

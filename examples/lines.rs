@@ -16,7 +16,7 @@
 use netloop::framing::{Codec, FrameError, LineEnding, OnTooLong};
 use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
 use netloop::reactor::{ConnId, Context, Handler, Reactor};
-use netloop::sys::Signals;
+use netloop::server::Signals;
 
 struct Commands {
     codec: Codec,

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use netloop::reactor::{ConnId, Context, Handler, Reactor};
-use netloop::sys::{unix_pair, UnixKind};
+use netloop::socket::{unix_pair, UnixKind};
 
 /// Prints each `on_data` call, and stops the reactor once it has seen `expect` bytes.
 struct Show {

@@ -7,16 +7,13 @@
 
 use std::time::Duration;
 
-use netloop::conn::Timeouts;
-use netloop::memnet::Faults;
+use netloop::internals::sim::Faults;
+use netloop::internals::sim::Sim;
 use netloop::reactor::Config;
-use netloop::sim::Sim;
+use netloop::reactor::Timeouts;
 
 fn main() -> std::io::Result<()> {
-    let config = Config::default().timeouts(Timeouts {
-        read: Some(Duration::from_millis(100)),
-        ..Timeouts::NONE
-    });
+    let config = Config::default().timeouts(Timeouts::NONE.with_read(Duration::from_millis(100)));
     let mut sim = Sim::new(1, Faults::NONE, config)?;
     let client = sim.connect()?;
     sim.run_for(Duration::from_millis(1))?;

@@ -14,7 +14,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use netloop::conn::Timeouts;
+use netloop::reactor::Timeouts;
 use netloop::reactor::{Config, ConnId, Context, Handler, Reactor};
 use netloop::CloseReason;
 

@@ -16,8 +16,9 @@
 
 use std::net::SocketAddr;
 
+use netloop::reactor::ListenOptions;
 use netloop::reactor::{Config, ConnId, Context, Handler, ListenerId, PeerAddr, Reactor};
-use netloop::sys::{ListenOptions, Signals};
+use netloop::server::Signals;
 use netloop::CloseReason;
 
 struct Echo;
@@ -46,10 +47,7 @@ fn main() -> std::io::Result<()> {
         .parse()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     // listen(5), as in the course.
-    let config = Config::default().listen(ListenOptions {
-        backlog: 5,
-        ..ListenOptions::default()
-    });
+    let config = Config::default().listen(ListenOptions::default().backlog(5));
     let mut reactor = Reactor::with_config(Echo, config)?;
     reactor.add_signals(signals)?;
     let listener = reactor.listen(addr)?;

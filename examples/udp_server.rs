@@ -15,7 +15,7 @@
 use std::net::SocketAddr;
 
 use netloop::reactor::{Context, DgramId, Handler, Reactor};
-use netloop::sys::Signals;
+use netloop::server::Signals;
 use netloop::ConnId;
 
 struct Upper {
@@ -31,7 +31,9 @@ impl Handler for Upper {
         addr: &netloop::reactor::PeerAddr,
     ) {
         println!("Connection from {addr}");
-        netloop::services::uppercase_into(data, &mut self.reply);
+        // Python's `bytes.upper()`: ASCII letters upper-cased, every other byte unchanged.
+        self.reply.clear();
+        self.reply.extend(data.iter().map(u8::to_ascii_uppercase));
         if let Err(e) = cx.send_to(sock, &self.reply, addr) {
             eprintln!("reply to {addr} failed: {e}");
         }

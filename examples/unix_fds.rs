@@ -14,8 +14,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use netloop::addr::UnixAddr;
+use netloop::reactor::UnixListenOptions;
 use netloop::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr, Reactor};
-use netloop::sys::{send_with_fds, unix_connect, UnixListenOptions};
+use netloop::socket::{send_with_fds, unix_connect};
 
 struct Server {
     done: bool,

@@ -11,41 +11,47 @@
 //! ## A tour of the layers
 //!
 //! Read top-down. The **pure core** makes no syscalls and never reads the clock; `now` is
-//! passed in, so it can be tested with made-up instants and fuzzed:
+//! passed in, so it can be tested with made-up instants and fuzzed. Three of its parts are public
+//! because they stand alone:
 //!
 //! * [`time`]: the hierarchical timer wheel (six levels of 64 one-millisecond slots);
-//! * [`buf`]: read buffers, write queues and the pool they come from;
 //! * [`framing`]: length-field, varint and line codecs: bytes in, frame ranges out;
-//! * [`wire`]: checked views of IPv4 headers and ICMP echo messages, and the checksum;
-//! * [`conn`]: one connection's life as a state machine: events in (bytes read, output
-//!   written, a timer fired, a close asked for), steps out (deliver, flush, linger, close),
-//!   with its buffers and its deadlines (read, write, idle, frame, connect);
-//! * `check` (hidden): the fuzz targets' bodies, each comparing the code with a simpler model.
+//! * [`wire`]: checked views of IPv4 headers and ICMP echo messages, and the checksum.
+//!
+//! The rest of the core is private, because only the reactor drives it: `buf` (read buffers,
+//! write queues and the pool they come from) and `conn` (one connection's life as a state
+//! machine: events in, steps out, with its buffers and its deadlines). Their settings are public
+//! where a user sets them: [`reactor::Timeouts`], [`reactor::Config`].
 //!
 //! The **I/O shell** drives the core:
 //!
 //! * [`reactor`]: one `mio::Poll`, a slab of sockets whose tokens carry a generation, the
 //!   [`Handler`] trait you implement and the [`Context`] it acts through; [`reactor::framed`]
 //!   puts the codecs on it. It carries out what `conn` decides, and nothing else;
-//! * [`sys`]: making sockets of every family with socket2, and every call through the syscall
-//!   crates: record peeks, signals through `signalfd`, descriptor limits, the services
-//!   database.
+//! * `sys` (private): every call through the syscall crates, and the only `unsafe` code.
 //!
-//! The **simulation** runs the same reactor with no kernel: [`memnet`] is an in-memory network
-//! with a virtual clock and seeded faults, and [`sim`] drives the reactor's own turn over it,
-//! checking invariants after every step (`cargo test sim`, `cargo run --example sim_trace`).
+//! The **simulation** runs the same reactor with no kernel: an in-memory network with a virtual
+//! clock and seeded faults drives the reactor's own turn, checking invariants after every step
+//! (`cargo test sim`, `cargo run --example sim_trace`).
 //!
 //! Above them, the layers people use directly:
 //!
 //! * [`server`]: `socketserver`'s ideas: a handler object per connection, server builders,
-//!   one reactor per core sharing addresses with `SO_REUSEPORT`, serving until a signal,
-//!   graceful shutdown;
-//! * [`services`]: the course's servers (UDP upper-casing, TCP echo, framed echo), which
-//!   `netloop serve` runs;
-//! * [`client`]: the course's clients, which `netloop udp-client`, `tcp-client`,
-//!   `framed-client` and `unix-client` run.
+//!   one reactor per core serving the same sockets (one socket per address, registered with
+//!   `EPOLLEXCLUSIVE` in every reactor), serving until a signal, graceful shutdown;
+//! * [`socket`]: the blocking socket facade with Python's timeout semantics;
+//! * [`names`] and [`addr`]: Python's address and name helpers, and the address types;
+//! * [`raw`]: `SOCK_RAW` and ICMP ping, on the reactor.
 //!
-//! [`error`] holds the reason every connection closes with.
+//! [`error`] holds the reason every connection closes with; [`python`] maps Python's `socket`
+//! and `socketserver` calls to netloop's.
+//!
+//! The course's own programs (the servers `netloop serve` runs, the clients, the load
+//! generator) are not in this crate: they are the `netloop-cli` crate in `cli/`, built on
+//! this one's public API.
+//!
+//! The simulation tests, the fuzz targets and the buffer benches reach the private parts through
+//! one hidden door, `netloop::internals`, which is not part of the API.
 //!
 //! ## One event's path
 //!
@@ -54,8 +60,8 @@
 //! `(generation << 32) | slab key` → the reactor checks the generation, reads the datagram into
 //! its buffer and calls [`Handler::on_datagram`] → the handler
 //! calls [`Context::send_to`](reactor::Context::send_to) → `sendto(2)`. For a TCP connection
-//! the read goes into the connection's pooled [`ReadBuf`](buf::ReadBuf), the handler's reply
-//! into its [`WriteQueue`](buf::WriteQueue), and the queue is flushed with one `writev(2)` at
+//! the read goes into the connection's pooled read buffer, the handler's reply
+//! into its write queue, and the queue is flushed with one `writev(2)` at
 //! the end of the turn. `DESIGN.md` tells the whole story.
 //!
 //! ## Example
@@ -82,28 +88,43 @@
 #![warn(rust_2018_idioms)]
 
 pub mod addr;
-pub mod buf;
-#[doc(hidden)]
-pub mod check;
-pub mod client;
-pub mod conn;
+mod buf;
+mod check;
+mod conn;
 pub mod error;
 pub mod framing;
-#[cfg(feature = "load")]
-pub mod load;
-pub mod memnet;
+mod memnet;
 pub mod names;
 pub mod python;
 pub mod raw;
 pub mod reactor;
 pub mod server;
-pub mod services;
-pub mod sim;
+mod sim;
 pub mod socket;
 #[allow(unsafe_code)]
-pub mod sys;
+mod sys;
 pub mod time;
 pub mod wire;
+
+/// The one door to the crate's insides, for netloop's own simulation tests, fuzz targets and
+/// buffer benches (which live outside `src/` and so can only reach public items). Not part of
+/// the API: what is here may change in any release, and nothing else is hidden.
+#[doc(hidden)]
+pub mod internals {
+    /// The fuzz targets' bodies, each comparing the code with a simpler model (`src/check.rs`).
+    pub mod fuzz {
+        pub use crate::check::{decode_chunks, round_trip, timer_wheel, wire};
+    }
+    /// The deterministic simulation: the reactor's own turn on an in-memory network.
+    pub mod sim {
+        pub use crate::memnet::Faults;
+        pub use crate::sim::*;
+    }
+    /// The pooled read buffers and write queues, for the buffer benches.
+    pub mod buf {
+        pub use crate::buf::{BufPool, ReadBuf, WriteQueue};
+    }
+}
 
 pub use error::{CloseReason, TimeoutKind};
 

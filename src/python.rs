@@ -78,5 +78,5 @@
 //! | `server.server_close()` | drop the reactor (its sockets close, Unix socket files are removed) |
 //! | `server.timeout`, `handle_timeout()` | [`Config::timeouts`](crate::Config), [`Handler::on_timeout`](crate::Handler::on_timeout) |
 //! | `ThreadingMixIn` / `ForkingMixIn` | not needed: one reactor serves every connection; to use more cores, one reactor per core on the same sockets ([`Server::start`](crate::server::Server::start) with N reactors) |
-//! | `allow_reuse_address` | always on for listeners ([`sys::tcp_listener`](crate::sys::tcp_listener)) |
+//! | `allow_reuse_address` | always on for listeners ([`ListenOptions`](crate::reactor::ListenOptions)) |
 //! | `request_queue_size` | [`ListenOptions::backlog`](crate::sys::ListenOptions) |

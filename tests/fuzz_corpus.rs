@@ -57,20 +57,20 @@ fn run(target: &str, check: fn(&[u8])) {
 
 #[test]
 fn decode_chunks_seeds_and_generated_inputs() {
-    run("decode_chunks", netloop::check::decode_chunks);
+    run("decode_chunks", netloop::internals::fuzz::decode_chunks);
 }
 
 #[test]
 fn round_trip_seeds_and_generated_inputs() {
-    run("round_trip", netloop::check::round_trip);
+    run("round_trip", netloop::internals::fuzz::round_trip);
 }
 
 #[test]
 fn timer_wheel_seeds_and_generated_inputs() {
-    run("timer_wheel", netloop::check::timer_wheel);
+    run("timer_wheel", netloop::internals::fuzz::timer_wheel);
 }
 
 #[test]
 fn wire_seeds_and_generated_inputs() {
-    run("wire", netloop::check::wire);
+    run("wire", netloop::internals::fuzz::wire);
 }

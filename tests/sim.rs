@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use netloop::conn::Timeouts;
-use netloop::memnet::Faults;
+use netloop::internals::sim::Faults;
+use netloop::internals::sim::{random_run, Sim, SimEvent};
 use netloop::reactor::Config;
-use netloop::sim::{random_run, Sim, SimEvent};
+use netloop::reactor::Timeouts;
 use netloop::TimeoutKind;
 
 const MS: Duration = Duration::from_millis(1);
@@ -104,10 +104,7 @@ fn sim_idle_timeout_never_early_at_most_one_tick_late() {
 
 #[test]
 fn sim_traffic_moves_the_read_deadline_without_rearming_per_message() {
-    let read = Timeouts {
-        read: Some(50 * MS),
-        ..Timeouts::NONE
-    };
+    let read = Timeouts::NONE.with_read(50 * MS);
     let mut sim = sim_with(timeouts(read));
     let c = sim.connect().unwrap();
     sim.turn(Duration::ZERO).unwrap();
@@ -136,11 +133,9 @@ fn sim_traffic_moves_the_read_deadline_without_rearming_per_message() {
 
 #[test]
 fn sim_frame_timeout_closes_a_trickled_message_while_others_are_served() {
-    let t = Timeouts {
-        frame: Some(Duration::from_secs(2)),
-        idle: Some(Duration::from_secs(3)),
-        ..Timeouts::NONE
-    };
+    let t = Timeouts::NONE
+        .with_frame(Duration::from_secs(2))
+        .with_idle(Duration::from_secs(3));
     let mut sim = sim_with(timeouts(t));
     sim.echo_lines(true);
     let slow = sim.connect().unwrap();
@@ -195,10 +190,7 @@ fn sim_a_message_larger_than_the_read_buffer_limit_closes_with_a_reason() {
 
 #[test]
 fn sim_write_timeout_closes_a_peer_that_stops_reading() {
-    let write = Timeouts {
-        write: Some(40 * MS),
-        ..Timeouts::NONE
-    };
+    let write = Timeouts::NONE.with_write(40 * MS);
     let mut sim = sim_with(timeouts(write));
     let c = sim.connect().unwrap();
     // The client sends far more than its own receive queue holds, and never reads.
@@ -406,7 +398,7 @@ fn sim_reset_mid_stream_closes_with_a_reset() {
 
 #[test]
 fn sim_randomized_1000_seeds() {
-    let mut total = netloop::sim::RunSummary::default();
+    let mut total = netloop::internals::sim::RunSummary::default();
     for seed in 0..1000 {
         match random_run(seed, 200) {
             Ok(s) => {

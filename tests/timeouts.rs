@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use netloop::conn::Timeouts;
+use netloop::reactor::Timeouts;
 use netloop::reactor::{Config, ConnId, Context, Handler, Reactor, TimeoutAction, TimerId};
 use netloop::{CloseReason, TimeoutKind};
 use util::{connect, Running};
@@ -110,10 +110,7 @@ fn keep_open_restarts_the_clock_instead_of_closing() {
 
 #[test]
 fn write_timeout_closes_a_peer_that_stops_reading() {
-    let config = Config::default().timeouts(Timeouts {
-        write: Some(300 * MS),
-        ..Timeouts::NONE
-    });
+    let config = Config::default().timeouts(Timeouts::NONE.with_write(300 * MS));
     // A server that, once told, floods the client with output it never reads.
     struct Flood(Option<ConnId>);
     impl Handler for Flood {
@@ -229,12 +226,10 @@ fn user_timers_fire_in_order_never_early_and_cancel_works() {
 #[test]
 fn traffic_does_not_rearm_the_wheel_per_message() {
     let (server, addr) = start(
-        Timeouts {
-            read: Some(Duration::from_secs(30)),
-            write: Some(Duration::from_secs(30)),
-            idle: Some(Duration::from_secs(30)),
-            ..Timeouts::NONE
-        },
+        Timeouts::NONE
+            .with_read(Duration::from_secs(30))
+            .with_write(Duration::from_secs(30))
+            .with_idle(Duration::from_secs(30)),
         false,
     );
     let mut c = connect(addr);

@@ -11,8 +11,9 @@ use std::os::unix::net::{SocketAddr as UnixSocketAddr, UnixDatagram, UnixStream}
 use std::time::Duration;
 
 use netloop::addr::UnixAddr;
+use netloop::reactor::UnixListenOptions;
 use netloop::reactor::{ConnId, Context, DgramId, Handler, ListenerId, PeerAddr, Reactor};
-use netloop::sys::{self, PeerCredentials, UnixKind, UnixListenOptions};
+use netloop::socket::{self as sys, PeerCredentials, UnixKind};
 use util::{log, wait_until, Log, Running, TempDir, STEP};
 
 /// An abstract name no other test (or process) uses.

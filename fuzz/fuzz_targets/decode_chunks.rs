@@ -1,6 +1,6 @@
-//! Fuzz target: see `netloop::check::decode_chunks` for what it checks.
+//! Fuzz target: see `netloop::internals::fuzz::decode_chunks` for what it checks.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| netloop::check::decode_chunks(data));
+fuzz_target!(|data: &[u8]| netloop::internals::fuzz::decode_chunks(data));

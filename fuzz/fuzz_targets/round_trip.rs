@@ -1,6 +1,6 @@
-//! Fuzz target: see `netloop::check::round_trip` for what it checks.
+//! Fuzz target: see `netloop::internals::fuzz::round_trip` for what it checks.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| netloop::check::round_trip(data));
+fuzz_target!(|data: &[u8]| netloop::internals::fuzz::round_trip(data));

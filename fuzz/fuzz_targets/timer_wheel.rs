@@ -1,6 +1,6 @@
-//! Fuzz target: see `netloop::check::timer_wheel` for what it checks.
+//! Fuzz target: see `netloop::internals::fuzz::timer_wheel` for what it checks.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| netloop::check::timer_wheel(data));
+fuzz_target!(|data: &[u8]| netloop::internals::fuzz::timer_wheel(data));

@@ -17,7 +17,26 @@ use crate::time::TimerHandle;
 ///
 /// A connection keeps each in whole milliseconds, rounded up (the timer wheel's tick, and a
 /// timeout never fires early); one of about 49.7 days (`u32::MAX` ms) or more counts as none.
+///
+/// Built from [`Timeouts::NONE`] with the `with_*` methods (the struct may grow, so it cannot
+/// be written as a literal outside netloop); its fields can be read and set directly.
+///
+/// # Examples
+///
+/// ```
+/// use netloop::reactor::{Config, Timeouts};
+/// use std::time::Duration;
+///
+/// let timeouts = Timeouts::NONE
+///     .with_read(Duration::from_secs(30))
+///     .with_idle(Duration::from_secs(300));
+/// assert_eq!(timeouts.read, Some(Duration::from_secs(30)));
+/// assert_eq!(timeouts.write, None);
+/// let config = Config::default().timeouts(timeouts);
+/// # let _ = config;
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// Longest wait for the next input byte while input is wanted.
     pub read: Option<Duration>,
@@ -48,6 +67,51 @@ impl Timeouts {
         Timeouts {
             idle: Some(d),
             ..Timeouts::NONE
+        }
+    }
+
+    /// With a read timeout of `d`: the longest wait for the next input byte.
+    #[must_use]
+    pub const fn with_read(self, d: Duration) -> Timeouts {
+        Timeouts {
+            read: Some(d),
+            ..self
+        }
+    }
+
+    /// With a write timeout of `d`: the longest time queued output may make no progress.
+    #[must_use]
+    pub const fn with_write(self, d: Duration) -> Timeouts {
+        Timeouts {
+            write: Some(d),
+            ..self
+        }
+    }
+
+    /// With an idle timeout of `d`: the longest time with no byte moving either way.
+    #[must_use]
+    pub const fn with_idle(self, d: Duration) -> Timeouts {
+        Timeouts {
+            idle: Some(d),
+            ..self
+        }
+    }
+
+    /// With a frame timeout of `d`: the longest time from a message's first byte to its last.
+    #[must_use]
+    pub const fn with_frame(self, d: Duration) -> Timeouts {
+        Timeouts {
+            frame: Some(d),
+            ..self
+        }
+    }
+
+    /// With a connect timeout of `d`: the longest time an outgoing connect may take.
+    #[must_use]
+    pub const fn with_connect(self, d: Duration) -> Timeouts {
+        Timeouts {
+            connect: Some(d),
+            ..self
         }
     }
 

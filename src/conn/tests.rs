@@ -2,6 +2,10 @@
 
 use super::*;
 use crate::buf::BufPool;
+use crate::error::{CloseReason, TimeoutKind};
+use crate::time::TimerHandle;
+use std::io;
+use std::time::{Duration, Instant};
 
 const MS: Duration = Duration::from_millis(1);
 

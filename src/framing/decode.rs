@@ -17,7 +17,8 @@
 
 use std::ops::Range;
 
-use super::{Codec, Endian, Format, FrameError, LengthField, LineEnding, OnTooLong};
+use super::codec::{Codec, Endian, Format, LengthField, LineEnding, OnTooLong, MAX_VARINT_LEN};
+use super::error::{ConfigError, FrameError};
 
 /// One step of decoding (see [`Decoder::decode`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +98,18 @@ pub struct Decoder {
     state: State,
     /// Lines: bytes of the current partial line already searched for a terminator.
     scanned: usize,
+}
+
+impl Codec {
+    /// A decoder for one stream.
+    ///
+    /// # Errors
+    ///
+    /// As for [`validate`](Codec::validate).
+    pub fn decoder(&self) -> Result<Decoder, ConfigError> {
+        self.validate()?;
+        Ok(Decoder::new_unchecked(*self))
+    }
 }
 
 impl Decoder {
@@ -345,9 +358,6 @@ fn frame_of(f: &LengthField, total: u64, available: usize) -> Parse {
         consumed: total,
     }
 }
-
-/// Most bytes in a LEB128 encoding of a `u64`.
-pub(super) const MAX_VARINT_LEN: usize = 10;
 
 fn parse_varint(max_frame: usize, input: &[u8]) -> Parse {
     let mut value: u64 = 0;

@@ -78,7 +78,7 @@ fn the_be32_encoder_fast_path_refuses_a_length_the_field_cannot_hold() {
     let codec = Codec::length_prefixed(usize::MAX);
     let len = u32::MAX as usize + 1;
     assert_eq!(
-        super::encode::be32_envelope(usize::MAX, 4, len),
+        super::codec::be32_envelope(usize::MAX, 4, len),
         Err(EncodeError::FieldOverflow {
             value: len as u64,
             width: 4

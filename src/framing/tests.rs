@@ -453,7 +453,7 @@ fn line_endings() {
         vec![b"one\ntwo".to_vec(), b"three".to_vec()]
     );
     // Empty lines are frames too.
-    assert_eq!(frames(lf, b"\n\n").0, vec![vec![], vec![]]);
+    assert_eq!(frames(lf, b"\n\n").0, vec![Vec::<u8>::new(), vec![]]);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::socket::Family;
+use crate::addr::Family;
 
 /// Host to network byte order, 32 bits (`htonl`): the bytes swapped on little-endian hosts.
 pub fn htonl(x: u32) -> u32 {

@@ -4,7 +4,7 @@
 //!
 //! Data flows one way: a name or an address goes in, owned Rust values come out. The text
 //! conversions (`inet.rs`) are pure Rust written to match the C library's rules; the look-ups
-//! call the C library's resolver through [`crate::sys::resolve`], as Python does, so that
+//! call the C library's resolver through netloop's own bindings (`sys/resolve.rs`), as Python does, so that
 //! `/etc/hosts`, DNS, `nsswitch.conf` and `/etc/services` give the same answers. A failed
 //! look-up is a [`ResolveError`] whose kind says what happened (host not found, try again,
 //! no data) and whose message is the resolver's.
@@ -23,7 +23,7 @@ use crate::sys::resolve::consts::*;
 pub use crate::sys::resolve::{HostEntry, ResolveError, ResolveErrorKind};
 pub use inet::{htonl, htons, inet_aton, inet_ntoa, inet_ntop, inet_pton, ntohl, ntohs};
 
-use crate::socket::{Family, SockType};
+use crate::addr::{Family, SockType};
 
 /// Flags for [`getaddrinfo`] (`AI_*`), combined with `|`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

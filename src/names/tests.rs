@@ -2,7 +2,7 @@
 //! `tests/python_compat.rs`).
 
 use super::*;
-use crate::socket::Family;
+use crate::addr::Family;
 
 #[test]
 fn byte_order_round_trips() {
@@ -104,7 +104,7 @@ fn lookups_on_loopback_names() {
         Some("127.0.0.1"),
         Some("80"),
         Some(Family::Inet),
-        Some(crate::socket::SockType::Stream),
+        Some(crate::addr::SockType::Stream),
         0,
         AiFlags::NUMERICHOST,
     )

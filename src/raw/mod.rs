@@ -12,7 +12,7 @@
 //!    each received packet with the time it arrived, returning the matched [`PingReply`] or
 //!    the reason it is [`NotOurs`].
 //! 3. [`ping`] (`run.rs`) registers the socket with a [`Reactor`](crate::reactor::Reactor)
-//!    (`Context::add_icmp`), sends on a timer, times each request out on the wheel, and feeds
+//!    (`IcmpSocket::add_to`), sends on a timer, times each request out on the wheel, and feeds
 //!    what `on_datagram` receives to the `Pinger`.
 //!
 //! # What the kernel adds and strips

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
 use super::ping::{choose_ident, random_cookie, PingReply, PingSummary, Pinger};
-use super::socket::{IcmpMode, IcmpSocket};
+use super::socket::{IcmpKind, IcmpMode, IcmpSocket};
 use crate::reactor::{Context, DgramId, Handler, PeerAddr, Reactor, TimerId};
 use crate::sys::{SignalMask, Signals};
 use crate::wire::IcmpVersion;
@@ -112,7 +112,7 @@ pub enum PingEvent<'a> {
 #[derive(Clone, Debug)]
 pub struct PingRun {
     /// Raw or datagram socket.
-    pub kind: super::IcmpKind,
+    pub kind: IcmpKind,
     /// The echo identifier.
     pub ident: u16,
     /// Counts and round-trip statistics.
@@ -203,7 +203,7 @@ fn run_reactor<F: FnMut(PingEvent<'_>)>(
         reactor.add_signals(Signals::termination()?)?;
     }
     reactor.with_context(|d, cx| -> io::Result<()> {
-        d.socket = Some(cx.add_icmp(sock)?);
+        d.socket = Some(sock.add_to(cx)?);
         d.send_next(cx);
         Ok(())
     })?;

@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::reactor::{Context, DgramId};
 use crate::wire::IcmpVersion;
 
 /// Which kind of ICMP socket to open (see [`IcmpSocket::open`]).
@@ -39,7 +40,7 @@ pub enum IcmpKind {
 }
 
 /// An ICMPv4 or ICMPv6 socket, non-blocking, ready to hand to a reactor with
-/// [`Context::add_icmp`](crate::reactor::Context::add_icmp).
+/// [`add_to`](IcmpSocket::add_to).
 #[derive(Debug)]
 pub struct IcmpSocket {
     sock: Socket,
@@ -124,7 +125,20 @@ impl IcmpSocket {
         &self.sock
     }
 
-    pub(crate) fn into_std(self) -> std::net::UdpSocket {
+    /// Hand the socket to a reactor, which serves it like a datagram socket. Each ICMP
+    /// message received arrives through
+    /// [`Handler::on_datagram`](crate::reactor::Handler::on_datagram) with the sender's
+    /// address (port 0), including, for a raw IPv4 socket, the IPv4 header in front; send
+    /// with [`Context::send_to`] to an address with port 0. See [`crate::raw`].
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be registered.
+    pub fn add_to(self, cx: &mut Context<'_>) -> io::Result<DgramId> {
+        cx.add_udp(self.into_std())
+    }
+
+    fn into_std(self) -> std::net::UdpSocket {
         // Not a UDP socket, but std's type is the thin `recvfrom`/`sendto` wrapper every IP
         // datagram-style socket needs (see `Dgram::Inet`).
         std::net::UdpSocket::from(OwnedFd::from(self.sock))

@@ -3,10 +3,10 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::addr::PeerAddr;
 use super::core::Core;
 use super::stats::Stats;
 use super::token::{ConnId, DgramId, TimerId};
+use crate::addr::PeerAddr;
 use crate::conn::Timeouts;
 use crate::error::{stale, CloseReason, TimeoutKind};
 

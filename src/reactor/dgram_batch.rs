@@ -10,13 +10,13 @@ use std::os::fd::AsRawFd;
 
 use log::{debug, warn};
 
-use super::addr::PeerAddr;
 use super::core::Core;
 use super::handler::Handler;
 use super::output::DGRAM_OVERHEAD;
 use super::registry::Source;
 use super::socket::Dgram;
 use super::token::{DgramId, Key};
+use crate::addr::PeerAddr;
 use crate::sys::{RecvBatch, SendBatch};
 
 /// Datagrams taken per `recvmmsg`.

@@ -18,12 +18,9 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::core::Core;
 use super::socket::Stream;
-use super::token::Key;
-use crate::error::stale;
 
 /// A connection's descriptors waiting to be sent.
 #[derive(Debug, Default)]
@@ -37,6 +34,13 @@ pub(crate) struct FdsOut {
 }
 
 impl FdsOut {
+    /// Send `fds` with the first byte of a write queued behind `queued_before` bytes of
+    /// output.
+    pub(crate) fn push(&mut self, queued_before: u64, fds: Vec<OwnedFd>) {
+        let at = self.sent + queued_before;
+        self.marks.push_back((at, fds));
+    }
+
     /// Write `slices` (the connection's queued output) to `sock`, honouring the marks: never
     /// past the next mark without its descriptors, and the descriptors with the byte at it.
     /// Returns the bytes written, as `write_vectored` would.
@@ -92,75 +96,4 @@ fn truncate<'b>(slices: &'b [IoSlice<'_>], mut limit: usize, out: &mut [IoSlice<
         k += 1;
     }
     k
-}
-
-impl Core {
-    /// Queue `data` on `key` with duplicates of `fds` to travel with its first byte.
-    pub(crate) fn write_with_fds(
-        &mut self,
-        key: Key,
-        data: &[u8],
-        fds: &[BorrowedFd<'_>],
-    ) -> io::Result<()> {
-        let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
-        if data.is_empty() {
-            return Err(invalid(
-                "descriptors must travel with at least one byte".into(),
-            ));
-        }
-        if fds.len() > crate::sys::MAX_FDS {
-            return Err(invalid(format!(
-                "{} descriptors in one write: at most {}",
-                fds.len(),
-                crate::sys::MAX_FDS
-            )));
-        }
-        let Some((sock, conn)) = self.sources.conn(key) else {
-            return Err(stale());
-        };
-        if !sock.passes_fds() {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "only Unix stream and seqpacket connections pass descriptors",
-            ));
-        }
-        let before = conn.queued() as u64;
-        // Our own duplicates (close-on-exec), made before anything is queued: if this fails
-        // (EMFILE) or the queue refuses the bytes, the caller's descriptors are untouched.
-        let fds = fds
-            .iter()
-            .map(|fd| fd.try_clone_to_owned())
-            .collect::<io::Result<Vec<OwnedFd>>>()?;
-        let len = data.len();
-        self.queue_output(key, len, |q, pool| q.push_copy(data, pool))?;
-        let out = self.fds_out.entry(key).or_default();
-        let at = out.sent + before;
-        out.marks.push_back((at, fds));
-        Ok(())
-    }
-}
-
-impl Core {
-    /// Give the descriptors of the read just made to the handler, before their bytes, if
-    /// those bytes are going to it (`step` is `Deliver`); otherwise (input being discarded,
-    /// the connection closing) close them.
-    pub(crate) fn hand_over_fds<H: super::Handler>(
-        &mut self,
-        h: &mut H,
-        key: Key,
-        step: &crate::conn::InputStep,
-    ) {
-        let fds = std::mem::take(&mut self.fds_in);
-        if matches!(step, crate::conn::InputStep::Deliver) {
-            self.stats.fds_in += fds.len() as u64;
-            self.call(h, Some(key), |h, cx| {
-                h.on_descriptors(cx, super::ConnId(key), fds)
-            });
-        } else {
-            log::debug!(
-                "{} descriptors closed unread: the connection is not taking input",
-                fds.len()
-            );
-        }
-    }
 }

@@ -26,10 +26,10 @@ use std::io;
 
 use log::warn;
 
-use super::addr::PeerAddr;
 use super::context::Context;
 use super::handler::{Handler, TimeoutAction};
 use super::token::{ConnId, DgramId, ListenerId, TimerId};
+use crate::addr::PeerAddr;
 use crate::error::{CloseReason, TimeoutKind};
 use crate::framing::{Codec, ConfigError, Decoded, Decoder, FrameError};
 

@@ -1,8 +1,8 @@
 //! The [`Handler`] trait: what the reactor calls when something happens.
 
-use super::addr::PeerAddr;
 use super::context::Context;
 use super::token::{ConnId, DgramId, ListenerId, TimerId};
+use crate::addr::PeerAddr;
 use crate::error::{CloseReason, TimeoutKind, UnexpectedInput};
 
 /// What to do after a timeout fired (see [`Handler::on_timeout`]).

@@ -45,7 +45,7 @@
 //! | serving events | `serve` (routing), `stream` (read, flush, connect), `accept`, `dgram` (receive, signals), `expire` (timers fired) |
 //! | calling the handler | `dispatch` (`call` with panics caught, `reap`), `context` ([`Context`]), `handler` ([`Handler`]), [`framed`] |
 //! | acting without calling | `open` (add sockets), `output` (queue bytes, send datagrams), `close` (close, shutdown), `timers` (arm the wheel), `budget` (admit waiting connections) |
-//! | state | `core` (`Core`, work lists), `registry` (the slab, tokens, generations), `socket` (one enum per socket kind), `addr` ([`PeerAddr`]), `token` (ids), `clock`, `config`, `stats`, `handle` |
+//! | state | `core` (`Core`, work lists), `registry` (the slab, tokens, generations), `socket` (one enum per socket kind), `fds` (descriptors waiting to be sent), `token` (ids), `clock`, `config`, `stats`, `handle` |
 //!
 //! Decisions about one connection are not here: `crate::conn` makes them, and these rooms
 //! carry them out.
@@ -59,7 +59,6 @@
 //! closure on its thread.
 
 mod accept;
-mod addr;
 mod audit;
 mod budget;
 mod clock;
@@ -96,8 +95,6 @@ use std::time::Duration;
 
 use mio::Waker;
 
-pub(crate) use self::addr::unix_addr as unix_peer;
-pub use self::addr::PeerAddr;
 pub use self::config::Config;
 pub use self::context::Context;
 pub use self::handle::Handle;
@@ -105,6 +102,9 @@ pub use self::handler::{Handler, TimeoutAction};
 pub use self::limit::ConnectionLimit;
 pub use self::stats::Stats;
 pub use self::token::{ConnId, DgramId, ListenerId, TimerId};
+pub use crate::addr::PeerAddr;
+pub use crate::conn::Timeouts;
+pub use crate::sys::{ListenOptions, UnixListenOptions};
 
 use self::core::Core;
 use self::handle::Msg;
@@ -292,7 +292,7 @@ impl<H: Handler> Reactor<H> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::tcp_listener`](crate::sys::tcp_listener).
+    /// Any error of `socket`, `setsockopt`, `bind` or `listen`, for example `AddrInUse` or `PermissionDenied` (a port below 1024 without privilege).
     pub fn listen(&mut self, addr: SocketAddr) -> io::Result<ListenerId> {
         self.with_context(|_, cx| cx.listen(addr))
     }
@@ -301,7 +301,7 @@ impl<H: Handler> Reactor<H> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::udp_socket`](crate::sys::udp_socket).
+    /// Any error of `socket`, `setsockopt` or `bind`, for example `AddrInUse`.
     pub fn bind_udp(&mut self, addr: SocketAddr) -> io::Result<DgramId> {
         self.with_context(|_, cx| cx.bind_udp(addr))
     }

@@ -9,11 +9,11 @@ use log::debug;
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use mio::Interest;
 
-use super::addr::PeerAddr;
 use super::core::Core;
 use super::registry::Source;
 use super::socket::{Dgram, Listener, Stream, UnixFile};
 use super::token::{ConnId, DgramId, Key, ListenerId};
+use crate::addr::PeerAddr;
 use crate::addr::UnixAddr;
 use crate::conn::{Conn, Opened};
 use crate::error::stale;
@@ -81,7 +81,7 @@ impl Core {
         addr: &UnixAddr,
         opts: &UnixListenOptions,
     ) -> io::Result<ListenerId> {
-        let sock = UnixListener::from_std(sys::unix_listener(addr, opts)?);
+        let sock = UnixListener::from_std(sys::unix_listener(&addr.to_sockaddr()?, opts)?);
         // From here on the file is ours: removed when the listener goes, even on error.
         let _file = UnixFile::new(addr);
         self.add_listening(Listener::Unix { sock, _file })
@@ -92,7 +92,7 @@ impl Core {
         addr: &UnixAddr,
         opts: &UnixListenOptions,
     ) -> io::Result<ListenerId> {
-        let sock = sys::unix_seqpacket_listener(addr, opts)?;
+        let sock = sys::unix_seqpacket_listener(&addr.to_sockaddr()?, opts)?;
         let _file = UnixFile::new(addr);
         self.add_listening(Listener::Seqpacket { sock, _file })
     }
@@ -109,7 +109,7 @@ impl Core {
         addr: &UnixAddr,
         opts: &UnixListenOptions,
     ) -> io::Result<DgramId> {
-        let sock = UnixDatagram::from_std(sys::unix_datagram(addr, opts)?);
+        let sock = UnixDatagram::from_std(sys::unix_datagram(&addr.to_sockaddr()?, opts)?);
         let _file = UnixFile::new(addr);
         self.add_dgram(Dgram::Unix { sock, _file })
     }
@@ -188,12 +188,14 @@ impl Core {
     }
 
     pub(crate) fn connect_unix(&mut self, addr: &UnixAddr) -> io::Result<ConnId> {
-        let sock = Stream::Unix(UnixStream::from_std(sys::unix_connect(addr)?));
+        let sock = Stream::Unix(UnixStream::from_std(sys::unix_connect(
+            &addr.to_sockaddr()?,
+        )?));
         self.add_conn(sock, Opened::Connecting)
     }
 
     pub(crate) fn connect_seqpacket(&mut self, addr: &UnixAddr) -> io::Result<ConnId> {
-        let sock = Stream::Seqpacket(sys::unix_seqpacket_connect(addr)?);
+        let sock = Stream::Seqpacket(sys::unix_seqpacket_connect(&addr.to_sockaddr()?)?);
         // Connected already (a Unix connect does not go on in the background); on_connect
         // still comes first, with the writable event.
         self.add_conn(sock, Opened::Connecting)

@@ -3,13 +3,14 @@
 //! buffer is full and sent on the writable event).
 
 use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use log::warn;
 
-use super::addr::PeerAddr;
 use super::core::Core;
 use super::registry::Source;
 use super::token::Key;
+use crate::addr::PeerAddr;
 use crate::buf::{BufPool, WriteQueue};
 use crate::conn::Queued;
 use crate::error::stale;
@@ -135,5 +136,47 @@ impl Core {
             *queued_bytes -= data.len() + DGRAM_OVERHEAD;
             queue.pop_front();
         }
+    }
+
+    /// Queue `data` on `key` with duplicates of `fds` to travel with its first byte.
+    pub(crate) fn write_with_fds(
+        &mut self,
+        key: Key,
+        data: &[u8],
+        fds: &[BorrowedFd<'_>],
+    ) -> io::Result<()> {
+        let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
+        if data.is_empty() {
+            return Err(invalid(
+                "descriptors must travel with at least one byte".into(),
+            ));
+        }
+        if fds.len() > crate::sys::MAX_FDS {
+            return Err(invalid(format!(
+                "{} descriptors in one write: at most {}",
+                fds.len(),
+                crate::sys::MAX_FDS
+            )));
+        }
+        let Some((sock, conn)) = self.sources.conn(key) else {
+            return Err(stale());
+        };
+        if !sock.passes_fds() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "only Unix stream and seqpacket connections pass descriptors",
+            ));
+        }
+        let before = conn.queued() as u64;
+        // Our own duplicates (close-on-exec), made before anything is queued: if this fails
+        // (EMFILE) or the queue refuses the bytes, the caller's descriptors are untouched.
+        let fds = fds
+            .iter()
+            .map(|fd| fd.try_clone_to_owned())
+            .collect::<io::Result<Vec<OwnedFd>>>()?;
+        let len = data.len();
+        self.queue_output(key, len, |q, pool| q.push_copy(data, pool))?;
+        self.fds_out.entry(key).or_default().push(before, fds);
+        Ok(())
     }
 }

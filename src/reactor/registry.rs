@@ -40,7 +40,7 @@ pub(crate) enum Source {
     Dgram {
         sock: Dgram,
         /// Datagrams the kernel had no room for yet, in order.
-        queue: std::collections::VecDeque<(super::addr::PeerAddr, Vec<u8>)>,
+        queue: std::collections::VecDeque<(crate::addr::PeerAddr, Vec<u8>)>,
         queued_bytes: usize,
     },
     Signals(Signals),

@@ -9,8 +9,8 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::path::PathBuf;
 
-use super::addr::{unix_addr, PeerAddr};
 use crate::addr::unmap;
+use crate::addr::{unix_addr, PeerAddr};
 use crate::memnet::{MemListener, MemStream};
 
 use std::os::fd::{AsFd, AsRawFd};

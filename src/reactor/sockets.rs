@@ -7,9 +7,9 @@
 use std::io;
 use std::net::SocketAddr;
 
-use super::addr::PeerAddr;
 use super::context::Context;
 use super::token::{ConnId, DgramId, ListenerId};
+use crate::addr::PeerAddr;
 use crate::addr::UnixAddr;
 use crate::error::stale;
 use crate::sys::{ListenOptions, Signals, UnixListenOptions};
@@ -19,7 +19,7 @@ impl Context<'_> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::tcp_listener`](crate::sys::tcp_listener).
+    /// Any error of `socket`, `setsockopt`, `bind` or `listen`, for example `AddrInUse` or `PermissionDenied` (a port below 1024 without privilege).
     pub fn listen(&mut self, addr: SocketAddr) -> io::Result<ListenerId> {
         let opts = self.core.config.listen;
         self.core.listen(addr, &opts)
@@ -29,7 +29,7 @@ impl Context<'_> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::tcp_listener`](crate::sys::tcp_listener).
+    /// Any error of `socket`, `setsockopt`, `bind` or `listen`, for example `AddrInUse` or `PermissionDenied` (a port below 1024 without privilege).
     pub fn listen_with(
         &mut self,
         addr: SocketAddr,
@@ -79,7 +79,7 @@ impl Context<'_> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::udp_socket`](crate::sys::udp_socket).
+    /// Any error of `socket`, `setsockopt` or `bind`, for example `AddrInUse`.
     pub fn bind_udp(&mut self, addr: SocketAddr) -> io::Result<DgramId> {
         let opts = self.core.config.listen;
         self.core.bind_udp(addr, &opts)
@@ -91,7 +91,7 @@ impl Context<'_> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::udp_socket`](crate::sys::udp_socket).
+    /// Any error of `socket`, `setsockopt` or `bind`, for example `AddrInUse`.
     pub fn bind_udp_with(&mut self, addr: SocketAddr, opts: &ListenOptions) -> io::Result<DgramId> {
         self.core.bind_udp(addr, opts)
     }
@@ -102,7 +102,8 @@ impl Context<'_> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::unix_datagram`](crate::sys::unix_datagram).
+    /// `AddrInUse` if a socket is bound at the address; `AlreadyExists` if the path is
+    /// something other than a socket; any error of `socket`, `bind` or `chmod`.
     pub fn bind_unix_dgram(
         &mut self,
         addr: impl Into<UnixAddr>,
@@ -118,21 +119,6 @@ impl Context<'_> {
     /// If it cannot be made non-blocking or registered.
     pub fn add_udp(&mut self, socket: std::net::UdpSocket) -> io::Result<DgramId> {
         self.core.add_udp(socket)
-    }
-
-    /// Take over an ICMP socket (raw or datagram) from [`IcmpSocket::open`]: it is served
-    /// like a datagram socket. Each ICMP message received arrives through
-    /// [`Handler::on_datagram`](super::Handler::on_datagram) with the sender's address (port
-    /// 0), including, for a raw IPv4 socket, the IPv4 header in front; send with
-    /// [`send_to`](Context::send_to) to an address with port 0. See [`crate::raw`].
-    ///
-    /// # Errors
-    ///
-    /// If it cannot be registered.
-    ///
-    /// [`IcmpSocket::open`]: crate::raw::IcmpSocket::open
-    pub fn add_icmp(&mut self, socket: crate::raw::IcmpSocket) -> io::Result<DgramId> {
-        self.core.add_udp(socket.into_std())
     }
 
     /// Start a non-blocking TCP connect to `addr`. [`Handler::on_connect`] follows when it is
@@ -222,7 +208,7 @@ impl Context<'_> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::unix_listener`](crate::sys::unix_listener).
+    /// `AddrInUse` if a server is listening at the address; `AlreadyExists` if the path is something other than a socket; any error of `socket`, `bind`, `chmod` or `listen`.
     pub fn listen_unix(
         &mut self,
         addr: impl Into<UnixAddr>,
@@ -239,7 +225,7 @@ impl Context<'_> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::unix_seqpacket_listener`](crate::sys::unix_seqpacket_listener).
+    /// `AddrInUse` if a server is listening at the address; `AlreadyExists` if the path is something other than a socket; any error of `socket`, `bind`, `chmod` or `listen`.
     pub fn listen_seqpacket(
         &mut self,
         addr: impl Into<UnixAddr>,
@@ -253,7 +239,7 @@ impl Context<'_> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::unix_seqpacket_connect`](crate::sys::unix_seqpacket_connect).
+    /// Any error of `socket` or `connect`: `ConnectionRefused` when nothing listens there, `WouldBlock` when the listener's backlog is full (the socket is then *not* connected; try again later).
     pub fn connect_seqpacket(&mut self, addr: impl Into<UnixAddr>) -> io::Result<ConnId> {
         self.core.connect_seqpacket(&addr.into())
     }
@@ -263,7 +249,7 @@ impl Context<'_> {
     ///
     /// # Errors
     ///
-    /// As for [`sys::tcp_connect_from`](crate::sys::tcp_connect_from).
+    /// Any error of `socket`, `bind` (`AddrInUse`, `AddrNotAvailable`) or `connect` other than "in progress".
     pub fn connect_from(&mut self, local: SocketAddr, addr: SocketAddr) -> io::Result<ConnId> {
         self.core.connect_from(local, addr)
     }
@@ -280,7 +266,7 @@ impl Context<'_> {
     }
 
     /// Serve a connected Unix stream socket made elsewhere, such as one end of
-    /// [`sys::unix_pair`](crate::sys::unix_pair) (it is made non-blocking).
+    /// [`socket::unix_pair`](crate::socket::unix_pair) (it is made non-blocking).
     /// [`Handler::on_connect`](super::Handler::on_connect) comes first, as for
     /// [`connect_unix`](Context::connect_unix).
     ///
@@ -295,7 +281,7 @@ impl Context<'_> {
     }
 
     /// Serve a connected Unix seqpacket socket made elsewhere (one end of
-    /// [`sys::unix_pair`](crate::sys::unix_pair)`(UnixKind::Seqpacket)`): records, as for
+    /// [`socket::unix_pair`](crate::socket::unix_pair)`(UnixKind::Seqpacket)`): records, as for
     /// [`listen_seqpacket`](Context::listen_seqpacket).
     ///
     /// # Errors
@@ -306,7 +292,7 @@ impl Context<'_> {
     }
 
     /// Serve a Unix datagram socket made elsewhere, bound or not (one end of
-    /// [`sys::unix_pair`](crate::sys::unix_pair)`(UnixKind::Datagram)` is unnamed: its
+    /// [`socket::unix_pair`](crate::socket::unix_pair)`(UnixKind::Datagram)` is unnamed: its
     /// datagrams come from an unnamed peer; [`send_to`](Context::send_to) that unnamed
     /// peer sends to the socket's connected peer). A socket file it is bound to is not
     /// removed when it goes.

@@ -258,4 +258,20 @@ impl Core {
         }
         self.flush(h, key);
     }
+
+    /// Give the descriptors of the read just made to the handler, before their bytes, if
+    /// those bytes are going to it (`step` is `Deliver`); otherwise (input being discarded,
+    /// the connection closing) close them.
+    pub(crate) fn hand_over_fds<H: Handler>(&mut self, h: &mut H, key: Key, step: &InputStep) {
+        let fds = std::mem::take(&mut self.fds_in);
+        if matches!(step, InputStep::Deliver) {
+            self.stats.fds_in += fds.len() as u64;
+            self.call(h, Some(key), |h, cx| h.on_descriptors(cx, ConnId(key), fds));
+        } else {
+            log::debug!(
+                "{} descriptors closed unread: the connection is not taking input",
+                fds.len()
+            );
+        }
+    }
 }

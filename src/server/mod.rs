@@ -27,6 +27,8 @@ mod session;
 
 pub use session::Sessions;
 
+pub use crate::sys::{raise_fd_limit, Signals};
+
 use std::io;
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
@@ -182,7 +184,8 @@ where
 ///
 /// # Errors
 ///
-/// An invalid `config`, or any error of [`sys::unix_listener`](crate::sys::unix_listener).
+/// An invalid `config`; `AddrInUse` if a server is listening at the address; `AlreadyExists` if the path is
+/// something other than a socket; any error of `socket`, `bind`, `chmod` or `listen`.
 pub fn unix_stream_server<F, S>(
     addr: impl Into<crate::addr::UnixAddr>,
     opts: &UnixListenOptions,
@@ -202,8 +205,8 @@ where
 ///
 /// # Errors
 ///
-/// An invalid `config`, or any error of
-/// [`sys::unix_seqpacket_listener`](crate::sys::unix_seqpacket_listener).
+/// An invalid `config`; `AddrInUse` if a server is listening at the address; `AlreadyExists` if the path is
+/// something other than a socket; any error of `socket`, `bind`, `chmod` or `listen`.
 pub fn unix_seqpacket_server<F, S>(
     addr: impl Into<crate::addr::UnixAddr>,
     opts: &UnixListenOptions,
@@ -238,7 +241,8 @@ pub fn udp_server<H: Handler>(
 ///
 /// # Errors
 ///
-/// An invalid `config`, or any error of [`sys::unix_datagram`](crate::sys::unix_datagram).
+/// An invalid `config`; `AddrInUse` if a socket is bound at the address; `AlreadyExists` if
+/// the path is something other than a socket; any error of `socket`, `bind` or `chmod`.
 pub fn unix_datagram_server<H: Handler>(
     addr: impl Into<crate::addr::UnixAddr>,
     opts: &UnixListenOptions,
@@ -316,7 +320,7 @@ impl<H: Handler + Send + 'static> Server<H> {
     /// [`join`](Server::join)).
     ///
     /// `signals` must have been made before the reactor threads started (see
-    /// [`Signals`](crate::sys::Signals)), so that every thread has the signals blocked.
+    /// [`Signals`]), so that every thread has the signals blocked.
     ///
     /// # Errors
     ///

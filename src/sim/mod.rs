@@ -19,8 +19,8 @@
 //! # Examples
 //!
 //! ```
-//! use netloop::sim::Sim;
-//! use netloop::memnet::Faults;
+//! use netloop::internals::sim::Sim;
+//! use netloop::internals::sim::Faults;
 //! use netloop::reactor::Config;
 //! use std::time::Duration;
 //!

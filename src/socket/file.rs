@@ -4,7 +4,7 @@
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
 
-use super::Socket;
+use super::blocking::Socket;
 
 impl Read for &Socket {
     /// `recv_into`, under the timeout (a timeout is a `TimedOut` error, as in Python).

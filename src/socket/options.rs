@@ -4,7 +4,7 @@
 use std::io;
 use std::time::Duration;
 
-use super::Socket;
+use super::blocking::Socket;
 
 /// A socket option with its value, for [`Socket::setsockopt`] (and what
 /// [`Socket::getsockopt`] returns).
@@ -71,7 +71,7 @@ impl Socket {
     /// Any error of `setsockopt(2)` (an option of another protocol: `ENOPROTOOPT`);
     /// `InvalidInput` for the read-only `Error`.
     pub fn setsockopt(&self, opt: SockOpt) -> io::Result<()> {
-        let s = &self.inner;
+        let s = self.inner();
         match opt {
             SockOpt::ReuseAddr(v) => s.set_reuse_address(v),
             SockOpt::ReusePort(v) => s.set_reuse_port(v),
@@ -96,7 +96,7 @@ impl Socket {
     ///
     /// Any error of `getsockopt(2)`.
     pub fn getsockopt(&self, name: OptName) -> io::Result<SockOpt> {
-        let s = &self.inner;
+        let s = self.inner();
         Ok(match name {
             OptName::ReuseAddr => SockOpt::ReuseAddr(s.reuse_address()?),
             OptName::ReusePort => SockOpt::ReusePort(s.reuse_port()?),

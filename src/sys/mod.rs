@@ -47,7 +47,7 @@ mod unix;
 
 pub use epoll::{epoll_add_exclusive, epoll_del};
 pub use mmsg::{RecvBatch, SendBatch};
-pub use process::{pin_to_cpu, process_cpu, process_groups, process_io_syscalls, process_rss};
+pub use process::process_groups;
 pub use timer::PreciseTimer;
 pub use unix::{
     fds_buffer, next_record_len, peer_credentials, recv_with_fds, send_with_fds, unix_connect,
@@ -64,7 +64,20 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// How to make a listening socket (and, its backlog aside, a UDP socket).
+///
+/// Built from [`ListenOptions::default`] with the methods named like the fields (the struct
+/// may grow, so it cannot be written as a literal outside netloop).
+///
+/// # Examples
+///
+/// ```
+/// use netloop::reactor::ListenOptions;
+///
+/// let opts = ListenOptions::default().backlog(4096).only_v6(false);
+/// assert_eq!((opts.backlog, opts.only_v6, opts.reuse_port), (4096, false, false));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListenOptions {
     /// The `listen(2)` backlog: connections the kernel queues before they are accepted.
     /// The kernel caps it at `net.core.somaxconn`.
@@ -87,6 +100,32 @@ impl Default for ListenOptions {
             backlog: 1024,
             only_v6: true,
             reuse_port: false,
+        }
+    }
+}
+
+impl ListenOptions {
+    /// With a `listen(2)` backlog of `n`.
+    #[must_use]
+    pub const fn backlog(self, n: i32) -> ListenOptions {
+        ListenOptions { backlog: n, ..self }
+    }
+
+    /// IPv6 only (`true`), or IPv4 too on an IPv6 address (`false`).
+    #[must_use]
+    pub const fn only_v6(self, yes: bool) -> ListenOptions {
+        ListenOptions {
+            only_v6: yes,
+            ..self
+        }
+    }
+
+    /// With `SO_REUSEPORT` set (`true`) or not.
+    #[must_use]
+    pub const fn reuse_port(self, yes: bool) -> ListenOptions {
+        ListenOptions {
+            reuse_port: yes,
+            ..self
         }
     }
 }

@@ -13,10 +13,23 @@ use std::path::Path;
 use nix::sys::socket::{getsockopt, recv, sendmsg, sockopt, ControlMessage, MsgFlags};
 use socket2::{Domain, Socket, Type};
 
-use crate::addr::UnixAddr;
+use socket2::SockAddr;
 
 /// How to make a Unix listening socket.
+///
+/// Built from [`UnixListenOptions::default`] with the methods named like the fields (the
+/// struct may grow, so it cannot be written as a literal outside netloop).
+///
+/// # Examples
+///
+/// ```
+/// use netloop::reactor::UnixListenOptions;
+///
+/// let opts = UnixListenOptions::default().mode(Some(0o660)).remove_stale(false);
+/// assert_eq!((opts.backlog, opts.mode, opts.remove_stale), (1024, Some(0o660), false));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UnixListenOptions {
     /// The `listen(2)` backlog.
     pub backlog: i32,
@@ -35,6 +48,29 @@ impl Default for UnixListenOptions {
             backlog: 1024,
             mode: None,
             remove_stale: true,
+        }
+    }
+}
+
+impl UnixListenOptions {
+    /// With a `listen(2)` backlog of `n`.
+    #[must_use]
+    pub const fn backlog(self, n: i32) -> UnixListenOptions {
+        UnixListenOptions { backlog: n, ..self }
+    }
+
+    /// With the socket file's permissions set to `mode` (`None`: what the umask gives).
+    #[must_use]
+    pub const fn mode(self, mode: Option<u32>) -> UnixListenOptions {
+        UnixListenOptions { mode, ..self }
+    }
+
+    /// Whether a stale socket file (nothing listening) at the path is replaced.
+    #[must_use]
+    pub const fn remove_stale(self, yes: bool) -> UnixListenOptions {
+        UnixListenOptions {
+            remove_stale: yes,
+            ..self
         }
     }
 }
@@ -68,7 +104,7 @@ impl UnixKind {
 /// `AddrInUse` if a server is listening at `addr`; `AlreadyExists` if the path is something
 /// other than a socket; any error of `socket`, `bind`, `chmod` or `listen`.
 pub fn unix_listener(
-    addr: &UnixAddr,
+    addr: &SockAddr,
     opts: &UnixListenOptions,
 ) -> io::Result<std::os::unix::net::UnixListener> {
     bind(addr, Type::STREAM, opts, true).map(Into::into)
@@ -80,7 +116,7 @@ pub fn unix_listener(
 ///
 /// As for [`unix_listener`].
 pub fn unix_datagram(
-    addr: &UnixAddr,
+    addr: &SockAddr,
     opts: &UnixListenOptions,
 ) -> io::Result<std::os::unix::net::UnixDatagram> {
     bind(addr, Type::DGRAM, opts, false).map(Into::into)
@@ -92,7 +128,7 @@ pub fn unix_datagram(
 /// # Errors
 ///
 /// As for [`unix_listener`].
-pub fn unix_seqpacket_listener(addr: &UnixAddr, opts: &UnixListenOptions) -> io::Result<Socket> {
+pub fn unix_seqpacket_listener(addr: &SockAddr, opts: &UnixListenOptions) -> io::Result<Socket> {
     bind(addr, Type::SEQPACKET, opts, true)
 }
 
@@ -100,8 +136,10 @@ pub fn unix_seqpacket_listener(addr: &UnixAddr, opts: &UnixListenOptions) -> io:
 ///
 /// # Errors
 ///
-/// As for [`unix_seqpacket_connect`].
-pub fn unix_connect(addr: &UnixAddr) -> io::Result<std::os::unix::net::UnixStream> {
+/// Any error of `socket` or `connect`: `ConnectionRefused` when nothing listens there,
+/// `WouldBlock` when the listener's backlog is full (the socket is then *not* connected; try
+/// again later).
+pub fn unix_connect(addr: &SockAddr) -> io::Result<std::os::unix::net::UnixStream> {
     connect(addr, Type::STREAM).map(Into::into)
 }
 
@@ -113,7 +151,7 @@ pub fn unix_connect(addr: &UnixAddr) -> io::Result<std::os::unix::net::UnixStrea
 /// Any error of `socket` or `connect`: `ConnectionRefused` when nothing listens there,
 /// `WouldBlock` when the listener's backlog is full (the socket is then *not* connected; try
 /// again later).
-pub fn unix_seqpacket_connect(addr: &UnixAddr) -> io::Result<Socket> {
+pub fn unix_seqpacket_connect(addr: &SockAddr) -> io::Result<Socket> {
     connect(addr, Type::SEQPACKET)
 }
 
@@ -128,14 +166,14 @@ pub fn unix_pair(kind: UnixKind) -> io::Result<(Socket, Socket)> {
     Socket::pair(Domain::UNIX, kind.ty(), None)
 }
 
-fn connect(addr: &UnixAddr, ty: Type) -> io::Result<Socket> {
+fn connect(addr: &SockAddr, ty: Type) -> io::Result<Socket> {
     let socket = Socket::new(Domain::UNIX, ty.nonblocking(), None)?;
-    socket.connect(&addr.to_sockaddr()?)?;
+    socket.connect(addr)?;
     Ok(socket)
 }
 
 /// Make a socket of `ty` bound to `addr` (and listening, if `listen`).
-fn bind(addr: &UnixAddr, ty: Type, opts: &UnixListenOptions, listen: bool) -> io::Result<Socket> {
+fn bind(addr: &SockAddr, ty: Type, opts: &UnixListenOptions, listen: bool) -> io::Result<Socket> {
     let listen_now = |socket: &Socket| {
         if listen {
             socket.listen(opts.backlog)
@@ -144,16 +182,15 @@ fn bind(addr: &UnixAddr, ty: Type, opts: &UnixListenOptions, listen: bool) -> io
         }
     };
     let socket = Socket::new(Domain::UNIX, ty.nonblocking(), None)?;
-    let path = match addr {
-        UnixAddr::Abstract(_) => {
-            socket.bind(&addr.to_sockaddr()?)?;
-            listen_now(&socket)?;
-            return Ok(socket);
-        }
-        UnixAddr::Path(path) => path,
+    // A path is claimed first (a stale socket file replaced) and its mode set after; an
+    // abstract name is bound as it is.
+    let Some(path) = addr.as_pathname() else {
+        socket.bind(addr)?;
+        listen_now(&socket)?;
+        return Ok(socket);
     };
     claim_unix_path(path, opts, |p| probe(p, ty))?;
-    socket.bind(&addr.to_sockaddr()?)?;
+    socket.bind(addr)?;
     finish_bind(path, opts, || listen_now(&socket))?;
     Ok(socket)
 }

@@ -1,7 +1,61 @@
-//! One level of the wheel: `SLOTS_PER_LEVEL` slot lists plus a bitmap of the non-empty ones.
+//! One level of the wheel: `SLOTS_PER_LEVEL` slot lists plus a bitmap of the non-empty ones,
+//! and the wheel's geometry: the named constants, and the pure helpers [`level_for`] and
+//! [`slot_for`] that say where a deadline is filed.
 
 use super::slab::List;
-use super::{LEVEL_BITS, SLOTS_PER_LEVEL, SLOT_MASK};
+
+/// Bits of a deadline consumed by one level.
+pub(super) const LEVEL_BITS: usize = 6;
+/// Slots in one level (`2^LEVEL_BITS`); also the width of the occupied bitmap.
+pub(super) const SLOTS_PER_LEVEL: usize = 1 << LEVEL_BITS;
+/// Number of levels.
+pub(super) const NUM_LEVELS: usize = 6;
+/// Ticks covered by one full rotation of the top level (`2^36`); deadlines further away than
+/// about this much go to the overflow list.
+pub(super) const MAX_RANGE: u64 = 1 << (LEVEL_BITS * NUM_LEVELS);
+/// Mask selecting a slot number from a shifted deadline.
+pub(super) const SLOT_MASK: u64 = SLOTS_PER_LEVEL as u64 - 1;
+/// Shift giving a tick's slot number at the top level (30).
+const TOP_SHIFT: u32 = (LEVEL_BITS * (NUM_LEVELS - 1)) as u32;
+
+// The occupied bitmap is a u64 and slot/level numbers are stored as u8.
+const _: () = assert!(SLOTS_PER_LEVEL == 64 && NUM_LEVELS <= 10);
+const _: () = assert!(MAX_RANGE == 1 << (TOP_SHIFT as usize + LEVEL_BITS));
+
+/// Level at which a timer due at `deadline` is filed when the wheel's time is `elapsed`, or
+/// `None` if the deadline is beyond the top level's ring (it goes to the overflow list).
+///
+/// Requires `deadline > elapsed`: due timers go to the ready queue instead.
+pub(super) fn level_for(elapsed: u64, deadline: u64) -> Option<usize> {
+    debug_assert!(
+        deadline > elapsed,
+        "level_for: deadline {deadline} is not after elapsed {elapsed}"
+    );
+    // The highest differing bit decides: below it the two agree, so the deadline lies in the
+    // same slot as `elapsed` at every level above; at its level they fall in different slots.
+    // OR-ing in SLOT_MASK puts everything within the current 64-tick block at level 0.
+    let differing = (elapsed ^ deadline) | SLOT_MASK;
+    let highest_bit = 63 - differing.leading_zeros() as usize;
+    let level = highest_bit / LEVEL_BITS;
+    if level < NUM_LEVELS - 1 {
+        return Some(level);
+    }
+    // Top level (or beyond): it is a ring of 64 slots, of which the one holding `elapsed` is
+    // in use by the lower levels, so it reaches 63 slots further. No overflow: deadline > elapsed.
+    let top_slots_ahead = (deadline >> TOP_SHIFT) - (elapsed >> TOP_SHIFT);
+    if top_slots_ahead < SLOTS_PER_LEVEL as u64 {
+        Some(NUM_LEVELS - 1)
+    } else {
+        None
+    }
+}
+
+/// Slot of level `level` that holds a timer due at `deadline`: the deadline's `LEVEL_BITS`
+/// bits at that level.
+pub(super) fn slot_for(deadline: u64, level: usize) -> usize {
+    debug_assert!(level < NUM_LEVELS, "slot_for: level {level} out of range");
+    ((deadline >> (level * LEVEL_BITS)) & SLOT_MASK) as usize
+}
 
 /// A level of the wheel. Slot `s` of level `l` holds timers whose deadline has bits
 /// `[l * LEVEL_BITS, (l + 1) * LEVEL_BITS)` equal to `s`; which "rotation" of the level that

@@ -1,6 +1,7 @@
 //! Tests for the timer wheel: helpers at their boundaries, and behaviour (the model test is
 //! in `model_tests.rs`).
 
+use super::level::{MAX_RANGE, SLOTS_PER_LEVEL};
 use super::slab::{List, Loc, NONE};
 use super::*;
 

@@ -1,7 +1,8 @@
 //! [`IcmpEcho`]: a checked view of an ICMPv4 or ICMPv6 echo request or reply (RFC 792,
 //! RFC 4443): type, code, checksum, identifier, sequence number, data.
 
-use super::{checksum, WireError};
+use super::checksum::checksum;
+use super::error::WireError;
 
 /// Byte offsets of an echo message's fields.
 mod field {

@@ -2,7 +2,8 @@
 
 use std::net::Ipv4Addr;
 
-use super::{checksum, WireError};
+use super::checksum::checksum;
+use super::error::WireError;
 
 /// Byte offsets of the IPv4 header's fields (RFC 791).
 mod field {

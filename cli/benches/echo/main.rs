@@ -1,0 +1,347 @@
+//! `cargo bench --bench echo`: netloop beside tokio (current-thread with tokio-util's
+//! `LengthDelimitedCodec`, and multi-thread), std thread-per-connection and a hand-written
+//! mio loop, on the same workloads, in one run.
+//!
+//! Every server runs in a fresh process of its own (this binary, re-executed with
+//! `NETLOOP_BENCH_SERVE=<peer>`), pinned to CPU 0; the load generator (`netloop_cli::load`) runs
+//! here, pinned to CPU 1. For each workload and server: a warm-up run, then three measured
+//! runs, in rounds (each round runs every server once, so that a noisy spell on a shared
+//! machine hits all servers alike); the medians are reported, with the server's user and system CPU (from
+//! `/proc/PID/stat`), read+write syscalls (`/proc/PID/io`) and, where it matters, its memory
+//! (`VmRSS`). The table gives each server's figures and netloop's ratio to each (below 1:
+//! netloop is better). Results go to `target/echo-bench.json` and `target/echo-bench.svg`.
+//!
+//! Workloads:
+//! * W1: ping-pong, 1 connection, 64 B: p50 latency.
+//! * W1s: W1 with netloop busy-polling and a spinning client, beside the floor of two
+//!   threads ping-ponging on non-blocking sockets.
+//! * W2: 64 connections x 16 in flight x 64 B: server CPU per frame.
+//! * W3: 8 connections x 4 in flight x 64 KiB: server CPU per MB.
+//! * W4h: 10,000 connections, one frame each per 200 ms (open loop): server CPU per frame,
+//!   and memory per connection.
+//! * U1: UDP, 64 sockets x 4 in flight x 64 B: server CPU per datagram (netloop also with
+//!   `Config::udp_batching`, as `netloop-batch`).
+//! * T1: a 250 µs timer on an idle reactor: how late it fires, p50 and p99 (`timers.rs`).
+//!
+//! `ECHO_BENCH_SECS` sets the measured seconds per run (default 2); `ECHO_BENCH_ONLY=W2,U1`
+//! runs a subset; `ECHO_BENCH_REPS` the measured runs (default 3).
+
+mod peers;
+mod report;
+mod timers;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use netloop_cli::load::{self, LoadConfig, Proto};
+use netloop_cli::process as sys;
+use peers::Peer;
+
+/// One workload.
+#[derive(Clone, Copy)]
+pub struct Workload {
+    pub name: &'static str,
+    pub proto: Proto,
+    pub conns: usize,
+    pub pipeline: usize,
+    pub size: usize,
+    pub rate: Option<f64>,
+    /// The client busy-polls.
+    pub spin: bool,
+    /// What the headline figure is.
+    pub metric: Metric,
+    pub peers: &'static [Peer],
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    LatencyP50,
+    CpuPerFrame,
+    CpuPerMb,
+}
+
+const ALL: &[Peer] = &Peer::ALL;
+const EVENTED: &[Peer] = &[
+    Peer::Netloop,
+    Peer::TokioCurrent,
+    Peer::TokioMulti,
+    Peer::MioLoop,
+];
+
+const SPIN: &[Peer] = &[Peer::NetloopSpin];
+/// U1 also runs netloop with `recvmmsg`/`sendmmsg` (`Config::udp_batching`).
+const UDP: &[Peer] = &[
+    Peer::Netloop,
+    Peer::NetloopBatch,
+    Peer::TokioCurrent,
+    Peer::TokioMulti,
+    Peer::StdThreads,
+    Peer::MioLoop,
+];
+
+pub const WORKLOADS: [Workload; 6] = [
+    Workload {
+        name: "W1",
+        proto: Proto::Framed,
+        conns: 1,
+        pipeline: 1,
+        size: 64,
+        rate: None,
+        spin: false,
+        metric: Metric::LatencyP50,
+        peers: ALL,
+    },
+    Workload {
+        name: "W1s",
+        proto: Proto::Framed,
+        conns: 1,
+        pipeline: 1,
+        size: 64,
+        rate: None,
+        spin: true,
+        metric: Metric::LatencyP50,
+        peers: SPIN,
+    },
+    Workload {
+        name: "W2",
+        proto: Proto::Framed,
+        conns: 64,
+        pipeline: 16,
+        size: 64,
+        rate: None,
+        spin: false,
+        metric: Metric::CpuPerFrame,
+        peers: ALL,
+    },
+    Workload {
+        name: "W3",
+        proto: Proto::Framed,
+        conns: 8,
+        pipeline: 4,
+        size: 65536,
+        rate: None,
+        spin: false,
+        metric: Metric::CpuPerMb,
+        peers: ALL,
+    },
+    Workload {
+        name: "W4h",
+        proto: Proto::Framed,
+        conns: 10_000,
+        pipeline: 1,
+        size: 64,
+        rate: Some(50_000.0),
+        spin: false,
+        metric: Metric::CpuPerFrame,
+        peers: EVENTED,
+    },
+    Workload {
+        name: "U1",
+        proto: Proto::Udp,
+        conns: 64,
+        pipeline: 4,
+        size: 64,
+        rate: None,
+        spin: false,
+        metric: Metric::CpuPerFrame,
+        peers: UDP,
+    },
+];
+
+/// What one measured run gave.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sample {
+    pub requests: u64,
+    pub bytes: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub user_ns: f64,
+    pub sys_ns: f64,
+    pub syscalls: f64,
+    pub rss_per_conn: f64,
+}
+
+struct Server {
+    child: Child,
+    tcp: SocketAddr,
+    udp: SocketAddr,
+}
+
+impl Server {
+    fn start(peer: Peer) -> std::io::Result<Server> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .env("NETLOOP_BENCH_SERVE", peer.name())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+        let mut words = line.split_whitespace().skip(1);
+        let parse = |w: Option<&str>| -> std::io::Result<SocketAddr> {
+            w.and_then(|a| a.parse().ok()).ok_or_else(|| {
+                std::io::Error::other(format!("{}: no READY line ({line:?})", peer.name()))
+            })
+        };
+        let tcp = parse(words.next())?;
+        let udp = parse(words.next())?;
+        Ok(Server { child, tcp, udp })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Result<Sample> {
+    let addr = if w.proto == Proto::Udp {
+        server.udp
+    } else {
+        server.tcp
+    };
+    let mut cfg = LoadConfig::new(addr, w.proto);
+    cfg.conns = w.conns;
+    cfg.pipeline = w.pipeline;
+    cfg.size = w.size;
+    cfg.rate = w.rate;
+    cfg.spin = w.spin;
+    // Many connections take a while to come up: they get a warm-up inside the run itself.
+    cfg.warmup = if w.conns > 1000 {
+        Duration::from_secs(3)
+    } else {
+        Duration::ZERO
+    };
+    cfg.duration = Duration::from_secs_f64(if warm { secs / 2.0 } else { secs });
+    cfg.server_pid = Some(server.pid());
+    cfg.sources = if w.conns > 5000 { 16 } else { 1 };
+    let pid = server.pid();
+    let rss0 = sys::process_rss(pid).unwrap_or(0);
+    let io0 = sys::process_io_syscalls(pid).unwrap_or(0);
+    // The server's memory is read once a second while the connections are open.
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(rss0));
+    let seen = std::sync::Arc::clone(&peak);
+    let progress: load::ProgressFn = Box::new(move |_| {
+        let rss = sys::process_rss(pid).unwrap_or(0);
+        seen.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
+    });
+    let r = load::run(&cfg, Some(progress))?;
+    let io1 = sys::process_io_syscalls(pid).unwrap_or(0);
+    let rss1 = peak.load(std::sync::atomic::Ordering::Relaxed);
+    let (user, system) = r.server_cpu.unwrap_or_default();
+    let n = r.requests.max(1) as f64;
+    Ok(Sample {
+        requests: r.requests,
+        bytes: r.bytes,
+        p50_us: r.latency_us[0],
+        p99_us: r.latency_us[2],
+        user_ns: user.as_nanos() as f64 / n,
+        sys_ns: system.as_nanos() as f64 / n,
+        syscalls: io1.saturating_sub(io0) as f64 / n,
+        rss_per_conn: rss1.saturating_sub(rss0.min(rss1)) as f64 / w.conns as f64,
+    })
+}
+
+fn main() -> std::io::Result<()> {
+    if let Ok(name) = std::env::var("NETLOOP_BENCH_SERVE") {
+        let _ = sys::pin_to_cpu(0);
+        let peer = Peer::from_name(&name).ok_or_else(|| std::io::Error::other("unknown peer"))?;
+        return peers::serve(peer);
+    }
+    // cargo bench passes --bench; cargo test --benches passes nothing we need to run for.
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return Ok(());
+    }
+    let _ = netloop::server::raise_fd_limit();
+    if sys::pin_to_cpu(1).is_err() {
+        eprintln!("note: could not pin the load generator to CPU 1 (fewer than 2 CPUs?)");
+    }
+    let secs: f64 = std::env::var("ECHO_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
+    let reps: usize = std::env::var("ECHO_BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let only: Option<String> = std::env::var("ECHO_BENCH_ONLY").ok();
+    let mut results = Vec::new();
+    for w in WORKLOADS.iter().filter(|w| {
+        only.as_deref()
+            .map_or(true, |o| o.split(',').any(|n| n == w.name))
+    }) {
+        // Rounds: each round runs every server once, so that a noisy spell on this shared
+        // machine falls on all of them alike rather than on one server's every run.
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); w.peers.len()];
+        for rep in 0..reps {
+            for (i, &peer) in w.peers.iter().enumerate() {
+                // A fresh server per run.
+                let server = Server::start(peer)?;
+                std::thread::sleep(Duration::from_millis(100));
+                if rep == 0 {
+                    run_once(w, &server, secs, true)?;
+                }
+                match run_once(w, &server, secs, false) {
+                    Ok(s) => samples[i].push(s),
+                    Err(e) => eprintln!("{} {}: {e}", w.name, peer.name()),
+                }
+            }
+        }
+        let mut per_peer = Vec::new();
+        for (&peer, samples) in w.peers.iter().zip(samples) {
+            eprintln!("  {} {}: {} runs", w.name, peer.name(), samples.len());
+            if samples.is_empty() {
+                eprintln!(
+                    "  {} {}: every run failed; left out of the table",
+                    w.name,
+                    peer.name()
+                );
+                continue;
+            }
+            per_peer.push((peer, report::median(&samples)));
+        }
+        results.push((*w, per_peer));
+    }
+    // W1s's floor: two threads spinning on non-blocking sockets, no reactor at all.
+    if only
+        .as_deref()
+        .map_or(true, |o| o.split(',').any(|n| n == "W1s"))
+    {
+        match peers::spinning_floor(64, 200_000) {
+            Ok(us) => println!(
+                "W1s floor (two threads spinning on non-blocking sockets, 64 B): p50 {us:.1} µs"
+            ),
+            Err(e) => eprintln!("W1s floor: {e}"),
+        }
+    }
+    let mut lateness = Vec::new();
+    if only
+        .as_deref()
+        .map_or(true, |o| o.split(',').any(|n| n == "T1"))
+    {
+        lateness = timers::run(4000)?;
+        println!(
+            "\nT1 a {} µs timer on an idle reactor, 4000 in a row: how late it fires (µs)",
+            timers::AFTER.as_micros()
+        );
+        println!("  {:<18} {:>8} {:>8} {:>8}", "timer", "p50", "p99", "max");
+        for l in &lateness {
+            println!(
+                "  {:<18} {:>8.1} {:>8.1} {:>8.1}",
+                l.name, l.p50_us, l.p99_us, l.max_us
+            );
+        }
+    }
+    report::print(&results);
+    report::write_json(&results, &lateness, "target/echo-bench.json")?;
+    report::write_svg(&results, "target/echo-bench.svg")?;
+    eprintln!("wrote target/echo-bench.json and target/echo-bench.svg");
+    Ok(())
+}

@@ -1,0 +1,423 @@
+//! The `netloop` command: the course's servers on one reactor, and their clients.
+//!
+//! ```text
+//! netloop serve [--udp ADDR]... [--tcp ADDR]... [--framed ADDR]... [--max-frame BYTES] [--timeout SECS]
+//!               [--frame-timeout SECS] [--threads N] [--max-buffered BYTES] [--max-conns N]
+//!               [--grace SECS] [--stats SECS]
+//!               [--unix PATH]...
+//! netloop udp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS]
+//! netloop tcp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS]
+//! netloop framed-client [MESSAGE...] [--whole] [--server HOST:PORT] [-4|-6] [--file PATH] [--max-frame BYTES] [--timeout SECS]
+//! netloop unix-client [MESSAGE...] --server PATH|@NAME [--whole] [--file PATH] [--max-frame BYTES] [--timeout SECS]
+//! netloop load [--addr HOST:PORT] [--proto framed|stream|udp] [--conns N] [--pipeline N] [--size BYTES]
+//!              [--duration SECS] [--warmup SECS] [--rate PER_SEC] [--sources N] [--spin] [--server-pid PID] [--json]
+//! netloop resolve NAME | --reverse ADDR
+//! netloop services PORT|NAME
+//! netloop ping HOST [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-4|-6] [--mode auto|raw|dgram]
+//! ```
+//!
+//! Errors are printed as one line naming the problem, with exit status 1 (2 for bad usage).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+mod clients;
+mod load;
+mod lookup;
+mod ping;
+
+use clients::ClientArgs;
+
+use clap::{Args, Parser, Subcommand};
+use netloop::framing::DEFAULT_MAX_FRAME;
+use netloop::server::Server;
+use netloop::server::Signals;
+use netloop_cli::services::{self, CourseConfig};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "netloop",
+    version,
+    about = "An event-loop reactor on raw readiness APIs, and the socket course's servers and clients"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the servers until Ctrl-C or SIGTERM (one reactor, or one per --threads).
+    ///
+    /// With no address flags: UDP upper-casing on 127.0.0.1:11111, TCP stream echo on
+    /// 127.0.0.1:9999 and TCP framed echo on 127.0.0.1:9998. Giving any --udp, --tcp or
+    /// --framed replaces that service's default address.
+    ///
+    /// Framed echo: each frame is a 4-byte big-endian length N, then N payload bytes; every
+    /// frame is sent back unchanged and in order. A frame over --max-frame closes that
+    /// connection (logged with the reason); other connections carry on.
+    #[command(
+        after_help = "Examples:\n  netloop serve\n  netloop serve --tcp 127.0.0.1:9999 --tcp [::1]:9999 --timeout 30\n  netloop serve --framed 127.0.0.1:7000 --max-frame 65536\n  netloop serve --threads 2 --stats 10 --max-conns 10000\n  netloop serve --unix /tmp/netloop.sock --unix @netloop   (a file, and an abstract name)\n  netloop serve --tcp [::]:9999 --framed [::]:9998   (each one socket for IPv4 and IPv6)\n  RUST_LOG=debug netloop serve --udp 0.0.0.0:11111"
+    )]
+    Serve(ServeOpts),
+    /// Send MESSAGE in one datagram and print the reply (the course's UDP client). Without
+    /// MESSAGE, the datagram is standard input (or --file), and the reply is written raw to
+    /// standard output.
+    #[command(
+        after_help = "Examples:\n  netloop udp-client MixedCaseString --server 127.0.0.1:11111\n  netloop udp-client hello --server localhost:11111 -6\n  printf 'binary\\0data' | netloop udp-client --server 127.0.0.1:11111 > reply"
+    )]
+    UdpClient {
+        /// The message to send (none: standard input, or --file).
+        message: Option<String>,
+        #[command(flatten)]
+        common: ClientArgs,
+    },
+    /// Send MESSAGE over TCP and print what comes back (the course's TCP client). Without
+    /// MESSAGE, standard input (or --file) is sent, any size, and the echo is written raw to
+    /// standard output.
+    #[command(
+        after_help = "Examples:\n  netloop tcp-client 'Hello, world' --server 127.0.0.1:9999\n  netloop tcp-client --server localhost:9999 < file.bin > echo.bin"
+    )]
+    TcpClient {
+        /// The message to send (none: standard input, or --file).
+        message: Option<String>,
+        #[command(flatten)]
+        common: ClientArgs,
+    },
+    /// Send each MESSAGE as one frame and print each echoed frame. Without MESSAGE, standard
+    /// input (or --file) is sent one frame per line, or as one frame with --whole, and the
+    /// echoed frames are written to standard output.
+    #[command(
+        after_help = "Examples:\n  netloop framed-client Hi! \"Hope you're well\" --server 127.0.0.1:9998\n  netloop framed-client --server localhost:9998 < lines.txt\n  netloop framed-client --whole --file image.png --server 127.0.0.1:9998 > copy.png"
+    )]
+    FramedClient {
+        /// The messages: one frame each, sent back to back (none: standard input or --file).
+        messages: Vec<String>,
+        /// Byte input as one frame instead of one per line.
+        #[arg(long)]
+        whole: bool,
+        /// Largest frame accepted back, counted on the wire.
+        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
+        max_frame: usize,
+        #[command(flatten)]
+        common: ClientArgs,
+    },
+    /// Like framed-client, over a Unix stream socket (netloop serve --unix PATH).
+    #[command(
+        after_help = "Example:\n  netloop unix-client hello --server /tmp/netloop.sock\n  netloop unix-client hello --server @netloop"
+    )]
+    UnixClient {
+        /// The messages: one frame each, sent back to back (none: standard input or --file).
+        messages: Vec<String>,
+        /// The server's socket file, or @NAME for an abstract name.
+        #[arg(long, value_name = "PATH", value_parser = parse_unix)]
+        server: netloop::addr::UnixAddr,
+        /// Byte input as one frame instead of one per line.
+        #[arg(long)]
+        whole: bool,
+        /// Send this file instead of standard input when no MESSAGE is given.
+        #[arg(long, value_name = "PATH")]
+        file: Option<std::path::PathBuf>,
+        /// Largest frame accepted back, counted on the wire.
+        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
+        max_frame: usize,
+        /// Give up after SECS seconds without progress.
+        #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+        timeout: Duration,
+    },
+    /// Put load on an echo server and measure it: throughput, latency percentiles, and the
+    /// server's CPU per request. Every echoed byte is checked: a difference is an error.
+    #[command(
+        after_help = "Examples:\n  netloop load                                   (framed, 127.0.0.1:9998, 64 x 16 x 64 B, 10 s)\n  netloop load --addr localhost:9998 --conns 8 --pipeline 1 --size 4096 --duration 5\n  netloop load --proto stream --addr 127.0.0.1:9999 --rate 50000 --json\n  netloop load --proto udp --addr 127.0.0.1:11111 --conns 16 --pipeline 4\n  netloop load --conns 100000 --sources 8 --pipeline 1   (needs ulimit -n above 100000)\n  netloop load --server-pid $(pidof netloop)"
+    )]
+    Load(load::LoadArgs),
+    /// Look a name up as Python's gethostbyname_ex and getaddrinfo do (or an address, with
+    /// --reverse, as gethostbyaddr and getnameinfo do).
+    #[command(
+        after_help = "Examples:\n  netloop resolve localhost\n  netloop resolve --reverse 127.0.0.1"
+    )]
+    Resolve {
+        /// The host name (or, with --reverse, the address).
+        name: String,
+        /// Find the names of an address.
+        #[arg(long)]
+        reverse: bool,
+    },
+    /// Look a service up by port or name in the services database (getservbyport,
+    /// getservbyname), for TCP and UDP.
+    #[command(after_help = "Examples:\n  netloop services 80\n  netloop services ftp")]
+    Services {
+        /// A port number or a service name.
+        what: String,
+    },
+    /// Send ICMP echo requests to HOST and print the replies and a summary, as ping does.
+    ///
+    /// Uses a raw socket (SOCK_RAW) when the process has CAP_NET_RAW, else the unprivileged
+    /// ICMP datagram socket (allowed to the groups in net.ipv4.ping_group_range). Stops after
+    /// COUNT requests, or on Ctrl-C. Exit status: 0 if any reply came, 1 if none, 2 on error.
+    #[command(
+        after_help = "Examples:\n  netloop ping 127.0.0.1 -c 3\n  netloop ping -6 localhost -c 5 -i 0.2\n  netloop ping ::1 --mode dgram"
+    )]
+    Ping(ping::PingArgs),
+}
+
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    netloop::addr::parse_socket_addr(s).map_err(|e| e.to_string())
+}
+
+fn parse_unix(s: &str) -> Result<netloop::addr::UnixAddr, String> {
+    Ok(netloop::addr::UnixAddr::parse(s))
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}' is not a number of threads from 1 to 1024")),
+    }
+}
+
+fn parse_max_frame(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of bytes"))?;
+    if n < 4 {
+        return Err(format!(
+            "the maximum frame must be at least 4 bytes (its header), not {n}"
+        ));
+    }
+    Ok(n)
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if secs <= 0.0 {
+        return Err(format!("the timeout must be more than 0 seconds, not {s}"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' seconds is out of range"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Ping(args) => return ping::run(&args),
+        Command::Load(args) => load::run(&args),
+        Command::Resolve { name, reverse } => lookup::resolve(&name, reverse),
+        Command::Services { what } => lookup::services(&what),
+        Command::Serve(opts) => serve(opts),
+        Command::FramedClient {
+            messages,
+            whole,
+            max_frame,
+            common,
+        } => clients::run(
+            clients::Which::Framed { whole, max_frame },
+            messages,
+            &common,
+        ),
+        Command::UnixClient {
+            messages,
+            server,
+            whole,
+            file,
+            max_frame,
+            timeout,
+        } => clients::run_unix(messages, &server, whole, file.as_ref(), max_frame, timeout),
+        Command::UdpClient { message, common } => {
+            clients::run(clients::Which::Udp, message.into_iter().collect(), &common)
+        }
+        Command::TcpClient { message, common } => {
+            clients::run(clients::Which::Tcp, message.into_iter().collect(), &common)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("netloop: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What `serve` was asked to do: its command-line flags.
+#[derive(Args, Debug)]
+struct ServeOpts {
+    /// UDP upper-casing service address (repeatable).
+    #[arg(long = "udp", value_name = "ADDR", value_parser = parse_addr)]
+    udp: Vec<SocketAddr>,
+    /// TCP stream echo service address (repeatable).
+    #[arg(long = "tcp", value_name = "ADDR", value_parser = parse_addr)]
+    tcp: Vec<SocketAddr>,
+    /// TCP framed echo service address (repeatable).
+    #[arg(long = "framed", value_name = "ADDR", value_parser = parse_addr)]
+    framed: Vec<SocketAddr>,
+    /// Framed echo on a Unix socket too (repeatable; served by the first reactor): a file
+    /// (a stale file left by a dead server is replaced; the file is removed at exit), or
+    /// @NAME for a Linux abstract name (no file).
+    #[arg(long = "unix", value_name = "PATH", value_parser = parse_unix)]
+    unix: Vec<netloop::addr::UnixAddr>,
+    /// Largest frame accepted, counted on the wire (4-byte header included).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
+    max_frame: usize,
+    /// Close a connection when no byte has moved either way for SECS seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    timeout: Option<Duration>,
+    /// Close a connection whose frame is not complete SECS seconds after its first byte
+    /// (a peer trickling bytes).
+    #[arg(long = "frame-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    frame_timeout: Duration,
+    /// Reactor threads, all serving the same sockets (each connection goes to one).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads)]
+    threads: usize,
+    /// Input memory per reactor thread for messages being received: past it, connections
+    /// that need more wait (their bytes stay in the kernel) instead of growing memory.
+    /// At least --max-frame.
+    #[arg(long = "max-buffered", value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_buffered: usize,
+    /// Most connections open at once, across all threads; more are accepted and closed at
+    /// once.
+    #[arg(long = "max-conns", value_name = "N")]
+    max_conns: Option<usize>,
+    /// Seconds that open connections get to finish after Ctrl-C or SIGTERM (a second
+    /// signal ends them at once).
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    grace: Duration,
+    /// Log the counters every SECS seconds (they are always logged at shutdown).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    stats: Option<Duration>,
+    /// Make [::] addresses IPv6-only. By default `--tcp [::]:9999` is one dual-stack
+    /// socket that serves IPv4 clients too (shown as their IPv4 addresses); with this flag
+    /// `--tcp 0.0.0.0:9999 --tcp [::]:9999` binds two sockets instead.
+    #[arg(long = "v6-only")]
+    v6_only: bool,
+    /// Busy-poll: each reactor thread spins instead of sleeping in epoll_wait, for the
+    /// lowest latency, at the cost of a whole core per thread even when idle.
+    #[arg(long = "busy-poll")]
+    busy_poll: bool,
+}
+
+/// Raise the soft descriptor limit to the hard one (see `sys::raise_fd_limit`), and say so.
+fn raise_fd_limit() {
+    match netloop::server::raise_fd_limit() {
+        Ok((before, after)) if before < after => {
+            log::info!("descriptor limit raised from {before} to {after}")
+        }
+        Ok((limit, _)) => log::info!("descriptor limit {limit}"),
+        Err(e) => log::warn!("descriptor limit not raised: {e}"),
+    }
+}
+
+fn log_stats(prefix: &str, s: &netloop::reactor::Stats) {
+    log::info!(
+        "{prefix}: {} accepted, {} open, {} closed (peer {}, reset {}, timeout {}, protocol {}, local {}, io {}, panic {}), {} rejected, {} bytes in, {} bytes out, {} frames in, {} frames out, {} datagrams in, {} datagrams out, {} timeouts",
+        s.accepted,
+        s.active,
+        s.closed(),
+        s.closed_peer,
+        s.closed_reset,
+        s.closed_timeout,
+        s.closed_protocol,
+        s.closed_local,
+        s.closed_io,
+        s.closed_panic,
+        s.rejected,
+        s.bytes_in,
+        s.bytes_out,
+        s.frames_in,
+        s.frames_out,
+        s.datagrams_in,
+        s.datagrams_out,
+        s.timeouts
+    );
+}
+
+fn serve(o: ServeOpts) -> Result<(), String> {
+    // First, before any thread exists: block SIGINT/SIGTERM in this thread, so that every
+    // thread started later inherits the mask and the signals arrive through the descriptor.
+    let mut signals = Signals::termination().map_err(|e| format!("cannot set up signals: {e}"))?;
+    raise_fd_limit();
+    let mut cfg = CourseConfig::default();
+    if !o.udp.is_empty() {
+        cfg.udp = o.udp;
+    }
+    if !o.tcp.is_empty() {
+        cfg.tcp = o.tcp;
+    }
+    if !o.framed.is_empty() {
+        cfg.framed = o.framed;
+    }
+    cfg.unix = o.unix;
+    cfg.max_frame = o.max_frame;
+    cfg.timeout = o.timeout;
+    cfg.frame_timeout = Some(o.frame_timeout);
+    cfg.threads = o.threads;
+    cfg.max_conns = o.max_conns;
+    cfg.max_buffered = o.max_buffered;
+    cfg.dual_stack = !o.v6_only;
+    cfg.busy_poll = o.busy_poll;
+    let (reactors, bound) = services::course_reactors(&cfg).map_err(|e| e.to_string())?;
+    for b in &bound {
+        log::info!("{} service on {}", b.service, b.addr);
+    }
+    log::info!("max frame {} bytes", o.max_frame);
+    if let Some(t) = o.timeout {
+        log::info!("idle timeout: {t:?}");
+    }
+    log::info!("frame timeout: {:?}", o.frame_timeout);
+    if let Some(m) = o.max_conns {
+        log::info!("at most {m} connections");
+    }
+    log::info!("{} reactor thread(s); Ctrl-C or SIGTERM stops", o.threads);
+    let server = Server::start(reactors).map_err(|e| format!("cannot start: {e}"))?;
+    let signo = server
+        .serve_until_signal(&mut signals, o.stats, |server| {
+            log_stats("stats", &server.stats());
+            log_spread(server.stats_per_reactor().iter());
+        })
+        .map_err(|e| format!("waiting for signals failed: {e}"));
+    match &signo {
+        Ok(n) => log::info!(
+            "signal {n}: shutting down, {:?} for open connections to finish (a second signal ends them now)",
+            o.grace
+        ),
+        Err(e) => log::error!("{e}"),
+    }
+    server.shutdown(o.grace);
+    // A second signal during the grace period ends it at once.
+    while !server.is_finished() {
+        match signals.wait(Some(Duration::from_millis(50))) {
+            Ok(Some(n)) => {
+                log::warn!("signal {n} again: closing every connection now");
+                server.stop();
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                log::error!("waiting for signals failed: {e}");
+                break;
+            }
+        }
+    }
+    let reactors = server.join().map_err(|e| format!("reactor failed: {e}"))?;
+    let total = reactors
+        .iter()
+        .fold(netloop::reactor::Stats::default(), |sum, r| {
+            sum.add(r.stats())
+        });
+    log_stats("stopped", &total);
+    log_spread(reactors.iter().map(|r| r.stats()));
+    signo.map(|_| ())
+}
+
+/// With several reactors, how the connections spread over them.
+fn log_spread<'a>(per: impl Iterator<Item = &'a netloop::reactor::Stats>) {
+    let counts: Vec<String> = per.map(|s| s.accepted.to_string()).collect();
+    if counts.len() > 1 {
+        log::info!("accepted per reactor: {}", counts.join(", "));
+    }
+}

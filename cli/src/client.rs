@@ -1,0 +1,471 @@
+//! The course's clients, on the blocking [`Socket`] facade, grown into tools one would use
+//! instead of `nc`: host names and service names (`localhost:9999`, `[::1]:echo`), `-4`/`-6`,
+//! the message from the command line or, when none is given, from standard input or a file
+//! (binary data, any size), a timeout, and round-trip times.
+//!
+//! Each function reads like the course's Python program: make a socket, set its timeout,
+//! connect, `sendall`, `recv` until the reply is complete. Report lines ("using ADDR",
+//! "received ... from ADDR in T ms") go to `report`. A message given on the command line is
+//! echoed in those lines as text; input from a stream ([`Input::Bytes`]) is written back raw to
+//! `data` (so `netloop tcp-client < file > copy` copies the file through the echo server),
+//! and the lines then count bytes. Every failure is a message that names the problem: no
+//! server, no reply within the timeout, an echo that differs from what was sent.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use netloop::addr::UnixAddr;
+use netloop::framing::{Codec, Decoded};
+use netloop::socket::{Address, Family, SockType, Socket};
+
+/// Write one report line; a failed write to the report does not fail the exchange.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// How a client finds and waits for its server.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientOptions {
+    /// Only this family (`-4`, `-6`); `None`: whatever the name resolves to, in order.
+    pub family: Option<Family>,
+    /// How long any one step may wait (connect, each read, the whole send).
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> ClientOptions {
+        ClientOptions {
+            family: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What to send.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// Messages given as text on the command line: echoed as text in the report.
+    Text(Vec<String>),
+    /// Bytes read from standard input or a file: written back raw to the data output.
+    Bytes(Vec<u8>),
+}
+
+/// Where the output goes: report lines, and (for [`Input::Bytes`]) the raw reply.
+pub struct Output<'a> {
+    /// Report lines.
+    pub report: &'a mut dyn Write,
+    /// The reply's bytes, for byte input.
+    pub data: &'a mut dyn Write,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// The addresses `server` stands for: a numeric address (with scope or service name) as
+/// it is, else `HOST:PORT` looked up with `getaddrinfo` for `ty` (and `family`, if given).
+///
+/// # Errors
+///
+/// A message naming the problem: no port, an unknown host or service, no address of the
+/// family asked for.
+pub fn resolve(
+    server: &str,
+    family: Option<Family>,
+    ty: SockType,
+) -> Result<Vec<SocketAddr>, String> {
+    let wanted = |a: &SocketAddr| match family {
+        Some(Family::Inet) => a.is_ipv4(),
+        Some(Family::Inet6) => a.is_ipv6(),
+        _ => true,
+    };
+    let addrs = match netloop::addr::parse_socket_addr(server) {
+        Ok(a) => vec![a],
+        Err(_) => {
+            let (host, port) = server.rsplit_once(':').ok_or_else(|| {
+                format!("'{server}' has no port (write HOST:PORT, e.g. localhost:9999)")
+            })?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let proto = if ty == SockType::Dgram { "udp" } else { "tcp" };
+            if port.parse::<u16>().is_err()
+                && netloop::names::getservbyname(port, Some(proto)).is_err()
+            {
+                return Err(format!(
+                    "'{port}' is not a port number or a known service name"
+                ));
+            }
+            netloop::names::getaddrinfo(
+                Some(host),
+                Some(port),
+                family,
+                Some(ty),
+                0,
+                netloop::names::AiFlags::NONE,
+            )
+            .map_err(|e| format!("cannot resolve {server}: {e}"))?
+            .into_iter()
+            .map(|r| r.addr)
+            .collect()
+        }
+    };
+    let addrs: Vec<SocketAddr> = addrs.into_iter().filter(wanted).collect();
+    if addrs.is_empty() {
+        return Err(format!("{server} has no address of the family asked for"));
+    }
+    Ok(addrs)
+}
+
+fn family_of(a: &SocketAddr) -> Family {
+    if a.is_ipv4() {
+        Family::Inet
+    } else {
+        Family::Inet6
+    }
+}
+
+/// Connect a socket of `ty` to the first of `server`'s addresses that answers.
+fn connect(
+    report: &mut dyn Write,
+    server: &str,
+    ty: SockType,
+    opts: &ClientOptions,
+) -> Result<(Socket, SocketAddr), String> {
+    let mut last = String::new();
+    for addr in resolve(server, opts.family, ty)? {
+        let mut sock = Socket::new(family_of(&addr), ty, None).map_err(|e| e.to_string())?;
+        sock.settimeout(Some(opts.timeout))
+            .map_err(|e| e.to_string())?;
+        match sock.connect(addr) {
+            Ok(()) => {
+                if let Ok(local) = sock.getsockname() {
+                    say!(report, "using {local}");
+                }
+                return Ok((sock, addr));
+            }
+            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+fn recv_error(e: io::Error, server: SocketAddr, timeout: Duration) -> String {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+            format!("no reply from {server} within {timeout:?}")
+        }
+        io::ErrorKind::ConnectionRefused => {
+            format!("{server} refused the datagram (no server there?)")
+        }
+        _ => format!("receive failed: {e}"),
+    }
+}
+
+/// The course's UDP client: send the message in one datagram and report the reply.
+///
+/// # Errors
+///
+/// A message naming the problem: cannot resolve or reach the server, no reply within the
+/// timeout, the datagram refused (no server there), a message too big for one datagram.
+pub fn udp_client(
+    out: Output<'_>,
+    message: &Input,
+    server: &str,
+    opts: &ClientOptions,
+) -> Result<(), String> {
+    let bytes = match message {
+        Input::Text(m) => m.join(" ").into_bytes(),
+        Input::Bytes(b) => b.clone(),
+    };
+    // Connecting a UDP socket picks the local address the kernel will use, so the address
+    // printed is the real one, and only the server's datagrams come through.
+    let (sock, addr) = connect(out.report, server, SockType::Dgram, opts)?;
+    let start = Instant::now();
+    sock.send(&bytes)
+        .map_err(|e| format!("cannot send {} bytes to {addr}: {e}", bytes.len()))?;
+    let (reply, from) = sock
+        .recvfrom(65536)
+        .map_err(|e| recv_error(e, addr, opts.timeout))?;
+    let rtt = ms(start.elapsed());
+    match message {
+        Input::Text(_) => say!(
+            out.report,
+            "received {} from {from} in {rtt}",
+            String::from_utf8_lossy(&reply)
+        ),
+        Input::Bytes(_) => {
+            out.data.write_all(&reply).map_err(|e| e.to_string())?;
+            say!(
+                out.report,
+                "received {} bytes from {from} in {rtt}",
+                reply.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The course's TCP client: send the message to the echo server, read until it is all back,
+/// and check it. Sending runs on a second thread while this one reads, so an echo of any
+/// size flows through without either side's buffers filling up.
+///
+/// # Errors
+///
+/// A message naming the problem: cannot connect, the echo stopped short for the timeout,
+/// or differs from what was sent.
+pub fn tcp_client(
+    out: Output<'_>,
+    message: &Input,
+    server: &str,
+    opts: &ClientOptions,
+) -> Result<(), String> {
+    let bytes = match message {
+        Input::Text(m) => m.join(" ").into_bytes(),
+        Input::Bytes(b) => b.clone(),
+    };
+    let (sock, addr) = connect(out.report, server, SockType::Stream, opts)?;
+    let start = Instant::now();
+    let writer = sock.dup().map_err(|e| e.to_string())?;
+    let to_send = bytes.clone();
+    let sender = std::thread::spawn(move || -> Result<(), String> {
+        writer
+            .sendall(&to_send)
+            .map_err(|e| format!("cannot send to {addr}: {e}"))?;
+        // Like the course's client, done sending: the server reads end of file.
+        let _ = writer.shutdown(std::net::Shutdown::Write);
+        Ok(())
+    });
+    let mut got = Vec::with_capacity(bytes.len());
+    let mut buf = vec![0; 64 * 1024];
+    let read_result = loop {
+        if got.len() >= bytes.len() {
+            break Ok(());
+        }
+        match sock.recv_into(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                if let Input::Bytes(_) = message {
+                    if let Err(e) = out.data.write_all(&buf[..n]) {
+                        break Err(e.to_string());
+                    }
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                break Err(format!(
+                    "{addr} sent {} of {} bytes back, then nothing for {:?}",
+                    got.len(),
+                    bytes.len(),
+                    opts.timeout
+                ))
+            }
+            Err(e) => break Err(format!("receive failed: {e}")),
+        }
+    };
+    let rtt = ms(start.elapsed());
+    // A failed read makes the sender's error moot; close first so it cannot hang.
+    if read_result.is_err() {
+        let _ = sock.shutdown(std::net::Shutdown::Both);
+    }
+    let sent = sender
+        .join()
+        .map_err(|_| "the sending thread panicked".to_string())?;
+    read_result?;
+    sent?;
+    match message {
+        Input::Text(_) => say!(
+            out.report,
+            "received {} from {addr} in {rtt}",
+            String::from_utf8_lossy(&got)
+        ),
+        Input::Bytes(_) => say!(
+            out.report,
+            "received {} bytes from {addr} in {rtt}",
+            got.len()
+        ),
+    }
+    if got != bytes {
+        return Err(format!(
+            "the echo differs from what was sent ({} bytes back, {} sent)",
+            got.len(),
+            bytes.len()
+        ));
+    }
+    Ok(())
+}
+
+/// How `framed-client` cuts byte input into frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameSplit {
+    /// One frame per line (the newline is not sent; it is written back after each echo).
+    Lines,
+    /// The whole input as one frame.
+    Whole,
+}
+
+/// Send each message as one frame (4-byte big-endian length, then the bytes) to the framed
+/// echo server, back to back, and check each echoed frame in order.
+///
+/// # Errors
+///
+/// A message naming the problem: a message too long for `max_frame`, cannot connect, a bad
+/// frame back, the server closing early, or silence for the timeout.
+pub fn framed_client(
+    out: Output<'_>,
+    message: &Input,
+    split: FrameSplit,
+    server: &str,
+    max_frame: usize,
+    opts: &ClientOptions,
+) -> Result<(), String> {
+    let (sock, addr) = connect(out.report, server, SockType::Stream, opts)?;
+    exchange_frames(
+        out,
+        sock,
+        &addr.to_string(),
+        message,
+        split,
+        max_frame,
+        opts.timeout,
+    )
+}
+
+/// As [`framed_client`], over the Unix stream socket at `server` (a file or an abstract name).
+///
+/// # Errors
+///
+/// As for [`framed_client`].
+pub fn unix_client(
+    out: Output<'_>,
+    message: &Input,
+    split: FrameSplit,
+    server: &UnixAddr,
+    max_frame: usize,
+    timeout: Duration,
+) -> Result<(), String> {
+    let name = server.to_string();
+    let mut sock = Socket::new(Family::Unix, SockType::Stream, None).map_err(|e| e.to_string())?;
+    sock.settimeout(Some(timeout)).map_err(|e| e.to_string())?;
+    sock.connect(Address::Unix(server.clone()))
+        .map_err(|e| format!("cannot connect to {name}: {e}"))?;
+    say!(out.report, "using a Unix socket");
+    exchange_frames(out, sock, &name, message, split, max_frame, timeout)
+}
+
+/// The frames' payloads for `message`.
+fn payloads(message: &Input, split: FrameSplit) -> Vec<Vec<u8>> {
+    match (message, split) {
+        (Input::Text(m), _) => m.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        (Input::Bytes(b), FrameSplit::Whole) => vec![b.clone()],
+        (Input::Bytes(b), FrameSplit::Lines) => {
+            let mut lines: Vec<Vec<u8>> = b.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect();
+            if b.ends_with(b"\n") || b.is_empty() {
+                lines.pop(); // the newline ends the last line; it does not start another
+            }
+            lines
+        }
+    }
+}
+
+/// Send every frame (pipelined), then read and report one echoed frame per message.
+fn exchange_frames(
+    out: Output<'_>,
+    sock: Socket,
+    server: &str,
+    message: &Input,
+    split: FrameSplit,
+    max_frame: usize,
+    timeout: Duration,
+) -> Result<(), String> {
+    let frames = payloads(message, split);
+    let codec = Codec::length_prefixed(max_frame);
+    let mut wire = Vec::new();
+    for f in &frames {
+        codec
+            .encode_to_vec(f, &mut wire)
+            .map_err(|e| format!("cannot send a {}-byte message: {e}", f.len()))?;
+    }
+    let start = Instant::now();
+    let writer = sock.dup().map_err(|e| e.to_string())?;
+    let name = server.to_string();
+    let sender = std::thread::spawn(move || {
+        writer
+            .sendall(&wire)
+            .map_err(|e| format!("cannot send to {name}: {e}"))
+    });
+    let mut decoder = codec.decoder().map_err(|e| e.to_string())?;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0; 64 * 1024];
+    let mut received = 0;
+    let result = loop {
+        if received == frames.len() {
+            break Ok(());
+        }
+        match decoder.decode(&buf) {
+            Err(e) => break Err(format!("bad frame from {server}: {e}")),
+            Ok(Decoded::Frame { frame, consumed }) => {
+                let got = &buf[frame];
+                let rtt = ms(start.elapsed());
+                match message {
+                    Input::Text(_) => say!(
+                        out.report,
+                        "received {} from {server} in {rtt}",
+                        String::from_utf8_lossy(got)
+                    ),
+                    Input::Bytes(_) => {
+                        let _ = out.data.write_all(got);
+                        if split == FrameSplit::Lines {
+                            let _ = out.data.write_all(b"\n");
+                        }
+                        say!(
+                            out.report,
+                            "received {} bytes from {server} in {rtt}",
+                            got.len()
+                        );
+                    }
+                }
+                if got != frames[received].as_slice() {
+                    break Err(format!("frame {} came back different", received + 1));
+                }
+                received += 1;
+                buf.drain(..consumed);
+                continue;
+            }
+            Ok(Decoded::Discarded { consumed }) => {
+                buf.drain(..consumed);
+                continue;
+            }
+            Ok(Decoded::Skipped { .. }) => continue,
+            Ok(Decoded::Incomplete { consumed }) => {
+                buf.drain(..consumed);
+            }
+        }
+        match sock.recv_into(&mut chunk) {
+            Ok(0) => {
+                break Err(format!(
+                    "{server} closed the connection after {received} of {} frames",
+                    frames.len()
+                ))
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                break Err(format!(
+                    "{server} echoed {received} of {} frames, then nothing for {timeout:?}",
+                    frames.len()
+                ))
+            }
+            Err(e) => break Err(format!("receive failed: {e}")),
+        }
+    };
+    // A failed read makes the sender's error moot; close first so it cannot hang.
+    if result.is_err() {
+        let _ = sock.shutdown(std::net::Shutdown::Both);
+    }
+    let sent = sender
+        .join()
+        .map_err(|_| "the sending thread panicked".to_string())?;
+    result?;
+    sent
+}

@@ -1,0 +1,21 @@
+//! # netloop-cli
+//!
+//! The apps built on the [`netloop`] library, as a library of their own so that the `netloop`
+//! binary, the tests and the echo bench share them:
+//!
+//! * [`services`]: the course's servers (UDP upper-casing, TCP echo, framed echo) as one
+//!   handler, which `netloop serve` runs;
+//! * [`client`]: the course's clients, which `netloop udp-client`, `tcp-client`,
+//!   `framed-client` and `unix-client` run;
+//! * [`load`]: `netloop load`, a load generator for echo servers, with HDR histograms;
+//! * [`process`]: a process as `/proc` shows it, and pinning a thread to a CPU, for the load
+//!   generator and the benches.
+//!
+//! Nothing here is needed to use the reactor: link `netloop` alone for that.
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms)]
+
+pub mod client;
+pub mod load;
+pub mod process;
+pub mod services;

@@ -1,0 +1,86 @@
+//! The process as the kernel reports it: CPU time, resident memory and I/O system calls
+//! (from `/proc`), and pinning a thread to a CPU. Used by `netloop load` and the benchmarks
+//! to measure a server.
+
+use std::io;
+
+/// A process's user and system CPU time so far (`/proc/PID/stat`, fields 14 and 15, in
+/// clock ticks).
+///
+/// # Errors
+///
+/// If the file cannot be read (no such process) or parsed.
+pub fn process_cpu(pid: u32) -> io::Result<(std::time::Duration, std::time::Duration)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> io::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc stat"))
+    };
+    // Fields 14 and 15 overall are 12 and 13 after the command name (which is field 2).
+    let (user, sys) = (ticks(11)?, ticks(12)?);
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100)
+        .max(1) as u64;
+    let as_time = |t: u64| std::time::Duration::from_nanos(t.saturating_mul(1_000_000_000) / hz);
+    Ok((as_time(user), as_time(sys)))
+}
+
+/// A process's resident memory (`VmRSS` in `/proc/PID/status`), in bytes.
+///
+/// # Errors
+///
+/// If the file cannot be read or has no such line.
+pub fn process_rss(pid: u32) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS line"))
+}
+
+/// A process's read and write system calls so far (`syscr + syscw` in `/proc/PID/io`).
+///
+/// # Errors
+///
+/// If the file cannot be read (another user's process) or parsed.
+pub fn process_io_syscalls(pid: u32) -> io::Result<u64> {
+    let io_stats = std::fs::read_to_string(format!("/proc/{pid}/io"))?;
+    let field = |name: &str| -> Option<u64> {
+        io_stats
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    match (field("syscr:"), field("syscw:")) {
+        (Some(r), Some(w)) => Ok(r + w),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "unreadable /proc io",
+        )),
+    }
+}
+
+/// Pin the calling thread to CPU `cpu` (`sched_setaffinity`), as `taskset -c` does.
+///
+/// # Errors
+///
+/// If the CPU does not exist or is not allowed to this process.
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    use nix::sched::{sched_setaffinity, CpuSet};
+    let mut set = CpuSet::new();
+    set.set(cpu)?;
+    sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)?;
+    Ok(())
+}

@@ -1,0 +1,663 @@
+//! [`Conn`]: one stream connection's state and every decision about it (see the
+//! [module docs](super) for the states). The reactor hands it events and `now`; it answers
+//! with steps.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use super::budget::Budget;
+use super::clocks::{Clocks, Running, Timeouts};
+use super::steps::{
+    FlushStep, Flushed, Input, InputStep, NoRoom, Opened, Queued, ReadMode, TimerStep,
+};
+use crate::buf::{BufPool, ReadBuf, WriteQueue};
+use crate::error::ReadBufferFull;
+use crate::error::{CloseReason, QueueFull, TimeoutKind};
+use crate::time::TimerHandle;
+
+/// Where the write side of a connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WriteSide {
+    /// Open.
+    Open,
+    /// Shut down once queued output is flushed (a half-close was asked for).
+    ShutPending,
+    /// Shut down: FIN sent, no more output accepted.
+    Shut,
+}
+
+/// Where a close stands.
+#[derive(Debug)]
+enum Closing {
+    /// Not closing.
+    No,
+    /// Close asked for: flush queued output first.
+    Flushing(CloseReason),
+    /// Output flushed and FIN sent: read and drop input until the peer's end of file or
+    /// `until`, then close.
+    Lingering { reason: CloseReason, until: Instant },
+}
+
+/// One stream connection's state, apart from its socket. See the [module docs](super).
+#[derive(Debug)]
+pub struct Conn {
+    rbuf: ReadBuf,
+    wq: WriteQueue,
+    connecting: bool,
+    records: bool,
+    read_eof: bool,
+    read_paused: bool,
+    /// The handler left a partial message in the input buffer (the frame clock runs).
+    frame_pending: bool,
+    /// Bytes of the input budget this connection holds (see `budget`).
+    charge: usize,
+    /// The size of the message being received, as the handler announced it, or the buffer
+    /// size a growth the budget refused asked for (0: unknown).
+    expected: usize,
+    /// The handler announced `expected` during the call whose input is being restored.
+    announced: bool,
+    /// Reading waits for the budget to admit what `expected` calls for.
+    starved: bool,
+    write_side: WriteSide,
+    closing: Closing,
+    clocks: Clocks,
+}
+
+impl Conn {
+    /// A new connection at `now`, with `timeouts` (usually the reactor's defaults). A
+    /// `records` connection (Unix seqpacket) reads and writes whole records.
+    pub fn new(now: Instant, timeouts: Timeouts, opened: Opened, records: bool) -> Conn {
+        let mut wq = WriteQueue::new();
+        wq.set_records(records);
+        Conn {
+            rbuf: ReadBuf::new(),
+            wq,
+            connecting: opened == Opened::Connecting,
+            records,
+            read_eof: false,
+            read_paused: false,
+            frame_pending: false,
+            charge: 0,
+            expected: 0,
+            announced: false,
+            starved: false,
+            write_side: WriteSide::Open,
+            closing: Closing::No,
+            clocks: Clocks::new(now, timeouts),
+        }
+    }
+
+    // ----- what the connection is doing --------------------------------------------------
+
+    /// What a readable socket should lead to.
+    #[inline]
+    pub fn read_mode(&self) -> ReadMode {
+        if !matches!(self.closing, Closing::No) {
+            ReadMode::Discard
+        } else if self.connecting || self.read_eof || self.read_paused || self.starved {
+            ReadMode::Ignore
+        } else {
+            ReadMode::Deliver
+        }
+    }
+
+    /// An outgoing connect still in progress (nothing is written until it completes)?
+    #[inline]
+    pub fn is_connecting(&self) -> bool {
+        self.connecting
+    }
+
+    /// A close was asked for (the connection is flushing or lingering)?
+    #[inline]
+    pub fn is_closing(&self) -> bool {
+        !matches!(self.closing, Closing::No)
+    }
+
+    /// Is reading paused because queued output passed the high watermark?
+    #[cfg(test)]
+    pub fn is_read_paused(&self) -> bool {
+        self.read_paused
+    }
+
+    /// Is this a record (seqpacket) connection?
+    #[inline]
+    pub fn is_records(&self) -> bool {
+        self.records
+    }
+
+    /// Bytes of input received and not yet consumed by the handler.
+    pub fn unconsumed(&self) -> usize {
+        self.rbuf.len()
+    }
+
+    /// Bytes of output queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.wq.len()
+    }
+
+    /// May more output be queued?
+    fn accepts_output(&self) -> bool {
+        self.write_side == WriteSide::Open && matches!(self.closing, Closing::No)
+    }
+
+    // ----- input ---------------------------------------------------------------------------
+
+    /// A read into [`input_room`](Conn::input_room) finished at `now` with `input`.
+    #[inline]
+    pub fn on_input(&mut self, now: Instant, input: Input, pool: &mut BufPool) -> InputStep {
+        let discard = self.is_closing();
+        match input {
+            Input::Bytes(n) if discard => {
+                self.rbuf.commit(n);
+                self.rbuf.clear(pool);
+                InputStep::Discarded
+            }
+            Input::Bytes(n) => {
+                self.rbuf.commit(n);
+                self.clocks.read(now);
+                InputStep::Deliver
+            }
+            Input::EmptyRecord if discard => InputStep::Discarded,
+            Input::EmptyRecord => {
+                self.clocks.read(now);
+                InputStep::Deliver
+            }
+            Input::WouldBlock => {
+                self.rbuf.release(pool);
+                InputStep::Drained
+            }
+            Input::Eof => {
+                self.read_eof = true;
+                self.rbuf.release(pool);
+                match &self.closing {
+                    Closing::No => InputStep::ReadClosed,
+                    // Still flushing: the close completes once the output is out.
+                    Closing::Flushing(_) if !self.wq.is_empty() => InputStep::Wait,
+                    _ => InputStep::Close(self.take_reason()),
+                }
+            }
+            Input::Failed(e) => match self.closing {
+                // The output is already out, and a reset just ends the close asked for.
+                Closing::Lingering { .. } => InputStep::Close(self.take_reason()),
+                // Still flushing, the reset loses that output: say so.
+                _ => InputStep::Close(CloseReason::from_io(e)),
+            },
+        }
+    }
+
+    /// Move the input buffer out (a pointer swap, no copy), so that the handler can borrow the
+    /// bytes while the reactor lends it the connection's output queue.
+    #[inline]
+    pub fn take_input(&mut self) -> ReadBuf {
+        // What the handler announces from now on is about what this call leaves unconsumed.
+        self.announced = false;
+        std::mem::take(&mut self.rbuf)
+    }
+
+    /// Put the input buffer back at `now`, after the handler used `used` bytes from its front.
+    /// A record stands alone: what the handler left of it is dropped.
+    ///
+    /// What is left is a partial message, and the frame clock times it: it starts with the
+    /// read that brought the partial message's first byte. That is this read if the handler
+    /// used something (a message ended here, so what follows it arrived now) or if nothing
+    /// was left before; otherwise the clock of the partial message already left goes on.
+    /// Returns `true` when the frame clock (re)started: its deadline may be the earliest, so
+    /// the timer entry must be re-armed.
+    #[must_use]
+    #[inline]
+    pub fn restore_input(
+        &mut self,
+        now: Instant,
+        mut rbuf: ReadBuf,
+        used: usize,
+        pool: &mut BufPool,
+    ) -> bool {
+        let had_partial = self.frame_pending;
+        // Returning more than it was given is a handler bug; the docs promise it counts as all.
+        rbuf.consume(used.min(rbuf.len()));
+        if self.records {
+            rbuf.clear(pool);
+        }
+        self.frame_pending = !rbuf.is_empty();
+        if (used > 0 || self.records) && !self.announced {
+            // A message ended: the size announced for it is spent (unless the handler has
+            // just announced the next one).
+            self.expected = 0;
+        }
+        self.announced = false;
+        self.rbuf = rbuf;
+        let restart = self.frame_pending && (used > 0 || !had_partial);
+        if restart {
+            self.clocks.restart(TimeoutKind::Frame, now);
+        }
+        restart && self.clocks.limits.get(TimeoutKind::Frame).is_some()
+    }
+
+    /// Give the read block back if no unconsumed input is in it.
+    #[inline]
+    pub fn release_input(&mut self, pool: &mut BufPool) {
+        self.rbuf.release(pool);
+    }
+
+    // ----- output --------------------------------------------------------------------------
+
+    /// Queue `len` bytes at `now` with `push`. Past `high` queued bytes, reading pauses
+    /// (backpressure: the peer is not reading as fast as it sends) until a flush brings the
+    /// queue down to the low watermark. The queue never holds more than `cap` bytes: a
+    /// handler writing to a peer that does not read (a relay) is refused, not given memory
+    /// without limit.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` if the write side is shut down or a close was asked for; `WouldBlock`
+    /// carrying a [`QueueFull`] if the bytes would take the queue past `cap` (nothing is
+    /// queued; try again after `on_drained`).
+    pub fn queue(
+        &mut self,
+        now: Instant,
+        high: usize,
+        cap: usize,
+        len: usize,
+        pool: &mut BufPool,
+        push: impl FnOnce(&mut WriteQueue, &mut BufPool),
+    ) -> io::Result<Queued> {
+        if !self.accepts_output() {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+        }
+        if len == 0 {
+            return Ok(Queued::Nothing);
+        }
+        if self.wq.len().saturating_add(len) > cap {
+            let full = QueueFull {
+                queued: self.wq.len(),
+                len,
+                cap,
+            };
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, full));
+        }
+        let was_empty = self.wq.is_empty();
+        push(&mut self.wq, pool);
+        if self.wq.len() >= high {
+            self.read_paused = true;
+        }
+        if was_empty {
+            self.clocks.restart(TimeoutKind::Write, now);
+            return Ok(Queued::Started);
+        }
+        Ok(Queued::Added)
+    }
+
+    /// The queued output, as up to `out.len()` slices for one vectored write (one record at
+    /// a time for a record connection). 0 while connecting: nothing may be written yet.
+    pub fn output<'a>(&'a self, out: &mut [io::IoSlice<'a>]) -> usize {
+        if self.connecting {
+            return 0;
+        }
+        self.wq.io_slices(out)
+    }
+
+    /// `n` queued bytes were written at `now`.
+    pub fn on_written(&mut self, now: Instant, n: usize, pool: &mut BufPool) {
+        self.wq.advance(n, pool);
+        self.clocks.written(now);
+    }
+
+    /// May output skip the queue and be written at once ([`on_direct_write`](Conn::on_direct_write))?
+    /// Only when nothing is queued ahead of it (order), the connection is up and open for
+    /// output, and it is a byte stream (a record connection sends each write as one record,
+    /// which the queue keeps).
+    #[inline]
+    pub fn can_write_directly(&self) -> bool {
+        self.wq.is_empty() && !self.connecting && !self.records && self.accepts_output()
+    }
+
+    /// Would a flush have anything to do: output queued, a connect to finish, reading paused
+    /// for output to drain, or a close or half-close waiting for the queue? When not, a
+    /// writable event is news of nothing (epoll reports a writable socket with every event
+    /// for it), and the reactor skips the flush.
+    #[inline]
+    pub fn needs_flush(&self) -> bool {
+        self.connecting
+            || !self.wq.is_empty()
+            || self.read_paused
+            || matches!(self.closing, Closing::Flushing(_))
+            || self.write_side == WriteSide::ShutPending
+    }
+
+    /// `n` bytes were written at `now` straight from the handler's buffer, not from the queue.
+    #[inline]
+    pub fn on_direct_write(&mut self, now: Instant, n: usize) {
+        if n > 0 {
+            self.clocks.written(now);
+        }
+    }
+
+    /// A flush ended (the queue is empty or the kernel said `WouldBlock`) at `now`; `wrote`
+    /// says whether it wrote anything. `low` is the watermark at which paused reading resumes,
+    /// `linger` how long a close may wait for the peer's end of file.
+    pub fn after_flush(
+        &mut self,
+        now: Instant,
+        wrote: bool,
+        low: usize,
+        linger: Duration,
+    ) -> Flushed {
+        let mut read_again = false;
+        if self.connecting {
+            // Nothing was written: the connect has not completed.
+            return Flushed {
+                read_again,
+                step: FlushStep::Wait,
+            };
+        }
+        if self.read_paused && self.wq.len() <= low {
+            self.read_paused = false;
+            // The wait for input starts now, and so does the rest of a partial message's.
+            self.clocks.restart(TimeoutKind::Read, now);
+            self.clocks.restart(TimeoutKind::Frame, now);
+            read_again = true;
+        }
+        let step = if !self.wq.is_empty() {
+            FlushStep::Wait
+        } else if let Closing::Lingering { .. } = self.closing {
+            FlushStep::Wait
+        } else if let Closing::Flushing(_) = self.closing {
+            if self.read_eof || linger.is_zero() {
+                FlushStep::Close(self.take_reason())
+            } else {
+                let reason = self.take_reason();
+                let until = now.checked_add(linger).unwrap_or(now);
+                self.closing = Closing::Lingering { reason, until };
+                let shutdown = self.write_side != WriteSide::Shut;
+                self.write_side = WriteSide::Shut;
+                read_again = true;
+                FlushStep::Linger { shutdown }
+            }
+        } else if self.write_side == WriteSide::ShutPending {
+            self.write_side = WriteSide::Shut;
+            FlushStep::ShutdownWrite { drained: wrote }
+        } else if wrote {
+            FlushStep::Drained
+        } else {
+            FlushStep::Wait
+        };
+        Flushed { read_again, step }
+    }
+
+    /// Shutting the write side down failed with `err`: the reason to close with.
+    pub fn on_shutdown_failed(&mut self, err: io::Error) -> CloseReason {
+        if err.kind() == io::ErrorKind::NotConnected && self.is_closing() {
+            // The peer is already gone: the close is still the one asked for.
+            return self.take_reason();
+        }
+        CloseReason::from_io(err)
+    }
+
+    // ----- closing -------------------------------------------------------------------------
+
+    /// Close gracefully: stop delivering input, flush, then close (lingering if need be).
+    /// The reason is [`CloseReason::PeerClosed`] if the peer had already finished sending,
+    /// else [`CloseReason::Local`]. Returns `false` if a close was already under way.
+    pub fn close(&mut self) -> bool {
+        if self.is_closing() {
+            return false;
+        }
+        let reason = if self.read_eof {
+            CloseReason::PeerClosed
+        } else {
+            CloseReason::Local
+        };
+        self.closing = Closing::Flushing(reason);
+        // Input is only dropped from now on: no message to reserve, nothing to wait for.
+        self.expected = 0;
+        self.starved = false;
+        true
+    }
+
+    /// Half-close: send end of file once queued output is flushed; accept no more output.
+    pub fn shutdown_write(&mut self) {
+        if self.write_side == WriteSide::Open {
+            self.write_side = WriteSide::ShutPending;
+        }
+    }
+
+    /// The connection is closing for good: give the buffers and its budget back, and hand
+    /// over its wheel entry (if any) for cancelling.
+    pub fn release(&mut self, pool: &mut BufPool, budget: &mut Budget) -> Option<TimerHandle> {
+        self.rbuf.clear(pool);
+        self.wq.clear(pool);
+        budget.recharge(self.charge, 0);
+        self.charge = 0;
+        self.starved = false;
+        let armed = self.clocks.armed();
+        self.clocks.set_armed(None);
+        armed
+    }
+
+    fn take_reason(&mut self) -> CloseReason {
+        match std::mem::replace(&mut self.closing, Closing::No) {
+            Closing::Flushing(reason) | Closing::Lingering { reason, .. } => reason,
+            Closing::No => CloseReason::Local,
+        }
+    }
+
+    // ----- connecting ----------------------------------------------------------------------
+
+    /// The outgoing connect completed at `now`: the read clock starts (the connect clock
+    /// stops).
+    pub fn on_connected(&mut self, now: Instant) {
+        self.connecting = false;
+        self.clocks.restart(TimeoutKind::Read, now);
+    }
+
+    // ----- timeouts ------------------------------------------------------------------------
+
+    fn running(&self) -> Running {
+        let reading = self.read_mode() == ReadMode::Deliver;
+        Running {
+            read: reading,
+            write: !self.wq.is_empty() && !self.connecting,
+            // A message waiting for the budget is still timed: the frame timeout is what ends
+            // a wait that nothing else would (messages that never announced their size).
+            frame: (reading || self.starved) && self.frame_pending,
+            connect: self.connecting,
+            linger_until: match self.closing {
+                Closing::Lingering { until, .. } => Some(until),
+                _ => None,
+            },
+        }
+    }
+
+    /// The connection's timeouts, in whole milliseconds (rounded up; a timeout of about 49.7
+    /// days or more counts as none).
+    pub fn timeouts(&self) -> Timeouts {
+        self.clocks.limits.timeouts()
+    }
+
+    /// Set one timeout; its clock restarts at `now` (the wait "starts now", as a Python call
+    /// made after `settimeout` would). Re-arm afterwards.
+    pub fn set_timeout(&mut self, kind: TimeoutKind, value: Option<Duration>, now: Instant) {
+        self.clocks.set_limit(kind, value);
+        self.clocks.restart(kind, now);
+    }
+
+    /// The handler chose to keep the connection after `kind` fired: that clock restarts.
+    pub fn keep_open(&mut self, kind: TimeoutKind, now: Instant) {
+        self.clocks.restart(kind, now);
+    }
+
+    /// The deadline of one timeout, if its clock runs now.
+    pub fn deadline(&self, kind: TimeoutKind) -> Option<Instant> {
+        self.clocks.deadline(kind, self.running())
+    }
+
+    /// The earliest instant the connection needs attention: a timeout's deadline, or the end
+    /// of a lingering close.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.clocks.next_deadline(self.running())
+    }
+
+    /// The instant the wheel entry must be (re)armed at, or `None` if the current entry (or
+    /// the lack of one) is fine.
+    pub fn arm_at(&self) -> Option<Instant> {
+        self.clocks.arm_at(self.running())
+    }
+
+    /// The wheel entry currently armed for this connection.
+    pub fn armed(&self) -> Option<TimerHandle> {
+        self.clocks.armed()
+    }
+
+    /// Record the wheel entry armed at `at` for this connection.
+    pub fn set_armed(&mut self, handle: TimerHandle, at: Instant) {
+        self.clocks.set_armed(Some((handle, at)));
+    }
+
+    /// The wheel entry `handle` fired at `now`.
+    pub fn on_timer(&mut self, now: Instant, handle: TimerHandle) -> TimerStep {
+        if self.clocks.armed() != Some(handle) {
+            return TimerStep::Stale;
+        }
+        self.clocks.set_armed(None);
+        let run = self.running();
+        if let Some(until) = run.linger_until {
+            if until <= now {
+                return TimerStep::Close(self.take_reason());
+            }
+            return TimerStep::Rearm;
+        }
+        match self.clocks.expired(now, run) {
+            Some(kind) => TimerStep::TimedOut(kind),
+            None => TimerStep::Rearm,
+        }
+    }
+}
+
+/// The connection's side of the budget: making room for reads, and waiting for admission.
+impl Conn {
+    /// Room for the next read: a pooled block taken, compacted or grown up to `limit` bytes
+    /// of unconsumed input. For a record connection, `record` is the next record's length
+    /// (learned with a peek), and the room holds all of it. Memory beyond one read block is
+    /// charged to `budget` (see `budget`).
+    ///
+    /// # Errors
+    ///
+    /// [`NoRoom::Close`] with a [`ReadBufferFull`] protocol error when the input would need
+    /// more than `limit` bytes; [`NoRoom::Wait`] when the budget cannot admit the growth now:
+    /// reading stops until [`admit`](Conn::admit) succeeds.
+    #[inline]
+    pub fn input_room(
+        &mut self,
+        pool: &mut BufPool,
+        limit: usize,
+        record: Option<usize>,
+        budget: &mut Budget,
+    ) -> Result<&mut [u8], NoRoom> {
+        if self.rbuf.capacity() == 0 && record.is_none() && self.expected == 0 {
+            // The common case: no input held, no message announced. One pooled block, which
+            // the budget does not count (`wanted_charge` is 0 for it), so nothing to charge.
+            debug_assert_eq!(self.charge, 0);
+            return Ok(self.rbuf.take_block(pool));
+        }
+        if self.is_closing() {
+            // Closing: what is read is dropped at once, so it needs one block and no budget.
+            self.rbuf.clear(pool);
+            self.expected = 0;
+        }
+        let before = self.rbuf.capacity();
+        let len = self.rbuf.len();
+        let mut ok = match record {
+            Some(n) => self.rbuf.reserve_at_least(n.max(1), pool, limit),
+            // A message of known size grows to that size, within what it reserved.
+            None if self.expected > len => {
+                self.rbuf.reserve_for_message(self.expected, pool, limit)
+            }
+            None => self.rbuf.reserve(pool, limit),
+        };
+        if !ok && self.is_closing() {
+            // Unreachable in practice: input read while closing is dropped at once. If it
+            // were not, dropping it is what closing means.
+            self.rbuf.clear(pool);
+            ok = self.rbuf.reserve(pool, limit);
+        }
+        if !ok {
+            return Err(NoRoom::Close(CloseReason::protocol(ReadBufferFull {
+                limit,
+            })));
+        }
+        let want = self.wanted_charge(pool.read_size());
+        if !budget.recharge(self.charge, want) {
+            // Remember the size it needs (as if announced), and wait for it.
+            self.expected = self.expected.max(self.rbuf.capacity());
+            self.rbuf.shrink_back(before, pool);
+            self.starved = true;
+            return Err(NoRoom::Wait);
+        }
+        self.charge = want;
+        Ok(self.rbuf.spare_mut())
+    }
+
+    /// The budget this connection's input memory calls for: what it holds (or the message it
+    /// announced, if larger) beyond one free read block.
+    #[inline]
+    fn wanted_charge(&self, block: usize) -> usize {
+        self.rbuf
+            .capacity()
+            .max(self.expected)
+            .saturating_sub(block)
+    }
+
+    /// Bring the connection's charge in line with what it holds now (after a read, after the
+    /// handler consumed input, after a release). Only ever shrinks it.
+    #[inline]
+    pub fn settle(&mut self, budget: &mut Budget, block: usize) {
+        let want = self.wanted_charge(block).min(self.charge);
+        budget.recharge(self.charge, want);
+        self.charge = want;
+    }
+
+    /// The handler announced that the message being received is `total` bytes in all (a
+    /// frame whose header has arrived): reserve it whole, so that it can always complete.
+    /// Returns `false` if the budget cannot admit it now: reading waits for
+    /// [`admit`](Conn::admit).
+    pub fn expect_input(&mut self, total: usize, budget: &mut Budget, block: usize) -> bool {
+        self.expected = total;
+        self.announced = true;
+        let want = self.wanted_charge(block);
+        if want <= self.charge || budget.recharge(self.charge, want) {
+            self.charge = self.charge.max(want);
+            return true;
+        }
+        self.starved = true;
+        false
+    }
+
+    /// Is reading waiting for the budget?
+    pub fn is_starved(&self) -> bool {
+        self.starved
+    }
+
+    /// Bytes of the input budget this connection holds.
+    pub fn charge(&self) -> usize {
+        self.charge
+    }
+
+    /// Try again to admit what a starved connection waits for; `true` if it may read again
+    /// (reading must then restart without waiting for an event: the bytes waited in the
+    /// kernel).
+    /// Admitted at `now`, the wait for input starts again then (the read clock did not run
+    /// while the budget held the connection back): re-arm the timer entry.
+    pub fn admit(&mut self, now: Instant, budget: &mut Budget, block: usize) -> bool {
+        if !self.starved {
+            return true;
+        }
+        let want = self.wanted_charge(block);
+        if want <= self.charge || budget.recharge(self.charge, want) {
+            self.charge = self.charge.max(want);
+            self.starved = false;
+            self.clocks.restart(TimeoutKind::Read, now);
+            return true;
+        }
+        false
+    }
+}
