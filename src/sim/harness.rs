@@ -282,7 +282,7 @@ impl Sim {
                 SimEvent::Closed { client, reason, .. } if client.0 == i => Some(reason.clone()),
                 _ => None,
             });
-            let peer_closed = crate::CloseReason::PeerClosed.to_string();
+            let peer_closed = crate::error::CloseReason::PeerClosed.to_string();
             match why {
                 Some(reason) if reason != peer_closed => {}
                 // Reset before it was accepted: the client saw the reset.
