@@ -84,6 +84,7 @@
 //! }
 //! ```
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 

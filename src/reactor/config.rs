@@ -105,11 +105,10 @@ pub struct Config {
     pub busy_poll: bool,
     /// IP datagram sockets take many datagrams per system call (`recvmmsg`) and send the
     /// replies made meanwhile with one `sendmmsg` (see [`Context::send_to`](super::Context::send_to)).
-    /// Default false: on the machine netloop is measured on (a gVisor sandbox) it saved no
-    /// CPU per datagram (3.0-3.4 µs either way) while changing when replies leave; it does
-    /// raise a client's throughput (`netloop load` turns it on: +40% datagrams per second).
-    /// On a native kernel each call costs more than a datagram's copy, so it is worth
-    /// measuring there.
+    /// Default false: where it was measured (a gVisor sandbox, and since on a Linux 6.18 VM,
+    /// see the echo bench's U1) it saved little or no CPU per datagram while changing when
+    /// replies leave; it does raise a client's throughput (`netloop load` turns it on: +40%
+    /// datagrams per second). Measure it on the kernel you deploy on.
     pub udp_batching: bool,
 }
 

@@ -42,10 +42,10 @@
 //! | layer | rooms |
 //! |---|---|
 //! | the turn | `mod.rs` ([`Reactor`]), `poller` (events and the clock), `audit` (invariants) |
-//! | serving events | `serve` (routing), `stream` (read, flush, connect), `accept`, `dgram` (receive, signals), `expire` (timers fired) |
-//! | calling the handler | `dispatch` (`call` with panics caught, `reap`), `context` ([`Context`]), `handler` ([`Handler`]), [`framed`] |
+//! | serving events | `serve` (routing), `stream` (read, flush, connect), `accept`, `dgram` (receive, signals), `dgram_batch` (many datagrams per call), `expire` (timers fired) |
+//! | calling the handler | `dispatch` (`call` with panics caught, `reap`), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), `handler` ([`Handler`]), [`framed`] |
 //! | acting without calling | `open` (add sockets), `output` (queue bytes, send datagrams), `close` (close, shutdown), `timers` (arm the wheel), `budget` (admit waiting connections) |
-//! | state | `core` (`Core`, work lists), `registry` (the slab, tokens, generations), `socket` (one enum per socket kind), `fds` (descriptors waiting to be sent), `token` (ids), `clock`, `config`, `stats`, `handle` |
+//! | state | `core` (`Core`, work lists), `registry` (the slab, tokens, generations), `socket` (one enum per socket kind), `fds` (descriptors waiting to be sent), `token` (ids), `clock`, `config`, `stats`, `handle`, `limit` ([`ConnectionLimit`]) |
 //!
 //! Decisions about one connection are not here: `crate::conn` makes them, and these rooms
 //! carry them out.

@@ -259,6 +259,13 @@ fn main() -> std::io::Result<()> {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return Ok(());
     }
+    // What it ran on, in the output, rather than assumed (`uname -r` reads the same
+    // file); the CPUs counted before this thread is pinned to one.
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".to_string());
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("echo bench on Linux {kernel}, {cpus} CPUs");
     let _ = netloop::server::raise_fd_limit();
     if sys::pin_to_cpu(1).is_err() {
         eprintln!("note: could not pin the load generator to CPU 1 (fewer than 2 CPUs?)");
@@ -340,7 +347,7 @@ fn main() -> std::io::Result<()> {
         }
     }
     report::print(&results);
-    report::write_json(&results, &lateness, "target/echo-bench.json")?;
+    report::write_json(&kernel, &results, &lateness, "target/echo-bench.json")?;
     report::write_svg(&results, "target/echo-bench.svg")?;
     eprintln!("wrote target/echo-bench.json and target/echo-bench.svg");
     Ok(())

@@ -93,11 +93,15 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
 }
 
 pub fn write_json(
+    kernel: &str,
     results: &[(Workload, Vec<(Peer, Sample)>)],
     timers: &[crate::timers::Lateness],
     path: &str,
 ) -> std::io::Result<()> {
-    let mut out = String::from("{\"workloads\":[");
+    let mut out = format!(
+        "{{\"kernel\":\"{}\",\"workloads\":[",
+        kernel.escape_default()
+    );
     for (i, (w, peers)) in results.iter().enumerate() {
         if i > 0 {
             out.push(',');

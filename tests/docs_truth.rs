@@ -1,0 +1,137 @@
+//! Claims in the docs that a test can keep true: that the reactor's rooms table names every
+//! file of `src/reactor/`, and that DESIGN.md's inventory of `unsafe` names exactly the files
+//! that hold `unsafe` blocks (with their counts).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+}
+
+/// Every `.rs` file under `dir`, as paths relative to `src/`.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The backticked words of `text` (`` `stream` `` gives `stream`).
+fn backticked(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|s| s.to_string())
+        .collect()
+}
+
+#[test]
+fn the_rooms_table_names_every_file_of_the_reactor() {
+    let module_doc = read("src/reactor/mod.rs");
+    let table: Vec<&str> = module_doc
+        .lines()
+        .skip_while(|l| !l.starts_with("//! | layer | rooms |"))
+        .take_while(|l| l.starts_with("//! |"))
+        .collect();
+    assert!(table.len() > 2, "no rooms table in src/reactor/mod.rs");
+    let named: Vec<String> = table
+        .iter()
+        .flat_map(|l| backticked(l))
+        .map(|w| w.trim_end_matches(".rs").to_string())
+        .collect();
+    let mut missing = Vec::new();
+    for entry in fs::read_dir(root().join("src/reactor")).expect("read src/reactor") {
+        let path = entry.expect("dir entry").path();
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        if !named.contains(&stem) {
+            missing.push(stem);
+        }
+    }
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "src/reactor/mod.rs's rooms table does not name: {missing:?}"
+    );
+    // And names nothing that is not there (a table word that looks like a file must be one).
+    for word in &named {
+        let is_file_like = word.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        if is_file_like && !root().join(format!("src/reactor/{word}.rs")).exists() {
+            // Words such as `call` or `reap` are functions the table mentions in passing.
+            let mentioned_fn = module_doc.contains(&format!("`{word}`"));
+            assert!(
+                mentioned_fn,
+                "the rooms table names `{word}`, which is no file of src/reactor"
+            );
+        }
+    }
+}
+
+/// `unsafe` blocks per file in `src/` (code only: comments removed).
+fn unsafe_blocks() -> BTreeMap<String, usize> {
+    let src = root().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut counts = BTreeMap::new();
+    for path in files {
+        let text = fs::read_to_string(&path).expect("read source");
+        let mut n = 0;
+        for line in text.lines() {
+            let code = line.split("//").next().unwrap_or("");
+            n += code.matches("unsafe {").count();
+        }
+        if n > 0 {
+            let rel = path
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            counts.insert(rel, n);
+        }
+    }
+    counts
+}
+
+#[test]
+fn design_names_every_file_with_unsafe_and_its_count() {
+    let design = read("DESIGN.md");
+    // The inventory: "`sys/resolve.rs` (18: ...)" within the paragraph that lists the blocks.
+    let start = design
+        .find("The blocks, by file:")
+        .expect("DESIGN.md has no `unsafe` inventory (\"The blocks, by file:\")");
+    let end = design[start..]
+        .find("\n\n")
+        .map_or(design.len(), |e| start + e);
+    let inventory = &design[start..end];
+    let mut claimed = BTreeMap::new();
+    let mut rest = inventory;
+    while let Some(i) = rest.find('`') {
+        rest = &rest[i + 1..];
+        let Some(j) = rest.find('`') else { break };
+        let name = &rest[..j];
+        rest = &rest[j + 1..];
+        if !name.ends_with(".rs") {
+            continue;
+        }
+        let after = rest.trim_start().strip_prefix('(').unwrap_or("");
+        let digits: String = after.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let n: usize = digits
+            .parse()
+            .unwrap_or_else(|_| panic!("DESIGN.md gives no count after `{name}`"));
+        claimed.insert(name.to_string(), n);
+    }
+    assert_eq!(
+        claimed,
+        unsafe_blocks(),
+        "DESIGN.md's `unsafe` inventory (left) against the source (right)"
+    );
+}
