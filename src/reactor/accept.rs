@@ -5,9 +5,10 @@ use std::io;
 
 use log::{debug, warn};
 
-use super::core::{Core, TimerTarget};
+use super::core::Core;
 use super::handler::Handler;
 use super::registry::Source;
+use super::timers::TimerTarget;
 use super::token::{Key, ListenerId};
 use crate::conn::Opened;
 use crate::sys;
@@ -64,7 +65,9 @@ impl Core {
                         "unexpected error"
                     };
                     warn!("accept failed ({why}): {e}; pausing this listener for {backoff:?}");
-                    let resume = self.arm_after(backoff, TimerTarget::ResumeAccept(key));
+                    let resume =
+                        self.timers
+                            .arm_after(self.now, backoff, TimerTarget::ResumeAccept(key));
                     if let Some(Source::Listener { paused, .. }) = self.sources.get_mut(key) {
                         *paused = Some(resume);
                     }

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use super::core::{Core, TimerTarget};
+use super::core::Core;
 use super::registry::Source;
+use super::timers::TimerTarget;
 
 impl Core {
     /// Check the invariants that must hold between turns. Returns a description of the
@@ -21,7 +22,7 @@ impl Core {
                 Source::Conn { conn, .. } => {
                     conns += 1;
                     charged += conn.charge();
-                    if conn.is_starved() && !self.starving.contains(&key) {
+                    if conn.is_starved() && !self.admission.is_waiting(key) {
                         return Err(format!(
                             "conn#{}.{}: waits for the budget but is not on the waiting list",
                             key.index, key.gen
@@ -29,7 +30,7 @@ impl Core {
                     }
                     if let Some(h) = conn.armed() {
                         armed += 1;
-                        match self.wheel.get(h) {
+                        match self.timers.target(h) {
                             Some(TimerTarget::Conn(k)) if *k == key => {}
                             other => {
                                 return Err(format!(
@@ -62,7 +63,7 @@ impl Core {
                     paused: Some(h), ..
                 } => {
                     paused += 1;
-                    if !matches!(self.wheel.get(*h), Some(TimerTarget::ResumeAccept(k)) if *k == key)
+                    if !matches!(self.timers.target(*h), Some(TimerTarget::ResumeAccept(k)) if *k == key)
                     {
                         return Err(format!(
                             "listener#{}.{}: paused with no resume entry",
@@ -79,10 +80,10 @@ impl Core {
                 _ => {}
             }
         }
-        if charged != self.budget.used() {
+        if charged != self.admission.used() {
             return Err(format!(
                 "the budget counts {} bytes used, the connections hold {charged}",
-                self.budget.used()
+                self.admission.used()
             ));
         }
         if conns as u64 != self.stats.active {
@@ -92,12 +93,12 @@ impl Core {
             ));
         }
         let expected =
-            armed + paused + usize::from(self.shutdown_timer.is_some()) + self.user_timers;
-        if self.wheel.len() != expected {
+            armed + paused + usize::from(self.shutdown_timer.is_some()) + self.timers.user_timers();
+        if self.timers.wheel_len() != expected {
             return Err(format!(
                 "{} wheel entries; expected {expected} ({armed} armed connections, {paused} paused listeners, {} user timers, shutdown timer: {})",
-                self.wheel.len(),
-                self.user_timers,
+                self.timers.wheel_len(),
+                self.timers.user_timers(),
                 self.shutdown_timer.is_some()
             ));
         }

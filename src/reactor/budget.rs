@@ -1,29 +1,84 @@
-//! The input budget's waiting line: connections that stopped reading because the budget could
-//! not admit the memory they need next (see `conn::Budget`), admitted again in order as it
-//! frees up. The turn runs this once, after the closes are reaped.
+//! [`Admission`]: the input budget all of a reactor's connections share, and its waiting line.
+//!
+//! It owns the budget (`conn::Budget`: bytes of input memory connections hold beyond one
+//! read block each) and the line of connections that stopped reading because the budget
+//! could not admit the memory they need next. A connection's own rules (what a message
+//! costs, when it must wait) are `Conn`'s; this room lends the budget to it, keeps the line in
+//! order, and admits from its front as memory frees up: the turn asks once, after the closes
+//! are reaped, for [`next_admitted`](Admission::next_admitted) until it says no.
 
-use super::core::Core;
+use std::collections::VecDeque;
+use std::time::Instant;
 
-impl Core {
-    /// Admit the connections waiting for the budget, in order, as far as it now allows; each
-    /// admitted one reads again next turn (its bytes waited in the kernel, with no new event
-    /// to come for them).
-    pub(crate) fn admit_starving(&mut self) {
-        while let Some(&key) = self.starving.front() {
-            match self.sources.conn_mut(key) {
+use super::registry::Sources;
+use super::token::Key;
+use crate::conn::Budget;
+
+/// The shared input budget and the connections waiting for it (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Admission {
+    budget: Budget,
+    /// Connections waiting for the budget, in the order they began to wait.
+    waiting: VecDeque<Key>,
+}
+
+impl Admission {
+    /// A budget of `limit` bytes, with nobody waiting.
+    pub(crate) fn new(limit: usize) -> Admission {
+        Admission {
+            budget: Budget::new(limit),
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// The budget, lent to a connection for one decision.
+    #[inline]
+    pub(crate) fn budget(&mut self) -> &mut Budget {
+        &mut self.budget
+    }
+
+    /// Bytes charged to the budget now.
+    pub(crate) fn used(&self) -> usize {
+        self.budget.used()
+    }
+
+    /// `key` waits for the budget, behind every connection already waiting.
+    pub(crate) fn wait(&mut self, key: Key) {
+        self.waiting.push_back(key);
+    }
+
+    /// Is `key` in the line?
+    pub(crate) fn is_waiting(&self, key: Key) -> bool {
+        self.waiting.contains(&key)
+    }
+
+    /// Admit the connection at the front of the line if the budget now allows what it
+    /// waits for (`block`: the standard read block): it is taken off the line and returned,
+    /// to read again (its bytes waited in the kernel, with no new event to come for them).
+    /// Connections closed meanwhile, or admitted another way, leave the line on the way.
+    /// `None` when the line is empty or its front still does not fit: the order is kept, so a
+    /// large message is not starved by a stream of small ones.
+    pub(crate) fn next_admitted(
+        &mut self,
+        sources: &mut Sources,
+        now: Instant,
+        block: usize,
+    ) -> Option<Key> {
+        while let Some(&key) = self.waiting.front() {
+            match sources.conn_mut(key) {
                 Some((_, conn)) if conn.is_starved() => {
-                    if !conn.admit(self.now, &mut self.budget, self.pool.read_size()) {
-                        return;
+                    if !conn.admit(now, &mut self.budget, block) {
+                        return None;
                     }
-                    self.starving.pop_front();
-                    self.queue_read(key);
-                    self.rearm(key);
+                    self.waiting.pop_front();
+                    return Some(key);
                 }
                 // Closed, or admitted another way.
                 _ => {
-                    self.starving.pop_front();
+                    self.waiting.pop_front();
                 }
             }
         }
+        None
     }
 }

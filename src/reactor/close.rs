@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use log::{log_enabled, warn, Level};
 
-use super::core::{Core, TimerTarget};
+use super::core::Core;
 use super::registry::Source;
 use super::socket::Stream;
+use super::timers::TimerTarget;
 use super::token::{ConnId, Key};
 use crate::error::{stale, CloseReason};
 
@@ -29,8 +30,8 @@ impl Core {
         let Some(Source::Conn { sock, mut conn }) = self.sources.retire(key) else {
             return;
         };
-        if let Some(armed) = conn.release(&mut self.pool, &mut self.budget) {
-            self.wheel.cancel(armed);
+        if let Some(armed) = conn.release(&mut self.pool, self.admission.budget()) {
+            self.timers.cancel(armed);
         }
         self.stats.count_close(&reason);
         if let Some(limit) = &self.limit {
@@ -44,7 +45,7 @@ impl Core {
                 self.stats.fds_out += out.fds_sent;
             }
         }
-        self.closed.push_back((ConnId(key), reason));
+        self.work.push_closed(ConnId(key), reason);
     }
 
     /// Close `key` once its queued output is flushed (see `Conn::close`).
@@ -64,7 +65,7 @@ impl Core {
             return Err(stale());
         };
         if let Some(resume) = *paused {
-            self.wheel.cancel(resume);
+            self.timers.cancel(resume);
         }
         self.sources.remove(key);
         Ok(())
@@ -123,7 +124,9 @@ impl Core {
         }
         // A grace too long to represent is no limit at all.
         if self.now.checked_add(grace).is_some() {
-            let id = self.arm_after(grace, TimerTarget::ShutdownDeadline);
+            let id = self
+                .timers
+                .arm_after(self.now, grace, TimerTarget::ShutdownDeadline);
             self.shutdown_timer = Some(id);
         }
         self.check_shutdown_done();
@@ -135,7 +138,7 @@ impl Core {
         if self.shutting_down && self.stats.active == 0 {
             self.shutting_down = false;
             if let Some(t) = self.shutdown_timer.take() {
-                self.wheel.cancel(t);
+                self.timers.cancel(t);
             }
             self.stopped = true;
         }

@@ -190,9 +190,8 @@ impl Context<'_> {
             return;
         };
         let waiting = c.is_starved();
-        if !c.expect_input(total, &mut self.core.budget, block) && !waiting {
-            self.core.starving.push_back(conn.0);
-            self.core.stats.budget_waits += 1;
+        if !c.expect_input(total, self.core.admission.budget(), block) && !waiting {
+            self.core.wait_for_budget(conn.0);
         }
     }
 
@@ -315,7 +314,7 @@ impl Context<'_> {
     /// Fire [`Handler::on_timer`](super::Handler::on_timer) with `token` once `after` has
     /// passed (never earlier; up to a millisecond plus the loop's latency later).
     pub fn set_timer(&mut self, after: Duration, token: u64) -> TimerId {
-        self.core.set_timer(after, token)
+        self.core.timers.set_user(self.core.now, after, token)
     }
 
     /// Like [`set_timer`](Context::set_timer), for a deadline that must be kept to a fraction
@@ -335,12 +334,12 @@ impl Context<'_> {
     /// in the log). A reactor nested in another loop gets its exact wait from
     /// [`Reactor::next_timeout`](super::Reactor::next_timeout) and must keep to it itself.
     pub fn set_precise_timer(&mut self, after: Duration, token: u64) -> TimerId {
-        self.core.set_precise_timer(after, token)
+        self.core.timers.set_precise(self.core.now, after, token)
     }
 
     /// Cancel a timer; returns `false` if it already fired or was cancelled.
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
-        self.core.cancel_timer(timer)
+        self.core.timers.cancel_user(timer)
     }
 
     /// The ids of all open connections (including ones closing gracefully).
@@ -358,7 +357,7 @@ impl Context<'_> {
     /// timers, accept back-offs and a shutdown's grace) and precise timers (for monitoring,
     /// and for leak checks).
     pub fn timer_count(&self) -> usize {
-        self.core.wheel.len() + self.core.precise.len()
+        self.core.timers.len()
     }
 
     /// Is `conn` a live connection (not closed, not stale)?

@@ -5,120 +5,54 @@
 //! event), the *flush list* (connections given output this turn) and the *closed list*
 //! (connections closed and not yet reported to the handler). The rooms beside this file add
 //! behaviour to it, each in one `impl Core` block: `open` adds sockets, `output` queues bytes,
-//! `close` ends connections, `timers` arms the wheel and the precise timers, `dispatch` calls the handler, and the
+//! `close` ends connections, `dispatch` calls the handler, and the
 //! I/O rooms (`stream`, `accept`, `dgram`, `expire`) serve events. A `Context` is a
 //! `&mut Core` with a public face.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::clock::Clock;
+use super::budget::Admission;
 use super::config::Config;
 use super::limit::ConnectionLimit;
 use super::registry::Sources;
+use super::scratch::Scratch;
 use super::stats::Stats;
-use super::token::{ConnId, Key};
+use super::timers::{TimerTarget, Timers};
+use super::token::Key;
+use super::work::Work;
 use crate::buf::BufPool;
-use crate::conn::Budget;
-use crate::error::CloseReason;
-use crate::time::{PreciseTimers, TimerHandle, TimerWheel};
-
-/// What a timer-wheel entry is for.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum TimerTarget {
-    /// Check a connection's deadlines.
-    Conn(Key),
-    /// A user timer with the user's token.
-    User(u64),
-    /// Resume accepting on a listener paused after running out of descriptors.
-    ResumeAccept(Key),
-    /// The grace period of a graceful shutdown is over.
-    ShutdownDeadline,
-}
-
-/// Two vectors used in turn: the one being served and the one being filled. Swapping them
-/// each turn means no allocation once both have grown.
-#[derive(Debug, Default)]
-pub(crate) struct WorkList {
-    pub(crate) next: Vec<Key>,
-    spare: Vec<Key>,
-}
-
-impl WorkList {
-    fn with_capacity(n: usize) -> WorkList {
-        WorkList {
-            next: Vec::with_capacity(n),
-            spare: Vec::with_capacity(n),
-        }
-    }
-
-    /// Take the keys queued so far; what is queued from now on goes to the other vector.
-    pub(crate) fn take(&mut self) -> Vec<Key> {
-        let spare = std::mem::take(&mut self.spare);
-        std::mem::replace(&mut self.next, spare)
-    }
-
-    /// Give back a vector that [`take`](WorkList::take) handed out, emptied.
-    pub(crate) fn give_back(&mut self, mut v: Vec<Key>) {
-        v.clear();
-        self.spare = v;
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.next.is_empty()
-    }
-}
+use crate::time::TimerHandle;
 
 /// The reactor's state (see the module docs).
 pub(crate) struct Core {
     pub(crate) sources: Sources,
-    pub(crate) wheel: TimerWheel<TimerTarget>,
-    /// User timers with exact deadlines (`Context::set_precise_timer`), by user token.
-    pub(crate) precise: PreciseTimers<Instant, u64>,
-    pub(crate) clock: Clock,
+    pub(crate) timers: Timers,
     pub(crate) pool: BufPool,
     pub(crate) config: Config,
     /// The instant this turn started dispatching: every callback in a turn sees it.
     pub(crate) now: Instant,
-    /// Sources with input (or connections to accept) left over after their budget ran out,
-    /// or whose reading resumed: served again next turn, without waiting for an event.
-    pub(crate) read_list: WorkList,
-    /// Connections with output queued this turn, flushed at the end of the turn.
-    pub(crate) flush_list: WorkList,
-    /// Connections closed but not yet reported to the handler.
-    pub(crate) closed: VecDeque<(ConnId, CloseReason)>,
-    /// One receive buffer for all datagram sockets, made with the first of them.
-    pub(crate) dgram_buf: Vec<u8>,
+    /// What to read again, flush and reap (see `work.rs`).
+    pub(crate) work: Work,
     pub(crate) stats: Stats,
     pub(crate) stopped: bool,
     /// A graceful shutdown is under way.
     pub(crate) shutting_down: bool,
     /// The wheel entry that ends the shutdown's grace period (none for an unbounded grace).
     pub(crate) shutdown_timer: Option<TimerHandle>,
-    /// User timers in the wheel (for the audit's count of its entries).
-    pub(crate) user_timers: usize,
     /// The bound on open connections (`Config::max_connections`, or one shared by several
     /// reactors).
     pub(crate) limit: Option<Arc<ConnectionLimit>>,
     /// One descriptor held back for accepting and closing connections when the process runs
     /// out (see `accept`); `None` if it could not be opened.
     pub(crate) reserve: Option<crate::sys::Reserve>,
-    /// The input memory budget all connections share (`Config::max_buffered`).
-    pub(crate) budget: Budget,
-    /// Connections waiting for the budget, in the order they began to wait.
-    pub(crate) starving: VecDeque<Key>,
+    /// The input memory budget all connections share (`Config::max_buffered`), and the
+    /// connections waiting for it.
+    pub(crate) admission: Admission,
     /// Descriptors queued to be sent, per connection (`fds.rs`); empty for most reactors.
     pub(crate) fds_out: std::collections::HashMap<Key, super::fds::FdsOut>,
-    /// Descriptors received by the current read, until they are handed to the handler.
-    pub(crate) fds_in: Vec<std::os::fd::OwnedFd>,
-    /// Control-message space for reading descriptors, made with the first Unix read.
-    pub(crate) cmsg: Vec<u8>,
-    /// Buffers for receiving many datagrams per call, made with the first batch.
-    pub(crate) recv_batch: Option<Box<crate::sys::RecvBatch>>,
-    /// Replies gathered while a batch of datagrams is being handled, and on which socket.
-    pub(crate) send_batch: crate::sys::SendBatch,
-    pub(crate) batching: Option<Key>,
+    /// The I/O space lent to one call at a time (see `scratch.rs`).
+    pub(crate) scratch: Scratch,
 }
 
 /// Places taken in a shared connection limit go back when the reactor goes, with connections
@@ -137,34 +71,23 @@ impl Core {
     pub(crate) fn new(sources: Sources, config: Config, now: Instant) -> Core {
         Core {
             sources,
-            wheel: TimerWheel::with_capacity(config.events_capacity),
-            precise: PreciseTimers::new(),
-            clock: Clock::new(now),
+            timers: Timers::new(config.events_capacity, now),
             pool: BufPool::new(
                 config.read_buffer_size,
                 config.write_buffer_size,
                 config.max_pooled_buffers,
             ),
             now,
-            read_list: WorkList::with_capacity(64),
-            flush_list: WorkList::with_capacity(64),
-            closed: VecDeque::with_capacity(16),
-            dgram_buf: Vec::new(),
+            work: Work::new(),
             stats: Stats::default(),
             stopped: false,
             shutting_down: false,
             shutdown_timer: None,
-            user_timers: 0,
             limit: config.max_connections.map(ConnectionLimit::new),
             reserve: crate::sys::Reserve::new().ok(),
-            budget: Budget::new(config.max_buffered),
-            starving: VecDeque::new(),
+            admission: Admission::new(config.max_buffered),
             fds_out: Default::default(),
-            fds_in: Vec::new(),
-            cmsg: Vec::new(),
-            recv_batch: None,
-            send_batch: Default::default(),
-            batching: None,
+            scratch: Scratch::default(),
             config,
         }
     }
@@ -184,7 +107,7 @@ impl Core {
 
     /// Is work left for the next turn that no event will announce?
     pub(crate) fn has_work(&self) -> bool {
-        !self.read_list.is_empty() || !self.flush_list.is_empty()
+        self.work.has_work()
     }
 
     /// Put `key` on the read list, to be served next turn without waiting for an event
@@ -193,7 +116,7 @@ impl Core {
         if let Some(e) = self.sources.entry_mut(key) {
             if !e.on_read_list {
                 e.on_read_list = true;
-                self.read_list.next.push(key);
+                self.work.push_read(key);
             }
         }
     }
@@ -214,8 +137,57 @@ impl Core {
         if let Some(e) = self.sources.entry_mut(key) {
             if !e.on_flush_list {
                 e.on_flush_list = true;
-                self.flush_list.next.push(key);
+                self.work.push_flush(key);
             }
+        }
+    }
+
+    /// Make sure `key`'s wheel entry fires no later than its earliest deadline (the
+    /// connection says when that is, and whether its entry must move).
+    pub(crate) fn rearm(&mut self, key: Key) {
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return;
+        };
+        let Some(at) = conn.arm_at() else {
+            return;
+        };
+        if let Some(old) = conn.armed() {
+            self.timers.cancel(old);
+        }
+        let handle = self.timers.arm_at(at, TimerTarget::Conn(key));
+        conn.set_armed(handle, at);
+        self.stats.timeout_arms += 1;
+    }
+
+    /// How long the next poll may wait: zero if work is left over, else until the timers
+    /// next need a turn (measured from `now`), capped by `max_wait`.
+    pub(crate) fn poll_timeout(
+        &self,
+        now: Instant,
+        max_wait: Option<Duration>,
+    ) -> Option<Duration> {
+        if self.has_work() {
+            return Some(Duration::ZERO);
+        }
+        self.timers.next_wait(now, max_wait)
+    }
+
+    /// `key` stops reading until the budget admits what it needs next.
+    pub(crate) fn wait_for_budget(&mut self, key: Key) {
+        self.admission.wait(key);
+        self.stats.budget_waits += 1;
+    }
+
+    /// Admit the connections waiting for the budget, in order, as far as it now allows;
+    /// each admitted one reads again next turn.
+    pub(crate) fn admit_waiting(&mut self) {
+        let block = self.pool.read_size();
+        while let Some(key) = self
+            .admission
+            .next_admitted(&mut self.sources, self.now, block)
+        {
+            self.queue_read(key);
+            self.rearm(key);
         }
     }
 }

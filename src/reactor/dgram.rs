@@ -17,7 +17,7 @@ impl Core {
         if self.read_inet_batch(h, key) {
             return;
         }
-        let mut buf = std::mem::take(&mut self.dgram_buf);
+        let mut buf = self.scratch.lend_dgram_buf();
         let limit = self.config.max_read_buffer;
         for _ in 0..self.config.dgram_budget {
             let Some(Source::Dgram { sock, .. }) = self.sources.get_mut(key) else {
@@ -32,7 +32,7 @@ impl Core {
                 Some(Ok(len)) if len > buf.len() => too_big = Some(len),
                 Some(Ok(_)) => {}
                 Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.dgram_buf = buf;
+                    self.scratch.return_dgram_buf(buf);
                     return;
                 }
                 Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -57,7 +57,7 @@ impl Core {
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.dgram_buf = buf;
+                    self.scratch.return_dgram_buf(buf);
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -66,7 +66,7 @@ impl Core {
                 Err(e) => debug!("recv_from: {e}"),
             }
         }
-        self.dgram_buf = buf;
+        self.scratch.return_dgram_buf(buf);
         self.queue_read(key);
     }
 

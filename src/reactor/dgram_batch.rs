@@ -14,13 +14,11 @@ use super::core::Core;
 use super::handler::Handler;
 use super::output::DGRAM_OVERHEAD;
 use super::registry::Source;
+use super::scratch::BATCH;
 use super::socket::Dgram;
 use super::token::{DgramId, Key};
 use crate::addr::PeerAddr;
-use crate::sys::{RecvBatch, SendBatch};
-
-/// Datagrams taken per `recvmmsg`.
-const BATCH: usize = 16;
+use crate::sys::SendBatch;
 
 /// The largest UDP payload over IPv4 (65,535 - 8 - 20); sends above it fail at once.
 const MAX_UDP: usize = 65_507;
@@ -46,10 +44,7 @@ impl Core {
         let Some(mut fd) = self.inet_fd(key) else {
             return false;
         };
-        let mut batch = self
-            .recv_batch
-            .take()
-            .unwrap_or_else(|| Box::new(RecvBatch::new(BATCH, super::open::DGRAM_BUF)));
+        let mut batch = self.scratch.lend_recv_batch();
         let mut budget = self.config.dgram_budget;
         loop {
             if budget == 0 {
@@ -69,7 +64,7 @@ impl Core {
                     continue;
                 }
             };
-            self.batching = Some(key);
+            self.scratch.set_batching(Some(key));
             for i in 0..n {
                 let (data, truncated, from) = batch.get(i);
                 let Some(from) = from else { continue };
@@ -88,7 +83,7 @@ impl Core {
                     h.on_datagram(cx, DgramId(key), data, &peer)
                 });
             }
-            self.batching = None;
+            self.scratch.set_batching(None);
             self.flush_send_batch(key);
             budget = budget.saturating_sub(n.max(1));
             // The handler may have closed the socket.
@@ -101,7 +96,7 @@ impl Core {
                 break;
             }
         }
-        self.recv_batch = Some(batch);
+        self.scratch.return_recv_batch(batch);
         true
     }
 
@@ -113,7 +108,7 @@ impl Core {
         data: &[u8],
         peer: &PeerAddr,
     ) -> Option<io::Result<()>> {
-        if self.batching != Some(key) {
+        if !self.scratch.is_batching(key) {
             return None;
         }
         match self.sources.get(key) {
@@ -135,7 +130,7 @@ impl Core {
                 ),
             )));
         }
-        self.send_batch.push(to, data);
+        self.scratch.gather(to, data);
         Some(Ok(()))
     }
 
@@ -143,10 +138,10 @@ impl Core {
     /// kernel takes; the rest wait in the socket's queue (or, past its limit, are dropped and
     /// counted, as a failed send would be).
     fn flush_send_batch(&mut self, key: Key) {
-        if self.send_batch.is_empty() {
+        if !self.scratch.has_replies() {
             return;
         }
-        let batch = std::mem::take(&mut self.send_batch);
+        let batch = self.scratch.lend_send_batch();
         let mut from = 0;
         if let Some(fd) = self.inet_fd(key) {
             while from < batch.len() {
@@ -168,9 +163,7 @@ impl Core {
             }
         }
         self.queue_rest(key, &batch, from);
-        let mut batch = batch;
-        batch.clear();
-        self.send_batch = batch;
+        self.scratch.return_send_batch(batch);
     }
 
     /// Queue datagrams `from..` of `batch` on `key` for when it becomes writable.

@@ -59,7 +59,7 @@ impl Core {
     /// graceful shutdown that has no connection left. A close made inside `on_close` is
     /// reported in the same reap.
     pub(crate) fn reap<H: Handler>(&mut self, h: &mut H) {
-        while let Some((id, reason)) = self.closed.pop_front() {
+        while let Some((id, reason)) = self.work.pop_closed() {
             self.call(h, None, |h, cx| h.on_close(cx, id, &reason));
             // Only now: a socket opened inside on_close must not take this id's slot.
             self.sources.free(id.0);

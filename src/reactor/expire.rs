@@ -2,9 +2,10 @@
 //! lazily), a user timer, the end of an accept back-off, or the end of a shutdown's grace;
 //! and when a precise user timer is due.
 
-use super::core::{Core, TimerTarget};
+use super::core::Core;
 use super::handler::{Handler, TimeoutAction};
-use super::token::{ConnId, Key, TimerId, TimerKey};
+use super::timers::Due;
+use super::token::{ConnId, Key};
 use crate::conn::TimerStep;
 use crate::error::CloseReason;
 use crate::time::TimerHandle;
@@ -12,22 +13,23 @@ use crate::time::TimerHandle;
 impl Core {
     /// Fire every precise timer and wheel entry due by this turn's `now`.
     pub(crate) fn expire<H: Handler>(&mut self, h: &mut H) {
-        while let Some((handle, token)) = self.precise.poll(self.now) {
-            let id = TimerId(TimerKey::Precise(handle));
-            self.call(h, None, |h, cx| h.on_timer(cx, id, token));
+        while let Some(due) = self.timers.poll_precise(self.now) {
+            self.fire(h, due);
         }
-        let now_tick = self.clock.now_tick(self.now);
-        while let Some((handle, target)) = self.wheel.poll(now_tick) {
-            match target {
-                TimerTarget::Conn(key) => self.check_deadlines(h, key, handle),
-                TimerTarget::User(token) => {
-                    self.user_timers -= 1;
-                    let id = TimerId(TimerKey::Wheel(handle));
-                    self.call(h, None, |h, cx| h.on_timer(cx, id, token));
-                }
-                TimerTarget::ShutdownDeadline => self.finish_shutdown(),
-                TimerTarget::ResumeAccept(key) => self.resume_accept(key),
+        while let Some(due) = self.timers.poll_wheel(self.now) {
+            self.fire(h, due);
+        }
+    }
+
+    /// Carry out what a due timer is for.
+    fn fire<H: Handler>(&mut self, h: &mut H, due: Due) {
+        match due {
+            Due::User(id, token) => {
+                self.call(h, None, |h, cx| h.on_timer(cx, id, token));
             }
+            Due::Conn(handle, key) => self.check_deadlines(h, key, handle),
+            Due::ShutdownDeadline => self.finish_shutdown(),
+            Due::ResumeAccept(key) => self.resume_accept(key),
         }
     }
 

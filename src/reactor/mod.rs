@@ -35,17 +35,22 @@
 //!
 //! # Rooms
 //!
-//! Each file adds one part of the reactor's behaviour to `Core` (the reactor's state), in
-//! layers whose imports point one way: the I/O rooms call the handler through `dispatch`;
-//! `dispatch` lends it a `Context`; a `Context` acts through rooms that never call the handler.
+//! `Core` (the reactor's state) is a composition of owners, each a type with private fields
+//! and the methods that change them, in a file of its own: `Sources`, `Timers`, `Admission`,
+//! `Work`, `Scratch`, `Stats`. The turn's steps move data between them; those steps are
+//! still written as `impl Core` blocks spread over the I/O and action rooms below, in layers
+//! whose imports point one way: the I/O rooms call the handler through `dispatch`;
+//! `dispatch` lends it a `Context`; a `Context` acts through rooms that never call the
+//! handler.
 //!
 //! | layer | rooms |
 //! |---|---|
 //! | the turn | `mod.rs` ([`Reactor`]), `poller` (events and the clock), `audit` (invariants) |
 //! | serving events | `serve` (routing), `stream` (read, flush, connect), `accept`, `dgram` (receive, signals), `dgram_batch` (many datagrams per call), `expire` (timers fired) |
 //! | calling the handler | `dispatch` (`call` with panics caught, `reap`), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), `handler` ([`Handler`]), [`framed`] |
-//! | acting without calling | `open` (add sockets), `output` (queue bytes, send datagrams), `close` (close, shutdown), `timers` (arm the wheel), `budget` (admit waiting connections) |
-//! | state | `core` (`Core`, work lists), `registry` (the slab, tokens, generations), `socket` (one enum per socket kind), `fds` (descriptors waiting to be sent), `token` (ids), `clock`, `config`, `stats`, `handle`, `limit` ([`ConnectionLimit`]) |
+//! | acting without calling | `open` (add sockets), `output` (queue bytes, send datagrams), `close` (close, shutdown) |
+//! | owners of state | `core` (`Core`: the owners composed, and the glue between them), `registry` (`Sources`: the slab, tokens, generations), `timers` (`Timers`: the wheel, the precise timers, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]) |
+//! | vocabulary | `socket` (one enum per socket kind), `token` (ids), `config` ([`Config`]), `handle` ([`Handle`]) |
 //!
 //! Decisions about one connection are not here: `crate::conn` makes them, and these rooms
 //! carry them out.
@@ -79,6 +84,7 @@ mod open;
 mod output;
 mod poller;
 mod registry;
+mod scratch;
 mod serve;
 mod socket;
 mod sockets;
@@ -86,6 +92,7 @@ mod stats;
 mod stream;
 mod timers;
 mod token;
+mod work;
 
 use std::io;
 use std::net::SocketAddr;
@@ -382,18 +389,16 @@ impl<H: Handler> Reactor<H> {
     /// If polling fails. `EINTR` is not an error: the turn ends with 0 events.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<usize> {
         let timeout = self.core.poll_timeout(self.poller.now(), max_wait);
-        let events = self
-            .poller
-            .poll(timeout, self.core.precise.next_deadline())?;
+        let events = self.poller.poll(timeout, self.core.timers.next_precise())?;
         self.core.now = self.poller.now();
         // The read list as it stood: what this turn adds to it waits for the next turn.
-        let leftover = self.core.read_list.take();
+        let leftover = self.core.work.take_reads();
         self.dispatch_events();
         self.core.serve_read_list(&mut self.handler, leftover);
         self.core.expire(&mut self.handler);
         self.core.flush_all(&mut self.handler);
         self.core.reap(&mut self.handler);
-        self.core.admit_starving();
+        self.core.admit_waiting();
         self.publish_stats();
         Ok(events)
     }
@@ -469,7 +474,7 @@ impl<H> std::fmt::Debug for Reactor<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reactor")
             .field("sockets", &self.core.sources.len())
-            .field("timers", &self.core.wheel.len())
+            .field("timers", &self.core.timers.len())
             .field("stats", &self.core.stats)
             .finish_non_exhaustive()
     }

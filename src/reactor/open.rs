@@ -19,10 +19,6 @@ use crate::conn::{Conn, Opened};
 use crate::error::stale;
 use crate::sys::{self, ListenOptions, Signals, UnixListenOptions};
 
-/// The largest UDP payload (65535 - 8 byte UDP header - 20 byte IPv4 header), rounded up to a
-/// size that also fits any IPv6 datagram without jumbograms.
-pub(crate) const DGRAM_BUF: usize = 65536;
-
 impl Core {
     pub(crate) fn listen(
         &mut self,
@@ -57,7 +53,7 @@ impl Core {
     /// Serve a UDP socket that other reactors serve too (a datagram wakes each; one reads it).
     pub(crate) fn add_shared_udp(&mut self, sock: std::net::UdpSocket) -> io::Result<DgramId> {
         sock.set_nonblocking(true)?;
-        self.ensure_dgram_buf();
+        self.scratch.ensure_dgram_buf();
         let source = Source::Dgram {
             sock: Dgram::Inet(UdpSocket::from_std(sock)),
             queue: Default::default(),
@@ -68,12 +64,6 @@ impl Core {
         self.sources
             .insert(source, Interest::READABLE | Interest::WRITABLE)
             .map(DgramId)
-    }
-
-    fn ensure_dgram_buf(&mut self) {
-        if self.dgram_buf.is_empty() {
-            self.dgram_buf = vec![0; DGRAM_BUF];
-        }
     }
 
     pub(crate) fn listen_unix(
@@ -128,7 +118,7 @@ impl Core {
     }
 
     fn add_dgram(&mut self, sock: Dgram) -> io::Result<DgramId> {
-        self.ensure_dgram_buf();
+        self.scratch.ensure_dgram_buf();
         let source = Source::Dgram {
             sock,
             queue: Default::default(),

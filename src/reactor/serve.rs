@@ -42,16 +42,16 @@ impl Core {
                 self.readable(h, key, true);
             }
         }
-        self.read_list.give_back(leftover);
+        self.work.give_back_reads(leftover);
     }
 
     /// Write every connection given output this turn.
     pub(crate) fn flush_all<H: Handler>(&mut self, h: &mut H) {
         // Flushing can queue more output (on_drained); that waits for the next turn.
-        let mut list = self.flush_list.take();
+        let mut list = self.work.take_flushes();
         for &key in &list {
             self.flush(h, key);
         }
-        self.flush_list.give_back(std::mem::take(&mut list));
+        self.work.give_back_flushes(std::mem::take(&mut list));
     }
 }

@@ -52,24 +52,25 @@ impl Core {
                 Some(Ok(len)) => Some(len),
                 Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     conn.release_input(&mut self.pool);
-                    conn.settle(&mut self.budget, self.pool.read_size());
+                    conn.settle(self.admission.budget(), self.pool.read_size());
                     return;
                 }
                 Some(Err(e)) => return self.close_now(key, CloseReason::from_io(e)),
             };
-            let room = match conn.input_room(&mut self.pool, limit, record, &mut self.budget) {
+            let room = match conn.input_room(&mut self.pool, limit, record, self.admission.budget())
+            {
                 Ok(room) => room,
                 Err(NoRoom::Close(reason)) => return self.close_now(key, reason),
                 Err(NoRoom::Wait) => {
                     // Over the input budget: the bytes wait in the kernel, and TCP pushes
                     // back on the sender, until the budget admits this connection again.
-                    self.starving.push_back(key);
-                    self.stats.budget_waits += 1;
+                    self.wait_for_budget(key);
                     return;
                 }
             };
             let asked = room.len();
-            let input = match sock.read_fds(room, &mut self.cmsg, &mut self.fds_in) {
+            let (cmsg, fds_in) = self.scratch.fds_space();
+            let input = match sock.read_fds(room, cmsg, fds_in) {
                 Ok(0) if sock.read_empty_record() => Input::EmptyRecord,
                 Ok(0) => Input::Eof,
                 Ok(n) => Input::Bytes(n),
@@ -86,9 +87,9 @@ impl Core {
             let step = conn.on_input(now, input, &mut self.pool);
             if !matches!(step, InputStep::Deliver) {
                 // The buffer may have gone back to the pool (delivering settles later).
-                conn.settle(&mut self.budget, self.pool.read_size());
+                conn.settle(self.admission.budget(), self.pool.read_size());
             }
-            if !self.fds_in.is_empty() {
+            if self.scratch.has_fds_in() {
                 self.hand_over_fds(h, key, &step);
             }
             match step {
@@ -129,7 +130,7 @@ impl Core {
                 if drained {
                     conn.release_input(&mut self.pool);
                 }
-                conn.settle(&mut self.budget, self.pool.read_size());
+                conn.settle(self.admission.budget(), self.pool.read_size());
                 if restarted {
                     self.rearm(key);
                 }
@@ -263,7 +264,7 @@ impl Core {
     /// those bytes are going to it (`step` is `Deliver`); otherwise (input being discarded,
     /// the connection closing) close them.
     pub(crate) fn hand_over_fds<H: Handler>(&mut self, h: &mut H, key: Key, step: &InputStep) {
-        let fds = std::mem::take(&mut self.fds_in);
+        let fds = self.scratch.take_fds_in();
         if matches!(step, InputStep::Deliver) {
             self.stats.fds_in += fds.len() as u64;
             self.call(h, Some(key), |h, cx| h.on_descriptors(cx, ConnId(key), fds));

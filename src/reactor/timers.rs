@@ -1,41 +1,88 @@
-//! Arming the timer wheel: each connection's one entry, user timers, and the poll timeout.
+//! [`Timers`]: the reactor's timers, and the clock that maps instants to wheel ticks.
 //!
-//! A connection keeps at most one wheel entry, at or before its earliest deadline; `Conn`
-//! says when it must move ([`Conn::arm_at`](crate::conn::Conn::arm_at)), and [`Core::rearm`]
-//! moves it. What happens when an entry fires is in `expire`.
+//! It owns the timer wheel (each connection's one entry, user timers, accept back-offs and
+//! the end of a shutdown's grace, all in one-millisecond ticks), the precise timers (user
+//! timers due to the nanosecond) and the count of user timers on the wheel. It is asked to
+//! arm, to cancel, what is due at `now` ([`poll_precise`](Timers::poll_precise),
+//! [`poll_wheel`](Timers::poll_wheel)), and how long the poll may
+//! wait ([`next_wait`](Timers::next_wait)).
 //!
-//! User timers go to the wheel ([`Core::set_timer`], up to a millisecond late, cheap in any
-//! number) or to the precise heap ([`Core::set_precise_timer`], on time to the poll's
-//! precision, for the few that need it). The poll's wait ends at the earlier of the two.
+//! A connection keeps at most one wheel entry, at or before its earliest deadline: `Conn`
+//! says when it must move ([`Conn::arm_at`](crate::conn::Conn::arm_at)) and the core moves it
+//! (`Core::rearm`). What happens when an entry fires is the core's to carry out (`expire`).
+//!
+//! User timers go to the wheel ([`set_user`](Timers::set_user), up to a millisecond late,
+//! cheap in any number) or to the precise heap ([`set_precise`](Timers::set_precise), on time
+//! to the poll's precision, for the few that need it). The poll's wait ends at the earlier of
+//! the two.
 
 use std::time::{Duration, Instant};
 
-use super::core::{Core, TimerTarget};
+use super::clock::Clock;
 use super::token::{Key, TimerId, TimerKey};
-use crate::time::TimerHandle;
+use crate::time::{PreciseTimers, TimerHandle, TimerWheel};
 
-impl Core {
-    /// Make sure `key`'s wheel entry fires no later than its earliest deadline.
-    pub(crate) fn rearm(&mut self, key: Key) {
-        let Some((_, conn)) = self.sources.conn_mut(key) else {
-            return;
-        };
-        let Some(at) = conn.arm_at() else {
-            return;
-        };
-        if let Some(old) = conn.armed() {
-            self.wheel.cancel(old);
+/// What a timer-wheel entry is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TimerTarget {
+    /// Check a connection's deadlines.
+    Conn(Key),
+    /// A user timer with the user's token.
+    User(u64),
+    /// Resume accepting on a listener paused after running out of descriptors.
+    ResumeAccept(Key),
+    /// The grace period of a graceful shutdown is over.
+    ShutdownDeadline,
+}
+
+/// A timer that is due (see [`Timers::poll_wheel`]): what the turn must carry out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Due {
+    /// A user timer (precise or on the wheel) with its id and token.
+    User(TimerId, u64),
+    /// A connection's wheel entry (the connection says which deadline, if any, passed).
+    Conn(TimerHandle, Key),
+    /// A listener's accept back-off is over.
+    ResumeAccept(Key),
+    /// A graceful shutdown's grace period is over.
+    ShutdownDeadline,
+}
+
+/// The wheel, the precise timers and the clock (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Timers {
+    wheel: TimerWheel<TimerTarget>,
+    precise: PreciseTimers<Instant, u64>,
+    clock: Clock,
+    /// User timers on the wheel (for the audit's count of its entries).
+    user_timers: usize,
+}
+
+impl Timers {
+    /// Empty timers whose tick 0 starts at `origin`, with room for `capacity` entries.
+    pub(crate) fn new(capacity: usize, origin: Instant) -> Timers {
+        Timers {
+            wheel: TimerWheel::with_capacity(capacity),
+            precise: PreciseTimers::new(),
+            clock: Clock::new(origin),
+            user_timers: 0,
         }
-        let handle = self
-            .wheel
-            .insert(self.clock.deadline_tick(at), TimerTarget::Conn(key));
-        conn.set_armed(handle, at);
-        self.stats.timeout_arms += 1;
     }
 
-    /// A wheel entry for `target`, `after` from now (never earlier).
-    pub(crate) fn arm_after(&mut self, after: Duration, target: TimerTarget) -> TimerHandle {
-        let tick = match self.now.checked_add(after) {
+    /// A wheel entry for `target` that fires no earlier than `at`.
+    #[inline]
+    pub(crate) fn arm_at(&mut self, at: Instant, target: TimerTarget) -> TimerHandle {
+        self.wheel.insert(self.clock.deadline_tick(at), target)
+    }
+
+    /// A wheel entry for `target`, `after` from `now` (never earlier).
+    pub(crate) fn arm_after(
+        &mut self,
+        now: Instant,
+        after: Duration,
+        target: TimerTarget,
+    ) -> TimerHandle {
+        let tick = match now.checked_add(after) {
             Some(at) => self.clock.deadline_tick(at),
             // Beyond what Instant can represent: as good as never.
             None => u64::MAX,
@@ -43,8 +90,33 @@ impl Core {
         self.wheel.insert(tick, target)
     }
 
+    /// Remove a wheel entry (nothing if it already fired).
+    #[inline]
+    pub(crate) fn cancel(&mut self, handle: TimerHandle) {
+        self.wheel.cancel(handle);
+    }
+
+    /// A user timer with `token`, `after` from `now`, on the wheel.
+    pub(crate) fn set_user(&mut self, now: Instant, after: Duration, token: u64) -> TimerId {
+        self.user_timers += 1;
+        TimerId(TimerKey::Wheel(self.arm_after(
+            now,
+            after,
+            TimerTarget::User(token),
+        )))
+    }
+
+    /// A user timer with `token`, due exactly `after` from `now`.
+    pub(crate) fn set_precise(&mut self, now: Instant, after: Duration, token: u64) -> TimerId {
+        // Beyond what Instant can represent: as good as never, and the wheel keeps "never".
+        match now.checked_add(after) {
+            Some(at) => TimerId(TimerKey::Precise(self.precise.insert(at, token))),
+            None => self.set_user(now, after, token),
+        }
+    }
+
     /// Cancel a user timer; `false` if it already fired or was cancelled.
-    pub(crate) fn cancel_timer(&mut self, timer: TimerId) -> bool {
+    pub(crate) fn cancel_user(&mut self, timer: TimerId) -> bool {
         match timer.0 {
             TimerKey::Wheel(handle) => match self.wheel.get(handle) {
                 Some(TimerTarget::User(_)) => {
@@ -58,33 +130,33 @@ impl Core {
         }
     }
 
-    /// A user timer with `token`, `after` from now, on the wheel.
-    pub(crate) fn set_timer(&mut self, after: Duration, token: u64) -> TimerId {
-        self.user_timers += 1;
-        TimerId(TimerKey::Wheel(
-            self.arm_after(after, TimerTarget::User(token)),
-        ))
+    /// The next precise timer due by `now`, if any. The turn takes these first, then the
+    /// wheel's ([`poll_wheel`](Timers::poll_wheel)).
+    #[inline]
+    pub(crate) fn poll_precise(&mut self, now: Instant) -> Option<Due> {
+        let (handle, token) = self.precise.poll(now)?;
+        Some(Due::User(TimerId(TimerKey::Precise(handle)), token))
     }
 
-    /// A user timer with `token`, due exactly `after` from now.
-    pub(crate) fn set_precise_timer(&mut self, after: Duration, token: u64) -> TimerId {
-        // Beyond what Instant can represent: as good as never, and the wheel keeps "never".
-        match self.now.checked_add(after) {
-            Some(at) => TimerId(TimerKey::Precise(self.precise.insert(at, token))),
-            None => self.set_timer(after, token),
-        }
+    /// The next wheel entry due by `now`'s tick, if any, in tick order. A user timer leaves
+    /// the count as it is handed out.
+    #[inline]
+    pub(crate) fn poll_wheel(&mut self, now: Instant) -> Option<Due> {
+        let (handle, target) = self.wheel.poll(self.clock.now_tick(now))?;
+        Some(match target {
+            TimerTarget::User(token) => {
+                self.user_timers -= 1;
+                Due::User(TimerId(TimerKey::Wheel(handle)), token)
+            }
+            TimerTarget::Conn(key) => Due::Conn(handle, key),
+            TimerTarget::ResumeAccept(key) => Due::ResumeAccept(key),
+            TimerTarget::ShutdownDeadline => Due::ShutdownDeadline,
+        })
     }
 
-    /// How long the next poll may wait: zero if work is left over, else until the wheel's
-    /// next deadline (measured from `now`), capped by `max_wait`.
-    pub(crate) fn poll_timeout(
-        &self,
-        now: Instant,
-        max_wait: Option<Duration>,
-    ) -> Option<Duration> {
-        if self.has_work() {
-            return Some(Duration::ZERO);
-        }
+    /// How long a poll at `now` may wait before a timer needs a turn (the wheel's next tick
+    /// with work, or a precise deadline), capped by `max_wait`; `None`: no timer and no cap.
+    pub(crate) fn next_wait(&self, now: Instant, max_wait: Option<Duration>) -> Option<Duration> {
         let wheel = self
             .wheel
             .next_deadline()
@@ -98,6 +170,32 @@ impl Core {
             .next_deadline()
             .map(|at| at.saturating_duration_since(now));
         [wheel, precise, max_wait].into_iter().flatten().min()
+    }
+
+    /// The earliest precise deadline, for the poller's `timerfd`.
+    #[inline]
+    pub(crate) fn next_precise(&self) -> Option<Instant> {
+        self.precise.next_deadline()
+    }
+
+    /// Timers of every kind (wheel entries and precise timers).
+    pub(crate) fn len(&self) -> usize {
+        self.wheel.len() + self.precise.len()
+    }
+
+    /// Wheel entries.
+    pub(crate) fn wheel_len(&self) -> usize {
+        self.wheel.len()
+    }
+
+    /// What a wheel entry is for, if it is still armed.
+    pub(crate) fn target(&self, handle: TimerHandle) -> Option<&TimerTarget> {
+        self.wheel.get(handle)
+    }
+
+    /// User timers on the wheel.
+    pub(crate) fn user_timers(&self) -> usize {
+        self.user_timers
     }
 }
 
