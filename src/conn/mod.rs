@@ -58,6 +58,8 @@
 mod budget;
 mod clocks;
 mod machine;
+#[cfg(test)]
+mod model_tests;
 mod steps;
 #[cfg(test)]
 mod tests;

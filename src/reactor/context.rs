@@ -192,6 +192,10 @@ impl Context<'_> {
         let waiting = c.is_starved();
         if !c.expect_input(total, self.core.admission.budget(), block) && !waiting {
             self.core.wait_for_budget(conn.0);
+            // Waiting for the budget keeps a partial message's frame clock running, which
+            // it may not have been (reading paused by backpressure): its deadline may be the
+            // earliest now.
+            self.core.rearm(conn.0);
         }
     }
 
