@@ -5,8 +5,8 @@
 //! event), the *flush list* (connections given output this turn) and the *closed list*
 //! (connections closed and not yet reported to the handler). The rooms beside this file add
 //! behaviour to it, each in one `impl Core` block: `open` adds sockets, `output` queues bytes,
-//! `close` ends connections, `dispatch` calls the handler, and the
-//! I/O rooms (`stream`, `accept`, `dgram`, `expire`) serve events. A `Context` is a
+//! `close` ends connections, `turn` routes events, fires timers and calls the handler,
+//! and the I/O rooms (`stream`, `accept`, `dgram`) serve events. A `Context` is a
 //! `&mut Core` with a public face.
 
 use std::sync::Arc;

@@ -15,18 +15,18 @@
 //! 2. **Poll** (`poller`): `epoll_wait` through mio, or the simulation's in-memory network.
 //!    `EINTR` is a turn with no events.
 //! 3. **Now**: the clock is read once; every callback in this turn sees that instant.
-//! 4. **Dispatch** (`serve`, then `stream`, `accept`, `dgram`): for each event, find the slab
+//! 4. **Dispatch** (`turn`, then `stream`, `accept`, `dgram`): for each event, find the slab
 //!    entry by the token's key, drop the event if the generation differs or the entry was
 //!    closed earlier in this batch, then accept, read until drained (`WouldBlock`, or a short
 //!    TCP read) or the read budget is spent, or write, calling the handler.
-//! 5. **Left-over reads** (`serve`): the read list as it stood before this turn's events
+//! 5. **Left-over reads** (`turn`): the read list as it stood before this turn's events
 //!    (sources that hit their budget, listeners resuming after EMFILE, connections whose
 //!    reading resumed after backpressure or that linger in a close), each at most once.
-//! 6. **Timers** (`expire`): the wheel is advanced to `now`; connection deadlines are checked
+//! 6. **Timers** (`timers`, `turn`): the wheel is advanced to `now`; connection deadlines are checked
 //!    lazily (the connection decides) and user timers fire.
-//! 7. **Flush** (`serve`, `stream`): every connection given output during this turn is written,
+//! 7. **Flush** (`turn`, `stream`): every connection given output during this turn is written,
 //!    one vectored write each until `WouldBlock`; what is left waits for a writable event.
-//! 8. **Reap** (`dispatch`): every connection closed during the turn is reported to
+//! 8. **Reap** (`turn`): every connection closed during the turn is reported to
 //!    [`Handler::on_close`] and its slot freed. Until then the slot stays marked closed, so
 //!    no id or token can come to mean another connection within the turn.
 //! 9. **Admit** (`budget`): connections waiting for the input budget read again, in order, as
@@ -39,15 +39,15 @@
 //! and the methods that change them, in a file of its own: `Sources`, `Timers`, `Admission`,
 //! `Work`, `Scratch`, `Stats`. The turn's steps move data between them; those steps are
 //! still written as `impl Core` blocks spread over the I/O and action rooms below, in layers
-//! whose imports point one way: the I/O rooms call the handler through `dispatch`;
-//! `dispatch` lends it a `Context`; a `Context` acts through rooms that never call the
+//! whose imports point one way: the I/O rooms call the handler through `turn`;
+//! `turn` lends it a `Context`; a `Context` acts through rooms that never call the
 //! handler.
 //!
 //! | layer | rooms |
 //! |---|---|
 //! | the turn | `mod.rs` ([`Reactor`]), `poller` (events and the clock), `audit` (invariants) |
-//! | serving events | `serve` (routing), `stream` (read, flush, connect), `accept`, `dgram` (receive, signals), `dgram_batch` (many datagrams per call), `expire` (timers fired) |
-//! | calling the handler | `dispatch` (`call` with panics caught, `reap`), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), `handler` ([`Handler`]), [`framed`] |
+//! | serving events | `stream` (read, flush, connect), `accept`, `dgram` (receive, signals), `dgram_batch` (many datagrams per call) |
+//! | calling the handler | `turn` (routing events, the read and flush lists, timers fired, `call` with panics caught, `reap`), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), `handler` ([`Handler`]), [`framed`] |
 //! | acting without calling | `open` (add sockets), `output` (queue bytes, send datagrams), `close` (close, shutdown) |
 //! | owners of state | `core` (`Core`: the owners composed, and the glue between them), `registry` (`Sources`: the slab, tokens, generations), `timers` (`Timers`: the wheel, the precise timers, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]) |
 //! | vocabulary | `socket` (one enum per socket kind), `token` (ids), `config` ([`Config`]), `handle` ([`Handle`]) |
@@ -73,8 +73,6 @@ mod context;
 mod core;
 mod dgram;
 mod dgram_batch;
-mod dispatch;
-mod expire;
 mod fds;
 pub mod framed;
 mod handle;
@@ -85,13 +83,13 @@ mod output;
 mod poller;
 mod registry;
 mod scratch;
-mod serve;
 mod socket;
 mod sockets;
 mod stats;
 mod stream;
 mod timers;
 mod token;
+mod turn;
 mod work;
 
 use std::io;
