@@ -15,7 +15,35 @@ use crate::error::ReadBufferFull;
 use crate::error::{CloseReason, QueueFull, TimeoutKind};
 use crate::time::TimerHandle;
 
-/// Where the write side of a connection stands.
+/// Where the connection stands: the states of the [module docs](super)' diagram. (`Closed`
+/// is not among them: a step that closes the connection hands back its reason, and the
+/// reactor drops the `Conn`.)
+#[derive(Debug)]
+enum Phase {
+    /// An outgoing connect is under way: nothing is read or written yet. A close asked for
+    /// meanwhile (`close`) waits for the connect, then flushes.
+    Connecting { close: Option<CloseReason> },
+    /// Up, and no close asked for: see the read and write sides.
+    Open,
+    /// Close asked for: input is read and dropped, queued output goes out first.
+    Flushing(CloseReason),
+    /// Output flushed and FIN sent: read and drop input until the peer's end of file or
+    /// `until`, then close.
+    Lingering { reason: CloseReason, until: Instant },
+}
+
+/// Where the read side stands, in any phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadSide {
+    /// Input is wanted.
+    Reading,
+    /// Paused by backpressure: queued output passed the high watermark.
+    Paused,
+    /// The peer has finished sending (end of file).
+    Finished,
+}
+
+/// Where the write side stands, in any phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum WriteSide {
     /// Open.
@@ -26,27 +54,15 @@ enum WriteSide {
     Shut,
 }
 
-/// Where a close stands.
-#[derive(Debug)]
-enum Closing {
-    /// Not closing.
-    No,
-    /// Close asked for: flush queued output first.
-    Flushing(CloseReason),
-    /// Output flushed and FIN sent: read and drop input until the peer's end of file or
-    /// `until`, then close.
-    Lingering { reason: CloseReason, until: Instant },
-}
-
 /// One stream connection's state, apart from its socket. See the [module docs](super).
 #[derive(Debug)]
 pub struct Conn {
     rbuf: ReadBuf,
     wq: WriteQueue,
-    connecting: bool,
+    phase: Phase,
+    read: ReadSide,
+    write_side: WriteSide,
     records: bool,
-    read_eof: bool,
-    read_paused: bool,
     /// The handler left a partial message in the input buffer (the frame clock runs).
     frame_pending: bool,
     /// Bytes of the input budget this connection holds (see `budget`).
@@ -58,8 +74,6 @@ pub struct Conn {
     announced: bool,
     /// Reading waits for the budget to admit what `expected` calls for.
     starved: bool,
-    write_side: WriteSide,
-    closing: Closing,
     clocks: Clocks,
 }
 
@@ -72,17 +86,18 @@ impl Conn {
         Conn {
             rbuf: ReadBuf::new(),
             wq,
-            connecting: opened == Opened::Connecting,
+            phase: match opened {
+                Opened::Connecting => Phase::Connecting { close: None },
+                Opened::Accepted => Phase::Open,
+            },
+            read: ReadSide::Reading,
+            write_side: WriteSide::Open,
             records,
-            read_eof: false,
-            read_paused: false,
             frame_pending: false,
             charge: 0,
             expected: 0,
             announced: false,
             starved: false,
-            write_side: WriteSide::Open,
-            closing: Closing::No,
             clocks: Clocks::new(now, timeouts),
         }
     }
@@ -92,9 +107,9 @@ impl Conn {
     /// What a readable socket should lead to.
     #[inline]
     pub fn read_mode(&self) -> ReadMode {
-        if !matches!(self.closing, Closing::No) {
+        if self.is_closing() {
             ReadMode::Discard
-        } else if self.connecting || self.read_eof || self.read_paused || self.starved {
+        } else if self.is_connecting() || self.read != ReadSide::Reading || self.starved {
             ReadMode::Ignore
         } else {
             ReadMode::Deliver
@@ -104,19 +119,23 @@ impl Conn {
     /// An outgoing connect still in progress (nothing is written until it completes)?
     #[inline]
     pub fn is_connecting(&self) -> bool {
-        self.connecting
+        matches!(self.phase, Phase::Connecting { .. })
     }
 
     /// A close was asked for (the connection is flushing or lingering)?
     #[inline]
     pub fn is_closing(&self) -> bool {
-        !matches!(self.closing, Closing::No)
+        match self.phase {
+            Phase::Connecting { ref close } => close.is_some(),
+            Phase::Open => false,
+            Phase::Flushing(_) | Phase::Lingering { .. } => true,
+        }
     }
 
     /// Is reading paused because queued output passed the high watermark?
     #[cfg(test)]
     pub fn is_read_paused(&self) -> bool {
-        self.read_paused
+        self.read == ReadSide::Paused
     }
 
     /// Is this a record (seqpacket) connection?
@@ -137,7 +156,7 @@ impl Conn {
 
     /// May more output be queued?
     fn accepts_output(&self) -> bool {
-        self.write_side == WriteSide::Open && matches!(self.closing, Closing::No)
+        self.write_side == WriteSide::Open && !self.is_closing()
     }
 
     // ----- input ---------------------------------------------------------------------------
@@ -167,18 +186,20 @@ impl Conn {
                 InputStep::Drained
             }
             Input::Eof => {
-                self.read_eof = true;
+                self.read = ReadSide::Finished;
                 self.rbuf.release(pool);
-                match &self.closing {
-                    Closing::No => InputStep::ReadClosed,
+                if !self.is_closing() {
+                    InputStep::ReadClosed
+                } else if !self.wq.is_empty() && !matches!(self.phase, Phase::Lingering { .. }) {
                     // Still flushing: the close completes once the output is out.
-                    Closing::Flushing(_) if !self.wq.is_empty() => InputStep::Wait,
-                    _ => InputStep::Close(self.take_reason()),
+                    InputStep::Wait
+                } else {
+                    InputStep::Close(self.take_reason())
                 }
             }
-            Input::Failed(e) => match self.closing {
+            Input::Failed(e) => match self.phase {
                 // The output is already out, and a reset just ends the close asked for.
-                Closing::Lingering { .. } => InputStep::Close(self.take_reason()),
+                Phase::Lingering { .. } => InputStep::Close(self.take_reason()),
                 // Still flushing, the reset loses that output: say so.
                 _ => InputStep::Close(CloseReason::from_io(e)),
             },
@@ -277,8 +298,8 @@ impl Conn {
         }
         let was_empty = self.wq.is_empty();
         push(&mut self.wq, pool);
-        if self.wq.len() >= high {
-            self.read_paused = true;
+        if self.wq.len() >= high && self.read == ReadSide::Reading {
+            self.read = ReadSide::Paused;
         }
         if was_empty {
             self.clocks.restart(TimeoutKind::Write, now);
@@ -290,7 +311,7 @@ impl Conn {
     /// The queued output, as up to `out.len()` slices for one vectored write (one record at
     /// a time for a record connection). 0 while connecting: nothing may be written yet.
     pub fn output<'a>(&'a self, out: &mut [io::IoSlice<'a>]) -> usize {
-        if self.connecting {
+        if self.is_connecting() {
             return 0;
         }
         self.wq.io_slices(out)
@@ -308,7 +329,7 @@ impl Conn {
     /// which the queue keeps).
     #[inline]
     pub fn can_write_directly(&self) -> bool {
-        self.wq.is_empty() && !self.connecting && !self.records && self.accepts_output()
+        self.wq.is_empty() && !self.is_connecting() && !self.records && self.accepts_output()
     }
 
     /// Would a flush have anything to do: output queued, a connect to finish, reading paused
@@ -317,10 +338,10 @@ impl Conn {
     /// for it), and the reactor skips the flush.
     #[inline]
     pub fn needs_flush(&self) -> bool {
-        self.connecting
+        self.is_connecting()
             || !self.wq.is_empty()
-            || self.read_paused
-            || matches!(self.closing, Closing::Flushing(_))
+            || self.read == ReadSide::Paused
+            || matches!(self.phase, Phase::Flushing(_))
             || self.write_side == WriteSide::ShutPending
     }
 
@@ -343,15 +364,15 @@ impl Conn {
         linger: Duration,
     ) -> Flushed {
         let mut read_again = false;
-        if self.connecting {
+        if self.is_connecting() {
             // Nothing was written: the connect has not completed.
             return Flushed {
                 read_again,
                 step: FlushStep::Wait,
             };
         }
-        if self.read_paused && self.wq.len() <= low {
-            self.read_paused = false;
+        if self.read == ReadSide::Paused && self.wq.len() <= low {
+            self.read = ReadSide::Reading;
             // The wait for input starts now, and so does the rest of a partial message's.
             self.clocks.restart(TimeoutKind::Read, now);
             self.clocks.restart(TimeoutKind::Frame, now);
@@ -359,15 +380,15 @@ impl Conn {
         }
         let step = if !self.wq.is_empty() {
             FlushStep::Wait
-        } else if let Closing::Lingering { .. } = self.closing {
+        } else if let Phase::Lingering { .. } = self.phase {
             FlushStep::Wait
-        } else if let Closing::Flushing(_) = self.closing {
-            if self.read_eof || linger.is_zero() {
+        } else if let Phase::Flushing(_) = self.phase {
+            if self.read == ReadSide::Finished || linger.is_zero() {
                 FlushStep::Close(self.take_reason())
             } else {
                 let reason = self.take_reason();
                 let until = now.checked_add(linger).unwrap_or(now);
-                self.closing = Closing::Lingering { reason, until };
+                self.phase = Phase::Lingering { reason, until };
                 let shutdown = self.write_side != WriteSide::Shut;
                 self.write_side = WriteSide::Shut;
                 read_again = true;
@@ -402,12 +423,17 @@ impl Conn {
         if self.is_closing() {
             return false;
         }
-        let reason = if self.read_eof {
+        let reason = if self.read == ReadSide::Finished {
             CloseReason::PeerClosed
         } else {
             CloseReason::Local
         };
-        self.closing = Closing::Flushing(reason);
+        self.phase = match self.phase {
+            Phase::Connecting { .. } => Phase::Connecting {
+                close: Some(reason),
+            },
+            _ => Phase::Flushing(reason),
+        };
         // Input is only dropped from now on: no message to reserve, nothing to wait for.
         self.expected = 0;
         self.starved = false;
@@ -434,10 +460,20 @@ impl Conn {
         armed
     }
 
+    /// The reason of the close under way, taken out: the step that returns it ends the
+    /// connection.
     fn take_reason(&mut self) -> CloseReason {
-        match std::mem::replace(&mut self.closing, Closing::No) {
-            Closing::Flushing(reason) | Closing::Lingering { reason, .. } => reason,
-            Closing::No => CloseReason::Local,
+        let phase = match self.phase {
+            Phase::Connecting { .. } => Phase::Connecting { close: None },
+            _ => Phase::Open,
+        };
+        match std::mem::replace(&mut self.phase, phase) {
+            Phase::Flushing(reason)
+            | Phase::Lingering { reason, .. }
+            | Phase::Connecting {
+                close: Some(reason),
+            } => reason,
+            Phase::Connecting { close: None } | Phase::Open => CloseReason::Local,
         }
     }
 
@@ -446,7 +482,13 @@ impl Conn {
     /// The outgoing connect completed at `now`: the read clock starts (the connect clock
     /// stops).
     pub fn on_connected(&mut self, now: Instant) {
-        self.connecting = false;
+        if let Phase::Connecting { close } = &mut self.phase {
+            // A close asked for while connecting flushes now.
+            self.phase = match close.take() {
+                Some(reason) => Phase::Flushing(reason),
+                None => Phase::Open,
+            };
+        }
         self.clocks.restart(TimeoutKind::Read, now);
     }
 
@@ -456,13 +498,13 @@ impl Conn {
         let reading = self.read_mode() == ReadMode::Deliver;
         Running {
             read: reading,
-            write: !self.wq.is_empty() && !self.connecting,
+            write: !self.wq.is_empty() && !self.is_connecting(),
             // A message waiting for the budget is still timed: the frame timeout is what ends
             // a wait that nothing else would (messages that never announced their size).
             frame: (reading || self.starved) && self.frame_pending,
-            connect: self.connecting,
-            linger_until: match self.closing {
-                Closing::Lingering { until, .. } => Some(until),
+            connect: self.is_connecting(),
+            linger_until: match self.phase {
+                Phase::Lingering { until, .. } => Some(until),
                 _ => None,
             },
         }

@@ -34,6 +34,11 @@
 //! `Closed` is not a state a `Conn` is ever in: a method that decides a connection must close
 //! returns the [`CloseReason`], and the reactor frees the socket and the `Conn` at once.
 //!
+//! The phase is one enum (`Phase` in `machine.rs`: `Connecting`, `Open`, `Flushing`,
+//! `Lingering`), beside the read side (reading, paused, finished) and the write side (open,
+//! shut pending, shut). A close asked for while connecting waits in `Connecting` for the
+//! connect to complete, then flushes.
+//!
 //! # Events in, steps out
 //!
 //! | event (method) | what the reactor does with the answer |
