@@ -107,12 +107,13 @@ impl Conn {
     /// What a readable socket should lead to.
     #[inline]
     pub fn read_mode(&self) -> ReadMode {
-        if self.is_closing() {
-            ReadMode::Discard
-        } else if self.is_connecting() || self.read != ReadSide::Reading || self.starved {
-            ReadMode::Ignore
-        } else {
-            ReadMode::Deliver
+        match self.phase {
+            Phase::Open if self.read == ReadSide::Reading && !self.starved => ReadMode::Deliver,
+            Phase::Open | Phase::Connecting { close: None } => ReadMode::Ignore,
+            // Closing (a close waiting for the connect included): input is dropped.
+            Phase::Connecting { close: Some(_) } | Phase::Flushing(_) | Phase::Lingering { .. } => {
+                ReadMode::Discard
+            }
         }
     }
 
@@ -156,7 +157,8 @@ impl Conn {
 
     /// May more output be queued?
     fn accepts_output(&self) -> bool {
-        self.write_side == WriteSide::Open && !self.is_closing()
+        self.write_side == WriteSide::Open
+            && matches!(self.phase, Phase::Open | Phase::Connecting { close: None })
     }
 
     // ----- input ---------------------------------------------------------------------------
@@ -329,7 +331,11 @@ impl Conn {
     /// which the queue keeps).
     #[inline]
     pub fn can_write_directly(&self) -> bool {
-        self.wq.is_empty() && !self.is_connecting() && !self.records && self.accepts_output()
+        // Up (not connecting), no close asked for, and the write side open.
+        self.wq.is_empty()
+            && !self.records
+            && matches!(self.phase, Phase::Open)
+            && self.write_side == WriteSide::Open
     }
 
     /// Would a flush have anything to do: output queued, a connect to finish, reading paused
@@ -338,11 +344,10 @@ impl Conn {
     /// for it), and the reactor skips the flush.
     #[inline]
     pub fn needs_flush(&self) -> bool {
-        self.is_connecting()
-            || !self.wq.is_empty()
+        !self.wq.is_empty()
             || self.read == ReadSide::Paused
-            || matches!(self.phase, Phase::Flushing(_))
             || self.write_side == WriteSide::ShutPending
+            || matches!(self.phase, Phase::Connecting { .. } | Phase::Flushing(_))
     }
 
     /// `n` bytes were written at `now` straight from the handler's buffer, not from the queue.
