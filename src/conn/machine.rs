@@ -7,73 +7,25 @@ use std::time::{Duration, Instant};
 
 use super::budget::Budget;
 use super::clocks::{Clocks, Running, Timeouts};
+use super::input::InputSide;
+use super::phase::{Phase, ReadSide, WriteSide};
 use super::steps::{
     FlushStep, Flushed, Input, InputStep, NoRoom, Opened, Queued, ReadMode, TimerStep,
 };
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
-use crate::error::ReadBufferFull;
 use crate::error::{CloseReason, QueueFull, TimeoutKind};
 use crate::time::TimerHandle;
-
-/// Where the connection stands: the states of the [module docs](super)' diagram. (`Closed`
-/// is not among them: a step that closes the connection hands back its reason, and the
-/// reactor drops the `Conn`.)
-#[derive(Debug)]
-enum Phase {
-    /// An outgoing connect is under way: nothing is read or written yet. A close asked for
-    /// meanwhile (`close`) waits for the connect, then flushes.
-    Connecting { close: Option<CloseReason> },
-    /// Up, and no close asked for: see the read and write sides.
-    Open,
-    /// Close asked for: input is read and dropped, queued output goes out first.
-    Flushing(CloseReason),
-    /// Output flushed and FIN sent: read and drop input until the peer's end of file or
-    /// `until`, then close.
-    Lingering { reason: CloseReason, until: Instant },
-}
-
-/// Where the read side stands, in any phase.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ReadSide {
-    /// Input is wanted.
-    Reading,
-    /// Paused by backpressure: queued output passed the high watermark.
-    Paused,
-    /// The peer has finished sending (end of file).
-    Finished,
-}
-
-/// Where the write side stands, in any phase.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WriteSide {
-    /// Open.
-    Open,
-    /// Shut down once queued output is flushed (a half-close was asked for).
-    ShutPending,
-    /// Shut down: FIN sent, no more output accepted.
-    Shut,
-}
 
 /// One stream connection's state, apart from its socket. See the [module docs](super).
 #[derive(Debug)]
 pub struct Conn {
-    rbuf: ReadBuf,
+    /// The read buffer and its claim on the input budget.
+    input: InputSide,
     wq: WriteQueue,
     phase: Phase,
     read: ReadSide,
     write_side: WriteSide,
     records: bool,
-    /// The handler left a partial message in the input buffer (the frame clock runs).
-    frame_pending: bool,
-    /// Bytes of the input budget this connection holds (see `budget`).
-    charge: usize,
-    /// The size of the message being received, as the handler announced it, or the buffer
-    /// size a growth the budget refused asked for (0: unknown).
-    expected: usize,
-    /// The handler announced `expected` during the call whose input is being restored.
-    announced: bool,
-    /// Reading waits for the budget to admit what `expected` calls for.
-    starved: bool,
     clocks: Clocks,
 }
 
@@ -84,7 +36,7 @@ impl Conn {
         let mut wq = WriteQueue::new();
         wq.set_records(records);
         Conn {
-            rbuf: ReadBuf::new(),
+            input: InputSide::default(),
             wq,
             phase: match opened {
                 Opened::Connecting => Phase::Connecting { close: None },
@@ -93,11 +45,6 @@ impl Conn {
             read: ReadSide::Reading,
             write_side: WriteSide::Open,
             records,
-            frame_pending: false,
-            charge: 0,
-            expected: 0,
-            announced: false,
-            starved: false,
             clocks: Clocks::new(now, timeouts),
         }
     }
@@ -108,7 +55,9 @@ impl Conn {
     #[inline]
     pub fn read_mode(&self) -> ReadMode {
         match self.phase {
-            Phase::Open if self.read == ReadSide::Reading && !self.starved => ReadMode::Deliver,
+            Phase::Open if self.read == ReadSide::Reading && !self.input.is_starved() => {
+                ReadMode::Deliver
+            }
             Phase::Open | Phase::Connecting { close: None } => ReadMode::Ignore,
             // Closing (a close waiting for the connect included): input is dropped.
             Phase::Connecting { close: Some(_) } | Phase::Flushing(_) | Phase::Lingering { .. } => {
@@ -120,17 +69,13 @@ impl Conn {
     /// An outgoing connect still in progress (nothing is written until it completes)?
     #[inline]
     pub fn is_connecting(&self) -> bool {
-        matches!(self.phase, Phase::Connecting { .. })
+        self.phase.is_connecting()
     }
 
     /// A close was asked for (the connection is flushing or lingering)?
     #[inline]
     pub fn is_closing(&self) -> bool {
-        match self.phase {
-            Phase::Connecting { ref close } => close.is_some(),
-            Phase::Open => false,
-            Phase::Flushing(_) | Phase::Lingering { .. } => true,
-        }
+        self.phase.is_closing()
     }
 
     /// Is reading paused because queued output passed the high watermark?
@@ -147,7 +92,7 @@ impl Conn {
 
     /// Bytes of input received and not yet consumed by the handler.
     pub fn unconsumed(&self) -> usize {
-        self.rbuf.len()
+        self.input.len()
     }
 
     /// Bytes of output queued and not yet written.
@@ -169,12 +114,11 @@ impl Conn {
         let discard = self.is_closing();
         match input {
             Input::Bytes(n) if discard => {
-                self.rbuf.commit(n);
-                self.rbuf.clear(pool);
+                self.input.discard(n, pool);
                 InputStep::Discarded
             }
             Input::Bytes(n) => {
-                self.rbuf.commit(n);
+                self.input.commit(n);
                 self.clocks.read(now);
                 InputStep::Deliver
             }
@@ -184,12 +128,12 @@ impl Conn {
                 InputStep::Deliver
             }
             Input::WouldBlock => {
-                self.rbuf.release(pool);
+                self.input.release(pool);
                 InputStep::Drained
             }
             Input::Eof => {
                 self.read = ReadSide::Finished;
-                self.rbuf.release(pool);
+                self.input.release(pool);
                 if !self.is_closing() {
                     InputStep::ReadClosed
                 } else if !self.wq.is_empty() && !matches!(self.phase, Phase::Lingering { .. }) {
@@ -212,9 +156,7 @@ impl Conn {
     /// bytes while the reactor lends it the connection's output queue.
     #[inline]
     pub fn take_input(&mut self) -> ReadBuf {
-        // What the handler announces from now on is about what this call leaves unconsumed.
-        self.announced = false;
-        std::mem::take(&mut self.rbuf)
+        self.input.take()
     }
 
     /// Put the input buffer back at `now`, after the handler used `used` bytes from its front.
@@ -231,25 +173,11 @@ impl Conn {
     pub fn restore_input(
         &mut self,
         now: Instant,
-        mut rbuf: ReadBuf,
+        rbuf: ReadBuf,
         used: usize,
         pool: &mut BufPool,
     ) -> bool {
-        let had_partial = self.frame_pending;
-        // Returning more than it was given is a handler bug; the docs promise it counts as all.
-        rbuf.consume(used.min(rbuf.len()));
-        if self.records {
-            rbuf.clear(pool);
-        }
-        self.frame_pending = !rbuf.is_empty();
-        if (used > 0 || self.records) && !self.announced {
-            // A message ended: the size announced for it is spent (unless the handler has
-            // just announced the next one).
-            self.expected = 0;
-        }
-        self.announced = false;
-        self.rbuf = rbuf;
-        let restart = self.frame_pending && (used > 0 || !had_partial);
+        let restart = self.input.restore(rbuf, used, self.records, pool);
         if restart {
             self.clocks.restart(TimeoutKind::Frame, now);
         }
@@ -259,7 +187,7 @@ impl Conn {
     /// Give the read block back if no unconsumed input is in it.
     #[inline]
     pub fn release_input(&mut self, pool: &mut BufPool) {
-        self.rbuf.release(pool);
+        self.input.release(pool);
     }
 
     // ----- output --------------------------------------------------------------------------
@@ -433,15 +361,9 @@ impl Conn {
         } else {
             CloseReason::Local
         };
-        self.phase = match self.phase {
-            Phase::Connecting { .. } => Phase::Connecting {
-                close: Some(reason),
-            },
-            _ => Phase::Flushing(reason),
-        };
+        self.phase.close(reason);
         // Input is only dropped from now on: no message to reserve, nothing to wait for.
-        self.expected = 0;
-        self.starved = false;
+        self.input.give_up();
         true
     }
 
@@ -455,11 +377,8 @@ impl Conn {
     /// The connection is closing for good: give the buffers and its budget back, and hand
     /// over its wheel entry (if any) for cancelling.
     pub fn release(&mut self, pool: &mut BufPool, budget: &mut Budget) -> Option<TimerHandle> {
-        self.rbuf.clear(pool);
+        self.input.release_all(pool, budget);
         self.wq.clear(pool);
-        budget.recharge(self.charge, 0);
-        self.charge = 0;
-        self.starved = false;
         let armed = self.clocks.armed();
         self.clocks.set_armed(None);
         armed
@@ -468,18 +387,7 @@ impl Conn {
     /// The reason of the close under way, taken out: the step that returns it ends the
     /// connection.
     fn take_reason(&mut self) -> CloseReason {
-        let phase = match self.phase {
-            Phase::Connecting { .. } => Phase::Connecting { close: None },
-            _ => Phase::Open,
-        };
-        match std::mem::replace(&mut self.phase, phase) {
-            Phase::Flushing(reason)
-            | Phase::Lingering { reason, .. }
-            | Phase::Connecting {
-                close: Some(reason),
-            } => reason,
-            Phase::Connecting { close: None } | Phase::Open => CloseReason::Local,
-        }
+        self.phase.take_reason()
     }
 
     // ----- connecting ----------------------------------------------------------------------
@@ -487,13 +395,7 @@ impl Conn {
     /// The outgoing connect completed at `now`: the read clock starts (the connect clock
     /// stops).
     pub fn on_connected(&mut self, now: Instant) {
-        if let Phase::Connecting { close } = &mut self.phase {
-            // A close asked for while connecting flushes now.
-            self.phase = match close.take() {
-                Some(reason) => Phase::Flushing(reason),
-                None => Phase::Open,
-            };
-        }
+        self.phase.connected();
         self.clocks.restart(TimeoutKind::Read, now);
     }
 
@@ -506,7 +408,7 @@ impl Conn {
             write: !self.wq.is_empty() && !self.is_connecting(),
             // A message waiting for the budget is still timed: the frame timeout is what ends
             // a wait that nothing else would (messages that never announced their size).
-            frame: (reading || self.starved) && self.frame_pending,
+            frame: (reading || self.input.is_starved()) && self.input.has_partial(),
             connect: self.is_connecting(),
             linger_until: match self.phase {
                 Phase::Lingering { until, .. } => Some(until),
@@ -580,7 +482,8 @@ impl Conn {
     }
 }
 
-/// The connection's side of the budget: making room for reads, and waiting for admission.
+/// The connection's side of the budget: making room for reads, and waiting for admission
+/// (the rules are the input side's, `input.rs`; the phase decides whether input is kept).
 impl Conn {
     /// Room for the next read: a pooled block taken, compacted or grown up to `limit` bytes
     /// of unconsumed input. For a record connection, `record` is the next record's length
@@ -589,9 +492,10 @@ impl Conn {
     ///
     /// # Errors
     ///
-    /// [`NoRoom::Close`] with a [`ReadBufferFull`] protocol error when the input would need
-    /// more than `limit` bytes; [`NoRoom::Wait`] when the budget cannot admit the growth now:
-    /// reading stops until [`admit`](Conn::admit) succeeds.
+    /// [`NoRoom::Close`] with a [`ReadBufferFull`](crate::error::ReadBufferFull) protocol
+    /// error when the input would need more than `limit` bytes; [`NoRoom::Wait`] when the
+    /// budget cannot admit the growth now: reading stops until [`admit`](Conn::admit)
+    /// succeeds.
     #[inline]
     pub fn input_room(
         &mut self,
@@ -600,68 +504,15 @@ impl Conn {
         record: Option<usize>,
         budget: &mut Budget,
     ) -> Result<&mut [u8], NoRoom> {
-        if self.rbuf.capacity() == 0 && record.is_none() && self.expected == 0 && self.charge == 0 {
-            // The common case: no input held, no message announced, nothing charged. One
-            // pooled block, which the budget does not count (`wanted_charge` is 0 for it).
-            // (A charge with no input held is a message announced before its first byte and
-            // then given up by a close: the general path below returns it.)
-            return Ok(self.rbuf.take_block(pool));
-        }
-        if self.is_closing() {
-            // Closing: what is read is dropped at once, so it needs one block and no budget.
-            self.rbuf.clear(pool);
-            self.expected = 0;
-        }
-        let before = self.rbuf.capacity();
-        let len = self.rbuf.len();
-        let mut ok = match record {
-            Some(n) => self.rbuf.reserve_at_least(n.max(1), pool, limit),
-            // A message of known size grows to that size, within what it reserved.
-            None if self.expected > len => {
-                self.rbuf.reserve_for_message(self.expected, pool, limit)
-            }
-            None => self.rbuf.reserve(pool, limit),
-        };
-        if !ok && self.is_closing() {
-            // Unreachable in practice: input read while closing is dropped at once. If it
-            // were not, dropping it is what closing means.
-            self.rbuf.clear(pool);
-            ok = self.rbuf.reserve(pool, limit);
-        }
-        if !ok {
-            return Err(NoRoom::Close(CloseReason::protocol(ReadBufferFull {
-                limit,
-            })));
-        }
-        let want = self.wanted_charge(pool.read_size());
-        if !budget.recharge(self.charge, want) {
-            // Remember the size it needs (as if announced), and wait for it.
-            self.expected = self.expected.max(self.rbuf.capacity());
-            self.rbuf.shrink_back(before, pool);
-            self.starved = true;
-            return Err(NoRoom::Wait);
-        }
-        self.charge = want;
-        Ok(self.rbuf.spare_mut())
-    }
-
-    /// The budget this connection's input memory calls for: what it holds (or the message it
-    /// announced, if larger) beyond one free read block.
-    #[inline]
-    fn wanted_charge(&self, block: usize) -> usize {
-        self.rbuf
-            .capacity()
-            .max(self.expected)
-            .saturating_sub(block)
+        let closing = self.is_closing();
+        self.input.room(pool, limit, record, budget, closing)
     }
 
     /// Bring the connection's charge in line with what it holds now (after a read, after the
     /// handler consumed input, after a release). Only ever shrinks it.
     #[inline]
     pub fn settle(&mut self, budget: &mut Budget, block: usize) {
-        let want = self.wanted_charge(block).min(self.charge);
-        budget.recharge(self.charge, want);
-        self.charge = want;
+        self.input.settle(budget, block);
     }
 
     /// The handler announced that the message being received is `total` bytes in all (a
@@ -669,40 +520,28 @@ impl Conn {
     /// Returns `false` if the budget cannot admit it now: reading waits for
     /// [`admit`](Conn::admit).
     pub fn expect_input(&mut self, total: usize, budget: &mut Budget, block: usize) -> bool {
-        self.expected = total;
-        self.announced = true;
-        let want = self.wanted_charge(block);
-        if want <= self.charge || budget.recharge(self.charge, want) {
-            self.charge = self.charge.max(want);
-            return true;
-        }
-        self.starved = true;
-        false
+        self.input.expect(total, budget, block)
     }
 
     /// Is reading waiting for the budget?
     pub fn is_starved(&self) -> bool {
-        self.starved
+        self.input.is_starved()
     }
 
     /// Bytes of the input budget this connection holds.
     pub fn charge(&self) -> usize {
-        self.charge
+        self.input.charge()
     }
 
     /// Try again to admit what a starved connection waits for; `true` if it may read again
     /// (reading must then restart without waiting for an event: the bytes waited in the
-    /// kernel).
-    /// Admitted at `now`, the wait for input starts again then (the read clock did not run
-    /// while the budget held the connection back): re-arm the timer entry.
+    /// kernel). Admitted at `now`, the wait for input starts again then (the read clock did
+    /// not run while the budget held the connection back): re-arm the timer entry.
     pub fn admit(&mut self, now: Instant, budget: &mut Budget, block: usize) -> bool {
-        if !self.starved {
+        if !self.input.is_starved() {
             return true;
         }
-        let want = self.wanted_charge(block);
-        if want <= self.charge || budget.recharge(self.charge, want) {
-            self.charge = self.charge.max(want);
-            self.starved = false;
+        if self.input.admit(budget, block) {
             self.clocks.restart(TimeoutKind::Read, now);
             return true;
         }

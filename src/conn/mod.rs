@@ -34,7 +34,7 @@
 //! `Closed` is not a state a `Conn` is ever in: a method that decides a connection must close
 //! returns the [`CloseReason`], and the reactor frees the socket and the `Conn` at once.
 //!
-//! The phase is one enum (`Phase` in `machine.rs`: `Connecting`, `Open`, `Flushing`,
+//! The phase is one enum (`Phase`, in `phase.rs`: `Connecting`, `Open`, `Flushing`,
 //! `Lingering`), beside the read side (reading, paused, finished) and the write side (open,
 //! shut pending, shut). A close asked for while connecting waits in `Connecting` for the
 //! connect to complete, then flushes.
@@ -62,9 +62,11 @@
 
 mod budget;
 mod clocks;
+mod input;
 mod machine;
 #[cfg(test)]
 mod model_tests;
+mod phase;
 mod steps;
 #[cfg(test)]
 mod tests;
