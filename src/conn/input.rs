@@ -126,6 +126,23 @@ impl InputSide {
         self.starved = false;
     }
 
+    /// No input held, no message announced, nothing charged: the next read (of a byte
+    /// stream) takes one pooled block ([`take_block`](InputSide::take_block)), which the
+    /// budget does not count (`wanted_charge` is 0 for it). (A charge with no input held is a
+    /// message announced before its first byte and then given up by a close: `room` returns
+    /// it.)
+    #[inline]
+    pub(super) fn is_bare(&self) -> bool {
+        self.rbuf.capacity() == 0 && self.expected == 0 && self.charge == 0
+    }
+
+    /// A pooled block for the next read, when [`is_bare`](InputSide::is_bare).
+    #[inline]
+    pub(super) fn take_block(&mut self, pool: &mut BufPool) -> &mut [u8] {
+        debug_assert!(self.is_bare());
+        self.rbuf.take_block(pool)
+    }
+
     /// Room for the next read (see `Conn::input_room`); `closing`: what is read is dropped.
     #[inline]
     pub(super) fn room(
@@ -136,12 +153,8 @@ impl InputSide {
         budget: &mut Budget,
         closing: bool,
     ) -> Result<&mut [u8], NoRoom> {
-        if self.rbuf.capacity() == 0 && record.is_none() && self.expected == 0 && self.charge == 0 {
-            // The common case: no input held, no message announced, nothing charged. One
-            // pooled block, which the budget does not count (`wanted_charge` is 0 for it).
-            // (A charge with no input held is a message announced before its first byte and
-            // then given up by a close: the general path below returns it.)
-            return Ok(self.rbuf.take_block(pool));
+        if record.is_none() && self.is_bare() {
+            return Ok(self.take_block(pool));
         }
         if closing {
             // Closing: what is read is dropped at once, so it needs one block and no budget.

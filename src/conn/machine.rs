@@ -504,6 +504,10 @@ impl Conn {
         record: Option<usize>,
         budget: &mut Budget,
     ) -> Result<&mut [u8], NoRoom> {
+        if record.is_none() && self.input.is_bare() {
+            // The common case, before anything else is looked at: see `InputSide::is_bare`.
+            return Ok(self.input.take_block(pool));
+        }
         let closing = self.is_closing();
         self.input.room(pool, limit, record, budget, closing)
     }
