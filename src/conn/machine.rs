@@ -108,9 +108,28 @@ impl Conn {
 
     // ----- input ---------------------------------------------------------------------------
 
-    /// A read into [`input_room`](Conn::input_room) finished at `now` with `input`.
+    /// A read into [`input_room`](Conn::input_room) finished at `now` with `input`. Unless
+    /// the step is `Deliver` (the handler's call settles that: see
+    /// [`restore_input`](Conn::restore_input)), the connection's budget claim is settled to
+    /// what it now holds, in this call.
     #[inline]
-    pub fn on_input(&mut self, now: Instant, input: Input, pool: &mut BufPool) -> InputStep {
+    pub fn on_input(
+        &mut self,
+        now: Instant,
+        input: Input,
+        pool: &mut BufPool,
+        budget: &mut Budget,
+    ) -> InputStep {
+        let step = self.take_input_event(now, input, pool);
+        if !matches!(step, InputStep::Deliver) {
+            // The buffer may have gone back to the pool.
+            self.input.settle(budget, pool.read_size());
+        }
+        step
+    }
+
+    #[inline(always)]
+    fn take_input_event(&mut self, now: Instant, input: Input, pool: &mut BufPool) -> InputStep {
         let discard = self.is_closing();
         match input {
             Input::Bytes(n) if discard => {
@@ -160,7 +179,9 @@ impl Conn {
     }
 
     /// Put the input buffer back at `now`, after the handler used `used` bytes from its front.
-    /// A record stands alone: what the handler left of it is dropped.
+    /// A record stands alone: what the handler left of it is dropped. `drained`: the socket
+    /// has no more input for now, so the read block goes back to the pool unless input is
+    /// left in it. The budget claim is settled to what is held.
     ///
     /// What is left is a partial message, and the frame clock times it: it starts with the
     /// read that brought the partial message's first byte. That is this read if the handler
@@ -169,25 +190,26 @@ impl Conn {
     /// Returns `true` when the frame clock (re)started: its deadline may be the earliest, so
     /// the timer entry must be re-armed.
     #[must_use]
-    #[inline]
+    #[inline(always)]
     pub fn restore_input(
         &mut self,
         now: Instant,
         rbuf: ReadBuf,
         used: usize,
+        drained: bool,
         pool: &mut BufPool,
+        budget: &mut Budget,
     ) -> bool {
         let restart = self.input.restore(rbuf, used, self.records, pool);
+        if drained {
+            // No read follows soon: the block goes back unless input is left in it.
+            self.input.release(pool);
+        }
+        self.input.settle(budget, pool.read_size());
         if restart {
             self.clocks.restart(TimeoutKind::Frame, now);
         }
         restart && self.clocks.limits.get(TimeoutKind::Frame).is_some()
-    }
-
-    /// Give the read block back if no unconsumed input is in it.
-    #[inline]
-    pub fn release_input(&mut self, pool: &mut BufPool) {
-        self.input.release(pool);
     }
 
     // ----- output --------------------------------------------------------------------------
@@ -510,13 +532,6 @@ impl Conn {
         }
         let closing = self.is_closing();
         self.input.room(pool, limit, record, budget, closing)
-    }
-
-    /// Bring the connection's charge in line with what it holds now (after a read, after the
-    /// handler consumed input, after a release). Only ever shrinks it.
-    #[inline]
-    pub fn settle(&mut self, budget: &mut Budget, block: usize) {
-        self.input.settle(budget, block);
     }
 
     /// The handler announced that the message being received is `total` bytes in all (a

@@ -209,27 +209,30 @@ impl Driver {
             } else {
                 Input::WouldBlock
             };
-            match self.conn.on_input(self.now, input, &mut self.pool) {
+            match self
+                .conn
+                .on_input(self.now, input, &mut self.pool, &mut self.budget)
+            {
                 InputStep::Deliver => {
                     let rbuf = self.conn.take_input();
                     let used = self.handle(&rbuf);
-                    if self
-                        .conn
-                        .restore_input(self.now, rbuf, used, &mut self.pool)
-                    {
+                    let drained = self.read == self.sent;
+                    if self.conn.restore_input(
+                        self.now,
+                        rbuf,
+                        used,
+                        drained,
+                        &mut self.pool,
+                        &mut self.budget,
+                    ) {
                         self.rearm();
                     }
-                    self.conn.settle(&mut self.budget, BLOCK);
                 }
                 InputStep::Discarded => {}
-                InputStep::Drained => {
-                    self.conn.settle(&mut self.budget, BLOCK);
-                    return;
-                }
+                InputStep::Drained => return,
                 // The handler's default: close when the peer has finished.
                 InputStep::ReadClosed => {
                     self.conn.close();
-                    self.conn.settle(&mut self.budget, BLOCK);
                     return self.flush(0);
                 }
                 InputStep::Wait => return,

@@ -43,7 +43,7 @@ fn idle_deadline_moves_with_traffic_without_rearming() {
     c.set_armed(h, t0 + 100 * MS);
     c.input_room(&mut p, 64, None, &mut big_budget()).unwrap();
     assert!(matches!(
-        c.on_input(t0 + 50 * MS, Input::Bytes(1), &mut p),
+        c.on_input(t0 + 50 * MS, Input::Bytes(1), &mut p, &mut big_budget()),
         InputStep::Deliver
     ));
     // Later deadline: the armed entry is early, which is fine (lazy).
@@ -97,7 +97,7 @@ fn read_timeout_only_while_input_wanted() {
     assert_eq!(c.deadline(TimeoutKind::Read), Some(t0 + 18 * MS));
     // End of file: no more input wanted.
     assert!(matches!(
-        c.on_input(t0 + 9 * MS, Input::Eof, &mut p),
+        c.on_input(t0 + 9 * MS, Input::Eof, &mut p, &mut big_budget()),
         InputStep::ReadClosed
     ));
     assert_eq!(c.deadline(TimeoutKind::Read), None);
@@ -159,7 +159,7 @@ fn close_flushes_then_lingers_until_the_peer_finishes() {
     // Input arriving while flushing is dropped.
     c.input_room(&mut p, 64, None, &mut big_budget()).unwrap();
     assert!(matches!(
-        c.on_input(t0, Input::Bytes(3), &mut p),
+        c.on_input(t0, Input::Bytes(3), &mut p, &mut big_budget()),
         InputStep::Discarded
     ));
     assert_eq!(c.unconsumed(), 0);
@@ -169,7 +169,7 @@ fn close_flushes_then_lingers_until_the_peer_finishes() {
     assert!(matches!(f.step, FlushStep::Linger { shutdown: true }));
     // While lingering only the linger deadline counts.
     assert_eq!(c.next_deadline(), Some(t0 + 2001 * MS));
-    match c.on_input(t0 + 2 * MS, Input::Eof, &mut p) {
+    match c.on_input(t0 + 2 * MS, Input::Eof, &mut p, &mut big_budget()) {
         InputStep::Close(CloseReason::Local) => {}
         other => panic!("expected a local close, got {other:?}"),
     }
@@ -181,7 +181,7 @@ fn linger_deadline_closes_with_the_reason_asked_for() {
     let mut p = pool();
     let mut c = with(t0, Timeouts::NONE);
     assert!(matches!(
-        c.on_input(t0, Input::Eof, &mut p),
+        c.on_input(t0, Input::Eof, &mut p, &mut big_budget()),
         InputStep::ReadClosed
     ));
     c.close();
@@ -211,7 +211,7 @@ fn eof_while_flushing_waits_for_the_output() {
     push(&mut c, t0, b"reply", &mut p);
     c.close();
     assert!(matches!(
-        c.on_input(t0, Input::Eof, &mut p),
+        c.on_input(t0, Input::Eof, &mut p, &mut big_budget()),
         InputStep::Wait
     ));
     c.on_written(t0, 5, &mut p);
@@ -244,14 +244,14 @@ fn errors_while_lingering_end_the_close_asked_for_but_not_while_flushing() {
     let mut c = with(t0, Timeouts::NONE);
     push(&mut c, t0, b"x", &mut p);
     c.close();
-    match c.on_input(t0, Input::Failed(reset()), &mut p) {
+    match c.on_input(t0, Input::Failed(reset()), &mut p, &mut big_budget()) {
         InputStep::Close(CloseReason::Reset) => {}
         other => panic!("a reset while flushing loses output: {other:?}"),
     }
     let mut c = with(t0, Timeouts::NONE);
     c.close();
     c.after_flush(t0, false, 0, MS);
-    match c.on_input(t0, Input::Failed(reset()), &mut p) {
+    match c.on_input(t0, Input::Failed(reset()), &mut p, &mut big_budget()) {
         InputStep::Close(CloseReason::Local) => {}
         other => panic!("a reset while lingering ends the close: {other:?}"),
     }
@@ -272,12 +272,12 @@ fn records_drop_what_the_handler_left() {
         .unwrap();
     assert!(room.len() >= 40, "room for the whole record");
     assert!(matches!(
-        c.on_input(t0, Input::Bytes(40), &mut p),
+        c.on_input(t0, Input::Bytes(40), &mut p, &mut big_budget()),
         InputStep::Deliver
     ));
     let rbuf = c.take_input();
     assert!(
-        !c.restore_input(t0, rbuf, 10, &mut p),
+        !c.restore_input(t0, rbuf, 10, false, &mut p, &mut big_budget()),
         "no frame timeout set"
     );
     assert_eq!(c.unconsumed(), 0);
@@ -311,11 +311,11 @@ fn frame_clock_runs_from_the_first_byte_of_a_partial_message() {
     let read = |c: &mut Conn, at: Instant, n: usize, used: usize, p: &mut BufPool| {
         c.input_room(p, 1024, None, &mut big_budget()).unwrap();
         assert!(matches!(
-            c.on_input(at, Input::Bytes(n), p),
+            c.on_input(at, Input::Bytes(n), p, &mut big_budget()),
             InputStep::Deliver
         ));
         let rbuf = c.take_input();
-        let _ = c.restore_input(at, rbuf, used, p);
+        let _ = c.restore_input(at, rbuf, used, false, p, &mut big_budget());
     };
     assert_eq!(c.deadline(TimeoutKind::Frame), None, "nothing buffered");
     // A partial message arrives at 10 ms and grows byte by byte: the clock keeps its start.
@@ -402,13 +402,12 @@ fn a_message_announced_whole_is_admitted_whole_or_waits() {
     // The first message completes and is consumed: its charge goes back.
     a.input_room(&mut p, 1024, None, &mut budget).unwrap();
     assert!(matches!(
-        a.on_input(t0, Input::Bytes(16), &mut p),
+        a.on_input(t0, Input::Bytes(16), &mut p, &mut big_budget()),
         InputStep::Deliver
     ));
     let rbuf = a.take_input();
-    let _ = a.restore_input(t0, rbuf, 16, &mut p);
-    a.release_input(&mut p);
-    a.settle(&mut budget, 16);
+    // Consumed, and the socket drained: the block goes back and the claim with it.
+    let _ = a.restore_input(t0, rbuf, 16, true, &mut p, &mut budget);
     assert_eq!((a.charge(), budget.used()), (0, 0));
     // Now the second is admitted, whole.
     assert!(b.admit(t0, &mut budget, 16));
@@ -428,15 +427,15 @@ fn growth_that_does_not_fit_is_undone_and_waits() {
     let mut c = with(t0, Timeouts::NONE);
     // Fill the free block with a partial message the handler keeps.
     c.input_room(&mut p, 1024, None, &mut budget).unwrap();
-    let _ = c.on_input(t0, Input::Bytes(16), &mut p);
+    let _ = c.on_input(t0, Input::Bytes(16), &mut p, &mut big_budget());
     let rbuf = c.take_input();
-    let _ = c.restore_input(t0, rbuf, 0, &mut p);
+    let _ = c.restore_input(t0, rbuf, 0, false, &mut p, &mut big_budget());
     // Growing to 32 bytes charges 16: fits. To 64 would charge 48: does not.
     c.input_room(&mut p, 1024, None, &mut budget).unwrap();
     assert_eq!(budget.used(), 16);
-    let _ = c.on_input(t0, Input::Bytes(16), &mut p);
+    let _ = c.on_input(t0, Input::Bytes(16), &mut p, &mut big_budget());
     let rbuf = c.take_input();
-    let _ = c.restore_input(t0, rbuf, 0, &mut p);
+    let _ = c.restore_input(t0, rbuf, 0, false, &mut p, &mut big_budget());
     assert!(matches!(
         c.input_room(&mut p, 1024, None, &mut budget),
         Err(NoRoom::Wait)
@@ -461,10 +460,10 @@ fn a_reserved_message_grows_to_its_size_not_past_it() {
             Err(e) => panic!("after {got} bytes: {e:?}"),
         };
         let n = room.min(70 - got);
-        let _ = c.on_input(t0, Input::Bytes(n), &mut p);
+        let _ = c.on_input(t0, Input::Bytes(n), &mut p, &mut big_budget());
         got += n;
         let rbuf = c.take_input();
-        let _ = c.restore_input(t0, rbuf, 0, &mut p);
+        let _ = c.restore_input(t0, rbuf, 0, false, &mut p, &mut big_budget());
     }
     assert_eq!(
         c.unconsumed(),

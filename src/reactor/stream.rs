@@ -51,8 +51,8 @@ impl Core {
                 None => None,
                 Some(Ok(len)) => Some(len),
                 Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    conn.release_input(&mut self.pool);
-                    conn.settle(self.admission.budget(), self.pool.read_size());
+                    let budget = self.admission.budget();
+                    conn.on_input(now, Input::WouldBlock, &mut self.pool, budget);
                     return;
                 }
                 Some(Err(e)) => return self.close_now(key, CloseReason::from_io(e)),
@@ -84,11 +84,7 @@ impl Core {
             // tiny records cannot hold the loop for long.
             budget = budget.saturating_sub(if conn.is_records() { got.max(256) } else { got });
             let drained = got < asked && !hup && sock.short_read_drains();
-            let step = conn.on_input(now, input, &mut self.pool);
-            if !matches!(step, InputStep::Deliver) {
-                // The buffer may have gone back to the pool (delivering settles later).
-                conn.settle(self.admission.budget(), self.pool.read_size());
-            }
+            let step = conn.on_input(now, input, &mut self.pool, self.admission.budget());
             if self.scratch.has_fds_in() {
                 self.hand_over_fds(h, key, &step);
             }
@@ -126,11 +122,9 @@ impl Core {
             .unwrap_or(rbuf.len());
         match self.sources.conn_mut(key) {
             Some((_, conn)) => {
-                let restarted = conn.restore_input(self.now, rbuf, used, &mut self.pool);
-                if drained {
-                    conn.release_input(&mut self.pool);
-                }
-                conn.settle(self.admission.budget(), self.pool.read_size());
+                let budget = self.admission.budget();
+                let restarted =
+                    conn.restore_input(self.now, rbuf, used, drained, &mut self.pool, budget);
                 if restarted {
                     self.rearm(key);
                 }
