@@ -84,12 +84,6 @@ impl Conn {
         self.read == ReadSide::Paused
     }
 
-    /// Is this a record (seqpacket) connection?
-    #[inline]
-    pub fn is_records(&self) -> bool {
-        self.records
-    }
-
     /// Bytes of input received and not yet consumed by the handler.
     pub fn unconsumed(&self) -> usize {
         self.input.len()
@@ -536,10 +530,26 @@ impl Conn {
 
     /// The handler announced that the message being received is `total` bytes in all (a
     /// frame whose header has arrived): reserve it whole, so that it can always complete.
-    /// Returns `false` if the budget cannot admit it now: reading waits for
-    /// [`admit`](Conn::admit).
+    /// Returns `true` if the budget cannot admit it now and the connection begins to wait:
+    /// the reactor puts it on the budget's waiting line (a connection already waiting is on
+    /// it) and re-arms its timer (waiting keeps a partial message's frame clock running);
+    /// reading waits for [`admit`](Conn::admit).
+    #[must_use]
     pub fn expect_input(&mut self, total: usize, budget: &mut Budget, block: usize) -> bool {
-        self.input.expect(total, budget, block)
+        let waiting = self.input.is_starved();
+        !self.input.expect(total, budget, block) && !waiting
+    }
+
+    /// What a read of `n` bytes costs the turn's read budget (`Config::read_budget`): its
+    /// bytes, and for a record connection at least 256, so that a flood of tiny records
+    /// cannot hold the read loop for long.
+    #[inline]
+    pub fn read_cost(&self, n: usize) -> usize {
+        if self.records {
+            n.max(256)
+        } else {
+            n
+        }
     }
 
     /// Is reading waiting for the budget?

@@ -353,7 +353,7 @@ impl Driver {
             Event::Writable(room) => self.flush(room),
             Event::Expect(total) => {
                 let total = total.min(LIMIT);
-                if !self.conn.expect_input(total, &mut self.budget, BLOCK) {
+                if self.conn.expect_input(total, &mut self.budget, BLOCK) {
                     assert!(self.conn.is_starved());
                     self.rearm();
                 }

@@ -392,10 +392,11 @@ fn a_message_announced_whole_is_admitted_whole_or_waits() {
     let mut a = with(t0, Timeouts::NONE);
     let mut b = with(t0, Timeouts::NONE);
     // One free block each; a message of 90 bytes charges 90 - 16 = 74.
-    assert!(a.expect_input(90, &mut budget, 16));
+    assert!(!a.expect_input(90, &mut budget, 16), "reserved at once");
     assert_eq!((a.charge(), budget.used()), (74, 74));
     // The second does not fit: it waits, reading stopped.
-    assert!(!b.expect_input(90, &mut budget, 16));
+    assert!(b.expect_input(90, &mut budget, 16), "it begins to wait");
+    assert!(!b.expect_input(90, &mut budget, 16), "already waiting");
     assert!(b.is_starved());
     assert_eq!(b.read_mode(), ReadMode::Ignore);
     assert!(!b.admit(t0, &mut budget, 16), "still no room");
@@ -452,7 +453,7 @@ fn a_reserved_message_grows_to_its_size_not_past_it() {
     // Room for exactly one 70-byte message beyond the free block: 54 bytes.
     let mut budget = Budget::new(54);
     let mut c = with(t0, Timeouts::NONE);
-    assert!(c.expect_input(70, &mut budget, 16));
+    assert!(!c.expect_input(70, &mut budget, 16));
     let mut got = 0;
     while got < 70 {
         let room = match c.input_room(&mut p, 1024, None, &mut budget) {

@@ -189,8 +189,7 @@ impl Context<'_> {
         let Some((_, c)) = self.core.sources.conn_mut(conn.0) else {
             return;
         };
-        let waiting = c.is_starved();
-        if !c.expect_input(total, self.core.admission.budget(), block) && !waiting {
+        if c.expect_input(total, self.core.admission.budget(), block) {
             self.core.wait_for_budget(conn.0);
             // Waiting for the budget keeps a partial message's frame clock running, which
             // it may not have been (reading paused by backpressure): its deadline may be the

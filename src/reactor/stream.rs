@@ -80,9 +80,7 @@ impl Core {
             };
             let got = if let Input::Bytes(n) = input { n } else { 0 };
             self.stats.bytes_in += got as u64;
-            // Each record costs at least a few hundred bytes of budget, so that a flood of
-            // tiny records cannot hold the loop for long.
-            budget = budget.saturating_sub(if conn.is_records() { got.max(256) } else { got });
+            budget = budget.saturating_sub(conn.read_cost(got));
             let drained = got < asked && !hup && sock.short_read_drains();
             let step = conn.on_input(now, input, &mut self.pool, self.admission.budget());
             if self.scratch.has_fds_in() {
