@@ -1,6 +1,7 @@
 //! Claims in the docs that a test can keep true: that the reactor's rooms table names every
-//! file of `src/reactor/`, and that DESIGN.md's inventory of `unsafe` names exactly the files
-//! that hold `unsafe` blocks (with their counts).
+//! file of `src/reactor/`, that DESIGN.md's inventory of `unsafe` names exactly the files
+//! that hold `unsafe` blocks (with their counts), and that every file and function of
+//! DESIGN.md's walk of one echoed byte exists (and the walk counts its files right).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -134,4 +135,52 @@ fn design_names_every_file_with_unsafe_and_its_count() {
         unsafe_blocks(),
         "DESIGN.md's `unsafe` inventory (left) against the source (right)"
     );
+}
+
+#[test]
+fn every_file_and_function_of_the_walk_exists() {
+    let design = read("DESIGN.md");
+    let start = design
+        .find("## One event's path")
+        .expect("DESIGN.md has no \"One event's path\" section");
+    let end = design[start + 3..]
+        .find("\n## ")
+        .map_or(design.len(), |e| start + 3 + e);
+    let walk = &design[start..end];
+    // The walk's table: | step | file | function | ... |
+    let rows: Vec<Vec<String>> = walk
+        .lines()
+        .filter(|l| l.starts_with('|') && !l.starts_with("|---") && !l.starts_with("| step"))
+        .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
+        .collect();
+    assert!(rows.len() >= 5, "the walk has no table of steps");
+    let mut files = std::collections::BTreeSet::new();
+    for row in &rows {
+        let (file, function) = (&row[2], &row[3]);
+        let file = file.trim_matches('`');
+        let path = root().join("src").join(file);
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("the walk names src/{file}, which cannot be read: {e}"));
+        for f in backticked(function) {
+            let name = f.trim_end_matches("()");
+            let name = name.rsplit("::").next().unwrap_or(name);
+            assert!(
+                text.contains(&format!("fn {name}(")) || text.contains(&format!("fn {name}<")),
+                "the walk says src/{file} has `{name}`, and it does not"
+            );
+        }
+        files.insert(file.to_string());
+    }
+    assert!(
+        design.contains(&format!("That is {} files.", files.len())),
+        "DESIGN.md's count of the walk's files is not {}",
+        files.len()
+    );
+    for file in &files {
+        let lines = read(&format!("src/{file}")).lines().count();
+        assert!(
+            lines <= 600,
+            "src/{file} has {lines} lines (the walk's files stay under 600)"
+        );
+    }
 }
