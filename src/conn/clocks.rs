@@ -226,7 +226,7 @@ impl Limits {
 /// The instants the deadlines count from, and the wheel entry armed for them.
 #[derive(Debug)]
 pub(crate) struct Clocks {
-    pub(crate) limits: Limits,
+    limits: Limits,
     last_read: Instant,
     last_write: Instant,
     last_active: Instant,
@@ -245,6 +245,17 @@ impl Clocks {
             frame_start: now,
             armed: None,
         }
+    }
+
+    /// The timeouts, as kept (whole milliseconds).
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        self.limits.timeouts()
+    }
+
+    /// Is a timeout of `kind` set?
+    #[inline]
+    pub(crate) fn has_limit(&self, kind: TimeoutKind) -> bool {
+        self.limits.get(kind).is_some()
     }
 
     /// Set one timeout.

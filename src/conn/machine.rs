@@ -203,7 +203,7 @@ impl Conn {
         if restart {
             self.clocks.restart(TimeoutKind::Frame, now);
         }
-        restart && self.clocks.limits.get(TimeoutKind::Frame).is_some()
+        restart && self.clocks.has_limit(TimeoutKind::Frame)
     }
 
     // ----- output --------------------------------------------------------------------------
@@ -436,7 +436,7 @@ impl Conn {
     /// The connection's timeouts, in whole milliseconds (rounded up; a timeout of about 49.7
     /// days or more counts as none).
     pub fn timeouts(&self) -> Timeouts {
-        self.clocks.limits.timeouts()
+        self.clocks.timeouts()
     }
 
     /// Set one timeout; its clock restarts at `now` (the wait "starts now", as a Python call

@@ -42,7 +42,7 @@ impl Core {
         // Descriptors never sent are closed with the connection.
         if !self.fds_out.is_empty() {
             if let Some(out) = self.fds_out.remove(&key) {
-                self.stats.fds_out += out.fds_sent;
+                self.stats.fds_out += out.fds_sent();
             }
         }
         self.work.push_closed(ConnId(key), reason);

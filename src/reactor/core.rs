@@ -113,32 +113,20 @@ impl Core {
     /// Put `key` on the read list, to be served next turn without waiting for an event
     /// (once, however often it is queued).
     pub(crate) fn queue_read(&mut self, key: Key) {
-        if let Some(e) = self.sources.entry_mut(key) {
-            if !e.on_read_list {
-                e.on_read_list = true;
-                self.work.push_read(key);
-            }
+        if self.sources.mark_read(key) {
+            self.work.push_read(key);
         }
     }
 
     /// Take `key` off the read list; `false` if it is stale.
     pub(crate) fn unqueue_read(&mut self, key: Key) -> bool {
-        match self.sources.entry_mut(key) {
-            Some(e) => {
-                e.on_read_list = false;
-                true
-            }
-            None => false,
-        }
+        self.sources.unmark_read(key)
     }
 
     /// Put `key` on the flush list, to be written at the end of this turn.
     pub(crate) fn schedule_flush(&mut self, key: Key) {
-        if let Some(e) = self.sources.entry_mut(key) {
-            if !e.on_flush_list {
-                e.on_flush_list = true;
-                self.work.push_flush(key);
-            }
+        if self.sources.mark_flush(key) {
+            self.work.push_flush(key);
         }
     }
 

@@ -30,10 +30,15 @@ pub(crate) struct FdsOut {
     /// Where each batch goes (in `sent`'s count: its first byte), in order.
     marks: VecDeque<(u64, Vec<OwnedFd>)>,
     /// Descriptors sent (for the stats, collected when the record is done).
-    pub(crate) fds_sent: u64,
+    fds_sent: u64,
 }
 
 impl FdsOut {
+    /// Descriptors sent so far (for the stats).
+    pub(crate) fn fds_sent(&self) -> u64 {
+        self.fds_sent
+    }
+
     /// Send `fds` with the first byte of a write queued behind `queued_before` bytes of
     /// output.
     pub(crate) fn push(&mut self, queued_before: u64, fds: Vec<OwnedFd>) {

@@ -55,12 +55,12 @@ pub(crate) enum Source {
 pub(crate) struct Entry {
     gen: u32,
     /// On the read list already (so it is served once per turn, however often it is queued).
-    pub(crate) on_read_list: bool,
+    on_read_list: bool,
     /// On the flush list already.
-    pub(crate) on_flush_list: bool,
+    on_flush_list: bool,
     /// Registered with `EPOLLEXCLUSIVE` by a raw `epoll_ctl`, so removed the same way.
     shared: bool,
-    pub(crate) source: Source,
+    source: Source,
 }
 
 /// The slab of sources and the poll registry they are registered with.
@@ -136,9 +136,46 @@ impl Sources {
         Ok(key)
     }
 
+    /// Mark `key` as on the read list; `true` if it was not (push it then), `false` if it
+    /// was already or `key` is stale.
+    #[inline]
+    pub(crate) fn mark_read(&mut self, key: Key) -> bool {
+        match self.entry_mut(key) {
+            Some(e) if !e.on_read_list => {
+                e.on_read_list = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `key` is being served from the read list: unmark it; `false` if `key` is stale.
+    #[inline]
+    pub(crate) fn unmark_read(&mut self, key: Key) -> bool {
+        match self.entry_mut(key) {
+            Some(e) => {
+                e.on_read_list = false;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Mark `key` as on the flush list; `true` if it was not (push it then).
+    #[inline]
+    pub(crate) fn mark_flush(&mut self, key: Key) -> bool {
+        match self.entry_mut(key) {
+            Some(e) if !e.on_flush_list => {
+                e.on_flush_list = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The entry at `key`, if it is still the one `key` was issued for.
     #[inline]
-    pub(crate) fn entry_mut(&mut self, key: Key) -> Option<&mut Entry> {
+    fn entry_mut(&mut self, key: Key) -> Option<&mut Entry> {
         match self.slab.get_mut(key.index as usize) {
             Some(e) if e.gen == key.gen => Some(e),
             _ => None,

@@ -157,7 +157,7 @@ impl Core {
                 Some(out) => {
                     let r = out.write(sock, &slices[..n]);
                     if out.is_done() {
-                        self.stats.fds_out += out.fds_sent;
+                        self.stats.fds_out += out.fds_sent();
                         self.fds_out.remove(&key);
                     }
                     r
