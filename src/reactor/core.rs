@@ -1,10 +1,14 @@
 //! [`Core`]: the reactor's state apart from the poller and the handler.
 //!
-//! `Core` owns the slab of sources, the timer wheel, the buffer pool, the counters, and the
-//! turn's work lists: the *read list* (sources to read again next turn without waiting for an
-//! event), the *flush list* (connections given output this turn) and the *closed list*
-//! (connections closed and not yet reported to the handler). The rooms beside this file add
-//! behaviour to it, each in one `impl Core` block: `open` adds sockets, `output` queues bytes,
+//! `Core` composes the owners of the reactor's state, each a type with private fields in a
+//! file of its own: `Sources` (the slab, `registry.rs`), `Timers` (the wheel, the precise
+//! timers and the clock), `Admission` (the input budget and its waiting line, `budget.rs`),
+//! `Work` (the read, flush and closed lists), `Scratch` (buffers lent to one call) and
+//! `Stats`; beside them the buffer pool, the config, `now`, the shutdown's state, the
+//! connection limit and the descriptor reserve. This file holds the glue that moves data
+//! between owners without calling the handler (`queue_read`, `schedule_flush`, `rearm`,
+//! `admit_waiting`). The rooms beside it still add behaviour in `impl Core` blocks of their
+//! own: `open` adds sockets, `output` queues bytes,
 //! `close` ends connections, `turn` routes events, fires timers and calls the handler,
 //! and the I/O rooms (`stream`, `accept`, `dgram`) serve events. A `Context` is a
 //! `&mut Core` with a public face.
