@@ -1,6 +1,6 @@
 //! [`InputSide`]: a connection's read buffer and its claim on the reactor's input budget.
 //!
-//! It owns the bytes received and not yet consumed, whether they are a partial message (the
+//! It owns the bytes received and not yet consumed, whether input is wanted (the read side), whether they are a partial message (the
 //! frame clock times it), the size of the message being received when the handler announced
 //! it, and the budget bytes the connection holds beyond its one free read block. Its rules:
 //! what a read may grow to and what that costs (`room`), when a connection must wait for
@@ -8,14 +8,19 @@
 //! clocks; see `budget.rs` for the budget's own promise (no deadlock, first come first served).
 
 use super::budget::Budget;
+use super::phase::ReadSide;
 use super::steps::NoRoom;
 use crate::buf::{BufPool, ReadBuf};
 use crate::error::{CloseReason, ReadBufferFull};
 
 /// A connection's input and its budget claim (see the module docs).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct InputSide {
     rbuf: ReadBuf,
+    /// A record (seqpacket) connection: each read is one whole record, which stands alone.
+    records: bool,
+    /// Whether input is wanted, paused by backpressure, or finished (the peer's end of file).
+    read: ReadSide,
     /// The handler left a partial message in the buffer (the frame clock runs).
     partial: bool,
     /// Bytes of the input budget this connection holds.
@@ -30,6 +35,38 @@ pub(super) struct InputSide {
 }
 
 impl InputSide {
+    /// No input yet; `records`: a record connection.
+    pub(super) fn new(records: bool) -> InputSide {
+        InputSide {
+            rbuf: ReadBuf::new(),
+            records,
+            read: ReadSide::Reading,
+            partial: false,
+            charge: 0,
+            expected: 0,
+            announced: false,
+            starved: false,
+        }
+    }
+
+    /// Where the read side stands.
+    #[inline]
+    pub(super) fn read_side(&self) -> ReadSide {
+        self.read
+    }
+
+    /// The read side moves to `to`.
+    #[inline]
+    pub(super) fn set_read_side(&mut self, to: ReadSide) {
+        self.read = to;
+    }
+
+    /// Is this a record (seqpacket) connection?
+    #[inline]
+    pub(super) fn is_records(&self) -> bool {
+        self.records
+    }
+
     /// Bytes received and not yet consumed.
     #[inline]
     pub(super) fn len(&self) -> usize {
@@ -81,19 +118,14 @@ impl InputSide {
         std::mem::take(&mut self.rbuf)
     }
 
-    /// Put the buffer back after the handler used `used` bytes from its front (a `records`
+    /// Put the buffer back after the handler used `used` bytes from its front (a record
     /// connection drops the rest of a record). Returns `true` when what is left is a partial
     /// message whose frame clock (re)starts now: it starts with the read that brought the
     /// partial message's first byte, which is this read if the handler used something (a
     /// message ended here, so what follows it arrived now) or if nothing was left before.
     #[inline]
-    pub(super) fn restore(
-        &mut self,
-        mut rbuf: ReadBuf,
-        used: usize,
-        records: bool,
-        pool: &mut BufPool,
-    ) -> bool {
+    pub(super) fn restore(&mut self, mut rbuf: ReadBuf, used: usize, pool: &mut BufPool) -> bool {
+        let records = self.records;
         let had_partial = self.partial;
         // Returning more than it was given is a handler bug; the docs promise it counts as all.
         rbuf.consume(used.min(rbuf.len()));

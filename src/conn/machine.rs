@@ -23,9 +23,6 @@ pub struct Conn {
     input: InputSide,
     wq: WriteQueue,
     phase: Phase,
-    read: ReadSide,
-    write_side: WriteSide,
-    records: bool,
     clocks: Clocks,
 }
 
@@ -36,15 +33,16 @@ impl Conn {
         let mut wq = WriteQueue::new();
         wq.set_records(records);
         Conn {
-            input: InputSide::default(),
+            input: InputSide::new(records),
             wq,
             phase: match opened {
-                Opened::Connecting => Phase::Connecting { close: None },
-                Opened::Accepted => Phase::Open,
+                Opened::Connecting => Phase::Connecting {
+                    write: WriteSide::Open,
+                },
+                Opened::Accepted => Phase::Open {
+                    write: WriteSide::Open,
+                },
             },
-            read: ReadSide::Reading,
-            write_side: WriteSide::Open,
-            records,
             clocks: Clocks::new(now, timeouts),
         }
     }
@@ -55,12 +53,14 @@ impl Conn {
     #[inline]
     pub fn read_mode(&self) -> ReadMode {
         match self.phase {
-            Phase::Open if self.read == ReadSide::Reading && !self.input.is_starved() => {
+            Phase::Open { .. }
+                if self.input.read_side() == ReadSide::Reading && !self.input.is_starved() =>
+            {
                 ReadMode::Deliver
             }
-            Phase::Open | Phase::Connecting { close: None } => ReadMode::Ignore,
+            Phase::Open { .. } | Phase::Connecting { .. } => ReadMode::Ignore,
             // Closing (a close waiting for the connect included): input is dropped.
-            Phase::Connecting { close: Some(_) } | Phase::Flushing(_) | Phase::Lingering { .. } => {
+            Phase::ConnectingToClose { .. } | Phase::Flushing { .. } | Phase::Lingering { .. } => {
                 ReadMode::Discard
             }
         }
@@ -81,7 +81,7 @@ impl Conn {
     /// Is reading paused because queued output passed the high watermark?
     #[cfg(test)]
     pub fn is_read_paused(&self) -> bool {
-        self.read == ReadSide::Paused
+        self.input.read_side() == ReadSide::Paused
     }
 
     /// Bytes of input received and not yet consumed by the handler.
@@ -96,8 +96,14 @@ impl Conn {
 
     /// May more output be queued?
     fn accepts_output(&self) -> bool {
-        self.write_side == WriteSide::Open
-            && matches!(self.phase, Phase::Open | Phase::Connecting { close: None })
+        matches!(
+            self.phase,
+            Phase::Open {
+                write: WriteSide::Open
+            } | Phase::Connecting {
+                write: WriteSide::Open
+            }
+        )
     }
 
     // ----- input ---------------------------------------------------------------------------
@@ -145,7 +151,7 @@ impl Conn {
                 InputStep::Drained
             }
             Input::Eof => {
-                self.read = ReadSide::Finished;
+                self.input.set_read_side(ReadSide::Finished);
                 self.input.release(pool);
                 if !self.is_closing() {
                     InputStep::ReadClosed
@@ -194,7 +200,7 @@ impl Conn {
         pool: &mut BufPool,
         budget: &mut Budget,
     ) -> bool {
-        let restart = self.input.restore(rbuf, used, self.records, pool);
+        let restart = self.input.restore(rbuf, used, pool);
         if drained {
             // No read follows soon: the block goes back unless input is left in it.
             self.input.release(pool);
@@ -244,8 +250,8 @@ impl Conn {
         }
         let was_empty = self.wq.is_empty();
         push(&mut self.wq, pool);
-        if self.wq.len() >= high && self.read == ReadSide::Reading {
-            self.read = ReadSide::Paused;
+        if self.wq.len() >= high && self.input.read_side() == ReadSide::Reading {
+            self.input.set_read_side(ReadSide::Paused);
         }
         if was_empty {
             self.clocks.restart(TimeoutKind::Write, now);
@@ -277,9 +283,13 @@ impl Conn {
     pub fn can_write_directly(&self) -> bool {
         // Up (not connecting), no close asked for, and the write side open.
         self.wq.is_empty()
-            && !self.records
-            && matches!(self.phase, Phase::Open)
-            && self.write_side == WriteSide::Open
+            && !self.input.is_records()
+            && matches!(
+                self.phase,
+                Phase::Open {
+                    write: WriteSide::Open
+                }
+            )
     }
 
     /// Would a flush have anything to do: output queued, a connect to finish, reading paused
@@ -289,9 +299,12 @@ impl Conn {
     #[inline]
     pub fn needs_flush(&self) -> bool {
         !self.wq.is_empty()
-            || self.read == ReadSide::Paused
-            || self.write_side == WriteSide::ShutPending
-            || matches!(self.phase, Phase::Connecting { .. } | Phase::Flushing(_))
+            || self.input.read_side() == ReadSide::Paused
+            || self.phase.write_side() == WriteSide::ShutPending
+            || matches!(
+                self.phase,
+                Phase::Connecting { .. } | Phase::ConnectingToClose { .. } | Phase::Flushing { .. }
+            )
     }
 
     /// `n` bytes were written at `now` straight from the handler's buffer, not from the queue.
@@ -320,8 +333,8 @@ impl Conn {
                 step: FlushStep::Wait,
             };
         }
-        if self.read == ReadSide::Paused && self.wq.len() <= low {
-            self.read = ReadSide::Reading;
+        if self.input.read_side() == ReadSide::Paused && self.wq.len() <= low {
+            self.input.set_read_side(ReadSide::Reading);
             // The wait for input starts now, and so does the rest of a partial message's.
             self.clocks.restart(TimeoutKind::Read, now);
             self.clocks.restart(TimeoutKind::Frame, now);
@@ -331,20 +344,20 @@ impl Conn {
             FlushStep::Wait
         } else if let Phase::Lingering { .. } = self.phase {
             FlushStep::Wait
-        } else if let Phase::Flushing(_) = self.phase {
-            if self.read == ReadSide::Finished || linger.is_zero() {
+        } else if let Phase::Flushing { .. } = self.phase {
+            if self.input.read_side() == ReadSide::Finished || linger.is_zero() {
                 FlushStep::Close(self.take_reason())
             } else {
+                // FIN goes out now, unless a half-close sent it already.
+                let shutdown = self.phase.write_side() != WriteSide::Shut;
                 let reason = self.take_reason();
                 let until = now.checked_add(linger).unwrap_or(now);
                 self.phase = Phase::Lingering { reason, until };
-                let shutdown = self.write_side != WriteSide::Shut;
-                self.write_side = WriteSide::Shut;
                 read_again = true;
                 FlushStep::Linger { shutdown }
             }
-        } else if self.write_side == WriteSide::ShutPending {
-            self.write_side = WriteSide::Shut;
+        } else if self.phase.write_side() == WriteSide::ShutPending {
+            self.phase.set_write_side(WriteSide::Shut);
             FlushStep::ShutdownWrite { drained: wrote }
         } else if wrote {
             FlushStep::Drained
@@ -372,7 +385,7 @@ impl Conn {
         if self.is_closing() {
             return false;
         }
-        let reason = if self.read == ReadSide::Finished {
+        let reason = if self.input.read_side() == ReadSide::Finished {
             CloseReason::PeerClosed
         } else {
             CloseReason::Local
@@ -385,8 +398,8 @@ impl Conn {
 
     /// Half-close: send end of file once queued output is flushed; accept no more output.
     pub fn shutdown_write(&mut self) {
-        if self.write_side == WriteSide::Open {
-            self.write_side = WriteSide::ShutPending;
+        if self.phase.write_side() == WriteSide::Open {
+            self.phase.set_write_side(WriteSide::ShutPending);
         }
     }
 
@@ -545,7 +558,7 @@ impl Conn {
     /// cannot hold the read loop for long.
     #[inline]
     pub fn read_cost(&self, n: usize) -> usize {
-        if self.records {
+        if self.input.is_records() {
             n.max(256)
         } else {
             n

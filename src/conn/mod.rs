@@ -34,10 +34,11 @@
 //! `Closed` is not a state a `Conn` is ever in: a method that decides a connection must close
 //! returns the [`CloseReason`], and the reactor frees the socket and the `Conn` at once.
 //!
-//! The phase is one enum (`Phase`, in `phase.rs`: `Connecting`, `Open`, `Flushing`,
-//! `Lingering`), beside the read side (reading, paused, finished) and the write side (open,
-//! shut pending, shut). A close asked for while connecting waits in `Connecting` for the
-//! connect to complete, then flushes.
+//! The phase is one enum (`Phase`, in `phase.rs`: `Connecting`, `ConnectingToClose`, `Open`,
+//! `Flushing`, `Lingering`), whose variants carry the write side (open, shut pending, shut);
+//! the read side (reading, paused, finished) is the input side's (`input.rs`). A close asked
+//! for while connecting waits in `ConnectingToClose` for the connect to complete, then
+//! flushes.
 //!
 //! # Events in, steps out
 //!
