@@ -140,13 +140,7 @@ impl Sources {
     /// was already or `key` is stale.
     #[inline]
     pub(crate) fn mark_read(&mut self, key: Key) -> bool {
-        match self.entry_mut(key) {
-            Some(e) if !e.on_read_list => {
-                e.on_read_list = true;
-                true
-            }
-            _ => false,
-        }
+        self.mark(key, |e| &mut e.on_read_list)
     }
 
     /// `key` is being served from the read list: unmark it; `false` if `key` is stale.
@@ -164,12 +158,15 @@ impl Sources {
     /// Mark `key` as on the flush list; `true` if it was not (push it then).
     #[inline]
     pub(crate) fn mark_flush(&mut self, key: Key) -> bool {
+        self.mark(key, |e| &mut e.on_flush_list)
+    }
+
+    /// Set the flag `flag` picks in `key`'s entry; `true` if it was not set.
+    #[inline]
+    fn mark(&mut self, key: Key, flag: impl FnOnce(&mut Entry) -> &mut bool) -> bool {
         match self.entry_mut(key) {
-            Some(e) if !e.on_flush_list => {
-                e.on_flush_list = true;
-                true
-            }
-            _ => false,
+            Some(e) => !std::mem::replace(flag(e), true),
+            None => false,
         }
     }
 
