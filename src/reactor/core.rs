@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use super::budget::Admission;
 use super::config::Config;
 use super::limit::ConnectionLimit;
-use super::registry::Sources;
+use super::registry::{Source, Sources};
 use super::scratch::Scratch;
 use super::stats::Stats;
 use super::timers::{TimerTarget, Timers};
@@ -181,5 +181,102 @@ impl Core {
             self.queue_read(key);
             self.rearm(key);
         }
+    }
+
+    /// Check the invariants that must hold between turns (the simulation runs this after
+    /// every step: no slab or timer entry leaked, no deadline left unserved past its tick).
+    /// It reads and changes nothing. Returns a description of the first one broken.
+    pub(crate) fn audit(&self) -> Result<(), String> {
+        let mut conns = 0;
+        let mut charged = 0;
+        let mut armed = 0;
+        let mut paused = 0;
+        let late_by = |d: std::time::Instant| self.now.saturating_duration_since(d);
+        for (key, source) in self.sources.iter() {
+            match source {
+                Source::Conn { conn, .. } => {
+                    conns += 1;
+                    charged += conn.charge();
+                    if conn.is_starved() && !self.admission.is_waiting(key) {
+                        return Err(format!(
+                            "conn#{}.{}: waits for the budget but is not on the waiting list",
+                            key.index, key.gen
+                        ));
+                    }
+                    if let Some(h) = conn.armed() {
+                        armed += 1;
+                        match self.timers.target(h) {
+                            Some(TimerTarget::Conn(k)) if *k == key => {}
+                            other => {
+                                return Err(format!(
+                                    "conn#{}.{}: its armed entry holds {other:?}",
+                                    key.index, key.gen
+                                ))
+                            }
+                        }
+                    }
+                    if let Some(d) = conn.next_deadline() {
+                        // Served at the latest in the turn whose (rounded-down) tick reaches
+                        // the deadline's (rounded-up) tick: less than one tick late.
+                        if late_by(d) >= Duration::from_millis(1) {
+                            return Err(format!(
+                                "conn#{}.{}: a deadline passed {:?} ago and was not served",
+                                key.index,
+                                key.gen,
+                                late_by(d)
+                            ));
+                        }
+                        if conn.armed().is_none() {
+                            return Err(format!(
+                                "conn#{}.{}: a deadline and no wheel entry",
+                                key.index, key.gen
+                            ));
+                        }
+                    }
+                }
+                Source::Listener {
+                    paused: Some(h), ..
+                } => {
+                    paused += 1;
+                    if !matches!(self.timers.target(*h), Some(TimerTarget::ResumeAccept(k)) if *k == key)
+                    {
+                        return Err(format!(
+                            "listener#{}.{}: paused with no resume entry",
+                            key.index, key.gen
+                        ));
+                    }
+                }
+                Source::Closed => {
+                    return Err(format!(
+                        "conn#{}.{}: closed but not reaped by the end of the turn",
+                        key.index, key.gen
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if charged != self.admission.used() {
+            return Err(format!(
+                "the budget counts {} bytes used, the connections hold {charged}",
+                self.admission.used()
+            ));
+        }
+        if conns as u64 != self.stats.active {
+            return Err(format!(
+                "{conns} connections in the slab, {} counted open",
+                self.stats.active
+            ));
+        }
+        let expected =
+            armed + paused + usize::from(self.shutdown_timer.is_some()) + self.timers.user_timers();
+        if self.timers.wheel_len() != expected {
+            return Err(format!(
+                "{} wheel entries; expected {expected} ({armed} armed connections, {paused} paused listeners, {} user timers, shutdown timer: {})",
+                self.timers.wheel_len(),
+                self.timers.user_timers(),
+                self.shutdown_timer.is_some()
+            ));
+        }
+        Ok(())
     }
 }

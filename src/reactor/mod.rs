@@ -45,11 +45,11 @@
 //!
 //! | layer | rooms |
 //! |---|---|
-//! | the turn | `mod.rs` ([`Reactor`]), `poller` (events and the clock), `audit` (invariants) |
+//! | the turn | `mod.rs` ([`Reactor`]), `poller` (events and the clock) |
 //! | serving events | `stream` (read, flush, connect), `accept`, `dgram` (receive, signals), `dgram_batch` (many datagrams per call) |
 //! | calling the handler | `turn` (routing events, the read and flush lists, timers fired, `call` with panics caught, `reap`), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), `handler` ([`Handler`]), [`framed`] |
 //! | acting without calling | `open` (add sockets), `output` (queue bytes, send datagrams), `close` (close, shutdown) |
-//! | owners of state | `core` (`Core`: the owners composed, and the glue between them), `registry` (`Sources`: the slab, tokens, generations), `timers` (`Timers`: the wheel, the precise timers, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]) |
+//! | owners of state | `core` (`Core`: the owners composed, the glue between them, and the `audit` of their invariants), `registry` (`Sources`: the slab, tokens, generations), `timers` (`Timers`: the wheel, the precise timers, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]) |
 //! | vocabulary | `socket` (one enum per socket kind), `token` (ids), `config` ([`Config`]), `handle` ([`Handle`]) |
 //!
 //! Decisions about one connection are not here: `crate::conn` makes them, and these rooms
@@ -64,7 +64,6 @@
 //! closure on its thread.
 
 mod accept;
-mod audit;
 mod budget;
 mod clock;
 mod close;
@@ -260,7 +259,7 @@ impl<H: Handler> Reactor<H> {
         self.core.add_listening(listener)
     }
 
-    /// Check the reactor's invariants (see `audit`): for the simulation.
+    /// Check the reactor's invariants (see `Core::audit`): for the simulation.
     pub(crate) fn audit(&self) -> Result<(), String> {
         self.core.audit()
     }
