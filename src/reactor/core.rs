@@ -8,9 +8,9 @@
 //! connection limit and the descriptor reserve. This file holds the glue that moves data
 //! between owners without calling the handler (`queue_read`, `schedule_flush`, `rearm`,
 //! `admit_waiting`). The rooms beside it still add behaviour in `impl Core` blocks of their
-//! own: `open` adds sockets, `output` queues bytes,
-//! `close` ends connections, `turn` routes events, fires timers and calls the handler,
-//! and the I/O rooms (`stream`, `accept`, `dgram`) serve events. A `Context` is a
+//! own: `open` adds sockets, `close` ends connections, `turn` routes events, fires timers and
+//! calls the handler, and the I/O rooms (`stream`, `accept`, `dgram`) move each kind of
+//! socket's bytes both ways. A `Context` is a
 //! `&mut Core` with a public face.
 
 use std::sync::Arc;

@@ -1,5 +1,6 @@
-//! Receiving datagrams (UDP and Unix) and signals: read a batch per event and call the
-//! handler for each one. IP sockets take many datagrams per call (`dgram_batch.rs`); Unix
+//! Datagram sockets' I/O (UDP and Unix) and signals: read a batch per event and call the
+//! handler for each one; send a datagram at once, or queue it while the kernel's buffer is
+//! full and send it on the writable event. IP sockets take many datagrams per call (`dgram_batch.rs`); Unix
 //! ones, whose datagrams can be far larger, are read one at a time after a peek at the size.
 
 use std::io;
@@ -10,6 +11,12 @@ use super::core::Core;
 use super::handler::Handler;
 use super::registry::Source;
 use super::token::{DgramId, Key};
+use crate::addr::PeerAddr;
+use crate::error::stale;
+
+/// What one queued datagram costs against `Config::max_dgram_queue` beyond its bytes: its
+/// address and vector.
+pub(crate) const DGRAM_OVERHEAD: usize = 64;
 
 impl Core {
     /// Receive up to `Config::dgram_budget` datagrams on `key`.
@@ -86,6 +93,78 @@ impl Core {
                     return;
                 }
             }
+        }
+    }
+
+    /// Send one datagram from `key` to `peer`, or queue it if the kernel's buffer is full.
+    pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: PeerAddr) -> io::Result<()> {
+        if let Some(gathered) = self.gather_reply(key, data, &peer) {
+            return gathered;
+        }
+        let max_queue = self.config.max_dgram_queue;
+        let Some(Source::Dgram {
+            sock,
+            queue,
+            queued_bytes,
+        }) = self.sources.get_mut(key)
+        else {
+            return Err(stale());
+        };
+        if queue.is_empty() {
+            loop {
+                match sock.send_to(data, &peer) {
+                    Ok(_) => {
+                        self.stats.count_datagram_out(data.len());
+                        return Ok(());
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // Queueing would hold up every later reply, to any peer, behind one peer
+                    // that does not read. Refuse.
+                    Err(e)
+                        if e.kind() == io::ErrorKind::WouldBlock && sock.blocks_on_receiver() =>
+                    {
+                        return Err(e)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        // Each queued datagram also costs its bookkeeping, so empty ones are not free.
+        let cost = data.len() + DGRAM_OVERHEAD;
+        if *queued_bytes + cost > max_queue {
+            return Err(io::Error::from(io::ErrorKind::WouldBlock));
+        }
+        *queued_bytes += cost;
+        queue.push_back((peer, data.to_vec()));
+        Ok(())
+    }
+
+    /// Send the datagrams queued on `key`, in order, until the kernel's buffer is full.
+    pub(crate) fn flush_dgram(&mut self, key: Key) {
+        let Some(Source::Dgram {
+            sock,
+            queue,
+            queued_bytes,
+        }) = self.sources.get_mut(key)
+        else {
+            return;
+        };
+        while let Some((peer, data)) = queue.front() {
+            match sock.send_to(data, peer) {
+                Ok(_) => self.stats.count_datagram_out(data.len()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.stats.dgram_send_errors += 1;
+                    warn!(
+                        "dropping a queued {}-byte datagram to {peer}: {e}",
+                        data.len()
+                    );
+                }
+            }
+            *queued_bytes -= data.len() + DGRAM_OVERHEAD;
+            queue.pop_front();
         }
     }
 }

@@ -11,8 +11,8 @@ use std::os::fd::AsRawFd;
 use log::{debug, warn};
 
 use super::core::Core;
+use super::dgram::DGRAM_OVERHEAD;
 use super::handler::Handler;
-use super::output::DGRAM_OVERHEAD;
 use super::registry::Source;
 use super::scratch::BATCH;
 use super::socket::Dgram;

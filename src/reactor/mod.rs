@@ -46,9 +46,9 @@
 //! | layer | rooms |
 //! |---|---|
 //! | the turn | `mod.rs` ([`Reactor`]), `poller` (events and the clock) |
-//! | serving events | `stream` (read, flush, connect), `accept`, `dgram` (receive, signals), `dgram_batch` (many datagrams per call) |
+//! | serving events | `stream` (read, queue output, flush, connect), `accept`, `dgram` (receive, send, signals), `dgram_batch` (many datagrams per call) |
 //! | calling the handler | `turn` (routing events, the read and flush lists, timers fired, `call` with panics caught, `reap`), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), `handler` ([`Handler`]), [`framed`] |
-//! | acting without calling | `open` (add sockets), `output` (queue bytes, send datagrams), `close` (close, shutdown) |
+//! | acting without calling | `open` (add sockets), `close` (close, shutdown) |
 //! | owners of state | `core` (`Core`: the owners composed, the glue between them, and the `audit` of their invariants), `registry` (`Sources`: the slab, tokens, generations), `timers` (`Timers`: the wheel, the precise timers, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]) |
 //! | vocabulary | `socket` (one enum per socket kind), `token` (ids), `config` ([`Config`]), `handle` ([`Handle`]) |
 //!
@@ -78,7 +78,6 @@ mod handle;
 mod handler;
 mod limit;
 mod open;
-mod output;
 mod poller;
 mod registry;
 mod scratch;

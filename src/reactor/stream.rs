@@ -1,18 +1,20 @@
-//! Stream connections' I/O: read until drained and hand the bytes to the handler, write
-//! queued output with one vectored write, finish an outgoing connect.
+//! Stream connections' I/O: read until drained and hand the bytes to the handler, queue the
+//! handler's output (written at once when nothing is queued ahead of it), write queued output
+//! with one vectored write at the end of the turn, finish an outgoing connect.
 //!
 //! Every decision is the connection's (`crate::conn`): this room asks it what to do, makes
 //! the syscall, tells it what happened, and does what it answers.
 
 use std::io::{self, IoSlice, Write};
 use std::net::Shutdown;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use super::core::Core;
 use super::handler::Handler;
 use super::token::{ConnId, Key};
-use crate::buf::MAX_IOVECS;
-use crate::conn::{FlushStep, Input, InputStep, NoRoom, ReadMode};
-use crate::error::CloseReason;
+use crate::buf::{BufPool, WriteQueue, MAX_IOVECS};
+use crate::conn::{FlushStep, Input, InputStep, NoRoom, Queued, ReadMode};
+use crate::error::{stale, CloseReason};
 
 impl Core {
     /// Read until `WouldBlock`, the read budget, or (TCP, unless `hup`) a short read.
@@ -266,5 +268,93 @@ impl Core {
                 fds.len()
             );
         }
+    }
+
+    /// Queue output on `key` with `push`, which adds `len` bytes to the queue; the flush at
+    /// the end of the turn writes it.
+    pub(crate) fn queue_output(
+        &mut self,
+        key: Key,
+        len: usize,
+        push: impl FnOnce(&mut WriteQueue, &mut BufPool),
+    ) -> io::Result<()> {
+        let (high, cap) = (self.config.high_watermark, self.config.max_queued);
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return Err(stale());
+        };
+        match conn.queue(self.now, high, cap, len, &mut self.pool, push)? {
+            Queued::Nothing => return Ok(()),
+            Queued::Added => {}
+            Queued::Started => self.rearm(key),
+        }
+        self.schedule_flush(key);
+        Ok(())
+    }
+
+    /// Write `data` on `key` at once if nothing is queued ahead of it, and queue (copy) only
+    /// what the kernel does not take.
+    #[inline]
+    pub(crate) fn write_now(&mut self, key: Key, data: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let now = self.now;
+        let Some((sock, conn)) = self.sources.conn_mut(key) else {
+            return Err(stale());
+        };
+        let mut rest = data;
+        if conn.can_write_directly() && !data.is_empty() {
+            // Any failure other than a full buffer is left to the flush, which closes the
+            // connection with it: the bytes are queued as if this write had not been tried.
+            if let Ok(n) = sock.write(data) {
+                conn.on_direct_write(now, n);
+                self.stats.bytes_out += n as u64;
+                rest = &data[n..];
+            }
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
+        self.queue_output(key, rest.len(), |q, pool| q.push_copy(rest, pool))
+    }
+
+    /// Queue `data` on `key` with duplicates of `fds` to travel with its first byte.
+    pub(crate) fn write_with_fds(
+        &mut self,
+        key: Key,
+        data: &[u8],
+        fds: &[BorrowedFd<'_>],
+    ) -> io::Result<()> {
+        let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
+        if data.is_empty() {
+            return Err(invalid(
+                "descriptors must travel with at least one byte".into(),
+            ));
+        }
+        if fds.len() > crate::sys::MAX_FDS {
+            return Err(invalid(format!(
+                "{} descriptors in one write: at most {}",
+                fds.len(),
+                crate::sys::MAX_FDS
+            )));
+        }
+        let Some((sock, conn)) = self.sources.conn(key) else {
+            return Err(stale());
+        };
+        if !sock.passes_fds() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "only Unix stream and seqpacket connections pass descriptors",
+            ));
+        }
+        let before = conn.queued() as u64;
+        // Our own duplicates (close-on-exec), made before anything is queued: if this fails
+        // (EMFILE) or the queue refuses the bytes, the caller's descriptors are untouched.
+        let fds = fds
+            .iter()
+            .map(|fd| fd.try_clone_to_owned())
+            .collect::<io::Result<Vec<OwnedFd>>>()?;
+        let len = data.len();
+        self.queue_output(key, len, |q, pool| q.push_copy(data, pool))?;
+        self.fds_out.entry(key).or_default().push(before, fds);
+        Ok(())
     }
 }

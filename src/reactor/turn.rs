@@ -11,7 +11,7 @@
 //! grace ends it.
 //!
 //! This room sits below the I/O rooms (`stream`, `accept`, `dgram`), which call the handler
-//! through it, and above the rooms a `Context` acts through (`open`, `output`, `close`),
+//! through it, and above the rooms a `Context` acts through (`open`, `close`),
 //! which never call the handler. That order is what keeps the imports free of circles.
 
 use log::error;
