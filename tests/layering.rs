@@ -91,6 +91,14 @@ fn code_of(text: &str) -> String {
                 .peek()
                 .is_some_and(|next| next.trim_start().starts_with("mod "))
         {
+            // `#[cfg(test)] mod tests;` declares a file that is skipped anyway.
+            if lines
+                .peek()
+                .is_some_and(|next| next.trim_end().ends_with(';'))
+            {
+                lines.next();
+                continue;
+            }
             // Skip to the end of the test module's block.
             let mut depth = 0i32;
             let mut opened = false;
@@ -308,10 +316,14 @@ fn files_of_a_folder_import_one_way_and_never_from_their_parent() {
 fn the_checker_sees_imports_of_every_shape() {
     let code = code_of(
         "use crate::{a, b::C};\nuse crate::d::E; // crate::commented\nfn f() { crate::g::h(); }\n\
-         #[cfg(test)]\nmod tests {\n    use crate::hidden;\n}\n",
+         #[cfg(test)]\nmod tests {\n    use crate::hidden;\n}\n\
+         #[cfg(test)]\nmod more_tests;\nuse crate::after::X;\n",
     );
     let found = targets(&code, "crate::");
-    let want: BTreeSet<String> = ["a", "b", "d", "g"].iter().map(|s| s.to_string()).collect();
+    let want: BTreeSet<String> = ["a", "after", "b", "d", "g"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(found, want);
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     edges.entry("x".into()).or_default().insert("y".into());
