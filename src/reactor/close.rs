@@ -99,10 +99,9 @@ impl Core {
     /// so. The reactor stops when the last connection is gone or the time is up, whichever
     /// comes first; connections still open then are closed at once.
     pub(crate) fn shutdown(&mut self, grace: Duration) {
-        if self.shutting_down {
+        if !self.life.begin_shutdown() {
             return;
         }
-        self.shutting_down = true;
         let keys: Vec<(Key, bool, bool)> = self
             .sources
             .iter()
@@ -127,7 +126,7 @@ impl Core {
             let id = self
                 .timers
                 .arm_after(self.now, grace, TimerTarget::ShutdownDeadline);
-            self.shutdown_timer = Some(id);
+            self.life.set_grace_end(id);
         }
         self.check_shutdown_done();
     }
@@ -135,19 +134,16 @@ impl Core {
     /// Stop once a graceful shutdown has no connection left, and leave shutdown mode, so
     /// that a later `run` starts afresh.
     pub(crate) fn check_shutdown_done(&mut self) {
-        if self.shutting_down && self.stats.active == 0 {
-            self.shutting_down = false;
-            if let Some(t) = self.shutdown_timer.take() {
+        if self.life.is_shutting_down() && self.stats.active == 0 {
+            if let Some(t) = self.life.finish_shutdown() {
                 self.timers.cancel(t);
             }
-            self.stopped = true;
         }
     }
 
     /// The grace period is over: close what is left, and stop.
     pub(crate) fn finish_shutdown(&mut self) {
-        self.shutdown_timer = None;
-        if !self.shutting_down {
+        if !self.life.grace_over() {
             return;
         }
         let left: Vec<ConnId> = self.conn_ids().collect();
@@ -160,8 +156,8 @@ impl Core {
         for id in left {
             self.close_now(id.0, CloseReason::Local);
         }
-        self.shutting_down = false;
-        self.stopped = true;
+        // The grace's entry has fired: nothing to cancel.
+        let _ = self.life.finish_shutdown();
     }
 }
 

@@ -44,7 +44,7 @@ impl Context<'_> {
 
     /// Ask the reactor to stop: [`Reactor::run`](super::Reactor::run) returns after this turn.
     pub fn stop(&mut self) {
-        self.core.stopped = true;
+        self.core.life.stop();
     }
 
     /// Shut down gracefully: close every listener and datagram socket at once (no new
@@ -60,7 +60,7 @@ impl Context<'_> {
 
     /// Is a graceful shutdown under way?
     pub fn is_shutting_down(&self) -> bool {
-        self.core.shutting_down
+        self.core.life.is_shutting_down()
     }
 
     // ----- output ---------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 //! file of its own: `Sources` (the slab, `registry.rs`), `Timers` (the wheel, the precise
 //! timers and the clock), `Admission` (the input budget and its waiting line, `budget.rs`),
 //! `Work` (the read, flush and closed lists), `Scratch` (buffers lent to one call) and
-//! `Stats`; beside them the buffer pool, the config, `now`, the shutdown's state, the
-//! connection limit and the descriptor reserve. This file holds the glue that moves data
+//! `Life` (running, shutting down, stopped) and `Stats`; beside them the buffer pool, the
+//! config, `now`, the connection limit and the descriptor reserve. This file holds the glue that moves data
 //! between owners without calling the handler (`queue_read`, `schedule_flush`, `rearm`,
 //! `admit_waiting`). The rooms beside it still add behaviour in `impl Core` blocks of their
 //! own: `open` adds sockets, `close` ends connections, `turn` routes events, fires timers and
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::budget::Admission;
 use super::config::Config;
+use super::life::Life;
 use super::limit::ConnectionLimit;
 use super::registry::{Source, Sources};
 use super::scratch::Scratch;
@@ -26,7 +27,6 @@ use super::timers::{TimerTarget, Timers};
 use super::token::Key;
 use super::work::Work;
 use crate::buf::BufPool;
-use crate::time::TimerHandle;
 
 /// The reactor's state (see the module docs).
 pub(crate) struct Core {
@@ -39,11 +39,8 @@ pub(crate) struct Core {
     /// What to read again, flush and reap (see `work.rs`).
     pub(crate) work: Work,
     pub(crate) stats: Stats,
-    pub(crate) stopped: bool,
-    /// A graceful shutdown is under way.
-    pub(crate) shutting_down: bool,
-    /// The wheel entry that ends the shutdown's grace period (none for an unbounded grace).
-    pub(crate) shutdown_timer: Option<TimerHandle>,
+    /// Running, shutting down, or asked to stop (see `life.rs`).
+    pub(crate) life: Life,
     /// The bound on open connections (`Config::max_connections`, or one shared by several
     /// reactors).
     pub(crate) limit: Option<Arc<ConnectionLimit>>,
@@ -84,9 +81,7 @@ impl Core {
             now,
             work: Work::new(),
             stats: Stats::default(),
-            stopped: false,
-            shutting_down: false,
-            shutdown_timer: None,
+            life: Life::default(),
             limit: config.max_connections.map(ConnectionLimit::new),
             reserve: crate::sys::Reserve::new().ok(),
             admission: Admission::new(config.max_buffered),
@@ -268,13 +263,13 @@ impl Core {
             ));
         }
         let expected =
-            armed + paused + usize::from(self.shutdown_timer.is_some()) + self.timers.user_timers();
+            armed + paused + usize::from(self.life.has_grace_end()) + self.timers.user_timers();
         if self.timers.wheel_len() != expected {
             return Err(format!(
                 "{} wheel entries; expected {expected} ({armed} armed connections, {paused} paused listeners, {} user timers, shutdown timer: {})",
                 self.timers.wheel_len(),
                 self.timers.user_timers(),
-                self.shutdown_timer.is_some()
+                self.life.has_grace_end()
             ));
         }
         Ok(())

@@ -37,7 +37,7 @@
 //!
 //! `Core` (the reactor's state) is a composition of owners, each a type with private fields
 //! and the methods that change them, in a file of its own: `Sources`, `Timers`, `Admission`,
-//! `Work`, `Scratch`, `Stats`. The turn's steps move data between them; those steps are
+//! `Work`, `Scratch`, `Life`, `Stats`. The turn's steps move data between them; those steps are
 //! still written as `impl Core` blocks spread over the I/O and action rooms below, in layers
 //! whose imports point one way: the I/O rooms call the handler through `turn`;
 //! `turn` lends it a `Context`; a `Context` acts through rooms that never call the
@@ -49,7 +49,7 @@
 //! | serving events | `stream` (read, queue output, flush, connect), `accept`, `dgram` (receive, send, signals), `dgram_batch` (many datagrams per call) |
 //! | calling the handler | `turn` (routing events, the read and flush lists, timers fired, `call` with panics caught, `reap`), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), `handler` ([`Handler`]), [`framed`] |
 //! | acting without calling | `open` (add sockets), `close` (close, shutdown) |
-//! | owners of state | `core` (`Core`: the owners composed, the glue between them, and the `audit` of their invariants), `registry` (`Sources`: the slab, tokens, generations), `timers` (`Timers`: the wheel, the precise timers, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]) |
+//! | owners of state | `core` (`Core`: the owners composed, the glue between them, and the `audit` of their invariants), `registry` (`Sources`: the slab, tokens, generations), `timers` (`Timers`: the wheel, the precise timers, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]) |
 //! | vocabulary | `socket` (one enum per socket kind), `token` (ids), `config` ([`Config`]), `handle` ([`Handle`]) |
 //!
 //! Decisions about one connection are not here: `crate::conn` makes them, and these rooms
@@ -76,6 +76,7 @@ mod fds;
 pub mod framed;
 mod handle;
 mod handler;
+mod life;
 mod limit;
 mod open;
 mod poller;
@@ -288,7 +289,7 @@ impl<H: Handler> Reactor<H> {
     /// Has the reactor been asked to stop (by `stop`, a signal, or the end of a graceful
     /// shutdown), so that [`run`](Reactor::run) returns after this turn?
     pub fn is_stopped(&self) -> bool {
-        self.core.stopped
+        self.core.life.is_stopped()
     }
 
     /// Listen on `addr` (see [`Context::listen`]).
@@ -369,10 +370,10 @@ impl<H: Handler> Reactor<H> {
         } else {
             None
         };
-        while !self.core.stopped {
+        while !self.core.life.is_stopped() {
             self.turn(wait)?;
         }
-        self.core.stopped = false;
+        self.core.life.clear_stop();
         Ok(())
     }
 
@@ -439,7 +440,7 @@ impl<H: Handler> Reactor<H> {
     fn drain_messages(rx: &mpsc::Receiver<Msg<H>>, core: &mut Core, handler: &mut H) {
         while let Ok(msg) = rx.try_recv() {
             match msg {
-                Msg::Stop => core.stopped = true,
+                Msg::Stop => core.life.stop(),
                 Msg::Shutdown(grace) => core.shutdown(grace),
                 Msg::Run(job) => {
                     core.call(handler, None, job);
