@@ -39,8 +39,9 @@ impl Life {
         self.shutdown.is_some()
     }
 
-    /// Begin a graceful shutdown whose grace `ends` with that wheel entry (`None`: no end);
-    /// `false`, and nothing changed, if one is under way already.
+    /// Begin a graceful shutdown (the wheel entry that ends its grace, if any, follows with
+    /// [`set_grace_end`](Life::set_grace_end)); `false`, and nothing changed, if one is under
+    /// way already.
     pub(crate) fn begin_shutdown(&mut self) -> bool {
         if self.shutdown.is_some() {
             return false;
