@@ -24,7 +24,7 @@ impl Core {
                 return;
             }
             match sock.accept() {
-                Ok((stream, peer)) if !self.limit.as_ref().map_or(true, |l| l.try_acquire()) => {
+                Ok((stream, peer)) if !self.door.admit_incoming() => {
                     // Accepted and closed at once: the client learns now instead of waiting
                     // in the backlog, and the listener stops waking us for it.
                     self.stats.rejected += 1;
@@ -39,9 +39,7 @@ impl Core {
                         });
                     }
                     Err(e) => {
-                        if let Some(limit) = &self.limit {
-                            limit.release();
-                        }
+                        self.door.give_back();
                         warn!("could not register a connection from {peer}: {e}");
                     }
                 },
@@ -83,7 +81,7 @@ impl Core {
     /// waiting connection and close it at once (its client sees the connection end now,
     /// instead of hanging in the backlog), then take the reserve back (libuv's trick).
     fn shed_waiting(&mut self, key: Key) {
-        let Some(reserve) = self.reserve.as_mut() else {
+        let Some(reserve) = self.door.reserve() else {
             return;
         };
         if !reserve.release() {
@@ -105,7 +103,7 @@ impl Core {
             }
         }
         self.stats.shed += shed;
-        if let Some(reserve) = self.reserve.as_mut() {
+        if let Some(reserve) = self.door.reserve() {
             if !reserve.refill() {
                 warn!(
                     "the reserve descriptor could not be taken back; retrying at the next EMFILE"

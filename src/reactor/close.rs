@@ -34,9 +34,7 @@ impl Core {
             self.timers.cancel(armed);
         }
         self.stats.count_close(&reason);
-        if let Some(limit) = &self.limit {
-            limit.release();
-        }
+        self.door.give_back();
         log_close(key, &sock, &reason);
         drop(sock);
         // Descriptors never sent are closed with the connection.

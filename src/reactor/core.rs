@@ -3,10 +3,10 @@
 //! `Core` composes the owners of the reactor's state, each a type with private fields in a
 //! file of its own: `Sources` (the slab, `registry.rs`), `Timers` (the wheel, the precise
 //! timers and the clock), `Admission` (the input budget and its waiting line, `budget.rs`),
-//! `Work` (the read, flush and closed lists), `Scratch` (buffers lent to one call) and
-//! `Life` (running, shutting down, stopped) and `Stats`; beside them the buffer pool, the
-//! config, `now`, the connection limit and the descriptor reserve. This file holds the glue that moves data
-//! between owners without calling the handler (`queue_read`, `schedule_flush`, `rearm`,
+//! `Work` (the read, flush and closed lists), `Scratch` (buffers lent to one call), `Life`
+//! (running, shutting down, stopped), `Door` (the connection limit and the reserve
+//! descriptor) and `Stats`; beside them the buffer pool, the config and `now`. This file
+//! holds the glue that moves data between owners without calling the handler (`queue_read`, `schedule_flush`, `rearm`,
 //! `admit_waiting`). The rooms beside it still add behaviour in `impl Core` blocks of their
 //! own: `open` adds sockets, `close` ends connections, `turn` routes events, fires timers and
 //! calls the handler, and the I/O rooms (`stream`, `accept`, `dgram`) move each kind of
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::budget::Admission;
 use super::config::Config;
+use super::door::Door;
 use super::life::Life;
 use super::limit::ConnectionLimit;
 use super::registry::{Source, Sources};
@@ -41,12 +42,8 @@ pub(crate) struct Core {
     pub(crate) stats: Stats,
     /// Running, shutting down, or asked to stop (see `life.rs`).
     pub(crate) life: Life,
-    /// The bound on open connections (`Config::max_connections`, or one shared by several
-    /// reactors).
-    pub(crate) limit: Option<Arc<ConnectionLimit>>,
-    /// One descriptor held back for accepting and closing connections when the process runs
-    /// out (see `accept`); `None` if it could not be opened.
-    pub(crate) reserve: Option<crate::sys::Reserve>,
+    /// The connection limit and the reserve descriptor (see `door.rs`).
+    pub(crate) door: Door,
     /// The input memory budget all connections share (`Config::max_buffered`), and the
     /// connections waiting for it.
     pub(crate) admission: Admission,
@@ -60,10 +57,8 @@ pub(crate) struct Core {
 /// still open (a reactor stopped on its own, or one whose thread ended).
 impl Drop for Core {
     fn drop(&mut self) {
-        if let Some(limit) = &self.limit {
-            for _ in 0..self.stats.active {
-                limit.release();
-            }
+        for _ in 0..self.stats.active {
+            self.door.give_back();
         }
     }
 }
@@ -82,8 +77,7 @@ impl Core {
             work: Work::new(),
             stats: Stats::default(),
             life: Life::default(),
-            limit: config.max_connections.map(ConnectionLimit::new),
-            reserve: crate::sys::Reserve::new().ok(),
+            door: Door::new(config.max_connections),
             admission: Admission::new(config.max_buffered),
             fds_out: Default::default(),
             scratch: Scratch::default(),
@@ -93,15 +87,7 @@ impl Core {
 
     /// Use `limit` for the connections of this reactor, moving the ones open now onto it.
     pub(crate) fn set_limit(&mut self, limit: Option<Arc<ConnectionLimit>>) {
-        for _ in 0..self.stats.active {
-            if let Some(old) = &self.limit {
-                old.release();
-            }
-            if let Some(new) = &limit {
-                new.acquire();
-            }
-        }
-        self.limit = limit;
+        self.door.set_limit(limit, self.stats.active);
     }
 
     /// Is work left for the next turn that no event will announce?

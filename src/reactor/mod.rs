@@ -37,7 +37,7 @@
 //!
 //! `Core` (the reactor's state) is a composition of owners, each a type with private fields
 //! and the methods that change them, in a file of its own: `Sources`, `Timers`, `Admission`,
-//! `Work`, `Scratch`, `Life`, `Stats`. The turn's steps move data between them; those steps are
+//! `Work`, `Scratch`, `Life`, `Door`, `Stats`. The turn's steps move data between them; those steps are
 //! still written as `impl Core` blocks spread over the I/O and action rooms below, in layers
 //! whose imports point one way: the I/O rooms call the handler through `turn`;
 //! `turn` lends it a `Context`; a `Context` acts through rooms that never call the
@@ -49,7 +49,7 @@
 //! | serving events | `stream` (read, queue output, flush, connect), `accept`, `dgram` (receive, send, signals), `dgram_batch` (many datagrams per call) |
 //! | calling the handler | `turn` (routing events, the read and flush lists, timers fired, `call` with panics caught, `reap`), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), `handler` ([`Handler`]), [`framed`] |
 //! | acting without calling | `open` (add sockets), `close` (close, shutdown) |
-//! | owners of state | `core` (`Core`: the owners composed, the glue between them, and the `audit` of their invariants), `registry` (`Sources`: the slab, tokens, generations), `timers` (`Timers`: the wheel, the precise timers, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]) |
+//! | owners of state | `core` (`Core`: the owners composed, the glue between them, and the `audit` of their invariants), `registry` (`Sources`: the slab, tokens, generations), `timers` (`Timers`: the wheel, the precise timers, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `door` (`Door`: the connection limit and the reserve descriptor), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]) |
 //! | vocabulary | `socket` (one enum per socket kind), `token` (ids), `config` ([`Config`]), `handle` ([`Handle`]) |
 //!
 //! Decisions about one connection are not here: `crate::conn` makes them, and these rooms
@@ -72,6 +72,7 @@ mod context;
 mod core;
 mod dgram;
 mod dgram_batch;
+mod door;
 mod fds;
 pub mod framed;
 mod handle;

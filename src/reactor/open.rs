@@ -155,9 +155,7 @@ impl Core {
         if opened == Opened::Connecting {
             self.stats.connected += 1;
             // Outgoing connections count against the limit; only incoming ones are refused.
-            if let Some(limit) = &self.limit {
-                limit.acquire();
-            }
+            self.door.take_place();
         }
         self.rearm(key);
         Ok(ConnId(key))
