@@ -175,7 +175,9 @@ impl InputSide {
         self.rbuf.take_block(pool)
     }
 
-    /// Room for the next read (see `Conn::input_room`); `closing`: what is read is dropped.
+    /// Room for the next read when the input is not bare, or a record is read (see
+    /// `Conn::input_room`, which takes the bare case first); `closing`: what is read is
+    /// dropped.
     #[inline]
     pub(super) fn room(
         &mut self,
@@ -185,9 +187,6 @@ impl InputSide {
         budget: &mut Budget,
         closing: bool,
     ) -> Result<&mut [u8], NoRoom> {
-        if record.is_none() && self.is_bare() {
-            return Ok(self.take_block(pool));
-        }
         if closing {
             // Closing: what is read is dropped at once, so it needs one block and no budget.
             self.rbuf.clear(pool);
