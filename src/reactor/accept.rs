@@ -7,9 +7,10 @@ use log::{debug, warn};
 
 use super::core::Core;
 use super::handler::Handler;
+use super::ids::ListenerId;
+use super::registry::Key;
 use super::registry::Source;
 use super::timers::TimerTarget;
-use super::token::{Key, ListenerId};
 use crate::conn::Opened;
 use crate::sys;
 

@@ -10,8 +10,8 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::registry::Key;
 use super::registry::Sources;
-use super::token::Key;
 use crate::conn::Budget;
 
 /// The shared input budget and the connections waiting for it (see the module docs).

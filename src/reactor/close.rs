@@ -13,10 +13,11 @@ use std::time::Duration;
 use log::{log_enabled, warn, Level};
 
 use super::core::Core;
+use super::ids::ConnId;
+use super::registry::Key;
 use super::registry::Source;
 use super::socket::Stream;
 use super::timers::TimerTarget;
-use super::token::{ConnId, Key};
 use crate::error::{stale, CloseReason};
 
 impl Core {

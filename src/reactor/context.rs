@@ -4,8 +4,8 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::core::Core;
+use super::ids::{ConnId, DgramId, TimerId};
 use super::stats::Stats;
-use super::token::{ConnId, DgramId, TimerId};
 use crate::addr::PeerAddr;
 use crate::conn::Timeouts;
 use crate::error::{stale, CloseReason, TimeoutKind};

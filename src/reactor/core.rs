@@ -13,6 +13,7 @@
 //! socket's bytes both ways. A `Context` is a
 //! `&mut Core` with a public face.
 
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,11 +22,10 @@ use super::config::Config;
 use super::door::Door;
 use super::life::Life;
 use super::limit::ConnectionLimit;
-use super::registry::{Source, Sources};
+use super::registry::{Batch, Key, Source, Sources};
 use super::scratch::Scratch;
 use super::stats::Stats;
 use super::timers::{TimerTarget, Timers};
-use super::token::Key;
 use super::work::Work;
 use crate::buf::BufPool;
 
@@ -64,7 +64,9 @@ impl Drop for Core {
 }
 
 impl Core {
-    pub(crate) fn new(sources: Sources, config: Config, now: Instant) -> Core {
+    /// The state of a new reactor polling `sources`, with `config`.
+    pub(crate) fn new(sources: Sources, config: Config) -> Core {
+        let now = sources.now();
         Core {
             sources,
             timers: Timers::new(config.events_capacity, now),
@@ -85,6 +87,81 @@ impl Core {
         }
     }
 
+    /// Wait for events, for no longer than the timers and `max_wait` allow (see
+    /// [`poll_timeout`](Core::poll_timeout)), and read the clock for the turn. Returns the
+    /// events, lent until [`give_back`](Core::give_back), and how many there are.
+    pub(crate) fn poll(&mut self, max_wait: Option<Duration>) -> io::Result<(Batch, usize)> {
+        let timeout = self.poll_timeout(self.sources.now(), max_wait);
+        if let Some(wait) = timeout {
+            if !self.sources.is_simulated() {
+                self.timers.wake_on_time(self.sources.registry(), wait);
+            }
+        }
+        let (batch, events) = self.sources.poll(timeout)?;
+        if batch.timer_woke() {
+            self.timers.woke();
+        }
+        self.now = self.sources.now();
+        Ok((batch, events))
+    }
+
+    /// Take back the events lent by [`poll`](Core::poll).
+    pub(crate) fn give_back(&mut self, batch: Batch) {
+        self.sources.give_back(batch);
+    }
+
+    /// Read the clock: callbacks from now on see this instant (for calls made outside a
+    /// turn).
+    pub(crate) fn read_clock(&mut self) {
+        self.now = self.sources.now();
+    }
+
+    /// How long an embedding program may wait before the next turn (see
+    /// `Reactor::next_timeout`).
+    pub(crate) fn next_timeout(&self, max_wait: Option<Duration>) -> Option<Duration> {
+        self.poll_timeout(self.sources.now(), max_wait)
+    }
+
+    /// The epoll descriptor.
+    pub(crate) fn poll_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.sources.as_fd()
+    }
+
+    /// The counters.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Sources in the slab.
+    pub(crate) fn socket_count(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Timers of every kind.
+    pub(crate) fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Has the reactor been asked to stop?
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.life.is_stopped()
+    }
+
+    /// Ask the reactor to stop after this turn.
+    pub(crate) fn stop(&mut self) {
+        self.life.stop();
+    }
+
+    /// Forget a stop once `run` has returned for it.
+    pub(crate) fn clear_stop(&mut self) {
+        self.life.clear_stop();
+    }
+
+    /// Do the turns never wait (`Config::busy_poll`)?
+    pub(crate) fn busy_polls(&self) -> bool {
+        self.config.busy_poll
+    }
+
     /// Use `limit` for the connections of this reactor, moving the ones open now onto it.
     pub(crate) fn set_limit(&mut self, limit: Option<Arc<ConnectionLimit>>) {
         self.door.set_limit(limit, self.stats.active);
@@ -93,6 +170,12 @@ impl Core {
     /// Is work left for the next turn that no event will announce?
     pub(crate) fn has_work(&self) -> bool {
         self.work.has_work()
+    }
+
+    /// The read list as it stood at the start of the turn (served after the events, see
+    /// `serve_read_list`).
+    pub(crate) fn take_read_list(&mut self) -> Vec<Key> {
+        self.work.take_reads()
     }
 
     /// Put `key` on the read list, to be served next turn without waiting for an event

@@ -9,8 +9,9 @@ use log::{debug, warn};
 
 use super::core::Core;
 use super::handler::Handler;
+use super::ids::DgramId;
+use super::registry::Key;
 use super::registry::Source;
-use super::token::{DgramId, Key};
 use crate::addr::PeerAddr;
 use crate::error::stale;
 

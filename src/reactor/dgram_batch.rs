@@ -13,10 +13,11 @@ use log::{debug, warn};
 use super::core::Core;
 use super::dgram::DGRAM_OVERHEAD;
 use super::handler::Handler;
+use super::ids::DgramId;
+use super::registry::Key;
 use super::registry::Source;
 use super::scratch::BATCH;
 use super::socket::Dgram;
-use super::token::{DgramId, Key};
 use crate::addr::PeerAddr;
 use crate::sys::SendBatch;
 

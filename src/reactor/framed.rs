@@ -28,7 +28,7 @@ use log::warn;
 
 use super::context::Context;
 use super::handler::{Handler, TimeoutAction};
-use super::token::{ConnId, DgramId, ListenerId, TimerId};
+use super::ids::{ConnId, DgramId, ListenerId, TimerId};
 use crate::addr::PeerAddr;
 use crate::error::{CloseReason, TimeoutKind};
 use crate::framing::{Codec, ConfigError, Decoded, Decoder, FrameError};

@@ -1,7 +1,7 @@
 //! The [`Handler`] trait: what the reactor calls when something happens.
 
 use super::context::Context;
-use super::token::{ConnId, DgramId, ListenerId, TimerId};
+use super::ids::{ConnId, DgramId, ListenerId, TimerId};
 use crate::addr::PeerAddr;
 use crate::error::{CloseReason, TimeoutKind, UnexpectedInput};
 

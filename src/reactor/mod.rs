@@ -77,10 +77,10 @@ mod fds;
 pub mod framed;
 mod handle;
 mod handler;
+mod ids;
 mod life;
 mod limit;
 mod open;
-mod poller;
 mod registry;
 mod scratch;
 mod socket;
@@ -88,7 +88,6 @@ mod sockets;
 mod stats;
 mod stream;
 mod timers;
-mod token;
 mod turn;
 mod work;
 
@@ -104,18 +103,17 @@ pub use self::config::Config;
 pub use self::context::Context;
 pub use self::handle::Handle;
 pub use self::handler::{Handler, TimeoutAction};
+pub use self::ids::{ConnId, DgramId, ListenerId, TimerId};
 pub use self::limit::ConnectionLimit;
 pub use self::stats::Stats;
-pub use self::token::{ConnId, DgramId, ListenerId, TimerId};
 pub use crate::addr::PeerAddr;
 pub use crate::conn::Timeouts;
 pub use crate::sys::{ListenOptions, UnixListenOptions};
 
 use self::core::Core;
 use self::handle::Msg;
-use self::poller::Poller;
 use self::registry::Sources;
-use self::token::{Key, WAKER};
+use self::registry::WAKER;
 use crate::sys::Signals;
 
 /// A single-threaded event loop driving a [`Handler`].
@@ -159,7 +157,6 @@ use crate::sys::Signals;
 /// # }
 /// ```
 pub struct Reactor<H> {
-    poller: Poller,
     core: Core,
     handler: H,
     rx: mpsc::Receiver<Msg<H>>,
@@ -198,13 +195,11 @@ impl<H: Handler> Reactor<H> {
 
     fn build(handler: H, config: Config, net: Option<crate::memnet::Net>) -> io::Result<Self> {
         config.validate()?;
-        let poller = Poller::new(config.events_capacity, net)?;
-        let waker = Arc::new(Waker::new(poller.registry(), WAKER)?);
-        let sources = Sources::new(poller.registry().try_clone()?, config.events_capacity);
+        let sources = Sources::new(config.events_capacity, net)?;
+        let waker = Arc::new(Waker::new(sources.registry(), WAKER)?);
         let (tx, rx) = mpsc::channel();
         Ok(Reactor {
-            core: Core::new(sources, config, poller.now()),
-            poller,
+            core: Core::new(sources, config),
             handler,
             rx,
             handle: Handle {
@@ -232,14 +227,14 @@ impl<H: Handler> Reactor<H> {
 
     /// The reactor's counters.
     pub fn stats(&self) -> &Stats {
-        &self.core.stats
+        self.core.stats()
     }
 
     /// Run `f` with the handler and a [`Context`], outside any turn: to open connections,
     /// write, or set timers from the thread that owns the reactor. Output queued here is sent
     /// during the next turn.
     pub fn with_context<R>(&mut self, f: impl FnOnce(&mut H, &mut Context<'_>) -> R) -> R {
-        self.core.now = self.poller.now();
+        self.core.read_clock();
         let r = f(
             &mut self.handler,
             &mut Context {
@@ -267,7 +262,7 @@ impl<H: Handler> Reactor<H> {
 
     /// Sources in the slab (for the simulation's leak check).
     pub(crate) fn socket_count(&self) -> usize {
-        self.core.sources.len()
+        self.core.socket_count()
     }
 
     /// How long a program that embeds the reactor in its own event loop may wait (on the
@@ -277,7 +272,7 @@ impl<H: Handler> Reactor<H> {
     /// finer slots, which may come before their deadlines) or a precise timer is due, to the
     /// nanosecond; `None` if no timer is set.
     pub fn next_timeout(&self) -> Option<Duration> {
-        self.core.poll_timeout(self.poller.now(), None)
+        self.core.next_timeout(None)
     }
 
     /// Share `limit` with other reactors (see [`ConnectionLimit`]): from now on, this reactor
@@ -290,7 +285,7 @@ impl<H: Handler> Reactor<H> {
     /// Has the reactor been asked to stop (by `stop`, a signal, or the end of a graceful
     /// shutdown), so that [`run`](Reactor::run) returns after this turn?
     pub fn is_stopped(&self) -> bool {
-        self.core.life.is_stopped()
+        self.core.is_stopped()
     }
 
     /// Listen on `addr` (see [`Context::listen`]).
@@ -366,15 +361,15 @@ impl<H: Handler> Reactor<H> {
     /// If polling fails (other than by `EINTR`, which is retried).
     pub fn run(&mut self) -> io::Result<()> {
         // A stop asked for before `run` (or a shutdown already complete) is honoured at once.
-        let wait = if self.core.config.busy_poll {
+        let wait = if self.core.busy_polls() {
             Some(Duration::ZERO)
         } else {
             None
         };
-        while !self.core.life.is_stopped() {
+        while !self.core.is_stopped() {
             self.turn(wait)?;
         }
-        self.core.life.clear_stop();
+        self.core.clear_stop();
         Ok(())
     }
 
@@ -386,49 +381,15 @@ impl<H: Handler> Reactor<H> {
     ///
     /// If polling fails. `EINTR` is not an error: the turn ends with 0 events.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<usize> {
-        let timeout = self.core.poll_timeout(self.poller.now(), max_wait);
-        let events = self.poller.poll(timeout, self.core.timers.next_precise())?;
-        self.core.now = self.poller.now();
-        // The read list as it stood: what this turn adds to it waits for the next turn.
-        let leftover = self.core.work.take_reads();
-        self.dispatch_events();
-        self.core.serve_read_list(&mut self.handler, leftover);
-        self.core.expire(&mut self.handler);
-        self.core.flush_all(&mut self.handler);
-        self.core.reap(&mut self.handler);
-        self.core.admit_waiting();
+        let events = self.core.turn(&mut self.handler, &self.rx, max_wait)?;
         self.publish_stats();
         Ok(events)
-    }
-
-    /// Serve each event of the batch: messages from handles, then reads and writes.
-    fn dispatch_events(&mut self) {
-        let core = &mut self.core;
-        let handler = &mut self.handler;
-        if self.poller.is_simulated() {
-            // The waker's descriptor is never polled in a simulation.
-            Self::drain_messages(&self.rx, core, handler);
-        }
-        let rx = &self.rx;
-        self.poller.for_each(|event| {
-            if event.token == WAKER {
-                Self::drain_messages(rx, core, handler);
-                return;
-            }
-            let key = Key::from_token(event.token);
-            if event.readable || event.hup {
-                core.readable(handler, key, event.hup);
-            }
-            if event.writable {
-                core.writable(handler, key);
-            }
-        });
     }
 
     /// Publish the counters for [`Handle::stats`] (an uncontended lock and a copy).
     fn publish_stats(&self) {
         if let Ok(mut shared) = self.handle.stats.lock() {
-            *shared = self.core.stats;
+            *shared = *self.core.stats();
         }
     }
 
@@ -436,18 +397,6 @@ impl<H: Handler> Reactor<H> {
     /// it is done.
     pub fn shutdown(&mut self, grace: Duration) {
         self.with_context(|_, cx| cx.shutdown(grace));
-    }
-
-    fn drain_messages(rx: &mpsc::Receiver<Msg<H>>, core: &mut Core, handler: &mut H) {
-        while let Ok(msg) = rx.try_recv() {
-            match msg {
-                Msg::Stop => core.life.stop(),
-                Msg::Shutdown(grace) => core.shutdown(grace),
-                Msg::Run(job) => {
-                    core.call(handler, None, job);
-                }
-            }
-        }
     }
 }
 
@@ -457,23 +406,23 @@ impl<H: Handler> Reactor<H> {
 /// [`Reactor::turn`] with `Some(Duration::ZERO)`.
 impl<H> std::os::fd::AsRawFd for Reactor<H> {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.poller.as_raw_fd()
+        self.core.poll_fd().as_raw_fd()
     }
 }
 
 /// As [`AsRawFd`](std::os::fd::AsRawFd): the epoll descriptor, borrowed.
 impl<H> std::os::fd::AsFd for Reactor<H> {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.poller.as_fd()
+        self.core.poll_fd()
     }
 }
 
 impl<H> std::fmt::Debug for Reactor<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reactor")
-            .field("sockets", &self.core.sources.len())
-            .field("timers", &self.core.timers.len())
-            .field("stats", &self.core.stats)
+            .field("sockets", &self.core.socket_count())
+            .field("timers", &self.core.timer_count())
+            .field("stats", self.core.stats())
             .finish_non_exhaustive()
     }
 }

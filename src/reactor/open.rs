@@ -10,9 +10,10 @@ use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, Un
 use mio::Interest;
 
 use super::core::Core;
+use super::ids::{ConnId, DgramId, ListenerId};
+use super::registry::Key;
 use super::registry::Source;
 use super::socket::{Dgram, Listener, Stream, UnixFile};
-use super::token::{ConnId, DgramId, Key, ListenerId};
 use crate::addr::PeerAddr;
 use crate::addr::UnixAddr;
 use crate::conn::{Conn, Opened};

@@ -1,23 +1,67 @@
-//! The slab of registered sources: every socket the reactor serves, found by its token.
+//! [`Sources`]: the poll set. It owns the `mio::Poll`, the slab of every socket registered
+//! with it, and the events of the last poll, so that one owner answers both "what is ready?"
+//! and "which socket is that?".
+//!
+//! Waiting is `epoll_wait` through mio or, in the simulation, the in-memory network's edges.
+//! Both come out as the same [`Ready`] events in a [`Batch`], lent to the turn while it
+//! dispatches them, and both give the turn its `now` (the real clock, or the virtual one).
 //!
 //! Slab keys are reused as soon as an entry is removed, and epoll may still hold an event for
 //! the old socket in the batch being dispatched. So every registration gets a fresh
-//! generation, the token carries key and generation (see `token`), and [`Sources::get`] only
-//! hands out an entry whose generation matches. Removing an entry deregisters its socket
+//! generation, the token carries key and generation ([`Key::token`]), and [`Sources::get`]
+//! only hands out an entry whose generation matches. Removing an entry deregisters its socket
 //! before dropping it (mio asks for that order).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
 
 use log::debug;
 use mio::unix::SourceFd;
-use mio::{Interest, Registry};
+use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
 
 use super::socket::{Dgram, Listener, Stream};
-use super::token::{Key, MAX_INDEX};
 use crate::conn::Conn;
+use crate::memnet::{Net, Ready};
 use crate::sys::Signals;
+
+/// A slab key with the generation of the entry it was issued for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct Key {
+    pub(crate) index: u32,
+    pub(crate) gen: u32,
+}
+
+// The token packs 32 bits of index and 32 bits of generation.
+const _: () = assert!(
+    usize::BITS >= 64,
+    "netloop needs a 64-bit usize for its tokens"
+);
+
+/// The token reserved for the reactor's waker. No slab key reaches it: the slab refuses to
+/// grow past `MAX_INDEX`.
+pub(crate) const WAKER: Token = Token(usize::MAX);
+
+/// The token reserved for the precise timer's `timerfd` (index `u32::MAX`, which no slab
+/// key reaches, and generation 0, which `WAKER` does not use).
+pub(crate) const PRECISE_TIMER: Token = Token(u32::MAX as usize);
+
+/// The largest slab index handed out.
+pub(crate) const MAX_INDEX: usize = u32::MAX as usize - 1;
+
+impl Key {
+    pub(crate) fn token(self) -> Token {
+        Token(((self.gen as usize) << 32) | self.index as usize)
+    }
+
+    pub(crate) fn from_token(token: Token) -> Key {
+        Key {
+            index: (token.0 & 0xffff_ffff) as u32,
+            gen: (token.0 >> 32) as u32,
+        }
+    }
+}
 
 /// What a registered socket is, with the state the reactor keeps beside it.
 ///
@@ -63,19 +107,139 @@ pub(crate) struct Entry {
     source: Source,
 }
 
-/// The slab of sources and the poll registry they are registered with.
+/// The poll, the slab of sources registered with it, and the last poll's events (see the
+/// module docs).
 pub(crate) struct Sources {
     slab: Slab<Entry>,
     next_gen: u32,
-    registry: Registry,
+    poll: Poll,
+    /// The last poll's events, kept between polls so that their memory is reused; `None`
+    /// while lent out as a [`Batch`].
+    events: Option<Events>,
+    /// The simulation's network, when this reactor runs on one.
+    net: Option<Net>,
+    /// The last poll's events in a simulation, likewise kept for reuse.
+    ready: Option<Vec<Ready>>,
+}
+
+/// The events of one poll, lent to the turn while it dispatches them (see
+/// [`Sources::poll`]); given back with [`Sources::give_back`].
+pub(crate) enum Batch {
+    Real(Events),
+    Simulated(Vec<Ready>),
+}
+
+impl Batch {
+    /// Visit the events, in order. The precise timer's wake-up is the timers' business, not
+    /// an event of a socket: it is skipped.
+    #[inline]
+    pub(crate) fn for_each(&self, mut f: impl FnMut(Ready)) {
+        match self {
+            Batch::Simulated(ready) => ready.iter().copied().for_each(f),
+            Batch::Real(events) => {
+                for e in events.iter() {
+                    if e.token() == PRECISE_TIMER {
+                        continue;
+                    }
+                    f(Ready {
+                        token: e.token(),
+                        readable: e.is_readable(),
+                        writable: e.is_writable() || e.is_write_closed() || e.is_error(),
+                        // Errors and hang-ups are surfaced by the read or write they make
+                        // fail.
+                        hup: e.is_read_closed() || e.is_error() || e.is_priority(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Is this a simulation's batch (in which the waker's descriptor is never polled)?
+    pub(crate) fn is_simulated(&self) -> bool {
+        matches!(self, Batch::Simulated(_))
+    }
+
+    /// Did the precise timer's `timerfd` wake this poll?
+    pub(crate) fn timer_woke(&self) -> bool {
+        match self {
+            Batch::Real(events) => events.iter().any(|e| e.token() == PRECISE_TIMER),
+            Batch::Simulated(_) => false,
+        }
+    }
 }
 
 impl Sources {
-    pub(crate) fn new(registry: Registry, capacity: usize) -> Sources {
-        Sources {
+    /// An empty poll set with room for `capacity` events per poll, on the simulation's
+    /// network `net` if there is one.
+    pub(crate) fn new(capacity: usize, net: Option<Net>) -> io::Result<Sources> {
+        Ok(Sources {
             slab: Slab::with_capacity(capacity),
             next_gen: 0,
-            registry,
+            poll: Poll::new()?,
+            events: Some(Events::with_capacity(capacity)),
+            net,
+            ready: Some(Vec::new()),
+        })
+    }
+
+    /// The registry sockets (and the waker, and the precise timer's `timerfd`) register
+    /// with.
+    pub(crate) fn registry(&self) -> &Registry {
+        self.poll.registry()
+    }
+
+    /// The epoll descriptor, borrowed for as long as the poll set.
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // The registry shares the poll's descriptor and lends it out.
+        self.poll.registry().as_fd()
+    }
+
+    /// Is this reactor simulated (its sockets in memory, its clock virtual)?
+    pub(crate) fn is_simulated(&self) -> bool {
+        self.net.is_some()
+    }
+
+    /// The current time: the only place a reactor reads a clock.
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        match &self.net {
+            Some(net) => net.now(),
+            None => Instant::now(),
+        }
+    }
+
+    /// Wait up to `timeout` for events and lend them out. `EINTR` is a poll with no events.
+    /// Returns the batch and how many socket events it holds.
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<(Batch, usize)> {
+        if let Some(net) = &self.net {
+            let mut ready = self.ready.take().unwrap_or_default();
+            net.poll(&mut ready, timeout);
+            let n = ready.len();
+            return Ok((Batch::Simulated(ready), n));
+        }
+        let mut events = match self.events.take() {
+            Some(events) => events,
+            None => Events::with_capacity(1024),
+        };
+        let n = match self.poll.poll(&mut events, timeout) {
+            Ok(()) => events.iter().filter(|e| e.token() != PRECISE_TIMER).count(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                events.clear();
+                0
+            }
+            Err(e) => {
+                self.events = Some(events);
+                return Err(e);
+            }
+        };
+        Ok((Batch::Real(events), n))
+    }
+
+    /// Take back the events lent by [`poll`](Sources::poll), for the next poll to reuse.
+    pub(crate) fn give_back(&mut self, batch: Batch) {
+        match batch {
+            Batch::Real(events) => self.events = Some(events),
+            Batch::Simulated(ready) => self.ready = Some(ready),
         }
     }
 
@@ -107,7 +271,7 @@ impl Sources {
             gen: self.next_gen,
         };
         let token = key.token();
-        let r = &self.registry;
+        let r = self.poll.registry();
         let shared = match &source {
             Source::Listener { sock, .. } if exclusive => sock.sock_ref().ok(),
             Source::Dgram { sock, .. } if exclusive => sock.sock_ref().ok(),
@@ -232,12 +396,12 @@ impl Sources {
                 _ => None,
             };
             if let Some(fd) = fd {
-                if let Err(e) = crate::sys::epoll_del(self.registry.as_fd(), fd.as_fd()) {
+                if let Err(e) = crate::sys::epoll_del(self.poll.registry().as_fd(), fd.as_fd()) {
                     debug!("deregister failed: {e}");
                 }
             }
         } else {
-            deregister(&self.registry, &mut source);
+            deregister(self.poll.registry(), &mut source);
         }
         Some(source)
     }
@@ -247,7 +411,7 @@ impl Sources {
     pub(crate) fn retire(&mut self, key: Key) -> Option<Source> {
         let entry = self.entry_mut(key)?;
         let mut source = std::mem::replace(&mut entry.source, Source::Closed);
-        deregister(&self.registry, &mut source);
+        deregister(self.poll.registry(), &mut source);
         Some(source)
     }
 
@@ -303,5 +467,24 @@ mod tests {
             entry <= 320,
             "slab entry grew to {entry} bytes; update DESIGN.md"
         );
+    }
+
+    #[test]
+    fn token_round_trip_and_waker_is_unreachable() {
+        for key in [
+            Key { index: 0, gen: 0 },
+            Key {
+                index: 7,
+                gen: u32::MAX,
+            },
+            Key {
+                index: MAX_INDEX as u32,
+                gen: u32::MAX,
+            },
+        ] {
+            assert_eq!(Key::from_token(key.token()), key);
+            assert_ne!(key.token(), WAKER);
+            assert_ne!(key.token(), PRECISE_TIMER);
+        }
     }
 }

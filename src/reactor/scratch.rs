@@ -10,7 +10,7 @@
 
 use std::os::fd::OwnedFd;
 
-use super::token::Key;
+use super::registry::Key;
 use crate::sys::{RecvBatch, SendBatch};
 
 /// The largest UDP payload (65535 - 8 byte UDP header - 20 byte IPv4 header), rounded up to a

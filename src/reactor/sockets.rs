@@ -8,7 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use super::context::Context;
-use super::token::{ConnId, DgramId, ListenerId};
+use super::ids::{ConnId, DgramId, ListenerId};
 use crate::addr::PeerAddr;
 use crate::addr::UnixAddr;
 use crate::error::stale;

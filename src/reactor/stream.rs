@@ -11,7 +11,8 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 
 use super::core::Core;
 use super::handler::Handler;
-use super::token::{ConnId, Key};
+use super::ids::ConnId;
+use super::registry::Key;
 use crate::buf::{BufPool, WriteQueue, MAX_IOVECS};
 use crate::conn::{FlushStep, Input, InputStep, NoRoom, Queued, ReadMode};
 use crate::error::{stale, CloseReason};

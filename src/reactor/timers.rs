@@ -14,12 +14,21 @@
 //! User timers go to the wheel ([`set_user`](Timers::set_user), up to a millisecond late,
 //! cheap in any number) or to the precise heap ([`set_precise`](Timers::set_precise), on time
 //! to the poll's precision, for the few that need it). The poll's wait ends at the earlier of
-//! the two.
+//! the two. mio waits in whole milliseconds, rounding up; so when a wait would end at a precise
+//! timer's deadline, [`wake_on_time`](Timers::wake_on_time) also arms a `timerfd` in the poll
+//! set for exactly that deadline (made on first use). The simulation's virtual clock needs no
+//! such help.
 
+use std::io;
 use std::time::{Duration, Instant};
 
+use mio::unix::SourceFd;
+use mio::{Interest, Registry};
+
 use super::clock::Clock;
-use super::token::{Key, TimerId, TimerKey};
+use super::ids::{TimerId, TimerKey};
+use super::registry::{Key, PRECISE_TIMER};
+use crate::sys::PreciseTimer;
 use crate::time::{PreciseTimers, TimerHandle, TimerWheel};
 
 /// What a timer-wheel entry is for.
@@ -48,6 +57,20 @@ pub(crate) enum Due {
     ShutdownDeadline,
 }
 
+/// The `timerfd` behind precise timers, once one was needed.
+#[derive(Debug, Default)]
+enum TimerFd {
+    #[default]
+    NotYet,
+    Ready {
+        timer: PreciseTimer,
+        /// The deadline it is armed for, until its expiry is seen.
+        armed: Option<Instant>,
+    },
+    /// It could not be made: precise timers fire up to a millisecond late.
+    Failed,
+}
+
 /// The wheel, the precise timers and the clock (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Timers {
@@ -56,6 +79,8 @@ pub(crate) struct Timers {
     clock: Clock,
     /// User timers on the wheel (for the audit's count of its entries).
     user_timers: usize,
+    /// The kernel timer that ends a poll on time for a precise timer.
+    timerfd: TimerFd,
 }
 
 impl Timers {
@@ -66,6 +91,49 @@ impl Timers {
             precise: PreciseTimers::new(),
             clock: Clock::new(origin),
             user_timers: 0,
+            timerfd: TimerFd::NotYet,
+        }
+    }
+
+    /// Before a poll that waits `wait`: if the earliest precise timer is what ends that wait,
+    /// arm the `timerfd` (registered with `registry` on first use) for exactly its deadline,
+    /// unless it is armed for it already. A failure leaves the millisecond wait alone.
+    pub(crate) fn wake_on_time(&mut self, registry: &Registry, wait: Duration) {
+        let Some(at) = self.precise.next_deadline() else {
+            return;
+        };
+        if wait.is_zero() {
+            return;
+        }
+        let until = at.saturating_duration_since(Instant::now());
+        if until > wait {
+            return;
+        }
+        if let TimerFd::NotYet = self.timerfd {
+            self.timerfd = match make_timerfd(registry) {
+                Ok(timer) => TimerFd::Ready { timer, armed: None },
+                Err(e) => {
+                    log::warn!("no timerfd for precise timers ({e}): they fire to the millisecond");
+                    TimerFd::Failed
+                }
+            };
+        }
+        if let TimerFd::Ready { timer, armed } = &mut self.timerfd {
+            if *armed == Some(at) {
+                return;
+            }
+            match timer.arm(until) {
+                Ok(()) => *armed = Some(at),
+                Err(e) => log::warn!("arming the precise timer failed: {e}"),
+            }
+        }
+    }
+
+    /// The `timerfd` woke the poll: read its expiry, so that it is ready to be armed again.
+    pub(crate) fn woke(&mut self) {
+        if let TimerFd::Ready { timer, armed } = &mut self.timerfd {
+            timer.clear();
+            *armed = None;
         }
     }
 
@@ -172,12 +240,6 @@ impl Timers {
         [wheel, precise, max_wait].into_iter().flatten().min()
     }
 
-    /// The earliest precise deadline, for the poller's `timerfd`.
-    #[inline]
-    pub(crate) fn next_precise(&self) -> Option<Instant> {
-        self.precise.next_deadline()
-    }
-
     /// Timers of every kind (wheel entries and precise timers).
     pub(crate) fn len(&self) -> usize {
         self.wheel.len() + self.precise.len()
@@ -197,6 +259,14 @@ impl Timers {
     pub(crate) fn user_timers(&self) -> usize {
         self.user_timers
     }
+}
+
+/// A `timerfd` registered with `registry` under [`PRECISE_TIMER`].
+fn make_timerfd(registry: &Registry) -> io::Result<PreciseTimer> {
+    let timer = PreciseTimer::new()?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&timer);
+    registry.register(&mut SourceFd(&fd), PRECISE_TIMER, Interest::READABLE)?;
+    Ok(timer)
 }
 
 #[cfg(test)]

@@ -14,19 +14,74 @@
 //! through it, and above the rooms a `Context` acts through (`open`, `close`),
 //! which never call the handler. That order is what keeps the imports free of circles.
 
+use std::io;
+use std::sync::mpsc;
+use std::time::Duration;
+
 use log::error;
 
 use super::context::Context;
 use super::core::Core;
+use super::handle::Msg;
 use super::handler::{Handler, TimeoutAction};
-use super::registry::Source;
+use super::ids::ConnId;
+use super::registry::{Key, Source, WAKER};
 use super::timers::Due;
-use super::token::{ConnId, Key};
 use crate::conn::TimerStep;
 use crate::error::CloseReason;
 use crate::time::TimerHandle;
 
 impl Core {
+    /// One turn (see the module docs of `reactor`): poll, serve each event, serve the read
+    /// list, fire due timers, flush, reap, admit. Messages from handles (`rx`) are served where
+    /// the waker's event falls in the batch. Returns the number of events.
+    pub(crate) fn turn<H: Handler>(
+        &mut self,
+        h: &mut H,
+        rx: &mpsc::Receiver<Msg<H>>,
+        max_wait: Option<Duration>,
+    ) -> io::Result<usize> {
+        let (batch, events) = self.poll(max_wait)?;
+        // The read list as it stood: what this turn adds to it waits for the next turn.
+        let leftover = self.take_read_list();
+        if batch.is_simulated() {
+            // The waker's descriptor is never polled in a simulation.
+            self.serve_messages(h, rx);
+        }
+        batch.for_each(|event| {
+            if event.token == WAKER {
+                return self.serve_messages(h, rx);
+            }
+            let key = Key::from_token(event.token);
+            if event.readable || event.hup {
+                self.readable(h, key, event.hup);
+            }
+            if event.writable {
+                self.writable(h, key);
+            }
+        });
+        self.give_back(batch);
+        self.serve_read_list(h, leftover);
+        self.expire(h);
+        self.flush_all(h);
+        self.reap(h);
+        self.admit_waiting();
+        Ok(events)
+    }
+
+    /// Serve the messages handles sent: stop, shut down, or run a closure.
+    fn serve_messages<H: Handler>(&mut self, h: &mut H, rx: &mpsc::Receiver<Msg<H>>) {
+        while let Ok(msg) = rx.try_recv() {
+            match msg {
+                Msg::Stop => self.stop(),
+                Msg::Shutdown(grace) => self.shutdown(grace),
+                Msg::Run(job) => {
+                    self.call(h, None, job);
+                }
+            }
+        }
+    }
+
     /// Serve a readable source. `hup`: the event also reported the peer's end of file, an
     /// error or urgent data (or we cannot know), so a short read does not prove the socket
     /// drained.

@@ -9,7 +9,8 @@
 
 use std::collections::VecDeque;
 
-use super::token::{ConnId, Key};
+use super::ids::ConnId;
+use super::registry::Key;
 use crate::error::CloseReason;
 
 /// Two vectors used in turn: the one being served and the one being filled. Swapping them

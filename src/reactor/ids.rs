@@ -1,0 +1,61 @@
+//! The ids a handler holds: [`ConnId`], [`ListenerId`], [`DgramId`] (each a slab key with its
+//! generation, see `registry.rs`) and [`TimerId`].
+//!
+//! An id whose generation does not match the entry now at its key is stale: every method
+//! given one fails with a "stale id" error instead of reaching another socket.
+
+use std::fmt;
+
+use super::registry::Key;
+use crate::time::{PreciseHandle, TimerHandle};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        pub struct $name(pub(crate) Key);
+
+        impl $name {
+            /// The slot this id occupies: a small integer, reused after the owner closes, so
+            /// that a handler can index its own `Vec` or `Slab` of per-item state by it. Two
+            /// live ids never share an index; a closed id and a live one may.
+            pub fn index(self) -> usize {
+                self.0.index as usize
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "{}.{}"), self.0.index, self.0.gen)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A stream connection (accepted or connected) registered with a reactor.
+    ConnId,
+    "conn#"
+);
+id_type!(
+    /// A listening socket registered with a reactor.
+    ListenerId,
+    "listener#"
+);
+id_type!(
+    /// A datagram (UDP) socket registered with a reactor.
+    DgramId,
+    "dgram#"
+);
+
+/// A user timer (see [`Context::set_timer`](super::Context::set_timer) and
+/// [`Context::set_precise_timer`](super::Context::set_precise_timer)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimerId(pub(crate) TimerKey);
+
+/// Where a user timer lives: the millisecond wheel or the precise heap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum TimerKey {
+    Wheel(TimerHandle),
+    Precise(PreciseHandle),
+}
