@@ -4,8 +4,9 @@
 //!   imports only from modules in lower layers (never from the crate root's re-exports), so
 //!   there is no circle and no import back up;
 //! * inside a module folder, the files import each other without a circle, and no child
-//!   imports from its parent's `mod.rs` (a child names a sibling: `super::token::Key`, not
-//!   `super::Key`).
+//!   imports from its parent's `mod.rs` what the parent only re-exports (a child names a
+//!   sibling: `super::registry::Key`, not `super::Key`); what the parent's `mod.rs` itself
+//!   defines (`reactor/core/mod.rs`'s `Core`, say) a child may take from it.
 //!
 //! An import is any path in code (comments and test modules left out) that starts with
 //! `crate::` or `super::`. The checker reads text, not the compiler's resolution, so it sees
@@ -153,6 +154,29 @@ fn targets(code: &str, prefix: &str) -> BTreeSet<String> {
     found
 }
 
+/// The names an item of `code` defines at its top level (`pub(crate) struct Core` gives
+/// `Core`), as opposed to names it imports or re-exports.
+fn defined_names(code: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in code.lines().filter(|l| !l.starts_with(char::is_whitespace)) {
+        let mut words = line.split_whitespace().skip_while(|w| w.starts_with("pub"));
+        if let (Some(kind), Some(name)) = (words.next(), words.next()) {
+            if [
+                "struct", "enum", "trait", "type", "fn", "const", "static", "union",
+            ]
+            .contains(&kind)
+            {
+                let name: String = name
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                names.insert(name);
+            }
+        }
+    }
+    names
+}
+
 /// The top-level module a file belongs to (`reactor` for `reactor/stream.rs`, `addr` for
 /// `addr/mod.rs` or `addr.rs`), or `None` for `lib.rs`.
 fn top_module(rel: &Path) -> Option<String> {
@@ -279,6 +303,11 @@ fn files_of_a_folder_import_one_way_and_never_from_their_parent() {
     for (dir, children) in &folders {
         let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let module_path = dir.to_string_lossy().replace('/', "::");
+        let parent_defines = files
+            .iter()
+            .find(|(p, _)| p.parent() == Some(dir) && p.file_stem().is_some_and(|s| s == "mod"))
+            .map(|(_, code)| defined_names(code))
+            .unwrap_or_default();
         for (rel, code) in files.iter().filter(|(p, _)| p.parent() == Some(dir)) {
             let me = rel.file_stem().unwrap().to_string_lossy().to_string();
             let mut named: BTreeSet<String> = targets(code, &format!("crate::{module_path}::"));
@@ -292,7 +321,7 @@ fn files_of_a_folder_import_one_way_and_never_from_their_parent() {
                     if to != me {
                         edges.entry(me.clone()).or_default().insert(to);
                     }
-                } else if me != "mod" {
+                } else if me != "mod" && !parent_defines.contains(&to) {
                     wrong.push(format!(
                         "src/{} takes `{to}` from its parent `{module_path}` (name the sibling \
                          that defines it)",
@@ -330,4 +359,10 @@ fn the_checker_sees_imports_of_every_shape() {
     assert_eq!(find_circle(&edges), None);
     edges.entry("y".into()).or_default().insert("x".into());
     assert!(find_circle(&edges).is_some());
+    let defined = defined_names(
+        "mod child;\npub(crate) use child::Reexported;\npub(crate) struct Core {\n    x: u8,\n}\n\
+         enum Plain {}\nimpl Core {\n    fn inner() {}\n}\n",
+    );
+    let want: BTreeSet<String> = ["Core", "Plain"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(defined, want);
 }

@@ -75,4 +75,6 @@ mod tests;
 pub use budget::Budget;
 pub use clocks::Timeouts;
 pub use machine::Conn;
-pub use steps::{FlushStep, Input, InputStep, NoRoom, Opened, Queued, ReadMode, TimerStep};
+pub use steps::{
+    FlushStep, Flushed, Input, InputStep, NoRoom, Opened, Queued, ReadMode, TimerStep,
+};

@@ -7,8 +7,8 @@ use super::core::Core;
 use super::ids::{ConnId, DgramId, TimerId};
 use super::stats::Stats;
 use crate::addr::PeerAddr;
-use crate::conn::Timeouts;
-use crate::error::{stale, CloseReason, TimeoutKind};
+use crate::conn::{Conn, Timeouts};
+use crate::error::{CloseReason, TimeoutKind};
 
 /// The handler's view of the reactor during a callback (and of [`Reactor::with_context`]).
 ///
@@ -22,29 +22,38 @@ use crate::error::{stale, CloseReason, TimeoutKind};
 ///
 /// [`Reactor::with_context`]: super::Reactor::with_context
 pub struct Context<'a> {
-    pub(crate) core: &'a mut Core,
+    /// Reached by this file and by `sockets.rs`, the rest of `Context`'s methods.
+    pub(super) core: &'a mut Core,
+}
+
+impl<'a> Context<'a> {
+    /// The handler's view of `core`.
+    #[inline]
+    pub(crate) fn new(core: &'a mut Core) -> Context<'a> {
+        Context { core }
+    }
 }
 
 impl Context<'_> {
     /// The time this turn started dispatching (read once per turn, after the poll).
     pub fn now(&self) -> Instant {
-        self.core.now
+        self.core.now()
     }
 
     /// The reactor's counters.
     pub fn stats(&self) -> &Stats {
-        &self.core.stats
+        self.core.stats()
     }
 
     /// The counters, for layers above the reactor that count their own events (frames).
     #[inline]
     pub(crate) fn stats_mut(&mut self) -> &mut Stats {
-        &mut self.core.stats
+        self.core.stats_mut()
     }
 
     /// Ask the reactor to stop: [`Reactor::run`](super::Reactor::run) returns after this turn.
     pub fn stop(&mut self) {
-        self.core.life.stop();
+        self.core.stop();
     }
 
     /// Shut down gracefully: close every listener and datagram socket at once (no new
@@ -60,7 +69,7 @@ impl Context<'_> {
 
     /// Is a graceful shutdown under way?
     pub fn is_shutting_down(&self) -> bool {
-        self.core.life.is_shutting_down()
+        self.core.is_shutting_down()
     }
 
     // ----- output ---------------------------------------------------------------------------
@@ -170,10 +179,7 @@ impl Context<'_> {
     /// id). At end of file, non-zero means the peer stopped in the middle of a message.
     /// Inside `on_data` for `conn` itself this is 0: the input is the `data` argument then.
     pub fn unconsumed(&self, conn: ConnId) -> usize {
-        self.core
-            .sources
-            .conn(conn.0)
-            .map_or(0, |(_, c)| c.unconsumed())
+        self.core.conn(conn.0).map_or(0, Conn::unconsumed)
     }
 
     /// Announce that the message `conn` is receiving is `total` bytes in all (a frame whose
@@ -182,28 +188,12 @@ impl Context<'_> {
     /// cannot admit it now, reading from `conn` waits until it can. The announcement holds
     /// until the handler next consumes input. Framed connections do this by themselves.
     pub fn expect_input(&mut self, conn: ConnId, total: usize) {
-        let block = self.core.pool.read_size();
-        // A message past the read buffer's limit will close the connection when it arrives;
-        // reserving more than that could never be admitted.
-        let total = total.min(self.core.config.max_read_buffer);
-        let Some((_, c)) = self.core.sources.conn_mut(conn.0) else {
-            return;
-        };
-        if c.expect_input(total, self.core.admission.budget(), block) {
-            self.core.wait_for_budget(conn.0);
-            // Waiting for the budget keeps a partial message's frame clock running, which
-            // it may not have been (reading paused by backpressure): its deadline may be the
-            // earliest now.
-            self.core.rearm(conn.0);
-        }
+        self.core.expect_input(conn.0, total);
     }
 
     /// Bytes queued on `conn` and not yet handed to the kernel (0 for a stale id).
     pub fn queued(&self, conn: ConnId) -> usize {
-        self.core
-            .sources
-            .conn(conn.0)
-            .map_or(0, |(_, c)| c.queued())
+        self.core.conn(conn.0).map_or(0, Conn::queued)
     }
 
     /// Send one datagram to `peer` from `socket`. On a UDP socket whose kernel buffer is full,
@@ -266,12 +256,7 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `conn` is stale.
     pub fn shutdown_write(&mut self, conn: ConnId) -> io::Result<()> {
-        let Some((_, c)) = self.core.sources.conn_mut(conn.0) else {
-            return Err(stale());
-        };
-        c.shutdown_write();
-        self.core.schedule_flush(conn.0);
-        Ok(())
+        self.core.shutdown_write(conn.0)
     }
 
     // ----- timeouts -------------------------------------------------------------------------
@@ -288,36 +273,30 @@ impl Context<'_> {
         kind: TimeoutKind,
         timeout: Option<Duration>,
     ) -> io::Result<()> {
-        let now = self.core.now;
-        let Some((_, c)) = self.core.sources.conn_mut(conn.0) else {
-            return Err(stale());
-        };
-        c.set_timeout(kind, timeout, now);
-        self.core.rearm(conn.0);
-        Ok(())
+        self.core.set_timeout(conn.0, kind, timeout)
     }
 
     /// The deadline of one of `conn`'s timeouts, if its clock runs (for the simulation's
     /// "never early" check).
     pub(crate) fn deadline(&self, conn: ConnId, kind: TimeoutKind) -> Option<Instant> {
-        self.core.sources.conn(conn.0)?.1.deadline(kind)
+        self.core.conn(conn.0)?.deadline(kind)
     }
 
     /// `conn`'s timeouts, or `None` if it is stale.
     pub fn timeouts(&self, conn: ConnId) -> Option<Timeouts> {
-        self.core.sources.conn(conn.0).map(|(_, c)| c.timeouts())
+        self.core.conn(conn.0).map(Conn::timeouts)
     }
 
     /// Set the timeouts that connections accepted or connected from now on start with, like
     /// Python's `setdefaulttimeout`. Existing connections keep theirs.
     pub fn set_default_timeouts(&mut self, timeouts: Timeouts) {
-        self.core.config.timeouts = timeouts;
+        self.core.set_default_timeouts(timeouts);
     }
 
     /// Fire [`Handler::on_timer`](super::Handler::on_timer) with `token` once `after` has
     /// passed (never earlier; up to a millisecond plus the loop's latency later).
     pub fn set_timer(&mut self, after: Duration, token: u64) -> TimerId {
-        self.core.timers.set_user(self.core.now, after, token)
+        self.core.set_timer(after, token)
     }
 
     /// Like [`set_timer`](Context::set_timer), for a deadline that must be kept to a fraction
@@ -337,12 +316,12 @@ impl Context<'_> {
     /// in the log). A reactor nested in another loop gets its exact wait from
     /// [`Reactor::next_timeout`](super::Reactor::next_timeout) and must keep to it itself.
     pub fn set_precise_timer(&mut self, after: Duration, token: u64) -> TimerId {
-        self.core.timers.set_precise(self.core.now, after, token)
+        self.core.set_precise_timer(after, token)
     }
 
     /// Cancel a timer; returns `false` if it already fired or was cancelled.
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
-        self.core.timers.cancel_user(timer)
+        self.core.cancel_timer(timer)
     }
 
     /// The ids of all open connections (including ones closing gracefully).
@@ -353,19 +332,19 @@ impl Context<'_> {
     /// Entries in the reactor's slab: listeners, datagram sockets, signal descriptors and
     /// connections (for monitoring, and for leak checks).
     pub fn socket_count(&self) -> usize {
-        self.core.sources.len()
+        self.core.socket_count()
     }
 
     /// Entries in the timer wheel (one per connection with a deadline running, plus user
     /// timers, accept back-offs and a shutdown's grace) and precise timers (for monitoring,
     /// and for leak checks).
     pub fn timer_count(&self) -> usize {
-        self.core.timers.len()
+        self.core.timer_count()
     }
 
     /// Is `conn` a live connection (not closed, not stale)?
     #[inline]
     pub fn is_open(&self, conn: ConnId) -> bool {
-        matches!(self.core.sources.conn(conn.0), Some((_, c)) if !c.is_closing())
+        matches!(self.core.conn(conn.0), Some(c) if !c.is_closing())
     }
 }

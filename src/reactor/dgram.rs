@@ -1,128 +1,152 @@
-//! Datagram sockets' I/O (UDP and Unix) and signals: read a batch per event and call the
-//! handler for each one; send a datagram at once, or queue it while the kernel's buffer is
-//! full and send it on the writable event. IP sockets take many datagrams per call (`dgram_batch.rs`); Unix
-//! ones, whose datagrams can be far larger, are read one at a time after a peek at the size.
+//! [`DgramSock`]: a datagram socket (UDP, ICMP or Unix) and the replies waiting for room in
+//! the kernel's buffer.
+//!
+//! A datagram is sent at once when nothing waits ahead of it, else queued (bounded by
+//! `Config::max_dgram_queue`, each datagram costing its bytes plus [`DGRAM_OVERHEAD`]) and
+//! sent on the socket's writable event, in order. Receiving is one datagram per call here
+//! ([`recv_one`](DgramSock::recv_one)); IP sockets with `Config::udp_batching` take many per
+//! system call (`recvmmsg`, `sendmmsg`; the batches are `Scratch`'s, the loop the turn's), and
+//! the replies a batch gathers that the kernel will not take yet join this queue
+//! ([`queue_rest`](DgramSock::queue_rest)).
 
+use std::collections::VecDeque;
 use std::io;
+use std::os::fd::AsRawFd;
 
 use log::{debug, warn};
 
-use super::core::Core;
-use super::handler::Handler;
-use super::ids::DgramId;
-use super::registry::Key;
-use super::registry::Source;
+use super::socket::Dgram;
+use super::stats::Stats;
 use crate::addr::PeerAddr;
-use crate::error::stale;
+use crate::sys::SendBatch;
 
-/// What one queued datagram costs against `Config::max_dgram_queue` beyond its bytes: its
-/// address and vector.
+/// What a queued datagram costs beyond its bytes (its address and bookkeeping), so that
+/// empty ones are not free.
 pub(crate) const DGRAM_OVERHEAD: usize = 64;
 
-impl Core {
-    /// Receive up to `Config::dgram_budget` datagrams on `key`.
-    pub(crate) fn read_dgram<H: Handler>(&mut self, h: &mut H, key: Key) {
-        if self.read_inet_batch(h, key) {
-            return;
-        }
-        let mut buf = self.scratch.lend_dgram_buf();
-        let limit = self.config.max_read_buffer;
-        for _ in 0..self.config.dgram_budget {
-            let Some(Source::Dgram { sock, .. }) = self.sources.get_mut(key) else {
-                break;
-            };
-            // A Unix datagram can be far larger than a UDP one (up to the sender's SO_SNDBUF):
-            // learn its size first, so that it is never cut short without anyone knowing.
-            let mut too_big = None;
-            match sock.next_len() {
-                None => {}
-                Some(Ok(len)) if len > buf.len() && len <= limit => buf.resize(len, 0),
-                Some(Ok(len)) if len > buf.len() => too_big = Some(len),
-                Some(Ok(_)) => {}
-                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.scratch.return_dgram_buf(buf);
-                    return;
-                }
-                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Some(Err(e)) => {
-                    debug!("recv_from: {e}");
-                    continue;
-                }
-            }
-            match sock.recv_from(&mut buf) {
-                Ok((_, peer)) if too_big.is_some() => {
-                    self.stats.dgram_recv_dropped += 1;
-                    warn!(
-                        "dropped a {}-byte datagram from {peer}: larger than max_read_buffer ({limit} bytes)",
-                        too_big.unwrap_or(0)
-                    );
-                }
-                Ok((n, peer)) => {
-                    self.stats.datagrams_in += 1;
-                    self.stats.bytes_in += n as u64;
-                    self.call(h, None, |h, cx| {
-                        h.on_datagram(cx, DgramId(key), &buf[..n], &peer)
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.scratch.return_dgram_buf(buf);
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // An ICMP error for an earlier send (ECONNREFUSED and the like) is reported
-                // once on the next call; it concerns no datagram in the queue.
-                Err(e) => debug!("recv_from: {e}"),
-            }
-        }
-        self.scratch.return_dgram_buf(buf);
-        self.queue_read(key);
-    }
+/// A datagram socket and its queue of datagrams waiting to be sent (see the module docs).
+#[derive(Debug)]
+pub(crate) struct DgramSock {
+    sock: Dgram,
+    /// Datagrams the kernel had no room for yet, in order.
+    queue: VecDeque<(PeerAddr, Vec<u8>)>,
+    /// What the queue costs (bytes plus overhead), against `Config::max_dgram_queue`.
+    queued_bytes: usize,
+}
 
-    /// Read every pending signal and hand each to the handler.
-    pub(crate) fn read_signals<H: Handler>(&mut self, h: &mut H, key: Key) {
-        loop {
-            let Some(Source::Signals(signals)) = self.sources.get_mut(key) else {
-                return;
-            };
-            match signals.read() {
-                Ok(Some(signo)) => {
-                    self.call(h, None, |h, cx| h.on_signal(cx, signo));
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    warn!("reading signals: {e}");
-                    return;
-                }
-            }
-        }
-    }
+/// What one receive did (see [`DgramSock::recv_one`]).
+pub(crate) enum RecvOne {
+    /// A datagram of this many bytes, from this peer, is in the buffer.
+    Got(usize, PeerAddr),
+    /// Nothing for the handler this time (an error reported for an earlier send, a datagram
+    /// too large and dropped, an interrupted call): try again.
+    Again,
+    /// The socket is drained.
+    Drained,
+}
 
-    /// Send one datagram from `key` to `peer`, or queue it if the kernel's buffer is full.
-    pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: PeerAddr) -> io::Result<()> {
-        if let Some(gathered) = self.gather_reply(key, data, &peer) {
-            return gathered;
-        }
-        let max_queue = self.config.max_dgram_queue;
-        let Some(Source::Dgram {
+impl DgramSock {
+    /// `sock`, with nothing queued.
+    pub(crate) fn new(sock: Dgram) -> DgramSock {
+        DgramSock {
             sock,
-            queue,
-            queued_bytes,
-        }) = self.sources.get_mut(key)
-        else {
-            return Err(stale());
-        };
-        if queue.is_empty() {
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+        }
+    }
+
+    /// The socket.
+    pub(crate) fn sock(&self) -> &Dgram {
+        &self.sock
+    }
+
+    /// The socket, mutably (to register it).
+    pub(crate) fn sock_mut(&mut self) -> &mut Dgram {
+        &mut self.sock
+    }
+
+    /// The descriptor of an IP socket, for batched calls; `None` for a Unix one.
+    pub(crate) fn inet_fd(&self) -> Option<i32> {
+        match &self.sock {
+            Dgram::Inet(s) => Some(s.as_raw_fd()),
+            Dgram::Unix { .. } => None,
+        }
+    }
+
+    /// Is a datagram waiting to be sent?
+    pub(crate) fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Receive one datagram into `buf` (grown, up to `limit`, for a Unix datagram larger
+    /// than it: their size is learnt first, so that none is ever cut short without anyone
+    /// knowing).
+    pub(crate) fn recv_one(
+        &mut self,
+        buf: &mut Vec<u8>,
+        limit: usize,
+        stats: &mut Stats,
+    ) -> RecvOne {
+        let mut too_big = None;
+        match self.sock.next_len() {
+            None => {}
+            Some(Ok(len)) if len > buf.len() && len <= limit => buf.resize(len, 0),
+            Some(Ok(len)) if len > buf.len() => too_big = Some(len),
+            Some(Ok(_)) => {}
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return RecvOne::Drained,
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => return RecvOne::Again,
+            Some(Err(e)) => {
+                debug!("recv_from: {e}");
+                return RecvOne::Again;
+            }
+        }
+        match self.sock.recv_from(buf) {
+            Ok((_, peer)) if too_big.is_some() => {
+                stats.dgram_recv_dropped += 1;
+                warn!(
+                    "dropped a {}-byte datagram from {peer}: larger than max_read_buffer ({limit} bytes)",
+                    too_big.unwrap_or(0)
+                );
+                RecvOne::Again
+            }
+            Ok((n, peer)) => {
+                stats.datagrams_in += 1;
+                stats.bytes_in += n as u64;
+                RecvOne::Got(n, peer)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => RecvOne::Drained,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => RecvOne::Again,
+            // An ICMP error for an earlier send (ECONNREFUSED and the like) is reported once
+            // on the next call; it concerns no datagram in the queue.
+            Err(e) => {
+                debug!("recv_from: {e}");
+                RecvOne::Again
+            }
+        }
+    }
+
+    /// Send `data` to `peer` now if nothing waits ahead of it, else queue it (up to
+    /// `max_queue`). A Unix datagram socket whose receiver is full refuses (`WouldBlock`)
+    /// instead of queueing: no writable event would say when that receiver drains, and
+    /// queueing would hold up every later reply, to any peer, behind it.
+    pub(crate) fn send_to(
+        &mut self,
+        data: &[u8],
+        peer: PeerAddr,
+        max_queue: usize,
+        stats: &mut Stats,
+    ) -> io::Result<()> {
+        if self.queue.is_empty() {
             loop {
-                match sock.send_to(data, &peer) {
+                match self.sock.send_to(data, &peer) {
                     Ok(_) => {
-                        self.stats.count_datagram_out(data.len());
+                        stats.count_datagram_out(data.len());
                         return Ok(());
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    // Queueing would hold up every later reply, to any peer, behind one peer
-                    // that does not read. Refuse.
                     Err(e)
-                        if e.kind() == io::ErrorKind::WouldBlock && sock.blocks_on_receiver() =>
+                        if e.kind() == io::ErrorKind::WouldBlock
+                            && self.sock.blocks_on_receiver() =>
                     {
                         return Err(e)
                     }
@@ -131,41 +155,86 @@ impl Core {
                 }
             }
         }
-        // Each queued datagram also costs its bookkeeping, so empty ones are not free.
-        let cost = data.len() + DGRAM_OVERHEAD;
-        if *queued_bytes + cost > max_queue {
+        if !self.enqueue(peer, data, max_queue) {
             return Err(io::Error::from(io::ErrorKind::WouldBlock));
         }
-        *queued_bytes += cost;
-        queue.push_back((peer, data.to_vec()));
         Ok(())
     }
 
-    /// Send the datagrams queued on `key`, in order, until the kernel's buffer is full.
-    pub(crate) fn flush_dgram(&mut self, key: Key) {
-        let Some(Source::Dgram {
-            sock,
-            queue,
-            queued_bytes,
-        }) = self.sources.get_mut(key)
-        else {
-            return;
-        };
-        while let Some((peer, data)) = queue.front() {
-            match sock.send_to(data, peer) {
-                Ok(_) => self.stats.count_datagram_out(data.len()),
+    /// Queue `data` for `peer` if the queue has room; `false` if it has not.
+    fn enqueue(&mut self, peer: PeerAddr, data: &[u8], max_queue: usize) -> bool {
+        let cost = data.len() + DGRAM_OVERHEAD;
+        if self.queued_bytes + cost > max_queue {
+            return false;
+        }
+        self.queued_bytes += cost;
+        self.queue.push_back((peer, data.to_vec()));
+        true
+    }
+
+    /// Send queued datagrams until the kernel's buffer is full. One that fails for another
+    /// reason is dropped, counted and logged.
+    pub(crate) fn flush(&mut self, stats: &mut Stats) {
+        while let Some((peer, data)) = self.queue.front() {
+            match self.sock.send_to(data, peer) {
+                Ok(_) => stats.count_datagram_out(data.len()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.stats.dgram_send_errors += 1;
+                    stats.dgram_send_errors += 1;
                     warn!(
                         "dropping a queued {}-byte datagram to {peer}: {e}",
                         data.len()
                     );
                 }
             }
-            *queued_bytes -= data.len() + DGRAM_OVERHEAD;
-            queue.pop_front();
+            self.queued_bytes -= data.len() + DGRAM_OVERHEAD;
+            self.queue.pop_front();
+        }
+    }
+
+    /// Send the replies a receive batch gathered (`batch`) with `sendmmsg`, in order; what
+    /// the kernel will not take joins the queue (up to `max_queue`).
+    pub(crate) fn send_batch(&mut self, batch: &SendBatch, max_queue: usize, stats: &mut Stats) {
+        let mut from = 0;
+        if let Some(fd) = self.inet_fd() {
+            while from < batch.len() {
+                let (sent, err) = batch.send(fd, from);
+                for i in from..from + sent {
+                    stats.count_datagram_out(batch.get(i).1.len());
+                }
+                from += sent;
+                match err {
+                    None => break,
+                    Some(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Some(e) => {
+                        let (to, data) = batch.get(from);
+                        stats.dgram_send_errors += 1;
+                        warn!("dropping a {}-byte datagram to {to}: {e}", data.len());
+                        from += 1;
+                    }
+                }
+            }
+        }
+        for i in from..batch.len() {
+            let (to, data) = batch.get(i);
+            if !self.enqueue(PeerAddr::Inet(to), data, max_queue) {
+                stats.dgram_send_errors += 1;
+                warn!(
+                    "dropping a {}-byte datagram to {to}: the socket's queue is full",
+                    data.len()
+                );
+            }
+        }
+    }
+
+    /// The socket is being closed: one last try at the queue, then drop (and count) what
+    /// is left.
+    pub(crate) fn close(mut self, stats: &mut Stats) {
+        self.flush(stats);
+        if !self.queue.is_empty() {
+            stats.dgram_send_errors += self.queue.len() as u64;
+            warn!("dropping {} queued datagram(s) at close", self.queue.len());
         }
     }
 }

@@ -7,9 +7,13 @@
 //! without being refused (only incoming connections are turned away); a closed one gives its
 //! place back.
 
+use std::io;
 use std::sync::Arc;
 
+use log::{debug, warn};
+
 use super::limit::ConnectionLimit;
+use super::socket::Listener;
 use crate::sys::Reserve;
 
 /// The connection limit and the reserve descriptor (see the module docs).
@@ -61,8 +65,36 @@ impl Door {
         self.limit = limit;
     }
 
-    /// The reserve descriptor, if the door holds one.
-    pub(crate) fn reserve(&mut self) -> Option<&mut Reserve> {
-        self.reserve.as_mut()
+    /// The process ran out of descriptors while `listener` was accepting: free the reserve
+    /// descriptor, accept and close at once every connection waiting in its backlog (so that
+    /// those clients learn now instead of timing out), and take the reserve back. Returns how
+    /// many were closed.
+    pub(crate) fn shed(&mut self, listener: &Listener) -> u64 {
+        let Some(reserve) = self.reserve.as_mut() else {
+            return 0;
+        };
+        if !reserve.release() {
+            reserve.refill();
+            return 0;
+        }
+        let mut shed = 0;
+        loop {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    debug!("closed a connection from {peer} at once: out of descriptors");
+                    drop(stream);
+                    shed += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        if !reserve.refill() {
+            warn!("the reserve descriptor could not be taken back; retrying at the next EMFILE");
+        }
+        if shed > 0 {
+            warn!("out of descriptors: closed {shed} waiting connection(s) at once");
+        }
+        shed
     }
 }

@@ -20,7 +20,11 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::socket::Stream;
+/// A connection that can send descriptors with its bytes (a Unix stream or seqpacket one).
+pub(crate) trait SendFds: io::Write {
+    /// Write `bufs` with `fds` attached (`sendmsg` with `SCM_RIGHTS`).
+    fn send_with_fds(&mut self, bufs: &[IoSlice<'_>], fds: &[RawFd]) -> io::Result<usize>;
+}
 
 /// A connection's descriptors waiting to be sent.
 #[derive(Debug, Default)]
@@ -49,8 +53,11 @@ impl FdsOut {
     /// Write `slices` (the connection's queued output) to `sock`, honouring the marks: never
     /// past the next mark without its descriptors, and the descriptors with the byte at it.
     /// Returns the bytes written, as `write_vectored` would.
-    pub(crate) fn write(&mut self, sock: &mut Stream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
-        use std::io::Write;
+    pub(crate) fn write(
+        &mut self,
+        sock: &mut impl SendFds,
+        slices: &[IoSlice<'_>],
+    ) -> io::Result<usize> {
         let Some((at, fds)) = self.marks.front() else {
             return sock.write_vectored(slices);
         };

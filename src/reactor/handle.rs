@@ -21,9 +21,29 @@ pub(crate) enum Msg<H> {
 /// A handle to a reactor, usable from any thread: stop it, shut it down gracefully, read its
 /// counters, or run code on its thread.
 pub struct Handle<H> {
-    pub(crate) tx: mpsc::Sender<Msg<H>>,
-    pub(crate) waker: Arc<Waker>,
-    pub(crate) stats: Arc<Mutex<Stats>>,
+    tx: mpsc::Sender<Msg<H>>,
+    waker: Arc<Waker>,
+    /// The counters as the reactor last published them.
+    stats: Arc<Mutex<Stats>>,
+}
+
+impl<H> Handle<H> {
+    /// A handle that sends to `tx` and wakes the reactor with `waker`.
+    pub(crate) fn new(tx: mpsc::Sender<Msg<H>>, waker: Arc<Waker>) -> Handle<H> {
+        Handle {
+            tx,
+            waker,
+            stats: Arc::new(Mutex::new(Stats::default())),
+        }
+    }
+
+    /// Publish the reactor's counters for [`stats`](Handle::stats) (an uncontended lock and
+    /// a copy).
+    pub(crate) fn publish(&self, stats: &Stats) {
+        if let Ok(mut shared) = self.stats.lock() {
+            *shared = *stats;
+        }
+    }
 }
 
 impl<H> Clone for Handle<H> {

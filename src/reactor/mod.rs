@@ -6,26 +6,27 @@
 //!
 //! # One turn
 //!
-//! [`Reactor::turn`] runs these steps, in this order, every time (compare redis's
-//! `aeProcessEvents`); each is one call:
+//! [`Reactor::turn`] hands the core and the handler to a `Turn` (`turn.rs`), which runs these
+//! steps, in this order, every time (compare redis's `aeProcessEvents`); each is one call:
 //!
-//! 1. **Timeout** (`timers`): zero if work is left over from the last turn (a source that
-//!    used up its read budget, output queued from outside a callback), else the time to the
-//!    timer wheel's next deadline, capped by the caller's `max_wait`.
-//! 2. **Poll** (`poller`): `epoll_wait` through mio, or the simulation's in-memory network.
+//! 1. **Timeout** (`core`, `timers`): zero if work is left over from the last turn (a source
+//!    that used up its read budget, output queued from outside a callback), else the time to
+//!    the timers' next deadline, capped by the caller's `max_wait`.
+//! 2. **Poll** (`registry`): `epoll_wait` through mio, or the simulation's in-memory network.
 //!    `EINTR` is a turn with no events.
 //! 3. **Now**: the clock is read once; every callback in this turn sees that instant.
-//! 4. **Dispatch** (`turn`, then `stream`, `accept`, `dgram`): for each event, find the slab
+//! 4. **Dispatch** (`turn`, then `core` and `stream`, `dgram`): for each event, find the slab
 //!    entry by the token's key, drop the event if the generation differs or the entry was
 //!    closed earlier in this batch, then accept, read until drained (`WouldBlock`, or a short
 //!    TCP read) or the read budget is spent, or write, calling the handler.
 //! 5. **Left-over reads** (`turn`): the read list as it stood before this turn's events
 //!    (sources that hit their budget, listeners resuming after EMFILE, connections whose
 //!    reading resumed after backpressure or that linger in a close), each at most once.
-//! 6. **Timers** (`timers`, `turn`): the wheel is advanced to `now`; connection deadlines are checked
-//!    lazily (the connection decides) and user timers fire.
-//! 7. **Flush** (`turn`, `stream`): every connection given output during this turn is written,
-//!    one vectored write each until `WouldBlock`; what is left waits for a writable event.
+//! 6. **Timers** (`timers`, `turn`): the wheel is advanced to `now`; connection deadlines are
+//!    checked lazily (the connection decides) and user timers fire.
+//! 7. **Flush** (`turn`, `core`, `stream`): every connection given output during this turn is
+//!    written, one vectored write each until `WouldBlock`; what is left waits for a writable
+//!    event.
 //! 8. **Reap** (`turn`): every connection closed during the turn is reported to
 //!    [`Handler::on_close`] and its slot freed. Until then the slot stays marked closed, so
 //!    no id or token can come to mean another connection within the turn.
@@ -37,20 +38,21 @@
 //!
 //! `Core` (the reactor's state) is a composition of owners, each a type with private fields
 //! and the methods that change them, in a file of its own: `Sources`, `Timers`, `Admission`,
-//! `Work`, `Scratch`, `Life`, `Door`, `Stats`. The turn's steps move data between them; those steps are
-//! still written as `impl Core` blocks spread over the I/O and action rooms below, in layers
-//! whose imports point one way: the I/O rooms call the handler through `turn`;
-//! `turn` lends it a `Context`; a `Context` acts through rooms that never call the
-//! handler.
+//! `Work`, `Scratch`, `Life`, `Door`, `Stats`; beside them the sockets' own rooms (`Stream`
+//! with its connection, `DgramSock` with its queue). `Core`'s fields are private to its two
+//! files (`core/mod.rs`, `core/lifecycle.rs`), whose methods move data between the owners and
+//! never call the handler. The `Turn` calls the handler, asking the core for each step; the
+//! handler acts back through a `Context`, which also asks the core. So the imports point one
+//! way: `turn` → `context` → `core` → the owners.
 //!
 //! | layer | rooms |
 //! |---|---|
-//! | the turn | `mod.rs` ([`Reactor`]), `poller` (events and the clock) |
-//! | serving events | `stream` (read, queue output, flush, connect), `accept`, `dgram` (receive, send, signals), `dgram_batch` (many datagrams per call) |
-//! | calling the handler | `turn` (routing events, the read and flush lists, timers fired, `call` with panics caught, `reap`), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), `handler` ([`Handler`]), [`framed`] |
-//! | acting without calling | `open` (add sockets), `close` (close, shutdown) |
-//! | owners of state | `core` (`Core`: the owners composed, the glue between them, and the `audit` of their invariants), `registry` (`Sources`: the slab, tokens, generations), `timers` (`Timers`: the wheel, the precise timers, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `door` (`Door`: the connection limit and the reserve descriptor), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]) |
-//! | vocabulary | `socket` (one enum per socket kind), `token` (ids), `config` ([`Config`]), `handle` ([`Handle`]) |
+//! | the turn | `mod.rs` ([`Reactor`]), `turn` (`Turn`: routing events, reading and flushing connections, accepting, receiving datagrams and signals, timers fired, `call` with panics caught, `reap`) |
+//! | the handler's side | `handler` ([`Handler`]), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), [`framed`] |
+//! | the core | `core` (`Core`: the owners composed, the hot path between them: poll, read, write, flush), `core/lifecycle` (adding, accepting, closing, shutting down, datagram glue) |
+//! | owners of state | `registry` (`Sources`: the poll, the slab, tokens and generations), `timers` (`Timers`: the wheel, the precise timers and their `timerfd`, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `door` (`Door`: the connection limit and the reserve descriptor), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `limit` ([`ConnectionLimit`]), `audit` (`Audit`: the invariants between the owners, read-only) |
+//! | sockets | `stream` (`Stream`: a connection's socket and the steps that carry out its `Conn`'s decisions), `dgram` (`DgramSock`: a datagram socket and its send queue), `socket` (`Listener` and `Dgram`: one enum per socket kind) |
+//! | vocabulary | `ids` (the handler's ids), `config` ([`Config`]), `handle` ([`Handle`]) |
 //!
 //! Decisions about one connection are not here: `crate::conn` makes them, and these rooms
 //! carry them out.
@@ -63,15 +65,13 @@
 //! the reactor from another thread to stop it, shut it down, read its counters, or run a
 //! closure on its thread.
 
-mod accept;
+mod audit;
 mod budget;
 mod clock;
-mod close;
 mod config;
 mod context;
 mod core;
 mod dgram;
-mod dgram_batch;
 mod door;
 mod fds;
 pub mod framed;
@@ -80,7 +80,6 @@ mod handler;
 mod ids;
 mod life;
 mod limit;
-mod open;
 mod registry;
 mod scratch;
 mod socket;
@@ -94,7 +93,7 @@ mod work;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mio::Waker;
@@ -114,6 +113,7 @@ use self::core::Core;
 use self::handle::Msg;
 use self::registry::Sources;
 use self::registry::WAKER;
+use self::turn::Turn;
 use crate::sys::Signals;
 
 /// A single-threaded event loop driving a [`Handler`].
@@ -202,11 +202,7 @@ impl<H: Handler> Reactor<H> {
             core: Core::new(sources, config),
             handler,
             rx,
-            handle: Handle {
-                tx,
-                waker,
-                stats: Arc::new(Mutex::new(Stats::default())),
-            },
+            handle: Handle::new(tx, waker),
         })
     }
 
@@ -235,13 +231,8 @@ impl<H: Handler> Reactor<H> {
     /// during the next turn.
     pub fn with_context<R>(&mut self, f: impl FnOnce(&mut H, &mut Context<'_>) -> R) -> R {
         self.core.read_clock();
-        let r = f(
-            &mut self.handler,
-            &mut Context {
-                core: &mut self.core,
-            },
-        );
-        self.core.reap(&mut self.handler);
+        let r = f(&mut self.handler, &mut Context::new(&mut self.core));
+        Turn::new(&mut self.core, &mut self.handler).reap();
         r
     }
 
@@ -252,7 +243,7 @@ impl<H: Handler> Reactor<H> {
         port: u16,
     ) -> io::Result<ListenerId> {
         let listener = self::socket::Listener::Mem(net.listen(port));
-        self.core.add_listening(listener)
+        self.core.add_listener(listener)
     }
 
     /// Check the reactor's invariants (see `Core::audit`): for the simulation.
@@ -361,7 +352,7 @@ impl<H: Handler> Reactor<H> {
     /// If polling fails (other than by `EINTR`, which is retried).
     pub fn run(&mut self) -> io::Result<()> {
         // A stop asked for before `run` (or a shutdown already complete) is honoured at once.
-        let wait = if self.core.busy_polls() {
+        let wait = if self.core.config().busy_poll {
             Some(Duration::ZERO)
         } else {
             None
@@ -381,16 +372,14 @@ impl<H: Handler> Reactor<H> {
     ///
     /// If polling fails. `EINTR` is not an error: the turn ends with 0 events.
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<usize> {
-        let events = self.core.turn(&mut self.handler, &self.rx, max_wait)?;
+        let events = Turn::new(&mut self.core, &mut self.handler).run(&self.rx, max_wait)?;
         self.publish_stats();
         Ok(events)
     }
 
     /// Publish the counters for [`Handle::stats`] (an uncontended lock and a copy).
     fn publish_stats(&self) {
-        if let Ok(mut shared) = self.handle.stats.lock() {
-            *shared = *self.core.stats();
-        }
+        self.handle.publish(self.core.stats());
     }
 
     /// Shut down gracefully (see [`Context::shutdown`]); [`run`](Reactor::run) returns when

@@ -21,7 +21,9 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 use slab::Slab;
 
-use super::socket::{Dgram, Listener, Stream};
+use super::dgram::DgramSock;
+use super::socket::Listener;
+use super::stream::Stream;
 use crate::conn::Conn;
 use crate::memnet::{Net, Ready};
 use crate::sys::Signals;
@@ -81,17 +83,21 @@ pub(crate) enum Source {
         sock: Stream,
         conn: Conn,
     },
-    Dgram {
-        sock: Dgram,
-        /// Datagrams the kernel had no room for yet, in order.
-        queue: std::collections::VecDeque<(crate::addr::PeerAddr, Vec<u8>)>,
-        queued_bytes: usize,
-    },
+    Dgram(DgramSock),
     Signals(Signals),
     /// A connection closed during this turn: its socket is gone, and its slot stays taken
-    /// until the turn's last step reports the close (`Core::reap`), so that no id or token
+    /// until the turn's last step reports the close (`Turn::reap`), so that no id or token
     /// seen in a turn can come to mean another connection within that turn.
     Closed,
+}
+
+/// What kind of source a key names (see [`Sources::kind`]), for routing an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Listener,
+    Conn,
+    Dgram,
+    Signals,
 }
 
 /// One slab entry: a source, its generation, and which work lists it is on.
@@ -158,14 +164,6 @@ impl Batch {
     pub(crate) fn is_simulated(&self) -> bool {
         matches!(self, Batch::Simulated(_))
     }
-
-    /// Did the precise timer's `timerfd` wake this poll?
-    pub(crate) fn timer_woke(&self) -> bool {
-        match self {
-            Batch::Real(events) => events.iter().any(|e| e.token() == PRECISE_TIMER),
-            Batch::Simulated(_) => false,
-        }
-    }
 }
 
 impl Sources {
@@ -209,30 +207,37 @@ impl Sources {
     }
 
     /// Wait up to `timeout` for events and lend them out. `EINTR` is a poll with no events.
-    /// Returns the batch and how many socket events it holds.
-    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<(Batch, usize)> {
+    /// Returns the batch, how many socket events it holds, and whether the precise timer's
+    /// `timerfd` woke the poll.
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> io::Result<(Batch, usize, bool)> {
         if let Some(net) = &self.net {
             let mut ready = self.ready.take().unwrap_or_default();
             net.poll(&mut ready, timeout);
             let n = ready.len();
-            return Ok((Batch::Simulated(ready), n));
+            return Ok((Batch::Simulated(ready), n, false));
         }
         let mut events = match self.events.take() {
             Some(events) => events,
             None => Events::with_capacity(1024),
         };
-        let n = match self.poll.poll(&mut events, timeout) {
-            Ok(()) => events.iter().filter(|e| e.token() != PRECISE_TIMER).count(),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                events.clear();
-                0
+        let (mut n, mut woke) = (0, false);
+        match self.poll.poll(&mut events, timeout) {
+            Ok(()) => {
+                for e in events.iter() {
+                    if e.token() == PRECISE_TIMER {
+                        woke = true;
+                    } else {
+                        n += 1;
+                    }
+                }
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => events.clear(),
             Err(e) => {
                 self.events = Some(events);
                 return Err(e);
             }
-        };
-        Ok((Batch::Real(events), n))
+        }
+        Ok((Batch::Real(events), n, woke))
     }
 
     /// Take back the events lent by [`poll`](Sources::poll), for the next poll to reuse.
@@ -274,7 +279,7 @@ impl Sources {
         let r = self.poll.registry();
         let shared = match &source {
             Source::Listener { sock, .. } if exclusive => sock.sock_ref().ok(),
-            Source::Dgram { sock, .. } if exclusive => sock.sock_ref().ok(),
+            Source::Dgram(d) if exclusive => d.sock().sock_ref().ok(),
             _ => None,
         };
         let exclusive = shared.is_some();
@@ -285,7 +290,7 @@ impl Sources {
             match &mut source {
                 Source::Listener { sock, .. } => r.register(sock, token, interest)?,
                 Source::Conn { sock, .. } => r.register(sock, token, interest)?,
-                Source::Dgram { sock, .. } => r.register(sock, token, interest)?,
+                Source::Dgram(d) => r.register(d.sock_mut(), token, interest)?,
                 Source::Signals(s) => r.register(&mut SourceFd(&s.as_raw_fd()), token, interest)?,
                 Source::Closed => {}
             }
@@ -343,6 +348,34 @@ impl Sources {
         }
     }
 
+    /// The kind of the live source `key` names; `None` if it is stale or closed.
+    #[inline]
+    pub(crate) fn kind(&self, key: Key) -> Option<Kind> {
+        match self.get(key)? {
+            Source::Listener { .. } => Some(Kind::Listener),
+            Source::Conn { .. } => Some(Kind::Conn),
+            Source::Dgram(_) => Some(Kind::Dgram),
+            Source::Signals(_) => Some(Kind::Signals),
+            Source::Closed => None,
+        }
+    }
+
+    /// The datagram socket `key` names, if it is one.
+    pub(crate) fn dgram_mut(&mut self, key: Key) -> Option<&mut DgramSock> {
+        match self.get_mut(key) {
+            Some(Source::Dgram(d)) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The signal source `key` names, if it is one.
+    pub(crate) fn signals_mut(&mut self, key: Key) -> Option<&mut Signals> {
+        match self.get_mut(key) {
+            Some(Source::Signals(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The source at `key`, if `key` is current.
     pub(crate) fn get(&self, key: Key) -> Option<&Source> {
         match self.slab.get(key.index as usize) {
@@ -392,7 +425,7 @@ impl Sources {
         if entry.shared {
             let fd = match &source {
                 Source::Listener { sock, .. } => sock.sock_ref().ok(),
-                Source::Dgram { sock, .. } => sock.sock_ref().ok(),
+                Source::Dgram(d) => d.sock().sock_ref().ok(),
                 _ => None,
             };
             if let Some(fd) = fd {
@@ -444,7 +477,7 @@ fn deregister(r: &Registry, source: &mut Source) {
     let result = match source {
         Source::Listener { sock, .. } => r.deregister(sock),
         Source::Conn { sock, .. } => r.deregister(sock),
-        Source::Dgram { sock, .. } => r.deregister(sock),
+        Source::Dgram(d) => r.deregister(d.sock_mut()),
         Source::Signals(s) => r.deregister(&mut SourceFd(&s.as_raw_fd())),
         Source::Closed => Ok(()),
     };

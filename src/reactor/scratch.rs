@@ -8,9 +8,11 @@
 //! lent (taken out) for the length of one call and given back after, so that the handler can
 //! be called while the bytes are borrowed.
 
+use std::io;
 use std::os::fd::OwnedFd;
 
 use super::registry::Key;
+use crate::addr::PeerAddr;
 use crate::sys::{RecvBatch, SendBatch};
 
 /// The largest UDP payload (65535 - 8 byte UDP header - 20 byte IPv4 header), rounded up to a
@@ -19,6 +21,9 @@ pub(crate) const DGRAM_BUF: usize = 65536;
 
 /// Datagrams taken per `recvmmsg`.
 pub(crate) const BATCH: usize = 16;
+
+/// The largest UDP payload over IPv4.
+const MAX_UDP: usize = 65_507;
 
 /// The reactor's scratch space (see the module docs).
 #[derive(Debug, Default)]
@@ -91,9 +96,26 @@ impl Scratch {
         self.batching == Some(key)
     }
 
-    /// Gather a reply of the batch being handled.
-    pub(crate) fn gather(&mut self, to: std::net::SocketAddr, data: &[u8]) {
+    /// Gather a reply of the batch being handled, to be sent with the others; refused if it
+    /// cannot go out on an IP socket.
+    pub(crate) fn gather(&mut self, data: &[u8], peer: &PeerAddr) -> io::Result<()> {
+        let Some(to) = peer.inet() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an IP socket cannot send to a Unix address",
+            ));
+        };
+        if data.len() > MAX_UDP {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a {}-byte datagram: at most {MAX_UDP} fit in one",
+                    data.len()
+                ),
+            ));
+        }
         self.send_batch.push(to, data);
+        Ok(())
     }
 
     /// Lend the gathered replies (empty if there are none); give the arrays back with

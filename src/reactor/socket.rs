@@ -1,190 +1,25 @@
-//! Sockets of every family the reactor serves: TCP and UDP (IPv4, IPv6), and Unix stream,
-//! datagram and seqpacket sockets.
+//! Listening and datagram sockets of every family the reactor serves: TCP and UDP (IPv4,
+//! IPv6), Unix stream, datagram and seqpacket sockets (connections are `stream.rs`'s).
 //!
-//! The reactor's read, write, accept and receive loops are the same for every family; these
-//! enums put the IP and Unix sockets behind one face so that the loops are written once. Each
-//! method here is one syscall (through mio, socket2 or `sys`), with no decision in it.
+//! The reactor's accept and receive loops are the same for every family; these enums put the
+//! IP and Unix sockets behind one face so that the loops are written once. Each method here
+//! is one syscall (through mio, socket2 or `sys`), with no decision in it.
 
-use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
+use std::io;
 use std::path::PathBuf;
 
+use super::stream::{in_memory, Stream};
 use crate::addr::unmap;
-use crate::addr::{unix_addr, PeerAddr};
-use crate::memnet::{MemListener, MemStream};
+use crate::addr::{unix_addr, PeerAddr, UnixAddr};
+use crate::memnet::MemListener;
+use crate::sys::{self, ListenOptions, UnixListenOptions};
 
 use std::os::fd::{AsFd, AsRawFd};
 
 use mio::event::Source;
-use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+use mio::net::{TcpListener, UdpSocket, UnixDatagram, UnixListener};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
-
-/// A connected (or connecting) stream socket.
-#[derive(Debug)]
-pub(crate) enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-    /// A Unix `SOCK_SEQPACKET` connection: reliable and ordered like a stream, but made of
-    /// records, each read and written whole (mio has no type for it; the reactor registers
-    /// its descriptor directly).
-    Seqpacket(socket2::Socket),
-    /// The server end of a connection in the simulation's in-memory network.
-    Mem(MemStream),
-}
-
-impl Stream {
-    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.shutdown(how),
-            Stream::Unix(s) => s.shutdown(how),
-            Stream::Seqpacket(s) => s.shutdown(how),
-            Stream::Mem(s) => s.shutdown_write(),
-        }
-    }
-
-    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
-        match self {
-            Stream::Tcp(s) => s.take_error(),
-            Stream::Unix(s) => s.take_error(),
-            Stream::Seqpacket(s) => s.take_error(),
-            Stream::Mem(_) => Ok(None),
-        }
-    }
-
-    pub(crate) fn peer_addr(&self) -> io::Result<PeerAddr> {
-        match self {
-            Stream::Tcp(s) => s.peer_addr().map(|a| PeerAddr::Inet(unmap(a))),
-            Stream::Unix(s) => s.peer_addr().map(PeerAddr::Unix),
-            Stream::Seqpacket(s) => unix_addr(s.peer_addr()?),
-            Stream::Mem(s) => Ok(PeerAddr::Inet(s.peer_addr())),
-        }
-    }
-
-    pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
-        match self {
-            Stream::Tcp(s) => s.local_addr().map(|a| PeerAddr::Inet(unmap(a))),
-            Stream::Unix(s) => s.local_addr().map(PeerAddr::Unix),
-            Stream::Seqpacket(s) => unix_addr(s.local_addr()?),
-            Stream::Mem(_) => Ok(PeerAddr::Inet(([127, 0, 0, 1], 0).into())),
-        }
-    }
-
-    /// Turn Nagle's algorithm off (TCP only; a Unix socket has none).
-    pub(crate) fn set_nodelay(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.set_nodelay(true),
-            Stream::Unix(_) | Stream::Seqpacket(_) | Stream::Mem(_) => Ok(()),
-        }
-    }
-
-    /// Can this connection carry descriptors (a Unix stream or seqpacket connection)?
-    pub(crate) fn passes_fds(&self) -> bool {
-        matches!(self, Stream::Unix(_) | Stream::Seqpacket(_))
-    }
-
-    /// Read like `read`, keeping descriptors that came with the bytes in `fds` (Unix
-    /// connections; others read plainly). `cmsg` is scratch space for the control data,
-    /// made on the first Unix read.
-    pub(crate) fn read_fds(
-        &mut self,
-        buf: &mut [u8],
-        cmsg: &mut Vec<u8>,
-        fds: &mut Vec<std::os::fd::OwnedFd>,
-    ) -> io::Result<usize> {
-        // TCP first: the common case, one match.
-        if let Stream::Tcp(s) = self {
-            return crate::sys::direct::recv(s.as_fd(), buf);
-        }
-        if !self.passes_fds() {
-            return self.read(buf);
-        }
-        if cmsg.is_empty() {
-            *cmsg = crate::sys::fds_buffer();
-            cmsg.resize(cmsg.capacity(), 0);
-        }
-        match self {
-            Stream::Unix(s) => crate::sys::recv_with_fds(s, buf, cmsg, fds),
-            Stream::Seqpacket(s) => crate::sys::recv_with_fds(s, buf, cmsg, fds),
-            _ => self.read(buf),
-        }
-    }
-
-    /// Write `bufs` with `fds` attached (see [`crate::sys::send_with_fds`]).
-    pub(crate) fn send_with_fds(
-        &mut self,
-        bufs: &[IoSlice<'_>],
-        fds: &[std::os::fd::RawFd],
-    ) -> io::Result<usize> {
-        match self {
-            Stream::Unix(s) => crate::sys::send_with_fds(s, bufs, fds),
-            Stream::Seqpacket(s) => crate::sys::send_with_fds(s, bufs, fds),
-            _ => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "only Unix connections pass descriptors",
-            )),
-        }
-    }
-
-    /// Is this a record (seqpacket) connection?
-    pub(crate) fn is_records(&self) -> bool {
-        matches!(self, Stream::Seqpacket(_))
-    }
-
-    /// Does a read that returns fewer bytes than asked for prove the socket drained? True of
-    /// TCP: `tcp_recvmsg` copies all it has, up to the size asked, and any later byte raises
-    /// a new edge (urgent data aside, which the event reports). Not of Unix streams, whose
-    /// reads also stop short after a message carrying descriptors.
-    pub(crate) fn short_read_drains(&self) -> bool {
-        match self {
-            Stream::Tcp(_) => true,
-            Stream::Unix(_) | Stream::Seqpacket(_) => false,
-            // TCP-like, unless the simulation injects short reads.
-            Stream::Mem(s) => s.short_read_drains(),
-        }
-    }
-
-    /// The length of the next record (a peek), for a record connection; `None` otherwise.
-    pub(crate) fn next_record_len(&self) -> Option<io::Result<usize>> {
-        match self {
-            Stream::Seqpacket(s) => Some(crate::sys::next_record_len(s)),
-            _ => None,
-        }
-    }
-
-    /// After a record connection's read of 0 bytes: was that an empty record (the connection
-    /// goes on) or the end of the stream? At the end, every later peek returns 0 at once;
-    /// after an empty record with nothing behind it, a peek finds nothing (`WouldBlock`), and
-    /// with more behind it, a non-empty record. (Two empty records in a row read as the end:
-    /// a read cannot tell.)
-    pub(crate) fn read_empty_record(&self) -> bool {
-        match self.next_record_len() {
-            Some(Ok(0)) | None => false,
-            Some(Ok(_)) => true,
-            Some(Err(e)) => e.kind() == io::ErrorKind::WouldBlock,
-        }
-    }
-}
-
-/// The simulation's in-memory sockets have no descriptor.
-fn in_memory() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        "a simulated socket has no descriptor",
-    )
-}
-
-impl Stream {
-    /// The socket, for options (keepalive, buffer sizes, ...).
-    pub(crate) fn sock_ref(&self) -> io::Result<socket2::SockRef<'_>> {
-        match self {
-            Stream::Tcp(s) => Ok(s.into()),
-            Stream::Unix(s) => Ok(s.into()),
-            Stream::Seqpacket(s) => Ok(s.into()),
-            Stream::Mem(_) => Err(in_memory()),
-        }
-    }
-}
 
 impl Listener {
     /// The socket, for options.
@@ -204,79 +39,6 @@ impl Dgram {
         match self {
             Dgram::Inet(s) => Ok(s.into()),
             Dgram::Unix { sock, .. } => Ok(sock.into()),
-        }
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => crate::sys::direct::recv(s.as_fd(), buf),
-            Stream::Unix(s) => s.read(buf),
-            Stream::Seqpacket(s) => (&*s).read(buf),
-            Stream::Mem(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => crate::sys::direct::send(s.as_fd(), buf),
-            Stream::Unix(s) => s.write(buf),
-            Stream::Seqpacket(s) => (&*s).write(buf),
-            Stream::Mem(s) => s.write_vectored(&[IoSlice::new(buf)]),
-        }
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write_vectored(bufs),
-            Stream::Unix(s) => s.write_vectored(bufs),
-            Stream::Seqpacket(s) => (&*s).write_vectored(bufs),
-            Stream::Mem(s) => s.write_vectored(bufs),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Source for Stream {
-    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.register(r, t, i),
-            Stream::Unix(s) => s.register(r, t, i),
-            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).register(r, t, i),
-            Stream::Mem(s) => {
-                s.register(t);
-                Ok(())
-            }
-        }
-    }
-
-    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.reregister(r, t, i),
-            Stream::Unix(s) => s.reregister(r, t, i),
-            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).reregister(r, t, i),
-            Stream::Mem(s) => {
-                s.register(t);
-                Ok(())
-            }
-        }
-    }
-
-    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.deregister(r),
-            Stream::Unix(s) => s.deregister(r),
-            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).deregister(r),
-            Stream::Mem(s) => {
-                s.deregister();
-                Ok(())
-            }
         }
     }
 }
@@ -312,7 +74,7 @@ pub(crate) struct UnixFile {
 impl UnixFile {
     /// Record the socket file just bound at `addr`; `None` for an abstract name, which is
     /// no file.
-    pub(crate) fn new(addr: &crate::addr::UnixAddr) -> Option<UnixFile> {
+    pub(crate) fn new(addr: &UnixAddr) -> Option<UnixFile> {
         addr.as_path().map(UnixFile::at)
     }
 
@@ -350,6 +112,34 @@ impl Drop for UnixFile {
 }
 
 impl Listener {
+    /// A TCP listener on `addr`, configured by `opts`.
+    pub(crate) fn tcp(addr: std::net::SocketAddr, opts: &ListenOptions) -> io::Result<Listener> {
+        Ok(Listener::Tcp(TcpListener::from_std(sys::tcp_listener(
+            addr, opts,
+        )?)))
+    }
+
+    /// A TCP listener made elsewhere (made non-blocking here).
+    pub(crate) fn from_std(sock: std::net::TcpListener) -> io::Result<Listener> {
+        sock.set_nonblocking(true)?;
+        Ok(Listener::Tcp(TcpListener::from_std(sock)))
+    }
+
+    /// A Unix stream listener bound to `addr`; its socket file is removed when it goes, even
+    /// on error from here on.
+    pub(crate) fn unix(addr: &UnixAddr, opts: &UnixListenOptions) -> io::Result<Listener> {
+        let sock = UnixListener::from_std(sys::unix_listener(&addr.to_sockaddr()?, opts)?);
+        let _file = UnixFile::new(addr);
+        Ok(Listener::Unix { sock, _file })
+    }
+
+    /// A Unix seqpacket listener bound to `addr`.
+    pub(crate) fn seqpacket(addr: &UnixAddr, opts: &UnixListenOptions) -> io::Result<Listener> {
+        let sock = sys::unix_seqpacket_listener(&addr.to_sockaddr()?, opts)?;
+        let _file = UnixFile::new(addr);
+        Ok(Listener::Seqpacket { sock, _file })
+    }
+
     pub(crate) fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
         match self {
             Listener::Tcp(l) => l
@@ -441,6 +231,33 @@ fn unreachable_peer(msg: &'static str) -> io::Error {
 }
 
 impl Dgram {
+    /// A UDP socket bound to `addr`, configured by `opts`.
+    pub(crate) fn udp(addr: std::net::SocketAddr, opts: &ListenOptions) -> io::Result<Dgram> {
+        Dgram::from_std_udp(sys::udp_socket(addr, opts)?)
+    }
+
+    /// A UDP (or ICMP) socket made elsewhere (made non-blocking here).
+    pub(crate) fn from_std_udp(sock: std::net::UdpSocket) -> io::Result<Dgram> {
+        sock.set_nonblocking(true)?;
+        Ok(Dgram::Inet(UdpSocket::from_std(sock)))
+    }
+
+    /// A Unix datagram socket bound to `addr`.
+    pub(crate) fn unix(addr: &UnixAddr, opts: &UnixListenOptions) -> io::Result<Dgram> {
+        let sock = UnixDatagram::from_std(sys::unix_datagram(&addr.to_sockaddr()?, opts)?);
+        let _file = UnixFile::new(addr);
+        Ok(Dgram::Unix { sock, _file })
+    }
+
+    /// A Unix datagram socket made elsewhere (made non-blocking here).
+    pub(crate) fn from_std_unix(sock: std::os::unix::net::UnixDatagram) -> io::Result<Dgram> {
+        sock.set_nonblocking(true)?;
+        Ok(Dgram::Unix {
+            sock: UnixDatagram::from_std(sock),
+            _file: None,
+        })
+    }
+
     /// The size of the next datagram (a peek), where it can exceed the receive buffer (Unix
     /// datagrams, up to the sender's `SO_SNDBUF`); `None` for UDP, whose 64 KiB always fit.
     pub(crate) fn next_len(&self) -> Option<io::Result<usize>> {

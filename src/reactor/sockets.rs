@@ -2,16 +2,18 @@
 //! connections of every family, closing them, and reaching their addresses and options.
 //!
 //! Each method checks nothing itself: it asks `sys` (or socket2) for a configured socket and
-//! hands it to the core, which registers it with the poller (`open.rs`).
+//! hands it to the core, which registers it with the poll (`core/lifecycle.rs`).
 
 use std::io;
 use std::net::SocketAddr;
 
 use super::context::Context;
 use super::ids::{ConnId, DgramId, ListenerId};
+use super::socket::{Dgram, Listener};
+use super::stream::Stream;
 use crate::addr::PeerAddr;
 use crate::addr::UnixAddr;
-use crate::error::stale;
+use crate::conn::Opened;
 use crate::sys::{ListenOptions, Signals, UnixListenOptions};
 
 impl Context<'_> {
@@ -21,8 +23,8 @@ impl Context<'_> {
     ///
     /// Any error of `socket`, `setsockopt`, `bind` or `listen`, for example `AddrInUse` or `PermissionDenied` (a port below 1024 without privilege).
     pub fn listen(&mut self, addr: SocketAddr) -> io::Result<ListenerId> {
-        let opts = self.core.config.listen;
-        self.core.listen(addr, &opts)
+        let opts = self.core.config().listen;
+        self.core.add_listener(Listener::tcp(addr, &opts)?)
     }
 
     /// Listen on `addr` with `opts`.
@@ -35,7 +37,7 @@ impl Context<'_> {
         addr: SocketAddr,
         opts: &ListenOptions,
     ) -> io::Result<ListenerId> {
-        self.core.listen(addr, opts)
+        self.core.add_listener(Listener::tcp(addr, opts)?)
     }
 
     /// Take over a listener made elsewhere (it is made non-blocking).
@@ -44,7 +46,7 @@ impl Context<'_> {
     ///
     /// If it cannot be made non-blocking or registered.
     pub fn add_listener(&mut self, listener: std::net::TcpListener) -> io::Result<ListenerId> {
-        self.core.add_listener(listener)
+        self.core.add_listener(Listener::from_std(listener)?)
     }
 
     /// Serve a listening socket that other reactors serve too, each through its own clone of
@@ -81,8 +83,8 @@ impl Context<'_> {
     ///
     /// Any error of `socket`, `setsockopt` or `bind`, for example `AddrInUse`.
     pub fn bind_udp(&mut self, addr: SocketAddr) -> io::Result<DgramId> {
-        let opts = self.core.config.listen;
-        self.core.bind_udp(addr, &opts)
+        let opts = self.core.config().listen;
+        self.core.add_dgram(Dgram::udp(addr, &opts)?)
     }
 
     /// Bind a UDP socket to `addr` with `opts`: for example `only_v6: false` on `[::]` for
@@ -93,7 +95,7 @@ impl Context<'_> {
     ///
     /// Any error of `socket`, `setsockopt` or `bind`, for example `AddrInUse`.
     pub fn bind_udp_with(&mut self, addr: SocketAddr, opts: &ListenOptions) -> io::Result<DgramId> {
-        self.core.bind_udp(addr, opts)
+        self.core.add_dgram(Dgram::udp(addr, opts)?)
     }
 
     /// Bind a Unix datagram socket to `addr`, a file (mode and stale files as for
@@ -109,7 +111,7 @@ impl Context<'_> {
         addr: impl Into<UnixAddr>,
         opts: &UnixListenOptions,
     ) -> io::Result<DgramId> {
-        self.core.bind_unix_dgram(&addr.into(), opts)
+        self.core.add_dgram(Dgram::unix(&addr.into(), opts)?)
     }
 
     /// Take over a UDP socket made elsewhere (it is made non-blocking).
@@ -118,7 +120,7 @@ impl Context<'_> {
     ///
     /// If it cannot be made non-blocking or registered.
     pub fn add_udp(&mut self, socket: std::net::UdpSocket) -> io::Result<DgramId> {
-        self.core.add_udp(socket)
+        self.core.add_dgram(Dgram::from_std_udp(socket)?)
     }
 
     /// Start a non-blocking TCP connect to `addr`. [`Handler::on_connect`] follows when it is
@@ -133,7 +135,8 @@ impl Context<'_> {
     /// [`Handler::on_connect`]: super::Handler::on_connect
     /// [`Handler::on_close`]: super::Handler::on_close
     pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
-        self.core.connect(addr)
+        self.core
+            .add_conn(Stream::connect(addr)?, Opened::Connecting)
     }
 
     /// Deliver SIGINT/SIGTERM-style signals through the reactor (see [`Signals`]).
@@ -214,7 +217,7 @@ impl Context<'_> {
         addr: impl Into<UnixAddr>,
         opts: &UnixListenOptions,
     ) -> io::Result<ListenerId> {
-        self.core.listen_unix(&addr.into(), opts)
+        self.core.add_listener(Listener::unix(&addr.into(), opts)?)
     }
 
     /// Listen on a Unix `SOCK_SEQPACKET` socket at `addr` (a file or an abstract name). Its connections are made of
@@ -231,7 +234,8 @@ impl Context<'_> {
         addr: impl Into<UnixAddr>,
         opts: &UnixListenOptions,
     ) -> io::Result<ListenerId> {
-        self.core.listen_seqpacket(&addr.into(), opts)
+        self.core
+            .add_listener(Listener::seqpacket(&addr.into(), opts)?)
     }
 
     /// Connect a record (seqpacket) connection to `addr` (see
@@ -241,7 +245,8 @@ impl Context<'_> {
     ///
     /// Any error of `socket` or `connect`: `ConnectionRefused` when nothing listens there, `WouldBlock` when the listener's backlog is full (the socket is then *not* connected; try again later).
     pub fn connect_seqpacket(&mut self, addr: impl Into<UnixAddr>) -> io::Result<ConnId> {
-        self.core.connect_seqpacket(&addr.into())
+        self.core
+            .add_conn(Stream::connect_seqpacket(&addr.into())?, Opened::Connecting)
     }
 
     /// Start a TCP connect to `addr` from the local address `local` (port 0: any), as
@@ -251,7 +256,8 @@ impl Context<'_> {
     ///
     /// Any error of `socket`, `bind` (`AddrInUse`, `AddrNotAvailable`) or `connect` other than "in progress".
     pub fn connect_from(&mut self, local: SocketAddr, addr: SocketAddr) -> io::Result<ConnId> {
-        self.core.connect_from(local, addr)
+        self.core
+            .add_conn(Stream::connect_from(local, addr)?, Opened::Connecting)
     }
 
     /// Start a connect to the Unix stream socket at `addr`, a file or an abstract name (see
@@ -262,7 +268,8 @@ impl Context<'_> {
     /// If the socket cannot be made or registered, or nothing listens at `path` (Unix
     /// connects usually complete or fail at once).
     pub fn connect_unix(&mut self, addr: impl Into<UnixAddr>) -> io::Result<ConnId> {
-        self.core.connect_unix(&addr.into())
+        self.core
+            .add_conn(Stream::connect_unix(&addr.into())?, Opened::Connecting)
     }
 
     /// Serve a connected Unix stream socket made elsewhere, such as one end of
@@ -277,7 +284,8 @@ impl Context<'_> {
         &mut self,
         socket: std::os::unix::net::UnixStream,
     ) -> io::Result<ConnId> {
-        self.core.add_unix_stream(socket)
+        self.core
+            .add_conn(Stream::from_std_unix(socket)?, Opened::Connecting)
     }
 
     /// Serve a connected Unix seqpacket socket made elsewhere (one end of
@@ -288,7 +296,8 @@ impl Context<'_> {
     ///
     /// If it cannot be made non-blocking or registered.
     pub fn add_seqpacket(&mut self, socket: socket2::Socket) -> io::Result<ConnId> {
-        self.core.add_seqpacket(socket)
+        self.core
+            .add_conn(Stream::from_seqpacket(socket)?, Opened::Connecting)
     }
 
     /// Serve a Unix datagram socket made elsewhere, bound or not (one end of
@@ -304,7 +313,7 @@ impl Context<'_> {
         &mut self,
         socket: std::os::unix::net::UnixDatagram,
     ) -> io::Result<DgramId> {
-        self.core.add_unix_dgram(socket)
+        self.core.add_dgram(Dgram::from_std_unix(socket)?)
     }
 
     /// The credentials of the process at the other end of a Unix connection
@@ -326,10 +335,7 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `conn` is stale or not connected yet.
     pub fn peer_addr(&self, conn: ConnId) -> io::Result<PeerAddr> {
-        match self.core.sources.conn(conn.0) {
-            Some((sock, _)) => sock.peer_addr(),
-            None => Err(stale()),
-        }
+        self.core.peer_addr(conn.0)
     }
 
     /// `conn`'s socket, to read or set options that netloop does not set itself

@@ -1,24 +1,281 @@
-//! Stream connections' I/O: read until drained and hand the bytes to the handler, queue the
-//! handler's output (written at once when nothing is queued ahead of it), write queued output
-//! with one vectored write at the end of the turn, finish an outgoing connect.
+//! Stream connections (TCP, Unix stream, Unix seqpacket): the [`Stream`] socket, and the
+//! steps that carry out its connection's decisions.
 //!
-//! Every decision is the connection's (`crate::conn`): this room asks it what to do, makes
-//! the syscall, tells it what happened, and does what it answers.
+//! A step asks the connection (`crate::conn::Conn`) what to do, makes the syscall, and tells
+//! the connection what happened: [`Stream::read_once`] (room, `recv`, commit),
+//! [`Stream::flush`] (the queued slices, `writev`, what comes next), [`Stream::write_direct`]
+//! (a write made at once when nothing is queued ahead of it). The core (`core/`) lends each
+//! step the buffers and budgets it needs and does what the step returns; the turn (`turn.rs`)
+//! calls the handler.
 
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::Instant;
 
-use super::core::Core;
-use super::handler::Handler;
-use super::ids::ConnId;
-use super::registry::Key;
-use crate::buf::{BufPool, WriteQueue, MAX_IOVECS};
-use crate::conn::{FlushStep, Input, InputStep, NoRoom, Queued, ReadMode};
-use crate::error::{stale, CloseReason};
+use log::{log_enabled, Level};
+use mio::event::Source;
+use mio::net::{TcpStream, UnixStream};
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
 
-impl Core {
-    /// Read until `WouldBlock`, the read budget, or (TCP, unless `hup`) a short read.
+use super::fds::{FdsOut, SendFds};
+use crate::addr::{unix_addr, unmap, PeerAddr, UnixAddr};
+use crate::buf::{BufPool, MAX_IOVECS};
+use crate::conn::{Budget, Conn, Flushed, Input, InputStep, NoRoom, ReadMode};
+use crate::error::CloseReason;
+use crate::memnet::MemStream;
+use crate::sys;
+
+/// What [`Stream::read_once`] lends the read besides the connection.
+pub(crate) struct ReadSpace<'a> {
+    pub(crate) pool: &'a mut BufPool,
+    pub(crate) budget: &'a mut Budget,
+    /// `Config::max_read_buffer`.
+    pub(crate) limit: usize,
+    /// Scratch space for control data (descriptors), and the descriptors received.
+    pub(crate) cmsg: &'a mut Vec<u8>,
+    pub(crate) fds_in: &'a mut Vec<OwnedFd>,
+}
+
+/// What one read did (see [`Stream::read_once`]).
+pub(crate) enum ReadOnce {
+    /// No read was made and none should be: the connection takes no input now.
+    Stop,
+    /// Over the input budget: the bytes wait in the kernel until the budget admits this
+    /// connection again.
+    WaitForBudget,
+    /// A read was made (or failed); the connection judged it.
+    Read {
+        step: InputStep,
+        /// Bytes read.
+        got: usize,
+        /// What the read costs the turn's read budget.
+        cost: usize,
+        /// The read proved the socket drained: no need to read again until the next event.
+        drained: bool,
+    },
+}
+
+/// A connected (or connecting) stream socket.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    /// A Unix `SOCK_SEQPACKET` connection: reliable and ordered like a stream, but made of
+    /// records, each read and written whole (mio has no type for it; the reactor registers
+    /// its descriptor directly).
+    Seqpacket(socket2::Socket),
+    /// The server end of a connection in the simulation's in-memory network.
+    Mem(MemStream),
+}
+
+impl Stream {
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
+            Stream::Seqpacket(s) => s.shutdown(how),
+            Stream::Mem(s) => s.shutdown_write(),
+        }
+    }
+
+    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            Stream::Tcp(s) => s.take_error(),
+            Stream::Unix(s) => s.take_error(),
+            Stream::Seqpacket(s) => s.take_error(),
+            Stream::Mem(_) => Ok(None),
+        }
+    }
+
+    pub(crate) fn peer_addr(&self) -> io::Result<PeerAddr> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().map(|a| PeerAddr::Inet(unmap(a))),
+            Stream::Unix(s) => s.peer_addr().map(PeerAddr::Unix),
+            Stream::Seqpacket(s) => unix_addr(s.peer_addr()?),
+            Stream::Mem(s) => Ok(PeerAddr::Inet(s.peer_addr())),
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<PeerAddr> {
+        match self {
+            Stream::Tcp(s) => s.local_addr().map(|a| PeerAddr::Inet(unmap(a))),
+            Stream::Unix(s) => s.local_addr().map(PeerAddr::Unix),
+            Stream::Seqpacket(s) => unix_addr(s.local_addr()?),
+            Stream::Mem(_) => Ok(PeerAddr::Inet(([127, 0, 0, 1], 0).into())),
+        }
+    }
+
+    /// Turn Nagle's algorithm off (TCP only; a Unix socket has none).
+    pub(crate) fn set_nodelay(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nodelay(true),
+            Stream::Unix(_) | Stream::Seqpacket(_) | Stream::Mem(_) => Ok(()),
+        }
+    }
+
+    /// Can this connection carry descriptors (a Unix stream or seqpacket connection)?
+    pub(crate) fn passes_fds(&self) -> bool {
+        matches!(self, Stream::Unix(_) | Stream::Seqpacket(_))
+    }
+
+    /// Read like `read`, keeping descriptors that came with the bytes in `fds` (Unix
+    /// connections; others read plainly). `cmsg` is scratch space for the control data,
+    /// made on the first Unix read.
+    pub(crate) fn read_fds(
+        &mut self,
+        buf: &mut [u8],
+        cmsg: &mut Vec<u8>,
+        fds: &mut Vec<std::os::fd::OwnedFd>,
+    ) -> io::Result<usize> {
+        // TCP first: the common case, one match.
+        if let Stream::Tcp(s) = self {
+            return crate::sys::direct::recv(s.as_fd(), buf);
+        }
+        if !self.passes_fds() {
+            return self.read(buf);
+        }
+        if cmsg.is_empty() {
+            *cmsg = crate::sys::fds_buffer();
+            cmsg.resize(cmsg.capacity(), 0);
+        }
+        match self {
+            Stream::Unix(s) => crate::sys::recv_with_fds(s, buf, cmsg, fds),
+            Stream::Seqpacket(s) => crate::sys::recv_with_fds(s, buf, cmsg, fds),
+            _ => self.read(buf),
+        }
+    }
+
+    /// Is this a record (seqpacket) connection?
+    pub(crate) fn is_records(&self) -> bool {
+        matches!(self, Stream::Seqpacket(_))
+    }
+
+    /// Does a read that returns fewer bytes than asked for prove the socket drained? True of
+    /// TCP: `tcp_recvmsg` copies all it has, up to the size asked, and any later byte raises
+    /// a new edge (urgent data aside, which the event reports). Not of Unix streams, whose
+    /// reads also stop short after a message carrying descriptors.
+    pub(crate) fn short_read_drains(&self) -> bool {
+        match self {
+            Stream::Tcp(_) => true,
+            Stream::Unix(_) | Stream::Seqpacket(_) => false,
+            // TCP-like, unless the simulation injects short reads.
+            Stream::Mem(s) => s.short_read_drains(),
+        }
+    }
+
+    /// The length of the next record (a peek), for a record connection; `None` otherwise.
+    pub(crate) fn next_record_len(&self) -> Option<io::Result<usize>> {
+        match self {
+            Stream::Seqpacket(s) => Some(crate::sys::next_record_len(s)),
+            _ => None,
+        }
+    }
+
+    /// After a record connection's read of 0 bytes: was that an empty record (the connection
+    /// goes on) or the end of the stream? At the end, every later peek returns 0 at once;
+    /// after an empty record with nothing behind it, a peek finds nothing (`WouldBlock`), and
+    /// with more behind it, a non-empty record. (Two empty records in a row read as the end:
+    /// a read cannot tell.)
+    pub(crate) fn read_empty_record(&self) -> bool {
+        match self.next_record_len() {
+            Some(Ok(0)) | None => false,
+            Some(Ok(_)) => true,
+            Some(Err(e)) => e.kind() == io::ErrorKind::WouldBlock,
+        }
+    }
+}
+
+impl Stream {
+    /// A TCP connection to `addr`, under way.
+    pub(crate) fn connect(addr: SocketAddr) -> io::Result<Stream> {
+        Ok(Stream::Tcp(TcpStream::connect(addr)?))
+    }
+
+    /// A TCP connection to `addr` from the local address `local`, under way.
+    pub(crate) fn connect_from(local: SocketAddr, addr: SocketAddr) -> io::Result<Stream> {
+        Ok(Stream::Tcp(TcpStream::from_std(sys::tcp_connect_from(
+            local, addr,
+        )?)))
+    }
+
+    /// A Unix stream connection to `addr`.
+    pub(crate) fn connect_unix(addr: &UnixAddr) -> io::Result<Stream> {
+        let sock = sys::unix_connect(&addr.to_sockaddr()?)?;
+        Ok(Stream::Unix(UnixStream::from_std(sock)))
+    }
+
+    /// A Unix seqpacket connection to `addr` (connected already: a Unix connect does not go
+    /// on in the background; `on_connect` still comes first, with the writable event).
+    pub(crate) fn connect_seqpacket(addr: &UnixAddr) -> io::Result<Stream> {
+        Ok(Stream::Seqpacket(sys::unix_seqpacket_connect(
+            &addr.to_sockaddr()?,
+        )?))
+    }
+
+    /// A connected Unix stream made elsewhere (made non-blocking here).
+    pub(crate) fn from_std_unix(sock: std::os::unix::net::UnixStream) -> io::Result<Stream> {
+        sock.set_nonblocking(true)?;
+        Ok(Stream::Unix(UnixStream::from_std(sock)))
+    }
+
+    /// A connected Unix seqpacket socket made elsewhere (made non-blocking here).
+    pub(crate) fn from_seqpacket(sock: socket2::Socket) -> io::Result<Stream> {
+        sock.set_nonblocking(true)?;
+        Ok(Stream::Seqpacket(sock))
+    }
+
+    /// Our own duplicates (close-on-exec) of `fds`, to be sent with the first byte of
+    /// `data` on this connection. Made before anything is queued: if this fails (`EMFILE`)
+    /// or the queue refuses the bytes, the caller's descriptors are untouched.
+    pub(crate) fn dup_fds_for(
+        &self,
+        data: &[u8],
+        fds: &[BorrowedFd<'_>],
+    ) -> io::Result<Vec<OwnedFd>> {
+        let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
+        if data.is_empty() {
+            return Err(invalid(
+                "descriptors must travel with at least one byte".into(),
+            ));
+        }
+        if fds.len() > sys::MAX_FDS {
+            return Err(invalid(format!(
+                "{} descriptors in one write: at most {}",
+                fds.len(),
+                sys::MAX_FDS
+            )));
+        }
+        if !self.passes_fds() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "only Unix stream and seqpacket connections pass descriptors",
+            ));
+        }
+        fds.iter().map(|fd| fd.try_clone_to_owned()).collect()
+    }
+
+    /// Log the close of the connection `conn` (its id, as the handler knows it) on this
+    /// socket: at debug level for the ordinary ends, at info level for the others.
+    pub(crate) fn log_close(&self, conn: impl std::fmt::Display, reason: &CloseReason) {
+        let level = match reason {
+            CloseReason::PeerClosed | CloseReason::Local | CloseReason::Reset => Level::Debug,
+            _ => Level::Info,
+        };
+        if log_enabled!(level) {
+            let peer = match self.peer_addr() {
+                Ok(p) => p.to_string(),
+                Err(_) => "an unknown peer".to_owned(),
+            };
+            log::log!(level, "{conn} with {peer} closed: {reason}");
+        }
+    }
+
+    /// One read for `conn`: ask it for room, read, tell it what came. `hup`: the event also
+    /// reported the peer's end of file, an error or urgent data (or we cannot know), so a
+    /// short read does not prove the socket drained.
     ///
     /// Edge-triggered epoll reports readiness once per arrival, so a reader must drain the
     /// socket. On TCP, a read that returns fewer bytes than asked for has drained it, and any
@@ -27,335 +284,250 @@ impl Core {
     /// reported the peer's end of file, an error, or urgent data (`hup`): the end of file
     /// raises no event of its own, and a read stops short at the urgent mark, so those are
     /// read to the end. Unix streams always read to `WouldBlock`.
-    pub(crate) fn read_conn<H: Handler>(&mut self, h: &mut H, key: Key, hup: bool) {
-        let mut budget = self.config.read_budget;
-        let limit = self.config.max_read_buffer;
-        loop {
-            let now = self.now;
-            let Some((sock, conn)) = self.sources.conn_mut(key) else {
-                return;
-            };
-            let mode = conn.read_mode();
-            if mode == ReadMode::Ignore {
-                return;
+    #[inline(always)]
+    pub(crate) fn read_once(
+        &mut self,
+        conn: &mut Conn,
+        now: Instant,
+        hup: bool,
+        space: ReadSpace<'_>,
+    ) -> ReadOnce {
+        let mode = conn.read_mode();
+        if mode == ReadMode::Ignore {
+            return ReadOnce::Stop;
+        }
+        // A record connection reads one whole record at a time: learn its size first.
+        let peek = if mode == ReadMode::Deliver {
+            self.next_record_len()
+        } else {
+            None
+        };
+        let record = match peek {
+            None => None,
+            Some(Ok(len)) => Some(len),
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                conn.on_input(now, Input::WouldBlock, space.pool, space.budget);
+                return ReadOnce::Stop;
             }
-            if budget == 0 {
-                // More input may be waiting, but others get their turn first.
-                return self.queue_read(key);
-            }
-            let deliver = mode == ReadMode::Deliver;
-            // A record connection reads one whole record at a time: learn its size first.
-            let peek = if deliver {
-                sock.next_record_len()
-            } else {
-                None
-            };
-            let record = match peek {
-                None => None,
-                Some(Ok(len)) => Some(len),
-                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let budget = self.admission.budget();
-                    conn.on_input(now, Input::WouldBlock, &mut self.pool, budget);
-                    return;
-                }
-                Some(Err(e)) => return self.close_now(key, CloseReason::from_io(e)),
-            };
-            let room = match conn.input_room(&mut self.pool, limit, record, self.admission.budget())
-            {
-                Ok(room) => room,
-                Err(NoRoom::Close(reason)) => return self.close_now(key, reason),
-                Err(NoRoom::Wait) => {
-                    // Over the input budget: the bytes wait in the kernel, and TCP pushes
-                    // back on the sender, until the budget admits this connection again.
-                    self.wait_for_budget(key);
-                    return;
-                }
-            };
-            let asked = room.len();
-            let (cmsg, fds_in) = self.scratch.fds_space();
-            let input = match sock.read_fds(room, cmsg, fds_in) {
-                Ok(0) if sock.read_empty_record() => Input::EmptyRecord,
+            Some(Err(e)) => return ReadOnce::closed(CloseReason::from_io(e)),
+        };
+        let room = match conn.input_room(space.pool, space.limit, record, space.budget) {
+            Ok(room) => room,
+            Err(NoRoom::Close(reason)) => return ReadOnce::closed(reason),
+            Err(NoRoom::Wait) => return ReadOnce::WaitForBudget,
+        };
+        let asked = room.len();
+        let input = loop {
+            break match self.read_fds(&mut *room, space.cmsg, space.fds_in) {
+                Ok(0) if self.read_empty_record() => Input::EmptyRecord,
                 Ok(0) => Input::Eof,
                 Ok(n) => Input::Bytes(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Input::WouldBlock,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => Input::Failed(e),
             };
-            let got = if let Input::Bytes(n) = input { n } else { 0 };
-            self.stats.bytes_in += got as u64;
-            budget = budget.saturating_sub(conn.read_cost(got));
-            let drained = got < asked && !hup && sock.short_read_drains();
-            let step = conn.on_input(now, input, &mut self.pool, self.admission.budget());
-            if self.scratch.has_fds_in() {
-                self.hand_over_fds(h, key, &step);
-            }
-            match step {
-                InputStep::Deliver => {
-                    self.deliver(h, key, drained);
-                    if drained {
-                        return;
-                    }
-                }
-                InputStep::Discarded => {}
-                InputStep::Drained | InputStep::Wait => return,
-                InputStep::ReadClosed => {
-                    self.call(h, Some(key), |h, cx| h.on_read_closed(cx, ConnId(key)));
-                    return;
-                }
-                InputStep::Close(reason) => return self.close_now(key, reason),
-            }
+        };
+        let got = if let Input::Bytes(n) = input { n } else { 0 };
+        let cost = conn.read_cost(got);
+        let drained = got < asked && !hup && self.short_read_drains();
+        let step = conn.on_input(now, input, space.pool, space.budget);
+        ReadOnce::Read {
+            step,
+            got,
+            cost,
+            drained,
         }
     }
 
-    /// Offer `key`'s unconsumed input to the handler; if the socket is `drained`, give the
-    /// read block back afterwards unless input is left in it.
-    fn deliver<H: Handler>(&mut self, h: &mut H, key: Key, drained: bool) {
-        let Some((_, conn)) = self.sources.conn_mut(key) else {
-            return;
-        };
-        // Moved out (no copy, no allocation) so the handler can borrow the bytes while the
-        // context borrows the reactor, the connection's write queue included.
-        let mut rbuf = conn.take_input();
-        let used = self
-            .call(h, Some(key), |h, cx| {
-                h.on_data(cx, ConnId(key), rbuf.data())
-            })
-            .unwrap_or(rbuf.len());
-        match self.sources.conn_mut(key) {
-            Some((_, conn)) => {
-                let budget = self.admission.budget();
-                let restarted =
-                    conn.restore_input(self.now, rbuf, used, drained, &mut self.pool, budget);
-                if restarted {
-                    self.rearm(key);
-                }
-            }
-            // The handler closed the connection; the slot may even hold a new one now.
-            None => rbuf.clear(&mut self.pool),
-        }
-    }
-
-    /// Write as much queued output of `key` as the kernel takes, then do what the connection
-    /// says comes next.
-    pub(crate) fn flush<H: Handler>(&mut self, h: &mut H, key: Key) {
-        let now = self.now;
-        let Some((sock, conn)) = self.sources.conn_to_flush(key) else {
-            return;
-        };
-        let mut wrote = false;
+    /// Write as much of `conn`'s queued output as the kernel takes (with the descriptors of
+    /// `fds` where they go), then ask the connection what comes next. Returns the bytes
+    /// written and the connection's answer, or why the connection must close.
+    #[inline]
+    pub(crate) fn flush(
+        &mut self,
+        conn: &mut Conn,
+        now: Instant,
+        pool: &mut BufPool,
+        mut fds: Option<&mut FdsOut>,
+        (low_watermark, linger): (usize, std::time::Duration),
+    ) -> (usize, Result<Flushed, CloseReason>) {
+        let mut written = 0;
         loop {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let n = conn.output(&mut slices);
             if n == 0 {
                 break;
             }
-            // Descriptors to send are rare: one emptiness check for everyone else.
-            let pending = if self.fds_out.is_empty() {
-                None
-            } else {
-                self.fds_out.get_mut(&key)
-            };
-            let result = match pending {
-                None => sock.write_vectored(&slices[..n]),
-                Some(out) => {
-                    let r = out.write(sock, &slices[..n]);
-                    if out.is_done() {
-                        self.stats.fds_out += out.fds_sent();
-                        self.fds_out.remove(&key);
-                    }
-                    r
-                }
+            // Descriptors to send are rare: one check for everyone else.
+            let result = match fds.as_deref_mut().filter(|out| !out.is_done()) {
+                None => self.write_vectored(&slices[..n]),
+                Some(out) => out.write(self, &slices[..n]),
             };
             match result {
                 Ok(0) => {
                     let err = io::Error::from(io::ErrorKind::WriteZero);
-                    return self.close_now(key, CloseReason::Io(err));
+                    return (written, Err(CloseReason::Io(err)));
                 }
-                Ok(written) => {
-                    conn.on_written(now, written, &mut self.pool);
-                    self.stats.bytes_out += written as u64;
-                    wrote = true;
+                Ok(n) => {
+                    conn.on_written(now, n, pool);
+                    written += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return self.close_now(key, CloseReason::from_io(e)),
+                Err(e) => return (written, Err(CloseReason::from_io(e))),
             }
         }
-        let done = conn.after_flush(now, wrote, self.config.low_watermark, self.config.linger);
-        if done.read_again {
-            // Edge-triggered: input that arrived meanwhile raised no event of its own.
-            self.queue_read(key);
-            self.rearm(key);
-        }
-        match done.step {
-            FlushStep::Wait => {}
-            FlushStep::Drained => self.drained(h, key),
-            FlushStep::ShutdownWrite { drained } => {
-                if self.send_fin(key) && drained {
-                    self.drained(h, key);
-                }
-            }
-            FlushStep::Close(reason) => self.close_now(key, reason),
-            FlushStep::Linger { shutdown } => {
-                if shutdown {
-                    self.send_fin(key);
-                }
-            }
-        }
+        let done = conn.after_flush(now, written > 0, low_watermark, linger);
+        (written, Ok(done))
     }
 
-    fn drained<H: Handler>(&mut self, h: &mut H, key: Key) {
-        self.call(h, Some(key), |h, cx| h.on_drained(cx, ConnId(key)));
-    }
-
-    /// Shut the write side down (send FIN); on failure, close as the connection says.
-    fn send_fin(&mut self, key: Key) -> bool {
-        let Some((sock, conn)) = self.sources.conn_mut(key) else {
-            return false;
-        };
-        match sock.shutdown(Shutdown::Write) {
-            Ok(()) => true,
-            Err(e) => {
-                let reason = conn.on_shutdown_failed(e);
-                self.close_now(key, reason);
-                false
-            }
-        }
-    }
-
-    /// Serve a writable connection: finish its connect if one is under way, then flush.
-    pub(crate) fn conn_writable<H: Handler>(&mut self, h: &mut H, key: Key) {
-        let Some((sock, conn)) = self.sources.conn_mut(key) else {
-            return;
-        };
-        if conn.is_connecting() {
-            let result = match sock.take_error() {
-                Ok(Some(e)) | Err(e) => Err(e),
-                // Writable with no error can still be a connect that has not finished on
-                // some systems; `peer_addr` tells (mio's documented check).
-                Ok(None) => sock.peer_addr().map(|_| ()),
-            };
-            match result {
-                Ok(()) => {
-                    conn.on_connected(self.now);
-                    self.rearm(key);
-                    self.call(h, Some(key), |h, cx| h.on_connect(cx, ConnId(key)));
-                    // Input may already be waiting, and its event may have come before we
-                    // stopped connecting.
-                    self.read_conn(h, key, true);
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
-                Err(e) => return self.close_now(key, CloseReason::Io(e)),
-            }
-        } else if !conn.needs_flush() {
-            // Nothing to write: the usual case, since every event for a socket with room in
-            // its send buffer says writable, the read events included.
-            return;
-        }
-        self.flush(h, key);
-    }
-
-    /// Give the descriptors of the read just made to the handler, before their bytes, if
-    /// those bytes are going to it (`step` is `Deliver`); otherwise (input being discarded,
-    /// the connection closing) close them.
-    pub(crate) fn hand_over_fds<H: Handler>(&mut self, h: &mut H, key: Key, step: &InputStep) {
-        let fds = self.scratch.take_fds_in();
-        if matches!(step, InputStep::Deliver) {
-            self.stats.fds_in += fds.len() as u64;
-            self.call(h, Some(key), |h, cx| h.on_descriptors(cx, ConnId(key), fds));
-        } else {
-            log::debug!(
-                "{} descriptors closed unread: the connection is not taking input",
-                fds.len()
-            );
-        }
-    }
-
-    /// Queue output on `key` with `push`, which adds `len` bytes to the queue; the flush at
-    /// the end of the turn writes it.
-    pub(crate) fn queue_output(
-        &mut self,
-        key: Key,
-        len: usize,
-        push: impl FnOnce(&mut WriteQueue, &mut BufPool),
-    ) -> io::Result<()> {
-        let (high, cap) = (self.config.high_watermark, self.config.max_queued);
-        let Some((_, conn)) = self.sources.conn_mut(key) else {
-            return Err(stale());
-        };
-        match conn.queue(self.now, high, cap, len, &mut self.pool, push)? {
-            Queued::Nothing => return Ok(()),
-            Queued::Added => {}
-            Queued::Started => self.rearm(key),
-        }
-        self.schedule_flush(key);
-        Ok(())
-    }
-
-    /// Write `data` on `key` at once if nothing is queued ahead of it, and queue (copy) only
-    /// what the kernel does not take.
+    /// Write `data` at once if nothing is queued ahead of it on `conn`. Returns how much the
+    /// kernel took; any failure other than a full buffer is left to the flush, which closes
+    /// the connection with it (the bytes are queued as if this write had not been tried).
     #[inline]
-    pub(crate) fn write_now(&mut self, key: Key, data: &[u8]) -> io::Result<()> {
-        use std::io::Write;
-        let now = self.now;
-        let Some((sock, conn)) = self.sources.conn_mut(key) else {
-            return Err(stale());
-        };
-        let mut rest = data;
-        if conn.can_write_directly() && !data.is_empty() {
-            // Any failure other than a full buffer is left to the flush, which closes the
-            // connection with it: the bytes are queued as if this write had not been tried.
-            if let Ok(n) = sock.write(data) {
+    pub(crate) fn write_direct(&mut self, conn: &mut Conn, now: Instant, data: &[u8]) -> usize {
+        if !conn.can_write_directly() || data.is_empty() {
+            return 0;
+        }
+        match self.write(data) {
+            Ok(n) => {
                 conn.on_direct_write(now, n);
-                self.stats.bytes_out += n as u64;
-                rest = &data[n..];
+                n
             }
+            Err(_) => 0,
         }
-        if rest.is_empty() {
-            return Ok(());
-        }
-        self.queue_output(key, rest.len(), |q, pool| q.push_copy(rest, pool))
     }
 
-    /// Queue `data` on `key` with duplicates of `fds` to travel with its first byte.
-    pub(crate) fn write_with_fds(
+    /// Has an outgoing connect finished? `Ok` if it has, `NotConnected` if it is still under
+    /// way, any other error if it failed.
+    pub(crate) fn connect_result(&self) -> io::Result<()> {
+        match self.take_error() {
+            Ok(Some(e)) | Err(e) => Err(e),
+            // Writable with no error can still be a connect that has not finished on some
+            // systems; `peer_addr` tells (mio's documented check).
+            Ok(None) => self.peer_addr().map(|_| ()),
+        }
+    }
+}
+
+/// The simulation's in-memory sockets have no descriptor.
+pub(crate) fn in_memory() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "a simulated socket has no descriptor",
+    )
+}
+
+impl ReadOnce {
+    fn closed(reason: CloseReason) -> ReadOnce {
+        ReadOnce::Read {
+            step: InputStep::Close(reason),
+            got: 0,
+            cost: 0,
+            drained: false,
+        }
+    }
+}
+
+impl Stream {
+    /// The socket, for options (keepalive, buffer sizes, ...).
+    pub(crate) fn sock_ref(&self) -> io::Result<socket2::SockRef<'_>> {
+        match self {
+            Stream::Tcp(s) => Ok(s.into()),
+            Stream::Unix(s) => Ok(s.into()),
+            Stream::Seqpacket(s) => Ok(s.into()),
+            Stream::Mem(_) => Err(in_memory()),
+        }
+    }
+}
+
+/// See [`crate::sys::send_with_fds`].
+impl SendFds for Stream {
+    fn send_with_fds(
         &mut self,
-        key: Key,
-        data: &[u8],
-        fds: &[BorrowedFd<'_>],
-    ) -> io::Result<()> {
-        let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
-        if data.is_empty() {
-            return Err(invalid(
-                "descriptors must travel with at least one byte".into(),
-            ));
-        }
-        if fds.len() > crate::sys::MAX_FDS {
-            return Err(invalid(format!(
-                "{} descriptors in one write: at most {}",
-                fds.len(),
-                crate::sys::MAX_FDS
-            )));
-        }
-        let Some((sock, conn)) = self.sources.conn(key) else {
-            return Err(stale());
-        };
-        if !sock.passes_fds() {
-            return Err(io::Error::new(
+        bufs: &[IoSlice<'_>],
+        fds: &[std::os::fd::RawFd],
+    ) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => crate::sys::send_with_fds(s, bufs, fds),
+            Stream::Seqpacket(s) => crate::sys::send_with_fds(s, bufs, fds),
+            _ => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "only Unix stream and seqpacket connections pass descriptors",
-            ));
+                "only Unix connections pass descriptors",
+            )),
         }
-        let before = conn.queued() as u64;
-        // Our own duplicates (close-on-exec), made before anything is queued: if this fails
-        // (EMFILE) or the queue refuses the bytes, the caller's descriptors are untouched.
-        let fds = fds
-            .iter()
-            .map(|fd| fd.try_clone_to_owned())
-            .collect::<io::Result<Vec<OwnedFd>>>()?;
-        let len = data.len();
-        self.queue_output(key, len, |q, pool| q.push_copy(data, pool))?;
-        self.fds_out.entry(key).or_default().push(before, fds);
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => crate::sys::direct::recv(s.as_fd(), buf),
+            Stream::Unix(s) => s.read(buf),
+            Stream::Seqpacket(s) => (&*s).read(buf),
+            Stream::Mem(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => crate::sys::direct::send(s.as_fd(), buf),
+            Stream::Unix(s) => s.write(buf),
+            Stream::Seqpacket(s) => (&*s).write(buf),
+            Stream::Mem(s) => s.write_vectored(&[IoSlice::new(buf)]),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            Stream::Unix(s) => s.write_vectored(bufs),
+            Stream::Seqpacket(s) => (&*s).write_vectored(bufs),
+            Stream::Mem(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Unix(s) => s.register(r, t, i),
+            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).register(r, t, i),
+            Stream::Mem(s) => {
+                s.register(t);
+                Ok(())
+            }
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).reregister(r, t, i),
+            Stream::Mem(s) => {
+                s.register(t);
+                Ok(())
+            }
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            Stream::Unix(s) => s.deregister(r),
+            Stream::Seqpacket(s) => SourceFd(&s.as_raw_fd()).deregister(r),
+            Stream::Mem(s) => {
+                s.deregister();
+                Ok(())
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! A connection keeps at most one wheel entry, at or before its earliest deadline: `Conn`
 //! says when it must move ([`Conn::arm_at`](crate::conn::Conn::arm_at)) and the core moves it
-//! (`Core::rearm`). What happens when an entry fires is the core's to carry out (`turn.rs`).
+//! (`Core::rearm`). What happens when an entry fires the turn carries out (`Turn::fire`, `turn.rs`) through the core.
 //!
 //! User timers go to the wheel ([`set_user`](Timers::set_user), up to a millisecond late,
 //! cheap in any number) or to the precise heap ([`set_precise`](Timers::set_precise), on time

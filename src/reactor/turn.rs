@@ -1,8 +1,11 @@
-//! The turn's steps that call the handler: routing each readiness event to the room that
-//! serves it, serving the read list and the flush list, firing due timers, calling the
-//! handler (every callback goes through [`Core::call`], which lends it a [`Context`] and
-//! catches its panics) and reporting closed connections in one place, [`Core::reap`], the
-//! last step of every turn.
+//! [`Turn`]: one turn of the reactor, the only code that calls the handler.
+//!
+//! A `Turn` holds the core and the handler for the length of a turn. Its steps route each
+//! readiness event to the work of its source's kind, serve the read list and the flush list,
+//! fire due timers, and report closed connections in one place, [`Turn::reap`], the last
+//! step of every turn. Each step asks the core (`core/`) to move the data, and calls the
+//! handler with what comes out: every callback goes through [`Turn::call`], which lends the
+//! handler a [`Context`] and catches its panics.
 //!
 //! Routing: stale tokens (a source closed earlier in the same batch, its slot perhaps
 //! reused) find no entry and are dropped here. Timers: a connection's deadline is checked
@@ -10,9 +13,8 @@
 //! `on_timer`, the end of an accept back-off resumes accepting, the end of a shutdown's
 //! grace ends it.
 //!
-//! This room sits below the I/O rooms (`stream`, `accept`, `dgram`), which call the handler
-//! through it, and above the rooms a `Context` acts through (`open`, `close`),
-//! which never call the handler. That order is what keeps the imports free of circles.
+//! The imports point one way: the turn uses the context, the context uses the core, and the
+//! core never calls the handler.
 
 use std::io;
 use std::sync::mpsc;
@@ -21,62 +23,73 @@ use std::time::Duration;
 use log::error;
 
 use super::context::Context;
-use super::core::Core;
+use super::core::{Accepted, Core, ReadNext, Writable};
+use super::dgram::RecvOne;
 use super::handle::Msg;
 use super::handler::{Handler, TimeoutAction};
-use super::ids::ConnId;
-use super::registry::{Key, Source, WAKER};
+use super::ids::{ConnId, DgramId, ListenerId};
+use super::registry::{Key, Kind, WAKER};
+use super::scratch::BATCH;
 use super::timers::Due;
-use crate::conn::TimerStep;
+use crate::addr::{unmap, PeerAddr};
 use crate::error::CloseReason;
-use crate::time::TimerHandle;
 
-impl Core {
+/// The core and the handler, for one turn (see the module docs).
+pub(crate) struct Turn<'a, H> {
+    core: &'a mut Core,
+    h: &'a mut H,
+}
+
+impl<'a, H: Handler> Turn<'a, H> {
+    /// A turn of `core`, calling `h`.
+    pub(crate) fn new(core: &'a mut Core, h: &'a mut H) -> Turn<'a, H> {
+        Turn { core, h }
+    }
+
     /// One turn (see the module docs of `reactor`): poll, serve each event, serve the read
-    /// list, fire due timers, flush, reap, admit. Messages from handles (`rx`) are served where
-    /// the waker's event falls in the batch. Returns the number of events.
-    pub(crate) fn turn<H: Handler>(
-        &mut self,
-        h: &mut H,
+    /// list, fire due timers, flush, reap, admit. Messages from handles (`rx`) are served
+    /// where the waker's event falls in the batch. Returns the number of events.
+    pub(crate) fn run(
+        mut self,
         rx: &mpsc::Receiver<Msg<H>>,
         max_wait: Option<Duration>,
     ) -> io::Result<usize> {
-        let (batch, events) = self.poll(max_wait)?;
+        let (batch, events) = self.core.poll(max_wait)?;
         // The read list as it stood: what this turn adds to it waits for the next turn.
-        let leftover = self.take_read_list();
+        let leftover = self.core.take_read_list();
         if batch.is_simulated() {
             // The waker's descriptor is never polled in a simulation.
-            self.serve_messages(h, rx);
+            self.serve_messages(rx);
         }
         batch.for_each(|event| {
             if event.token == WAKER {
-                return self.serve_messages(h, rx);
+                return self.serve_messages(rx);
             }
             let key = Key::from_token(event.token);
             if event.readable || event.hup {
-                self.readable(h, key, event.hup);
+                self.readable(key, event.hup);
             }
             if event.writable {
-                self.writable(h, key);
+                self.writable(key);
             }
         });
-        self.give_back(batch);
-        self.serve_read_list(h, leftover);
-        self.expire(h);
-        self.flush_all(h);
-        self.reap(h);
-        self.admit_waiting();
+        self.core.give_back(batch);
+        self.serve_read_list(leftover);
+        self.expire();
+        self.flush_all();
+        self.reap();
+        self.core.admit_waiting();
         Ok(events)
     }
 
     /// Serve the messages handles sent: stop, shut down, or run a closure.
-    fn serve_messages<H: Handler>(&mut self, h: &mut H, rx: &mpsc::Receiver<Msg<H>>) {
+    fn serve_messages(&mut self, rx: &mpsc::Receiver<Msg<H>>) {
         while let Ok(msg) = rx.try_recv() {
             match msg {
-                Msg::Stop => self.stop(),
-                Msg::Shutdown(grace) => self.shutdown(grace),
+                Msg::Stop => self.core.stop(),
+                Msg::Shutdown(grace) => self.core.shutdown(grace),
                 Msg::Run(job) => {
-                    self.call(h, None, job);
+                    self.call(None, job);
                 }
             }
         }
@@ -85,132 +98,303 @@ impl Core {
     /// Serve a readable source. `hup`: the event also reported the peer's end of file, an
     /// error or urgent data (or we cannot know), so a short read does not prove the socket
     /// drained.
-    pub(crate) fn readable<H: Handler>(&mut self, h: &mut H, key: Key, hup: bool) {
-        match self.sources.get(key) {
-            Some(Source::Conn { .. }) => self.read_conn(h, key, hup),
-            Some(Source::Listener { .. }) => self.accept(h, key),
-            Some(Source::Dgram { .. }) => self.read_dgram(h, key),
-            Some(Source::Signals(_)) => self.read_signals(h, key),
+    #[inline]
+    fn readable(&mut self, key: Key, hup: bool) {
+        match self.core.kind(key) {
+            Some(Kind::Conn) => self.read_conn(key, hup),
+            Some(Kind::Listener) => self.accept(key),
+            Some(Kind::Dgram) => self.read_dgram(key),
+            Some(Kind::Signals) => self.read_signals(key),
             // Closed earlier in this turn: the event is stale.
-            Some(Source::Closed) | None => {}
+            None => {}
         }
     }
 
     /// Serve a writable source.
-    pub(crate) fn writable<H: Handler>(&mut self, h: &mut H, key: Key) {
-        match self.sources.get(key) {
-            Some(Source::Conn { .. }) => self.conn_writable(h, key),
-            Some(Source::Dgram { .. }) => self.flush_dgram(key),
-            _ => {}
+    #[inline]
+    fn writable(&mut self, key: Key) {
+        match self.core.writable(key) {
+            Writable::Nothing => {}
+            Writable::Flush => self.flush(key),
+            Writable::Connected => {
+                self.call(Some(key), |h, cx| h.on_connect(cx, ConnId(key)));
+                // Input may already be waiting, and its event may have come before we
+                // stopped connecting.
+                self.read_conn(key, true);
+                self.flush(key);
+            }
         }
     }
 
-    /// Serve the read list as it stood before this turn's events: sources that used up their
-    /// budget, listeners resuming after a back-off, connections whose reading resumed or that
-    /// linger in a close. Each is served once; what this serving adds waits for next turn.
-    pub(crate) fn serve_read_list<H: Handler>(&mut self, h: &mut H, leftover: Vec<Key>) {
+    /// Serve the read list as it stood before this turn's events: sources that used up
+    /// their budget, listeners resuming after a back-off, connections whose reading resumed
+    /// or that linger in a close. Each is served once; what this serving adds waits for next
+    /// turn.
+    fn serve_read_list(&mut self, leftover: Vec<Key>) {
         for &key in &leftover {
-            if self.unqueue_read(key) {
+            if self.core.unqueue_read(key) {
                 // No event says whether the peer hung up: read until the kernel says
                 // WouldBlock.
-                self.readable(h, key, true);
+                self.readable(key, true);
             }
         }
-        self.work.give_back_reads(leftover);
+        self.core.give_back_reads(leftover);
     }
 
     /// Write every connection given output this turn.
-    pub(crate) fn flush_all<H: Handler>(&mut self, h: &mut H) {
+    fn flush_all(&mut self) {
         // Flushing can queue more output (on_drained); that waits for the next turn.
-        let mut list = self.work.take_flushes();
+        let list = self.core.take_flushes();
         for &key in &list {
-            self.flush(h, key);
+            self.flush(key);
         }
-        self.work.give_back_flushes(std::mem::take(&mut list));
+        self.core.give_back_flushes(list);
     }
 
-    /// Fire every precise timer and wheel entry due by this turn's `now`.
-    pub(crate) fn expire<H: Handler>(&mut self, h: &mut H) {
-        while let Some(due) = self.timers.poll_precise(self.now) {
-            self.fire(h, due);
+    // ----- stream connections ----------------------------------------------------------------
+
+    /// Read `key` until drained (`WouldBlock`, or a short TCP read) or its read budget is
+    /// spent, handing the bytes to the handler.
+    #[inline]
+    fn read_conn(&mut self, key: Key, hup: bool) {
+        let mut budget = self.core.config().read_budget;
+        loop {
+            let next = self.core.read_once(key, hup, &mut budget);
+            if let Some(fds) = self.core.take_fds_in() {
+                self.hand_over_fds(key, fds, matches!(next, ReadNext::Deliver { .. }));
+            }
+            match next {
+                ReadNext::Deliver { drained } => {
+                    self.deliver(key, drained);
+                    if drained {
+                        return;
+                    }
+                }
+                ReadNext::Again => {}
+                ReadNext::ReadClosed => {
+                    self.call(Some(key), |h, cx| h.on_read_closed(cx, ConnId(key)));
+                    return;
+                }
+                ReadNext::Stop => return,
+            }
         }
-        while let Some(due) = self.timers.poll_wheel(self.now) {
-            self.fire(h, due);
+    }
+
+    /// Offer `key`'s unconsumed input to the handler; if the socket is `drained`, the read
+    /// block goes back to the pool afterwards unless input is left in it.
+    #[inline]
+    fn deliver(&mut self, key: Key, drained: bool) {
+        let Some(rbuf) = self.core.take_input(key) else {
+            return;
+        };
+        let used = self
+            .call(Some(key), |h, cx| h.on_data(cx, ConnId(key), rbuf.data()))
+            .unwrap_or(rbuf.len());
+        self.core.restore_input(key, rbuf, used, drained);
+    }
+
+    /// Write `key`'s queued output, and tell the handler if it drained.
+    fn flush(&mut self, key: Key) {
+        if self.core.flush(key) {
+            self.call(Some(key), |h, cx| h.on_drained(cx, ConnId(key)));
+        }
+    }
+
+    /// Give the descriptors of the read just made to the handler, before their bytes, if
+    /// those bytes are going to it (`deliver`); otherwise (input being discarded, the
+    /// connection closing) close them.
+    fn hand_over_fds(&mut self, key: Key, fds: Vec<std::os::fd::OwnedFd>, deliver: bool) {
+        if deliver {
+            self.core.stats_mut().fds_in += fds.len() as u64;
+            self.call(Some(key), |h, cx| h.on_descriptors(cx, ConnId(key), fds));
+        } else {
+            log::debug!(
+                "{} descriptors closed unread: the connection is not taking input",
+                fds.len()
+            );
+        }
+    }
+
+    // ----- listeners, datagram sockets, signals ----------------------------------------------------
+
+    /// Accept up to `Config::accept_batch` connections from the listener `key`.
+    fn accept(&mut self, key: Key) {
+        for _ in 0..self.core.config().accept_batch {
+            match self.core.accept_one(key) {
+                Accepted::Conn(conn, peer) => {
+                    self.call(Some(conn.0), |h, cx| {
+                        h.on_accept(cx, ListenerId(key), conn, &peer)
+                    });
+                }
+                Accepted::Again => {}
+                Accepted::Stop => return,
+            }
+        }
+        // Batch used up: more connections may be waiting; continue next turn.
+        self.core.queue_read(key);
+    }
+
+    /// Receive up to `Config::dgram_budget` datagrams on `key`, one handler call each.
+    fn read_dgram(&mut self, key: Key) {
+        if self.read_dgram_batches(key) {
+            return;
+        }
+        let mut buf = self.core.lend_dgram_buf();
+        for _ in 0..self.core.config().dgram_budget {
+            match self.core.recv_dgram(key, &mut buf) {
+                RecvOne::Got(n, peer) => {
+                    self.call(None, |h, cx| {
+                        h.on_datagram(cx, DgramId(key), &buf[..n], &peer)
+                    });
+                }
+                RecvOne::Again => {}
+                RecvOne::Drained => {
+                    self.core.return_dgram_buf(buf);
+                    return;
+                }
+            }
+        }
+        self.core.return_dgram_buf(buf);
+        self.core.queue_read(key);
+    }
+
+    /// Receive on an IP datagram socket many datagrams per call (`recvmmsg`), with
+    /// `Config::udp_batching`; the replies the handler sends meanwhile on the same socket are
+    /// gathered and sent together (`sendmmsg`) after each batch. `false` if `key` is not
+    /// read that way.
+    fn read_dgram_batches(&mut self, key: Key) -> bool {
+        let Some(mut fd) = self.core.batch_fd(key) else {
+            return false;
+        };
+        let mut batch = self.core.lend_recv_batch();
+        let mut budget = self.core.config().dgram_budget;
+        loop {
+            if budget == 0 {
+                // More may be waiting; others get their turn first.
+                self.core.queue_read(key);
+                break;
+            }
+            let n = match batch.recv(fd) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // An ICMP error for an earlier send (ECONNREFUSED and the like) is reported
+                // once on the next call; it concerns no datagram in the queue.
+                Err(e) => {
+                    log::debug!("recvmmsg: {e}");
+                    budget -= 1;
+                    continue;
+                }
+            };
+            self.core.begin_batch(key);
+            for i in 0..n {
+                let (data, truncated, from) = batch.get(i);
+                let Some(from) = from else { continue };
+                let peer = PeerAddr::Inet(unmap(from));
+                let stats = self.core.stats_mut();
+                if truncated {
+                    stats.dgram_recv_dropped += 1;
+                    log::warn!(
+                        "dropped a datagram from {peer}: larger than {} bytes",
+                        data.len()
+                    );
+                    continue;
+                }
+                stats.datagrams_in += 1;
+                stats.bytes_in += data.len() as u64;
+                self.call(None, |h, cx| h.on_datagram(cx, DgramId(key), data, &peer));
+            }
+            self.core.end_batch(key);
+            budget = budget.saturating_sub(n.max(1));
+            // The handler may have closed the socket.
+            match self.core.batch_fd(key) {
+                Some(f) => fd = f,
+                None => break,
+            }
+            // A short batch emptied the socket's queue: anything later raises a new edge.
+            if n < BATCH {
+                break;
+            }
+        }
+        self.core.return_recv_batch(batch);
+        true
+    }
+
+    /// Report each signal that arrived on `key` to the handler.
+    fn read_signals(&mut self, key: Key) {
+        while let Some(signo) = self.core.read_signal(key) {
+            self.call(None, |h, cx| h.on_signal(cx, signo));
+        }
+    }
+
+    // ----- timers ----------------------------------------------------------------------------
+
+    /// Fire every precise timer and wheel entry due by this turn's `now`.
+    fn expire(&mut self) {
+        while let Some(due) = self.core.next_precise_due() {
+            self.fire(due);
+        }
+        while let Some(due) = self.core.next_wheel_due() {
+            self.fire(due);
         }
     }
 
     /// Carry out what a due timer is for.
-    fn fire<H: Handler>(&mut self, h: &mut H, due: Due) {
+    fn fire(&mut self, due: Due) {
         match due {
             Due::User(id, token) => {
-                self.call(h, None, |h, cx| h.on_timer(cx, id, token));
+                self.call(None, |h, cx| h.on_timer(cx, id, token));
             }
-            Due::Conn(handle, key) => self.check_deadlines(h, key, handle),
-            Due::ShutdownDeadline => self.finish_shutdown(),
-            Due::ResumeAccept(key) => self.resume_accept(key),
-        }
-    }
-
-    /// `key`'s wheel entry fired: ask the connection what has expired.
-    fn check_deadlines<H: Handler>(&mut self, h: &mut H, key: Key, handle: TimerHandle) {
-        let now = self.now;
-        let Some((_, conn)) = self.sources.conn_mut(key) else {
-            return;
-        };
-        match conn.on_timer(now, handle) {
-            TimerStep::Stale => return,
-            TimerStep::Rearm => {}
-            TimerStep::Close(reason) => return self.close_now(key, reason),
-            TimerStep::TimedOut(kind) => {
-                self.stats.timeouts += 1;
-                let asked = self.call(h, Some(key), |h, cx| h.on_timeout(cx, ConnId(key), kind));
-                match asked {
-                    // The handler panicked, and its connection is closed already.
-                    None => return,
-                    Some(TimeoutAction::Close) => {
-                        return self.close_now(key, CloseReason::TimedOut(kind))
-                    }
-                    Some(TimeoutAction::KeepOpen) => {
-                        if let Some((_, conn)) = self.sources.conn_mut(key) {
-                            conn.keep_open(kind, now);
+            Due::Conn(handle, key) => {
+                if let Some(kind) = self.core.conn_timer(key, handle) {
+                    let asked = self.call(Some(key), |h, cx| h.on_timeout(cx, ConnId(key), kind));
+                    match asked {
+                        // The handler panicked, and its connection is closed already.
+                        None => {}
+                        Some(TimeoutAction::Close) => {
+                            self.core.close_now(key, CloseReason::TimedOut(kind))
                         }
+                        Some(TimeoutAction::KeepOpen) => self.core.keep_open(key, kind),
                     }
                 }
             }
+            Due::ShutdownDeadline => self.core.finish_shutdown(),
+            Due::ResumeAccept(key) => self.core.resume_accept(key),
         }
-        self.rearm(key);
     }
+
+    // ----- the handler ------------------------------------------------------------------------
 
     /// Call the handler through `f`. Unless `Config::catch_panics` is off, a panic in it is
     /// caught: it is logged and counted, and `conn` (the connection the call was about, if
     /// any) is closed with [`CloseReason::Panicked`], so that one faulty request cannot take
     /// the whole reactor down. Returns `None` if the handler panicked.
-    pub(crate) fn call<H: Handler, R>(
+    #[inline]
+    pub(crate) fn call<R>(
         &mut self,
-        h: &mut H,
         conn: Option<Key>,
         f: impl FnOnce(&mut H, &mut Context<'_>) -> R,
     ) -> Option<R> {
-        if !self.config.catch_panics {
-            return Some(f(h, &mut Context { core: self }));
+        if !self.core.config().catch_panics {
+            return Some(f(self.h, &mut Context::new(self.core)));
         }
         // AssertUnwindSafe: after a panic the handler's state may be half-updated; the handler
         // learns of it through on_close(CloseReason::Panicked) and can repair its state there.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            f(h, &mut Context { core: self })
+            f(self.h, &mut Context::new(self.core))
         }));
         match result {
             Ok(r) => Some(r),
             Err(payload) => {
                 let msg = panic_message(payload.as_ref());
-                self.stats.handler_panics += 1;
+                self.core.count_panic();
                 match conn {
                     Some(key) => {
                         error!(
                             "handler panicked on conn#{}.{}: {msg}; closing it",
                             key.index, key.gen
                         );
-                        self.close_now(key, CloseReason::Panicked(msg));
+                        self.core.close_now(key, CloseReason::Panicked(msg));
                     }
                     None => error!("handler panicked: {msg}"),
                 }
@@ -223,13 +407,13 @@ impl Core {
     /// reap (its `on_close`, in the order they closed), free their slots, and finish a
     /// graceful shutdown that has no connection left. A close made inside `on_close` is
     /// reported in the same reap.
-    pub(crate) fn reap<H: Handler>(&mut self, h: &mut H) {
-        while let Some((id, reason)) = self.work.pop_closed() {
-            self.call(h, None, |h, cx| h.on_close(cx, id, &reason));
+    pub(crate) fn reap(&mut self) {
+        while let Some((id, reason)) = self.core.pop_closed() {
+            self.call(None, |h, cx| h.on_close(cx, id, &reason));
             // Only now: a socket opened inside on_close must not take this id's slot.
-            self.sources.free(id.0);
+            self.core.free(id.0);
         }
-        self.check_shutdown_done();
+        self.core.check_shutdown_done();
     }
 }
 

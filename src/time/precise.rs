@@ -15,7 +15,7 @@
 //! (lazy deletion: `cancel` and `poll` leave a live entry, or none, on top).
 //! [`next_deadline`](PreciseTimers::next_deadline) reports the top's deadline, which the
 //! reactor turns into its wait
-//! (see `reactor::poller`: a `timerfd` when the wait must be finer than a millisecond);
+//! (see `reactor::timers`: a `timerfd` when the wait must be finer than a millisecond);
 //! [`poll`](PreciseTimers::poll) hands out the due timers one at a time, earliest first.
 //! Ties go in insertion order.
 //!

@@ -1,0 +1,578 @@
+//! `Core`'s other half: what adds and removes sockets (accepting among them), closes
+//! connections, and shuts the reactor down, and the [`audit`](Core::audit) of the
+//! invariants between the owners.
+//!
+//! A connection closed here is gone at once for the handler (its id is stale from then on)
+//! and for the kernel (deregistered, socket closed), but its slab slot stays taken, marked
+//! closed, and its `on_close` report goes on the closed list. The turn's last step reports
+//! every close and frees the slots ([`pop_closed`](Core::pop_closed), [`free`](Core::free)):
+//! closes are reaped in one place, and no id or token can come to mean another connection
+//! within the turn that closed it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
+use std::time::Duration;
+
+use log::{debug, warn};
+use mio::net::{TcpListener, UdpSocket};
+use mio::Interest;
+
+use super::Core;
+use crate::addr::PeerAddr;
+use crate::conn::{Conn, Opened};
+use crate::error::{stale, CloseReason, TimeoutKind};
+use crate::reactor::audit::Audit;
+use crate::reactor::dgram::{DgramSock, RecvOne};
+use crate::reactor::ids::{ConnId, DgramId, ListenerId};
+use crate::reactor::registry::{Key, Source};
+use crate::reactor::socket::{Dgram, Listener};
+use crate::reactor::stream::Stream;
+use crate::reactor::timers::TimerTarget;
+use crate::sys::{self, RecvBatch, SendBatch, Signals};
+
+/// What one accept did (see [`Core::accept_one`]).
+pub(crate) enum Accepted {
+    /// A connection, registered: tell the handler.
+    Conn(ConnId, PeerAddr),
+    /// Nothing for the handler (refused at the limit, failed before it was accepted,
+    /// interrupted): accept again.
+    Again,
+    /// Stop accepting on this listener for now (drained, paused, or stale).
+    Stop,
+}
+
+impl Core {
+    // ----- for the reactor ---------------------------------------------------------------------------
+
+    /// How long an embedding program may wait before the next turn (see
+    /// `Reactor::next_timeout`).
+    pub(crate) fn next_timeout(&self, max_wait: Option<Duration>) -> Option<Duration> {
+        self.poll_timeout(self.sources.now(), max_wait)
+    }
+
+    /// Read the clock: callbacks from now on see this instant (for calls made outside a
+    /// turn).
+    pub(crate) fn read_clock(&mut self) {
+        self.now = self.sources.now();
+    }
+
+    /// The epoll descriptor.
+    pub(crate) fn poll_fd(&self) -> BorrowedFd<'_> {
+        self.sources.as_fd()
+    }
+
+    /// Sources in the slab.
+    pub(crate) fn socket_count(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Timers of every kind.
+    pub(crate) fn timer_count(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Check the invariants that must hold between the owners between turns (see
+    /// `Audit`): for the simulation, after every step.
+    pub(crate) fn audit(&self) -> Result<(), String> {
+        Audit::new(
+            &self.sources,
+            &self.timers,
+            &self.admission,
+            &self.stats,
+            &self.life,
+            self.now,
+        )
+        .check()
+    }
+
+    // ----- adding -------------------------------------------------------------------------------
+
+    /// Serve the listening socket `sock`.
+    pub(crate) fn add_listener(&mut self, sock: Listener) -> io::Result<ListenerId> {
+        let source = Source::Listener { sock, paused: None };
+        self.sources
+            .insert(source, Interest::READABLE)
+            .map(ListenerId)
+    }
+
+    /// Serve a TCP listener that other reactors serve too: registered with
+    /// `EPOLLEXCLUSIVE`, so that a connection wakes one of them.
+    pub(crate) fn add_shared_listener(
+        &mut self,
+        sock: std::net::TcpListener,
+    ) -> io::Result<ListenerId> {
+        sock.set_nonblocking(true)?;
+        let source = Source::Listener {
+            sock: Listener::Tcp(TcpListener::from_std(sock)),
+            paused: None,
+        };
+        self.sources
+            .insert_shared(source, Interest::READABLE)
+            .map(ListenerId)
+    }
+
+    /// Serve the datagram socket `sock`.
+    pub(crate) fn add_dgram(&mut self, sock: Dgram) -> io::Result<DgramId> {
+        self.scratch.ensure_dgram_buf();
+        let source = Source::Dgram(DgramSock::new(sock));
+        self.sources
+            .insert(source, Interest::READABLE | Interest::WRITABLE)
+            .map(DgramId)
+    }
+
+    /// Serve a UDP socket that other reactors serve too.
+    pub(crate) fn add_shared_udp(&mut self, sock: std::net::UdpSocket) -> io::Result<DgramId> {
+        sock.set_nonblocking(true)?;
+        // Not exclusive: a writable event must reach every reactor, since each has its own
+        // queue of datagrams waiting for room (with EPOLLEXCLUSIVE it would wake one).
+        self.add_dgram(Dgram::Inet(UdpSocket::from_std(sock)))
+    }
+
+    /// Watch `signals`.
+    pub(crate) fn add_signals(&mut self, signals: Signals) -> io::Result<()> {
+        self.sources
+            .insert(Source::Signals(signals), Interest::READABLE)
+            .map(|_| ())
+    }
+
+    /// Serve the connection `sock`, accepted or connecting (`opened`).
+    pub(crate) fn add_conn(&mut self, sock: Stream, opened: Opened) -> io::Result<ConnId> {
+        if self.config.nodelay {
+            if let Err(e) = sock.set_nodelay() {
+                // Not fatal: the connection works, only with Nagle's algorithm on.
+                debug!("TCP_NODELAY failed: {e}");
+            }
+        }
+        let conn = Conn::new(self.now, self.config.timeouts, opened, sock.is_records());
+        // Edge-triggered, both directions, once: no re-registration syscalls later. TCP also
+        // asks for urgent-data events: a read stops short at the urgent mark (see `stream`).
+        let interest = match sock {
+            Stream::Tcp(_) => Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
+            _ => Interest::READABLE | Interest::WRITABLE,
+        };
+        let key = self.sources.insert(Source::Conn { sock, conn }, interest)?;
+        self.stats.active += 1;
+        if opened == Opened::Connecting {
+            self.stats.connected += 1;
+            // Outgoing connections count against the limit; only incoming ones are refused.
+            self.door.take_place();
+        }
+        self.rearm(key);
+        Ok(ConnId(key))
+    }
+
+    // ----- accepting ------------------------------------------------------------------------------
+
+    /// Accept one connection from the listener `key`, through the door.
+    pub(crate) fn accept_one(&mut self, key: Key) -> Accepted {
+        let Some(Source::Listener { sock, paused, .. }) = self.sources.get_mut(key) else {
+            return Accepted::Stop;
+        };
+        if paused.is_some() {
+            return Accepted::Stop;
+        }
+        match sock.accept() {
+            Ok((stream, peer)) if !self.door.admit_incoming() => {
+                // Accepted and closed at once: the client learns now instead of waiting in
+                // the backlog, and the listener stops waking us for it.
+                self.stats.rejected += 1;
+                debug!("rejected a connection from {peer}: at the connection limit");
+                drop(stream);
+                Accepted::Again
+            }
+            Ok((stream, peer)) => match self.add_conn(stream, Opened::Accepted) {
+                Ok(conn) => {
+                    self.stats.accepted += 1;
+                    Accepted::Conn(conn, peer)
+                }
+                Err(e) => {
+                    self.door.give_back();
+                    warn!("could not register a connection from {peer}: {e}");
+                    Accepted::Again
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Accepted::Stop,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Accepted::Again,
+            Err(e) if sys::is_connection_error(&e) => {
+                debug!("accept: a connection failed before it was accepted: {e}");
+                Accepted::Again
+            }
+            Err(e) => {
+                // Out of descriptors (EMFILE, ENFILE) or memory, or something unexpected:
+                // retrying now would fail again and, edge-triggered or not, spin the loop.
+                // Tell the clients waiting now, then pause this listener for a back-off.
+                if sys::is_out_of_descriptors(&e) {
+                    self.stats.shed += self.door.shed(sock);
+                }
+                self.stats.accept_errors += 1;
+                let backoff = self.config.accept_backoff;
+                let why = if sys::is_resource_exhausted(&e) {
+                    "out of descriptors or memory"
+                } else {
+                    "unexpected error"
+                };
+                warn!("accept failed ({why}): {e}; pausing this listener for {backoff:?}");
+                let resume =
+                    self.timers
+                        .arm_after(self.now, backoff, TimerTarget::ResumeAccept(key));
+                if let Some(Source::Listener { paused, .. }) = self.sources.get_mut(key) {
+                    *paused = Some(resume);
+                }
+                Accepted::Stop
+            }
+        }
+    }
+
+    /// A listener's back-off is over: accept again, next turn.
+    pub(crate) fn resume_accept(&mut self, key: Key) {
+        if let Some(Source::Listener { paused, .. }) = self.sources.get_mut(key) {
+            *paused = None;
+            self.queue_read(key);
+        }
+    }
+
+    // ----- removing and closing ---------------------------------------------------------------------
+
+    /// Stop serving the listener `key` and close it.
+    pub(crate) fn remove_listener(&mut self, key: Key) -> io::Result<()> {
+        let Some(Source::Listener { paused, .. }) = self.sources.get(key) else {
+            return Err(stale());
+        };
+        if let Some(resume) = *paused {
+            self.timers.cancel(resume);
+        }
+        self.sources.remove(key);
+        Ok(())
+    }
+
+    /// Stop serving the datagram socket `key` and close it, after one last try at its
+    /// queue.
+    pub(crate) fn close_dgram(&mut self, key: Key) -> io::Result<()> {
+        match self.sources.kind(key) {
+            Some(crate::reactor::registry::Kind::Dgram) => {}
+            _ => return Err(stale()),
+        }
+        if let Some(Source::Dgram(dgram)) = self.sources.remove(key) {
+            dgram.close(&mut self.stats);
+        }
+        Ok(())
+    }
+
+    /// Close `key` now: deregister and close the socket, give the buffers back, cancel its
+    /// timer, and put the report on the closed list (its slot is freed when the report is
+    /// made, at the end of the turn). Does nothing if `key` is stale.
+    pub(crate) fn close_now(&mut self, key: Key, reason: CloseReason) {
+        if self.sources.conn(key).is_none() {
+            return;
+        }
+        let Some(Source::Conn { sock, mut conn }) = self.sources.retire(key) else {
+            return;
+        };
+        if let Some(armed) = conn.release(&mut self.pool, self.admission.budget()) {
+            self.timers.cancel(armed);
+        }
+        self.stats.count_close(&reason);
+        self.door.give_back();
+        sock.log_close(ConnId(key), &reason);
+        drop(sock);
+        // Descriptors never sent are closed with the connection.
+        if !self.fds_out.is_empty() {
+            if let Some(out) = self.fds_out.remove(&key) {
+                self.stats.fds_out += out.fds_sent();
+            }
+        }
+        self.work.push_closed(ConnId(key), reason);
+    }
+
+    /// Close `key` gracefully (see `Context::close`): flush, send FIN, linger.
+    pub(crate) fn close_graceful(&mut self, key: Key) -> io::Result<()> {
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return Err(stale());
+        };
+        conn.close();
+        self.schedule_flush(key);
+        Ok(())
+    }
+
+    /// Half-close `key` once its queued output is flushed.
+    pub(crate) fn shutdown_write(&mut self, key: Key) -> io::Result<()> {
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return Err(stale());
+        };
+        conn.shutdown_write();
+        self.schedule_flush(key);
+        Ok(())
+    }
+
+    /// Set one of `key`'s timeouts; its clock starts now.
+    pub(crate) fn set_timeout(
+        &mut self,
+        key: Key,
+        kind: TimeoutKind,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return Err(stale());
+        };
+        conn.set_timeout(kind, timeout, self.now);
+        self.rearm(key);
+        Ok(())
+    }
+
+    /// The next closed connection to report, in the order they closed.
+    pub(crate) fn pop_closed(&mut self) -> Option<(ConnId, CloseReason)> {
+        self.work.pop_closed()
+    }
+
+    /// Free the slot of a closed connection whose close was reported.
+    pub(crate) fn free(&mut self, key: Key) {
+        self.sources.free(key);
+    }
+
+    /// Count a handler panic.
+    pub(crate) fn count_panic(&mut self) {
+        self.stats.handler_panics += 1;
+    }
+
+    // ----- connections ---------------------------------------------------------------------------
+
+    /// Queue `data` on `key` with duplicates of `fds` to travel with its first byte.
+    pub(crate) fn write_with_fds(
+        &mut self,
+        key: Key,
+        data: &[u8],
+        fds: &[BorrowedFd<'_>],
+    ) -> io::Result<()> {
+        let Some((sock, conn)) = self.sources.conn(key) else {
+            return Err(stale());
+        };
+        let before = conn.queued() as u64;
+        let fds = sock.dup_fds_for(data, fds)?;
+        self.queue_output(key, data.len(), |q, pool| q.push_copy(data, pool))?;
+        self.fds_out.entry(key).or_default().push(before, fds);
+        Ok(())
+    }
+
+    /// The connection `key`, to read its state (`None` if stale).
+    #[inline]
+    pub(crate) fn conn(&self, key: Key) -> Option<&Conn> {
+        self.sources.conn(key).map(|(_, conn)| conn)
+    }
+
+    /// Announce that the message `key` is receiving is `total` bytes in all (see
+    /// `Context::expect_input`).
+    pub(crate) fn expect_input(&mut self, key: Key, total: usize) {
+        let block = self.pool.read_size();
+        // A message past the read buffer's limit will close the connection when it arrives;
+        // reserving more than that could never be admitted.
+        let total = total.min(self.config.max_read_buffer);
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return;
+        };
+        if conn.expect_input(total, self.admission.budget(), block) {
+            self.wait_for_budget(key);
+            // Waiting for the budget keeps a partial message's frame clock running, which it
+            // may not have been (reading paused by backpressure): its deadline may be the
+            // earliest now.
+            self.rearm(key);
+        }
+    }
+
+    // ----- datagram sockets and signals -----------------------------------------------------------
+
+    /// Send `data` to `peer` from `key`: gathered into the batch being answered, sent now,
+    /// or queued (see `DgramSock::send_to`).
+    pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: PeerAddr) -> io::Result<()> {
+        let max_queue = self.config.max_dgram_queue;
+        let Some(dgram) = self.sources.dgram_mut(key) else {
+            return Err(stale());
+        };
+        if self.scratch.is_batching(key) && !dgram.has_queued() {
+            return self.scratch.gather(data, &peer);
+        }
+        dgram.send_to(data, peer, max_queue, &mut self.stats)
+    }
+
+    /// Receive one datagram on `key` into `buf` (see `DgramSock::recv_one`).
+    pub(crate) fn recv_dgram(&mut self, key: Key, buf: &mut Vec<u8>) -> RecvOne {
+        let limit = self.config.max_read_buffer;
+        match self.sources.dgram_mut(key) {
+            Some(dgram) => dgram.recv_one(buf, limit, &mut self.stats),
+            None => RecvOne::Drained,
+        }
+    }
+
+    /// The descriptor of `key`, if it is an IP datagram socket read in batches
+    /// (`Config::udp_batching`).
+    pub(crate) fn batch_fd(&mut self, key: Key) -> Option<i32> {
+        if !self.config.udp_batching {
+            return None;
+        }
+        self.sources.dgram_mut(key).and_then(|d| d.inet_fd())
+    }
+
+    /// Lend the datagram buffer (for reading one at a time).
+    pub(crate) fn lend_dgram_buf(&mut self) -> Vec<u8> {
+        self.scratch.lend_dgram_buf()
+    }
+
+    /// Give the datagram buffer back.
+    pub(crate) fn return_dgram_buf(&mut self, buf: Vec<u8>) {
+        self.scratch.return_dgram_buf(buf);
+    }
+
+    /// Lend the receive batch.
+    pub(crate) fn lend_recv_batch(&mut self) -> Box<RecvBatch> {
+        self.scratch.lend_recv_batch()
+    }
+
+    /// Give the receive batch back.
+    pub(crate) fn return_recv_batch(&mut self, batch: Box<RecvBatch>) {
+        self.scratch.return_recv_batch(batch);
+    }
+
+    /// From now until [`end_batch`](Core::end_batch), replies sent on `key` are gathered.
+    pub(crate) fn begin_batch(&mut self, key: Key) {
+        self.scratch.set_batching(Some(key));
+    }
+
+    /// Send the replies gathered since [`begin_batch`](Core::begin_batch), together.
+    pub(crate) fn end_batch(&mut self, key: Key) {
+        self.scratch.set_batching(None);
+        if !self.scratch.has_replies() {
+            return;
+        }
+        let batch: SendBatch = self.scratch.lend_send_batch();
+        let max_queue = self.config.max_dgram_queue;
+        if let Some(dgram) = self.sources.dgram_mut(key) {
+            dgram.send_batch(&batch, max_queue, &mut self.stats);
+        }
+        self.scratch.return_send_batch(batch);
+    }
+
+    /// The next signal waiting on the signal source `key`, if any.
+    pub(crate) fn read_signal(&mut self, key: Key) -> Option<i32> {
+        match self.sources.signals_mut(key)?.read() {
+            Ok(signo) => signo,
+            Err(e) => {
+                log::warn!("reading signals: {e}");
+                None
+            }
+        }
+    }
+
+    // ----- shutting down ---------------------------------------------------------------------------
+
+    /// Begin a graceful shutdown (see `Context::shutdown`): stop listening, close datagram
+    /// sockets, close every connection gracefully, and give them `grace` to finish.
+    pub(crate) fn shutdown(&mut self, grace: Duration) {
+        if !self.life.begin_shutdown() {
+            return;
+        }
+        let keys: Vec<(Key, Option<crate::reactor::registry::Kind>)> = self
+            .sources
+            .iter()
+            .map(|(key, _)| (key, self.sources.kind(key)))
+            .collect();
+        for (key, kind) in keys {
+            use crate::reactor::registry::Kind;
+            match kind {
+                Some(Kind::Conn) => {
+                    let _ = self.close_graceful(key);
+                }
+                Some(Kind::Dgram) => {
+                    let _ = self.close_dgram(key);
+                }
+                Some(Kind::Listener) => {
+                    let _ = self.remove_listener(key);
+                }
+                Some(Kind::Signals) | None => {}
+            }
+        }
+        // A grace too long to represent is no limit at all.
+        if self.now.checked_add(grace).is_some() {
+            let id = self
+                .timers
+                .arm_after(self.now, grace, TimerTarget::ShutdownDeadline);
+            self.life.set_grace_end(id);
+        }
+        self.check_shutdown_done();
+    }
+
+    /// End a graceful shutdown if no connection is left.
+    pub(crate) fn check_shutdown_done(&mut self) {
+        if self.life.is_shutting_down() && self.stats.active == 0 {
+            if let Some(t) = self.life.finish_shutdown() {
+                self.timers.cancel(t);
+            }
+        }
+    }
+
+    /// A graceful shutdown's grace is over: close what is left.
+    pub(crate) fn finish_shutdown(&mut self) {
+        if !self.life.grace_over() {
+            return;
+        }
+        let left: Vec<ConnId> = self.conn_ids().collect();
+        if !left.is_empty() {
+            warn!(
+                "shutdown: grace period over, closing {} connection(s) with output still queued",
+                left.len()
+            );
+        }
+        for id in left {
+            self.close_now(id.0, CloseReason::Local);
+        }
+        // The grace's entry has fired: nothing to cancel.
+        let _ = self.life.finish_shutdown();
+    }
+
+    // ----- looking up -------------------------------------------------------------------------------
+
+    /// The ids of all open connections.
+    pub(crate) fn conn_ids(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.sources.iter().filter_map(|(key, s)| match s {
+            Source::Conn { .. } => Some(ConnId(key)),
+            _ => None,
+        })
+    }
+
+    /// The local address of any socket.
+    pub(crate) fn local_peer_addr(&self, key: Key) -> io::Result<PeerAddr> {
+        match self.sources.get(key) {
+            Some(Source::Listener { sock, .. }) => sock.local_addr(),
+            Some(Source::Conn { sock, .. }) => sock.local_addr(),
+            Some(Source::Dgram(d)) => d.sock().local_addr(),
+            _ => Err(stale()),
+        }
+    }
+
+    /// The peer address of the connection `key`.
+    pub(crate) fn peer_addr(&self, key: Key) -> io::Result<PeerAddr> {
+        match self.sources.conn(key) {
+            Some((sock, _)) => sock.peer_addr(),
+            None => Err(stale()),
+        }
+    }
+
+    /// The local IP address of any socket.
+    pub(crate) fn local_addr(&self, key: Key) -> io::Result<SocketAddr> {
+        self.local_peer_addr(key)?.inet().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a Unix socket has no IP address",
+            )
+        })
+    }
+
+    /// Any socket, for options.
+    pub(crate) fn sock_ref(&self, key: Key) -> io::Result<socket2::SockRef<'_>> {
+        match self.sources.get(key) {
+            Some(Source::Listener { sock, .. }) => sock.sock_ref(),
+            Some(Source::Conn { sock, .. }) => sock.sock_ref(),
+            Some(Source::Dgram(d)) => d.sock().sock_ref(),
+            _ => Err(stale()),
+        }
+    }
+}

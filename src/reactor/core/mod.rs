@@ -1,0 +1,594 @@
+//! [`Core`]: the reactor's state, apart from the handler, and every change to it.
+//!
+//! `Core` composes the owners of the reactor's state, each a type with private fields in a
+//! file of its own:
+//!
+//! | owner | owns |
+//! |---|---|
+//! | `Sources` (`registry.rs`) | the poll, the slab of sockets and their generations, the last poll's events |
+//! | `Timers` (`timers.rs`) | the wheel, the precise timers and their `timerfd`, the clock |
+//! | `Admission` (`budget.rs`) | the input budget and its waiting line |
+//! | `Work` (`work.rs`) | the lists of what to read, flush and reap |
+//! | `Scratch` (`scratch.rs`) | buffers lent to one call (datagram, control data, batches) |
+//! | `Life` (`life.rs`) | running, shutting down, stopped |
+//! | `Door` (`door.rs`) | the connection limit and the reserve descriptor |
+//! | `Stats` (`stats.rs`) | the counters |
+//!
+//! beside them the buffer pool, the config, `now` and the descriptors waiting to be sent.
+//! `Core`'s own fields are private: only its two files change them. This one holds the
+//! owners, the glue between them (the read and flush lists, re-arming a connection's timer,
+//! admitting from the budget's line) and the hot path, each step a short move of data between
+//! owners: poll, read, write, flush, send. `lifecycle.rs` holds what adds and removes sockets,
+//! accepts, closes and shuts down, and the `audit` of the invariants between owners.
+//!
+//! `Core` never calls the handler. Its steps return what happened, and the turn
+//! (`turn.rs`) calls the handler; a [`Context`](super::Context) is a `&mut Core` with a
+//! public face, through which the handler acts on it.
+
+mod lifecycle;
+
+pub(crate) use lifecycle::Accepted;
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::budget::Admission;
+use super::config::Config;
+use super::door::Door;
+use super::fds::FdsOut;
+use super::ids::TimerId;
+use super::life::Life;
+use super::limit::ConnectionLimit;
+use super::registry::{Batch, Key, Kind, Source, Sources};
+use super::scratch::Scratch;
+use super::stats::Stats;
+use super::stream::{ReadOnce, ReadSpace};
+use super::timers::{Due, TimerTarget, Timers};
+use super::work::Work;
+use crate::buf::{BufPool, ReadBuf, WriteQueue};
+use crate::conn::{FlushStep, InputStep, Queued, TimerStep};
+use crate::error::{stale, CloseReason, TimeoutKind};
+use crate::time::TimerHandle;
+
+/// The reactor's state (see the module docs).
+pub(crate) struct Core {
+    sources: Sources,
+    timers: Timers,
+    pool: BufPool,
+    config: Config,
+    /// The instant this turn started dispatching: every callback in a turn sees it.
+    now: Instant,
+    work: Work,
+    stats: Stats,
+    life: Life,
+    door: Door,
+    admission: Admission,
+    /// Descriptors queued to be sent, per connection (`fds.rs`); empty for most reactors.
+    fds_out: HashMap<Key, FdsOut>,
+    scratch: Scratch,
+}
+
+/// What the turn does after one read of a connection (see [`Core::read_once`]).
+pub(crate) enum ReadNext {
+    /// Offer the input to the handler; `drained`: the read proved the socket empty.
+    Deliver { drained: bool },
+    /// Read again (input read and dropped).
+    Again,
+    /// Tell the handler the peer finished sending.
+    ReadClosed,
+    /// Stop reading this connection for now (drained, waiting, closed, or stale).
+    Stop,
+}
+
+/// What a writable event means for a connection (see [`Core::writable`]).
+pub(crate) enum Writable {
+    /// Nothing to do.
+    Nothing,
+    /// Output is queued: flush it.
+    Flush,
+    /// Its outgoing connect just completed: tell the handler, read, flush.
+    Connected,
+}
+
+/// Places taken in a shared connection limit go back when the reactor goes, with connections
+/// still open (a reactor stopped on its own, or one whose thread ended).
+impl Drop for Core {
+    fn drop(&mut self) {
+        for _ in 0..self.stats.active {
+            self.door.give_back();
+        }
+    }
+}
+
+impl Core {
+    /// The state of a new reactor polling `sources`, with `config`.
+    pub(crate) fn new(sources: Sources, config: Config) -> Core {
+        let now = sources.now();
+        Core {
+            sources,
+            timers: Timers::new(config.events_capacity, now),
+            pool: BufPool::new(
+                config.read_buffer_size,
+                config.write_buffer_size,
+                config.max_pooled_buffers,
+            ),
+            now,
+            work: Work::new(),
+            stats: Stats::default(),
+            life: Life::default(),
+            door: Door::new(config.max_connections),
+            admission: Admission::new(config.max_buffered),
+            fds_out: HashMap::new(),
+            scratch: Scratch::default(),
+            config,
+        }
+    }
+
+    // ----- the turn's frame ------------------------------------------------------------------
+
+    /// Wait for events, for no longer than the timers and `max_wait` allow (see
+    /// [`poll_timeout`](Core::poll_timeout)), and read the clock for the turn. Returns the
+    /// events, lent until [`give_back`](Core::give_back), and how many there are.
+    #[inline]
+    pub(crate) fn poll(&mut self, max_wait: Option<Duration>) -> io::Result<(Batch, usize)> {
+        let timeout = self.poll_timeout(self.sources.now(), max_wait);
+        if let Some(wait) = timeout {
+            if !self.sources.is_simulated() {
+                self.timers.wake_on_time(self.sources.registry(), wait);
+            }
+        }
+        let (batch, events, timer_woke) = self.sources.poll(timeout)?;
+        if timer_woke {
+            self.timers.woke();
+        }
+        self.now = self.sources.now();
+        Ok((batch, events))
+    }
+
+    /// Take back the events lent by [`poll`](Core::poll).
+    pub(crate) fn give_back(&mut self, batch: Batch) {
+        self.sources.give_back(batch);
+    }
+
+    /// How long the next poll may wait: zero if work is left over, else until the timers
+    /// next need a turn (measured from `now`), capped by `max_wait`.
+    pub(crate) fn poll_timeout(
+        &self,
+        now: Instant,
+        max_wait: Option<Duration>,
+    ) -> Option<Duration> {
+        if self.work.has_work() {
+            return Some(Duration::ZERO);
+        }
+        self.timers.next_wait(now, max_wait)
+    }
+
+    /// The instant the turn started dispatching.
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The kind of source `key` names, for routing its event; `None` if stale or closed.
+    #[inline]
+    pub(crate) fn kind(&self, key: Key) -> Option<Kind> {
+        self.sources.kind(key)
+    }
+
+    /// The config (read-only: the turn reads its budgets and switches from it).
+    #[inline]
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The counters.
+    #[inline]
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The counters, for the turn and layers above that count their own events.
+    #[inline]
+    pub(crate) fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    /// Has the reactor been asked to stop?
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.life.is_stopped()
+    }
+
+    /// Ask the reactor to stop after this turn.
+    pub(crate) fn stop(&mut self) {
+        self.life.stop();
+    }
+
+    /// Forget a stop once `run` has returned for it.
+    pub(crate) fn clear_stop(&mut self) {
+        self.life.clear_stop();
+    }
+
+    /// Is a graceful shutdown under way?
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.life.is_shutting_down()
+    }
+
+    /// Use `limit` for the connections of this reactor, moving the ones open now onto it.
+    pub(crate) fn set_limit(&mut self, limit: Option<Arc<ConnectionLimit>>) {
+        self.door.set_limit(limit, self.stats.active);
+    }
+
+    // ----- the work lists ---------------------------------------------------------------------
+
+    /// The read list as it stood at the start of the turn (served after the events).
+    pub(crate) fn take_read_list(&mut self) -> Vec<Key> {
+        self.work.take_reads()
+    }
+
+    /// Give back the vector [`take_read_list`](Core::take_read_list) handed out.
+    pub(crate) fn give_back_reads(&mut self, list: Vec<Key>) {
+        self.work.give_back_reads(list);
+    }
+
+    /// The flush list, to be written now (what the flushes add waits for the next turn).
+    pub(crate) fn take_flushes(&mut self) -> Vec<Key> {
+        self.work.take_flushes()
+    }
+
+    /// Give back the vector [`take_flushes`](Core::take_flushes) handed out.
+    pub(crate) fn give_back_flushes(&mut self, list: Vec<Key>) {
+        self.work.give_back_flushes(list);
+    }
+
+    /// Put `key` on the read list, to be served next turn without waiting for an event
+    /// (once, however often it is queued).
+    pub(crate) fn queue_read(&mut self, key: Key) {
+        if self.sources.mark_read(key) {
+            self.work.push_read(key);
+        }
+    }
+
+    /// Take `key` off the read list; `false` if it is stale.
+    pub(crate) fn unqueue_read(&mut self, key: Key) -> bool {
+        self.sources.unmark_read(key)
+    }
+
+    /// Put `key` on the flush list, to be written at the end of this turn.
+    #[inline]
+    pub(crate) fn schedule_flush(&mut self, key: Key) {
+        if self.sources.mark_flush(key) {
+            self.work.push_flush(key);
+        }
+    }
+
+    /// Make sure `key`'s wheel entry fires no later than its earliest deadline (the
+    /// connection says when that is, and whether its entry must move).
+    pub(crate) fn rearm(&mut self, key: Key) {
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return;
+        };
+        let Some(at) = conn.arm_at() else {
+            return;
+        };
+        if let Some(old) = conn.armed() {
+            self.timers.cancel(old);
+        }
+        let handle = self.timers.arm_at(at, TimerTarget::Conn(key));
+        conn.set_armed(handle, at);
+        self.stats.timeout_arms += 1;
+    }
+
+    /// `key` stops reading until the budget admits what it needs next.
+    fn wait_for_budget(&mut self, key: Key) {
+        self.admission.wait(key);
+        self.stats.budget_waits += 1;
+    }
+
+    /// Admit the connections waiting for the budget, in order, as far as it now allows;
+    /// each admitted one reads again next turn.
+    pub(crate) fn admit_waiting(&mut self) {
+        let block = self.pool.read_size();
+        while let Some(key) = self
+            .admission
+            .next_admitted(&mut self.sources, self.now, block)
+        {
+            self.queue_read(key);
+            self.rearm(key);
+        }
+    }
+
+    // ----- stream connections -------------------------------------------------------------------
+
+    /// One read of the connection `key` (see `Stream::read_once`), counted against the
+    /// turn's read `budget` for it. Does what the connection decided that needs no handler
+    /// (close, wait for the input budget, read again next turn once `budget` is spent) and
+    /// returns the rest.
+    #[inline(always)]
+    pub(crate) fn read_once(&mut self, key: Key, hup: bool, budget: &mut usize) -> ReadNext {
+        let Some((sock, conn)) = self.sources.conn_mut(key) else {
+            return ReadNext::Stop;
+        };
+        if *budget == 0 {
+            if conn.read_mode() != crate::conn::ReadMode::Ignore {
+                // More input may be waiting, but others get their turn first.
+                self.queue_read(key);
+            }
+            return ReadNext::Stop;
+        }
+        let (cmsg, fds_in) = self.scratch.fds_space();
+        let space = ReadSpace {
+            pool: &mut self.pool,
+            budget: self.admission.budget(),
+            limit: self.config.max_read_buffer,
+            cmsg,
+            fds_in,
+        };
+        match sock.read_once(conn, self.now, hup, space) {
+            ReadOnce::Stop => ReadNext::Stop,
+            ReadOnce::WaitForBudget => {
+                self.wait_for_budget(key);
+                ReadNext::Stop
+            }
+            ReadOnce::Read {
+                step,
+                got,
+                cost,
+                drained,
+            } => {
+                self.stats.bytes_in += got as u64;
+                *budget = budget.saturating_sub(cost);
+                match step {
+                    InputStep::Deliver => ReadNext::Deliver { drained },
+                    InputStep::Discarded => ReadNext::Again,
+                    InputStep::Drained | InputStep::Wait => ReadNext::Stop,
+                    InputStep::ReadClosed => ReadNext::ReadClosed,
+                    InputStep::Close(reason) => {
+                        self.close_now(key, reason);
+                        ReadNext::Stop
+                    }
+                }
+            }
+        }
+    }
+
+    /// Descriptors received by the last read, if any (they go to the handler before the
+    /// bytes, or are closed).
+    #[inline]
+    pub(crate) fn take_fds_in(&mut self) -> Option<Vec<OwnedFd>> {
+        if !self.scratch.has_fds_in() {
+            return None;
+        }
+        Some(self.scratch.take_fds_in())
+    }
+
+    /// Lend `key`'s unconsumed input to the handler (moved out: no copy, no allocation), so
+    /// that it can borrow the bytes while the context borrows the core.
+    #[inline]
+    pub(crate) fn take_input(&mut self, key: Key) -> Option<ReadBuf> {
+        self.sources
+            .conn_mut(key)
+            .map(|(_, conn)| conn.take_input())
+    }
+
+    /// Give back the input lent by [`take_input`](Core::take_input), of which the handler
+    /// consumed `used` bytes; `drained`: the read before proved the socket empty.
+    #[inline(always)]
+    pub(crate) fn restore_input(
+        &mut self,
+        key: Key,
+        mut rbuf: ReadBuf,
+        used: usize,
+        drained: bool,
+    ) {
+        match self.sources.conn_mut(key) {
+            Some((_, conn)) => {
+                let budget = self.admission.budget();
+                if conn.restore_input(self.now, rbuf, used, drained, &mut self.pool, budget) {
+                    self.rearm(key);
+                }
+            }
+            // The handler closed the connection; the slot may even hold a new one now.
+            None => rbuf.clear(&mut self.pool),
+        }
+    }
+
+    /// Write as much of `key`'s queued output as the kernel takes, then do what the
+    /// connection says comes next. Returns `true` if the handler must hear that the output
+    /// drained.
+    #[inline]
+    pub(crate) fn flush(&mut self, key: Key) -> bool {
+        let Some((sock, conn)) = self.sources.conn_to_flush(key) else {
+            return false;
+        };
+        let fds = if self.fds_out.is_empty() {
+            None
+        } else {
+            self.fds_out.get_mut(&key)
+        };
+        let marks = (self.config.low_watermark, self.config.linger);
+        let (written, result) = sock.flush(conn, self.now, &mut self.pool, fds, marks);
+        self.stats.bytes_out += written as u64;
+        if !self.fds_out.is_empty() {
+            if let Some(out) = self.fds_out.get(&key).filter(|out| out.is_done()) {
+                self.stats.fds_out += out.fds_sent();
+                self.fds_out.remove(&key);
+            }
+        }
+        let done = match result {
+            Ok(done) => done,
+            Err(reason) => {
+                self.close_now(key, reason);
+                return false;
+            }
+        };
+        if done.read_again {
+            // Edge-triggered: input that arrived meanwhile raised no event of its own.
+            self.queue_read(key);
+            self.rearm(key);
+        }
+        match done.step {
+            FlushStep::Wait => false,
+            FlushStep::Drained => true,
+            FlushStep::ShutdownWrite { drained } => self.send_fin(key) && drained,
+            FlushStep::Close(reason) => {
+                self.close_now(key, reason);
+                false
+            }
+            FlushStep::Linger { shutdown } => {
+                if shutdown {
+                    self.send_fin(key);
+                }
+                false
+            }
+        }
+    }
+
+    /// Shut `key`'s write side down (send FIN); on failure, close as the connection says.
+    fn send_fin(&mut self, key: Key) -> bool {
+        let Some((sock, conn)) = self.sources.conn_mut(key) else {
+            return false;
+        };
+        match sock.shutdown(std::net::Shutdown::Write) {
+            Ok(()) => true,
+            Err(e) => {
+                let reason = conn.on_shutdown_failed(e);
+                self.close_now(key, reason);
+                false
+            }
+        }
+    }
+
+    /// A writable event for `key`: finish a connection's connect if one is under way, say
+    /// whether a connection has output to flush, or send what a datagram socket queued.
+    #[inline]
+    pub(crate) fn writable(&mut self, key: Key) -> Writable {
+        match self.sources.get_mut(key) {
+            Some(Source::Conn { conn, .. }) if conn.is_connecting() => self.finish_connect(key),
+            // Nothing to write is the usual case: every event for a socket with room in its
+            // send buffer says writable, the read events included.
+            Some(Source::Conn { conn, .. }) if conn.needs_flush() => Writable::Flush,
+            Some(Source::Dgram(dgram)) => {
+                dgram.flush(&mut self.stats);
+                Writable::Nothing
+            }
+            _ => Writable::Nothing,
+        }
+    }
+
+    /// The connection `key`, connecting, is writable: has its connect finished?
+    #[cold]
+    fn finish_connect(&mut self, key: Key) -> Writable {
+        let Some((sock, conn)) = self.sources.conn_mut(key) else {
+            return Writable::Nothing;
+        };
+        match sock.connect_result() {
+            Ok(()) => {
+                conn.on_connected(self.now);
+                self.rearm(key);
+                Writable::Connected
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Writable::Nothing,
+            Err(e) => {
+                self.close_now(key, CloseReason::Io(e));
+                Writable::Nothing
+            }
+        }
+    }
+
+    /// Queue output on `key` with `push`, which adds `len` bytes to the queue; the flush at
+    /// the end of the turn writes it.
+    #[inline]
+    pub(crate) fn queue_output(
+        &mut self,
+        key: Key,
+        len: usize,
+        push: impl FnOnce(&mut WriteQueue, &mut BufPool),
+    ) -> io::Result<()> {
+        let (high, cap) = (self.config.high_watermark, self.config.max_queued);
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return Err(stale());
+        };
+        match conn.queue(self.now, high, cap, len, &mut self.pool, push)? {
+            Queued::Nothing => return Ok(()),
+            Queued::Added => {}
+            Queued::Started => self.rearm(key),
+        }
+        self.schedule_flush(key);
+        Ok(())
+    }
+
+    /// Write `data` on `key` at once if nothing is queued ahead of it, and queue (copy) only
+    /// what the kernel does not take.
+    #[inline]
+    pub(crate) fn write_now(&mut self, key: Key, data: &[u8]) -> io::Result<()> {
+        let Some((sock, conn)) = self.sources.conn_mut(key) else {
+            return Err(stale());
+        };
+        let n = sock.write_direct(conn, self.now, data);
+        self.stats.bytes_out += n as u64;
+        let rest = &data[n..];
+        if rest.is_empty() {
+            return Ok(());
+        }
+        self.queue_output(key, rest.len(), |q, pool| q.push_copy(rest, pool))
+    }
+
+    // ----- timers ------------------------------------------------------------------------------
+
+    /// The next precise timer due by this turn's `now`.
+    pub(crate) fn next_precise_due(&mut self) -> Option<Due> {
+        self.timers.poll_precise(self.now)
+    }
+
+    /// The next wheel entry due by this turn's `now`.
+    pub(crate) fn next_wheel_due(&mut self) -> Option<Due> {
+        self.timers.poll_wheel(self.now)
+    }
+
+    /// `key`'s wheel entry `handle` fired: ask the connection what has expired. Returns the
+    /// timeout the handler must hear about, if one did; does the rest (re-arm, close).
+    pub(crate) fn conn_timer(&mut self, key: Key, handle: TimerHandle) -> Option<TimeoutKind> {
+        let (_, conn) = self.sources.conn_mut(key)?;
+        match conn.on_timer(self.now, handle) {
+            TimerStep::Stale => {}
+            TimerStep::Rearm => self.rearm(key),
+            TimerStep::Close(reason) => self.close_now(key, reason),
+            TimerStep::TimedOut(kind) => {
+                self.stats.timeouts += 1;
+                return Some(kind);
+            }
+        }
+        None
+    }
+
+    /// The handler kept `key` open after its `kind` timeout: restart that clock.
+    pub(crate) fn keep_open(&mut self, key: Key, kind: TimeoutKind) {
+        if let Some((_, conn)) = self.sources.conn_mut(key) {
+            conn.keep_open(kind, self.now);
+        }
+        self.rearm(key);
+    }
+
+    /// A user timer on the wheel, `after` from now.
+    pub(crate) fn set_timer(&mut self, after: Duration, token: u64) -> TimerId {
+        self.timers.set_user(self.now, after, token)
+    }
+
+    /// A precise user timer, `after` from now.
+    pub(crate) fn set_precise_timer(&mut self, after: Duration, token: u64) -> TimerId {
+        self.timers.set_precise(self.now, after, token)
+    }
+
+    /// Cancel a user timer; `false` if it fired or was cancelled already.
+    pub(crate) fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        self.timers.cancel_user(timer)
+    }
+
+    /// The timeouts connections opened from now on start with.
+    pub(crate) fn set_default_timeouts(&mut self, timeouts: crate::conn::Timeouts) {
+        self.config.timeouts = timeouts;
+    }
+}
