@@ -4,7 +4,9 @@
 //! * `impl Core` is written in at most two files (`core/mod.rs` and `core/lifecycle.rs`);
 //! * neither `Core` nor any owner it composes has a field visible outside its own file;
 //! * the handler-calling turn (`turn.rs`) and the handler's `Context` reach the core only
-//!   through its methods.
+//!   through its methods;
+//! * `Conn`, the connection's state machine, is written in one file and offers the reactor
+//!   at most 20 public methods (one per event, each returning the whole step).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -157,5 +159,33 @@ fn the_turn_and_the_context_reach_the_core_through_its_methods() {
         wrong.is_empty(),
         "the core's fields reached from outside it:\n{}",
         wrong.join("\n")
+    );
+}
+
+#[test]
+fn conn_has_one_file_and_a_narrow_interface() {
+    let files = sources();
+    let with_impl: Vec<&(String, String)> = files
+        .iter()
+        .filter(|(_, text)| text.lines().any(|l| l.starts_with("impl Conn {")))
+        .collect();
+    assert_eq!(
+        with_impl
+            .iter()
+            .map(|(rel, _)| rel.as_str())
+            .collect::<Vec<_>>(),
+        ["conn/machine.rs"],
+        "impl Conn is written outside conn/machine.rs, or in several files"
+    );
+    let public: Vec<&str> = with_impl[0]
+        .1
+        .lines()
+        .filter(|l| l.starts_with("    pub fn "))
+        .collect();
+    assert!(
+        public.len() <= 20,
+        "Conn has {} public methods (at most 20):\n{}",
+        public.len(),
+        public.join("\n")
     );
 }

@@ -395,6 +395,37 @@ impl WriteQueue {
         n
     }
 
+    /// Write the queue with `write` (one vectored write per call, `writev`) until it is empty
+    /// or `write` says `WouldBlock`, dropping what was written (emptied blocks go back to
+    /// `pool`); an interrupted write is retried. Returns the bytes written, and the error
+    /// that stopped it, if any (`WriteZero` for a write that took nothing).
+    #[inline]
+    pub fn write_with(
+        &mut self,
+        pool: &mut BufPool,
+        mut write: impl FnMut(&[IoSlice<'_>]) -> std::io::Result<usize>,
+    ) -> (usize, Option<std::io::Error>) {
+        use std::io::ErrorKind;
+        let mut written = 0;
+        loop {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let n = self.io_slices(&mut slices);
+            if n == 0 {
+                return (written, None);
+            }
+            match write(&slices[..n]) {
+                Ok(0) => return (written, Some(ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    self.advance(n, pool);
+                    written += n;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return (written, None),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return (written, Some(e)),
+            }
+        }
+    }
+
     /// The kernel took `n` bytes from the front: drop them, returning emptied blocks to `pool`.
     ///
     /// # Panics

@@ -7,9 +7,11 @@
 //! the budget, and when it may go on (`admit`). `Conn` asks it and keeps the phase and the
 //! clocks; see `budget.rs` for the budget's own promise (no deadlock, first come first served).
 
+use std::io;
+
 use super::budget::Budget;
 use super::phase::ReadSide;
-use super::steps::NoRoom;
+use super::steps::{Input, NoRoom, Transport};
 use crate::buf::{BufPool, ReadBuf};
 use crate::error::{CloseReason, ReadBufferFull};
 
@@ -163,6 +165,61 @@ impl InputSide {
     /// budget does not count (`wanted_charge` is 0 for it). (A charge with no input held is a
     /// message announced before its first byte and then given up by a close: `room` returns
     /// it.)
+    /// One read through `io` (see `Conn::read`): the room (after a peek at the record's size
+    /// on a record connection whose input is `deliver`ed), then the read, retried when
+    /// interrupted. Returns what the read brought and how much room it had.
+    #[inline(always)]
+    pub(super) fn read_from(
+        &mut self,
+        io: &mut impl Transport,
+        pool: &mut BufPool,
+        limit: usize,
+        budget: &mut Budget,
+        deliver: bool,
+        closing: bool,
+    ) -> Result<(Input, usize), NoRoom> {
+        // A record connection reads one whole record at a time: learn its size first.
+        let peek = if deliver { io.record_len() } else { None };
+        let record = match peek {
+            None => None,
+            Some(Ok(len)) => Some(len),
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Ok((Input::WouldBlock, 0))
+            }
+            Some(Err(e)) => return Ok((Input::Failed(e), 0)),
+        };
+        let room = if record.is_none() && self.is_bare() {
+            // The common case, before anything else is looked at: see `is_bare`.
+            self.take_block(pool)
+        } else {
+            self.room(pool, limit, record, budget, closing)?
+        };
+        let asked = room.len();
+        loop {
+            let input = match io.read(&mut *room) {
+                Ok(0) if io.empty_record() => Input::EmptyRecord,
+                Ok(0) => Input::Eof,
+                Ok(n) => Input::Bytes(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Input::WouldBlock,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Input::Failed(e),
+            };
+            return Ok((input, asked));
+        }
+    }
+
+    /// What a read of `n` bytes costs the turn's read quota (`Config::read_budget`): its
+    /// bytes, and for a record connection at least 256, so that a flood of tiny records
+    /// cannot hold the read loop for long.
+    #[inline]
+    pub(super) fn read_cost(&self, n: usize) -> usize {
+        if self.records {
+            n.max(256)
+        } else {
+            n
+        }
+    }
+
     #[inline]
     pub(super) fn is_bare(&self) -> bool {
         self.rbuf.capacity() == 0 && self.expected == 0 && self.charge == 0

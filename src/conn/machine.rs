@@ -10,8 +10,10 @@ use super::clocks::{Clocks, Running, Timeouts};
 use super::input::InputSide;
 use super::phase::{Phase, ReadSide, WriteSide};
 use super::steps::{
-    FlushStep, Flushed, Input, InputStep, NoRoom, Opened, Queued, ReadMode, TimerStep,
+    AfterFlush, FlushStep, Flushed, Input, InputStep, NoRoom, Opened, Queued, Read, ReadCx,
+    ReadMode, Status, Transport, Writable,
 };
+use super::timers::ConnTimers;
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
 use crate::error::{CloseReason, QueueFull, TimeoutKind};
 use crate::time::TimerHandle;
@@ -35,14 +37,7 @@ impl Conn {
         Conn {
             input: InputSide::new(records),
             wq,
-            phase: match opened {
-                Opened::Connecting => Phase::Connecting {
-                    write: WriteSide::Open,
-                },
-                Opened::Accepted => Phase::Open {
-                    write: WriteSide::Open,
-                },
-            },
+            phase: Phase::new(opened),
             clocks: Clocks::new(now, timeouts),
         }
     }
@@ -51,7 +46,7 @@ impl Conn {
 
     /// What a readable socket should lead to.
     #[inline]
-    pub fn read_mode(&self) -> ReadMode {
+    pub(super) fn read_mode(&self) -> ReadMode {
         match self.phase {
             Phase::Open { .. }
                 if self.input.read_side() == ReadSide::Reading && !self.input.is_starved() =>
@@ -66,54 +61,78 @@ impl Conn {
         }
     }
 
-    /// An outgoing connect still in progress (nothing is written until it completes)?
-    #[inline]
-    pub fn is_connecting(&self) -> bool {
-        self.phase.is_connecting()
-    }
-
-    /// A close was asked for (the connection is flushing or lingering)?
-    #[inline]
-    pub fn is_closing(&self) -> bool {
-        self.phase.is_closing()
-    }
-
     /// Is reading paused because queued output passed the high watermark?
     #[cfg(test)]
-    pub fn is_read_paused(&self) -> bool {
+    pub(super) fn is_read_paused(&self) -> bool {
         self.input.read_side() == ReadSide::Paused
     }
 
-    /// Bytes of input received and not yet consumed by the handler.
-    pub fn unconsumed(&self) -> usize {
-        self.input.len()
-    }
-
-    /// Bytes of output queued and not yet written.
-    pub fn queued(&self) -> usize {
-        self.wq.len()
-    }
-
-    /// May more output be queued?
-    fn accepts_output(&self) -> bool {
-        matches!(
-            self.phase,
-            Phase::Open {
-                write: WriteSide::Open
-            } | Phase::Connecting {
-                write: WriteSide::Open
-            }
-        )
+    /// The connection at a glance: what the reactor's audit, the budget's line and the
+    /// handler's queries (`Context::queued`, `is_open`, ...) look at.
+    #[inline]
+    pub fn status(&self) -> Status {
+        Status {
+            closing: self.phase.is_closing(),
+            unconsumed: self.input.len(),
+            queued: self.wq.len(),
+            charge: self.input.charge(),
+            starved: self.input.is_starved(),
+            armed: self.clocks.armed(),
+            timeouts: self.clocks.timeouts(),
+        }
     }
 
     // ----- input ---------------------------------------------------------------------------
 
-    /// A read into [`input_room`](Conn::input_room) finished at `now` with `input`. Unless
+    /// The socket is readable (or the connection is on the read list): make one read
+    /// through `io` at `now`, into room the connection gives, and judge what came. The
+    /// reactor calls it again while the step says so (`Deliver` with the socket not
+    /// `drained`, `Discarded`). The rules of a read are the connection's (see the module
+    /// docs, "Reading"): whether to read, the room, the cost to the turn's `quota`, and when
+    /// a read proved the socket drained. Unless the step is `Deliver` (the handler's call
+    /// settles that: see [`restore_input`](Conn::restore_input)), the budget claim is
+    /// settled to what it now holds, in this call.
+    #[inline(always)]
+    pub fn read(&mut self, now: Instant, io: &mut impl Transport, cx: ReadCx<'_>) -> Read {
+        let mode = self.read_mode();
+        let (step, bytes, drained) = if mode == ReadMode::Ignore {
+            (InputStep::Idle, 0, false)
+        } else if *cx.quota == 0 {
+            (InputStep::Yield, 0, false)
+        } else {
+            let deliver = mode == ReadMode::Deliver;
+            let closing = self.phase.is_closing();
+            match self
+                .input
+                .read_from(io, cx.pool, cx.limit, cx.budget, deliver, closing)
+            {
+                Ok((input, asked)) => {
+                    let bytes = if let Input::Bytes(n) = input { n } else { 0 };
+                    *cx.quota = cx.quota.saturating_sub(self.input.read_cost(bytes));
+                    let drained = bytes < asked && !cx.hup && io.short_read_drains();
+                    (
+                        self.on_input(now, input, cx.pool, cx.budget),
+                        bytes,
+                        drained,
+                    )
+                }
+                Err(NoRoom::Close(reason)) => (InputStep::Close(reason), 0, false),
+                Err(NoRoom::Wait) => (InputStep::WaitForBudget, 0, false),
+            }
+        };
+        Read {
+            step,
+            bytes,
+            drained,
+        }
+    }
+
+    /// A read into the room the connection gave finished at `now` with `input`. Unless
     /// the step is `Deliver` (the handler's call settles that: see
     /// [`restore_input`](Conn::restore_input)), the connection's budget claim is settled to
     /// what it now holds, in this call.
     #[inline]
-    pub fn on_input(
+    pub(super) fn on_input(
         &mut self,
         now: Instant,
         input: Input,
@@ -130,7 +149,7 @@ impl Conn {
 
     #[inline(always)]
     fn take_input_event(&mut self, now: Instant, input: Input, pool: &mut BufPool) -> InputStep {
-        let discard = self.is_closing();
+        let discard = self.phase.is_closing();
         match input {
             Input::Bytes(n) if discard => {
                 self.input.discard(n, pool);
@@ -153,18 +172,18 @@ impl Conn {
             Input::Eof => {
                 self.input.set_read_side(ReadSide::Finished);
                 self.input.release(pool);
-                if !self.is_closing() {
+                if !self.phase.is_closing() {
                     InputStep::ReadClosed
                 } else if !self.wq.is_empty() && !matches!(self.phase, Phase::Lingering { .. }) {
                     // Still flushing: the close completes once the output is out.
                     InputStep::Wait
                 } else {
-                    InputStep::Close(self.take_reason())
+                    InputStep::Close(self.phase.take_reason())
                 }
             }
             Input::Failed(e) => match self.phase {
                 // The output is already out, and a reset just ends the close asked for.
-                Phase::Lingering { .. } => InputStep::Close(self.take_reason()),
+                Phase::Lingering { .. } => InputStep::Close(self.phase.take_reason()),
                 // Still flushing, the reset loses that output: say so.
                 _ => InputStep::Close(CloseReason::from_io(e)),
             },
@@ -234,7 +253,7 @@ impl Conn {
         pool: &mut BufPool,
         push: impl FnOnce(&mut WriteQueue, &mut BufPool),
     ) -> io::Result<Queued> {
-        if !self.accepts_output() {
+        if !self.phase.accepts_output() {
             return Err(io::Error::from(io::ErrorKind::BrokenPipe));
         }
         if len == 0 {
@@ -260,27 +279,112 @@ impl Conn {
         Ok(Queued::Added)
     }
 
-    /// The queued output, as up to `out.len()` slices for one vectored write (one record at
-    /// a time for a record connection). 0 while connecting: nothing may be written yet.
-    pub fn output<'a>(&'a self, out: &mut [io::IoSlice<'a>]) -> usize {
-        if self.is_connecting() {
+    /// The socket is writable, or the turn's flush list reached the connection: write as
+    /// much queued output through `io` as the kernel takes, one vectored write at a time,
+    /// then decide what comes next, sending the FIN a close or half-close needs. `low` is
+    /// the watermark at which paused reading resumes, `linger` how long a close may wait for
+    /// the peer's end of file.
+    #[inline]
+    pub fn flush(
+        &mut self,
+        now: Instant,
+        io: &mut impl Transport,
+        pool: &mut BufPool,
+        (low, linger): (usize, Duration),
+    ) -> Flushed {
+        // Nothing may be written while connecting.
+        let (written, failed) = if self.phase.is_connecting() {
+            (0, None)
+        } else {
+            self.wq.write_with(pool, |slices| io.write_vectored(slices))
+        };
+        if written > 0 {
+            self.clocks.written(now);
+        }
+        if let Some(e) = failed {
+            return Flushed {
+                written,
+                read_again: false,
+                step: FlushStep::Close(CloseReason::from_io(e)),
+            };
+        }
+        let (read_again, next) = self.after_flush(now, written > 0, low, linger);
+        let step = match next {
+            AfterFlush::Wait => FlushStep::Wait,
+            AfterFlush::Drained => FlushStep::Drained,
+            AfterFlush::Close(reason) => FlushStep::Close(reason),
+            AfterFlush::ShutdownWrite { drained } => match io.shutdown_write() {
+                Ok(()) if drained => FlushStep::Drained,
+                Ok(()) => FlushStep::Wait,
+                Err(e) => FlushStep::Close(self.on_shutdown_failed(e)),
+            },
+            // FIN goes out now, unless a half-close sent it already.
+            AfterFlush::Linger { shutdown: true } => match io.shutdown_write() {
+                Ok(()) => FlushStep::Wait,
+                Err(e) => FlushStep::Close(self.on_shutdown_failed(e)),
+            },
+            AfterFlush::Linger { shutdown: false } => FlushStep::Wait,
+        };
+        Flushed {
+            written,
+            read_again,
+            step,
+        }
+    }
+
+    /// Write `data` through `io` at `now`, at once, if nothing is queued ahead of it, the
+    /// connection is up and open for output, and it is a byte stream (a record connection
+    /// sends each write as one record, which the queue keeps). Returns how much the kernel
+    /// took; the rest is for [`queue`](Conn::queue). Any failure other than a full buffer is
+    /// left to the flush, which closes the connection with it: the bytes are queued as if
+    /// this write had not been tried.
+    #[inline]
+    pub fn write_direct(&mut self, now: Instant, io: &mut impl Transport, data: &[u8]) -> usize {
+        if data.is_empty() || !self.can_write_directly() {
             return 0;
         }
-        self.wq.io_slices(out)
+        match io.write(data) {
+            Ok(n) => {
+                if n > 0 {
+                    self.clocks.written(now);
+                }
+                n
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// The socket is writable at `now`: finish an outgoing connect (through `io`) if one is
+    /// under way, else say whether a flush has anything to do.
+    #[inline]
+    pub fn on_writable(&mut self, now: Instant, io: &mut impl Transport) -> Writable {
+        if !self.phase.is_connecting() {
+            return if self.needs_flush() {
+                Writable::Flush
+            } else {
+                Writable::Nothing
+            };
+        }
+        match io.connect_result() {
+            Ok(()) => {
+                self.on_connected(now);
+                Writable::Connected
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Writable::Nothing,
+            Err(e) => Writable::Close(CloseReason::Io(e)),
+        }
     }
 
     /// `n` queued bytes were written at `now`.
-    pub fn on_written(&mut self, now: Instant, n: usize, pool: &mut BufPool) {
+    #[cfg(test)]
+    pub(super) fn on_written(&mut self, now: Instant, n: usize, pool: &mut BufPool) {
         self.wq.advance(n, pool);
         self.clocks.written(now);
     }
 
-    /// May output skip the queue and be written at once ([`on_direct_write`](Conn::on_direct_write))?
-    /// Only when nothing is queued ahead of it (order), the connection is up and open for
-    /// output, and it is a byte stream (a record connection sends each write as one record,
-    /// which the queue keeps).
+    /// May output skip the queue and be written at once ([`write_direct`](Conn::write_direct))?
     #[inline]
-    pub fn can_write_directly(&self) -> bool {
+    fn can_write_directly(&self) -> bool {
         // Up (not connecting), no close asked for, and the write side open.
         self.wq.is_empty()
             && !self.input.is_records()
@@ -297,7 +401,7 @@ impl Conn {
     /// writable event is news of nothing (epoll reports a writable socket with every event
     /// for it), and the reactor skips the flush.
     #[inline]
-    pub fn needs_flush(&self) -> bool {
+    pub(super) fn needs_flush(&self) -> bool {
         !self.wq.is_empty()
             || self.input.read_side() == ReadSide::Paused
             || self.phase.write_side() == WriteSide::ShutPending
@@ -307,31 +411,21 @@ impl Conn {
             )
     }
 
-    /// `n` bytes were written at `now` straight from the handler's buffer, not from the queue.
-    #[inline]
-    pub fn on_direct_write(&mut self, now: Instant, n: usize) {
-        if n > 0 {
-            self.clocks.written(now);
-        }
-    }
-
     /// A flush ended (the queue is empty or the kernel said `WouldBlock`) at `now`; `wrote`
     /// says whether it wrote anything. `low` is the watermark at which paused reading resumes,
     /// `linger` how long a close may wait for the peer's end of file.
-    pub fn after_flush(
+    /// Returns whether reading must start again, and the step.
+    pub(super) fn after_flush(
         &mut self,
         now: Instant,
         wrote: bool,
         low: usize,
         linger: Duration,
-    ) -> Flushed {
+    ) -> (bool, AfterFlush) {
         let mut read_again = false;
-        if self.is_connecting() {
+        if self.phase.is_connecting() {
             // Nothing was written: the connect has not completed.
-            return Flushed {
-                read_again,
-                step: FlushStep::Wait,
-            };
+            return (read_again, AfterFlush::Wait);
         }
         if self.input.read_side() == ReadSide::Paused && self.wq.len() <= low {
             self.input.set_read_side(ReadSide::Reading);
@@ -341,37 +435,37 @@ impl Conn {
             read_again = true;
         }
         let step = if !self.wq.is_empty() {
-            FlushStep::Wait
+            AfterFlush::Wait
         } else if let Phase::Lingering { .. } = self.phase {
-            FlushStep::Wait
+            AfterFlush::Wait
         } else if let Phase::Flushing { .. } = self.phase {
             if self.input.read_side() == ReadSide::Finished || linger.is_zero() {
-                FlushStep::Close(self.take_reason())
+                AfterFlush::Close(self.phase.take_reason())
             } else {
                 // FIN goes out now, unless a half-close sent it already.
                 let shutdown = self.phase.write_side() != WriteSide::Shut;
-                let reason = self.take_reason();
+                let reason = self.phase.take_reason();
                 let until = now.checked_add(linger).unwrap_or(now);
                 self.phase = Phase::Lingering { reason, until };
                 read_again = true;
-                FlushStep::Linger { shutdown }
+                AfterFlush::Linger { shutdown }
             }
         } else if self.phase.write_side() == WriteSide::ShutPending {
             self.phase.set_write_side(WriteSide::Shut);
-            FlushStep::ShutdownWrite { drained: wrote }
+            AfterFlush::ShutdownWrite { drained: wrote }
         } else if wrote {
-            FlushStep::Drained
+            AfterFlush::Drained
         } else {
-            FlushStep::Wait
+            AfterFlush::Wait
         };
-        Flushed { read_again, step }
+        (read_again, step)
     }
 
     /// Shutting the write side down failed with `err`: the reason to close with.
-    pub fn on_shutdown_failed(&mut self, err: io::Error) -> CloseReason {
-        if err.kind() == io::ErrorKind::NotConnected && self.is_closing() {
+    pub(super) fn on_shutdown_failed(&mut self, err: io::Error) -> CloseReason {
+        if err.kind() == io::ErrorKind::NotConnected && self.phase.is_closing() {
             // The peer is already gone: the close is still the one asked for.
-            return self.take_reason();
+            return self.phase.take_reason();
         }
         CloseReason::from_io(err)
     }
@@ -382,7 +476,7 @@ impl Conn {
     /// The reason is [`CloseReason::PeerClosed`] if the peer had already finished sending,
     /// else [`CloseReason::Local`]. Returns `false` if a close was already under way.
     pub fn close(&mut self) -> bool {
-        if self.is_closing() {
+        if self.phase.is_closing() {
             return false;
         }
         let reason = if self.input.read_side() == ReadSide::Finished {
@@ -413,17 +507,11 @@ impl Conn {
         armed
     }
 
-    /// The reason of the close under way, taken out: the step that returns it ends the
-    /// connection.
-    fn take_reason(&mut self) -> CloseReason {
-        self.phase.take_reason()
-    }
-
     // ----- connecting ----------------------------------------------------------------------
 
     /// The outgoing connect completed at `now`: the read clock starts (the connect clock
     /// stops).
-    pub fn on_connected(&mut self, now: Instant) {
+    pub(super) fn on_connected(&mut self, now: Instant) {
         self.phase.connected();
         self.clocks.restart(TimeoutKind::Read, now);
     }
@@ -434,11 +522,11 @@ impl Conn {
         let reading = self.read_mode() == ReadMode::Deliver;
         Running {
             read: reading,
-            write: !self.wq.is_empty() && !self.is_connecting(),
+            write: !self.wq.is_empty() && !self.phase.is_connecting(),
             // A message waiting for the budget is still timed: the frame timeout is what ends
             // a wait that nothing else would (messages that never announced their size).
             frame: (reading || self.input.is_starved()) && self.input.has_partial(),
-            connect: self.is_connecting(),
+            connect: self.phase.is_connecting(),
             linger_until: match self.phase {
                 Phase::Lingering { until, .. } => Some(until),
                 _ => None,
@@ -446,98 +534,39 @@ impl Conn {
         }
     }
 
-    /// The connection's timeouts, in whole milliseconds (rounded up; a timeout of about 49.7
-    /// days or more counts as none).
-    pub fn timeouts(&self) -> Timeouts {
-        self.clocks.timeouts()
-    }
-
-    /// Set one timeout; its clock restarts at `now` (the wait "starts now", as a Python call
-    /// made after `settimeout` would). Re-arm afterwards.
-    pub fn set_timeout(&mut self, kind: TimeoutKind, value: Option<Duration>, now: Instant) {
-        self.clocks.set_limit(kind, value);
-        self.clocks.restart(kind, now);
-    }
-
-    /// The handler chose to keep the connection after `kind` fired: that clock restarts.
-    pub fn keep_open(&mut self, kind: TimeoutKind, now: Instant) {
-        self.clocks.restart(kind, now);
-    }
-
-    /// The deadline of one timeout, if its clock runs now.
-    pub fn deadline(&self, kind: TimeoutKind) -> Option<Instant> {
-        self.clocks.deadline(kind, self.running())
-    }
-
-    /// The earliest instant the connection needs attention: a timeout's deadline, or the end
-    /// of a lingering close.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.clocks.next_deadline(self.running())
-    }
-
-    /// The instant the wheel entry must be (re)armed at, or `None` if the current entry (or
-    /// the lack of one) is fine.
-    pub fn arm_at(&self) -> Option<Instant> {
-        self.clocks.arm_at(self.running())
-    }
-
-    /// The wheel entry currently armed for this connection.
-    pub fn armed(&self) -> Option<TimerHandle> {
-        self.clocks.armed()
-    }
-
-    /// Record the wheel entry armed at `at` for this connection.
-    pub fn set_armed(&mut self, handle: TimerHandle, at: Instant) {
-        self.clocks.set_armed(Some((handle, at)));
-    }
-
-    /// The wheel entry `handle` fired at `now`.
-    pub fn on_timer(&mut self, now: Instant, handle: TimerHandle) -> TimerStep {
-        if self.clocks.armed() != Some(handle) {
-            return TimerStep::Stale;
-        }
-        self.clocks.set_armed(None);
+    /// The connection's timers (its one wheel entry, its deadlines, the handler's timeout
+    /// settings), as of now: see [`ConnTimers`].
+    #[inline]
+    pub fn timers(&mut self) -> ConnTimers<'_> {
         let run = self.running();
-        if let Some(until) = run.linger_until {
-            if until <= now {
-                return TimerStep::Close(self.take_reason());
-            }
-            return TimerStep::Rearm;
-        }
-        match self.clocks.expired(now, run) {
-            Some(kind) => TimerStep::TimedOut(kind),
-            None => TimerStep::Rearm,
+        ConnTimers::new(&mut self.clocks, run, &mut self.phase)
+    }
+
+    /// The deadline of the `kind` timeout if its clock runs now; with `None`, the earliest
+    /// instant the connection needs attention (a timeout's deadline, or the end of a
+    /// lingering close).
+    pub fn deadline(&self, kind: Option<TimeoutKind>) -> Option<Instant> {
+        match kind {
+            Some(kind) => self.clocks.deadline(kind, self.running()),
+            None => self.clocks.next_deadline(self.running()),
         }
     }
 }
 
-/// The connection's side of the budget: making room for reads, and waiting for admission
-/// (the rules are the input side's, `input.rs`; the phase decides whether input is kept).
+// The connection's side of the budget: making room for reads, and waiting for admission
+// (the rules are the input side's, `input.rs`; the phase decides whether input is kept).
 impl Conn {
-    /// Room for the next read: a pooled block taken, compacted or grown up to `limit` bytes
-    /// of unconsumed input. For a record connection, `record` is the next record's length
-    /// (learned with a peek), and the room holds all of it. Memory beyond one read block is
-    /// charged to `budget` (see `budget`).
-    ///
-    /// # Errors
-    ///
-    /// [`NoRoom::Close`] with a [`ReadBufferFull`](crate::error::ReadBufferFull) protocol
-    /// error when the input would need more than `limit` bytes; [`NoRoom::Wait`] when the
-    /// budget cannot admit the growth now: reading stops until [`admit`](Conn::admit)
-    /// succeeds.
-    #[inline]
-    pub fn input_room(
+    /// Room for the next read (see `InputSide::room`), for tests that make the read
+    /// themselves.
+    #[cfg(test)]
+    pub(super) fn input_room(
         &mut self,
         pool: &mut BufPool,
         limit: usize,
         record: Option<usize>,
         budget: &mut Budget,
     ) -> Result<&mut [u8], NoRoom> {
-        if record.is_none() && self.input.is_bare() {
-            // The common case, before anything else is looked at: see `InputSide::is_bare`.
-            return Ok(self.input.take_block(pool));
-        }
-        let closing = self.is_closing();
+        let closing = self.phase.is_closing();
         self.input.room(pool, limit, record, budget, closing)
     }
 
@@ -551,28 +580,6 @@ impl Conn {
     pub fn expect_input(&mut self, total: usize, budget: &mut Budget, block: usize) -> bool {
         let waiting = self.input.is_starved();
         !self.input.expect(total, budget, block) && !waiting
-    }
-
-    /// What a read of `n` bytes costs the turn's read budget (`Config::read_budget`): its
-    /// bytes, and for a record connection at least 256, so that a flood of tiny records
-    /// cannot hold the read loop for long.
-    #[inline]
-    pub fn read_cost(&self, n: usize) -> usize {
-        if self.input.is_records() {
-            n.max(256)
-        } else {
-            n
-        }
-    }
-
-    /// Is reading waiting for the budget?
-    pub fn is_starved(&self) -> bool {
-        self.input.is_starved()
-    }
-
-    /// Bytes of the input budget this connection holds.
-    pub fn charge(&self) -> usize {
-        self.input.charge()
     }
 
     /// Try again to admit what a starved connection waits for; `true` if it may read again

@@ -32,7 +32,7 @@
 //! ```
 //!
 //! `Closed` is not a state a `Conn` is ever in: a method that decides a connection must close
-//! returns the [`CloseReason`], and the reactor frees the socket and the `Conn` at once.
+//! returns the [`CloseReason`](crate::error::CloseReason), and the reactor frees the socket and the `Conn` at once.
 //!
 //! The phase is one enum (`Phase`, in `phase.rs`: `Connecting`, `ConnectingToClose`, `Open`,
 //! `Flushing`, `Lingering`), whose variants carry the write side (open, shut pending, shut);
@@ -40,26 +40,52 @@
 //! for while connecting waits in `ConnectingToClose` for the connect to complete, then
 //! flushes.
 //!
+//! # Reading
+//!
+//! [`Conn::read`] holds a read's rules. It reads only when the phase wants input (`Open`,
+//! not paused by backpressure, not at end of file, not waiting for the budget; while closing
+//! it reads and drops). The room is one pooled block for a connection holding no input, the
+//! whole next record on a record connection (its size learnt with a peek), or room to grow
+//! toward an announced message, within `Config::max_read_buffer` and the shared budget. A
+//! read costs the turn's quota its bytes (at least 256 for a record, so that a flood of
+//! tiny records cannot hold the loop). Edge-triggered epoll reports readiness once per
+//! arrival, so a reader must drain the socket; on TCP a read that returns fewer bytes than
+//! asked for has drained it, and any later byte raises a new event, so the extra `read`
+//! that would only say `WouldBlock` is skipped. Not when the event also reported the peer's
+//! end of file, an error or urgent data: the end of file raises no event of its own, and a
+//! read stops short at the urgent mark. Unix streams always read to `WouldBlock`.
+//!
 //! # Events in, steps out
+//!
+//! One call per event, each returning the whole step. Where an event needs a syscall, the
+//! call makes it through the reactor's [`Transport`] (the socket; a fake in tests), so the
+//! reactor never has to call two methods in an order of its own: it calls, then does what
+//! the step says.
 //!
 //! | event (method) | what the reactor does with the answer |
 //! |---|---|
-//! | socket readable: [`read_mode`](Conn::read_mode), [`input_room`](Conn::input_room), then [`on_input`](Conn::on_input) | [`InputStep`]: hand the bytes to the handler, read on, stop, report end of file, or close |
-//! | handler queues output: [`queue`](Conn::queue) | [`Queued`]: schedule a flush (and re-arm the timer if the write clock started) |
-//! | socket written: [`on_written`](Conn::on_written), then [`after_flush`](Conn::after_flush) | [`Flushed`](steps::Flushed): wait, tell the handler it drained, send FIN, linger, or close |
-//! | connect finished: [`on_connected`](Conn::on_connected) | call `on_connect`, then read |
-//! | timer fired: [`on_timer`](Conn::on_timer) | [`TimerStep`]: ask the handler, close, or re-arm |
-//! | handler asks: [`close`](Conn::close), [`shutdown_write`](Conn::shutdown_write), [`set_timeout`](Conn::set_timeout) | schedule a flush or re-arm |
+//! | socket readable: [`read`](Conn::read) | [`InputStep`] (in a [`Read`](steps::Read)): hand the bytes to the handler, read on, stop, yield to others, wait for the budget, report end of file, or close |
+//! | the handler is shown the input: [`take_input`](Conn::take_input), and after it returns [`restore_input`](Conn::restore_input) | a loan, not an order of steps: the bytes leave the connection so that the handler can borrow them while it borrows the reactor; re-arm if told |
+//! | handler queues output: [`queue`](Conn::queue) | [`Queued`]: schedule a flush (and re-arm if the write clock started) |
+//! | handler writes at once: [`write_direct`](Conn::write_direct) | queue what the kernel did not take |
+//! | socket writable: [`on_writable`](Conn::on_writable) | [`Writable`]: nothing, flush, the connect completed (re-arm, `on_connect`, read, flush), or close |
+//! | flush: [`flush`](Conn::flush) | [`Flushed`](steps::Flushed): wait, tell the handler it drained, or close; read again if told (FIN and lingering are the connection's own) |
+//! | timer fired: [`timers`](Conn::timers)`.on_timer` | [`TimerStep`]: ask the handler (then `keep_open` or close), close, or re-arm |
+//! | handler asks: [`close`](Conn::close), [`shutdown_write`](Conn::shutdown_write), `timers().set_timeout`, [`expect_input`](Conn::expect_input) | schedule a flush, re-arm, or wait for the budget |
+//! | budget frees up: [`admit`](Conn::admit) | read again and re-arm if admitted |
+//! | connection gone: [`release`](Conn::release) | cancel the wheel entry it hands back |
 //!
-//! After any event the reactor asks [`arm_at`](Conn::arm_at) whether the connection's one
-//! timer-wheel entry must move earlier (deadlines are checked lazily: see `clocks.rs`).
+//! After a step that can move a deadline earlier the reactor calls
+//! [`timers`](Conn::timers)`.arm`, which moves the connection's one timer-wheel entry if the
+//! earliest deadline says so (deadlines are checked lazily: see `clocks.rs`). The rest is
+//! looking: [`status`](Conn::status) and [`deadline`](Conn::deadline).
 //!
 //! So, to answer "what happens to a connection that is closing while the peer keeps
-//! sending?": [`read_mode`](Conn::read_mode) says [`ReadMode::Discard`], so its input is read
-//! and dropped (a peer that writes everything before it reads cannot stall our flush by
-//! filling our receive buffer); its output is flushed; then it sends FIN and lingers until
-//! the peer's end of file or the linger time, because closing a socket with unread input makes
-//! Linux send a reset that can destroy the replies still in flight.
+//! sending?": [`read`](Conn::read) reads and drops its input (a peer that writes everything
+//! before it reads cannot stall our flush by filling our receive buffer), and says
+//! `Discarded`; its output is flushed; then [`flush`](Conn::flush) sends FIN and it lingers
+//! until the peer's end of file or the linger time, because closing a socket with unread
+//! input makes Linux send a reset that can destroy the replies still in flight.
 
 mod budget;
 mod clocks;
@@ -71,10 +97,9 @@ mod phase;
 mod steps;
 #[cfg(test)]
 mod tests;
+mod timers;
 
 pub use budget::Budget;
 pub use clocks::Timeouts;
 pub use machine::Conn;
-pub use steps::{
-    FlushStep, Flushed, Input, InputStep, NoRoom, Opened, Queued, ReadMode, TimerStep,
-};
+pub use steps::{FlushStep, InputStep, Opened, Queued, ReadCx, TimerStep, Transport, Writable};

@@ -1,8 +1,9 @@
 //! A property test: one [`Conn`] driven by random events and `now`s, the way the reactor
 //! drives it, against a small model of what must hold.
 //!
-//! The driver below is the reactor's protocol in miniature: a peer whose bytes wait in a
-//! "kernel" until the connection reads them, a handler that consumes some of what it is shown
+//! The driver below is the reactor's protocol in miniature, through `Conn`'s public calls
+//! only: a peer (the connection's `Transport`) whose bytes wait in a "kernel" until the
+//! connection reads them, a handler that consumes some of what it is shown
 //! (and sometimes announces the size of the message it is receiving), output queued and
 //! flushed in pieces, and a timer wheel with the connection's one entry, fired when the clock
 //! passes it. After every event it checks:
@@ -18,16 +19,15 @@
 //!   quiet and then finishes, the clock runs on, and the connection must close within a
 //!   bounded number of steps.
 
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
 use super::{
-    Budget, Conn, FlushStep, Input, InputStep, NoRoom, Opened, Queued, ReadMode, Timeouts,
-    TimerStep,
+    Budget, Conn, FlushStep, InputStep, Opened, Queued, ReadCx, Timeouts, TimerStep, Transport,
 };
-use crate::buf::{BufPool, ReadBuf, MAX_IOVECS};
+use crate::buf::{BufPool, ReadBuf};
 use crate::error::CloseReason;
 use crate::time::{TimerHandle, TimerWheel};
 
@@ -87,6 +87,84 @@ fn out_byte(i: usize) -> u8 {
     (i % 241) as u8
 }
 
+/// The peer as the connection's transport: the bytes it sent that wait to be read, whether
+/// it finished, and the room the kernel has for output this time. It checks the output's
+/// order as it takes it.
+struct Wire<'a> {
+    sent: usize,
+    read: &'a mut usize,
+    finished: bool,
+    room: usize,
+    written: &'a mut usize,
+}
+
+impl Wire<'_> {
+    /// Take up to the room left of `data`, checking each byte is the next of the stream.
+    fn take(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.room);
+        for (i, &b) in data[..n].iter().enumerate() {
+            assert_eq!(
+                b,
+                out_byte(*self.written + i),
+                "output byte {} out of order",
+                *self.written + i
+            );
+        }
+        self.room -= n;
+        *self.written += n;
+        n
+    }
+}
+
+impl Transport for Wire<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let pending = self.sent - *self.read;
+        if pending > 0 {
+            let n = pending.min(buf.len());
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = in_byte(*self.read + i);
+            }
+            *self.read += n;
+            Ok(n)
+        } else if self.finished {
+            Ok(0)
+        } else {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+
+    fn short_read_drains(&self) -> bool {
+        true
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if self.room == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut n = 0;
+        for s in bufs {
+            let took = self.take(s);
+            n += took;
+            if took < s.len() {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn connect_result(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// One connection, its peer, its handler and the pieces of the reactor it needs.
 struct Driver {
     conn: Conn,
@@ -139,21 +217,22 @@ impl Driver {
         !self.closed.is_empty()
     }
 
-    fn tick(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.t0).as_millis() as u64
-    }
-
     /// The reactor's `rearm`: move the wheel entry when the connection says so.
     fn rearm(&mut self) {
-        let Some(at) = self.conn.arm_at() else {
-            return;
-        };
-        if let Some(old) = self.conn.armed() {
-            self.wheel.cancel(old);
+        let (wheel, t0) = (&mut self.wheel, self.t0);
+        let mut armed = None;
+        self.conn.timers().arm(|old, at| {
+            if let Some(old) = old {
+                wheel.cancel(old);
+            }
+            let tick = at.saturating_duration_since(t0).as_millis() as u64;
+            let handle = wheel.insert(tick.max(1), ());
+            armed = Some((handle, at));
+            handle
+        });
+        if armed.is_some() {
+            self.armed = armed;
         }
-        let handle = self.wheel.insert(self.tick(at).max(1), ());
-        self.conn.set_armed(handle, at);
-        self.armed = Some((handle, at));
     }
 
     /// The connection closes with `reason`: its resources go back at once.
@@ -182,61 +261,53 @@ impl Driver {
             if self.is_closed() {
                 return;
             }
-            if self.conn.read_mode() == ReadMode::Ignore {
-                return;
-            }
-            let room = match self
-                .conn
-                .input_room(&mut self.pool, LIMIT, None, &mut self.budget)
-            {
-                Ok(room) => room,
-                Err(NoRoom::Close(reason)) => return self.close_now(reason),
-                Err(NoRoom::Wait) => {
-                    assert!(self.conn.is_starved(), "told to wait, and not waiting");
-                    return;
-                }
+            let mut quota = usize::MAX;
+            let mut wire = Wire {
+                sent: self.sent,
+                read: &mut self.read,
+                finished: self.peer_finished,
+                room: 0,
+                written: &mut self.written,
             };
-            let pending = self.sent - self.read;
-            let input = if pending > 0 {
-                let n = pending.min(room.len());
-                for (i, b) in room[..n].iter_mut().enumerate() {
-                    *b = in_byte(self.read + i);
-                }
-                self.read += n;
-                Input::Bytes(n)
-            } else if self.peer_finished {
-                Input::Eof
-            } else {
-                Input::WouldBlock
+            let cx = ReadCx {
+                pool: &mut self.pool,
+                budget: &mut self.budget,
+                limit: LIMIT,
+                quota: &mut quota,
+                hup: false,
             };
-            match self
-                .conn
-                .on_input(self.now, input, &mut self.pool, &mut self.budget)
-            {
+            let read = self.conn.read(self.now, &mut wire, cx);
+            match read.step {
                 InputStep::Deliver => {
                     let rbuf = self.conn.take_input();
                     let used = self.handle(&rbuf);
-                    let drained = self.read == self.sent;
                     if self.conn.restore_input(
                         self.now,
                         rbuf,
                         used,
-                        drained,
+                        read.drained,
                         &mut self.pool,
                         &mut self.budget,
                     ) {
                         self.rearm();
                     }
+                    if read.drained {
+                        return self.rearm();
+                    }
                 }
                 InputStep::Discarded => {}
-                InputStep::Drained => return,
+                InputStep::WaitForBudget => {
+                    assert!(self.conn.status().starved, "told to wait, and not waiting");
+                    return;
+                }
                 // The handler's default: close when the peer has finished.
                 InputStep::ReadClosed => {
                     self.conn.close();
                     return self.flush(0);
                 }
-                InputStep::Wait => return,
                 InputStep::Close(reason) => return self.close_now(reason),
+                // Not reading now, drained, or (never, with no quota) yielding.
+                _ => return,
             }
             self.rearm();
         }
@@ -264,34 +335,18 @@ impl Driver {
         if self.is_closed() || !self.conn.needs_flush() {
             return;
         }
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-        let k = self.conn.output(&mut slices);
-        let mut n = 0;
-        for s in &slices[..k] {
-            for &b in s.iter() {
-                if n == room {
-                    break;
-                }
-                assert_eq!(
-                    b,
-                    out_byte(self.written + n),
-                    "output byte {} out of order",
-                    self.written + n
-                );
-                n += 1;
-            }
-        }
-        if n > 0 {
-            self.conn.on_written(self.now, n, &mut self.pool);
-            self.written += n;
-        }
-        let flushed = self.conn.after_flush(self.now, n > 0, LOW, LINGER);
-        match flushed.step {
-            FlushStep::Close(reason) => return self.close_now(reason),
-            FlushStep::Wait
-            | FlushStep::Drained
-            | FlushStep::Linger { .. }
-            | FlushStep::ShutdownWrite { .. } => {}
+        let mut wire = Wire {
+            sent: self.sent,
+            read: &mut self.read,
+            finished: self.peer_finished,
+            room,
+            written: &mut self.written,
+        };
+        let flushed = self
+            .conn
+            .flush(self.now, &mut wire, &mut self.pool, (LOW, LINGER));
+        if let FlushStep::Close(reason) = flushed.step {
+            return self.close_now(reason);
         }
         self.rearm();
         if flushed.read_again {
@@ -311,7 +366,7 @@ impl Driver {
             }
             self.armed = None;
             self.wheel.cancel(handle);
-            match self.conn.on_timer(self.now, handle) {
+            match self.conn.timers().on_timer(self.now, handle) {
                 TimerStep::Stale | TimerStep::Rearm => {}
                 TimerStep::TimedOut(kind) => {
                     return self.close_now(CloseReason::TimedOut(kind));
@@ -354,7 +409,7 @@ impl Driver {
             Event::Expect(total) => {
                 let total = total.min(LIMIT);
                 if self.conn.expect_input(total, &mut self.budget, BLOCK) {
-                    assert!(self.conn.is_starved());
+                    assert!(self.conn.status().starved);
                     self.rearm();
                 }
             }
@@ -367,7 +422,8 @@ impl Driver {
                 self.flush(0);
             }
             Event::Admit => {
-                if self.conn.is_starved() && self.conn.admit(self.now, &mut self.budget, BLOCK) {
+                if self.conn.status().starved && self.conn.admit(self.now, &mut self.budget, BLOCK)
+                {
                     self.rearm();
                     self.readable();
                 }
@@ -392,13 +448,13 @@ impl Driver {
         assert!(self.budget.used() <= BUDGET, "the budget is over its limit");
         assert_eq!(
             self.budget.used(),
-            self.conn.charge(),
+            self.conn.status().charge,
             "the budget and the connection's charge disagree"
         );
         if let Some((_, at)) = self.armed {
             assert!(at > self.now, "the armed deadline {at:?} is in the past");
         }
-        if let Some(next) = self.conn.next_deadline() {
+        if let Some(next) = self.conn.deadline(None) {
             let (_, at) = self.armed.expect("a deadline and no wheel entry");
             assert!(
                 at <= next,

@@ -10,6 +10,7 @@
 
 use std::time::Instant;
 
+use super::steps::Opened;
 use crate::error::CloseReason;
 
 /// Where the connection stands: the states of the [module docs](super)' diagram. (`Closed`
@@ -60,6 +61,28 @@ pub(super) enum WriteSide {
 }
 
 impl Phase {
+    /// The first phase of a connection `opened` this way.
+    pub(super) fn new(opened: Opened) -> Phase {
+        let write = WriteSide::Open;
+        match opened {
+            Opened::Connecting => Phase::Connecting { write },
+            Opened::Accepted => Phase::Open { write },
+        }
+    }
+
+    /// May more output be queued (open, or connecting, and the write side open)?
+    #[inline]
+    pub(super) fn accepts_output(&self) -> bool {
+        matches!(
+            self,
+            Phase::Open {
+                write: WriteSide::Open
+            } | Phase::Connecting {
+                write: WriteSide::Open
+            }
+        )
+    }
+
     /// An outgoing connect still in progress?
     #[inline]
     pub(super) fn is_connecting(&self) -> bool {

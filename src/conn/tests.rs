@@ -1,5 +1,6 @@
 //! Unit tests of the connection state machine: events in, steps out, with made-up instants.
 
+use super::steps::{AfterFlush, Input, NoRoom, ReadMode};
 use super::*;
 use crate::buf::BufPool;
 use crate::error::{CloseReason, TimeoutKind};
@@ -22,6 +23,37 @@ fn dummy_handle() -> TimerHandle {
     w.insert(1, ())
 }
 
+/// What the tests read of a connection, through its status and deadlines.
+trait Look {
+    fn next_deadline(&self) -> Option<Instant>;
+    fn armed(&self) -> Option<TimerHandle>;
+    fn is_starved(&self) -> bool;
+    fn unconsumed(&self) -> usize;
+    fn queued(&self) -> usize;
+    fn charge(&self) -> usize;
+}
+
+impl Look for Conn {
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadline(None)
+    }
+    fn armed(&self) -> Option<TimerHandle> {
+        self.status().armed
+    }
+    fn is_starved(&self) -> bool {
+        self.status().starved
+    }
+    fn unconsumed(&self) -> usize {
+        self.status().unconsumed
+    }
+    fn queued(&self) -> usize {
+        self.status().queued
+    }
+    fn charge(&self) -> usize {
+        self.status().charge
+    }
+}
+
 fn with(t0: Instant, timeouts: Timeouts) -> Conn {
     Conn::new(t0, timeouts, Opened::Accepted, false)
 }
@@ -38,21 +70,24 @@ fn idle_deadline_moves_with_traffic_without_rearming() {
     let t0 = Instant::now();
     let mut p = pool();
     let mut c = with(t0, Timeouts::idle(100 * MS));
-    assert_eq!(c.arm_at(), Some(t0 + 100 * MS));
+    assert_eq!(c.timers().arm_at(), Some(t0 + 100 * MS));
     let h = dummy_handle();
-    c.set_armed(h, t0 + 100 * MS);
+    c.timers().set_armed(h, t0 + 100 * MS);
     c.input_room(&mut p, 64, None, &mut big_budget()).unwrap();
     assert!(matches!(
         c.on_input(t0 + 50 * MS, Input::Bytes(1), &mut p, &mut big_budget()),
         InputStep::Deliver
     ));
     // Later deadline: the armed entry is early, which is fine (lazy).
-    assert_eq!(c.arm_at(), None);
-    assert!(matches!(c.on_timer(t0 + 100 * MS, h), TimerStep::Rearm));
-    assert_eq!(c.arm_at(), Some(t0 + 150 * MS));
-    c.set_armed(h, t0 + 150 * MS);
+    assert_eq!(c.timers().arm_at(), None);
     assert!(matches!(
-        c.on_timer(t0 + 150 * MS, h),
+        c.timers().on_timer(t0 + 100 * MS, h),
+        TimerStep::Rearm
+    ));
+    assert_eq!(c.timers().arm_at(), Some(t0 + 150 * MS));
+    c.timers().set_armed(h, t0 + 150 * MS);
+    assert!(matches!(
+        c.timers().on_timer(t0 + 150 * MS, h),
         TimerStep::TimedOut(TimeoutKind::Idle)
     ));
 }
@@ -64,8 +99,11 @@ fn a_replaced_entry_is_stale() {
     let mut w = crate::time::TimerWheel::new();
     let old = w.insert(1, ());
     let new = w.insert(2, ());
-    c.set_armed(new, t0 + 10 * MS);
-    assert!(matches!(c.on_timer(t0 + 20 * MS, old), TimerStep::Stale));
+    c.timers().set_armed(new, t0 + 10 * MS);
+    assert!(matches!(
+        c.timers().on_timer(t0 + 20 * MS, old),
+        TimerStep::Stale
+    ));
 }
 
 #[test]
@@ -88,19 +126,19 @@ fn read_timeout_only_while_input_wanted() {
     .unwrap();
     assert!(c.is_read_paused());
     assert_eq!(c.read_mode(), ReadMode::Ignore);
-    assert_eq!(c.deadline(TimeoutKind::Read), None);
+    assert_eq!(c.deadline(Some(TimeoutKind::Read)), None);
     // Draining below the low watermark resumes reading and restarts the clock.
     c.on_written(t0 + 8 * MS, 64, &mut p);
     let f = c.after_flush(t0 + 8 * MS, true, 16, Duration::ZERO);
-    assert!(f.read_again);
-    assert!(matches!(f.step, FlushStep::Drained));
-    assert_eq!(c.deadline(TimeoutKind::Read), Some(t0 + 18 * MS));
+    assert!(f.0);
+    assert!(matches!(f.1, AfterFlush::Drained));
+    assert_eq!(c.deadline(Some(TimeoutKind::Read)), Some(t0 + 18 * MS));
     // End of file: no more input wanted.
     assert!(matches!(
         c.on_input(t0 + 9 * MS, Input::Eof, &mut p, &mut big_budget()),
         InputStep::ReadClosed
     ));
-    assert_eq!(c.deadline(TimeoutKind::Read), None);
+    assert_eq!(c.deadline(Some(TimeoutKind::Read)), None);
 }
 
 #[test]
@@ -116,11 +154,11 @@ fn write_timeout_only_while_output_queued() {
     assert_eq!(push(&mut c, t0 + 5 * MS, b"x", &mut p), Queued::Started);
     assert_eq!(push(&mut c, t0 + 6 * MS, b"y", &mut p), Queued::Added);
     assert_eq!(c.next_deadline(), Some(t0 + 15 * MS));
-    assert_eq!(c.arm_at(), Some(t0 + 15 * MS));
+    assert_eq!(c.timers().arm_at(), Some(t0 + 15 * MS));
     let h = dummy_handle();
-    c.set_armed(h, t0 + 15 * MS);
+    c.timers().set_armed(h, t0 + 15 * MS);
     assert!(matches!(
-        c.on_timer(t0 + 15 * MS, h),
+        c.timers().on_timer(t0 + 15 * MS, h),
         TimerStep::TimedOut(TimeoutKind::Write)
     ));
 }
@@ -130,11 +168,12 @@ fn earlier_deadline_forces_rearm_and_earliest_kind_wins() {
     let t0 = Instant::now();
     let mut c = with(t0, Timeouts::idle(100 * MS));
     let h = dummy_handle();
-    c.set_armed(h, t0 + 100 * MS);
-    c.set_timeout(TimeoutKind::Read, Some(10 * MS), t0 + MS);
-    assert_eq!(c.arm_at(), Some(t0 + 11 * MS));
+    c.timers().set_armed(h, t0 + 100 * MS);
+    c.timers()
+        .set_timeout(TimeoutKind::Read, Some(10 * MS), t0 + MS);
+    assert_eq!(c.timers().arm_at(), Some(t0 + 11 * MS));
     assert!(matches!(
-        c.on_timer(t0 + 200 * MS, h),
+        c.timers().on_timer(t0 + 200 * MS, h),
         TimerStep::TimedOut(TimeoutKind::Read)
     ));
 }
@@ -165,8 +204,8 @@ fn close_flushes_then_lingers_until_the_peer_finishes() {
     assert_eq!(c.unconsumed(), 0);
     c.on_written(t0 + MS, 5, &mut p);
     let f = c.after_flush(t0 + MS, true, 0, 2000 * MS);
-    assert!(f.read_again);
-    assert!(matches!(f.step, FlushStep::Linger { shutdown: true }));
+    assert!(f.0);
+    assert!(matches!(f.1, AfterFlush::Linger { shutdown: true }));
     // While lingering only the linger deadline counts.
     assert_eq!(c.next_deadline(), Some(t0 + 2001 * MS));
     match c.on_input(t0 + 2 * MS, Input::Eof, &mut p, &mut big_budget()) {
@@ -187,18 +226,21 @@ fn linger_deadline_closes_with_the_reason_asked_for() {
     c.close();
     // The peer already finished: no linger, and the close is the peer's.
     let f = c.after_flush(t0, false, 0, 2000 * MS);
-    assert!(matches!(f.step, FlushStep::Close(CloseReason::PeerClosed)));
+    assert!(matches!(f.1, AfterFlush::Close(CloseReason::PeerClosed)));
 
     let mut c = with(t0, Timeouts::NONE);
     c.close();
     let f = c.after_flush(t0, false, 0, 10 * MS);
-    assert!(matches!(f.step, FlushStep::Linger { shutdown: true }));
+    assert!(matches!(f.1, AfterFlush::Linger { shutdown: true }));
     let h = dummy_handle();
-    c.set_armed(h, t0 + 10 * MS);
-    assert!(matches!(c.on_timer(t0 + 9 * MS, h), TimerStep::Rearm));
-    c.set_armed(h, t0 + 10 * MS);
+    c.timers().set_armed(h, t0 + 10 * MS);
     assert!(matches!(
-        c.on_timer(t0 + 10 * MS, h),
+        c.timers().on_timer(t0 + 9 * MS, h),
+        TimerStep::Rearm
+    ));
+    c.timers().set_armed(h, t0 + 10 * MS);
+    assert!(matches!(
+        c.timers().on_timer(t0 + 10 * MS, h),
         TimerStep::Close(CloseReason::Local)
     ));
 }
@@ -216,7 +258,7 @@ fn eof_while_flushing_waits_for_the_output() {
     ));
     c.on_written(t0, 5, &mut p);
     let f = c.after_flush(t0, true, 0, 2000 * MS);
-    assert!(matches!(f.step, FlushStep::Close(CloseReason::Local)));
+    assert!(matches!(f.1, AfterFlush::Close(CloseReason::Local)));
 }
 
 #[test]
@@ -228,10 +270,10 @@ fn half_close_sends_fin_once_flushed_and_refuses_more_output() {
     c.shutdown_write();
     assert!(c.queue(t0, 64, 128, 1, &mut p, |_, _| {}).is_err());
     let f = c.after_flush(t0, false, 0, MS);
-    assert!(matches!(f.step, FlushStep::Wait), "output still queued");
+    assert!(matches!(f.1, AfterFlush::Wait), "output still queued");
     c.on_written(t0, 10, &mut p);
     let f = c.after_flush(t0, true, 0, MS);
-    assert!(matches!(f.step, FlushStep::ShutdownWrite { drained: true }));
+    assert!(matches!(f.1, AfterFlush::ShutdownWrite { drained: true }));
     // Reading goes on after a half-close.
     assert_eq!(c.read_mode(), ReadMode::Deliver);
 }
@@ -292,7 +334,7 @@ fn release_hands_back_the_armed_entry() {
     let mut p = pool();
     let mut c = with(t0, Timeouts::idle(MS));
     let h = dummy_handle();
-    c.set_armed(h, t0 + MS);
+    c.timers().set_armed(h, t0 + MS);
     push(&mut c, t0, b"x", &mut p);
     assert_eq!(c.release(&mut p, &mut big_budget()), Some(h));
     assert_eq!(c.queued(), 0);
@@ -317,24 +359,28 @@ fn frame_clock_runs_from_the_first_byte_of_a_partial_message() {
         let rbuf = c.take_input();
         let _ = c.restore_input(at, rbuf, used, false, p, &mut big_budget());
     };
-    assert_eq!(c.deadline(TimeoutKind::Frame), None, "nothing buffered");
+    assert_eq!(
+        c.deadline(Some(TimeoutKind::Frame)),
+        None,
+        "nothing buffered"
+    );
     // A partial message arrives at 10 ms and grows byte by byte: the clock keeps its start.
     read(&mut c, t0 + 10 * MS, 3, 0, &mut p);
-    assert_eq!(c.deadline(TimeoutKind::Frame), Some(t0 + 110 * MS));
+    assert_eq!(c.deadline(Some(TimeoutKind::Frame)), Some(t0 + 110 * MS));
     read(&mut c, t0 + 50 * MS, 1, 0, &mut p);
-    assert_eq!(c.deadline(TimeoutKind::Frame), Some(t0 + 110 * MS));
+    assert_eq!(c.deadline(Some(TimeoutKind::Frame)), Some(t0 + 110 * MS));
     // It completes at 60 ms, and the next one starts in the same read.
     read(&mut c, t0 + 60 * MS, 4, 6, &mut p);
-    assert_eq!(c.deadline(TimeoutKind::Frame), Some(t0 + 160 * MS));
+    assert_eq!(c.deadline(Some(TimeoutKind::Frame)), Some(t0 + 160 * MS));
     // All used: no partial message, no clock.
     read(&mut c, t0 + 70 * MS, 1, 3, &mut p);
-    assert_eq!(c.deadline(TimeoutKind::Frame), None);
+    assert_eq!(c.deadline(Some(TimeoutKind::Frame)), None);
     // The clock fires as its own kind.
     read(&mut c, t0 + 80 * MS, 1, 0, &mut p);
     let h = dummy_handle();
-    c.set_armed(h, t0 + 180 * MS);
+    c.timers().set_armed(h, t0 + 180 * MS);
     assert!(matches!(
-        c.on_timer(t0 + 180 * MS, h),
+        c.timers().on_timer(t0 + 180 * MS, h),
         TimerStep::TimedOut(TimeoutKind::Frame)
     ));
 }
@@ -349,9 +395,9 @@ fn connect_clock_runs_only_while_connecting() {
     let mut c = Conn::new(t0, connect, Opened::Connecting, false);
     assert_eq!(c.next_deadline(), Some(t0 + 100 * MS));
     let h = dummy_handle();
-    c.set_armed(h, t0 + 100 * MS);
+    c.timers().set_armed(h, t0 + 100 * MS);
     assert!(matches!(
-        c.on_timer(t0 + 100 * MS, h),
+        c.timers().on_timer(t0 + 100 * MS, h),
         TimerStep::TimedOut(TimeoutKind::Connect)
     ));
     c.on_connected(t0 + 5 * MS);

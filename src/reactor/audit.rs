@@ -51,15 +51,16 @@ impl<'a> Audit<'a> {
         for (key, source) in self.sources.iter() {
             match source {
                 Source::Conn { conn, .. } => {
+                    let status = conn.status();
                     conns += 1;
-                    charged += conn.charge();
-                    if conn.is_starved() && !self.admission.is_waiting(key) {
+                    charged += status.charge;
+                    if status.starved && !self.admission.is_waiting(key) {
                         return Err(format!(
                             "conn#{}.{}: waits for the budget but is not on the waiting list",
                             key.index, key.gen
                         ));
                     }
-                    if let Some(h) = conn.armed() {
+                    if let Some(h) = status.armed {
                         armed += 1;
                         match self.timers.target(h) {
                             Some(TimerTarget::Conn(k)) if *k == key => {}
@@ -71,7 +72,7 @@ impl<'a> Audit<'a> {
                             }
                         }
                     }
-                    if let Some(d) = conn.next_deadline() {
+                    if let Some(d) = conn.deadline(None) {
                         // Served at the latest in the turn whose (rounded-down) tick reaches
                         // the deadline's (rounded-up) tick: less than one tick late.
                         if late_by(d) >= Duration::from_millis(1) {
@@ -82,7 +83,7 @@ impl<'a> Audit<'a> {
                                 late_by(d)
                             ));
                         }
-                        if conn.armed().is_none() {
+                        if status.armed.is_none() {
                             return Err(format!(
                                 "conn#{}.{}: a deadline and no wheel entry",
                                 key.index, key.gen

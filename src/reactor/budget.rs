@@ -66,7 +66,7 @@ impl Admission {
     ) -> Option<Key> {
         while let Some(&key) = self.waiting.front() {
             match sources.conn_mut(key) {
-                Some((_, conn)) if conn.is_starved() => {
+                Some((_, conn)) if conn.status().starved => {
                     if !conn.admit(now, &mut self.budget, block) {
                         return None;
                     }

@@ -7,7 +7,7 @@ use super::core::Core;
 use super::ids::{ConnId, DgramId, TimerId};
 use super::stats::Stats;
 use crate::addr::PeerAddr;
-use crate::conn::{Conn, Timeouts};
+use crate::conn::Timeouts;
 use crate::error::{CloseReason, TimeoutKind};
 
 /// The handler's view of the reactor during a callback (and of [`Reactor::with_context`]).
@@ -179,7 +179,7 @@ impl Context<'_> {
     /// id). At end of file, non-zero means the peer stopped in the middle of a message.
     /// Inside `on_data` for `conn` itself this is 0: the input is the `data` argument then.
     pub fn unconsumed(&self, conn: ConnId) -> usize {
-        self.core.conn(conn.0).map_or(0, Conn::unconsumed)
+        self.core.conn(conn.0).map_or(0, |c| c.status().unconsumed)
     }
 
     /// Announce that the message `conn` is receiving is `total` bytes in all (a frame whose
@@ -193,7 +193,7 @@ impl Context<'_> {
 
     /// Bytes queued on `conn` and not yet handed to the kernel (0 for a stale id).
     pub fn queued(&self, conn: ConnId) -> usize {
-        self.core.conn(conn.0).map_or(0, Conn::queued)
+        self.core.conn(conn.0).map_or(0, |c| c.status().queued)
     }
 
     /// Send one datagram to `peer` from `socket`. On a UDP socket whose kernel buffer is full,
@@ -279,12 +279,12 @@ impl Context<'_> {
     /// The deadline of one of `conn`'s timeouts, if its clock runs (for the simulation's
     /// "never early" check).
     pub(crate) fn deadline(&self, conn: ConnId, kind: TimeoutKind) -> Option<Instant> {
-        self.core.conn(conn.0)?.deadline(kind)
+        self.core.conn(conn.0)?.deadline(Some(kind))
     }
 
     /// `conn`'s timeouts, or `None` if it is stale.
     pub fn timeouts(&self, conn: ConnId) -> Option<Timeouts> {
-        self.core.conn(conn.0).map(Conn::timeouts)
+        self.core.conn(conn.0).map(|c| c.status().timeouts)
     }
 
     /// Set the timeouts that connections accepted or connected from now on start with, like
@@ -345,6 +345,6 @@ impl Context<'_> {
     /// Is `conn` a live connection (not closed, not stale)?
     #[inline]
     pub fn is_open(&self, conn: ConnId) -> bool {
-        matches!(self.core.conn(conn.0), Some(c) if !c.is_closing())
+        matches!(self.core.conn(conn.0), Some(c) if !c.status().closing)
     }
 }

@@ -7,7 +7,7 @@
 //! ([`recv_one`](DgramSock::recv_one)); IP sockets with `Config::udp_batching` take many per
 //! system call (`recvmmsg`, `sendmmsg`; the batches are `Scratch`'s, the loop the turn's), and
 //! the replies a batch gathers that the kernel will not take yet join this queue
-//! ([`queue_rest`](DgramSock::queue_rest)).
+//! ([`send_batch`](DgramSock::send_batch)).
 
 use std::collections::VecDeque;
 use std::io;

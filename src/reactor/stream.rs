@@ -1,18 +1,17 @@
-//! Stream connections (TCP, Unix stream, Unix seqpacket): the [`Stream`] socket, and the
-//! steps that carry out its connection's decisions.
+//! Stream connections (TCP, Unix stream, Unix seqpacket): the [`Stream`] socket, and
+//! [`StreamIo`], the socket as its connection makes its syscalls.
 //!
-//! A step asks the connection (`crate::conn::Conn`) what to do, makes the syscall, and tells
-//! the connection what happened: [`Stream::read_once`] (room, `recv`, commit),
-//! [`Stream::flush`] (the queued slices, `writev`, what comes next), [`Stream::write_direct`]
-//! (a write made at once when nothing is queued ahead of it). The core (`core/`) lends each
-//! step the buffers and budgets it needs and does what the step returns; the turn (`turn.rs`)
-//! calls the handler.
+//! The connection (`crate::conn::Conn`) decides every step and makes its syscalls through a
+//! [`StreamIo`], this file's `conn::Transport`: a read (`recv`, or `recvmsg` with descriptors),
+//! a vectored write (`writev`, or `sendmsg` where descriptors go), a direct write, FIN, and
+//! the check that a connect finished. The core (`core/`) lends each step the socket, the
+//! buffers and the budgets, and does what the step returns; the turn (`turn.rs`) calls the
+//! handler.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::time::Instant;
 
 use log::{log_enabled, Level};
 use mio::event::Source;
@@ -22,41 +21,10 @@ use mio::{Interest, Registry, Token};
 
 use super::fds::{FdsOut, SendFds};
 use crate::addr::{unix_addr, unmap, PeerAddr, UnixAddr};
-use crate::buf::{BufPool, MAX_IOVECS};
-use crate::conn::{Budget, Conn, Flushed, Input, InputStep, NoRoom, ReadMode};
+use crate::conn::Transport;
 use crate::error::CloseReason;
 use crate::memnet::MemStream;
 use crate::sys;
-
-/// What [`Stream::read_once`] lends the read besides the connection.
-pub(crate) struct ReadSpace<'a> {
-    pub(crate) pool: &'a mut BufPool,
-    pub(crate) budget: &'a mut Budget,
-    /// `Config::max_read_buffer`.
-    pub(crate) limit: usize,
-    /// Scratch space for control data (descriptors), and the descriptors received.
-    pub(crate) cmsg: &'a mut Vec<u8>,
-    pub(crate) fds_in: &'a mut Vec<OwnedFd>,
-}
-
-/// What one read did (see [`Stream::read_once`]).
-pub(crate) enum ReadOnce {
-    /// No read was made and none should be: the connection takes no input now.
-    Stop,
-    /// Over the input budget: the bytes wait in the kernel until the budget admits this
-    /// connection again.
-    WaitForBudget,
-    /// A read was made (or failed); the connection judged it.
-    Read {
-        step: InputStep,
-        /// Bytes read.
-        got: usize,
-        /// What the read costs the turn's read budget.
-        cost: usize,
-        /// The read proved the socket drained: no need to read again until the next event.
-        drained: bool,
-    },
-}
 
 /// A connected (or connecting) stream socket.
 #[derive(Debug)]
@@ -273,131 +241,6 @@ impl Stream {
         }
     }
 
-    /// One read for `conn`: ask it for room, read, tell it what came. `hup`: the event also
-    /// reported the peer's end of file, an error or urgent data (or we cannot know), so a
-    /// short read does not prove the socket drained.
-    ///
-    /// Edge-triggered epoll reports readiness once per arrival, so a reader must drain the
-    /// socket. On TCP, a read that returns fewer bytes than asked for has drained it, and any
-    /// byte arriving later raises a new event: so the usual extra `read` that only returns
-    /// `WouldBlock` is skipped, one syscall per message saved. Exceptions: an event that also
-    /// reported the peer's end of file, an error, or urgent data (`hup`): the end of file
-    /// raises no event of its own, and a read stops short at the urgent mark, so those are
-    /// read to the end. Unix streams always read to `WouldBlock`.
-    #[inline(always)]
-    pub(crate) fn read_once(
-        &mut self,
-        conn: &mut Conn,
-        now: Instant,
-        hup: bool,
-        space: ReadSpace<'_>,
-    ) -> ReadOnce {
-        let mode = conn.read_mode();
-        if mode == ReadMode::Ignore {
-            return ReadOnce::Stop;
-        }
-        // A record connection reads one whole record at a time: learn its size first.
-        let peek = if mode == ReadMode::Deliver {
-            self.next_record_len()
-        } else {
-            None
-        };
-        let record = match peek {
-            None => None,
-            Some(Ok(len)) => Some(len),
-            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                conn.on_input(now, Input::WouldBlock, space.pool, space.budget);
-                return ReadOnce::Stop;
-            }
-            Some(Err(e)) => return ReadOnce::closed(CloseReason::from_io(e)),
-        };
-        let room = match conn.input_room(space.pool, space.limit, record, space.budget) {
-            Ok(room) => room,
-            Err(NoRoom::Close(reason)) => return ReadOnce::closed(reason),
-            Err(NoRoom::Wait) => return ReadOnce::WaitForBudget,
-        };
-        let asked = room.len();
-        let input = loop {
-            break match self.read_fds(&mut *room, space.cmsg, space.fds_in) {
-                Ok(0) if self.read_empty_record() => Input::EmptyRecord,
-                Ok(0) => Input::Eof,
-                Ok(n) => Input::Bytes(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Input::WouldBlock,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => Input::Failed(e),
-            };
-        };
-        let got = if let Input::Bytes(n) = input { n } else { 0 };
-        let cost = conn.read_cost(got);
-        let drained = got < asked && !hup && self.short_read_drains();
-        let step = conn.on_input(now, input, space.pool, space.budget);
-        ReadOnce::Read {
-            step,
-            got,
-            cost,
-            drained,
-        }
-    }
-
-    /// Write as much of `conn`'s queued output as the kernel takes (with the descriptors of
-    /// `fds` where they go), then ask the connection what comes next. Returns the bytes
-    /// written and the connection's answer, or why the connection must close.
-    #[inline]
-    pub(crate) fn flush(
-        &mut self,
-        conn: &mut Conn,
-        now: Instant,
-        pool: &mut BufPool,
-        mut fds: Option<&mut FdsOut>,
-        (low_watermark, linger): (usize, std::time::Duration),
-    ) -> (usize, Result<Flushed, CloseReason>) {
-        let mut written = 0;
-        loop {
-            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let n = conn.output(&mut slices);
-            if n == 0 {
-                break;
-            }
-            // Descriptors to send are rare: one check for everyone else.
-            let result = match fds.as_deref_mut().filter(|out| !out.is_done()) {
-                None => self.write_vectored(&slices[..n]),
-                Some(out) => out.write(self, &slices[..n]),
-            };
-            match result {
-                Ok(0) => {
-                    let err = io::Error::from(io::ErrorKind::WriteZero);
-                    return (written, Err(CloseReason::Io(err)));
-                }
-                Ok(n) => {
-                    conn.on_written(now, n, pool);
-                    written += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (written, Err(CloseReason::from_io(e))),
-            }
-        }
-        let done = conn.after_flush(now, written > 0, low_watermark, linger);
-        (written, Ok(done))
-    }
-
-    /// Write `data` at once if nothing is queued ahead of it on `conn`. Returns how much the
-    /// kernel took; any failure other than a full buffer is left to the flush, which closes
-    /// the connection with it (the bytes are queued as if this write had not been tried).
-    #[inline]
-    pub(crate) fn write_direct(&mut self, conn: &mut Conn, now: Instant, data: &[u8]) -> usize {
-        if !conn.can_write_directly() || data.is_empty() {
-            return 0;
-        }
-        match self.write(data) {
-            Ok(n) => {
-                conn.on_direct_write(now, n);
-                n
-            }
-            Err(_) => 0,
-        }
-    }
-
     /// Has an outgoing connect finished? `Ok` if it has, `NotConnected` if it is still under
     /// way, any other error if it failed.
     pub(crate) fn connect_result(&self) -> io::Result<()> {
@@ -410,23 +253,93 @@ impl Stream {
     }
 }
 
+/// A connection's socket as its `Conn` sees it for one step (`conn::Transport`): the socket,
+/// the scratch space for descriptors that come with a read (Unix connections), and the
+/// descriptors waiting to go with the queued output.
+pub(crate) struct StreamIo<'a> {
+    sock: &'a mut Stream,
+    fds_in: Option<(&'a mut Vec<u8>, &'a mut Vec<OwnedFd>)>,
+    fds_out: Option<&'a mut FdsOut>,
+}
+
+impl<'a> StreamIo<'a> {
+    /// `sock`, with no descriptors in either direction.
+    #[inline]
+    pub(crate) fn new(sock: &'a mut Stream) -> StreamIo<'a> {
+        StreamIo {
+            sock,
+            fds_in: None,
+            fds_out: None,
+        }
+    }
+
+    /// Keep descriptors received with the bytes in `fds` (`cmsg`: space for the control
+    /// data, made on the first Unix read).
+    #[inline]
+    pub(crate) fn receiving(mut self, cmsg: &'a mut Vec<u8>, fds: &'a mut Vec<OwnedFd>) -> Self {
+        self.fds_in = Some((cmsg, fds));
+        self
+    }
+
+    /// Send `out`'s descriptors with the output where they go.
+    #[inline]
+    pub(crate) fn sending(mut self, out: Option<&'a mut FdsOut>) -> Self {
+        self.fds_out = out;
+        self
+    }
+}
+
+impl Transport for StreamIo<'_> {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.fds_in {
+            Some((cmsg, fds)) => self.sock.read_fds(buf, cmsg, fds),
+            None => self.sock.read(buf),
+        }
+    }
+
+    fn record_len(&mut self) -> Option<io::Result<usize>> {
+        self.sock.next_record_len()
+    }
+
+    fn empty_record(&mut self) -> bool {
+        self.sock.read_empty_record()
+    }
+
+    #[inline]
+    fn short_read_drains(&self) -> bool {
+        self.sock.short_read_drains()
+    }
+
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write(buf)
+    }
+
+    #[inline]
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        // Descriptors to send are rare: one check for everyone else.
+        match self.fds_out.as_deref_mut().filter(|out| !out.is_done()) {
+            None => self.sock.write_vectored(bufs),
+            Some(out) => out.write(self.sock, bufs),
+        }
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.sock.shutdown(Shutdown::Write)
+    }
+
+    fn connect_result(&mut self) -> io::Result<()> {
+        self.sock.connect_result()
+    }
+}
+
 /// The simulation's in-memory sockets have no descriptor.
 pub(crate) fn in_memory() -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,
         "a simulated socket has no descriptor",
     )
-}
-
-impl ReadOnce {
-    fn closed(reason: CloseReason) -> ReadOnce {
-        ReadOnce::Read {
-            step: InputStep::Close(reason),
-            got: 0,
-            cost: 0,
-            drained: false,
-        }
-    }
 }
 
 impl Stream {

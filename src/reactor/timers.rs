@@ -8,7 +8,7 @@
 //! wait ([`next_wait`](Timers::next_wait)).
 //!
 //! A connection keeps at most one wheel entry, at or before its earliest deadline: `Conn`
-//! says when it must move ([`Conn::arm_at`](crate::conn::Conn::arm_at)) and the core moves it
+//! says when it must move (`ConnTimers::arm`) and the core moves it
 //! (`Core::rearm`). What happens when an entry fires the turn carries out (`Turn::fire`, `turn.rs`) through the core.
 //!
 //! User timers go to the wheel ([`set_user`](Timers::set_user), up to a millisecond late,

@@ -23,7 +23,7 @@ use std::time::Duration;
 use log::error;
 
 use super::context::Context;
-use super::core::{Accepted, Core, ReadNext, Writable};
+use super::core::{Accepted, Core, ReadNext};
 use super::dgram::RecvOne;
 use super::handle::Msg;
 use super::handler::{Handler, TimeoutAction};
@@ -32,6 +32,7 @@ use super::registry::{Key, Kind, WAKER};
 use super::scratch::BATCH;
 use super::timers::Due;
 use crate::addr::{unmap, PeerAddr};
+use crate::conn::Writable;
 use crate::error::CloseReason;
 
 /// The core and the handler, for one turn (see the module docs).
@@ -114,7 +115,6 @@ impl<'a, H: Handler> Turn<'a, H> {
     #[inline]
     fn writable(&mut self, key: Key) {
         match self.core.writable(key) {
-            Writable::Nothing => {}
             Writable::Flush => self.flush(key),
             Writable::Connected => {
                 self.call(Some(key), |h, cx| h.on_connect(cx, ConnId(key)));
@@ -123,6 +123,7 @@ impl<'a, H: Handler> Turn<'a, H> {
                 self.read_conn(key, true);
                 self.flush(key);
             }
+            _ => {}
         }
     }
 

@@ -315,7 +315,7 @@ impl Core {
         let Some((_, conn)) = self.sources.conn_mut(key) else {
             return Err(stale());
         };
-        conn.set_timeout(kind, timeout, self.now);
+        conn.timers().set_timeout(kind, timeout, self.now);
         self.rearm(key);
         Ok(())
     }
@@ -347,7 +347,7 @@ impl Core {
         let Some((sock, conn)) = self.sources.conn(key) else {
             return Err(stale());
         };
-        let before = conn.queued() as u64;
+        let before = conn.status().queued as u64;
         let fds = sock.dup_fds_for(data, fds)?;
         self.queue_output(key, data.len(), |q, pool| q.push_copy(data, pool))?;
         self.fds_out.entry(key).or_default().push(before, fds);

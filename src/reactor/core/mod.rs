@@ -45,12 +45,12 @@ use super::limit::ConnectionLimit;
 use super::registry::{Batch, Key, Kind, Source, Sources};
 use super::scratch::Scratch;
 use super::stats::Stats;
-use super::stream::{ReadOnce, ReadSpace};
+use super::stream::StreamIo;
 use super::timers::{Due, TimerTarget, Timers};
 use super::work::Work;
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
-use crate::conn::{FlushStep, InputStep, Queued, TimerStep};
-use crate::error::{stale, CloseReason, TimeoutKind};
+use crate::conn::{FlushStep, InputStep, Queued, ReadCx, TimerStep, Writable};
+use crate::error::{stale, TimeoutKind};
 use crate::time::TimerHandle;
 
 /// The reactor's state (see the module docs).
@@ -81,16 +81,6 @@ pub(crate) enum ReadNext {
     ReadClosed,
     /// Stop reading this connection for now (drained, waiting, closed, or stale).
     Stop,
-}
-
-/// What a writable event means for a connection (see [`Core::writable`]).
-pub(crate) enum Writable {
-    /// Nothing to do.
-    Nothing,
-    /// Output is queued: flush it.
-    Flush,
-    /// Its outgoing connect just completed: tell the handler, read, flush.
-    Connected,
 }
 
 /// Places taken in a shared connection limit go back when the reactor goes, with connections
@@ -270,15 +260,16 @@ impl Core {
         let Some((_, conn)) = self.sources.conn_mut(key) else {
             return;
         };
-        let Some(at) = conn.arm_at() else {
-            return;
-        };
-        if let Some(old) = conn.armed() {
-            self.timers.cancel(old);
+        let timers = &mut self.timers;
+        let armed = conn.timers().arm(|old, at| {
+            if let Some(old) = old {
+                timers.cancel(old);
+            }
+            timers.arm_at(at, TimerTarget::Conn(key))
+        });
+        if armed {
+            self.stats.timeout_arms += 1;
         }
-        let handle = self.timers.arm_at(at, TimerTarget::Conn(key));
-        conn.set_armed(handle, at);
-        self.stats.timeout_arms += 1;
     }
 
     /// `key` stops reading until the budget admits what it needs next.
@@ -302,55 +293,47 @@ impl Core {
 
     // ----- stream connections -------------------------------------------------------------------
 
-    /// One read of the connection `key` (see `Stream::read_once`), counted against the
-    /// turn's read `budget` for it. Does what the connection decided that needs no handler
-    /// (close, wait for the input budget, read again next turn once `budget` is spent) and
-    /// returns the rest.
+    /// One read of the connection `key` (see `Conn::read`), counted against the turn's read
+    /// `quota` for it. Does what the connection decided that needs no handler (close, wait for
+    /// the input budget, read again next turn once the quota is spent) and returns the rest.
     #[inline(always)]
-    pub(crate) fn read_once(&mut self, key: Key, hup: bool, budget: &mut usize) -> ReadNext {
+    pub(crate) fn read_once(&mut self, key: Key, hup: bool, quota: &mut usize) -> ReadNext {
         let Some((sock, conn)) = self.sources.conn_mut(key) else {
             return ReadNext::Stop;
         };
-        if *budget == 0 {
-            if conn.read_mode() != crate::conn::ReadMode::Ignore {
-                // More input may be waiting, but others get their turn first.
-                self.queue_read(key);
-            }
-            return ReadNext::Stop;
-        }
         let (cmsg, fds_in) = self.scratch.fds_space();
-        let space = ReadSpace {
+        let mut io = StreamIo::new(sock).receiving(cmsg, fds_in);
+        let cx = ReadCx {
             pool: &mut self.pool,
             budget: self.admission.budget(),
             limit: self.config.max_read_buffer,
-            cmsg,
-            fds_in,
+            quota,
+            hup,
         };
-        match sock.read_once(conn, self.now, hup, space) {
-            ReadOnce::Stop => ReadNext::Stop,
-            ReadOnce::WaitForBudget => {
+        let read = conn.read(self.now, &mut io, cx);
+        self.stats.bytes_in += read.bytes as u64;
+        match read.step {
+            InputStep::Deliver => ReadNext::Deliver {
+                drained: read.drained,
+            },
+            InputStep::Discarded => ReadNext::Again,
+            InputStep::ReadClosed => ReadNext::ReadClosed,
+            InputStep::Yield => {
+                // More input may be waiting, but others get their turn first.
+                self.queue_read(key);
+                ReadNext::Stop
+            }
+            InputStep::WaitForBudget => {
+                // The bytes wait in the kernel, and TCP pushes back on the sender, until the
+                // budget admits this connection again.
                 self.wait_for_budget(key);
                 ReadNext::Stop
             }
-            ReadOnce::Read {
-                step,
-                got,
-                cost,
-                drained,
-            } => {
-                self.stats.bytes_in += got as u64;
-                *budget = budget.saturating_sub(cost);
-                match step {
-                    InputStep::Deliver => ReadNext::Deliver { drained },
-                    InputStep::Discarded => ReadNext::Again,
-                    InputStep::Drained | InputStep::Wait => ReadNext::Stop,
-                    InputStep::ReadClosed => ReadNext::ReadClosed,
-                    InputStep::Close(reason) => {
-                        self.close_now(key, reason);
-                        ReadNext::Stop
-                    }
-                }
+            InputStep::Close(reason) => {
+                self.close_now(key, reason);
+                ReadNext::Stop
             }
+            _ => ReadNext::Stop,
         }
     }
 
@@ -408,56 +391,28 @@ impl Core {
         } else {
             self.fds_out.get_mut(&key)
         };
+        let mut io = StreamIo::new(sock).sending(fds);
         let marks = (self.config.low_watermark, self.config.linger);
-        let (written, result) = sock.flush(conn, self.now, &mut self.pool, fds, marks);
-        self.stats.bytes_out += written as u64;
+        let done = conn.flush(self.now, &mut io, &mut self.pool, marks);
+        self.stats.bytes_out += done.written as u64;
         if !self.fds_out.is_empty() {
             if let Some(out) = self.fds_out.get(&key).filter(|out| out.is_done()) {
                 self.stats.fds_out += out.fds_sent();
                 self.fds_out.remove(&key);
             }
         }
-        let done = match result {
-            Ok(done) => done,
-            Err(reason) => {
-                self.close_now(key, reason);
-                return false;
-            }
-        };
         if done.read_again {
             // Edge-triggered: input that arrived meanwhile raised no event of its own.
             self.queue_read(key);
             self.rearm(key);
         }
         match done.step {
-            FlushStep::Wait => false,
             FlushStep::Drained => true,
-            FlushStep::ShutdownWrite { drained } => self.send_fin(key) && drained,
             FlushStep::Close(reason) => {
                 self.close_now(key, reason);
                 false
             }
-            FlushStep::Linger { shutdown } => {
-                if shutdown {
-                    self.send_fin(key);
-                }
-                false
-            }
-        }
-    }
-
-    /// Shut `key`'s write side down (send FIN); on failure, close as the connection says.
-    fn send_fin(&mut self, key: Key) -> bool {
-        let Some((sock, conn)) = self.sources.conn_mut(key) else {
-            return false;
-        };
-        match sock.shutdown(std::net::Shutdown::Write) {
-            Ok(()) => true,
-            Err(e) => {
-                let reason = conn.on_shutdown_failed(e);
-                self.close_now(key, reason);
-                false
-            }
+            _ => false,
         }
     }
 
@@ -466,35 +421,24 @@ impl Core {
     #[inline]
     pub(crate) fn writable(&mut self, key: Key) -> Writable {
         match self.sources.get_mut(key) {
-            Some(Source::Conn { conn, .. }) if conn.is_connecting() => self.finish_connect(key),
-            // Nothing to write is the usual case: every event for a socket with room in its
-            // send buffer says writable, the read events included.
-            Some(Source::Conn { conn, .. }) if conn.needs_flush() => Writable::Flush,
+            Some(Source::Conn { sock, conn }) => {
+                match conn.on_writable(self.now, &mut StreamIo::new(sock)) {
+                    Writable::Connected => {
+                        self.rearm(key);
+                        Writable::Connected
+                    }
+                    Writable::Close(reason) => {
+                        self.close_now(key, reason);
+                        Writable::Nothing
+                    }
+                    other => other,
+                }
+            }
             Some(Source::Dgram(dgram)) => {
                 dgram.flush(&mut self.stats);
                 Writable::Nothing
             }
             _ => Writable::Nothing,
-        }
-    }
-
-    /// The connection `key`, connecting, is writable: has its connect finished?
-    #[cold]
-    fn finish_connect(&mut self, key: Key) -> Writable {
-        let Some((sock, conn)) = self.sources.conn_mut(key) else {
-            return Writable::Nothing;
-        };
-        match sock.connect_result() {
-            Ok(()) => {
-                conn.on_connected(self.now);
-                self.rearm(key);
-                Writable::Connected
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Writable::Nothing,
-            Err(e) => {
-                self.close_now(key, CloseReason::Io(e));
-                Writable::Nothing
-            }
         }
     }
 
@@ -527,7 +471,7 @@ impl Core {
         let Some((sock, conn)) = self.sources.conn_mut(key) else {
             return Err(stale());
         };
-        let n = sock.write_direct(conn, self.now, data);
+        let n = conn.write_direct(self.now, &mut StreamIo::new(sock), data);
         self.stats.bytes_out += n as u64;
         let rest = &data[n..];
         if rest.is_empty() {
@@ -552,7 +496,7 @@ impl Core {
     /// timeout the handler must hear about, if one did; does the rest (re-arm, close).
     pub(crate) fn conn_timer(&mut self, key: Key, handle: TimerHandle) -> Option<TimeoutKind> {
         let (_, conn) = self.sources.conn_mut(key)?;
-        match conn.on_timer(self.now, handle) {
+        match conn.timers().on_timer(self.now, handle) {
             TimerStep::Stale => {}
             TimerStep::Rearm => self.rearm(key),
             TimerStep::Close(reason) => self.close_now(key, reason),
@@ -567,7 +511,7 @@ impl Core {
     /// The handler kept `key` open after its `kind` timeout: restart that clock.
     pub(crate) fn keep_open(&mut self, key: Key, kind: TimeoutKind) {
         if let Some((_, conn)) = self.sources.conn_mut(key) {
-            conn.keep_open(kind, self.now);
+            conn.timers().keep_open(kind, self.now);
         }
         self.rearm(key);
     }
