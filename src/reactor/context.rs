@@ -221,7 +221,7 @@ impl Context<'_> {
         data: &[u8],
         peer: impl Into<PeerAddr>,
     ) -> io::Result<()> {
-        self.core.send_to(socket.0, data, peer.into())
+        self.core.send_to(socket.0, data, &peer.into())
     }
 
     // ----- closing --------------------------------------------------------------------------

@@ -36,8 +36,8 @@ pub(crate) struct DgramSock {
 
 /// What one receive did (see [`DgramSock::recv_one`]).
 pub(crate) enum RecvOne {
-    /// A datagram of this many bytes, from this peer, is in the buffer.
-    Got(usize, PeerAddr),
+    /// A datagram of this many bytes is in the buffer, its sender in the `peer` given.
+    Got(usize),
     /// Nothing for the handler this time (an error reported for an earlier send, a datagram
     /// too large and dropped, an interrupted call): try again.
     Again,
@@ -80,10 +80,12 @@ impl DgramSock {
 
     /// Receive one datagram into `buf` (grown, up to `limit`, for a Unix datagram larger
     /// than it: their size is learnt first, so that none is ever cut short without anyone
-    /// knowing).
+    /// knowing), its sender into `peer`.
+    #[inline]
     pub(crate) fn recv_one(
         &mut self,
         buf: &mut Vec<u8>,
+        peer: &mut PeerAddr,
         limit: usize,
         stats: &mut Stats,
     ) -> RecvOne {
@@ -100,8 +102,8 @@ impl DgramSock {
                 return RecvOne::Again;
             }
         }
-        match self.sock.recv_from(buf) {
-            Ok((_, peer)) if too_big.is_some() => {
+        match self.sock.recv_from(buf, peer) {
+            Ok(_) if too_big.is_some() => {
                 stats.dgram_recv_dropped += 1;
                 warn!(
                     "dropped a {}-byte datagram from {peer}: larger than max_read_buffer ({limit} bytes)",
@@ -109,10 +111,10 @@ impl DgramSock {
                 );
                 RecvOne::Again
             }
-            Ok((n, peer)) => {
+            Ok(n) => {
                 stats.datagrams_in += 1;
                 stats.bytes_in += n as u64;
-                RecvOne::Got(n, peer)
+                RecvOne::Got(n)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => RecvOne::Drained,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => RecvOne::Again,
@@ -129,16 +131,17 @@ impl DgramSock {
     /// `max_queue`). A Unix datagram socket whose receiver is full refuses (`WouldBlock`)
     /// instead of queueing: no writable event would say when that receiver drains, and
     /// queueing would hold up every later reply, to any peer, behind it.
+    #[inline]
     pub(crate) fn send_to(
         &mut self,
         data: &[u8],
-        peer: PeerAddr,
+        peer: &PeerAddr,
         max_queue: usize,
         stats: &mut Stats,
     ) -> io::Result<()> {
         if self.queue.is_empty() {
             loop {
-                match self.sock.send_to(data, &peer) {
+                match self.sock.send_to(data, peer) {
                     Ok(_) => {
                         stats.count_datagram_out(data.len());
                         return Ok(());
@@ -155,7 +158,7 @@ impl DgramSock {
                 }
             }
         }
-        if !self.enqueue(peer, data, max_queue) {
+        if !self.enqueue(peer.clone(), data, max_queue) {
             return Err(io::Error::from(io::ErrorKind::WouldBlock));
         }
         Ok(())

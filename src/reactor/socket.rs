@@ -273,11 +273,19 @@ impl Dgram {
         matches!(self, Dgram::Unix { .. })
     }
 
-    pub(crate) fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, PeerAddr)> {
+    /// Receive one datagram into `buf`, its sender into `peer` (written in place: a
+    /// `PeerAddr` is large, and this is the hot path of every datagram service).
+    #[inline]
+    pub(crate) fn recv_from(&self, buf: &mut [u8], peer: &mut PeerAddr) -> io::Result<usize> {
         match self {
-            Dgram::Inet(s) => crate::sys::direct::recv_from(s.as_fd(), buf)
-                .map(|(n, a)| (n, PeerAddr::Inet(unmap(a)))),
-            Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| (n, PeerAddr::Unix(a))),
+            Dgram::Inet(s) => crate::sys::direct::recv_from(s.as_fd(), buf).map(|(n, a)| {
+                *peer = PeerAddr::Inet(unmap(a));
+                n
+            }),
+            Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| {
+                *peer = PeerAddr::Unix(a);
+                n
+            }),
         }
     }
 

@@ -241,9 +241,10 @@ impl<'a, H: Handler> Turn<'a, H> {
             return;
         }
         let mut buf = self.core.lend_dgram_buf();
+        let mut peer = PeerAddr::Inet(([0, 0, 0, 0], 0).into());
         for _ in 0..self.core.config().dgram_budget {
-            match self.core.recv_dgram(key, &mut buf) {
-                RecvOne::Got(n, peer) => {
+            match self.core.recv_dgram(key, &mut buf, &mut peer) {
+                RecvOne::Got(n) => {
                     self.call(None, |h, cx| {
                         h.on_datagram(cx, DgramId(key), &buf[..n], &peer)
                     });

@@ -383,22 +383,30 @@ impl Core {
 
     /// Send `data` to `peer` from `key`: gathered into the batch being answered, sent now,
     /// or queued (see `DgramSock::send_to`).
-    pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: PeerAddr) -> io::Result<()> {
+    #[inline]
+    pub(crate) fn send_to(&mut self, key: Key, data: &[u8], peer: &PeerAddr) -> io::Result<()> {
         let max_queue = self.config.max_dgram_queue;
         let Some(dgram) = self.sources.dgram_mut(key) else {
             return Err(stale());
         };
         if self.scratch.is_batching(key) && !dgram.has_queued() {
-            return self.scratch.gather(data, &peer);
+            return self.scratch.gather(data, peer);
         }
         dgram.send_to(data, peer, max_queue, &mut self.stats)
     }
 
-    /// Receive one datagram on `key` into `buf` (see `DgramSock::recv_one`).
-    pub(crate) fn recv_dgram(&mut self, key: Key, buf: &mut Vec<u8>) -> RecvOne {
+    /// Receive one datagram on `key` into `buf`, its sender into `peer` (see
+    /// `DgramSock::recv_one`).
+    #[inline]
+    pub(crate) fn recv_dgram(
+        &mut self,
+        key: Key,
+        buf: &mut Vec<u8>,
+        peer: &mut PeerAddr,
+    ) -> RecvOne {
         let limit = self.config.max_read_buffer;
         match self.sources.dgram_mut(key) {
-            Some(dgram) => dgram.recv_one(buf, limit, &mut self.stats),
+            Some(dgram) => dgram.recv_one(buf, peer, limit, &mut self.stats),
             None => RecvOne::Drained,
         }
     }
