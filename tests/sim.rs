@@ -225,8 +225,11 @@ fn sim_lingering_close_sends_replies_then_waits_for_the_peer() {
     let c = sim.connect().unwrap();
     sim.send(c, b"last request").unwrap();
     sim.run_for(MS).unwrap();
-    // Shut down while the client has not finished: reply, FIN, then linger.
+    // Shut down while the client has not finished: the connection is at a message boundary
+    // (its request answered), so FIN goes out at the end of the next turn, then it lingers.
     sim.shutdown_reactor(Duration::from_secs(10));
+    sim.turn(Duration::ZERO).unwrap();
+    // Sent before the client saw the FIN: read and dropped while lingering.
     sim.send(c, b"more, dropped").unwrap();
     sim.turn(MS).unwrap();
     sim.recv(c);

@@ -147,6 +147,11 @@ impl InputSide {
 
     /// A close was asked for: input is only dropped from now on, so no message to reserve
     /// and nothing to wait for.
+    /// Is a message under way: input held (a partial message), or one announced?
+    pub(super) fn holds_message(&self) -> bool {
+        !self.rbuf.is_empty() || self.expected > 0
+    }
+
     pub(super) fn give_up(&mut self) {
         self.expected = 0;
         self.starved = false;

@@ -197,17 +197,12 @@ impl Conn {
         self.input.take()
     }
 
-    /// Put the input buffer back at `now`, after the handler used `used` bytes from its front.
-    /// A record stands alone: what the handler left of it is dropped. `drained`: the socket
-    /// has no more input for now, so the read block goes back to the pool unless input is
-    /// left in it. The budget claim is settled to what is held.
-    ///
-    /// What is left is a partial message, and the frame clock times it: it starts with the
-    /// read that brought the partial message's first byte. That is this read if the handler
-    /// used something (a message ended here, so what follows it arrived now) or if nothing
-    /// was left before; otherwise the clock of the partial message already left goes on.
-    /// Returns `true` when the frame clock (re)started: its deadline may be the earliest, so
-    /// the timer entry must be re-armed.
+    /// Put the input buffer back at `now`, after the handler used `used` bytes from its front
+    /// (of a record, what it left is dropped). `drained`: the socket has no more input now, so
+    /// the read block goes back unless input is left in it. The budget claim is settled. What
+    /// is left is a partial message, timed by the frame clock from the read that brought its
+    /// first byte: this read if the handler used something or nothing was left before. Returns
+    /// `true` when the frame clock (re)started: re-arm.
     #[must_use]
     #[inline(always)]
     pub fn restore_input(
@@ -234,16 +229,14 @@ impl Conn {
     // ----- output --------------------------------------------------------------------------
 
     /// Queue `len` bytes at `now` with `push`. Past `high` queued bytes, reading pauses
-    /// (backpressure: the peer is not reading as fast as it sends) until a flush brings the
-    /// queue down to the low watermark. The queue never holds more than `cap` bytes: a
-    /// handler writing to a peer that does not read (a relay) is refused, not given memory
-    /// without limit.
+    /// (backpressure) until a flush brings the queue down to the low watermark. The queue
+    /// never holds more than `cap` bytes: a relay writing to a peer that does not read is
+    /// refused, not given memory without limit.
     ///
     /// # Errors
     ///
     /// `BrokenPipe` if the write side is shut down or a close was asked for; `WouldBlock`
-    /// carrying a [`QueueFull`] if the bytes would take the queue past `cap` (nothing is
-    /// queued; try again after `on_drained`).
+    /// with a [`QueueFull`] past `cap` (nothing is queued; try again after `on_drained`).
     pub fn queue(
         &mut self,
         now: Instant,
@@ -333,11 +326,9 @@ impl Conn {
     }
 
     /// Write `data` through `io` at `now`, at once, if nothing is queued ahead of it, the
-    /// connection is up and open for output, and it is a byte stream (a record connection
-    /// sends each write as one record, which the queue keeps). Returns how much the kernel
-    /// took; the rest is for [`queue`](Conn::queue). Any failure other than a full buffer is
-    /// left to the flush, which closes the connection with it: the bytes are queued as if
-    /// this write had not been tried.
+    /// connection is up and open for output, and it is a byte stream. Returns how much the
+    /// kernel took; the rest is for [`queue`](Conn::queue). A failure is left to the flush,
+    /// which closes the connection with it, as if this write had not been tried.
     #[inline]
     pub fn write_direct(&mut self, now: Instant, io: &mut impl Transport, data: &[u8]) -> usize {
         if data.is_empty() || !self.can_write_directly() {
@@ -488,6 +479,16 @@ impl Conn {
         // Input is only dropped from now on: no message to reserve, nothing to wait for.
         self.input.give_up();
         true
+    }
+
+    /// A graceful shutdown asks: close now, as [`close`](Conn::close) does, if the connection
+    /// is at a message boundary: no input held, no message announced, nothing queued, and
+    /// not `busy` (the handler's own view). Returns `true` if it began closing.
+    pub fn close_at_boundary(&mut self, busy: bool) -> bool {
+        if busy || self.input.holds_message() || !self.wq.is_empty() {
+            return false;
+        }
+        self.close()
     }
 
     /// Half-close: send end of file once queued output is flushed; accept no more output.

@@ -52,15 +52,23 @@ impl Context<'_> {
     }
 
     /// Ask the reactor to stop: [`Reactor::run`](super::Reactor::run) returns after this turn.
+    /// During a graceful [`shutdown`](Context::shutdown), the connections left are cut off
+    /// (closed at once) first.
     pub fn stop(&mut self) {
         self.core.stop();
     }
 
-    /// Shut down gracefully: close every listener and datagram socket at once (no new
-    /// connections), ask every connection to close after flushing its queued output, and
-    /// allow `grace` for that. The reactor stops (and [`Reactor::run`] returns) when the last
-    /// connection is closed or when `grace` is over, closing whatever is left then. Like
-    /// `shutdown()` on a Python `socketserver`, but without dropping queued replies.
+    /// Shut down gracefully, as nginx, HAProxy or Netty's `shutdownGracefully` do: close
+    /// every listener and datagram socket at once (no new connections), and let each
+    /// connection finish the message under way. A connection closes cleanly (its queued
+    /// output flushed, then FIN and a lingering close) as soon as it is at a message
+    /// boundary: at once if it is idle, else once the message in progress has been received
+    /// whole and its reply written. [`Handler::in_message`](super::Handler::in_message) says
+    /// what a boundary is for a handler that keeps partial messages itself. The reactor stops
+    /// (and [`Reactor::run`] returns) when the last connection is closed, or when `grace` is
+    /// over, cutting off whatever is left then; [`stop`](Context::stop) during the grace cuts
+    /// them off at once. [`Stats::shutdown_finished`](super::Stats::shutdown_finished) and
+    /// [`Stats::shutdown_cut_off`](super::Stats::shutdown_cut_off) count both.
     ///
     /// [`Reactor::run`]: super::Reactor::run
     pub fn shutdown(&mut self, grace: Duration) {
@@ -326,7 +334,7 @@ impl Context<'_> {
 
     /// The ids of all open connections (including ones closing gracefully).
     pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.core.conn_ids()
+        self.core.sources().conn_keys().map(ConnId)
     }
 
     /// Entries in the reactor's slab: listeners, datagram sockets, signal descriptors and

@@ -122,6 +122,22 @@ pub trait Handler {
     /// non-empty to empty). A handler producing a large response writes the next part here.
     fn on_drained(&mut self, cx: &mut Context<'_>, conn: ConnId) {}
 
+    /// During a graceful shutdown ([`Context::shutdown`]): is the handler in the middle of a
+    /// message on `conn`? The reactor asks at the end of every turn in which something
+    /// happened on the connection. A connection closes (cleanly: its queued output flushed,
+    /// then FIN and a lingering close, so that a request racing the close is refused, not
+    /// lost) once it is at a message boundary: it holds no unconsumed input, no message was
+    /// announced ([`Context::expect_input`]), nothing is queued, and this returns `false`.
+    ///
+    /// The default is `false`: the reactor's own view decides. That is right for a handler
+    /// that leaves a partial message unconsumed until it is whole (the [`framed`](super::framed)
+    /// layer does), and for a byte stream with no messages in it (an echo: every byte is
+    /// answered as it comes). Return `true` while a request is half-received or a reply
+    /// half-made in the handler's own state.
+    fn in_message(&mut self, cx: &mut Context<'_>, conn: ConnId) -> bool {
+        false
+    }
+
     /// A timeout of `conn` fired. The default returns [`TimeoutAction::Close`].
     fn on_timeout(
         &mut self,

@@ -313,7 +313,7 @@ impl<H: Handler> Reactor<H> {
     ///
     /// `NotConnected` if `listener` is stale.
     pub fn listener_addr(&self, listener: ListenerId) -> io::Result<SocketAddr> {
-        self.core.local_addr(listener.0)
+        self.core.sources().local_addr(listener.0)
     }
 
     /// A listener's socket, for options (see [`Context::socket`]).
@@ -322,7 +322,7 @@ impl<H: Handler> Reactor<H> {
     ///
     /// `NotConnected` if `listener` is stale; `Unsupported` for a simulated one.
     pub fn listener_socket(&self, listener: ListenerId) -> io::Result<socket2::SockRef<'_>> {
-        self.core.sock_ref(listener.0)
+        self.core.sources().sock_ref(listener.0)
     }
 
     /// A datagram socket's socket, for options (see [`Context::socket`]).
@@ -331,7 +331,7 @@ impl<H: Handler> Reactor<H> {
     ///
     /// `NotConnected` if `socket` is stale.
     pub fn dgram_socket(&self, socket: DgramId) -> io::Result<socket2::SockRef<'_>> {
-        self.core.sock_ref(socket.0)
+        self.core.sources().sock_ref(socket.0)
     }
 
     /// The local address of a UDP socket.
@@ -340,7 +340,7 @@ impl<H: Handler> Reactor<H> {
     ///
     /// `NotConnected` if `socket` is stale.
     pub fn udp_addr(&self, socket: DgramId) -> io::Result<SocketAddr> {
-        self.core.local_addr(socket.0)
+        self.core.sources().local_addr(socket.0)
     }
 
     /// Turn until stopped by [`Context::stop`], [`Handle::stop`] or a signal; then return, so

@@ -24,9 +24,12 @@ use slab::Slab;
 use super::dgram::DgramSock;
 use super::socket::Listener;
 use super::stream::Stream;
+use crate::addr::PeerAddr;
 use crate::conn::Conn;
+use crate::error::stale;
 use crate::memnet::{Net, Ready};
 use crate::sys::Signals;
+use std::net::SocketAddr;
 
 /// A slab key with the generation of the entry it was issued for.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -473,6 +476,55 @@ impl Sources {
 }
 
 /// Stop polling `source` (mio asks for this before the socket is dropped).
+/// Looking sockets up: addresses, options, the open connections.
+impl Sources {
+    /// The keys of all open connections.
+    pub(crate) fn conn_keys(&self) -> impl Iterator<Item = Key> + '_ {
+        self.iter().filter_map(|(key, s)| match s {
+            Source::Conn { .. } => Some(key),
+            _ => None,
+        })
+    }
+
+    /// The local address of any socket.
+    pub(crate) fn local_peer_addr(&self, key: Key) -> io::Result<PeerAddr> {
+        match self.get(key) {
+            Some(Source::Listener { sock, .. }) => sock.local_addr(),
+            Some(Source::Conn { sock, .. }) => sock.local_addr(),
+            Some(Source::Dgram(d)) => d.sock().local_addr(),
+            _ => Err(stale()),
+        }
+    }
+
+    /// The peer address of the connection `key`.
+    pub(crate) fn peer_addr(&self, key: Key) -> io::Result<PeerAddr> {
+        match self.conn(key) {
+            Some((sock, _)) => sock.peer_addr(),
+            None => Err(stale()),
+        }
+    }
+
+    /// The local IP address of any socket.
+    pub(crate) fn local_addr(&self, key: Key) -> io::Result<SocketAddr> {
+        self.local_peer_addr(key)?.inet().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a Unix socket has no IP address",
+            )
+        })
+    }
+
+    /// Any socket, for options.
+    pub(crate) fn sock_ref(&self, key: Key) -> io::Result<socket2::SockRef<'_>> {
+        match self.get(key) {
+            Some(Source::Listener { sock, .. }) => sock.sock_ref(),
+            Some(Source::Conn { sock, .. }) => sock.sock_ref(),
+            Some(Source::Dgram(d)) => d.sock().sock_ref(),
+            _ => Err(stale()),
+        }
+    }
+}
+
 fn deregister(r: &Registry, source: &mut Source) {
     let result = match source {
         Source::Listener { sock, .. } => r.deregister(sock),

@@ -173,7 +173,7 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `listener` is stale.
     pub fn listener_addr(&self, listener: ListenerId) -> io::Result<SocketAddr> {
-        self.core.local_addr(listener.0)
+        self.core.sources().local_addr(listener.0)
     }
 
     /// The local address of any listener, Unix ones included (`unix:/path`, `unix:@name`).
@@ -182,7 +182,7 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `listener` is stale.
     pub fn listener_local_addr(&self, listener: ListenerId) -> io::Result<PeerAddr> {
-        self.core.local_peer_addr(listener.0)
+        self.core.sources().local_peer_addr(listener.0)
     }
 
     /// The local address of a UDP socket.
@@ -191,7 +191,7 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `socket` is stale.
     pub fn udp_addr(&self, socket: DgramId) -> io::Result<SocketAddr> {
-        self.core.local_addr(socket.0)
+        self.core.sources().local_addr(socket.0)
     }
 
     /// The local address of a connection.
@@ -200,7 +200,7 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `conn` is stale.
     pub fn local_addr(&self, conn: ConnId) -> io::Result<PeerAddr> {
-        self.core.local_peer_addr(conn.0)
+        self.core.sources().local_peer_addr(conn.0)
     }
 
     /// Listen on the Unix socket `addr`: a file (see [`UnixListenOptions`] for its mode and
@@ -325,7 +325,7 @@ impl Context<'_> {
     /// `NotConnected` if `conn` is stale; the `getsockopt` error for a socket that is not a
     /// Unix socket (TCP) or a simulated one.
     pub fn peer_credentials(&self, conn: ConnId) -> io::Result<crate::sys::PeerCredentials> {
-        let sock = self.core.sock_ref(conn.0)?;
+        let sock = self.core.sources().sock_ref(conn.0)?;
         crate::sys::peer_credentials(&*sock)
     }
 
@@ -335,7 +335,7 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `conn` is stale or not connected yet.
     pub fn peer_addr(&self, conn: ConnId) -> io::Result<PeerAddr> {
-        self.core.peer_addr(conn.0)
+        self.core.sources().peer_addr(conn.0)
     }
 
     /// `conn`'s socket, to read or set options that netloop does not set itself
@@ -362,7 +362,7 @@ impl Context<'_> {
     /// }
     /// ```
     pub fn socket(&self, conn: ConnId) -> io::Result<socket2::SockRef<'_>> {
-        self.core.sock_ref(conn.0)
+        self.core.sources().sock_ref(conn.0)
     }
 
     /// A listener's socket, for options (see [`socket`](Context::socket)).
@@ -371,7 +371,7 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `listener` is stale; `Unsupported` for a simulated one.
     pub fn listener_socket(&self, listener: ListenerId) -> io::Result<socket2::SockRef<'_>> {
-        self.core.sock_ref(listener.0)
+        self.core.sources().sock_ref(listener.0)
     }
 
     /// A datagram socket's socket, for options (see [`socket`](Context::socket)).
@@ -380,6 +380,6 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `socket` is stale.
     pub fn dgram_socket(&self, socket: DgramId) -> io::Result<socket2::SockRef<'_>> {
-        self.core.sock_ref(socket.0)
+        self.core.sources().sock_ref(socket.0)
     }
 }

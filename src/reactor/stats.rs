@@ -1,6 +1,6 @@
 //! [`Stats`]: the counters a reactor keeps, plain numbers published at the end of every turn.
 
-use crate::error::CloseReason;
+use crate::error::{CloseReason, TimeoutKind};
 
 /// Counters kept by a reactor. Plain numbers: read them with [`Reactor::stats`](super::Reactor::stats) or
 /// [`Context::stats`](super::Context::stats).
@@ -27,8 +27,18 @@ pub struct Stats {
     pub closed_io: u64,
     /// Accepted past [`Config::max_connections`](super::Config::max_connections) and closed at once.
     pub rejected: u64,
-    /// Timeouts that fired (whether or not they closed the connection).
+    /// Timeouts that fired (whether or not they closed the connection), all kinds.
     pub timeouts: u64,
+    /// Of those, read timeouts.
+    pub timeouts_read: u64,
+    /// Of those, write timeouts.
+    pub timeouts_write: u64,
+    /// Of those, idle timeouts.
+    pub timeouts_idle: u64,
+    /// Of those, frame timeouts (a message too slow to arrive whole).
+    pub timeouts_frame: u64,
+    /// Of those, connect timeouts.
+    pub timeouts_connect: u64,
     /// Bytes received (streams and datagrams).
     pub bytes_in: u64,
     /// Bytes sent (streams and datagrams).
@@ -66,6 +76,12 @@ pub struct Stats {
     /// not re-arm (deadlines are checked lazily), so this grows with connections and timeout
     /// periods, not with messages.
     pub timeout_arms: u64,
+    /// Connections open when a graceful shutdown began that closed before its grace ended
+    /// (finished, or closed for any other reason meanwhile).
+    pub shutdown_finished: u64,
+    /// Connections still open when a graceful shutdown's grace ended, or when a stop cut it
+    /// short (a second signal), and closed then.
+    pub shutdown_cut_off: u64,
 }
 
 impl Stats {
@@ -84,6 +100,11 @@ impl Stats {
             closed_panic: self.closed_panic + o.closed_panic,
             rejected: self.rejected + o.rejected,
             timeouts: self.timeouts + o.timeouts,
+            timeouts_read: self.timeouts_read + o.timeouts_read,
+            timeouts_write: self.timeouts_write + o.timeouts_write,
+            timeouts_idle: self.timeouts_idle + o.timeouts_idle,
+            timeouts_frame: self.timeouts_frame + o.timeouts_frame,
+            timeouts_connect: self.timeouts_connect + o.timeouts_connect,
             bytes_in: self.bytes_in + o.bytes_in,
             bytes_out: self.bytes_out + o.bytes_out,
             frames_in: self.frames_in + o.frames_in,
@@ -99,6 +120,8 @@ impl Stats {
             fds_out: self.fds_out + o.fds_out,
             handler_panics: self.handler_panics + o.handler_panics,
             timeout_arms: self.timeout_arms + o.timeout_arms,
+            shutdown_finished: self.shutdown_finished + o.shutdown_finished,
+            shutdown_cut_off: self.shutdown_cut_off + o.shutdown_cut_off,
         }
     }
 
@@ -111,6 +134,18 @@ impl Stats {
             + self.closed_local
             + self.closed_io
             + self.closed_panic
+    }
+
+    /// A timeout of `kind` fired.
+    pub(crate) fn count_timeout(&mut self, kind: TimeoutKind) {
+        self.timeouts += 1;
+        *match kind {
+            TimeoutKind::Read => &mut self.timeouts_read,
+            TimeoutKind::Write => &mut self.timeouts_write,
+            TimeoutKind::Idle => &mut self.timeouts_idle,
+            TimeoutKind::Frame => &mut self.timeouts_frame,
+            TimeoutKind::Connect => &mut self.timeouts_connect,
+        } += 1;
     }
 
     pub(crate) fn count_datagram_out(&mut self, len: usize) {

@@ -194,10 +194,21 @@ impl<'a, H: Handler> Turn<'a, H> {
         self.core.restore_input(key, rbuf, used, drained);
     }
 
-    /// Write `key`'s queued output, and tell the handler if it drained.
+    /// Write `key`'s queued output, and tell the handler if it drained. During a graceful
+    /// shutdown, close the connection cleanly once it is at a message boundary.
     fn flush(&mut self, key: Key) {
         if self.core.flush(key) {
             self.call(Some(key), |h, cx| h.on_drained(cx, ConnId(key)));
+        }
+        if self.core.is_shutting_down() && self.core.conn(key).is_some_and(|c| !c.status().closing)
+        {
+            let busy = self
+                .call(Some(key), |h, cx| h.in_message(cx, ConnId(key)))
+                .unwrap_or(false);
+            if self.core.close_at_boundary(key, busy) {
+                // Nothing is queued: this sends FIN and starts the lingering close.
+                self.core.flush(key);
+            }
         }
     }
 

@@ -161,6 +161,11 @@ impl Sim {
         client.eof || client.reset || client.aborted
     }
 
+    /// Did client `c` see its connection reset (not closed with FIN)?
+    pub fn was_reset(&self, c: ClientId) -> bool {
+        self.clients[c.0].reset
+    }
+
     /// Clients connected so far.
     pub fn clients(&self) -> impl Iterator<Item = ClientId> {
         (0..self.clients.len()).map(ClientId)
@@ -204,6 +209,12 @@ impl Sim {
     /// Shut the reactor down gracefully, with `grace` (see `Context::shutdown`).
     pub fn shutdown_reactor(&mut self, grace: Duration) {
         self.reactor.shutdown(grace);
+    }
+
+    /// Stop the reactor, as a second signal does during a graceful shutdown (see
+    /// `Context::stop`).
+    pub fn stop_reactor(&mut self) {
+        self.reactor.with_context(|_, cx| cx.stop());
     }
 
     /// Has the reactor stopped (a graceful shutdown finished)?

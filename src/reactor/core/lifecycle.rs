@@ -10,7 +10,6 @@
 //! within the turn that closed it.
 
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
@@ -25,7 +24,7 @@ use crate::error::{stale, CloseReason, TimeoutKind};
 use crate::reactor::audit::Audit;
 use crate::reactor::dgram::{DgramSock, RecvOne};
 use crate::reactor::ids::{ConnId, DgramId, ListenerId};
-use crate::reactor::registry::{Key, Source};
+use crate::reactor::registry::{Key, Kind, Source, Sources};
 use crate::reactor::socket::{Dgram, Listener};
 use crate::reactor::stream::Stream;
 use crate::reactor::timers::TimerTarget;
@@ -263,6 +262,11 @@ impl Core {
     /// timer, and put the report on the closed list (its slot is freed when the report is
     /// made, at the end of the turn). Does nothing if `key` is stale.
     pub(crate) fn close_now(&mut self, key: Key, reason: CloseReason) {
+        self.close_counted(key, reason, false);
+    }
+
+    /// [`close_now`](Core::close_now), counted during a shutdown as finished or `cut_off`.
+    fn close_counted(&mut self, key: Key, reason: CloseReason, cut_off: bool) {
         if self.sources.conn(key).is_none() {
             return;
         }
@@ -273,6 +277,11 @@ impl Core {
             self.timers.cancel(armed);
         }
         self.stats.count_close(&reason);
+        if cut_off {
+            self.stats.shutdown_cut_off += 1;
+        } else if self.life.is_shutting_down() {
+            self.stats.shutdown_finished += 1;
+        }
         self.door.give_back();
         sock.log_close(ConnId(key), &reason);
         drop(sock);
@@ -472,30 +481,34 @@ impl Core {
 
     // ----- shutting down ---------------------------------------------------------------------------
 
-    /// Begin a graceful shutdown (see `Context::shutdown`): stop listening, close datagram
-    /// sockets, close every connection gracefully, and give them `grace` to finish.
+    /// Begin a graceful shutdown (see `Context::shutdown`): stop listening, close the
+    /// datagram sockets, and let every connection finish the message under way. The turn
+    /// asks at the end of this turn, and after each delivery and flush from then on, whether
+    /// a connection is at a message boundary ([`close_at_boundary`](Core::close_at_boundary));
+    /// once it is, it closes cleanly (FIN, then a lingering close). `grace` bounds it all.
     pub(crate) fn shutdown(&mut self, grace: Duration) {
         if !self.life.begin_shutdown() {
             return;
         }
-        let keys: Vec<(Key, Option<crate::reactor::registry::Kind>)> = self
+        let keys: Vec<(Key, Kind)> = self
             .sources
             .iter()
-            .map(|(key, _)| (key, self.sources.kind(key)))
+            .filter_map(|(key, _)| Some((key, self.sources.kind(key)?)))
             .collect();
+        log::info!(
+            "shutdown: {} connection(s) open; no new ones; each closes at its next message boundary",
+            self.stats.active
+        );
         for (key, kind) in keys {
-            use crate::reactor::registry::Kind;
             match kind {
-                Some(Kind::Conn) => {
-                    let _ = self.close_graceful(key);
-                }
-                Some(Kind::Dgram) => {
+                Kind::Conn => self.schedule_flush(key),
+                Kind::Dgram => {
                     let _ = self.close_dgram(key);
                 }
-                Some(Kind::Listener) => {
+                Kind::Listener => {
                     let _ = self.remove_listener(key);
                 }
-                Some(Kind::Signals) | None => {}
+                Kind::Signals => {}
             }
         }
         // A grace too long to represent is no limit at all.
@@ -508,6 +521,15 @@ impl Core {
         self.check_shutdown_done();
     }
 
+    /// During a graceful shutdown: close `key` cleanly if it is at a message boundary and the
+    /// handler is not `busy` with one. Returns `true` if it began closing: flush it now.
+    pub(crate) fn close_at_boundary(&mut self, key: Key, busy: bool) -> bool {
+        match self.sources.conn_mut(key) {
+            Some((_, conn)) => conn.close_at_boundary(busy),
+            None => false,
+        }
+    }
+
     /// End a graceful shutdown if no connection is left.
     pub(crate) fn check_shutdown_done(&mut self) {
         if self.life.is_shutting_down() && self.stats.active == 0 {
@@ -517,70 +539,53 @@ impl Core {
         }
     }
 
-    /// A graceful shutdown's grace is over: close what is left.
+    /// A graceful shutdown's grace is over: cut off what is left.
     pub(crate) fn finish_shutdown(&mut self) {
         if !self.life.grace_over() {
             return;
         }
-        let left: Vec<ConnId> = self.conn_ids().collect();
-        if !left.is_empty() {
-            warn!(
-                "shutdown: grace period over, closing {} connection(s) with output still queued",
-                left.len()
-            );
-        }
-        for id in left {
-            self.close_now(id.0, CloseReason::Local);
-        }
+        self.cut_off("the grace period is over");
         // The grace's entry has fired: nothing to cancel.
         let _ = self.life.finish_shutdown();
     }
 
-    // ----- looking up -------------------------------------------------------------------------------
-
-    /// The ids of all open connections.
-    pub(crate) fn conn_ids(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.sources.iter().filter_map(|(key, s)| match s {
-            Source::Conn { .. } => Some(ConnId(key)),
-            _ => None,
-        })
+    /// Stop after this turn. During a graceful shutdown (a second signal), the connections
+    /// left are cut off now, and counted so.
+    pub(crate) fn stop(&mut self) {
+        if self.life.is_shutting_down() {
+            self.cut_off("stopped");
+            if let Some(t) = self.life.finish_shutdown() {
+                self.timers.cancel(t);
+            }
+        }
+        self.life.stop();
     }
 
-    /// The local address of any socket.
-    pub(crate) fn local_peer_addr(&self, key: Key) -> io::Result<PeerAddr> {
-        match self.sources.get(key) {
-            Some(Source::Listener { sock, .. }) => sock.local_addr(),
-            Some(Source::Conn { sock, .. }) => sock.local_addr(),
-            Some(Source::Dgram(d)) => d.sock().local_addr(),
-            _ => Err(stale()),
+    /// Close every connection left at once, counting it as cut off, and say how many and in
+    /// what state.
+    fn cut_off(&mut self, why: &str) {
+        let left: Vec<Key> = self.sources.conn_keys().collect();
+        if left.is_empty() {
+            return;
+        }
+        let (mut partial, mut queued) = (0, 0);
+        for (_, conn) in left.iter().filter_map(|&key| self.sources.conn(key)) {
+            let status = conn.status();
+            partial += usize::from(status.unconsumed > 0);
+            queued += usize::from(status.queued > 0);
+        }
+        warn!(
+            "shutdown: {why}: cutting off {} connection(s) ({partial} holding part of a message, {queued} with output queued) after {} finished",
+            left.len(),
+            self.stats.shutdown_finished
+        );
+        for key in left {
+            self.close_counted(key, CloseReason::Local, true);
         }
     }
 
-    /// The peer address of the connection `key`.
-    pub(crate) fn peer_addr(&self, key: Key) -> io::Result<PeerAddr> {
-        match self.sources.conn(key) {
-            Some((sock, _)) => sock.peer_addr(),
-            None => Err(stale()),
-        }
-    }
-
-    /// The local IP address of any socket.
-    pub(crate) fn local_addr(&self, key: Key) -> io::Result<SocketAddr> {
-        self.local_peer_addr(key)?.inet().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a Unix socket has no IP address",
-            )
-        })
-    }
-
-    /// Any socket, for options.
-    pub(crate) fn sock_ref(&self, key: Key) -> io::Result<socket2::SockRef<'_>> {
-        match self.sources.get(key) {
-            Some(Source::Listener { sock, .. }) => sock.sock_ref(),
-            Some(Source::Conn { sock, .. }) => sock.sock_ref(),
-            Some(Source::Dgram(d)) => d.sock().sock_ref(),
-            _ => Err(stale()),
-        }
+    /// The sockets, to look up (addresses, options, the open connections): read only.
+    pub(crate) fn sources(&self) -> &Sources {
+        &self.sources
     }
 }

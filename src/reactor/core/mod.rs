@@ -191,11 +191,6 @@ impl Core {
         self.life.is_stopped()
     }
 
-    /// Ask the reactor to stop after this turn.
-    pub(crate) fn stop(&mut self) {
-        self.life.stop();
-    }
-
     /// Forget a stop once `run` has returned for it.
     pub(crate) fn clear_stop(&mut self) {
         self.life.clear_stop();
@@ -372,6 +367,10 @@ impl Core {
                 if conn.restore_input(self.now, rbuf, used, drained, &mut self.pool, budget) {
                     self.rearm(key);
                 }
+                if self.life.is_shutting_down() {
+                    // Is the message done? The flush at the end of the turn asks.
+                    self.schedule_flush(key);
+                }
             }
             // The handler closed the connection; the slot may even hold a new one now.
             None => rbuf.clear(&mut self.pool),
@@ -501,7 +500,7 @@ impl Core {
             TimerStep::Rearm => self.rearm(key),
             TimerStep::Close(reason) => self.close_now(key, reason),
             TimerStep::TimedOut(kind) => {
-                self.stats.timeouts += 1;
+                self.stats.count_timeout(kind);
                 return Some(kind);
             }
         }
