@@ -13,7 +13,6 @@ use std::net::Shutdown;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use log::{log_enabled, Level};
 use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
 use mio::unix::SourceFd;
@@ -22,7 +21,6 @@ use mio::{Interest, Registry, Token};
 use super::fds::{FdsOut, SendFds};
 use crate::addr::{unix_addr, unmap, PeerAddr, UnixAddr};
 use crate::conn::Transport;
-use crate::error::CloseReason;
 use crate::memnet::MemStream;
 use crate::sys;
 
@@ -223,22 +221,6 @@ impl Stream {
             ));
         }
         fds.iter().map(|fd| fd.try_clone_to_owned()).collect()
-    }
-
-    /// Log the close of the connection `conn` (its id, as the handler knows it) on this
-    /// socket: at debug level for the ordinary ends, at info level for the others.
-    pub(crate) fn log_close(&self, conn: impl std::fmt::Display, reason: &CloseReason) {
-        let level = match reason {
-            CloseReason::PeerClosed | CloseReason::Local | CloseReason::Reset => Level::Debug,
-            _ => Level::Info,
-        };
-        if log_enabled!(level) {
-            let peer = match self.peer_addr() {
-                Ok(p) => p.to_string(),
-                Err(_) => "an unknown peer".to_owned(),
-            };
-            log::log!(level, "{conn} with {peer} closed: {reason}");
-        }
     }
 
     /// Has an outgoing connect finished? `Ok` if it has, `NotConnected` if it is still under

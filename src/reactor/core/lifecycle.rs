@@ -283,7 +283,7 @@ impl Core {
             self.stats.shutdown_finished += 1;
         }
         self.door.give_back();
-        sock.log_close(ConnId(key), &reason);
+        self.close_log.log(&sock, ConnId(key), &reason);
         drop(sock);
         // Descriptors never sent are closed with the connection.
         if !self.fds_out.is_empty() {
@@ -331,7 +331,11 @@ impl Core {
 
     /// The next closed connection to report, in the order they closed.
     pub(crate) fn pop_closed(&mut self) -> Option<(ConnId, CloseReason)> {
-        self.work.pop_closed()
+        let next = self.work.pop_closed();
+        if next.is_none() {
+            self.close_log.end_turn();
+        }
+        next
     }
 
     /// Free the slot of a closed connection whose close was reported.

@@ -13,6 +13,7 @@
 //! | `Life` (`life.rs`) | running, shutting down, stopped |
 //! | `Door` (`door.rs`) | the connection limit and the reserve descriptor |
 //! | `Stats` (`stats.rs`) | the counters |
+//! | `CloseLog` (`closelog.rs`) | the closes logged in this turn (a burst is summed up) |
 //!
 //! beside them the buffer pool, the config, `now` and the descriptors waiting to be sent.
 //! `Core`'s own fields are private: only its two files change them. This one holds the
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::budget::Admission;
+use super::closelog::CloseLog;
 use super::config::Config;
 use super::door::Door;
 use super::fds::FdsOut;
@@ -69,6 +71,7 @@ pub(crate) struct Core {
     /// Descriptors queued to be sent, per connection (`fds.rs`); empty for most reactors.
     fds_out: HashMap<Key, FdsOut>,
     scratch: Scratch,
+    close_log: CloseLog,
 }
 
 /// What the turn does after one read of a connection (see [`Core::read_once`]).
@@ -113,6 +116,7 @@ impl Core {
             admission: Admission::new(config.max_buffered),
             fds_out: HashMap::new(),
             scratch: Scratch::default(),
+            close_log: CloseLog::default(),
             config,
         }
     }

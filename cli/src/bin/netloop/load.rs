@@ -116,5 +116,16 @@ pub fn run(args: &LoadArgs) -> Result<(), String> {
     } else {
         print!("{}", report.table());
     }
+    if report.requests == 0 {
+        return Err(format!(
+            "no request completed in {:?}: nothing was measured (is a server answering {} at {}?)",
+            args.duration,
+            match proto {
+                Proto::Udp => "UDP",
+                _ => "TCP",
+            },
+            addr
+        ));
+    }
     Ok(())
 }

@@ -16,7 +16,8 @@
 //! netloop ping HOST [-c COUNT] [-i INTERVAL] [-W TIMEOUT] [-s SIZE] [-4|-6] [--mode auto|raw|dgram]
 //! ```
 //!
-//! Errors are printed as one line naming the problem, with exit status 1 (2 for bad usage).
+//! Errors are printed as one line naming the problem. The exit status is the same for every
+//! command ([`EXIT_STATUS`], also in `--help` and the README).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -35,11 +36,21 @@ use netloop::server::Server;
 use netloop::server::Signals;
 use netloop_cli::services::{self, CourseConfig};
 
+/// The exit status of every `netloop` command: `--help` prints it, and the README holds the
+/// same table.
+const EXIT_STATUS: &str = "Exit status (every command):
+  0  success; for serve, also a shutdown asked for by a signal, whether or not the grace
+     cut connections off (the log says how many finished and how many were cut off)
+  1  the command failed at run time (an address in use, no server answering, a mismatch,
+     nothing measured, no ping reply)
+  2  usage error (an unknown flag, a malformed argument)";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "netloop",
     version,
-    about = "An event-loop reactor on raw readiness APIs, and the socket course's servers and clients"
+    about = "An event-loop reactor on raw readiness APIs, and the socket course's servers and clients",
+    after_help = EXIT_STATUS
 )]
 struct Cli {
     #[command(subcommand)]
@@ -283,8 +294,10 @@ struct ServeOpts {
     /// once.
     #[arg(long = "max-conns", value_name = "N")]
     max_conns: Option<usize>,
-    /// Seconds that open connections get to finish after Ctrl-C or SIGTERM (a second
-    /// signal ends them at once).
+    /// After Ctrl-C or SIGTERM: the most seconds that connections in the middle of a frame
+    /// get to finish it and receive its echo (idle ones close at once; the process exits
+    /// when the last is done). What is left then is cut off; a second signal cuts it off
+    /// at once.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     grace: Duration,
     /// Log the counters every SECS seconds (they are always logged at shutdown).
@@ -314,7 +327,7 @@ fn raise_fd_limit() {
 
 fn log_stats(prefix: &str, s: &netloop::reactor::Stats) {
     log::info!(
-        "{prefix}: {} accepted, {} open, {} closed (peer {}, reset {}, timeout {}, protocol {}, local {}, io {}, panic {}), {} rejected, {} bytes in, {} bytes out, {} frames in, {} frames out, {} datagrams in, {} datagrams out, {} timeouts",
+        "{prefix}: {} accepted, {} open, {} closed (peer {}, reset {}, timeout {}, protocol {}, local {}, io {}, panic {}), {} rejected, {} shed, {} accept errors, {} budget waits, {} bytes in, {} bytes out, {} frames in, {} frames out, {} datagrams in, {} datagrams out, {} timeouts (read {}, write {}, idle {}, frame {}, connect {})",
         s.accepted,
         s.active,
         s.closed(),
@@ -326,13 +339,21 @@ fn log_stats(prefix: &str, s: &netloop::reactor::Stats) {
         s.closed_io,
         s.closed_panic,
         s.rejected,
+        s.shed,
+        s.accept_errors,
+        s.budget_waits,
         s.bytes_in,
         s.bytes_out,
         s.frames_in,
         s.frames_out,
         s.datagrams_in,
         s.datagrams_out,
-        s.timeouts
+        s.timeouts,
+        s.timeouts_read,
+        s.timeouts_write,
+        s.timeouts_idle,
+        s.timeouts_frame,
+        s.timeouts_connect,
     );
 }
 
@@ -382,7 +403,7 @@ fn serve(o: ServeOpts) -> Result<(), String> {
         .map_err(|e| format!("waiting for signals failed: {e}"));
     match &signo {
         Ok(n) => log::info!(
-            "signal {n}: shutting down, {:?} for open connections to finish (a second signal ends them now)",
+            "signal {n}: shutting down: no new connections, each open one closes at its next message boundary, within {:?} (a second signal cuts them off now)",
             o.grace
         ),
         Err(e) => log::error!("{e}"),
@@ -392,7 +413,7 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     while !server.is_finished() {
         match signals.wait(Some(Duration::from_millis(50))) {
             Ok(Some(n)) => {
-                log::warn!("signal {n} again: closing every connection now");
+                log::warn!("signal {n} again: cutting off every connection now");
                 server.stop();
                 break;
             }
@@ -409,6 +430,13 @@ fn serve(o: ServeOpts) -> Result<(), String> {
         .fold(netloop::reactor::Stats::default(), |sum, r| {
             sum.add(r.stats())
         });
+    if signo.is_ok() {
+        log::info!(
+            "shutdown: {} connection(s) finished, {} cut off",
+            total.shutdown_finished,
+            total.shutdown_cut_off
+        );
+    }
     log_stats("stopped", &total);
     log_spread(reactors.iter().map(|r| r.stats()));
     signo.map(|_| ())

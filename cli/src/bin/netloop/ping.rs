@@ -91,7 +91,7 @@ pub fn run(args: &PingArgs) -> ExitCode {
             Ok(ip) => (ip, 0),
             Err(msg) => {
                 eprintln!("netloop ping: {msg}");
-                return ExitCode::from(2);
+                return ExitCode::FAILURE;
             }
         },
     };
@@ -131,7 +131,7 @@ pub fn run(args: &PingArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("netloop ping: {e}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
