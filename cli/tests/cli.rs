@@ -545,6 +545,18 @@ fn a_second_signal_during_the_grace_period_ends_it_at_once() {
         second.elapsed()
     );
     assert!(status.success(), "{status}");
+    // The last lines tell the truth: the connection was cut off, and none is left open.
+    let rest: Vec<String> = server.stderr.try_iter().collect();
+    let counts = rest.iter().find(|l| l.contains("finished,"));
+    assert!(
+        counts.is_some_and(|l| l.contains("0 connection(s) finished, 1 cut off")),
+        "{rest:?}"
+    );
+    let stopped = rest.iter().find(|l| l.contains("] stopped: "));
+    assert!(
+        stopped.is_some_and(|l| l.contains("1 accepted, 0 open, 1 closed")),
+        "{rest:?}"
+    );
     drop(c);
 }
 

@@ -259,3 +259,21 @@ fn a_burst_of_refused_connections_is_logged_as_one_line_and_a_count() {
         "the rest are counted:\n{err}"
     );
 }
+
+#[test]
+fn the_stats_line_counts_timeouts_by_kind_and_the_other_counters() {
+    let mut server = serve(&["--timeout", "0.3"]);
+    let mut c = util::connect(server.tcp[0]);
+    assert!(reads_eof(&mut c), "closed by the idle timeout");
+    sigterm(&server);
+    let stopped = log_line(&server, "] stopped: ").expect("the counters are logged at exit");
+    for part in [
+        "1 accepted, 0 open, 1 closed",
+        "0 shed, 0 accept errors, 0 budget waits",
+        "1 timeouts (read 0, write 0, idle 1, frame 0, connect 0)",
+    ] {
+        assert!(stopped.contains(part), "no `{part}` in: {stopped}");
+    }
+    let (status, _) = exited(&mut server, STEP).expect("exited");
+    assert!(status.success());
+}

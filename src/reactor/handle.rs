@@ -72,8 +72,10 @@ impl<H> Handle<H> {
         self.send(Msg::Stop)
     }
 
-    /// Shut down gracefully (see [`Context::shutdown`](super::Context::shutdown)): stop accepting, flush and close every
-    /// connection within `grace`, then stop.
+    /// Shut down gracefully (see [`Context::shutdown`](super::Context::shutdown)): stop
+    /// accepting, let each connection finish the message under way and close it cleanly,
+    /// cut off what is left when `grace` ends, then stop. [`stop`](Handle::stop) during the
+    /// grace cuts the connections off at once.
     ///
     /// # Errors
     ///

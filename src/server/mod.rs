@@ -305,7 +305,9 @@ impl<H: Handler + Send + 'static> Server<H> {
     }
 
     /// Shut every reactor down gracefully within `grace` (see
-    /// [`Context::shutdown`](crate::reactor::Context::shutdown)).
+    /// [`Context::shutdown`](crate::reactor::Context::shutdown)): no new connections, each
+    /// open one closes cleanly at its next message boundary, and what is left when `grace`
+    /// ends is cut off. [`stop`](Server::stop) meanwhile cuts them off at once.
     pub fn shutdown(&self, grace: Duration) {
         for (h, _) in &self.threads {
             // A reactor that is already gone has nothing to shut down.
@@ -344,7 +346,8 @@ impl<H: Handler + Send + 'static> Server<H> {
         self.threads.iter().all(|(_, t)| t.is_finished())
     }
 
-    /// Stop every reactor after its current turn, without waiting for connections.
+    /// Stop every reactor after its current turn, without waiting for connections (during a
+    /// graceful shutdown, those left are cut off and counted so).
     pub fn stop(&self) {
         for (h, _) in &self.threads {
             let _ = h.stop();
