@@ -144,6 +144,13 @@ impl Handler for CourseServer {
         }
     }
 
+    fn in_message(&mut self, _cx: &mut Context<'_>, conn: ConnId) -> bool {
+        // A partial frame waits unconsumed, which the reactor sees; an oversize one being
+        // skipped is consumed as it comes, which only the decoder knows. A stream echo answers
+        // every byte as it comes: always at a boundary.
+        self.framed.contains(conn) && self.framed.in_message(conn)
+    }
+
     fn on_close(&mut self, _cx: &mut Context<'_>, conn: ConnId, _reason: &CloseReason) {
         // The reactor logs every close, with the peer's address and the reason.
         self.framed.close(conn);

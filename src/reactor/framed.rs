@@ -248,6 +248,13 @@ impl FrameDecoders {
         self.echoes_as_read
     }
 
+    /// Is `conn`'s decoder in the middle of a frame it consumes as it arrives (skipping an
+    /// oversize one)? Call from [`Handler::in_message`]: a partial frame waiting whole in the
+    /// read buffer is the reactor's to see already, so this adds only what it cannot see.
+    pub fn in_message(&self, conn: ConnId) -> bool {
+        matches!(self.slots.get(conn.index()), Some(Some((c, d))) if *c == conn && !d.is_idle())
+    }
+
     /// The peer finished sending (call from [`Handler::on_read_closed`]). Returns `true` if
     /// the stream ended on a frame boundary (the caller then closes as it likes, usually with
     /// [`Context::close`]); if a frame was left incomplete, closes `conn` at once with a
@@ -385,6 +392,10 @@ impl<H: FrameHandler> Handler for Framed<H> {
     fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
         self.decoders.close(conn);
         self.inner.on_close(cx, conn, reason);
+    }
+
+    fn in_message(&mut self, _cx: &mut Context<'_>, conn: ConnId) -> bool {
+        self.decoders.in_message(conn)
     }
 
     // The rest passes through unchanged: framing has nothing to add.
