@@ -53,7 +53,8 @@ fn a_frame_being_skipped_is_a_message_in_progress() {
     c.write_all(&big[300..]).unwrap();
     c.write_all(&framed(b"after")).unwrap();
     let mut got = Vec::new();
-    c.read_to_end(&mut got).expect("the answer, then end of file");
+    c.read_to_end(&mut got)
+        .expect("the answer, then end of file");
     assert_eq!(got, framed(b"after"));
     drop(c);
     let reactor = server.join();
