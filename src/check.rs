@@ -3,7 +3,7 @@
 //! Each function takes any byte string, derives a configuration and a workload from it, runs
 //! the code under test and a simpler reference side by side, and **panics** if they disagree.
 //! `fuzz/` runs them under libFuzzer (`cargo +nightly fuzz run decode_chunks`); `cargo test`
-//! runs them over the checked-in seed corpora in `fuzz/corpus/` and a few thousand generated
+//! runs them over the checked-in seed corpora in `tests/corpus/` and a few thousand generated
 //! inputs (`tests/fuzz_corpus.rs`), so stable CI exercises them too.
 //!
 //! * [`decode_chunks`]: decoding a stream delivered in arbitrary chunks (with the unconsumed

@@ -85,6 +85,9 @@
 //! ```
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+// Nothing newer than the declared `rust-version` (checked against the dependencies by
+// `.ci/msrv.py`).
+#![warn(clippy::incompatible_msrv)]
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 

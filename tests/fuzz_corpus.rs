@@ -1,12 +1,12 @@
-//! The fuzz targets' bodies under plain `cargo test`: every checked-in seed in `fuzz/corpus/`,
+//! The fuzz targets' bodies under plain `cargo test`: every checked-in seed in `tests/corpus/`,
 //! then a few hundred deterministic pseudo-random inputs per target. A crash found by a long
-//! fuzzing run belongs in `fuzz/corpus/<target>/` once fixed, so it is checked here forever.
+//! fuzzing run belongs in `tests/corpus/<target>/` once fixed, so it is checked here forever.
 
 use std::path::Path;
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
+        .join("tests/corpus")
         .join(target);
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

@@ -13,6 +13,8 @@
 //!
 //! Nothing here is needed to use the reactor: link `netloop` alone for that.
 #![deny(missing_docs)]
+// Nothing newer than the declared `rust-version` (see `.ci/msrv.py`).
+#![warn(clippy::incompatible_msrv)]
 #![warn(rust_2018_idioms)]
 
 pub mod client;

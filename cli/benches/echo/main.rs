@@ -282,7 +282,7 @@ fn main() -> std::io::Result<()> {
     let mut results = Vec::new();
     for w in WORKLOADS.iter().filter(|w| {
         only.as_deref()
-            .map_or(true, |o| o.split(',').any(|n| n == w.name))
+            .is_none_or(|o| o.split(',').any(|n| n == w.name))
     }) {
         // Rounds: each round runs every server once, so that a noisy spell on this shared
         // machine falls on all of them alike rather than on one server's every run.
@@ -319,7 +319,7 @@ fn main() -> std::io::Result<()> {
     // W1s's floor: two threads spinning on non-blocking sockets, no reactor at all.
     if only
         .as_deref()
-        .map_or(true, |o| o.split(',').any(|n| n == "W1s"))
+        .is_none_or(|o| o.split(',').any(|n| n == "W1s"))
     {
         match peers::spinning_floor(64, 200_000) {
             Ok(us) => println!(
@@ -331,7 +331,7 @@ fn main() -> std::io::Result<()> {
     let mut lateness = Vec::new();
     if only
         .as_deref()
-        .map_or(true, |o| o.split(',').any(|n| n == "T1"))
+        .is_none_or(|o| o.split(',').any(|n| n == "T1"))
     {
         lateness = timers::run(4000)?;
         println!(

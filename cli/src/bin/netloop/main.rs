@@ -19,6 +19,9 @@
 //! Errors are printed as one line naming the problem. The exit status is the same for every
 //! command ([`EXIT_STATUS`], also in `--help` and the README).
 
+// Nothing newer than the declared `rust-version` (see `.ci/msrv.py`).
+#![warn(clippy::incompatible_msrv)]
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
