@@ -19,11 +19,18 @@
 //!
 //! Run: `cargo run --example blocking_tcp`
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::time::Duration;
 
 use netloop::socket::{Family, SockType, Socket};
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
+    report::exit(run())
+}
+
+fn run() -> std::io::Result<()> {
     let timeout = Some(Duration::from_secs(5));
 
     let mut s = Socket::new(Family::Inet, SockType::Stream, None)?;

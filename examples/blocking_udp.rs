@@ -14,11 +14,18 @@
 //!
 //! Run: `cargo run --example blocking_udp`
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::time::Duration;
 
 use netloop::socket::{Family, SockType, Socket};
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
+    report::exit(run())
+}
+
+fn run() -> std::io::Result<()> {
     let mut s = Socket::new(Family::Inet, SockType::Dgram, None)?;
     s.settimeout(Some(Duration::from_secs(5)))?;
     s.bind(("127.0.0.1", 0))?;

@@ -9,6 +9,9 @@
 //! to *other* clients, so it bounds that itself: a member with more than `MAX_BACKLOG` bytes
 //! waiting (it stopped reading) is disconnected. An idle timeout drops clients that vanish.
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::time::Duration;
 
 use netloop::framing::Codec;
@@ -53,7 +56,11 @@ impl FrameHandler for Chat {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    report::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let signals = Signals::termination()?;
     let addr = std::env::args()
         .nth(1)

@@ -9,6 +9,9 @@
 //! Run: `cargo run --example dual_stack` (binds `[::]` on a free port; all traffic stays on
 //! loopback).
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -50,7 +53,11 @@ fn run(mut reactor: Reactor<Show>, targets: &[SocketAddr]) -> std::io::Result<()
     Ok(())
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
+    report::exit(main_run())
+}
+
+fn main_run() -> std::io::Result<()> {
     println!("one dual-stack socket on [::]:");
     let mut reactor = Reactor::new(Show)?;
     let dual = ListenOptions::default().only_v6(false);

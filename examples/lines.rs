@@ -13,6 +13,9 @@
 //! Run: `cargo run --example lines [ADDR]` (default 127.0.0.1:7878), then talk to it with
 //! `nc 127.0.0.1 7878` or `python3 -c` and a socket.
 
+#[path = "common/report.rs"]
+mod report;
+
 use netloop::framing::{Codec, FrameError, LineEnding, OnTooLong};
 use netloop::reactor::framed::{send_frame, FrameHandler, Framed};
 use netloop::reactor::{ConnId, Context, Handler, Reactor};
@@ -61,7 +64,11 @@ impl FrameHandler for Commands {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    report::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let signals = Signals::termination()?;
     let addr = std::env::args()
         .nth(1)

@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo run --example seqpacket_vs_stream`
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::io::Write;
 use std::time::Duration;
 
@@ -36,7 +39,11 @@ impl Handler for Show {
     }
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
+    report::exit(run())
+}
+
+fn run() -> std::io::Result<()> {
     let writes: [&[u8]; 3] = [b"one", b"two", b"three"];
     let expect = writes.iter().map(|w| w.len()).sum();
     for kind in [UnixKind::Stream, UnixKind::Seqpacket] {

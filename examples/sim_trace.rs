@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo run --example sim_trace`. The same run prints the same trace, every time.
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::time::Duration;
 
 use netloop::internals::sim::Faults;
@@ -12,7 +15,11 @@ use netloop::internals::sim::Sim;
 use netloop::reactor::Config;
 use netloop::reactor::Timeouts;
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
+    report::exit(run())
+}
+
+fn run() -> std::io::Result<()> {
     let config = Config::default().timeouts(Timeouts::NONE.with_read(Duration::from_millis(100)));
     let mut sim = Sim::new(1, Faults::NONE, config)?;
     let client = sim.connect()?;

@@ -11,6 +11,9 @@
 //!
 //! Run: `cargo run --example tcp_client [SERVER] [MESSAGE]`. Gives up after 5 seconds.
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -45,7 +48,11 @@ impl Handler for Client {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    report::exit(run())
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let server: SocketAddr = args
         .next()

@@ -14,6 +14,9 @@
 //! Run: `cargo run --example tcp_server [ADDR]` (default 127.0.0.1:9999), then
 //! `cargo run --example tcp_client`. Ctrl-C stops it.
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::net::SocketAddr;
 
 use netloop::reactor::ListenOptions;
@@ -39,7 +42,11 @@ impl Handler for Echo {
     }
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
+    report::exit(run())
+}
+
+fn run() -> std::io::Result<()> {
     let signals = Signals::termination()?;
     let addr: SocketAddr = std::env::args()
         .nth(1)

@@ -12,6 +12,9 @@
 //! Run: `cargo run --example udp_server [ADDR]` (default 127.0.0.1:11111), then
 //! `cargo run --example udp_client`. Ctrl-C stops it.
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::net::SocketAddr;
 
 use netloop::reactor::{Context, DgramId, Handler, Reactor};
@@ -45,7 +48,11 @@ impl Handler for Upper {
     }
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
+    report::exit(run())
+}
+
+fn run() -> std::io::Result<()> {
     let signals = Signals::termination()?;
     let addr: SocketAddr = std::env::args()
         .nth(1)

@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo run --example unix_fds`
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::fs::File;
 use std::io::{IoSlice, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -48,7 +51,11 @@ impl Handler for Server {
     }
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
+    report::exit(run())
+}
+
+fn run() -> std::io::Result<()> {
     let name = UnixAddr::abstract_name("netloop-example");
     let mut reactor = Reactor::new(Server { done: false })?;
     let id = reactor.with_context(|_, cx| cx.listen_unix(&name, &UnixListenOptions::default()))?;

@@ -65,18 +65,72 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
-/// The addresses `server` stands for: a numeric address (with scope or service name) as
-/// it is, else `HOST:PORT` looked up with `getaddrinfo` for `ty` (and `family`, if given).
+/// Check that `s` is written as every `netloop` command takes an address: `HOST:PORT` with a
+/// host name or an IPv4 address, `[IPv6]:PORT` (with `%SCOPE` for a link-local address), and
+/// a port number or a service name. Nothing is looked up here except a scope's interface: a
+/// mistake in how the address is written is a usage error, found before anything runs.
 ///
 /// # Errors
 ///
-/// A message naming the problem: no port, an unknown host or service, no address of the
-/// family asked for.
+/// A message naming the mistake: no port (with the form to write, `[::1]:PORT` for a bare
+/// IPv6 address), an IPv6 address outside brackets (`::1:9999` is refused with a hint to write
+/// `[::1]:9999`), an empty host, an unknown service or interface.
+pub fn check_addr(s: &str) -> Result<(), String> {
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    if bare
+        .split('%')
+        .next()
+        .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
+    {
+        return Err(format!("'{s}' has no port (write [{bare}]:PORT)"));
+    }
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!(
+            "'{s}' has no port (write HOST:PORT: localhost:9999, 127.0.0.1:9999 or [::1]:9999)"
+        ));
+    };
+    if host.contains(':') && !host.starts_with('[') {
+        return Err(format!(
+            "'{s}' is ambiguous: write an IPv6 address in brackets, as [{host}]:{port}"
+        ));
+    }
+    if host.is_empty() || host == "[]" {
+        return Err(format!("'{s}' has no host"));
+    }
+    if host.starts_with('[') || host.parse::<std::net::IpAddr>().is_ok() {
+        // A numeric address: its own parser names what is wrong (brackets, scope, service).
+        return netloop::addr::parse_socket_addr(s)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    }
+    if port.parse::<u16>().is_err()
+        && netloop::names::getservbyname(port, Some("tcp")).is_err()
+        && netloop::names::getservbyname(port, Some("udp")).is_err()
+    {
+        return Err(format!(
+            "'{port}' is not a port number or a known service name"
+        ));
+    }
+    Ok(())
+}
+
+/// The addresses `server` stands for (written as [`check_addr`] says): a numeric address as
+/// it is, else every address `getaddrinfo` gives `HOST:PORT` for `ty` (and `family`, if
+/// given). Clients try them in order; `serve` binds them all.
+///
+/// # Errors
+///
+/// A message naming the problem: the address written wrong, an unknown host, no address of
+/// the family asked for.
 pub fn resolve(
     server: &str,
     family: Option<Family>,
     ty: SockType,
 ) -> Result<Vec<SocketAddr>, String> {
+    check_addr(server)?;
     let wanted = |a: &SocketAddr| match family {
         Some(Family::Inet) => a.is_ipv4(),
         Some(Family::Inet6) => a.is_ipv6(),
@@ -85,33 +139,31 @@ pub fn resolve(
     let addrs = match netloop::addr::parse_socket_addr(server) {
         Ok(a) => vec![a],
         Err(_) => {
-            let (host, port) = server.rsplit_once(':').ok_or_else(|| {
-                format!("'{server}' has no port (write HOST:PORT, e.g. localhost:9999)")
-            })?;
-            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let (host, port) = server.rsplit_once(':').unwrap_or((server, ""));
             let proto = if ty == SockType::Dgram { "udp" } else { "tcp" };
-            if port.parse::<u16>().is_err()
-                && netloop::names::getservbyname(port, Some(proto)).is_err()
-            {
-                return Err(format!(
-                    "'{port}' is not a port number or a known service name"
-                ));
-            }
+            let port = match port.parse::<u16>() {
+                Ok(p) => p,
+                Err(_) => netloop::names::getservbyname(port, Some(proto))
+                    .map_err(|_| format!("'{port}' is not a {proto} service name"))?,
+            };
             netloop::names::getaddrinfo(
                 Some(host),
-                Some(port),
+                Some(&port.to_string()),
                 family,
                 Some(ty),
                 0,
                 netloop::names::AiFlags::NONE,
             )
-            .map_err(|e| format!("cannot resolve {server}: {e}"))?
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
             .into_iter()
             .map(|r| r.addr)
             .collect()
         }
     };
-    let addrs: Vec<SocketAddr> = addrs.into_iter().filter(wanted).collect();
+    let mut addrs: Vec<SocketAddr> = addrs.into_iter().filter(wanted).collect();
+    // One of each: getaddrinfo may list an address once per protocol.
+    let mut seen = std::collections::HashSet::new();
+    addrs.retain(|a| seen.insert(*a));
     if addrs.is_empty() {
         return Err(format!("{server} has no address of the family asked for"));
     }
@@ -414,9 +466,12 @@ fn exchange_frames(
                         "received {} from {server} in {rtt}",
                         String::from_utf8_lossy(got)
                     ),
-                    Input::Bytes(_) => {
+                    Input::Bytes(b) => {
                         let _ = out.data.write_all(got);
-                        if split == FrameSplit::Lines {
+                        // The newline that ended the line, unless the input ended without one:
+                        // what comes back is exactly what was given.
+                        let last = received + 1 == frames.len();
+                        if split == FrameSplit::Lines && (!last || b.ends_with(b"\n")) {
                             let _ = out.data.write_all(b"\n");
                         }
                         say!(

@@ -227,11 +227,20 @@ pub struct Bound {
     pub addr: String,
 }
 
-/// Say what a bind error means for a person, keeping its kind.
-fn bind_error(what: &str, addr: &dyn std::fmt::Display, port: u16, e: io::Error) -> io::Error {
+/// Say what a bind error means for a person, keeping its kind. `port` is `None` for a Unix
+/// socket, whose address is a path (or an abstract name).
+fn bind_error(
+    what: &str,
+    addr: &dyn std::fmt::Display,
+    port: Option<u16>,
+    e: io::Error,
+) -> io::Error {
     let hint = match e.kind() {
+        io::ErrorKind::AddrInUse if port.is_none() => {
+            " (another program is serving on that path or name)"
+        }
         io::ErrorKind::AddrInUse => " (another program is using that port)",
-        io::ErrorKind::PermissionDenied if port < 1024 => {
+        io::ErrorKind::PermissionDenied if port.is_some_and(|p| p < 1024) => {
             " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
         }
         io::ErrorKind::AddrNotAvailable => " (no local interface has that address)",
@@ -279,7 +288,7 @@ pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServ
     };
     for &addr in &cfg.udp {
         let (_, local) = server::bind_udp(&mut reactors, addr, opts_for(addr))
-            .map_err(|e| bind_error("bind UDP", &addr, addr.port(), e))?;
+            .map_err(|e| bind_error("bind UDP", &addr, Some(addr.port()), e))?;
         bound.push(Bound {
             service: "UDP upper-case",
             addr: local.to_string(),
@@ -292,7 +301,7 @@ pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServ
         .chain(cfg.framed.iter().map(|a| (a, true)))
     {
         let (ids, local) = server::bind_tcp(&mut reactors, addr, opts_for(addr))
-            .map_err(|e| bind_error("listen", &addr, addr.port(), e))?;
+            .map_err(|e| bind_error("listen", &addr, Some(addr.port()), e))?;
         if framed {
             for (reactor, id) in reactors.iter_mut().zip(ids) {
                 reactor.handler_mut().serve_framed(id);
@@ -310,7 +319,7 @@ pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServ
     for addr in &cfg.unix {
         let id = reactors[0]
             .with_context(|_, cx| cx.listen_unix(addr, &UnixListenOptions::default()))
-            .map_err(|e| bind_error("listen", addr, u16::MAX, e))?;
+            .map_err(|e| bind_error("listen", addr, None, e))?;
         reactors[0].handler_mut().serve_framed(id);
         bound.push(Bound {
             service: "Unix framed echo",

@@ -179,9 +179,9 @@ fn errors_name_the_problem_and_exit_non_zero() {
         let all = text(&out.stdout) + &text(&out.stderr);
         assert!(all.contains("127.0.0.1:7"), "{all}");
     }
-    // The server is resolved when the client runs (host names need a look-up): exit 1.
+    // A port that is neither a number nor a known service is a usage error: exit 2.
     let out = netloop(&["tcp-client", "x", "--server", "127.0.0.1:no-such-service"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not a port number or a known service name"));
 
     // Nobody listens on a port we just freed.

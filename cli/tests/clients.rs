@@ -86,7 +86,8 @@ fn framed_client_frames_lines_or_the_whole_input() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.stdout, b"first\nsecond\n\nlast\n");
+    // Exactly the input: no newline is added after a last line that had none.
+    assert_eq!(out.stdout, b"first\nsecond\n\nlast");
     assert_eq!(
         String::from_utf8_lossy(&out.stderr)
             .matches("received ")

@@ -14,7 +14,7 @@ use netloop_cli::client::{self, ClientOptions, FrameSplit, Input, Output};
 pub struct ClientArgs {
     /// The server: HOST:PORT, with a host name or an address ([::1]:9999), and a port
     /// number or a service name (default: the course's address of the service).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = super::parse_addr)]
     server: Option<String>,
     /// Use IPv4 only.
     #[arg(short = '4', conflicts_with = "v6")]

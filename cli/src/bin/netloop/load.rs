@@ -10,7 +10,7 @@ use netloop_cli::load::{self, LoadConfig, Progress, ProgressFn, Proto};
 #[derive(Args, Debug)]
 pub struct LoadArgs {
     /// The server: HOST:PORT (a host name, or an address such as [::1]:9998).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9998")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9998", value_parser = super::parse_addr)]
     addr: String,
     /// The protocol: framed (4-byte length + payload, echoed), stream (bytes, echoed) or udp
     /// (datagrams, answered upper-cased as netloop serve's UDP service does).

@@ -65,8 +65,9 @@ enum Command {
     /// Run the servers until Ctrl-C or SIGTERM (one reactor, or one per --threads).
     ///
     /// With no address flags: UDP upper-casing on 127.0.0.1:11111, TCP stream echo on
-    /// 127.0.0.1:9999 and TCP framed echo on 127.0.0.1:9998. Giving any --udp, --tcp or
-    /// --framed replaces that service's default address.
+    /// 127.0.0.1:9999 and TCP framed echo on 127.0.0.1:9998. Naming any service (--udp,
+    /// --tcp, --framed or --unix) serves only the services named. An address is HOST:PORT:
+    /// a host name binds every address it resolves to; IPv6 is written [::1]:9999.
     ///
     /// Framed echo: each frame is a 4-byte big-endian length N, then N payload bytes; every
     /// frame is sent back unchanged and in order. A frame over --max-frame closes that
@@ -176,12 +177,27 @@ enum Command {
     Ping(ping::PingArgs),
 }
 
-fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    netloop::addr::parse_socket_addr(s).map_err(|e| e.to_string())
+/// An address as every command takes one (see `client::check_addr`): checked now, so that a
+/// mistake is a usage error; looked up when the command runs.
+fn parse_addr(s: &str) -> Result<String, String> {
+    netloop_cli::client::check_addr(s)?;
+    Ok(s.to_owned())
 }
 
 fn parse_unix(s: &str) -> Result<netloop::addr::UnixAddr, String> {
+    if s.is_empty() || s == "@" {
+        return Err("a Unix socket needs a path, or @NAME for an abstract name".into());
+    }
     Ok(netloop::addr::UnixAddr::parse(s))
+}
+
+/// Every address of every `serve` flag value in `values`, looked up for `ty`.
+fn bind_addrs(values: &[String], ty: netloop::socket::SockType) -> Result<Vec<SocketAddr>, String> {
+    let mut all = Vec::new();
+    for v in values {
+        all.extend(netloop_cli::client::resolve(v, None, ty)?);
+    }
+    Ok(all)
 }
 
 fn parse_threads(s: &str) -> Result<usize, String> {
@@ -208,7 +224,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("'{s}' is not a number of seconds"))?;
     if secs <= 0.0 {
-        return Err(format!("the timeout must be more than 0 seconds, not {s}"));
+        return Err(format!("the time must be more than 0 seconds, not {s}"));
     }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' seconds is out of range"))
 }
@@ -261,15 +277,16 @@ fn main() -> ExitCode {
 /// What `serve` was asked to do: its command-line flags.
 #[derive(Args, Debug)]
 struct ServeOpts {
-    /// UDP upper-casing service address (repeatable).
+    /// UDP upper-casing service address (repeatable; a host name binds every address it
+    /// resolves to).
     #[arg(long = "udp", value_name = "ADDR", value_parser = parse_addr)]
-    udp: Vec<SocketAddr>,
-    /// TCP stream echo service address (repeatable).
+    udp: Vec<String>,
+    /// TCP stream echo service address (repeatable; as --udp).
     #[arg(long = "tcp", value_name = "ADDR", value_parser = parse_addr)]
-    tcp: Vec<SocketAddr>,
-    /// TCP framed echo service address (repeatable).
+    tcp: Vec<String>,
+    /// TCP framed echo service address (repeatable; as --udp).
     #[arg(long = "framed", value_name = "ADDR", value_parser = parse_addr)]
-    framed: Vec<SocketAddr>,
+    framed: Vec<String>,
     /// Framed echo on a Unix socket too (repeatable; served by the first reactor): a file
     /// (a stale file left by a dead server is replaced; the file is removed at exit), or
     /// @NAME for a Linux abstract name (no file).
@@ -366,14 +383,13 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     let mut signals = Signals::termination().map_err(|e| format!("cannot set up signals: {e}"))?;
     raise_fd_limit();
     let mut cfg = CourseConfig::default();
-    if !o.udp.is_empty() {
-        cfg.udp = o.udp;
-    }
-    if !o.tcp.is_empty() {
-        cfg.tcp = o.tcp;
-    }
-    if !o.framed.is_empty() {
-        cfg.framed = o.framed;
+    // Naming any service serves only the services named; naming none serves the three
+    // defaults.
+    if !(o.udp.is_empty() && o.tcp.is_empty() && o.framed.is_empty() && o.unix.is_empty()) {
+        use netloop::socket::SockType::{Dgram, Stream};
+        cfg.udp = bind_addrs(&o.udp, Dgram)?;
+        cfg.tcp = bind_addrs(&o.tcp, Stream)?;
+        cfg.framed = bind_addrs(&o.framed, Stream)?;
     }
     cfg.unix = o.unix;
     cfg.max_frame = o.max_frame;

@@ -44,7 +44,11 @@ enum Mode {
 }
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
-    let d = super::parse_secs(s)?;
+    let d = s
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("'{s}' is not an interval in seconds"))?;
     if d < Duration::from_millis(1) {
         return Err(format!(
             "the interval must be at least 0.001 seconds, not {s}"
