@@ -8,6 +8,7 @@
 //! * [`client`]: the course's clients, which `netloop udp-client`, `tcp-client`,
 //!   `framed-client` and `unix-client` run;
 //! * [`load`]: `netloop load`, a load generator for echo servers, with HDR histograms;
+//! * [`metrics`]: `netloop serve --metrics`, the counters for a monitoring system;
 //! * [`process`]: a process as `/proc` shows it, and pinning a thread to a CPU, for the load
 //!   generator and the benches.
 //!
@@ -19,5 +20,6 @@
 
 pub mod client;
 pub mod load;
+pub mod metrics;
 pub mod process;
 pub mod services;

@@ -76,6 +76,10 @@ pub struct Stats {
     /// not re-arm (deadlines are checked lazily), so this grows with connections and timeout
     /// periods, not with messages.
     pub timeout_arms: u64,
+    /// A gauge, not a counter: bytes of input held by connections beyond one read block each
+    /// (what [`Config::max_buffered`](super::Config::max_buffered) bounds), at the end of the
+    /// last turn.
+    pub input_buffered: u64,
     /// Connections open when a graceful shutdown began that closed before its grace ended
     /// (finished, or closed for any other reason meanwhile).
     pub shutdown_finished: u64,
@@ -120,6 +124,7 @@ impl Stats {
             fds_out: self.fds_out + o.fds_out,
             handler_panics: self.handler_panics + o.handler_panics,
             timeout_arms: self.timeout_arms + o.timeout_arms,
+            input_buffered: self.input_buffered + o.input_buffered,
             shutdown_finished: self.shutdown_finished + o.shutdown_finished,
             shutdown_cut_off: self.shutdown_cut_off + o.shutdown_cut_off,
         }

@@ -278,7 +278,8 @@ impl Core {
     }
 
     /// Admit the connections waiting for the budget, in order, as far as it now allows;
-    /// each admitted one reads again next turn.
+    /// each admitted one reads again next turn. Then record the input held, for the
+    /// counters.
     pub(crate) fn admit_waiting(&mut self) {
         let block = self.pool.read_size();
         while let Some(key) = self
@@ -288,6 +289,8 @@ impl Core {
             self.queue_read(key);
             self.rearm(key);
         }
+        // The turn's last word on the budget, for the published counters.
+        self.stats.input_buffered = self.admission.used() as u64;
     }
 
     // ----- stream connections -------------------------------------------------------------------

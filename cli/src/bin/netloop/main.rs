@@ -274,6 +274,69 @@ fn main() -> ExitCode {
     }
 }
 
+/// How `serve` writes its counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum StatsFormat {
+    Text,
+    Json,
+}
+
+/// Write the counters `s` as `format` says (`prefix` names the moment, for the log line).
+fn report_stats(format: StatsFormat, prefix: &str, s: &netloop::reactor::Stats) {
+    match format {
+        StatsFormat::Text => log_stats(prefix, s),
+        StatsFormat::Json => println!("{}", netloop_cli::metrics::json(s)),
+    }
+}
+
+/// Start the metrics endpoint (see `netloop_cli::metrics`) on `addr`, reading the counters
+/// through `handles`; returns its handle, to stop it, and its thread.
+fn start_metrics(
+    addr: &str,
+    public: bool,
+    handles: Vec<netloop::reactor::Handle<services::CourseServer>>,
+) -> Result<
+    (
+        netloop::reactor::Handle<
+            netloop_cli::metrics::Metrics<impl FnMut() -> netloop::reactor::Stats>,
+        >,
+        std::thread::JoinHandle<()>,
+    ),
+    String,
+> {
+    let addrs = netloop_cli::client::resolve(addr, None, netloop::socket::SockType::Stream)?;
+    if !public {
+        if let Some(a) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+            return Err(format!(
+                "--metrics {a} is reachable from other machines: add --metrics-public to allow it"
+            ));
+        }
+    }
+    let source = move || {
+        handles
+            .iter()
+            .fold(netloop::reactor::Stats::default(), |sum, h| {
+                sum.add(&h.stats())
+            })
+    };
+    let mut reactor = netloop::reactor::Reactor::new(netloop_cli::metrics::Metrics::new(source))
+        .map_err(|e| format!("cannot start the metrics endpoint: {e}"))?;
+    for a in addrs {
+        let bound = reactor
+            .listen(a)
+            .and_then(|l| reactor.listener_addr(l))
+            .map_err(|e| format!("cannot listen for --metrics on {a}: {e}"))?;
+        log::info!("metrics on http://{bound}/metrics");
+    }
+    let handle = reactor.handle();
+    let thread = std::thread::spawn(move || {
+        if let Err(e) = reactor.run() {
+            log::error!("the metrics endpoint failed: {e}");
+        }
+    });
+    Ok((handle, thread))
+}
+
 /// What `serve` was asked to do: its command-line flags.
 #[derive(Args, Debug)]
 struct ServeOpts {
@@ -323,6 +386,17 @@ struct ServeOpts {
     /// Log the counters every SECS seconds (they are always logged at shutdown).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     stats: Option<Duration>,
+    /// How the counters are written: text (a log line) or json (one JSON object per
+    /// interval on standard output, for machines).
+    #[arg(long = "stats-format", value_enum, default_value_t = StatsFormat::Text)]
+    stats_format: StatsFormat,
+    /// Answer `GET /metrics` on ADDR (HOST:PORT) with the counters in Prometheus' text
+    /// format, from a reactor of its own. Loopback addresses only, unless --metrics-public.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    metrics: Option<String>,
+    /// Allow --metrics on an address other machines can reach.
+    #[arg(long = "metrics-public", requires = "metrics")]
+    metrics_public: bool,
     /// Make [::] addresses IPv6-only. By default `--tcp [::]:9999` is one dual-stack
     /// socket that serves IPv4 clients too (shown as their IPv4 addresses); with this flag
     /// `--tcp 0.0.0.0:9999 --tcp [::]:9999` binds two sockets instead.
@@ -414,9 +488,21 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     }
     log::info!("{} reactor thread(s); Ctrl-C or SIGTERM stops", o.threads);
     let server = Server::start(reactors).map_err(|e| format!("cannot start: {e}"))?;
+    let metrics = match &o.metrics {
+        Some(addr) => match start_metrics(addr, o.metrics_public, server.handles()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                server.stop();
+                let _ = server.join();
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    let format = o.stats_format;
     let signo = server
         .serve_until_signal(&mut signals, o.stats, |server| {
-            log_stats("stats", &server.stats());
+            report_stats(format, "stats", &server.stats());
             log_spread(server.stats_per_reactor().iter());
         })
         .map_err(|e| format!("waiting for signals failed: {e}"));
@@ -456,8 +542,12 @@ fn serve(o: ServeOpts) -> Result<(), String> {
             total.shutdown_cut_off
         );
     }
-    log_stats("stopped", &total);
+    report_stats(format, "stopped", &total);
     log_spread(reactors.iter().map(|r| r.stats()));
+    if let Some((handle, thread)) = metrics {
+        let _ = handle.stop();
+        let _ = thread.join();
+    }
     signo.map(|_| ())
 }
 
