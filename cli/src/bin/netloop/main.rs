@@ -290,20 +290,12 @@ fn report_stats(format: StatsFormat, prefix: &str, s: &netloop::reactor::Stats) 
 }
 
 /// Start the metrics endpoint (see `netloop_cli::metrics`) on `addr`, reading the counters
-/// through `handles`; returns its handle, to stop it, and its thread.
+/// through `handles`; returns what stops it, and its thread.
 fn start_metrics(
     addr: &str,
     public: bool,
     handles: Vec<netloop::reactor::Handle<services::CourseServer>>,
-) -> Result<
-    (
-        netloop::reactor::Handle<
-            netloop_cli::metrics::Metrics<impl FnMut() -> netloop::reactor::Stats>,
-        >,
-        std::thread::JoinHandle<()>,
-    ),
-    String,
-> {
+) -> Result<(impl FnOnce(), std::thread::JoinHandle<()>), String> {
     let addrs = netloop_cli::client::resolve(addr, None, netloop::socket::SockType::Stream)?;
     if !public {
         if let Some(a) = addrs.iter().find(|a| !a.ip().is_loopback()) {
@@ -334,7 +326,11 @@ fn start_metrics(
             log::error!("the metrics endpoint failed: {e}");
         }
     });
-    Ok((handle, thread))
+    let stop = move || {
+        // Already gone: nothing to stop.
+        let _ = handle.stop();
+    };
+    Ok((stop, thread))
 }
 
 /// What `serve` was asked to do: its command-line flags.
@@ -544,8 +540,8 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     }
     report_stats(format, "stopped", &total);
     log_spread(reactors.iter().map(|r| r.stats()));
-    if let Some((handle, thread)) = metrics {
-        let _ = handle.stop();
+    if let Some((stop, thread)) = metrics {
+        stop();
         let _ = thread.join();
     }
     signo.map(|_| ())
