@@ -218,6 +218,95 @@ impl Default for CourseConfig {
     }
 }
 
+/// A socket a service manager handed `netloop serve` (socket activation), and the service
+/// it is for.
+#[derive(Debug)]
+pub struct Handed {
+    /// The service.
+    pub service: Service,
+    /// The listening (or, for UDP, bound) socket.
+    pub socket: std::os::fd::OwnedFd,
+}
+
+/// The course's services, as socket activation names them (`FileDescriptorName=` in a
+/// systemd `.socket` unit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// UDP upper-casing (`udp`).
+    Udp,
+    /// TCP stream echo (`tcp`).
+    Tcp,
+    /// TCP framed echo (`framed`).
+    Framed,
+    /// Framed echo on a Unix stream socket (`unix`).
+    Unix,
+}
+
+/// Decide which service each handed socket is for: by its name (`udp`, `tcp`, `framed`,
+/// `unix`), else by its address (one given to `--udp`, `--tcp` or `--framed` in `cfg`), else by
+/// its kind where that leaves no doubt (a UDP socket is the UDP service, a Unix stream socket
+/// the Unix framed echo). A TCP socket with neither name nor matching address is an error:
+/// it could be either echo.
+///
+/// # Errors
+///
+/// A message naming the descriptor, its address and what to do, for a socket that cannot be
+/// placed, or whose kind does not fit its name.
+pub fn place_handed(
+    fds: Vec<(Option<String>, std::os::fd::OwnedFd)>,
+    cfg: &CourseConfig,
+) -> Result<Vec<Handed>, String> {
+    use socket2::{SockRef, Type};
+    let mut handed = Vec::with_capacity(fds.len());
+    for (i, (name, fd)) in fds.into_iter().enumerate() {
+        let sock = SockRef::from(&fd);
+        let what = format!("handed socket {} (descriptor {})", i + 1, i + 3);
+        let ty = sock
+            .r#type()
+            .map_err(|e| format!("{what}: not a socket: {e}"))?;
+        let local = sock.local_addr().map_err(|e| format!("{what}: {e}"))?;
+        let inet = local.as_socket();
+        let shown = inet.map_or_else(|| "a Unix socket".to_owned(), |a| a.to_string());
+        let service = match name.as_deref() {
+            Some("udp") => Service::Udp,
+            Some("tcp") => Service::Tcp,
+            Some("framed") => Service::Framed,
+            Some("unix") => Service::Unix,
+            Some(other) if !other.is_empty() && other != "unknown" => {
+                return Err(format!(
+                    "{what} ({shown}) is named '{other}': name it udp, tcp, framed or unix"
+                ))
+            }
+            _ => match (ty, inet) {
+                (Type::DGRAM, Some(_)) => Service::Udp,
+                (Type::STREAM, None) => Service::Unix,
+                (Type::STREAM, Some(a)) if cfg.tcp.contains(&a) => Service::Tcp,
+                (Type::STREAM, Some(a)) if cfg.framed.contains(&a) => Service::Framed,
+                _ => {
+                    return Err(format!(
+                        "{what} ({shown}) could be either echo: name it (FileDescriptorName=tcp or framed) or give its address to --tcp or --framed"
+                    ))
+                }
+            },
+        };
+        let fits = match service {
+            Service::Udp => ty == Type::DGRAM && inet.is_some(),
+            Service::Tcp | Service::Framed => ty == Type::STREAM && inet.is_some(),
+            Service::Unix => ty == Type::STREAM && inet.is_none(),
+        };
+        if !fits {
+            return Err(format!(
+                "{what} ({shown}) is not a socket the {service:?} service can serve"
+            ));
+        }
+        handed.push(Handed {
+            service,
+            socket: fd,
+        });
+    }
+    Ok(handed)
+}
+
 /// One service bound by [`course_reactors`]: what it is and where (the port resolved).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bound {
@@ -261,6 +350,19 @@ fn bind_error(
 /// An invalid codec or config, or a bind error that names the service and address (with a
 /// hint for "address in use" and privileged ports), of the same `io::ErrorKind`.
 pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServer>>, Vec<Bound>)> {
+    course_reactors_with(cfg, Vec::new())
+}
+
+/// [`course_reactors`], serving `handed` (sockets a service manager handed over) beside the
+/// addresses `cfg` names.
+///
+/// # Errors
+///
+/// As [`course_reactors`]; a handed socket that cannot be served names its service.
+pub fn course_reactors_with(
+    cfg: &CourseConfig,
+    handed: Vec<Handed>,
+) -> io::Result<(Vec<Reactor<CourseServer>>, Vec<Bound>)> {
     let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
     let codec = Codec::length_prefixed(cfg.max_frame);
     let defaults = Config::default();
@@ -314,6 +416,49 @@ pub fn course_reactors(cfg: &CourseConfig) -> io::Result<(Vec<Reactor<CourseServ
                 "TCP echo"
             },
             addr: local.to_string(),
+        });
+    }
+    for Handed { service, socket } in handed {
+        let failed = |e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot serve the handed {service:?} socket: {e}"),
+            )
+        };
+        let (name, addr) = match service {
+            Service::Udp => {
+                let (_, local) = server::share_udp(&mut reactors, socket.into()).map_err(failed)?;
+                ("UDP upper-case", local.to_string())
+            }
+            Service::Tcp | Service::Framed => {
+                let (ids, local) =
+                    server::share_tcp(&mut reactors, socket.into()).map_err(failed)?;
+                if service == Service::Framed {
+                    for (reactor, id) in reactors.iter_mut().zip(ids) {
+                        reactor.handler_mut().serve_framed(id);
+                    }
+                    ("TCP framed echo", local.to_string())
+                } else {
+                    ("TCP echo", local.to_string())
+                }
+            }
+            Service::Unix => {
+                let listener = std::os::unix::net::UnixListener::from(socket);
+                let local = listener
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                    .unwrap_or_else(|| "(unnamed)".to_owned());
+                let id = reactors[0]
+                    .with_context(|_, cx| cx.add_unix_listener(listener))
+                    .map_err(failed)?;
+                reactors[0].handler_mut().serve_framed(id);
+                ("Unix framed echo", format!("unix:{local}"))
+            }
+        };
+        bound.push(Bound {
+            service: name,
+            addr: format!("{addr} (handed by the service manager)"),
         });
     }
     for addr in &cfg.unix {

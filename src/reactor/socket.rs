@@ -125,6 +125,16 @@ impl Listener {
         Ok(Listener::Tcp(TcpListener::from_std(sock)))
     }
 
+    /// A Unix stream listener made elsewhere (made non-blocking here). Its file, if any, is
+    /// not ours to remove.
+    pub(crate) fn from_std_unix(sock: std::os::unix::net::UnixListener) -> io::Result<Listener> {
+        sock.set_nonblocking(true)?;
+        Ok(Listener::Unix {
+            sock: UnixListener::from_std(sock),
+            _file: None,
+        })
+    }
+
     /// A Unix stream listener bound to `addr`; its socket file is removed when it goes, even
     /// on error from here on.
     pub(crate) fn unix(addr: &UnixAddr, opts: &UnixListenOptions) -> io::Result<Listener> {

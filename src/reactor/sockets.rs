@@ -49,6 +49,21 @@ impl Context<'_> {
         self.core.add_listener(Listener::from_std(listener)?)
     }
 
+    /// Serve a listening Unix stream socket made elsewhere (handed by a service manager, for
+    /// example: see [`server::listen_fds`](crate::server::listen_fds)); it is made
+    /// non-blocking. Its socket file, if any, is left alone when it closes: whoever made it
+    /// owns it.
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking or registered.
+    pub fn add_unix_listener(
+        &mut self,
+        listener: std::os::unix::net::UnixListener,
+    ) -> io::Result<ListenerId> {
+        self.core.add_listener(Listener::from_std_unix(listener)?)
+    }
+
     /// Serve a listening socket that other reactors serve too, each through its own clone of
     /// it (`try_clone`): registered with `EPOLLEXCLUSIVE`, so that a new connection wakes one
     /// reactor, not all. One socket shared this way keeps the address to this process (a

@@ -29,6 +29,17 @@ pub use session::Sessions;
 
 pub use crate::sys::{raise_fd_limit, Signals};
 
+/// The listening sockets a service manager handed this process (socket activation:
+/// systemd's `LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`), each with its name if the manager
+/// named it; empty when the process was not socket-activated. Taken once: the variables are
+/// removed, so a second call, or a child process, gets nothing. Serve them with
+/// [`share_tcp`], [`share_udp`] or `Context::add_unix_listener`.
+///
+/// # Errors
+///
+/// `InvalidData` for malformed variables; an error for a descriptor that is not open.
+pub use crate::sys::listen_fds;
+
 use std::io;
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
@@ -58,7 +69,20 @@ pub fn bind_tcp<H: Handler>(
     addr: SocketAddr,
     opts: ListenOptions,
 ) -> io::Result<(Vec<ListenerId>, SocketAddr)> {
-    let sock = crate::sys::tcp_listener(addr, &opts)?;
+    share_tcp(reactors, crate::sys::tcp_listener(addr, &opts)?)
+}
+
+/// Serve the listening socket `sock`, made elsewhere (handed by a service manager, say: see
+/// [`listen_fds`]), in every reactor, as [`bind_tcp`] does with the socket it binds. Returns
+/// each reactor's listener id and the socket's address.
+///
+/// # Errors
+///
+/// The socket's error (not a socket, not listening), or a registration error.
+pub fn share_tcp<H: Handler>(
+    reactors: &mut [Reactor<H>],
+    sock: std::net::TcpListener,
+) -> io::Result<(Vec<ListenerId>, SocketAddr)> {
     let bound = sock.local_addr()?;
     share(
         reactors,
@@ -85,7 +109,19 @@ pub fn bind_udp<H: Handler>(
     addr: SocketAddr,
     opts: ListenOptions,
 ) -> io::Result<(Vec<DgramId>, SocketAddr)> {
-    let sock = crate::sys::udp_socket(addr, &opts)?;
+    share_udp(reactors, crate::sys::udp_socket(addr, &opts)?)
+}
+
+/// Serve the UDP socket `sock`, made elsewhere, in every reactor, as [`bind_udp`] does with
+/// the socket it binds. Returns each reactor's socket id and the socket's address.
+///
+/// # Errors
+///
+/// The socket's error, or a registration error.
+pub fn share_udp<H: Handler>(
+    reactors: &mut [Reactor<H>],
+    sock: std::net::UdpSocket,
+) -> io::Result<(Vec<DgramId>, SocketAddr)> {
     let bound = sock.local_addr()?;
     share(
         reactors,

@@ -37,10 +37,13 @@
 //! (`sys/direct.rs`), and to call the C library's name services, which no safe
 //! wrapper offers (`sys/resolve.rs`). socket2 and nix wrap the other syscalls safely.
 
+mod activation;
 pub mod direct;
 mod epoll;
 mod mmsg;
 mod process;
+
+pub use activation::listen_fds;
 pub mod resolve;
 mod timer;
 mod unix;

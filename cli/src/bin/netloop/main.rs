@@ -470,7 +470,25 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     cfg.max_buffered = o.max_buffered;
     cfg.dual_stack = !o.v6_only;
     cfg.busy_poll = o.busy_poll;
-    let (reactors, bound) = services::course_reactors(&cfg).map_err(|e| e.to_string())?;
+    // Socket activation: a service manager's sockets, served instead of binding anything.
+    let fds = netloop::server::listen_fds().map_err(|e| format!("socket activation: {e}"))?;
+    let handed = if fds.is_empty() {
+        Vec::new()
+    } else {
+        // The service flags (or the defaults) only help to tell the handed sockets apart.
+        let placed = services::place_handed(fds, &cfg)?;
+        log::info!(
+            "socket activation: serving the {} socket(s) the service manager handed over, binding nothing",
+            placed.len()
+        );
+        cfg.udp.clear();
+        cfg.tcp.clear();
+        cfg.framed.clear();
+        cfg.unix.clear();
+        placed
+    };
+    let (reactors, bound) =
+        services::course_reactors_with(&cfg, handed).map_err(|e| e.to_string())?;
     for b in &bound {
         log::info!("{} service on {}", b.service, b.addr);
     }
