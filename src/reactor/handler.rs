@@ -1,7 +1,7 @@
 //! The [`Handler`] trait: what the reactor calls when something happens.
 
 use super::context::Context;
-use super::ids::{ConnId, DgramId, ListenerId, TimerId};
+use super::ids::{ConnId, DgramId, ListenerId, Readiness, TimerId, WatchId};
 use crate::addr::PeerAddr;
 use crate::error::{CloseReason, TimeoutKind, UnexpectedInput};
 
@@ -121,6 +121,15 @@ pub trait Handler {
     /// Every byte queued on `conn` has been handed to the kernel (the write queue went from
     /// non-empty to empty). A handler producing a large response writes the next part here.
     fn on_drained(&mut self, cx: &mut Context<'_>, conn: ConnId) {}
+
+    /// A descriptor watched with [`Context::watch`] is `ready`: readable or writable (or at
+    /// end of file, or in error: readable then, and a read says which).
+    ///
+    /// Readiness is reported edge-triggered, as for the reactor's own sockets: once per
+    /// change, not again while it lasts. So read (or write) until the descriptor says
+    /// `WouldBlock`; or, to read the rest later (one message per turn, say), ask with
+    /// [`Context::notify`] to be called again next turn. The default does nothing.
+    fn on_ready(&mut self, cx: &mut Context<'_>, watch: WatchId, ready: Readiness) {}
 
     /// During a graceful shutdown ([`Context::shutdown`]): is the handler in the middle of a
     /// message on `conn`? The reactor asks at the end of every turn in which something

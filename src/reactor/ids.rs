@@ -48,6 +48,42 @@ id_type!(
     "dgram#"
 );
 
+id_type!(
+    /// A descriptor of the program's own that the reactor watches (see
+    /// [`Context::watch`](super::Context::watch)).
+    WatchId,
+    "watch#"
+);
+
+/// What a watched descriptor is watched for, and what it is ready for (see
+/// [`Context::watch`](super::Context::watch) and
+/// [`Handler::on_ready`](super::Handler::on_ready)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Readiness {
+    /// Readable (or, when reported, at end of file or in error: a read says which).
+    pub readable: bool,
+    /// Writable.
+    pub writable: bool,
+}
+
+impl Readiness {
+    /// Readable only.
+    pub const READABLE: Readiness = Readiness {
+        readable: true,
+        writable: false,
+    };
+    /// Writable only.
+    pub const WRITABLE: Readiness = Readiness {
+        readable: false,
+        writable: true,
+    };
+    /// Both.
+    pub const BOTH: Readiness = Readiness {
+        readable: true,
+        writable: true,
+    };
+}
+
 /// A user timer (see [`Context::set_timer`](super::Context::set_timer) and
 /// [`Context::set_precise_timer`](super::Context::set_precise_timer)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

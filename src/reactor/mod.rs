@@ -103,7 +103,7 @@ pub use self::config::Config;
 pub use self::context::Context;
 pub use self::handle::Handle;
 pub use self::handler::{Handler, TimeoutAction};
-pub use self::ids::{ConnId, DgramId, ListenerId, TimerId};
+pub use self::ids::{ConnId, DgramId, ListenerId, Readiness, TimerId, WatchId};
 pub use self::limit::ConnectionLimit;
 pub use self::stats::Stats;
 pub use crate::addr::PeerAddr;

@@ -88,6 +88,9 @@ pub(crate) enum Source {
     },
     Dgram(DgramSock),
     Signals(Signals),
+    /// A descriptor of the program's own, watched for readiness (see `Context::watch`): the
+    /// reactor owns it until it is handed back.
+    Watch(std::os::fd::OwnedFd),
     /// A connection closed during this turn: its socket is gone, and its slot stays taken
     /// until the turn's last step reports the close (`Turn::reap`), so that no id or token
     /// seen in a turn can come to mean another connection within that turn.
@@ -101,6 +104,7 @@ pub(crate) enum Kind {
     Conn,
     Dgram,
     Signals,
+    Watch,
 }
 
 /// One slab entry: a source, its generation, and which work lists it is on.
@@ -295,6 +299,7 @@ impl Sources {
                 Source::Conn { sock, .. } => r.register(sock, token, interest)?,
                 Source::Dgram(d) => r.register(d.sock_mut(), token, interest)?,
                 Source::Signals(s) => r.register(&mut SourceFd(&s.as_raw_fd()), token, interest)?,
+                Source::Watch(fd) => r.register(&mut SourceFd(&fd.as_raw_fd()), token, interest)?,
                 Source::Closed => {}
             }
         }
@@ -359,6 +364,7 @@ impl Sources {
             Source::Conn { .. } => Some(Kind::Conn),
             Source::Dgram(_) => Some(Kind::Dgram),
             Source::Signals(_) => Some(Kind::Signals),
+            Source::Watch(_) => Some(Kind::Watch),
             Source::Closed => None,
         }
     }
@@ -478,6 +484,14 @@ impl Sources {
 /// Stop polling `source` (mio asks for this before the socket is dropped).
 /// Looking sockets up: addresses, options, the open connections.
 impl Sources {
+    /// The descriptor `key` watches, if it is a watch.
+    pub(crate) fn watched(&self, key: Key) -> Option<std::os::fd::BorrowedFd<'_>> {
+        match self.get(key) {
+            Some(Source::Watch(fd)) => Some(fd.as_fd()),
+            _ => None,
+        }
+    }
+
     /// The keys of all open connections.
     pub(crate) fn conn_keys(&self) -> impl Iterator<Item = Key> + '_ {
         self.iter().filter_map(|(key, s)| match s {
@@ -531,6 +545,7 @@ fn deregister(r: &Registry, source: &mut Source) {
         Source::Conn { sock, .. } => r.deregister(sock),
         Source::Dgram(d) => r.deregister(d.sock_mut()),
         Source::Signals(s) => r.deregister(&mut SourceFd(&s.as_raw_fd())),
+        Source::Watch(fd) => r.deregister(&mut SourceFd(&fd.as_raw_fd())),
         Source::Closed => Ok(()),
     };
     if let Err(e) = result {

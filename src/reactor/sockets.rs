@@ -6,9 +6,10 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use super::context::Context;
-use super::ids::{ConnId, DgramId, ListenerId};
+use super::ids::{ConnId, DgramId, ListenerId, Readiness, WatchId};
 use super::socket::{Dgram, Listener};
 use super::stream::Stream;
 use crate::addr::PeerAddr;
@@ -47,6 +48,50 @@ impl Context<'_> {
     /// If it cannot be made non-blocking or registered.
     pub fn add_listener(&mut self, listener: std::net::TcpListener) -> io::Result<ListenerId> {
         self.core.add_listener(Listener::from_std(listener)?)
+    }
+
+    /// Watch a descriptor of the program's own (a pipe, an `eventfd` another thread writes, a
+    /// child's output, a `timerfd`, ...) for `interest`: [`Handler::on_ready`] is called when
+    /// it is ready.
+    ///
+    /// The reactor takes the descriptor and owns it until [`unwatch`](Context::unwatch) hands
+    /// it back (or the reactor is dropped, which closes it). So it cannot be closed behind the
+    /// reactor's back, and its registration cannot outlive it and fire for another descriptor
+    /// that reuses the number. To keep a descriptor of your own too, watch a copy
+    /// (`try_clone`). It is watched edge-triggered (see [`Handler::on_ready`]); make it
+    /// non-blocking first, or a read that finds nothing stalls the whole reactor.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for an interest in nothing; a registration error (`EPERM` for a regular
+    /// file, which epoll does not watch).
+    ///
+    /// [`Handler::on_ready`]: super::Handler::on_ready
+    pub fn watch(&mut self, fd: OwnedFd, interest: Readiness) -> io::Result<WatchId> {
+        self.core.watch(fd, interest)
+    }
+
+    /// The descriptor `watch` watches, borrowed: to read or write it from
+    /// [`Handler::on_ready`](super::Handler::on_ready). `None` if the id is stale.
+    pub fn watched(&self, watch: WatchId) -> Option<BorrowedFd<'_>> {
+        self.core.sources().watched(watch.0)
+    }
+
+    /// Stop watching `watch` and hand its descriptor back; `None` if the id is stale (never
+    /// watched, or handed back already).
+    pub fn unwatch(&mut self, watch: WatchId) -> Option<OwnedFd> {
+        self.core.unwatch(watch.0)
+    }
+
+    /// Call [`Handler::on_ready`](super::Handler::on_ready) for `watch` again next turn, as
+    /// readable, whether or not anything new arrived: to read the rest of what is waiting
+    /// later, without a new edge.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if `watch` is stale.
+    pub fn notify(&mut self, watch: WatchId) -> io::Result<()> {
+        self.core.notify(watch.0)
     }
 
     /// Serve a listening Unix stream socket made elsewhere (handed by a service manager, for

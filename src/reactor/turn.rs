@@ -27,7 +27,7 @@ use super::core::{Accepted, Core, ReadNext};
 use super::dgram::RecvOne;
 use super::handle::Msg;
 use super::handler::{Handler, TimeoutAction};
-use super::ids::{ConnId, DgramId, ListenerId};
+use super::ids::{ConnId, DgramId, ListenerId, Readiness, WatchId};
 use super::registry::{Key, Kind, WAKER};
 use super::scratch::BATCH;
 use super::timers::Due;
@@ -106,6 +106,7 @@ impl<'a, H: Handler> Turn<'a, H> {
             Some(Kind::Listener) => self.accept(key),
             Some(Kind::Dgram) => self.read_dgram(key),
             Some(Kind::Signals) => self.read_signals(key),
+            Some(Kind::Watch) => self.watch_ready(key, Readiness::READABLE),
             // Closed earlier in this turn: the event is stale.
             None => {}
         }
@@ -115,8 +116,9 @@ impl<'a, H: Handler> Turn<'a, H> {
     #[inline]
     fn writable(&mut self, key: Key) {
         match self.core.writable(key) {
-            Writable::Flush => self.flush(key),
-            Writable::Connected => {
+            None => self.watch_ready(key, Readiness::WRITABLE),
+            Some(Writable::Flush) => self.flush(key),
+            Some(Writable::Connected) => {
                 self.call(Some(key), |h, cx| h.on_connect(cx, ConnId(key)));
                 // Input may already be waiting, and its event may have come before we
                 // stopped connecting.
@@ -331,6 +333,11 @@ impl<'a, H: Handler> Turn<'a, H> {
         }
         self.core.return_recv_batch(batch);
         true
+    }
+
+    /// Tell the handler that the watched descriptor `key` is `ready`.
+    fn watch_ready(&mut self, key: Key, ready: Readiness) {
+        self.call(None, |h, cx| h.on_ready(cx, WatchId(key), ready));
     }
 
     /// Report each signal that arrived on `key` to the handler.

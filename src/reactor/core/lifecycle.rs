@@ -512,7 +512,8 @@ impl Core {
                 Kind::Listener => {
                     let _ = self.remove_listener(key);
                 }
-                Kind::Signals => {}
+                // The program's own descriptors stay watched: they are its to end.
+                Kind::Signals | Kind::Watch => {}
             }
         }
         // A grace too long to represent is no limit at all.

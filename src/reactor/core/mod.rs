@@ -33,6 +33,8 @@ pub(crate) use lifecycle::Accepted;
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::OwnedFd;
+
+use mio::Interest;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +43,7 @@ use super::closelog::CloseLog;
 use super::config::Config;
 use super::door::Door;
 use super::fds::FdsOut;
-use super::ids::TimerId;
+use super::ids::{Readiness, TimerId, WatchId};
 use super::life::Life;
 use super::limit::ConnectionLimit;
 use super::registry::{Batch, Key, Kind, Source, Sources};
@@ -424,9 +426,10 @@ impl Core {
 
     /// A writable event for `key`: finish a connection's connect if one is under way, say
     /// whether a connection has output to flush, or send what a datagram socket queued.
+    /// `None` for a watched descriptor: the handler is to hear that it is writable.
     #[inline]
-    pub(crate) fn writable(&mut self, key: Key) -> Writable {
-        match self.sources.get_mut(key) {
+    pub(crate) fn writable(&mut self, key: Key) -> Option<Writable> {
+        Some(match self.sources.get_mut(key) {
             Some(Source::Conn { sock, conn }) => {
                 match conn.on_writable(self.now, &mut StreamIo::new(sock)) {
                     Writable::Connected => {
@@ -444,8 +447,9 @@ impl Core {
                 dgram.flush(&mut self.stats);
                 Writable::Nothing
             }
+            Some(Source::Watch(_)) => return None,
             _ => Writable::Nothing,
-        }
+        })
     }
 
     /// Queue output on `key` with `push`, which adds `len` bytes to the queue; the flush at
@@ -484,6 +488,47 @@ impl Core {
             return Ok(());
         }
         self.queue_output(key, rest.len(), |q, pool| q.push_copy(rest, pool))
+    }
+
+    // ----- watched descriptors ------------------------------------------------------------------
+
+    /// Watch `fd` for `interest` (see `Context::watch`); the reactor owns it until
+    /// [`unwatch`](Core::unwatch).
+    pub(crate) fn watch(&mut self, fd: OwnedFd, interest: Readiness) -> io::Result<WatchId> {
+        let interest = match (interest.readable, interest.writable) {
+            (true, true) => Interest::READABLE | Interest::WRITABLE,
+            (true, false) => Interest::READABLE,
+            (false, true) => Interest::WRITABLE,
+            (false, false) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "watch a descriptor for reading, writing or both",
+                ))
+            }
+        };
+        self.sources
+            .insert(Source::Watch(fd), interest)
+            .map(WatchId)
+    }
+
+    /// Stop watching `key` and hand its descriptor back; `None` if stale.
+    pub(crate) fn unwatch(&mut self, key: Key) -> Option<OwnedFd> {
+        if self.sources.kind(key) != Some(Kind::Watch) {
+            return None;
+        }
+        match self.sources.remove(key) {
+            Some(Source::Watch(fd)) => Some(fd),
+            _ => None,
+        }
+    }
+
+    /// Tell the handler again, next turn, that `key` is readable (see `Context::notify`).
+    pub(crate) fn notify(&mut self, key: Key) -> io::Result<()> {
+        if self.sources.kind(key) != Some(Kind::Watch) {
+            return Err(stale());
+        }
+        self.queue_read(key);
+        Ok(())
     }
 
     // ----- timers ------------------------------------------------------------------------------
