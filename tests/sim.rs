@@ -447,3 +447,49 @@ fn sim_explore_many_seeds() {
         }
     }
 }
+
+#[test]
+fn sim_jobs_on_the_pool_run_inline_and_in_order() {
+    let run = |seed| {
+        let faults = Faults {
+            short_read: 30,
+            short_write: 30,
+            would_block: 20,
+            ..Faults::NONE
+        };
+        let mut sim = Sim::new(seed, faults, Config::default()).unwrap();
+        sim.echo_via_workers(true);
+        let clients: Vec<_> = (0..3).map(|_| sim.connect().unwrap()).collect();
+        let mut sent = 0;
+        for round in 0..50u32 {
+            for &c in &clients {
+                let msg = format!("{round}:{c:?};");
+                if sim.send(c, msg.as_bytes()).is_ok() {
+                    sent += 1;
+                }
+            }
+            sim.turn(MS).unwrap();
+            for &c in &clients {
+                sim.recv(c);
+            }
+        }
+        sim.run_for(50 * MS).unwrap();
+        for &c in &clients {
+            sim.recv(c);
+            assert_eq!(
+                sim.received(c),
+                sim.sent(c),
+                "every byte, in order, through the jobs"
+            );
+        }
+        assert!(sent > 0);
+        sim.check().unwrap();
+        sim.take_trace()
+    };
+    let trace = run(3);
+    assert!(
+        trace.iter().any(|l| l.contains("done: echo")),
+        "the jobs ran"
+    );
+    assert_eq!(trace, run(3), "the same seed, the same order of jobs");
+}

@@ -102,4 +102,6 @@ mod timers;
 pub use budget::Budget;
 pub use clocks::Timeouts;
 pub use machine::Conn;
-pub use steps::{FlushStep, InputStep, Opened, Queued, ReadCx, TimerStep, Transport, Writable};
+pub use steps::{
+    FlushStep, InputStep, Opened, Queued, Read, ReadCx, TimerStep, Transport, Writable,
+};

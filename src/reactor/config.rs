@@ -110,6 +110,13 @@ pub struct Config {
     /// replies leave; it does raise a client's throughput (`netloop load` turns it on: +40%
     /// datagrams per second). Measure it on the kernel you deploy on.
     pub udp_batching: bool,
+    /// Threads for blocking work ([`Context::submit`](super::Context::submit)), made on the
+    /// first submit. Default 2. Zero runs each job on the reactor thread itself, at the end of
+    /// the turn it was submitted in (blocking the loop meanwhile).
+    pub workers: usize,
+    /// Most submitted jobs waiting to start; one more is refused with `WouldBlock`. Default
+    /// 1024.
+    pub work_queue: usize,
 }
 
 impl Default for Config {
@@ -141,6 +148,8 @@ impl Default for Config {
             linger: Duration::from_secs(2),
             busy_poll: false,
             udp_batching: false,
+            workers: 2,
+            work_queue: 1024,
         }
     }
 }
@@ -184,6 +193,8 @@ setters!(
     catch_panics: bool,
     busy_poll: bool,
     udp_batching: bool,
+    workers: usize,
+    work_queue: usize,
 );
 
 impl Config {

@@ -4,7 +4,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::core::Core;
-use super::ids::{ConnId, DgramId, TimerId};
+use super::ids::{ConnId, DgramId, TimerId, WorkId};
 use super::stats::Stats;
 use crate::addr::PeerAddr;
 use crate::conn::Timeouts;
@@ -293,6 +293,27 @@ impl Context<'_> {
     /// `conn`'s timeouts, or `None` if it is stale.
     pub fn timeouts(&self, conn: ConnId) -> Option<Timeouts> {
         self.core.conn(conn.0).map(|c| c.status().timeouts)
+    }
+
+    /// Run `work` off the loop, on one of the reactor's worker threads
+    /// ([`Config::workers`](super::Config::workers), made on the first submit): for a
+    /// blocking call that must not stall every connection. What it returns comes back to
+    /// [`Handler::on_work_done`](super::Handler::on_work_done) with the id returned here, on
+    /// the reactor thread. For a connection (`conn`), the job is cancelled if the connection
+    /// closes first: dropped before it starts, or its result dropped.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when [`Config::work_queue`](super::Config::work_queue) jobs wait already
+    /// (nothing is queued: try again later); `NotConnected` for a stale `conn`; an error making
+    /// a thread.
+    pub fn submit<T: Send + 'static>(
+        &mut self,
+        conn: Option<ConnId>,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> io::Result<WorkId> {
+        let work = Box::new(move || Box::new(work()) as Box<dyn std::any::Any + Send>);
+        self.core.submit(conn.map(|c| c.0), work)
     }
 
     /// Set the timeouts that connections accepted or connected from now on start with, like

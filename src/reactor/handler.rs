@@ -1,7 +1,7 @@
 //! The [`Handler`] trait: what the reactor calls when something happens.
 
 use super::context::Context;
-use super::ids::{ConnId, DgramId, ListenerId, Readiness, TimerId, WatchId};
+use super::ids::{ConnId, DgramId, ListenerId, Readiness, TimerId, WatchId, WorkId};
 use crate::addr::PeerAddr;
 use crate::error::{CloseReason, TimeoutKind, UnexpectedInput};
 
@@ -130,6 +130,18 @@ pub trait Handler {
     /// `WouldBlock`; or, to read the rest later (one message per turn, say), ask with
     /// [`Context::notify`] to be called again next turn. The default does nothing.
     fn on_ready(&mut self, cx: &mut Context<'_>, watch: WatchId, ready: Readiness) {}
+
+    /// A job submitted with [`Context::submit`] finished: `output` is what it returned (as
+    /// `Box<dyn Any + Send>`: downcast it to the type it returns), or the payload of its
+    /// panic. Called on the reactor thread, in the order the jobs finished. A job submitted
+    /// for a connection that has closed since is not reported. The default drops the output.
+    fn on_work_done(
+        &mut self,
+        cx: &mut Context<'_>,
+        work: WorkId,
+        output: std::thread::Result<Box<dyn std::any::Any + Send>>,
+    ) {
+    }
 
     /// During a graceful shutdown ([`Context::shutdown`]): is the handler in the middle of a
     /// message on `conn`? The reactor asks at the end of every turn in which something

@@ -84,6 +84,17 @@ impl Readiness {
     };
 }
 
+/// A job submitted with [`Context::submit`](super::Context::submit), named again when its
+/// result comes to [`Handler::on_work_done`](super::Handler::on_work_done).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WorkId(pub(crate) u64);
+
+impl fmt::Display for WorkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "work#{}", self.0)
+    }
+}
+
 /// A user timer (see [`Context::set_timer`](super::Context::set_timer) and
 /// [`Context::set_precise_timer`](super::Context::set_precise_timer)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

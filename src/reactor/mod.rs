@@ -50,7 +50,7 @@
 //! | the turn | `mod.rs` ([`Reactor`]), `turn` (`Turn`: routing events, reading and flushing connections, accepting, receiving datagrams and signals, timers fired, `call` with panics caught, `reap`) |
 //! | the handler's side | `handler` ([`Handler`]), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), [`framed`] |
 //! | the core | `core` (`Core`: the owners composed, the hot path between them: poll, read, write, flush), `core/lifecycle` (adding, accepting, closing, shutting down, datagram glue) |
-//! | owners of state | `registry` (`Sources`: the poll, the slab, tokens and generations), `timers` (`Timers`: the wheel, the precise timers and their `timerfd`, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `door` (`Door`: the connection limit and the reserve descriptor), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `closelog` (`CloseLog`: closes logged, a burst summed up), `limit` ([`ConnectionLimit`]), `audit` (`Audit`: the invariants between the owners, read-only) |
+//! | owners of state | `registry` (`Sources`: the poll, the slab, tokens and generations), `timers` (`Timers`: the wheel, the precise timers and their `timerfd`, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `workers` (`Workers`: threads for blocking work), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `door` (`Door`: the connection limit and the reserve descriptor), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `closelog` (`CloseLog`: closes logged, a burst summed up), `limit` ([`ConnectionLimit`]), `audit` (`Audit`: the invariants between the owners, read-only) |
 //! | sockets | `stream` (`Stream`: a connection's socket and the steps that carry out its `Conn`'s decisions), `dgram` (`DgramSock`: a datagram socket and its send queue), `socket` (`Listener` and `Dgram`: one enum per socket kind) |
 //! | vocabulary | `ids` (the handler's ids), `config` ([`Config`]), `handle` ([`Handle`]) |
 //!
@@ -90,6 +90,7 @@ mod stream;
 mod timers;
 mod turn;
 mod work;
+mod workers;
 
 use std::io;
 use std::net::SocketAddr;
@@ -103,7 +104,7 @@ pub use self::config::Config;
 pub use self::context::Context;
 pub use self::handle::Handle;
 pub use self::handler::{Handler, TimeoutAction};
-pub use self::ids::{ConnId, DgramId, ListenerId, Readiness, TimerId, WatchId};
+pub use self::ids::{ConnId, DgramId, ListenerId, Readiness, TimerId, WatchId, WorkId};
 pub use self::limit::ConnectionLimit;
 pub use self::stats::Stats;
 pub use crate::addr::PeerAddr;
@@ -198,9 +199,10 @@ impl<H: Handler> Reactor<H> {
         config.validate()?;
         let sources = Sources::new(config.events_capacity, net)?;
         let waker = Arc::new(Waker::new(sources.registry(), WAKER)?);
+        let workers_waker = Arc::clone(&waker);
         let (tx, rx) = mpsc::channel();
         Ok(Reactor {
-            core: Core::new(sources, config),
+            core: Core::new(sources, config, workers_waker),
             handler,
             rx,
             handle: Handle::new(tx, waker),

@@ -76,6 +76,9 @@ pub struct Stats {
     /// not re-arm (deadlines are checked lazily), so this grows with connections and timeout
     /// periods, not with messages.
     pub timeout_arms: u64,
+    /// Submitted jobs cancelled because their connection closed: dropped before they started,
+    /// or their results dropped.
+    pub work_cancelled: u64,
     /// A gauge, not a counter: bytes of input held by connections beyond one read block each
     /// (what [`Config::max_buffered`](super::Config::max_buffered) bounds), at the end of the
     /// last turn.
@@ -124,6 +127,7 @@ impl Stats {
             fds_out: self.fds_out + o.fds_out,
             handler_panics: self.handler_panics + o.handler_panics,
             timeout_arms: self.timeout_arms + o.timeout_arms,
+            work_cancelled: self.work_cancelled + o.work_cancelled,
             input_buffered: self.input_buffered + o.input_buffered,
             shutdown_finished: self.shutdown_finished + o.shutdown_finished,
             shutdown_cut_off: self.shutdown_cut_off + o.shutdown_cut_off,

@@ -23,7 +23,7 @@ use std::time::Duration;
 use log::error;
 
 use super::context::Context;
-use super::core::{Accepted, Core, ReadNext};
+use super::core::{Accepted, Core};
 use super::dgram::RecvOne;
 use super::handle::Msg;
 use super::handler::{Handler, TimeoutAction};
@@ -32,7 +32,7 @@ use super::registry::{Key, Kind, WAKER};
 use super::scratch::BATCH;
 use super::timers::Due;
 use crate::addr::{unmap, PeerAddr};
-use crate::conn::Writable;
+use crate::conn::{InputStep, Writable};
 use crate::error::CloseReason;
 
 /// The core and the handler, for one turn (see the module docs).
@@ -75,12 +75,21 @@ impl<'a, H: Handler> Turn<'a, H> {
             }
         });
         self.core.give_back(batch);
+        self.deliver_work();
         self.serve_read_list(leftover);
         self.expire();
         self.flush_all();
         self.reap();
         self.core.admit_waiting();
         Ok(events)
+    }
+
+    /// Hand the results of finished jobs to the handler (running waiting jobs first, when
+    /// they run inline).
+    fn deliver_work(&mut self) {
+        while let Some((id, output)) = self.core.next_finished() {
+            self.call(None, |h, cx| h.on_work_done(cx, id, output));
+        }
     }
 
     /// Serve the messages handles sent: stop, shut down, or run a closure.
@@ -162,23 +171,31 @@ impl<'a, H: Handler> Turn<'a, H> {
     fn read_conn(&mut self, key: Key, hup: bool) {
         let mut budget = self.core.config().read_budget;
         loop {
-            let next = self.core.read_once(key, hup, &mut budget);
+            let Some(read) = self.core.read_once(key, hup, &mut budget) else {
+                return;
+            };
             if let Some(fds) = self.core.take_fds_in() {
-                self.hand_over_fds(key, fds, matches!(next, ReadNext::Deliver { .. }));
+                self.hand_over_fds(key, fds, matches!(read.step, InputStep::Deliver));
             }
-            match next {
-                ReadNext::Deliver { drained } => {
-                    self.deliver(key, drained);
-                    if drained {
+            match read.step {
+                InputStep::Deliver => {
+                    self.deliver(key, read.drained);
+                    if read.drained {
                         return;
                     }
                 }
-                ReadNext::Again => {}
-                ReadNext::ReadClosed => {
+                InputStep::Discarded => {}
+                InputStep::ReadClosed => {
                     self.call(Some(key), |h, cx| h.on_read_closed(cx, ConnId(key)));
                     return;
                 }
-                ReadNext::Stop => return,
+                // More input may be waiting, but others get their turn first.
+                InputStep::Yield => return self.core.queue_read(key),
+                // The bytes wait in the kernel, and TCP pushes back on the sender, until the
+                // budget admits this connection again.
+                InputStep::WaitForBudget => return self.core.wait_for_budget(key),
+                InputStep::Close(reason) => return self.core.close_now(key, reason),
+                _ => return,
             }
         }
     }

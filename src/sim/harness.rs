@@ -139,6 +139,12 @@ impl Sim {
         self.reactor.handler_mut().lines = lines;
     }
 
+    /// Echo through the reactor's workers (each chunk a job; the simulation runs jobs
+    /// inline, in order), or directly (the default).
+    pub fn echo_via_workers(&mut self, on: bool) {
+        self.reactor.handler_mut().via_workers = on;
+    }
+
     /// How much of what client `c` sent the echo service owes it: all of it, or, echoing
     /// lines, up to its last line end.
     pub fn echo_due(&self, c: ClientId) -> usize {

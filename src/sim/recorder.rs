@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{CloseReason, TimeoutKind};
 use crate::memnet::{ClientId, Net};
-use crate::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr, TimeoutAction};
+use crate::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr, TimeoutAction, WorkId};
 
 /// What the echo service saw happen to one connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +55,11 @@ pub(crate) struct Recorder {
     /// Percent of `on_data` calls after which the service closes the connection gracefully
     /// (its echo flushed first, later input dropped, then a lingering close).
     pub(crate) close_percent: u8,
+    /// Echo through the reactor's workers: each `on_data` submits a job that copies the
+    /// bytes, and `on_work_done` writes the copy (the simulation runs jobs inline).
+    pub(crate) via_workers: bool,
+    /// Jobs under way, with the connection each echoes to.
+    jobs: Vec<(WorkId, ConnId)>,
     /// Broken promises seen inside callbacks (a timeout before its deadline, data for an
     /// unknown connection).
     pub(crate) violations: Vec<String>,
@@ -67,6 +72,8 @@ impl Recorder {
             origin,
             clients: Vec::new(),
             events: Vec::new(),
+            via_workers: false,
+            jobs: Vec::new(),
             keep_open: false,
             close_percent: 0,
             lines: false,
@@ -117,6 +124,14 @@ impl Handler for Recorder {
             "handler: on_data {conn}, {} bytes: echo {used}",
             data.len()
         ));
+        if self.via_workers {
+            let copy = data[..used].to_vec();
+            match cx.submit(Some(conn), move || copy) {
+                Ok(job) => self.jobs.push((job, conn)),
+                Err(e) => self.violations.push(format!("submit for {conn}: {e}")),
+            }
+            return used;
+        }
         // Refused only once a close is under way: the input is dropped then, by design.
         let _ = cx.write(conn, &data[..used]);
         if self.close_percent > 0 && self.net.random(100) < u64::from(self.close_percent) {
@@ -124,6 +139,32 @@ impl Handler for Recorder {
             cx.close(conn);
         }
         used
+    }
+
+    fn on_work_done(
+        &mut self,
+        cx: &mut Context<'_>,
+        work: WorkId,
+        output: std::thread::Result<Box<dyn std::any::Any + Send>>,
+    ) {
+        let Some(i) = self.jobs.iter().position(|(w, _)| *w == work) else {
+            return self
+                .violations
+                .push(format!("{work}: a result nobody waits for"));
+        };
+        let (_, conn) = self.jobs.remove(i);
+        match output.map(|o| o.downcast::<Vec<u8>>()) {
+            Ok(Ok(bytes)) => {
+                self.net.log(format_args!(
+                    "handler: {work} done: echo {} bytes",
+                    bytes.len()
+                ));
+                let _ = cx.write(conn, &bytes);
+            }
+            _ => self
+                .violations
+                .push(format!("{work}: not the bytes it was given")),
+        }
     }
 
     fn on_timeout(

@@ -1,20 +1,7 @@
 //! [`Core`]: the reactor's state, apart from the handler, and every change to it.
 //!
 //! `Core` composes the owners of the reactor's state, each a type with private fields in a
-//! file of its own:
-//!
-//! | owner | owns |
-//! |---|---|
-//! | `Sources` (`registry.rs`) | the poll, the slab of sockets and their generations, the last poll's events |
-//! | `Timers` (`timers.rs`) | the wheel, the precise timers and their `timerfd`, the clock |
-//! | `Admission` (`budget.rs`) | the input budget and its waiting line |
-//! | `Work` (`work.rs`) | the lists of what to read, flush and reap |
-//! | `Scratch` (`scratch.rs`) | buffers lent to one call (datagram, control data, batches) |
-//! | `Life` (`life.rs`) | running, shutting down, stopped |
-//! | `Door` (`door.rs`) | the connection limit and the reserve descriptor |
-//! | `Stats` (`stats.rs`) | the counters |
-//! | `CloseLog` (`closelog.rs`) | the closes logged in this turn (a burst is summed up) |
-//!
+//! file of its own (DESIGN.md's "Who owns what in the reactor" lists them and what each owns),
 //! beside them the buffer pool, the config, `now` and the descriptors waiting to be sent.
 //! `Core`'s own fields are private: only its two files change them. This one holds the
 //! owners, the glue between them (the read and flush lists, re-arming a connection's timer,
@@ -36,6 +23,8 @@ use std::os::fd::OwnedFd;
 
 use mio::Interest;
 use std::sync::Arc;
+
+use mio::Waker;
 use std::time::{Duration, Instant};
 
 use super::budget::Admission;
@@ -43,7 +32,7 @@ use super::closelog::CloseLog;
 use super::config::Config;
 use super::door::Door;
 use super::fds::FdsOut;
-use super::ids::{Readiness, TimerId, WatchId};
+use super::ids::{Readiness, TimerId, WatchId, WorkId};
 use super::life::Life;
 use super::limit::ConnectionLimit;
 use super::registry::{Batch, Key, Kind, Source, Sources};
@@ -52,8 +41,9 @@ use super::stats::Stats;
 use super::stream::StreamIo;
 use super::timers::{Due, TimerTarget, Timers};
 use super::work::Work;
+use super::workers::{Output, Workers};
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
-use crate::conn::{FlushStep, InputStep, Queued, ReadCx, TimerStep, Writable};
+use crate::conn::{FlushStep, Queued, Read, ReadCx, TimerStep, Writable};
 use crate::error::{stale, TimeoutKind};
 use crate::time::TimerHandle;
 
@@ -74,18 +64,7 @@ pub(crate) struct Core {
     fds_out: HashMap<Key, FdsOut>,
     scratch: Scratch,
     close_log: CloseLog,
-}
-
-/// What the turn does after one read of a connection (see [`Core::read_once`]).
-pub(crate) enum ReadNext {
-    /// Offer the input to the handler; `drained`: the read proved the socket empty.
-    Deliver { drained: bool },
-    /// Read again (input read and dropped).
-    Again,
-    /// Tell the handler the peer finished sending.
-    ReadClosed,
-    /// Stop reading this connection for now (drained, waiting, closed, or stale).
-    Stop,
+    workers: Workers,
 }
 
 /// Places taken in a shared connection limit go back when the reactor goes, with connections
@@ -99,9 +78,16 @@ impl Drop for Core {
 }
 
 impl Core {
-    /// The state of a new reactor polling `sources`, with `config`.
-    pub(crate) fn new(sources: Sources, config: Config) -> Core {
+    /// The state of a new reactor polling `sources`, with `config`; `waker` ends its wait
+    /// from other threads.
+    pub(crate) fn new(sources: Sources, config: Config, waker: Arc<Waker>) -> Core {
         let now = sources.now();
+        // The simulation runs jobs inline: deterministic, on the virtual clock.
+        let threads = if sources.is_simulated() {
+            0
+        } else {
+            config.workers
+        };
         Core {
             sources,
             timers: Timers::new(config.events_capacity, now),
@@ -119,6 +105,7 @@ impl Core {
             fds_out: HashMap::new(),
             scratch: Scratch::default(),
             close_log: CloseLog::default(),
+            workers: Workers::new(threads, config.work_queue, waker),
             config,
         }
     }
@@ -156,7 +143,7 @@ impl Core {
         now: Instant,
         max_wait: Option<Duration>,
     ) -> Option<Duration> {
-        if self.work.has_work() {
+        if self.work.has_work() || self.workers.has_inline() {
             return Some(Duration::ZERO);
         }
         self.timers.next_wait(now, max_wait)
@@ -274,7 +261,7 @@ impl Core {
     }
 
     /// `key` stops reading until the budget admits what it needs next.
-    fn wait_for_budget(&mut self, key: Key) {
+    pub(crate) fn wait_for_budget(&mut self, key: Key) {
         self.admission.wait(key);
         self.stats.budget_waits += 1;
     }
@@ -298,13 +285,10 @@ impl Core {
     // ----- stream connections -------------------------------------------------------------------
 
     /// One read of the connection `key` (see `Conn::read`), counted against the turn's read
-    /// `quota` for it. Does what the connection decided that needs no handler (close, wait for
-    /// the input budget, read again next turn once the quota is spent) and returns the rest.
+    /// `quota` for it; `None` if `key` is stale. The turn does what the step says.
     #[inline(always)]
-    pub(crate) fn read_once(&mut self, key: Key, hup: bool, quota: &mut usize) -> ReadNext {
-        let Some((sock, conn)) = self.sources.conn_mut(key) else {
-            return ReadNext::Stop;
-        };
+    pub(crate) fn read_once(&mut self, key: Key, hup: bool, quota: &mut usize) -> Option<Read> {
+        let (sock, conn) = self.sources.conn_mut(key)?;
         let (cmsg, fds_in) = self.scratch.fds_space();
         let mut io = StreamIo::new(sock).receiving(cmsg, fds_in);
         let cx = ReadCx {
@@ -316,29 +300,7 @@ impl Core {
         };
         let read = conn.read(self.now, &mut io, cx);
         self.stats.bytes_in += read.bytes as u64;
-        match read.step {
-            InputStep::Deliver => ReadNext::Deliver {
-                drained: read.drained,
-            },
-            InputStep::Discarded => ReadNext::Again,
-            InputStep::ReadClosed => ReadNext::ReadClosed,
-            InputStep::Yield => {
-                // More input may be waiting, but others get their turn first.
-                self.queue_read(key);
-                ReadNext::Stop
-            }
-            InputStep::WaitForBudget => {
-                // The bytes wait in the kernel, and TCP pushes back on the sender, until the
-                // budget admits this connection again.
-                self.wait_for_budget(key);
-                ReadNext::Stop
-            }
-            InputStep::Close(reason) => {
-                self.close_now(key, reason);
-                ReadNext::Stop
-            }
-            _ => ReadNext::Stop,
-        }
+        Some(read)
     }
 
     /// Descriptors received by the last read, if any (they go to the handler before the
@@ -488,6 +450,33 @@ impl Core {
             return Ok(());
         }
         self.queue_output(key, rest.len(), |q, pool| q.push_copy(rest, pool))
+    }
+
+    // ----- blocking work ---------------------------------------------------------------------------
+
+    /// Queue `work` on the workers (see `Context::submit`).
+    pub(crate) fn submit(
+        &mut self,
+        conn: Option<Key>,
+        work: Box<dyn FnOnce() -> Box<dyn std::any::Any + Send> + Send>,
+    ) -> io::Result<WorkId> {
+        if conn.is_some_and(|key| self.sources.conn(key).is_none()) {
+            return Err(stale());
+        }
+        self.workers.submit(conn, work)
+    }
+
+    /// The next finished job whose result is wanted: not one for a connection that has
+    /// closed since (its result is dropped). Runs the jobs waiting first when they run inline.
+    pub(crate) fn next_finished(&mut self) -> Option<(WorkId, Output)> {
+        self.workers.run_inline();
+        loop {
+            let (id, conn, output) = self.workers.next_finished()?;
+            match conn {
+                Some(key) if self.sources.conn(key).is_none() => self.stats.work_cancelled += 1,
+                _ => return Some((id, output)),
+            }
+        }
     }
 
     // ----- watched descriptors ------------------------------------------------------------------

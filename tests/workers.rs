@@ -1,0 +1,198 @@
+//! Blocking work off the loop (`Context::submit`): results come back on the reactor thread
+//! while it keeps serving, the queue is bounded, work for a connection that closes is
+//! cancelled, a panicking job is reported, and with no worker threads jobs run inline, in
+//! order.
+
+mod util;
+
+use std::any::Any;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use netloop::reactor::{Config, ConnId, Context, Handler, ListenerId, PeerAddr, Reactor, WorkId};
+use util::{connect, echo_round_trip, Running, STEP};
+
+/// Echoes, and records every job result it is told about.
+#[derive(Default)]
+struct Jobs {
+    done: Vec<(WorkId, Result<u64, String>)>,
+    conns: Vec<ConnId>,
+}
+
+impl Handler for Jobs {
+    fn on_accept(&mut self, _: &mut Context<'_>, _: ListenerId, conn: ConnId, _: &PeerAddr) {
+        self.conns.push(conn);
+    }
+
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+        let _ = cx.write(conn, data);
+        data.len()
+    }
+
+    fn on_work_done(
+        &mut self,
+        _: &mut Context<'_>,
+        work: WorkId,
+        output: std::thread::Result<Box<dyn Any + Send>>,
+    ) {
+        let result = match output {
+            Ok(value) => Ok(*value.downcast::<u64>().expect("a u64")),
+            Err(panic) => Err(panic
+                .downcast_ref::<&str>()
+                .map_or("?".into(), |s| s.to_string())),
+        };
+        self.done.push((work, result));
+    }
+}
+
+fn start(config: Config) -> (Running<Jobs>, std::net::SocketAddr) {
+    let mut reactor = Reactor::with_config(Jobs::default(), config).unwrap();
+    let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.listener_addr(l).unwrap();
+    (Running::start(reactor), addr)
+}
+
+/// Wait (at most STEP) until the handler has `n` results.
+fn results(server: &Running<Jobs>, n: usize) -> Vec<(WorkId, Result<u64, String>)> {
+    let start = std::time::Instant::now();
+    loop {
+        let done = server.query(|h, _| h.done.clone());
+        if done.len() >= n {
+            return done;
+        }
+        assert!(start.elapsed() < STEP, "{} of {n} results", done.len());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_blocking_job_runs_off_the_loop_and_its_result_comes_back() {
+    let (server, addr) = start(Config::default());
+    let (release, wait) = mpsc::channel::<()>();
+    let id = server.query(move |_, cx| {
+        cx.submit(None, move || {
+            wait.recv().unwrap(); // blocks a worker until the test says so
+            42u64
+        })
+        .unwrap()
+    });
+    // The job blocks, and the reactor still serves.
+    let mut c = connect(addr);
+    assert_eq!(echo_round_trip(&mut c, b"still served"), b"still served");
+    release.send(()).unwrap();
+    assert_eq!(results(&server, 1), [(id, Ok(42))]);
+    drop(server.stop());
+}
+
+#[test]
+fn the_queue_is_bounded_and_a_full_one_refuses() {
+    let (server, _) = start(Config::default().workers(1).work_queue(2));
+    let (release, wait) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel::<()>();
+    server.query(move |_, cx| {
+        cx.submit(None, move || {
+            started_tx.send(()).unwrap();
+            wait.recv().unwrap();
+            1u64
+        })
+        .unwrap();
+    });
+    started
+        .recv_timeout(STEP)
+        .expect("the one thread took the first job");
+    let refused = server.query(|_, cx| {
+        let a = cx.submit(None, || 2u64).is_ok();
+        let b = cx.submit(None, || 3u64).is_ok();
+        let third = cx.submit(None, || 4u64).unwrap_err().kind();
+        (a, b, third)
+    });
+    assert_eq!(refused, (true, true, std::io::ErrorKind::WouldBlock));
+    release.send(()).unwrap();
+    let done: Vec<u64> = results(&server, 3)
+        .into_iter()
+        .map(|(_, r)| r.unwrap())
+        .collect();
+    assert_eq!(done, [1, 2, 3], "in the order they finished, on one thread");
+    drop(server.stop());
+}
+
+#[test]
+fn work_for_a_connection_that_closes_is_cancelled() {
+    let (server, addr) = start(Config::default().workers(1));
+    let c = connect(addr);
+    let conn = {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(&conn) = server.query(|h, _| h.conns.first().copied()).as_ref() {
+                break conn;
+            }
+            assert!(start.elapsed() < STEP);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let (release, wait) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel::<()>();
+    server.query(move |_, cx| {
+        // Running when the connection closes: its result is dropped.
+        cx.submit(Some(conn), move || {
+            started_tx.send(()).unwrap();
+            wait.recv().unwrap();
+            1u64
+        })
+        .unwrap();
+        // Waiting when it closes: dropped before it starts.
+        cx.submit(Some(conn), || 2u64).unwrap();
+    });
+    started.recv_timeout(STEP).unwrap();
+    server.query(move |_, cx| cx.abort(conn));
+    drop(c);
+    release.send(()).unwrap();
+    // A job for no connection, after them, shows when they would have been reported.
+    server.query(|_, cx| cx.submit(None, || 3u64).unwrap());
+    let done = results(&server, 1);
+    assert_eq!(
+        done.iter()
+            .map(|(_, r)| r.clone().unwrap())
+            .collect::<Vec<_>>(),
+        [3]
+    );
+    let mut reactor = server.stop();
+    assert_eq!(reactor.stats().work_cancelled, 2);
+    assert!(
+        reactor
+            .with_context(|_, cx| cx.submit(Some(conn), || 0u64))
+            .is_err(),
+        "stale"
+    );
+}
+
+#[test]
+fn a_panicking_job_is_reported_as_such() {
+    let (server, _) = start(Config::default().catch_panics(true));
+    server.query(|_, cx| {
+        cx.submit(None, || -> u64 { panic!("the job broke") })
+            .unwrap()
+    });
+    let done = results(&server, 1);
+    assert_eq!(done[0].1, Err("the job broke".to_string()));
+    drop(server.stop());
+}
+
+#[test]
+fn with_no_worker_threads_jobs_run_inline_in_order() {
+    let mut reactor = Reactor::with_config(Jobs::default(), Config::default().workers(0)).unwrap();
+    let ids: Vec<WorkId> = reactor.with_context(|_, cx| {
+        (1..=3u64)
+            .map(|i| cx.submit(None, move || i * 10).unwrap())
+            .collect()
+    });
+    reactor.turn(Some(Duration::ZERO)).unwrap();
+    let done = reactor.handler().done.clone();
+    assert_eq!(
+        done,
+        ids.iter()
+            .zip([10, 20, 30])
+            .map(|(&id, v)| (id, Ok(v)))
+            .collect::<Vec<_>>()
+    );
+}
