@@ -12,10 +12,11 @@ use std::time::Duration;
 use netloop::reactor::{Config, ConnId, Context, Handler, ListenerId, PeerAddr, Reactor, WorkId};
 use util::{connect, echo_round_trip, Running, STEP};
 
-/// Echoes, and records every job result it is told about.
+/// Echoes, and records every job result it is told about (numbers, and look-ups).
 #[derive(Default)]
 struct Jobs {
     done: Vec<(WorkId, Result<u64, String>)>,
+    resolved: Vec<(WorkId, std::io::Result<Vec<std::net::SocketAddr>>)>,
     conns: Vec<ConnId>,
 }
 
@@ -35,6 +36,12 @@ impl Handler for Jobs {
         work: WorkId,
         output: std::thread::Result<Box<dyn Any + Send>>,
     ) {
+        let output =
+            match output.map(|v| v.downcast::<std::io::Result<Vec<std::net::SocketAddr>>>()) {
+                Ok(Ok(addrs)) => return self.resolved.push((work, *addrs)),
+                Ok(Err(other)) => Ok(other),
+                Err(panic) => Err(panic),
+            };
         let result = match output {
             Ok(value) => Ok(*value.downcast::<u64>().expect("a u64")),
             Err(panic) => Err(panic
@@ -195,4 +202,96 @@ fn with_no_worker_threads_jobs_run_inline_in_order() {
             .map(|(&id, v)| (id, Ok(v)))
             .collect::<Vec<_>>()
     );
+}
+
+/// A look-up's answer, comparable: the addresses, or the error's text.
+fn shown(
+    r: &std::io::Result<Vec<std::net::SocketAddr>>,
+) -> Result<Vec<std::net::SocketAddr>, String> {
+    match r {
+        Ok(addrs) => Ok(addrs.clone()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn a_slow_look_up_runs_off_the_loop_with_the_resolver_given() {
+    let (server, addr) = start(Config::default());
+    let (release, wait) = mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(wait);
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&asked);
+    // A resolver that answers ::1 and 127.0.0.1 for any name, once the test lets it.
+    let resolver: netloop::reactor::Resolver = std::sync::Arc::new(move |host, port| {
+        seen.lock().unwrap().push(host.to_owned());
+        wait.lock().unwrap().recv().unwrap();
+        Ok(vec![
+            std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        ])
+    });
+    let id = server.query(move |_, cx| {
+        cx.set_resolver(resolver);
+        cx.resolve("both.test", 9999).unwrap()
+    });
+    // The look-up hangs, and the reactor still serves.
+    let mut c = connect(addr);
+    assert_eq!(
+        echo_round_trip(&mut c, b"while resolving"),
+        b"while resolving"
+    );
+    release.send(()).unwrap();
+    let start = std::time::Instant::now();
+    let resolved = loop {
+        let got = server.query(|h, _| {
+            h.resolved
+                .iter()
+                .map(|(w, r)| (*w, shown(r)))
+                .collect::<Vec<_>>()
+        });
+        if !got.is_empty() {
+            break got;
+        }
+        assert!(start.elapsed() < STEP);
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(
+        resolved,
+        [(
+            id,
+            Ok(vec![
+                "[::1]:9999".parse().unwrap(),
+                "127.0.0.1:9999".parse().unwrap()
+            ])
+        )]
+    );
+    assert_eq!(*asked.lock().unwrap(), ["both.test"]);
+    drop(server.stop());
+}
+
+#[test]
+fn the_system_resolver_answers_localhost() {
+    let (server, _) = start(Config::default());
+    let id = server.query(|_, cx| cx.resolve("localhost", 7).unwrap());
+    let start = std::time::Instant::now();
+    loop {
+        let got = server.query(move |h, _| {
+            h.resolved
+                .iter()
+                .find(|(w, _)| *w == id)
+                .map(|(_, r)| shown(r))
+        });
+        if let Some(result) = got {
+            let addrs = result.expect("localhost resolves");
+            assert!(
+                addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 7),
+                "{addrs:?}"
+            );
+            assert!(!addrs.is_empty());
+            break;
+        }
+        assert!(start.elapsed() < STEP);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(server.stop());
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::core::Core;
 use super::ids::{ConnId, DgramId, TimerId, WorkId};
 use super::stats::Stats;
+use super::workers::Resolver;
 use crate::addr::PeerAddr;
 use crate::conn::Timeouts;
 use crate::error::{CloseReason, TimeoutKind};
@@ -314,6 +315,25 @@ impl Context<'_> {
     ) -> io::Result<WorkId> {
         let work = Box::new(move || Box::new(work()) as Box<dyn std::any::Any + Send>);
         self.core.submit(conn.map(|c| c.0), work)
+    }
+
+    /// Look `host` up without blocking the loop: the resolver (`getaddrinfo`, unless
+    /// [`set_resolver`](Context::set_resolver) gave another) runs on a worker thread, as
+    /// libuv's `uv_getaddrinfo` and asyncio's `getaddrinfo` do, and its answer comes to
+    /// [`Handler::on_work_done`](super::Handler::on_work_done) as an
+    /// `io::Result<Vec<SocketAddr>>`: every address, in the resolver's order, `port` in each.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Context::submit).
+    pub fn resolve(&mut self, host: &str, port: u16) -> io::Result<WorkId> {
+        self.core.resolve(host, port)
+    }
+
+    /// Look host names up with `resolver` from now on (a test's, or a program's own DNS
+    /// client), instead of `getaddrinfo`.
+    pub fn set_resolver(&mut self, resolver: Resolver) {
+        self.core.set_resolver(resolver);
     }
 
     /// Set the timeouts that connections accepted or connected from now on start with, like

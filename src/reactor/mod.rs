@@ -107,6 +107,7 @@ pub use self::handler::{Handler, TimeoutAction};
 pub use self::ids::{ConnId, DgramId, ListenerId, Readiness, TimerId, WatchId, WorkId};
 pub use self::limit::ConnectionLimit;
 pub use self::stats::Stats;
+pub use self::workers::Resolver;
 pub use crate::addr::PeerAddr;
 pub use crate::conn::Timeouts;
 pub use crate::sys::{ListenOptions, UnixListenOptions};

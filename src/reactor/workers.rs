@@ -28,6 +28,33 @@ use mio::Waker;
 use super::ids::WorkId;
 use super::registry::Key;
 
+/// Looks a host name up: `(host, port)` to its addresses. The default is `getaddrinfo`;
+/// tests and programs with a resolver of their own set another
+/// ([`Context::set_resolver`](super::Context::set_resolver)).
+pub type Resolver = Arc<dyn Fn(&str, u16) -> io::Result<Vec<std::net::SocketAddr>> + Send + Sync>;
+
+/// `getaddrinfo`, for streams, every family: the default [`Resolver`].
+pub(crate) fn system_resolver() -> Resolver {
+    Arc::new(|host, port| {
+        let found = crate::names::getaddrinfo(
+            Some(host),
+            Some(&port.to_string()),
+            None,
+            Some(crate::addr::SockType::Stream),
+            0,
+            crate::names::AiFlags::NONE,
+        )
+        .map_err(|e| io::Error::other(format!("cannot resolve {host}: {e}")))?;
+        let mut addrs: Vec<std::net::SocketAddr> = Vec::new();
+        for a in found {
+            if !addrs.contains(&a.addr) {
+                addrs.push(a.addr);
+            }
+        }
+        Ok(addrs)
+    })
+}
+
 /// What a job gives back: its value, or the payload of its panic.
 pub(crate) type Output = std::thread::Result<Box<dyn Any + Send>>;
 
@@ -69,6 +96,8 @@ pub(crate) struct Workers {
     /// Made on the first submit.
     shared: Option<Arc<Shared>>,
     handles: Vec<JoinHandle<()>>,
+    /// How host names are looked up (see [`Resolver`]).
+    resolver: Option<Resolver>,
 }
 
 impl Workers {
@@ -82,7 +111,18 @@ impl Workers {
             next_id: 0,
             shared: None,
             handles: Vec::new(),
+            resolver: None,
         }
+    }
+
+    /// Look host names up with `resolver` from now on.
+    pub(crate) fn set_resolver(&mut self, resolver: Resolver) {
+        self.resolver = Some(resolver);
+    }
+
+    /// The resolver: the one set, or `getaddrinfo`.
+    pub(crate) fn resolver(&self) -> Resolver {
+        self.resolver.clone().unwrap_or_else(system_resolver)
     }
 
     /// Queue `work` (for the connection `conn`, if any).

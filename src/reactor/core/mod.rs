@@ -41,7 +41,7 @@ use super::stats::Stats;
 use super::stream::StreamIo;
 use super::timers::{Due, TimerTarget, Timers};
 use super::work::Work;
-use super::workers::{Output, Workers};
+use super::workers::{Output, Resolver, Workers};
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
 use crate::conn::{FlushStep, Queued, Read, ReadCx, TimerStep, Writable};
 use crate::error::{stale, TimeoutKind};
@@ -464,6 +464,18 @@ impl Core {
             return Err(stale());
         }
         self.workers.submit(conn, work)
+    }
+
+    /// Look `host` up on the workers with the resolver (see `Context::resolve`).
+    pub(crate) fn resolve(&mut self, host: &str, port: u16) -> io::Result<WorkId> {
+        let (resolver, host) = (self.workers.resolver(), host.to_owned());
+        self.workers
+            .submit(None, Box::new(move || Box::new(resolver(&host, port))))
+    }
+
+    /// Look host names up with `resolver` from now on.
+    pub(crate) fn set_resolver(&mut self, resolver: Resolver) {
+        self.workers.set_resolver(resolver);
     }
 
     /// The next finished job whose result is wanted: not one for a connection that has
