@@ -4,7 +4,8 @@
 //!
 //! The endpoint is a netloop reactor of its own, on its own thread: a slow or stuck scraper
 //! never delays the services. Its handler reads the counters every service reactor publishes
-//! at the end of each turn (`Handle::stats`), adds them up, and answers each request with one
+//! at the end of each turn (`Handle::stats`: so a scrape shows each reactor as of its last
+//! finished turn), adds them up, and answers each request with one
 //! response, then closes the connection. It speaks just enough HTTP/1.x for that: one request
 //! line and headers, at most 8 KiB of them; `GET /metrics` is answered 200, any other path 404,
 //! any other method 405.

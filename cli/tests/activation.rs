@@ -5,17 +5,19 @@
 #[path = "../../tests/util/mod.rs"]
 mod util;
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod serving;
+
+use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 
+use serving::{log_lines, start_up_log};
 use util::STEP;
 
-const BIN: &str = env!("CARGO_BIN_EXE_netloop");
+use serving::BIN;
 
 /// A copy of `fd` at a high number, so that moving the copies to 3, 4, ... in the child
 /// cannot overwrite one another.
@@ -76,23 +78,7 @@ fn serve_serves_the_sockets_it_is_handed_and_binds_nothing() {
     }
     let mut child = cmd.spawn().expect("spawn");
     drop(copies);
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log = Vec::new();
-    while let Ok(line) = rx.recv_timeout(STEP) {
-        let done = line.contains("reactor thread(s)");
-        log.push(line);
-        if done {
-            break;
-        }
-    }
+    let log = start_up_log(&log_lines(&mut child));
     let _guard = KillOnDrop(child);
     assert!(
         log.iter()

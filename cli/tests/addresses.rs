@@ -7,12 +7,10 @@ mod util;
 
 mod serving;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 
-use serving::{serve, BIN};
-use util::STEP;
+use serving::{log_lines, serve, start_up_log, BIN};
 
 fn run(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(BIN).args(args).output().expect("run netloop");
@@ -45,23 +43,7 @@ fn start(args: &[&str]) -> Started {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log = Vec::new();
-    while let Ok(line) = rx.recv_timeout(STEP) {
-        let done = line.contains("reactor thread(s)");
-        log.push(line);
-        if done {
-            break;
-        }
-    }
+    let log = start_up_log(&log_lines(&mut child));
     Started { child, log }
 }
 

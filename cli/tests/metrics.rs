@@ -92,8 +92,19 @@ fn the_metrics_endpoint_speaks_the_exposition_format_and_its_counters_move() {
     assert!(before.len() >= 30, "{body}");
     let mut c = util::connect(server.tcp[0]);
     assert_eq!(util::echo_round_trip(&mut c, b"counted"), b"counted");
-    let (_, body) = get(addr, "/metrics");
-    let after = parse_exposition(&body);
+    // Each reactor publishes its counters at the end of a turn, and the echo reaches the
+    // client before that turn ends: scrape until the turn's counters are there.
+    let start = Instant::now();
+    let after = loop {
+        let (_, body) = get(addr, "/metrics");
+        let after = parse_exposition(&body);
+        if sample(&after, "netloop_bytes_in_total") > sample(&before, "netloop_bytes_in_total")
+            || start.elapsed() > STEP
+        {
+            break after;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
     let moved = |name: &str| sample(&after, name) - sample(&before, name);
     assert_eq!(moved("netloop_accepted_total"), 1.0);
     assert_eq!(moved("netloop_bytes_in_total"), 7.0);

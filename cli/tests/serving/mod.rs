@@ -1,6 +1,9 @@
 //! Starting `netloop serve` for a test: on free loopback ports, its addresses read from its
 //! log, killed if the test ends early.
 
+// Each test binary that includes this uses only part of it.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -45,16 +48,7 @@ pub fn serve(args: &[&str]) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn netloop serve");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = log_lines(&mut child);
     let mut server = Server {
         child,
         udp: Vec::new(),
@@ -85,4 +79,32 @@ pub fn serve(args: &[&str]) -> Server {
         }
     }
     server
+}
+
+/// The lines `child` writes to its (piped) standard error, as they come.
+pub fn log_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The log lines from `rx` up to the one that follows the services at start-up (or the
+/// process's end, or STEP).
+pub fn start_up_log(rx: &mpsc::Receiver<String>) -> Vec<String> {
+    let mut log = Vec::new();
+    while let Ok(line) = rx.recv_timeout(STEP) {
+        let done = line.contains("reactor thread(s)");
+        log.push(line);
+        if done {
+            break;
+        }
+    }
+    log
 }
