@@ -139,3 +139,38 @@ fn sim_a_request_racing_the_close_is_refused_cleanly() {
     assert_eq!(sim.closed(c).map(|(r, _)| r), Some("closed locally"));
     assert!(sim.reactor_stopped());
 }
+
+#[test]
+fn sim_shutdown_answers_requests_still_waiting_unread() {
+    // A read budget far smaller than what the client pipelines: the first turn reads part
+    // of it, and the rest waits in the kernel (the connection is on the read list).
+    let config = Config::default()
+        .linger(500 * MS)
+        .read_buffer_size(128)
+        .read_budget(128);
+    let mut sim = Sim::new(12, Faults::NONE, config).expect("sim");
+    sim.echo_lines(true);
+    let c = sim.connect().unwrap();
+    sim.run_for(MS).unwrap();
+    let requests: Vec<u8> = (0..40)
+        .flat_map(|i| format!("request {i:07}\n").into_bytes())
+        .collect();
+    assert_eq!(sim.send(c, &requests).unwrap(), requests.len());
+    sim.shutdown_reactor(Duration::from_secs(10));
+    sim.turn(Duration::ZERO).unwrap();
+    sim.recv(c);
+    assert!(
+        !sim.finished(c),
+        "closed with requests still unread after the first turn"
+    );
+    sim.run_for(50 * MS).unwrap();
+    sim.recv(c);
+    assert_eq!(sim.received(c), &requests[..], "every request answered");
+    assert!(sim.finished(c), "then FIN");
+    assert!(!sim.was_reset(c));
+    sim.shutdown(c);
+    sim.run_for(MS).unwrap();
+    assert!(sim.reactor_stopped());
+    let stats = sim.stats();
+    assert_eq!((stats.shutdown_finished, stats.shutdown_cut_off), (1, 0));
+}

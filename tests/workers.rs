@@ -6,6 +6,7 @@
 mod util;
 
 use std::any::Any;
+use std::io::Write;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -294,4 +295,92 @@ fn the_system_resolver_answers_localhost() {
         std::thread::sleep(Duration::from_millis(5));
     }
     drop(server.stop());
+}
+
+/// Answers each request from a job, written at once when the job is done (nothing queued),
+/// and says it is in the middle of a message while the job runs.
+#[derive(Default)]
+struct SlowReplies {
+    pending: Vec<(WorkId, ConnId)>,
+}
+
+impl Handler for SlowReplies {
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+        let copy = data.to_vec();
+        let job = cx
+            .submit(Some(conn), move || {
+                std::thread::sleep(Duration::from_millis(200));
+                copy
+            })
+            .unwrap();
+        self.pending.push((job, conn));
+        data.len()
+    }
+
+    fn on_work_done(
+        &mut self,
+        cx: &mut Context<'_>,
+        work: WorkId,
+        output: std::thread::Result<Box<dyn Any + Send>>,
+    ) {
+        let i = self.pending.iter().position(|(w, _)| *w == work).unwrap();
+        let (_, conn) = self.pending.remove(i);
+        let reply = output.unwrap().downcast::<Vec<u8>>().unwrap();
+        cx.write_now(conn, &reply).unwrap();
+    }
+
+    fn in_message(&mut self, _: &mut Context<'_>, conn: ConnId) -> bool {
+        self.pending.iter().any(|(_, c)| *c == conn)
+    }
+}
+
+#[test]
+fn a_shutdown_closes_a_connection_once_its_job_has_answered() {
+    let mut reactor = Reactor::new(SlowReplies::default()).unwrap();
+    let l = reactor.listen("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reactor.listener_addr(l).unwrap();
+    let server = Running::start(reactor);
+    let mut c = connect(addr);
+    c.write_all(b"request").unwrap();
+    assert!(util::wait_until(
+        || server.query(|h, _| h.pending.len() == 1)
+    ));
+    // The job is running: the handler is in the middle of a message.
+    server.handle.shutdown(Duration::from_secs(60)).unwrap();
+    // Its answer goes out with nothing queued behind it; the connection is then at a
+    // boundary and closes (FIN), long before the grace is over.
+    assert_eq!(util::read_to_eof(&mut c).unwrap(), b"request");
+    drop(c);
+    let reactor = server.join();
+    let stats = reactor.stats();
+    assert_eq!((stats.shutdown_finished, stats.shutdown_cut_off), (1, 0));
+}
+
+/// Submits a new job from each result, inline, counting the results.
+#[derive(Default)]
+struct Chain {
+    results: usize,
+}
+
+impl Handler for Chain {
+    fn on_work_done(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: WorkId,
+        _: std::thread::Result<Box<dyn Any + Send>>,
+    ) {
+        self.results += 1;
+        cx.submit(None, || ()).unwrap();
+    }
+}
+
+#[test]
+fn a_job_submitted_from_a_result_runs_inline_in_the_next_turn_not_this_one() {
+    let mut reactor = Reactor::with_config(Chain::default(), Config::default().workers(0)).unwrap();
+    reactor.with_context(|_, cx| cx.submit(None, || ()).unwrap());
+    for turn in 1..=5 {
+        reactor.turn(Some(Duration::ZERO)).unwrap();
+        // One result per turn: the chain never keeps a turn from ending.
+        assert_eq!(reactor.handler().results, turn);
+    }
 }

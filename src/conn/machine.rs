@@ -62,7 +62,6 @@ impl Conn {
     }
 
     /// Is reading paused because queued output passed the high watermark?
-    #[cfg(test)]
     pub(super) fn is_read_paused(&self) -> bool {
         self.input.read_side() == ReadSide::Paused
     }
@@ -481,11 +480,12 @@ impl Conn {
         true
     }
 
-    /// A graceful shutdown asks: close now, as [`close`](Conn::close) does, if the connection
-    /// is at a message boundary: no input held, no message announced, nothing queued, and
-    /// not `busy` (the handler's own view). Returns `true` if it began closing.
+    /// A graceful shutdown asks: close now, as [`close`](Conn::close) does, if at a message
+    /// boundary: no input held or left unread (reading paused), no message announced,
+    /// nothing queued, and not `busy` (the handler's view). `true` if it began closing.
     pub fn close_at_boundary(&mut self, busy: bool) -> bool {
-        if busy || self.input.holds_message() || !self.wq.is_empty() {
+        let paused = self.is_read_paused() || self.input.is_starved();
+        if busy || paused || self.input.holds_message() || !self.wq.is_empty() {
             return false;
         }
         self.close()

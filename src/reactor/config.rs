@@ -111,12 +111,18 @@ pub struct Config {
     /// datagrams per second). Measure it on the kernel you deploy on.
     pub udp_batching: bool,
     /// Threads for blocking work ([`Context::submit`](super::Context::submit)), made on the
-    /// first submit. Default 2. Zero runs each job on the reactor thread itself, at the end of
-    /// the turn it was submitted in (blocking the loop meanwhile).
+    /// first submit. Default 2. Zero runs each job on the reactor thread itself, where a turn
+    /// delivers results: in the same turn for a job submitted while its events are served,
+    /// else in the next (blocking the loop meanwhile).
     pub workers: usize,
     /// Most submitted jobs waiting to start; one more is refused with `WouldBlock`. Default
     /// 1024.
     pub work_queue: usize,
+    /// How long a connection by name ([`Context::connect_host`](super::Context::connect_host))
+    /// waits for an attempt to answer before it starts the next address beside it (Happy
+    /// Eyeballs' "connection attempt delay", RFC 8305 section 5). Default 250 ms, the RFC's
+    /// recommendation.
+    pub connect_attempt_delay: Duration,
 }
 
 impl Default for Config {
@@ -150,6 +156,7 @@ impl Default for Config {
             udp_batching: false,
             workers: 2,
             work_queue: 1024,
+            connect_attempt_delay: Duration::from_millis(250),
         }
     }
 }
@@ -195,6 +202,7 @@ setters!(
     udp_batching: bool,
     workers: usize,
     work_queue: usize,
+    connect_attempt_delay: Duration,
 );
 
 impl Config {

@@ -314,7 +314,7 @@ impl Context<'_> {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> io::Result<WorkId> {
         let work = Box::new(move || Box::new(work()) as Box<dyn std::any::Any + Send>);
-        self.core.submit(conn.map(|c| c.0), work)
+        self.core.outside().submit(conn.map(|c| c.0), work)
     }
 
     /// Look `host` up without blocking the loop: the resolver (`getaddrinfo`, unless
@@ -327,13 +327,13 @@ impl Context<'_> {
     ///
     /// As [`submit`](Context::submit).
     pub fn resolve(&mut self, host: &str, port: u16) -> io::Result<WorkId> {
-        self.core.resolve(host, port)
+        self.core.outside().resolve(host, port)
     }
 
     /// Look host names up with `resolver` from now on (a test's, or a program's own DNS
     /// client), instead of `getaddrinfo`.
     pub fn set_resolver(&mut self, resolver: Resolver) {
-        self.core.set_resolver(resolver);
+        self.core.outside().set_resolver(resolver);
     }
 
     /// Set the timeouts that connections accepted or connected from now on start with, like

@@ -103,6 +103,34 @@ impl<H> Handle<H> {
         self.send(Msg::Run(Box::new(f)))
     }
 
+    /// Connect to `target` by name from any thread (see
+    /// [`Context::connect_host`](super::Context::connect_host)): for a [`Server`]'s reactors,
+    /// say, each through its handle. The dial starts on the reactor's thread, in its next
+    /// turn, and [`Handler::on_dialed`] reports how it ended, with an id the handler sees
+    /// there first. A dial that cannot start there (the worker queue is full) is reported the
+    /// same way.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a target that is not `host:service`, at once; `BrokenPipe` if the
+    /// reactor is gone; any error of waking it.
+    ///
+    /// [`Server`]: crate::server::Server
+    /// [`Handler::on_dialed`]: super::Handler::on_dialed
+    pub fn connect_host(&self, target: &str) -> io::Result<()>
+    where
+        H: super::handler::Handler,
+    {
+        super::dial::split_target(target)?;
+        let target = target.to_owned();
+        self.run(move |h, cx| {
+            if let Err(e) = cx.connect_host(&target) {
+                let dial = cx.new_dial_id();
+                h.on_dialed(cx, dial, Err(e));
+            }
+        })
+    }
+
     fn send(&self, msg: Msg<H>) -> io::Result<()> {
         self.tx
             .send(msg)

@@ -1,7 +1,9 @@
 //! The [`Handler`] trait: what the reactor calls when something happens.
 
 use super::context::Context;
-use super::ids::{ConnId, DgramId, ListenerId, Readiness, TimerId, WatchId, WorkId};
+use std::io;
+
+use super::ids::{ConnId, DgramId, DialId, ListenerId, Readiness, TimerId, WatchId, WorkId};
 use crate::addr::PeerAddr;
 use crate::error::{CloseReason, TimeoutKind, UnexpectedInput};
 
@@ -141,6 +143,17 @@ pub trait Handler {
         work: WorkId,
         output: std::thread::Result<Box<dyn std::any::Any + Send>>,
     ) {
+    }
+
+    /// A connection by name ([`Context::connect_host`]) ended its look-up and its attempts:
+    /// `result` is the connection made, which is then served like one made with
+    /// [`Context::connect`] ([`on_connect`](Handler::on_connect) follows; output may be
+    /// queued on it at once), or why none could be made (the error names every address
+    /// tried). Called once per dial, unless it was cancelled. The default logs a failure.
+    fn on_dialed(&mut self, cx: &mut Context<'_>, dial: DialId, result: io::Result<ConnId>) {
+        if let Err(e) = result {
+            log::warn!("{dial}: {e}");
+        }
     }
 
     /// During a graceful shutdown ([`Context::shutdown`]): is the handler in the middle of a

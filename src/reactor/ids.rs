@@ -82,6 +82,20 @@ impl Readiness {
         readable: true,
         writable: true,
     };
+
+    /// The poll's interest for this readiness.
+    pub(crate) fn interest(self) -> std::io::Result<mio::Interest> {
+        use mio::Interest;
+        match (self.readable, self.writable) {
+            (true, true) => Ok(Interest::READABLE | Interest::WRITABLE),
+            (true, false) => Ok(Interest::READABLE),
+            (false, true) => Ok(Interest::WRITABLE),
+            (false, false) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "watch a descriptor for reading, writing or both",
+            )),
+        }
+    }
 }
 
 /// A job submitted with [`Context::submit`](super::Context::submit), named again when its
@@ -92,6 +106,17 @@ pub struct WorkId(pub(crate) u64);
 impl fmt::Display for WorkId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "work#{}", self.0)
+    }
+}
+
+/// A connection by name under way ([`Context::connect_host`](super::Context::connect_host)),
+/// named again when [`Handler::on_dialed`](super::Handler::on_dialed) reports how it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DialId(pub(crate) u64);
+
+impl fmt::Display for DialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "dial#{}", self.0)
     }
 }
 

@@ -5,6 +5,9 @@
 //! grace period (none for a grace too long to represent). The core decides when (a signal,
 //! `Context::stop`, the last connection gone, the grace over); this room keeps the answer.
 
+use std::collections::HashSet;
+
+use super::registry::Key;
 use crate::time::TimerHandle;
 
 /// The reactor's run state (see the module docs).
@@ -13,6 +16,9 @@ pub(crate) struct Life {
     stopped: bool,
     /// A graceful shutdown is under way, with the entry that ends its grace, if any.
     shutdown: Option<Option<TimerHandle>>,
+    /// During a shutdown, the connections found in the middle of a message, to ask again at
+    /// the end of the turn (each once).
+    unfinished: HashSet<Key>,
 }
 
 impl Life {
@@ -50,6 +56,19 @@ impl Life {
         true
     }
 
+    /// During a shutdown, `key` was found in the middle of a message: ask it again at the
+    /// end of the turn.
+    pub(crate) fn ask_again(&mut self, key: Key) {
+        if self.shutdown.is_some() {
+            self.unfinished.insert(key);
+        }
+    }
+
+    /// The connections to ask again (see [`ask_again`](Life::ask_again)), each once.
+    pub(crate) fn take_unfinished(&mut self) -> Vec<Key> {
+        self.unfinished.drain().collect()
+    }
+
     /// The wheel entry that ends the grace period of the shutdown under way.
     pub(crate) fn set_grace_end(&mut self, entry: TimerHandle) {
         if let Some(end) = &mut self.shutdown {
@@ -66,6 +85,7 @@ impl Life {
     /// grace period's wheel entry, to cancel.
     pub(crate) fn finish_shutdown(&mut self) -> Option<TimerHandle> {
         let end = self.shutdown.take().flatten();
+        self.unfinished.clear();
         self.stopped = true;
         end
     }

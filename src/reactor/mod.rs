@@ -19,14 +19,18 @@
 //!    entry by the token's key, drop the event if the generation differs or the entry was
 //!    closed earlier in this batch, then accept, read until drained (`WouldBlock`, or a short
 //!    TCP read) or the read budget is spent, or write, calling the handler.
-//! 5. **Left-over reads** (`turn`): the read list as it stood before this turn's events
-//!    (sources that hit their budget, listeners resuming after EMFILE, connections whose
-//!    reading resumed after backpressure or that linger in a close), each at most once.
+//! 5. **Finished work, left-over reads** (`outside`, `turn`): results of jobs the workers
+//!    finished go to [`Handler::on_work_done`] (a dial's look-up goes to its dial); then the
+//!    read list as it stood before this turn's events (sources that hit their budget,
+//!    listeners resuming after EMFILE, connections whose reading resumed after backpressure
+//!    or that linger in a close), each at most once.
 //! 6. **Timers** (`timers`, `turn`): the wheel is advanced to `now`; connection deadlines are
-//!    checked lazily (the connection decides) and user timers fire.
+//!    checked lazily (the connection decides), user timers fire, dials move on; then each
+//!    dial that ended is reported to [`Handler::on_dialed`].
 //! 7. **Flush** (`turn`, `core`, `stream`): every connection given output during this turn is
 //!    written, one vectored write each until `WouldBlock`; what is left waits for a writable
-//!    event.
+//!    event. During a graceful shutdown, connections found in the middle of a message are
+//!    asked again whether they reached a boundary.
 //! 8. **Reap** (`turn`): every connection closed during the turn is reported to
 //!    [`Handler::on_close`] and its slot freed. Until then the slot stays marked closed, so
 //!    no id or token can come to mean another connection within the turn.
@@ -49,8 +53,8 @@
 //! |---|---|
 //! | the turn | `mod.rs` ([`Reactor`]), `turn` (`Turn`: routing events, reading and flushing connections, accepting, receiving datagrams and signals, timers fired, `call` with panics caught, `reap`) |
 //! | the handler's side | `handler` ([`Handler`]), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), [`framed`] |
-//! | the core | `core` (`Core`: the owners composed, the hot path between them: poll, read, write, flush), `core/lifecycle` (adding, accepting, closing, shutting down, datagram glue) |
-//! | owners of state | `registry` (`Sources`: the poll, the slab, tokens and generations), `timers` (`Timers`: the wheel, the precise timers and their `timerfd`, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `workers` (`Workers`: threads for blocking work), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `door` (`Door`: the connection limit and the reserve descriptor), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `closelog` (`CloseLog`: closes logged, a burst summed up), `limit` ([`ConnectionLimit`]), `audit` (`Audit`: the invariants between the owners, read-only) |
+//! | the core | `core` (`Core`: the owners composed, the hot path between them: poll, read, write, flush), `core/lifecycle` (adding, accepting, closing, shutting down, datagram glue), `outside` (`Outside`: the glue for the program's own descriptors, its blocking work and its dials: a view over the owners they change) |
+//! | owners of state | `registry` (`Sources`: the poll, the slab, tokens and generations), `timers` (`Timers`: the wheel, the precise timers and their `timerfd`, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `workers` (`Workers`: threads for blocking work), `dial` (`Dials`: connections by name under way; `Race`: Happy Eyeballs' decisions, tested on a virtual clock in `dial/tests`), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `door` (`Door`: the connection limit and the reserve descriptor), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `closelog` (`CloseLog`: closes logged, a burst summed up), `limit` ([`ConnectionLimit`]), `audit` (`Audit`: the invariants between the owners, read-only) |
 //! | sockets | `stream` (`Stream`: a connection's socket and the steps that carry out its `Conn`'s decisions), `dgram` (`DgramSock`: a datagram socket and its send queue), `socket` (`Listener` and `Dgram`: one enum per socket kind) |
 //! | vocabulary | `ids` (the handler's ids), `config` ([`Config`]), `handle` ([`Handle`]) |
 //!
@@ -73,6 +77,7 @@ mod config;
 mod context;
 mod core;
 mod dgram;
+mod dial;
 mod door;
 mod fds;
 pub mod framed;
@@ -81,6 +86,7 @@ mod handler;
 mod ids;
 mod life;
 mod limit;
+mod outside;
 mod registry;
 mod scratch;
 mod socket;
@@ -104,7 +110,7 @@ pub use self::config::Config;
 pub use self::context::Context;
 pub use self::handle::Handle;
 pub use self::handler::{Handler, TimeoutAction};
-pub use self::ids::{ConnId, DgramId, ListenerId, Readiness, TimerId, WatchId, WorkId};
+pub use self::ids::{ConnId, DgramId, DialId, ListenerId, Readiness, TimerId, WatchId, WorkId};
 pub use self::limit::ConnectionLimit;
 pub use self::stats::Stats;
 pub use self::workers::Resolver;
@@ -290,6 +296,15 @@ impl<H: Handler> Reactor<H> {
     /// Any error of `socket`, `setsockopt`, `bind` or `listen`, for example `AddrInUse` or `PermissionDenied` (a port below 1024 without privilege).
     pub fn listen(&mut self, addr: SocketAddr) -> io::Result<ListenerId> {
         self.with_context(|_, cx| cx.listen(addr))
+    }
+
+    /// Connect to `target` by name, without blocking (see [`Context::connect_host`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::connect_host`].
+    pub fn connect_host(&mut self, target: &str) -> io::Result<DialId> {
+        self.with_context(|_, cx| cx.connect_host(target))
     }
 
     /// Bind a UDP socket (see [`Context::bind_udp`]).

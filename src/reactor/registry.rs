@@ -332,6 +332,11 @@ impl Sources {
         }
     }
 
+    /// Is `key` on the read list (input may be waiting in the kernel)?
+    pub(crate) fn is_read_listed(&self, key: Key) -> bool {
+        matches!(self.slab.get(key.index as usize), Some(e) if e.gen == key.gen && e.on_read_list)
+    }
+
     /// Mark `key` as on the flush list; `true` if it was not (push it then).
     #[inline]
     pub(crate) fn mark_flush(&mut self, key: Key) -> bool {

@@ -121,6 +121,7 @@ impl Listener {
 
     /// A TCP listener made elsewhere (made non-blocking here).
     pub(crate) fn from_std(sock: std::net::TcpListener) -> io::Result<Listener> {
+        must_listen(&sock)?;
         sock.set_nonblocking(true)?;
         Ok(Listener::Tcp(TcpListener::from_std(sock)))
     }
@@ -128,6 +129,7 @@ impl Listener {
     /// A Unix stream listener made elsewhere (made non-blocking here). Its file, if any, is
     /// not ours to remove.
     pub(crate) fn from_std_unix(sock: std::os::unix::net::UnixListener) -> io::Result<Listener> {
+        must_listen(&sock)?;
         sock.set_nonblocking(true)?;
         Ok(Listener::Unix {
             sock: UnixListener::from_std(sock),
@@ -358,4 +360,16 @@ impl Source for Dgram {
             Dgram::Unix { sock, .. } => sock.deregister(r),
         }
     }
+}
+
+/// A socket handed over as a listener must be listening (`SO_ACCEPTCONN`): a connected one
+/// (from a service manager's `Accept=yes`, say) would fail every `accept` with `EINVAL`.
+fn must_listen(sock: &impl std::os::fd::AsFd) -> io::Result<()> {
+    if socket2::SockRef::from(sock).is_listener()? {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the socket handed over is not listening",
+    ))
 }

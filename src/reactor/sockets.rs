@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use super::context::Context;
-use super::ids::{ConnId, DgramId, ListenerId, Readiness, WatchId};
+use super::ids::{ConnId, DgramId, DialId, ListenerId, Readiness, WatchId};
 use super::socket::{Dgram, Listener};
 use super::stream::Stream;
 use crate::addr::PeerAddr;
@@ -68,7 +68,7 @@ impl Context<'_> {
     ///
     /// [`Handler::on_ready`]: super::Handler::on_ready
     pub fn watch(&mut self, fd: OwnedFd, interest: Readiness) -> io::Result<WatchId> {
-        self.core.watch(fd, interest)
+        self.core.outside().watch(fd, interest)
     }
 
     /// The descriptor `watch` watches, borrowed: to read or write it from
@@ -80,7 +80,7 @@ impl Context<'_> {
     /// Stop watching `watch` and hand its descriptor back; `None` if the id is stale (never
     /// watched, or handed back already).
     pub fn unwatch(&mut self, watch: WatchId) -> Option<OwnedFd> {
-        self.core.unwatch(watch.0)
+        self.core.outside().unwatch(watch.0)
     }
 
     /// Call [`Handler::on_ready`](super::Handler::on_ready) for `watch` again next turn, as
@@ -91,7 +91,7 @@ impl Context<'_> {
     ///
     /// `NotConnected` if `watch` is stale.
     pub fn notify(&mut self, watch: WatchId) -> io::Result<()> {
-        self.core.notify(watch.0)
+        self.core.outside().notify(watch.0)
     }
 
     /// Serve a listening Unix stream socket made elsewhere (handed by a service manager, for
@@ -197,6 +197,47 @@ impl Context<'_> {
     pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
         self.core
             .add_conn(Stream::connect(addr)?, Opened::Connecting)
+    }
+
+    /// Connect to `target`, a host and a service (`"example.com:443"`, `"localhost:http"`,
+    /// `"[::1]:9999"`), without blocking the loop: the name is looked up on the reactor's
+    /// worker threads ([`Config::workers`](super::Config::workers); the resolver is
+    /// `getaddrinfo` unless [`set_resolver`](Context::set_resolver) gave another), then its
+    /// addresses are tried with Happy Eyeballs (RFC 8305): IPv6 and IPv4 interleaved, IPv6
+    /// first, a new attempt starting beside the ones under way whenever
+    /// [`Config::connect_attempt_delay`](super::Config::connect_attempt_delay) passes with no
+    /// answer (or at once when one fails). The first to connect wins and the others are
+    /// closed. The connect timeout ([`Timeouts::connect`](super::Timeouts::connect)) bounds
+    /// the whole of it, look-up included.
+    ///
+    /// [`Handler::on_dialed`] reports how it ended, with the id returned here: the
+    /// connection (then [`Handler::on_connect`], as for [`connect`](Context::connect)), or an
+    /// error naming every address tried. The attempts are the reactor's own and reach no
+    /// other callback.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a target that is not `host:service` (an IPv6 address goes in
+    /// brackets); `WouldBlock` when the worker queue is full (see
+    /// [`submit`](Context::submit)); `Unsupported` in the simulation. A name that cannot be
+    /// looked up, or no address that answers, is reported later, through `on_dialed`.
+    ///
+    /// [`Handler::on_dialed`]: super::Handler::on_dialed
+    /// [`Handler::on_connect`]: super::Handler::on_connect
+    pub fn connect_host(&mut self, target: &str) -> io::Result<DialId> {
+        self.core.outside().connect_host(target)
+    }
+
+    /// Give up a connection by name still under way: its look-up's answer is ignored, its
+    /// attempts are closed, and [`Handler::on_dialed`](super::Handler::on_dialed) is not
+    /// called for it. `false` if it has ended already.
+    pub fn cancel_dial(&mut self, dial: DialId) -> bool {
+        self.core.outside().cancel_dial(dial)
+    }
+
+    /// A fresh dial id, for a dial that failed before it started (`Handle::connect_host`).
+    pub(crate) fn new_dial_id(&mut self) -> DialId {
+        self.core.outside().new_dial_id()
     }
 
     /// Deliver SIGINT/SIGTERM-style signals through the reactor (see [`Signals`]).

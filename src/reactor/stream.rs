@@ -160,6 +160,11 @@ impl Stream {
         Ok(Stream::Tcp(TcpStream::connect(addr)?))
     }
 
+    /// A TCP socket whose non-blocking connect has finished (a dial's winner).
+    pub(crate) fn connected(fd: OwnedFd) -> Stream {
+        Stream::Tcp(TcpStream::from_std(std::net::TcpStream::from(fd)))
+    }
+
     /// A TCP connection to `addr` from the local address `local`, under way.
     pub(crate) fn connect_from(local: SocketAddr, addr: SocketAddr) -> io::Result<Stream> {
         Ok(Stream::Tcp(TcpStream::from_std(sys::tcp_connect_from(

@@ -26,7 +26,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry};
 
 use super::clock::Clock;
-use super::ids::{TimerId, TimerKey};
+use super::ids::{DialId, TimerId, TimerKey};
 use super::registry::{Key, PRECISE_TIMER};
 use crate::sys::PreciseTimer;
 use crate::time::{PreciseTimers, TimerHandle, TimerWheel};
@@ -42,6 +42,8 @@ pub(crate) enum TimerTarget {
     ResumeAccept(Key),
     /// The grace period of a graceful shutdown is over.
     ShutdownDeadline,
+    /// A connection by name may start its next attempt, or has run out of time.
+    Dial(DialId),
 }
 
 /// A timer that is due (see [`Timers::poll_wheel`]): what the turn must carry out.
@@ -55,6 +57,8 @@ pub(crate) enum Due {
     ResumeAccept(Key),
     /// A graceful shutdown's grace period is over.
     ShutdownDeadline,
+    /// A connection by name may start its next attempt, or has run out of time.
+    Dial(DialId),
 }
 
 /// The `timerfd` behind precise timers, once one was needed.
@@ -219,6 +223,7 @@ impl Timers {
             TimerTarget::Conn(key) => Due::Conn(handle, key),
             TimerTarget::ResumeAccept(key) => Due::ResumeAccept(key),
             TimerTarget::ShutdownDeadline => Due::ShutdownDeadline,
+            TimerTarget::Dial(id) => Due::Dial(id),
         })
     }
 

@@ -78,7 +78,11 @@ impl<'a, H: Handler> Turn<'a, H> {
         self.deliver_work();
         self.serve_read_list(leftover);
         self.expire();
+        self.deliver_dials();
         self.flush_all();
+        if self.core.is_shutting_down() {
+            self.ask_unfinished();
+        }
         self.reap();
         self.core.admit_waiting();
         Ok(events)
@@ -87,7 +91,8 @@ impl<'a, H: Handler> Turn<'a, H> {
     /// Hand the results of finished jobs to the handler (running waiting jobs first, when
     /// they run inline).
     fn deliver_work(&mut self) {
-        while let Some((id, output)) = self.core.next_finished() {
+        self.core.outside().run_inline();
+        while let Some((id, output)) = self.core.outside().next_finished() {
             self.call(None, |h, cx| h.on_work_done(cx, id, output));
         }
     }
@@ -161,6 +166,15 @@ impl<'a, H: Handler> Turn<'a, H> {
             self.flush(key);
         }
         self.core.give_back_flushes(list);
+    }
+
+    /// During a shutdown, ask again each connection found in the middle of a message
+    /// (by the handler, or with input waiting) whether it has reached a boundary: whatever
+    /// ended its message (a job's result written at once, a timer) may have queued nothing.
+    fn ask_unfinished(&mut self) {
+        for key in self.core.take_unfinished() {
+            self.flush(key);
+        }
     }
 
     // ----- stream connections ----------------------------------------------------------------
@@ -352,9 +366,21 @@ impl<'a, H: Handler> Turn<'a, H> {
         true
     }
 
-    /// Tell the handler that the watched descriptor `key` is `ready`.
+    /// Tell the handler that the watched descriptor `key` is `ready`, unless it is an
+    /// attempt of a connection by name (`dial.rs`), which the core serves itself.
     fn watch_ready(&mut self, key: Key, ready: Readiness) {
-        self.call(None, |h, cx| h.on_ready(cx, WatchId(key), ready));
+        if !self.core.outside().dial_ready(key) {
+            self.call(None, |h, cx| h.on_ready(cx, WatchId(key), ready));
+        }
+    }
+
+    /// Tell the handler how each connection by name that ended this turn went (a connection
+    /// made is then served, and its writable event brings `on_connect`).
+    fn deliver_dials(&mut self) {
+        while let Some((dial, result)) = self.core.next_dialed() {
+            let conn = result.as_ref().ok().map(|c| c.0);
+            self.call(conn, |h, cx| h.on_dialed(cx, dial, result));
+        }
     }
 
     /// Report each signal that arrived on `key` to the handler.
@@ -397,6 +423,7 @@ impl<'a, H: Handler> Turn<'a, H> {
             }
             Due::ShutdownDeadline => self.core.finish_shutdown(),
             Due::ResumeAccept(key) => self.core.resume_accept(key),
+            Due::Dial(id) => self.core.outside().dial_timer(id),
         }
     }
 

@@ -11,17 +11,18 @@
 //! - **Tied to a connection.** A job submitted for a connection is cancelled when the
 //!   connection closes: dropped if it has not started, its result dropped if it has.
 //! - **Dropped at the end.** Jobs still waiting when the reactor is dropped are dropped, and
-//!   logged with their count; running ones finish, and their results go nowhere.
+//!   logged with their count; running ones finish, and their results go nowhere. The drop
+//!   does not wait for them.
 //! - **Inline.** With `Config::workers` zero, and always in the simulation, a job runs on the
-//!   reactor thread itself, at the end of the turn it was submitted in, in submission order:
-//!   deterministic, and blocking the loop while it runs.
+//!   reactor thread itself, in submission order, where the next turn delivers results (a job
+//!   submitted while results are delivered waits for the turn after): deterministic, and
+//!   blocking the loop while it runs.
 
 use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 
 use mio::Waker;
 
@@ -95,7 +96,6 @@ pub(crate) struct Workers {
     next_id: u64,
     /// Made on the first submit.
     shared: Option<Arc<Shared>>,
-    handles: Vec<JoinHandle<()>>,
     /// How host names are looked up (see [`Resolver`]).
     resolver: Option<Resolver>,
 }
@@ -110,7 +110,6 @@ impl Workers {
             waker,
             next_id: 0,
             shared: None,
-            handles: Vec::new(),
             resolver: None,
         }
     }
@@ -161,11 +160,17 @@ impl Workers {
             ready: Condvar::new(),
         });
         for i in 0..self.threads {
-            let (shared, waker) = (Arc::clone(&shared), Arc::clone(&self.waker));
-            let handle = std::thread::Builder::new()
+            let (ours, waker) = (Arc::clone(&shared), Arc::clone(&self.waker));
+            // Detached: a thread ends after its job once the pool stops (see `Drop`).
+            let spawned = std::thread::Builder::new()
                 .name(format!("netloop-worker-{i}"))
-                .spawn(move || work_loop(&shared, &waker))?;
-            self.handles.push(handle);
+                .spawn(move || work_loop(&ours, &waker));
+            if let Err(e) = spawned {
+                // The threads made so far end at once; the next submit starts afresh.
+                shared.lock().stopping = true;
+                shared.ready.notify_all();
+                return Err(e);
+            }
         }
         self.shared = Some(Arc::clone(&shared));
         Ok(shared)
@@ -211,8 +216,9 @@ impl Workers {
     }
 }
 
-/// The jobs waiting when the reactor goes are dropped (and logged); the threads end after
-/// the job each is running.
+/// The jobs waiting when the reactor goes are dropped (and logged). The threads are not
+/// waited for: each ends after the job it is running, whose result goes nowhere, so that a
+/// job that never returns (a look-up that hangs) cannot hang the reactor's drop.
 impl Drop for Workers {
     fn drop(&mut self) {
         let Some(shared) = &self.shared else { return };
@@ -224,9 +230,6 @@ impl Drop for Workers {
         shared.ready.notify_all();
         if dropped > 0 {
             log::warn!("{dropped} submitted job(s) dropped: the reactor stopped before they ran");
-        }
-        for handle in self.handles.drain(..) {
-            let _ = handle.join();
         }
     }
 }

@@ -17,6 +17,10 @@ const FIRST: RawFd = 3;
 /// The sockets this process was handed, each with its name if the manager gave names (in
 /// order); empty when `LISTEN_FDS` is not set or is meant for another process.
 ///
+/// Call it early in `main`, before the program starts threads: it removes the variables
+/// from the environment, which must not race with another thread reading it (a
+/// `getaddrinfo` on a worker thread, for one).
+///
 /// # Errors
 ///
 /// `InvalidData` for malformed variables (a count that is not a number, or beyond what a
@@ -45,20 +49,30 @@ pub fn listen_fds() -> io::Result<Vec<(Option<String>, OwnedFd)>> {
     for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
         std::env::remove_var(var);
     }
-    let mut fds = Vec::with_capacity(count as usize);
-    for i in 0..count {
-        let fd = FIRST + i;
-        nix::fcntl::fcntl(
+    // Close-on-exec on every one first, so that a failure on one leaves none of the others
+    // to leak into a child.
+    let mut failed = None;
+    for fd in FIRST..FIRST + count {
+        let set = nix::fcntl::fcntl(
             // SAFETY: `fd` is only borrowed for this one call; a descriptor that is not open
             // makes it fail with EBADF, which is returned.
             unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )
-        .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
+        );
+        if let Err(e) = set {
+            failed.get_or_insert(io::Error::from_raw_os_error(e as i32));
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let mut fds = Vec::with_capacity(count as usize);
+    for i in 0..count {
         // SAFETY: the service manager opened descriptors 3..3+LISTEN_FDS for this process
-        // (LISTEN_PID is ours), and nothing else in the process owns them: the variables are
-        // removed above, so this is the one place that takes each of them, once.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        // (LISTEN_PID is ours; each was found open above), and nothing else in the process
+        // owns them: the variables are removed above, so this is the one place that takes
+        // each of them, once.
+        let owned = unsafe { OwnedFd::from_raw_fd(FIRST + i) };
         let name = names.get(i as usize).filter(|n| !n.is_empty()).cloned();
         fds.push((name, owned));
     }

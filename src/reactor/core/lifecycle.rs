@@ -14,7 +14,7 @@ use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 use log::{debug, warn};
-use mio::net::{TcpListener, UdpSocket};
+use mio::net::UdpSocket;
 use mio::Interest;
 
 use super::Core;
@@ -101,9 +101,8 @@ impl Core {
         &mut self,
         sock: std::net::TcpListener,
     ) -> io::Result<ListenerId> {
-        sock.set_nonblocking(true)?;
         let source = Source::Listener {
-            sock: Listener::Tcp(TcpListener::from_std(sock)),
+            sock: Listener::from_std(sock)?,
             paused: None,
         };
         self.sources
@@ -349,50 +348,6 @@ impl Core {
         self.stats.handler_panics += 1;
     }
 
-    // ----- connections ---------------------------------------------------------------------------
-
-    /// Queue `data` on `key` with duplicates of `fds` to travel with its first byte.
-    pub(crate) fn write_with_fds(
-        &mut self,
-        key: Key,
-        data: &[u8],
-        fds: &[BorrowedFd<'_>],
-    ) -> io::Result<()> {
-        let Some((sock, conn)) = self.sources.conn(key) else {
-            return Err(stale());
-        };
-        let before = conn.status().queued as u64;
-        let fds = sock.dup_fds_for(data, fds)?;
-        self.queue_output(key, data.len(), |q, pool| q.push_copy(data, pool))?;
-        self.fds_out.entry(key).or_default().push(before, fds);
-        Ok(())
-    }
-
-    /// The connection `key`, to read its state (`None` if stale).
-    #[inline]
-    pub(crate) fn conn(&self, key: Key) -> Option<&Conn> {
-        self.sources.conn(key).map(|(_, conn)| conn)
-    }
-
-    /// Announce that the message `key` is receiving is `total` bytes in all (see
-    /// `Context::expect_input`).
-    pub(crate) fn expect_input(&mut self, key: Key, total: usize) {
-        let block = self.pool.read_size();
-        // A message past the read buffer's limit will close the connection when it arrives;
-        // reserving more than that could never be admitted.
-        let total = total.min(self.config.max_read_buffer);
-        let Some((_, conn)) = self.sources.conn_mut(key) else {
-            return;
-        };
-        if conn.expect_input(total, self.admission.budget(), block) {
-            self.wait_for_budget(key);
-            // Waiting for the budget keeps a partial message's frame clock running, which it
-            // may not have been (reading paused by backpressure): its deadline may be the
-            // earliest now.
-            self.rearm(key);
-        }
-    }
-
     // ----- datagram sockets and signals -----------------------------------------------------------
 
     /// Send `data` to `peer` from `key`: gathered into the batch being answered, sent now,
@@ -528,12 +483,25 @@ impl Core {
     }
 
     /// During a graceful shutdown: close `key` cleanly if it is at a message boundary and the
-    /// handler is not `busy` with one. Returns `true` if it began closing: flush it now.
+    /// handler is not `busy` with one. Returns `true` if it began closing: flush it now. A
+    /// connection not at a boundary (on the read list counts: input may wait in the kernel)
+    /// is asked again at the end of every turn until it is.
     pub(crate) fn close_at_boundary(&mut self, key: Key, busy: bool) -> bool {
-        match self.sources.conn_mut(key) {
-            Some((_, conn)) => conn.close_at_boundary(busy),
-            None => false,
+        let busy = busy || self.sources.is_read_listed(key);
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return false;
+        };
+        let closing = conn.close_at_boundary(busy);
+        if !closing {
+            self.life.ask_again(key);
         }
+        closing
+    }
+
+    /// The connections to ask again, at the end of this turn, whether they are at a message
+    /// boundary (see [`close_at_boundary`](Core::close_at_boundary)).
+    pub(crate) fn take_unfinished(&mut self) -> Vec<Key> {
+        self.life.take_unfinished()
     }
 
     /// End a graceful shutdown if no connection is left.
@@ -567,26 +535,29 @@ impl Core {
         self.life.stop();
     }
 
-    /// Close every connection left at once, counting it as cut off, and say how many and in
-    /// what state.
+    /// Close every connection left at once, counting it as cut off (one already closing,
+    /// its output flushed and FIN sent, as finished), and say how many and in what state.
     fn cut_off(&mut self, why: &str) {
-        let left: Vec<Key> = self.sources.conn_keys().collect();
-        if left.is_empty() {
-            return;
-        }
-        let (mut partial, mut queued) = (0, 0);
-        for (_, conn) in left.iter().filter_map(|&key| self.sources.conn(key)) {
+        let left: Vec<(Key, bool)> = self
+            .sources
+            .conn_keys()
+            .filter_map(|key| Some((key, self.sources.conn(key)?.1.status().closing)))
+            .collect();
+        let (mut partial, mut queued, mut cut) = (0, 0, 0);
+        for (_, conn) in left.iter().filter_map(|&(key, _)| self.sources.conn(key)) {
             let status = conn.status();
             partial += usize::from(status.unconsumed > 0);
             queued += usize::from(status.queued > 0);
+            cut += usize::from(!status.closing);
         }
-        warn!(
-            "shutdown: {why}: cutting off {} connection(s) ({partial} holding part of a message, {queued} with output queued) after {} finished",
-            left.len(),
-            self.stats.shutdown_finished
-        );
-        for key in left {
-            self.close_counted(key, CloseReason::Local, true);
+        if cut > 0 {
+            warn!(
+                "shutdown: {why}: cutting off {cut} connection(s) ({partial} holding part of a message, {queued} with output queued) after {} finished",
+                self.stats.shutdown_finished
+            );
+        }
+        for (key, closing) in left {
+            self.close_counted(key, CloseReason::Local, !closing);
         }
     }
 

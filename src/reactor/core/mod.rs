@@ -19,9 +19,8 @@ pub(crate) use lifecycle::Accepted;
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
-use mio::Interest;
 use std::sync::Arc;
 
 use mio::Waker;
@@ -30,20 +29,22 @@ use std::time::{Duration, Instant};
 use super::budget::Admission;
 use super::closelog::CloseLog;
 use super::config::Config;
+use super::dial::{DialIo, Dials};
 use super::door::Door;
 use super::fds::FdsOut;
-use super::ids::{Readiness, TimerId, WatchId, WorkId};
+use super::ids::{ConnId, DialId, TimerId};
 use super::life::Life;
 use super::limit::ConnectionLimit;
+use super::outside::Outside;
 use super::registry::{Batch, Key, Kind, Source, Sources};
 use super::scratch::Scratch;
 use super::stats::Stats;
-use super::stream::StreamIo;
+use super::stream::{Stream, StreamIo};
 use super::timers::{Due, TimerTarget, Timers};
 use super::work::Work;
-use super::workers::{Output, Resolver, Workers};
+use super::workers::Workers;
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
-use crate::conn::{FlushStep, Queued, Read, ReadCx, TimerStep, Writable};
+use crate::conn::{Conn, FlushStep, Opened, Queued, Read, ReadCx, TimerStep, Writable};
 use crate::error::{stale, TimeoutKind};
 use crate::time::TimerHandle;
 
@@ -65,6 +66,7 @@ pub(crate) struct Core {
     scratch: Scratch,
     close_log: CloseLog,
     workers: Workers,
+    dials: Dials,
 }
 
 /// Places taken in a shared connection limit go back when the reactor goes, with connections
@@ -106,6 +108,7 @@ impl Core {
             scratch: Scratch::default(),
             close_log: CloseLog::default(),
             workers: Workers::new(threads, config.work_queue, waker),
+            dials: Dials::default(),
             config,
         }
     }
@@ -452,84 +455,68 @@ impl Core {
         self.queue_output(key, rest.len(), |q, pool| q.push_copy(rest, pool))
     }
 
-    // ----- blocking work ---------------------------------------------------------------------------
-
-    /// Queue `work` on the workers (see `Context::submit`).
-    pub(crate) fn submit(
+    /// Queue `data` on `key` with duplicates of `fds` to travel with its first byte.
+    pub(crate) fn write_with_fds(
         &mut self,
-        conn: Option<Key>,
-        work: Box<dyn FnOnce() -> Box<dyn std::any::Any + Send> + Send>,
-    ) -> io::Result<WorkId> {
-        if conn.is_some_and(|key| self.sources.conn(key).is_none()) {
+        key: Key,
+        data: &[u8],
+        fds: &[BorrowedFd<'_>],
+    ) -> io::Result<()> {
+        let Some((sock, conn)) = self.sources.conn(key) else {
             return Err(stale());
-        }
-        self.workers.submit(conn, work)
-    }
-
-    /// Look `host` up on the workers with the resolver (see `Context::resolve`).
-    pub(crate) fn resolve(&mut self, host: &str, port: u16) -> io::Result<WorkId> {
-        let (resolver, host) = (self.workers.resolver(), host.to_owned());
-        self.workers
-            .submit(None, Box::new(move || Box::new(resolver(&host, port))))
-    }
-
-    /// Look host names up with `resolver` from now on.
-    pub(crate) fn set_resolver(&mut self, resolver: Resolver) {
-        self.workers.set_resolver(resolver);
-    }
-
-    /// The next finished job whose result is wanted: not one for a connection that has
-    /// closed since (its result is dropped). Runs the jobs waiting first when they run inline.
-    pub(crate) fn next_finished(&mut self) -> Option<(WorkId, Output)> {
-        self.workers.run_inline();
-        loop {
-            let (id, conn, output) = self.workers.next_finished()?;
-            match conn {
-                Some(key) if self.sources.conn(key).is_none() => self.stats.work_cancelled += 1,
-                _ => return Some((id, output)),
-            }
-        }
-    }
-
-    // ----- watched descriptors ------------------------------------------------------------------
-
-    /// Watch `fd` for `interest` (see `Context::watch`); the reactor owns it until
-    /// [`unwatch`](Core::unwatch).
-    pub(crate) fn watch(&mut self, fd: OwnedFd, interest: Readiness) -> io::Result<WatchId> {
-        let interest = match (interest.readable, interest.writable) {
-            (true, true) => Interest::READABLE | Interest::WRITABLE,
-            (true, false) => Interest::READABLE,
-            (false, true) => Interest::WRITABLE,
-            (false, false) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "watch a descriptor for reading, writing or both",
-                ))
-            }
         };
-        self.sources
-            .insert(Source::Watch(fd), interest)
-            .map(WatchId)
-    }
-
-    /// Stop watching `key` and hand its descriptor back; `None` if stale.
-    pub(crate) fn unwatch(&mut self, key: Key) -> Option<OwnedFd> {
-        if self.sources.kind(key) != Some(Kind::Watch) {
-            return None;
-        }
-        match self.sources.remove(key) {
-            Some(Source::Watch(fd)) => Some(fd),
-            _ => None,
-        }
-    }
-
-    /// Tell the handler again, next turn, that `key` is readable (see `Context::notify`).
-    pub(crate) fn notify(&mut self, key: Key) -> io::Result<()> {
-        if self.sources.kind(key) != Some(Kind::Watch) {
-            return Err(stale());
-        }
-        self.queue_read(key);
+        let before = conn.status().queued as u64;
+        let fds = sock.dup_fds_for(data, fds)?;
+        self.queue_output(key, data.len(), |q, pool| q.push_copy(data, pool))?;
+        self.fds_out.entry(key).or_default().push(before, fds);
         Ok(())
+    }
+
+    /// The connection `key`, to read its state (`None` if stale).
+    #[inline]
+    pub(crate) fn conn(&self, key: Key) -> Option<&Conn> {
+        self.sources.conn(key).map(|(_, conn)| conn)
+    }
+
+    /// Announce that the message `key` is receiving is `total` bytes in all (see
+    /// `Context::expect_input`).
+    pub(crate) fn expect_input(&mut self, key: Key, total: usize) {
+        let block = self.pool.read_size();
+        // A message past the read buffer's limit will close the connection when it arrives;
+        // reserving more than that could never be admitted.
+        let total = total.min(self.config.max_read_buffer);
+        let Some((_, conn)) = self.sources.conn_mut(key) else {
+            return;
+        };
+        if conn.expect_input(total, self.admission.budget(), block) {
+            self.wait_for_budget(key);
+            // Waiting for the budget keeps a partial message's frame clock running, which it
+            // may not have been (reading paused by backpressure): its deadline may be the
+            // earliest now.
+            self.rearm(key);
+        }
+    }
+
+    // ----- beyond the sockets ----------------------------------------------------------------
+
+    /// The owners that the program's own descriptors, its blocking work and its dials change
+    /// (`outside.rs`), for one call.
+    pub(crate) fn outside(&mut self) -> Outside<'_> {
+        let io = DialIo {
+            sources: &mut self.sources,
+            timers: &mut self.timers,
+            now: self.now,
+        };
+        let (workers, dials, work) = (&mut self.workers, &mut self.dials, &mut self.work);
+        Outside::new(io, workers, dials, work, &mut self.stats, &self.config)
+    }
+
+    /// The next dial that ended: the connection it made (served from now on, connecting:
+    /// its writable event brings `on_connect`), or why it failed.
+    pub(crate) fn next_dialed(&mut self) -> Option<(DialId, io::Result<ConnId>)> {
+        let (id, outcome) = self.dials.next_done()?;
+        let conn = outcome.and_then(|fd| self.add_conn(Stream::connected(fd), Opened::Connecting));
+        Some((id, conn))
     }
 
     // ----- timers ------------------------------------------------------------------------------

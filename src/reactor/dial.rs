@@ -1,0 +1,460 @@
+//! [`Dials`]: connecting to a host by name without blocking the loop
+//! (`Context::connect_host`), with Happy Eyeballs (RFC 8305).
+//!
+//! A dial goes through three stages, each driven by an event the reactor already has:
+//!
+//! 1. **The look-up.** `"host:service"` is split here; the service name (if not a number) and
+//!    the host are looked up on the reactor's worker threads (`workers.rs`), with the
+//!    reactor's resolver. The job's result comes back through `Core::next_finished`, which
+//!    hands it here instead of to the handler.
+//! 2. **The race.** The addresses are put in Happy Eyeballs order (families interleaved, IPv6
+//!    first) and tried one by one: the next attempt starts when the one before it fails, or
+//!    when `Config::connect_attempt_delay` has passed with no answer, whichever comes first,
+//!    while earlier attempts go on. Each attempt is a non-blocking socket in the slab as a
+//!    watched descriptor (`Source::Watch`), writable interest only, which the handler never
+//!    sees: the turn offers every watched descriptor's readiness here first
+//!    ([`Dials::ready`]). One wheel entry per dial wakes it for the next attempt or its
+//!    deadline.
+//! 3. **The outcome.** The first attempt to connect wins: the others are closed, and the
+//!    winner's socket is handed out ([`Dials::next_done`]) for the core to serve as an
+//!    ordinary outgoing connection, whose writable event then brings `Handler::on_connect` as
+//!    for `Context::connect`. If every address fails, or the connection's connect timeout
+//!    (`Timeouts::connect`, which bounds the whole dial: look-up and every attempt) passes
+//!    first, the dial fails with an error naming what was tried. Either way the handler
+//!    hears once, through `Handler::on_dialed`.
+//!
+//! What to do next is decided by [`Race`], sans-IO (`now` in, one [`Step`] out), so that its
+//! timing is tested on a virtual clock; [`Dials`] carries its steps out on the slab and the
+//! wheel.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+
+use super::ids::{DialId, WorkId};
+use super::registry::{Key, Source, Sources};
+use super::timers::{TimerTarget, Timers};
+use super::workers::{Output, Resolver};
+use crate::time::TimerHandle;
+
+/// Split `"host:service"` into the host and the service (a port number or a name such as
+/// `http`). An IPv6 address is written in brackets: `[::1]:80`.
+///
+/// # Errors
+///
+/// `InvalidInput`, saying what is wrong.
+pub(crate) fn split_target(target: &str) -> io::Result<(&str, &str)> {
+    let bad = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot connect to {target:?}: {why}"),
+        )
+    };
+    let (host, service) = if let Some(rest) = target.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| bad("an opening '[' without its ']'"))?;
+        let service = after
+            .strip_prefix(':')
+            .ok_or_else(|| bad("expected host:service, as [::1]:80"))?;
+        (host, service)
+    } else {
+        let (host, service) = target
+            .rsplit_once(':')
+            .ok_or_else(|| bad("expected host:service, as example.com:80"))?;
+        if host.contains(':') {
+            return Err(bad("write an IPv6 address in brackets, as [::1]:80"));
+        }
+        (host, service)
+    };
+    if host.is_empty() || service.is_empty() {
+        return Err(bad("expected host:service, as example.com:80"));
+    }
+    Ok((host, service))
+}
+
+/// The look-up a dial runs on a worker thread: the service's port (a number, or a name looked
+/// up in the services database), then the host's addresses with `resolver`.
+pub(crate) fn lookup(
+    resolver: Resolver,
+    host: String,
+    service: String,
+) -> impl FnOnce() -> io::Result<Vec<SocketAddr>> + Send + 'static {
+    move || {
+        let port = match service.parse::<u16>() {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "port 0 cannot be connected to",
+                ))
+            }
+            Ok(port) => port,
+            Err(_) => crate::names::getservbyname(&service, Some("tcp"))
+                .map_err(|e| io::Error::new(io::ErrorKind::NotFound, format!("{service}: {e}")))?,
+        };
+        resolver(&host, port)
+    }
+}
+
+/// `addrs` in the order Happy Eyeballs tries them (RFC 8305, section 4): the families
+/// interleaved, IPv6 first, each family in the resolver's order.
+pub(crate) fn interleave(addrs: Vec<SocketAddr>) -> VecDeque<SocketAddr> {
+    let (v6, v4): (Vec<_>, Vec<_>) = addrs.into_iter().partition(SocketAddr::is_ipv6);
+    let (mut v6, mut v4) = (v6.into_iter(), v4.into_iter());
+    let mut out = VecDeque::new();
+    loop {
+        match (v6.next(), v4.next()) {
+            (None, None) => return out,
+            (a, b) => out.extend(a.into_iter().chain(b)),
+        }
+    }
+}
+
+/// What a dial does next (see [`Race::next`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Start an attempt to this address (then [`Race::failed`] if it cannot even start).
+    Start(SocketAddr),
+    /// Nothing until an attempt answers or this instant (`None`: only an answer).
+    Wait(Option<Instant>),
+    /// The dial failed: its error's kind and what happened.
+    Fail(io::ErrorKind, String),
+}
+
+/// One dial's decisions (see the module docs): sans-IO, `now` in, one step out.
+#[derive(Debug)]
+pub(crate) struct Race {
+    /// `Timeouts::connect`, and the instant it ends.
+    timeout: Option<(Duration, Instant)>,
+    delay: Duration,
+    /// The addresses not tried yet; `None` while the name is being looked up.
+    untried: Option<VecDeque<SocketAddr>>,
+    in_flight: usize,
+    /// When the next attempt may start without waiting for an answer.
+    next_start: Instant,
+    /// What each failed attempt said (or the look-up's error), and the last error's kind.
+    failures: Vec<String>,
+    last_kind: io::ErrorKind,
+}
+
+impl Race {
+    /// A dial started at `now`, bounded by `timeout`, starting a new attempt every `delay`
+    /// while none answers.
+    pub(crate) fn new(now: Instant, timeout: Option<Duration>, delay: Duration) -> Race {
+        Race {
+            timeout: timeout.and_then(|t| Some((t, now.checked_add(t)?))),
+            delay,
+            untried: None,
+            in_flight: 0,
+            next_start: now,
+            failures: Vec::new(),
+            last_kind: io::ErrorKind::NotFound,
+        }
+    }
+
+    /// The look-up answered.
+    pub(crate) fn resolved(&mut self, addrs: io::Result<Vec<SocketAddr>>) {
+        match addrs {
+            Ok(addrs) => self.untried = Some(interleave(addrs)),
+            Err(e) => {
+                self.last_kind = e.kind();
+                self.failures.push(e.to_string());
+                self.untried = Some(VecDeque::new());
+            }
+        }
+    }
+
+    /// The attempt to `addr` failed at `now` with `err`: the next may start at once.
+    pub(crate) fn failed(&mut self, addr: SocketAddr, err: &io::Error, now: Instant) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.last_kind = err.kind();
+        self.failures.push(format!("{addr}: {err}"));
+        self.next_start = now;
+    }
+
+    /// What to do at `now`.
+    pub(crate) fn next(&mut self, now: Instant) -> Step {
+        if let Some((timeout, deadline)) = self.timeout {
+            if now >= deadline {
+                let what = match self.untried {
+                    None => format!("the name was not looked up within {timeout:?}"),
+                    Some(_) => format!("no connection within {timeout:?}"),
+                };
+                return Step::Fail(io::ErrorKind::TimedOut, self.with_failures(what));
+            }
+        }
+        let deadline = self.timeout.map(|(_, d)| d);
+        let Some(untried) = &mut self.untried else {
+            return Step::Wait(deadline);
+        };
+        if !untried.is_empty() && (self.in_flight == 0 || now >= self.next_start) {
+            let addr = untried.pop_front().expect("checked non-empty");
+            self.in_flight += 1;
+            self.next_start = now.checked_add(self.delay).unwrap_or(now);
+            return Step::Start(addr);
+        }
+        if self.in_flight > 0 {
+            let next = (!untried.is_empty()).then_some(self.next_start);
+            return Step::Wait(earliest(next, deadline));
+        }
+        if self.failures.is_empty() {
+            return Step::Fail(io::ErrorKind::NotFound, "the name has no address".into());
+        }
+        Step::Fail(self.last_kind, self.failures.join("; "))
+    }
+
+    fn with_failures(&self, what: String) -> String {
+        if self.failures.is_empty() {
+            what
+        } else {
+            format!("{what} ({})", self.failures.join("; "))
+        }
+    }
+}
+
+/// The earlier of two optional instants.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// One dial in progress.
+#[derive(Debug)]
+struct Dial {
+    target: String,
+    race: Race,
+    /// The look-up job, until it answers.
+    work: Option<WorkId>,
+    /// The attempts under way (watched sockets).
+    attempts: Vec<Key>,
+    /// The wheel entry that wakes the dial (next attempt or deadline).
+    timer: Option<TimerHandle>,
+}
+
+/// The owners a dial's step changes: the slab (attempt sockets) and the wheel, at `now`.
+pub(crate) struct DialIo<'a> {
+    pub(crate) sources: &'a mut Sources,
+    pub(crate) timers: &'a mut Timers,
+    pub(crate) now: Instant,
+}
+
+/// The dials in progress, and the outcomes not yet reported (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct Dials {
+    next_id: u64,
+    dials: HashMap<DialId, Dial>,
+    by_work: HashMap<WorkId, DialId>,
+    /// Each attempt's socket: its dial and the address it tries.
+    by_key: HashMap<Key, (DialId, SocketAddr)>,
+    done: VecDeque<(DialId, io::Result<OwnedFd>)>,
+}
+
+impl Dials {
+    /// Start a dial to `target`, whose look-up is the job `work`; bounded by `timeout`, with
+    /// `delay` between attempts.
+    pub(crate) fn start(
+        &mut self,
+        target: &str,
+        work: WorkId,
+        timeout: Option<Duration>,
+        delay: Duration,
+        io: DialIo<'_>,
+    ) -> DialId {
+        let id = self.new_id();
+        let dial = Dial {
+            target: target.to_owned(),
+            race: Race::new(io.now, timeout, delay),
+            work: Some(work),
+            attempts: Vec::new(),
+            timer: None,
+        };
+        self.dials.insert(id, dial);
+        self.by_work.insert(work, id);
+        self.drive(id, io);
+        id
+    }
+
+    /// A fresh id (also for a dial that fails before it starts).
+    pub(crate) fn new_id(&mut self) -> DialId {
+        self.next_id += 1;
+        DialId(self.next_id)
+    }
+
+    /// Is `work` a dial's look-up? Then it is this dial's.
+    pub(crate) fn owns_work(&self, work: WorkId) -> bool {
+        self.by_work.contains_key(&work)
+    }
+
+    /// Is `key` one of the attempts (the reactor's own, not the program's descriptor)?
+    pub(crate) fn owns_attempt(&self, key: Key) -> bool {
+        self.by_key.contains_key(&key)
+    }
+
+    /// The look-up `work` answered with `output`.
+    pub(crate) fn resolved(&mut self, work: WorkId, output: Output, io: DialIo<'_>) {
+        let Some(id) = self.by_work.remove(&work) else {
+            return;
+        };
+        let Some(dial) = self.dials.get_mut(&id) else {
+            return;
+        };
+        dial.work = None;
+        let addrs = match output {
+            Ok(any) => match any.downcast::<io::Result<Vec<SocketAddr>>>() {
+                Ok(addrs) => *addrs,
+                Err(_) => Err(io::Error::other("the look-up returned something else")),
+            },
+            Err(_) => Err(io::Error::other("the resolver panicked")),
+        };
+        dial.race.resolved(addrs);
+        self.drive(id, io);
+    }
+
+    /// The watched descriptor `key` is ready: if it is an attempt, see whether it connected
+    /// and carry on. `false` if it is not an attempt (a descriptor of the program's own).
+    pub(crate) fn ready(&mut self, key: Key, io: DialIo<'_>) -> bool {
+        let Some(&(id, addr)) = self.by_key.get(&key) else {
+            return false;
+        };
+        let outcome = match io.sources.get(key) {
+            Some(Source::Watch(fd)) => connect_result(fd),
+            _ => return true,
+        };
+        match outcome {
+            // Not finished after all (a spurious wake-up).
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+            Err(e) => {
+                self.drop_attempt(key, io.sources);
+                if let Some(dial) = self.dials.get_mut(&id) {
+                    log::debug!("{}: {addr}: {e}", dial.target);
+                    dial.race.failed(addr, &e, io.now);
+                }
+                self.drive(id, io);
+            }
+            Ok(()) => {
+                self.by_key.remove(&key);
+                if let Some(dial) = self.dials.get_mut(&id) {
+                    dial.attempts.retain(|&k| k != key);
+                }
+                match io.sources.remove(key) {
+                    Some(Source::Watch(fd)) => self.finish(id, Ok(fd), io),
+                    _ => self.finish(id, Err(io::Error::other("the attempt vanished")), io),
+                }
+            }
+        }
+        true
+    }
+
+    /// The wheel entry of dial `id` fired.
+    pub(crate) fn timer_fired(&mut self, id: DialId, io: DialIo<'_>) {
+        if let Some(dial) = self.dials.get_mut(&id) {
+            dial.timer = None;
+            self.drive(id, io);
+        }
+    }
+
+    /// Give up dial `id` without reporting it. `false` if it is not in progress.
+    pub(crate) fn cancel(&mut self, id: DialId, io: DialIo<'_>) -> bool {
+        let Some(dial) = self.dials.remove(&id) else {
+            return false;
+        };
+        self.clear(dial, io);
+        true
+    }
+
+    /// The next finished dial: the winning socket (connected), or why it failed.
+    pub(crate) fn next_done(&mut self) -> Option<(DialId, io::Result<OwnedFd>)> {
+        self.done.pop_front()
+    }
+
+    /// Carry out dial `id`'s steps until it waits or ends.
+    fn drive(&mut self, id: DialId, io: DialIo<'_>) {
+        loop {
+            let Some(dial) = self.dials.get_mut(&id) else {
+                return;
+            };
+            match dial.race.next(io.now) {
+                Step::Start(addr) => {
+                    let opened = open(addr)
+                        .and_then(|fd| io.sources.insert(Source::Watch(fd), Interest::WRITABLE));
+                    match opened {
+                        Ok(key) => {
+                            dial.attempts.push(key);
+                            self.by_key.insert(key, (id, addr));
+                        }
+                        Err(e) => dial.race.failed(addr, &e, io.now),
+                    }
+                }
+                Step::Wait(at) => {
+                    if let Some(old) = dial.timer.take() {
+                        io.timers.cancel(old);
+                    }
+                    dial.timer = at.map(|at| io.timers.arm_at(at, TimerTarget::Dial(id)));
+                    return;
+                }
+                Step::Fail(kind, what) => {
+                    let err =
+                        io::Error::new(kind, format!("cannot connect to {}: {what}", dial.target));
+                    return self.finish(id, Err(err), io);
+                }
+            }
+        }
+    }
+
+    /// Dial `id` ends with `outcome`: close what is left of it and queue the report.
+    fn finish(&mut self, id: DialId, outcome: io::Result<OwnedFd>, io: DialIo<'_>) {
+        if let Some(dial) = self.dials.remove(&id) {
+            self.clear(dial, io);
+        }
+        self.done.push_back((id, outcome));
+    }
+
+    /// Close `dial`'s attempts, cancel its wheel entry and forget its look-up (whose result
+    /// is then dropped when it comes).
+    fn clear(&mut self, dial: Dial, io: DialIo<'_>) {
+        for key in dial.attempts {
+            self.drop_attempt(key, io.sources);
+        }
+        if let Some(timer) = dial.timer {
+            io.timers.cancel(timer);
+        }
+        if let Some(work) = dial.work {
+            self.by_work.remove(&work);
+        }
+    }
+
+    /// Deregister and close the attempt `key`.
+    fn drop_attempt(&mut self, key: Key, sources: &mut Sources) {
+        if let Some((id, _)) = self.by_key.remove(&key) {
+            if let Some(dial) = self.dials.get_mut(&id) {
+                dial.attempts.retain(|&k| k != key);
+            }
+        }
+        drop(sources.remove(key));
+    }
+}
+
+/// A non-blocking TCP socket connecting to `addr` (the connect goes on in the background).
+fn open(addr: SocketAddr) -> io::Result<OwnedFd> {
+    Ok(OwnedFd::from(mio::net::TcpStream::connect(addr)?))
+}
+
+/// Has the connect on `fd` finished? `Ok` if it has, `NotConnected` if it is still under way,
+/// its error if it failed.
+fn connect_result(fd: &OwnedFd) -> io::Result<()> {
+    let sock = socket2::SockRef::from(fd);
+    match sock.take_error() {
+        Ok(Some(e)) | Err(e) => Err(e),
+        // Writable with no error can still be a connect under way; `peer_addr` tells.
+        Ok(None) => sock.peer_addr().map(|_| ()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
