@@ -90,6 +90,7 @@ impl<'a, H: Handler> Turn<'a, H> {
 
     /// Hand the results of finished jobs to the handler (running waiting jobs first, when
     /// they run inline).
+    #[inline(never)]
     fn deliver_work(&mut self) {
         self.core.outside().run_inline();
         while let Some((id, output)) = self.core.outside().next_finished() {
@@ -98,6 +99,7 @@ impl<'a, H: Handler> Turn<'a, H> {
     }
 
     /// Serve the messages handles sent: stop, shut down, or run a closure.
+    #[inline(never)]
     fn serve_messages(&mut self, rx: &mpsc::Receiver<Msg<H>>) {
         while let Ok(msg) = rx.try_recv() {
             match msg {
@@ -171,6 +173,7 @@ impl<'a, H: Handler> Turn<'a, H> {
     /// During a shutdown, ask again each connection found in the middle of a message
     /// (by the handler, or with input waiting) whether it has reached a boundary: whatever
     /// ended its message (a job's result written at once, a timer) may have queued nothing.
+    #[inline(never)]
     fn ask_unfinished(&mut self) {
         for key in self.core.take_unfinished() {
             self.flush(key);
@@ -368,6 +371,7 @@ impl<'a, H: Handler> Turn<'a, H> {
 
     /// Tell the handler that the watched descriptor `key` is `ready`, unless it is an
     /// attempt of a connection by name (`dial.rs`), which the core serves itself.
+    #[inline(never)]
     fn watch_ready(&mut self, key: Key, ready: Readiness) {
         if !self.core.outside().dial_ready(key) {
             self.call(None, |h, cx| h.on_ready(cx, WatchId(key), ready));
@@ -376,6 +380,7 @@ impl<'a, H: Handler> Turn<'a, H> {
 
     /// Tell the handler how each connection by name that ended this turn went (a connection
     /// made is then served, and its writable event brings `on_connect`).
+    #[inline(never)]
     fn deliver_dials(&mut self) {
         while let Some((dial, result)) = self.core.next_dialed() {
             let conn = result.as_ref().ok().map(|c| c.0);
