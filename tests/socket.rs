@@ -302,3 +302,68 @@ fn a_signal_during_a_wait_does_not_cut_the_timeout_short() {
         "interrupted waits must go on with the time left: {took:?}"
     );
 }
+
+/// A TCP socket bound to `addr` and not listening: a connect to it is refused.
+fn refusing(addr: std::net::SocketAddr) -> Option<socket2::Socket> {
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .unwrap();
+    if addr.is_ipv6() {
+        s.set_only_v6(true).unwrap();
+    }
+    s.bind(&addr.into()).ok().map(|()| s)
+}
+
+#[test]
+fn create_connection_races_the_addresses_and_a_refusal_gives_way_to_the_next() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ok = listener.local_addr().unwrap();
+    let bad: std::net::SocketAddr = if util::ipv6_available() {
+        format!("[::1]:{}", ok.port()).parse().unwrap()
+    } else {
+        format!("127.0.0.2:{}", ok.port()).parse().unwrap()
+    };
+    let _keep = refusing(bad).expect("a free port on the other loopback");
+    let (sock, reached) =
+        netloop::socket::connect_first(&[bad, ok], Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(reached, ok);
+    assert_eq!(sock.gettimeout(), Some(Duration::from_secs(10)));
+    let (mut peer, _) = listener.accept().unwrap();
+    sock.sendall(b"hi").unwrap();
+    let mut got = [0; 2];
+    std::io::Read::read_exact(&mut peer, &mut got).unwrap();
+    assert_eq!(&got, b"hi");
+}
+
+#[test]
+fn create_connection_names_every_address_when_all_refuse() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let v4 = probe.local_addr().unwrap();
+    drop(probe);
+    let _a = refusing(v4).expect("the port just freed");
+    let other: std::net::SocketAddr = format!("127.0.0.3:{}", v4.port()).parse().unwrap();
+    let _b = refusing(other).expect("a free port on 127.0.0.3");
+    let e = netloop::socket::connect_first(&[v4, other], None).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&v4.to_string()) && text.contains(&other.to_string()),
+        "{text}"
+    );
+}
+
+#[test]
+fn create_connection_by_name_like_python() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sock = netloop::socket::create_connection(&format!("localhost:{port}"), None).unwrap();
+    assert_eq!(
+        sock.getpeername().unwrap().to_string(),
+        format!("127.0.0.1:{port}")
+    );
+    let e = netloop::socket::create_connection("localhost", None).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+}

@@ -178,15 +178,26 @@ fn family_of(a: &SocketAddr) -> Family {
     }
 }
 
-/// Connect a socket of `ty` to the first of `server`'s addresses that answers.
+/// Connect a socket of `ty` to the first of `server`'s addresses that answers: a stream
+/// races them with Happy Eyeballs (`socket::connect_first`), a datagram socket takes the
+/// first it can.
 fn connect(
     report: &mut dyn Write,
     server: &str,
     ty: SockType,
     opts: &ClientOptions,
 ) -> Result<(Socket, SocketAddr), String> {
+    let addrs = resolve(server, opts.family, ty)?;
+    if ty == SockType::Stream {
+        let (sock, addr) = netloop::socket::connect_first(&addrs, Some(opts.timeout))
+            .map_err(|e| format!("cannot connect to {server}: {e}"))?;
+        if let Ok(local) = sock.getsockname() {
+            say!(report, "using {local}");
+        }
+        return Ok((sock, addr));
+    }
     let mut last = String::new();
-    for addr in resolve(server, opts.family, ty)? {
+    for addr in addrs {
         let mut sock = Socket::new(family_of(&addr), ty, None).map_err(|e| e.to_string())?;
         sock.settimeout(Some(opts.timeout))
             .map_err(|e| e.to_string())?;

@@ -86,6 +86,14 @@
 //! `Discarded`; its output is flushed; then [`flush`](Conn::flush) sends FIN and it lingers
 //! until the peer's end of file or the linger time, because closing a socket with unread
 //! input makes Linux send a reset that can destroy the replies still in flight.
+//!
+//! # Before a connection: connecting by name
+//!
+//! [`race::Race`] decides how a connection by name is made, in the same shape: Happy Eyeballs
+//! (RFC 8305), which address to try next and when, and when to give up, `now` in and one
+//! [`race::Step`] out. The reactor's dials (`Context::connect_host`) carry its steps out on
+//! the slab and the wheel, the blocking facade's `create_connection` with `poll(2)`; its
+//! timing is tested on made-up instants (`race_tests.rs`).
 
 mod budget;
 mod clocks;
@@ -94,6 +102,9 @@ mod machine;
 #[cfg(test)]
 mod model_tests;
 mod phase;
+pub mod race;
+#[cfg(test)]
+mod race_tests;
 mod steps;
 #[cfg(test)]
 mod tests;

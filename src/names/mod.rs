@@ -251,6 +251,25 @@ pub fn getservbyname(name: &str, proto: Option<&str>) -> Result<u16, ResolveErro
     c::getservbyname(name, proto)
 }
 
+/// The port of `service`: a number (not 0), or a name from the services database for TCP
+/// (`http`: 80), as `host:service` targets write it.
+///
+/// # Errors
+///
+/// `InvalidInput` for port 0; `NotFound` for a name the database does not know.
+pub(crate) fn service_port(service: &str) -> std::io::Result<u16> {
+    use std::io::{Error, ErrorKind};
+    match service.parse::<u16>() {
+        Ok(0) => Err(Error::new(
+            ErrorKind::InvalidInput,
+            "port 0 cannot be connected to",
+        )),
+        Ok(port) => Ok(port),
+        Err(_) => getservbyname(service, Some("tcp"))
+            .map_err(|e| Error::new(ErrorKind::NotFound, format!("{service}: {e}"))),
+    }
+}
+
 /// `getservbyport(port, proto)`: the name of the service on a port.
 ///
 /// # Errors

@@ -23,9 +23,9 @@
 //!    first, the dial fails with an error naming what was tried. Either way the handler
 //!    hears once, through `Handler::on_dialed`.
 //!
-//! What to do next is decided by [`Race`], sans-IO (`now` in, one [`Step`] out), so that its
-//! timing is tested on a virtual clock; [`Dials`] carries its steps out on the slab and the
-//! wheel.
+//! What to do next is decided by `conn::race::Race`, sans-IO (`now` in, one step out), so
+//! that its timing is tested on a virtual clock; [`Dials`] carries its steps out on the slab
+//! and the wheel.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -39,43 +39,8 @@ use super::ids::{DialId, WorkId};
 use super::registry::{Key, Source, Sources};
 use super::timers::{TimerTarget, Timers};
 use super::workers::{Output, Resolver};
+use crate::conn::race::{Race, Step};
 use crate::time::TimerHandle;
-
-/// Split `"host:service"` into the host and the service (a port number or a name such as
-/// `http`). An IPv6 address is written in brackets: `[::1]:80`.
-///
-/// # Errors
-///
-/// `InvalidInput`, saying what is wrong.
-pub(crate) fn split_target(target: &str) -> io::Result<(&str, &str)> {
-    let bad = |why: &str| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("cannot connect to {target:?}: {why}"),
-        )
-    };
-    let (host, service) = if let Some(rest) = target.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| bad("an opening '[' without its ']'"))?;
-        let service = after
-            .strip_prefix(':')
-            .ok_or_else(|| bad("expected host:service, as [::1]:80"))?;
-        (host, service)
-    } else {
-        let (host, service) = target
-            .rsplit_once(':')
-            .ok_or_else(|| bad("expected host:service, as example.com:80"))?;
-        if host.contains(':') {
-            return Err(bad("write an IPv6 address in brackets, as [::1]:80"));
-        }
-        (host, service)
-    };
-    if host.is_empty() || service.is_empty() {
-        return Err(bad("expected host:service, as example.com:80"));
-    }
-    Ok((host, service))
-}
 
 /// The look-up a dial runs on a worker thread: the service's port (a number, or a name looked
 /// up in the services database), then the host's addresses with `resolver`.
@@ -85,142 +50,8 @@ pub(crate) fn lookup(
     service: String,
 ) -> impl FnOnce() -> io::Result<Vec<SocketAddr>> + Send + 'static {
     move || {
-        let port = match service.parse::<u16>() {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "port 0 cannot be connected to",
-                ))
-            }
-            Ok(port) => port,
-            Err(_) => crate::names::getservbyname(&service, Some("tcp"))
-                .map_err(|e| io::Error::new(io::ErrorKind::NotFound, format!("{service}: {e}")))?,
-        };
+        let port = crate::names::service_port(&service)?;
         resolver(&host, port)
-    }
-}
-
-/// `addrs` in the order Happy Eyeballs tries them (RFC 8305, section 4): the families
-/// interleaved, IPv6 first, each family in the resolver's order.
-pub(crate) fn interleave(addrs: Vec<SocketAddr>) -> VecDeque<SocketAddr> {
-    let (v6, v4): (Vec<_>, Vec<_>) = addrs.into_iter().partition(SocketAddr::is_ipv6);
-    let (mut v6, mut v4) = (v6.into_iter(), v4.into_iter());
-    let mut out = VecDeque::new();
-    loop {
-        match (v6.next(), v4.next()) {
-            (None, None) => return out,
-            (a, b) => out.extend(a.into_iter().chain(b)),
-        }
-    }
-}
-
-/// What a dial does next (see [`Race::next`]).
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// Start an attempt to this address (then [`Race::failed`] if it cannot even start).
-    Start(SocketAddr),
-    /// Nothing until an attempt answers or this instant (`None`: only an answer).
-    Wait(Option<Instant>),
-    /// The dial failed: its error's kind and what happened.
-    Fail(io::ErrorKind, String),
-}
-
-/// One dial's decisions (see the module docs): sans-IO, `now` in, one step out.
-#[derive(Debug)]
-pub(crate) struct Race {
-    /// `Timeouts::connect`, and the instant it ends.
-    timeout: Option<(Duration, Instant)>,
-    delay: Duration,
-    /// The addresses not tried yet; `None` while the name is being looked up.
-    untried: Option<VecDeque<SocketAddr>>,
-    in_flight: usize,
-    /// When the next attempt may start without waiting for an answer.
-    next_start: Instant,
-    /// What each failed attempt said (or the look-up's error), and the last error's kind.
-    failures: Vec<String>,
-    last_kind: io::ErrorKind,
-}
-
-impl Race {
-    /// A dial started at `now`, bounded by `timeout`, starting a new attempt every `delay`
-    /// while none answers.
-    pub(crate) fn new(now: Instant, timeout: Option<Duration>, delay: Duration) -> Race {
-        Race {
-            timeout: timeout.and_then(|t| Some((t, now.checked_add(t)?))),
-            delay,
-            untried: None,
-            in_flight: 0,
-            next_start: now,
-            failures: Vec::new(),
-            last_kind: io::ErrorKind::NotFound,
-        }
-    }
-
-    /// The look-up answered.
-    pub(crate) fn resolved(&mut self, addrs: io::Result<Vec<SocketAddr>>) {
-        match addrs {
-            Ok(addrs) => self.untried = Some(interleave(addrs)),
-            Err(e) => {
-                self.last_kind = e.kind();
-                self.failures.push(e.to_string());
-                self.untried = Some(VecDeque::new());
-            }
-        }
-    }
-
-    /// The attempt to `addr` failed at `now` with `err`: the next may start at once.
-    pub(crate) fn failed(&mut self, addr: SocketAddr, err: &io::Error, now: Instant) {
-        self.in_flight = self.in_flight.saturating_sub(1);
-        self.last_kind = err.kind();
-        self.failures.push(format!("{addr}: {err}"));
-        self.next_start = now;
-    }
-
-    /// What to do at `now`.
-    pub(crate) fn next(&mut self, now: Instant) -> Step {
-        if let Some((timeout, deadline)) = self.timeout {
-            if now >= deadline {
-                let what = match self.untried {
-                    None => format!("the name was not looked up within {timeout:?}"),
-                    Some(_) => format!("no connection within {timeout:?}"),
-                };
-                return Step::Fail(io::ErrorKind::TimedOut, self.with_failures(what));
-            }
-        }
-        let deadline = self.timeout.map(|(_, d)| d);
-        let Some(untried) = &mut self.untried else {
-            return Step::Wait(deadline);
-        };
-        if !untried.is_empty() && (self.in_flight == 0 || now >= self.next_start) {
-            let addr = untried.pop_front().expect("checked non-empty");
-            self.in_flight += 1;
-            self.next_start = now.checked_add(self.delay).unwrap_or(now);
-            return Step::Start(addr);
-        }
-        if self.in_flight > 0 {
-            let next = (!untried.is_empty()).then_some(self.next_start);
-            return Step::Wait(earliest(next, deadline));
-        }
-        if self.failures.is_empty() {
-            return Step::Fail(io::ErrorKind::NotFound, "the name has no address".into());
-        }
-        Step::Fail(self.last_kind, self.failures.join("; "))
-    }
-
-    fn with_failures(&self, what: String) -> String {
-        if self.failures.is_empty() {
-            what
-        } else {
-            format!("{what} ({})", self.failures.join("; "))
-        }
-    }
-}
-
-/// The earlier of two optional instants.
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 
@@ -455,6 +286,3 @@ fn connect_result(fd: &OwnedFd) -> io::Result<()> {
         Ok(None) => sock.peer_addr().map(|_| ()),
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -121,7 +121,7 @@ impl<H> Handle<H> {
     where
         H: super::handler::Handler,
     {
-        super::dial::split_target(target)?;
+        crate::conn::race::split_target(target)?;
         let target = target.to_owned();
         self.run(move |h, cx| {
             if let Err(e) = cx.connect_host(&target) {

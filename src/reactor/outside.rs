@@ -157,7 +157,7 @@ impl<'a> Outside<'a> {
             let why = "the simulation has no names to look up";
             return Err(io::Error::new(io::ErrorKind::Unsupported, why));
         }
-        let (host, service) = dial::split_target(target)?;
+        let (host, service) = crate::conn::race::split_target(target)?;
         let job = dial::lookup(self.workers.resolver(), host.into(), service.into());
         let work = self
             .workers

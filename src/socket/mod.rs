@@ -23,6 +23,7 @@
 //! | `socket(AF_INET, SOCK_STREAM)` | `Socket::new(Family::Inet, SockType::Stream, None)` |
 //! | `s.settimeout(2.0)` / `s.gettimeout()` | `s.settimeout(Some(Duration::from_secs(2)))` / `s.gettimeout()` |
 //! | `s.connect(("localhost", 9999))` | `s.connect(("localhost", 9999))` |
+//! | `socket.create_connection(("localhost", 9999), 2.0)` | `create_connection("localhost:9999", Some(Duration::from_secs(2)))` (with Happy Eyeballs) |
 //! | `data = s.recv(1024)` | `let data = s.recv(1024)?` |
 //! | `f = s.makefile("rw")` | `let (r, w) = (s.makefile_reader(), s.makefile_writer())` |
 //!
@@ -31,6 +32,7 @@
 
 mod address;
 mod blocking;
+mod connect;
 mod file;
 mod options;
 #[cfg(test)]
@@ -42,6 +44,7 @@ use std::io;
 pub use crate::addr::{Family, SockType};
 pub use address::Address;
 pub use blocking::{inet, PartialSend, Socket};
+pub use connect::{connect_first, create_connection, ATTEMPT_DELAY};
 pub use file::{SocketReader, SocketWriter};
 pub use options::{OptName, SockOpt};
 pub use timeout::{getdefaulttimeout, setdefaulttimeout, timed_out};

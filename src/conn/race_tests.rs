@@ -4,7 +4,7 @@ use std::io::{Error, ErrorKind};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::{interleave, split_target, Race, Step};
+use super::race::{interleave, split_target, Race, Step};
 
 const DELAY: Duration = Duration::from_millis(250);
 const TIMEOUT: Duration = Duration::from_secs(5);
