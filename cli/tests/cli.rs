@@ -308,14 +308,24 @@ fn netloop_clients_talk_to_the_course_python_servers() {
 
 #[test]
 fn threads_and_stats_flags() {
-    let server = serve(&["--threads", "2", "--stats", "0.1", "--max-conns", "100"]);
-    // 40 connections open at once, over the reactors (which one takes each is the kernel's
-    // choice: the first idle one it finds; see DESIGN.md, "The server layer").
+    let server = serve(&[
+        "--threads",
+        "2",
+        "--pin",
+        "--stats",
+        "0.1",
+        "--max-conns",
+        "100",
+    ]);
+    // 40 connections, one after another: whichever reactor the kernel wakes for each, the
+    // one with the fewer connections serves it (see DESIGN.md, "The server layer").
     let clients: Vec<_> = (0..40).map(|_| util::connect(server.tcp[0])).collect();
     let mut saw_threads = false;
+    let mut pinned = 0;
     let mut spread = None;
     while let Ok(line) = server.stderr.recv_timeout(STEP) {
         saw_threads |= line.contains("2 reactor thread(s)");
+        pinned += usize::from(line.contains("pinned to CPU"));
         if let Some(list) = line.split("accepted per reactor: ").nth(1) {
             let counts: Vec<u64> = list
                 .split(", ")
@@ -328,8 +338,13 @@ fn threads_and_stats_flags() {
         }
     }
     assert!(saw_threads);
+    assert_eq!(pinned, 2, "each reactor says where it is pinned");
     let spread = spread.expect("stats line with all 40 connections");
     assert_eq!(spread.len(), 2, "one count per reactor: {spread:?}");
+    assert!(
+        spread.iter().all(|&n| n.abs_diff(20) <= 1),
+        "20 each (±1): {spread:?}"
+    );
     drop(clients);
     let out = netloop(&["serve", "--threads", "0"]);
     assert_eq!(out.status.code(), Some(2));

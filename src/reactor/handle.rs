@@ -131,6 +131,11 @@ impl<H> Handle<H> {
         })
     }
 
+    /// The reactor's waker.
+    pub(crate) fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
     fn send(&self, msg: Msg<H>) -> io::Result<()> {
         self.tx
             .send(msg)

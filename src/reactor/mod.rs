@@ -54,7 +54,7 @@
 //! | the turn | `mod.rs` ([`Reactor`]), `turn` (`Turn`: routing events, reading and flushing connections, accepting, receiving datagrams and signals, timers fired, `call` with panics caught, `reap`) |
 //! | the handler's side | `handler` ([`Handler`]), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), [`framed`] |
 //! | the core | `core` (`Core`: the owners composed, the hot path between them: poll, read, write, flush), `core/lifecycle` (adding, accepting, closing, shutting down, datagram glue), `outside` (`Outside`: the glue for the program's own descriptors, its blocking work and its dials: a view over the owners they change) |
-//! | owners of state | `registry` (`Sources`: the poll, the slab, tokens and generations), `timers` (`Timers`: the wheel, the precise timers and their `timerfd`, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `workers` (`Workers`: threads for blocking work), `dial` (`Dials`: connections by name under way, carrying out `conn::race`'s Happy Eyeballs decisions), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `door` (`Door`: the connection limit and the reserve descriptor), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `closelog` (`CloseLog`: closes logged, a burst summed up), `limit` ([`ConnectionLimit`]), `audit` (`Audit`: the invariants between the owners, read-only) |
+//! | owners of state | `registry` (`Sources`: the poll, the slab, tokens and generations), `timers` (`Timers`: the wheel, the precise timers and their `timerfd`, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `workers` (`Workers`: threads for blocking work), `dial` (`Dials`: connections by name under way, carrying out `conn::race`'s Happy Eyeballs decisions), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `door` (`Door`: the connection limit and the reserve descriptor), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `closelog` (`CloseLog`: closes logged, a burst summed up), `limit` ([`ConnectionLimit`]), `audit` (`Audit`: the invariants between the owners, read-only), `balance` (`Spread`: this reactor's part in placing a server's connections on its least loaded reactor; `Balance`: the group's loads and inboxes) |
 //! | sockets | `stream` (`Stream`: a connection's socket and the steps that carry out its `Conn`'s decisions), `dgram` (`DgramSock`: a datagram socket and its send queue), `socket` (`Listener` and `Dgram`: one enum per socket kind) |
 //! | vocabulary | `ids` (the handler's ids), `config` ([`Config`]), `handle` ([`Handle`]) |
 //!
@@ -70,6 +70,7 @@
 //! closure on its thread.
 
 mod audit;
+mod balance;
 mod budget;
 mod clock;
 mod closelog;
@@ -396,9 +397,24 @@ impl<H: Handler> Reactor<H> {
         Ok(events)
     }
 
-    /// Publish the counters for [`Handle::stats`] (an uncontended lock and a copy).
+    /// Publish the counters for [`Handle::stats`] (an uncontended lock and a copy), and the
+    /// load for the server's other reactors.
     fn publish_stats(&self) {
         self.handle.publish(self.core.stats());
+        self.core.publish_load();
+    }
+
+    /// Make `reactors` one group that places the connections its shared listeners accept on
+    /// the least loaded of them (see `balance.rs`; `Server::start` does this).
+    pub(crate) fn balance(reactors: &mut [Reactor<H>]) {
+        if reactors.len() < 2 {
+            return;
+        }
+        let wakers = reactors.iter().map(|r| r.handle.waker()).collect();
+        let balance = self::balance::Balance::new(wakers);
+        for (i, r) in reactors.iter_mut().enumerate() {
+            r.core.join_balance(Arc::clone(&balance), i);
+        }
     }
 
     /// Shut down gracefully (see [`Context::shutdown`]); [`run`](Reactor::run) returns when

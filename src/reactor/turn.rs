@@ -98,9 +98,14 @@ impl<'a, H: Handler> Turn<'a, H> {
         }
     }
 
-    /// Serve the messages handles sent: stop, shut down, or run a closure.
+    /// Serve what other threads sent: connections handed over, and the messages handles sent
+    /// (stop, shut down, or run a closure).
     #[inline(never)]
     fn serve_messages(&mut self, rx: &mpsc::Receiver<Msg<H>>) {
+        // Connections other reactors of the server handed here (`balance.rs`).
+        while let Some((listener, conn, peer)) = self.core.next_handed() {
+            self.call(Some(conn.0), |h, cx| h.on_accept(cx, listener, conn, &peer));
+        }
         while let Ok(msg) = rx.try_recv() {
             match msg {
                 Msg::Stop => self.core.stop(),

@@ -299,11 +299,19 @@ impl<H: Handler + Send + 'static> Server<H> {
     /// Run each reactor on a thread of its own (named `netloop-0`, `netloop-1`, ...), like
     /// Python's `serve_forever`, until stopped or shut down.
     ///
+    /// The reactors become one group: a connection accepted on a listener they share
+    /// ([`bind_tcp`], [`share_tcp`]) is served by the one with the fewest connections (ties
+    /// in turn), whichever the kernel woke to accept it; it is handed over before it is
+    /// registered, and that reactor's handler gets its `on_accept`. So serial arrivals and
+    /// bursts alike spread evenly, and the listening socket stays one socket, this
+    /// process's alone.
+    ///
     /// # Errors
     ///
     /// If a thread cannot be spawned (the reactors already started keep running; dropping
     /// the returned error does not stop them, so this stops them first).
-    pub fn start(reactors: Vec<Reactor<H>>) -> io::Result<Server<H>> {
+    pub fn start(mut reactors: Vec<Reactor<H>>) -> io::Result<Server<H>> {
+        Reactor::balance(&mut reactors);
         let mut threads = Vec::with_capacity(reactors.len());
         for (i, mut reactor) in reactors.into_iter().enumerate() {
             let handle = reactor.handle();

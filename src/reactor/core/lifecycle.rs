@@ -96,18 +96,19 @@ impl Core {
     }
 
     /// Serve a TCP listener that other reactors serve too: registered with
-    /// `EPOLLEXCLUSIVE`, so that a connection wakes one of them.
+    /// `EPOLLEXCLUSIVE`, so that a connection wakes one of them (and is placed by `Spread`).
     pub(crate) fn add_shared_listener(
         &mut self,
         sock: std::net::TcpListener,
     ) -> io::Result<ListenerId> {
+        let addr = sock.local_addr()?;
         let source = Source::Listener {
             sock: Listener::from_std(sock)?,
             paused: None,
         };
-        self.sources
-            .insert_shared(source, Interest::READABLE)
-            .map(ListenerId)
+        let key = self.sources.insert_shared(source, Interest::READABLE)?;
+        self.spread.add_listener(key, addr);
+        Ok(ListenerId(key))
     }
 
     /// Serve the datagram socket `sock`.
@@ -171,25 +172,13 @@ impl Core {
             return Accepted::Stop;
         }
         match sock.accept() {
-            Ok((stream, peer)) if !self.door.admit_incoming() => {
-                // Accepted and closed at once: the client learns now instead of waiting in
-                // the backlog, and the listener stops waking us for it.
-                self.stats.rejected += 1;
-                debug!("rejected a connection from {peer}: at the connection limit");
-                drop(stream);
-                Accepted::Again
+            Ok((stream, peer)) => {
+                match self.spread.place(key, stream, peer) {
+                    Some((stream, peer)) => self.admit(stream, peer),
+                    // Handed to a less loaded reactor of the server.
+                    None => Accepted::Again,
+                }
             }
-            Ok((stream, peer)) => match self.add_conn(stream, Opened::Accepted) {
-                Ok(conn) => {
-                    self.stats.accepted += 1;
-                    Accepted::Conn(conn, peer)
-                }
-                Err(e) => {
-                    self.door.give_back();
-                    warn!("could not register a connection from {peer}: {e}");
-                    Accepted::Again
-                }
-            },
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Accepted::Stop,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Accepted::Again,
             Err(e) if sys::is_connection_error(&e) => {
@@ -222,6 +211,39 @@ impl Core {
         }
     }
 
+    /// Serve a connection accepted here or handed over, through the door.
+    fn admit(&mut self, stream: Stream, peer: PeerAddr) -> Accepted {
+        if !self.door.admit_incoming() {
+            // Accepted and closed at once: the client learns now instead of waiting in the
+            // backlog, and the listener stops waking us for it.
+            self.stats.rejected += 1;
+            debug!("rejected a connection from {peer}: at the connection limit");
+            return Accepted::Again;
+        }
+        match self.add_conn(stream, Opened::Accepted) {
+            Ok(conn) => {
+                self.stats.accepted += 1;
+                Accepted::Conn(conn, peer)
+            }
+            Err(e) => {
+                self.door.give_back();
+                warn!("could not register a connection from {peer}: {e}");
+                Accepted::Again
+            }
+        }
+    }
+
+    /// The next connection another reactor of the server handed here, served now: the
+    /// listener it came through and the connection (for `on_accept`).
+    pub(crate) fn next_handed(&mut self) -> Option<(ListenerId, ConnId, PeerAddr)> {
+        loop {
+            let (key, stream, peer) = self.spread.next_handed()?;
+            if let Accepted::Conn(conn, peer) = self.admit(stream, peer) {
+                return Some((ListenerId(key), conn, peer));
+            }
+        }
+    }
+
     /// A listener's back-off is over: accept again, next turn.
     pub(crate) fn resume_accept(&mut self, key: Key) {
         if let Some(Source::Listener { paused, .. }) = self.sources.get_mut(key) {
@@ -241,6 +263,7 @@ impl Core {
             self.timers.cancel(resume);
         }
         self.sources.remove(key);
+        self.spread.remove_listener(key);
         Ok(())
     }
 

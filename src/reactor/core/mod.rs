@@ -26,6 +26,7 @@ use std::sync::Arc;
 use mio::Waker;
 use std::time::{Duration, Instant};
 
+use super::balance::{Balance, Spread};
 use super::budget::Admission;
 use super::closelog::CloseLog;
 use super::config::Config;
@@ -67,6 +68,7 @@ pub(crate) struct Core {
     close_log: CloseLog,
     workers: Workers,
     dials: Dials,
+    spread: Spread,
 }
 
 /// Places taken in a shared connection limit go back when the reactor goes, with connections
@@ -109,6 +111,7 @@ impl Core {
             close_log: CloseLog::default(),
             workers: Workers::new(threads, config.work_queue, waker),
             dials: Dials::default(),
+            spread: Spread::default(),
             config,
         }
     }
@@ -195,6 +198,17 @@ impl Core {
     /// Is a graceful shutdown under way?
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.life.is_shutting_down()
+    }
+
+    /// Join a server's group of reactors as its number `me`: connections accepted on shared
+    /// listeners are placed on the least loaded (see `balance.rs`).
+    pub(crate) fn join_balance(&mut self, balance: Arc<Balance>, me: usize) {
+        self.spread.join(balance, me);
+    }
+
+    /// Tell the group this reactor's load (at the end of a turn).
+    pub(crate) fn publish_load(&self) {
+        self.spread.publish(self.stats.active as usize);
     }
 
     /// Use `limit` for the connections of this reactor, moving the ones open now onto it.

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! netloop serve [--udp ADDR]... [--tcp ADDR]... [--framed ADDR]... [--max-frame BYTES] [--timeout SECS]
-//!               [--frame-timeout SECS] [--threads N] [--max-buffered BYTES] [--max-conns N]
+//!               [--frame-timeout SECS] [--threads N] [--pin] [--max-buffered BYTES] [--max-conns N]
 //!               [--grace SECS] [--stats SECS]
 //!               [--unix PATH]...
 //! netloop udp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS]
@@ -200,6 +200,32 @@ fn bind_addrs(values: &[String], ty: netloop::socket::SockType) -> Result<Vec<So
     Ok(all)
 }
 
+/// Pin each reactor thread to a CPU of its own, in order (on its thread, at its next turn).
+fn pin_reactors<H: netloop::Handler + Send + 'static>(server: &Server<H>) {
+    let cpus: Vec<usize> = match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .collect(),
+        Err(e) => {
+            log::warn!("--pin: cannot read this process's CPUs: {e}");
+            return;
+        }
+    };
+    if cpus.is_empty() {
+        return;
+    }
+    for (i, handle) in server.handles().into_iter().enumerate() {
+        let cpu = cpus[i % cpus.len()];
+        let pinned = handle.run(move |_, _| match netloop_cli::process::pin_to_cpu(cpu) {
+            Ok(()) => log::info!("reactor {i} pinned to CPU {cpu}"),
+            Err(e) => log::warn!("reactor {i}: cannot pin to CPU {cpu}: {e}"),
+        });
+        if let Err(e) = pinned {
+            log::warn!("reactor {i}: cannot pin: {e}");
+        }
+    }
+}
+
 fn parse_threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=1024).contains(&n) => Ok(n),
@@ -361,9 +387,13 @@ struct ServeOpts {
     /// (a peer trickling bytes).
     #[arg(long = "frame-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     frame_timeout: Duration,
-    /// Reactor threads, all serving the same sockets (each connection goes to one).
+    /// Reactor threads, all serving the same sockets (each connection goes to the one with
+    /// the fewest connections).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_threads)]
     threads: usize,
+    /// Pin reactor thread i to CPU i (modulo the CPUs this process may use).
+    #[arg(long)]
+    pin: bool,
     /// Input memory per reactor thread for messages being received: past it, connections
     /// that need more wait (their bytes stay in the kernel) instead of growing memory.
     /// At least --max-frame.
@@ -502,6 +532,9 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     }
     log::info!("{} reactor thread(s); Ctrl-C or SIGTERM stops", o.threads);
     let server = Server::start(reactors).map_err(|e| format!("cannot start: {e}"))?;
+    if o.pin {
+        pin_reactors(&server);
+    }
     let metrics = match &o.metrics {
         Some(addr) => match start_metrics(addr, o.metrics_public, server.handles()) {
             Ok(m) => Some(m),
