@@ -105,9 +105,9 @@ pub struct Config {
     pub busy_poll: bool,
     /// IP datagram sockets take many datagrams per system call (`recvmmsg`) and send the
     /// replies made meanwhile with one `sendmmsg` (see [`Context::send_to`](super::Context::send_to)).
-    /// Default false: where it was measured (a gVisor sandbox, and since on a Linux 6.18 VM,
-    /// see the echo bench's U1) it saved little or no CPU per datagram while changing when
-    /// replies leave; it does raise a client's throughput (`netloop load` turns it on: +40%
+    /// Default false: where it was measured (a Linux 6.18 VM, 2 CPUs: the echo bench's U1,
+    /// `netloop-batch`) it saved little or no CPU per datagram while changing when replies
+    /// leave; it does raise a client's throughput (`netloop load` turns it on: +40%
     /// datagrams per second). Measure it on the kernel you deploy on.
     pub udp_batching: bool,
     /// Threads for blocking work ([`Context::submit`](super::Context::submit)), made on the

@@ -22,10 +22,17 @@
 //! * U1: UDP, 64 sockets x 4 in flight x 64 B: server CPU per datagram (netloop also with
 //!   `Config::udp_batching`, as `netloop-batch`).
 //! * T1: a 250 µs timer on an idle reactor: how late it fires, p50 and p99 (`timers.rs`).
+//! * T2: work per core: W2 on one and on two reactors, and how connections and CPU spread
+//!   over them for serial arrivals and bursts (`cores.rs`).
+//! * L1: the framed echo, 64 connections, open loop at 25, 50 and 75% of the saturated rate
+//!   (measured first): p50, p99, p99.9 and max, medians of `ECHO_BENCH_L1_ROUNDS` (default
+//!   5) interleaved rounds with the spread (`latency.rs`).
 //!
 //! `ECHO_BENCH_SECS` sets the measured seconds per run (default 2); `ECHO_BENCH_ONLY=W2,U1`
 //! runs a subset; `ECHO_BENCH_REPS` the measured runs (default 3).
 
+mod cores;
+mod latency;
 mod peers;
 mod report;
 mod timers;
@@ -347,7 +354,26 @@ fn main() -> std::io::Result<()> {
         }
     }
     report::print(&results);
-    report::write_json(&kernel, &results, &lateness, "target/echo-bench.json")?;
+    if only
+        .as_deref()
+        .is_none_or(|o| o.split(',').any(|n| n == "L1"))
+    {
+        let rounds: usize = std::env::var("ECHO_BENCH_L1_ROUNDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(5);
+        let (saturated, rows) = latency::run(secs, rounds)?;
+        latency::print(saturated, &rows);
+        latency::write_svg(&rows, "target/echo-bench-l1.svg")?;
+        eprintln!("wrote target/echo-bench-l1.svg");
+    }
+    if only
+        .as_deref()
+        .is_none_or(|o| o.split(',').any(|n| n == "T2"))
+    {
+        cores::print(&cores::run(secs)?);
+    }
+    report::write_json(&kernel, cpus, &results, &lateness, "target/echo-bench.json")?;
     report::write_svg(&results, "target/echo-bench.svg")?;
     eprintln!("wrote target/echo-bench.json and target/echo-bench.svg");
     Ok(())

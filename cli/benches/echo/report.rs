@@ -94,12 +94,13 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
 
 pub fn write_json(
     kernel: &str,
+    cpus: usize,
     results: &[(Workload, Vec<(Peer, Sample)>)],
     timers: &[crate::timers::Lateness],
     path: &str,
 ) -> std::io::Result<()> {
     let mut out = format!(
-        "{{\"kernel\":\"{}\",\"workloads\":[",
+        "{{\"kernel\":\"{}\",\"cpus\":{cpus},\"workloads\":[",
         kernel.escape_default()
     );
     for (i, (w, peers)) in results.iter().enumerate() {
