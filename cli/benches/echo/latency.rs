@@ -3,8 +3,9 @@
 //! The framed echo, 64 connections, open loop: requests go out on a schedule, and each
 //! latency counts from its request's scheduled time (a server that stalls is charged for the
 //! requests it held up, not just the one it was serving). First the saturated rate is
-//! measured in the same run (netloop, closed loop, 16 in flight per connection: what this
-//! load generator and machine reach); then each server runs at 25, 50 and 75% of it, in
+//! measured in the same run (netloop, closed loop, one frame in flight and one per write on
+//! each connection: what this load reaches on this machine before the generator saturates);
+//! then each server runs at 25, 50 and 75% of it, in
 //! rounds (each round runs every server once, interleaved, a fresh server each time). The
 //! table gives the medians over the rounds of p50, p99, p99.9 and the maximum, with the
 //! spread of p99 (its lowest and highest round), and netloop's p99 ratio to each server. Runs
@@ -43,7 +44,7 @@ pub struct Row {
 fn load_at(server: &Server, rate: Option<f64>, secs: f64) -> std::io::Result<load::LoadReport> {
     let mut cfg = LoadConfig::new(server.tcp, Proto::Framed);
     cfg.conns = CONNS;
-    cfg.pipeline = if rate.is_some() { 1 } else { 16 };
+    cfg.pipeline = 1;
     cfg.size = 64;
     cfg.rate = rate;
     cfg.warmup = Duration::from_millis(500);

@@ -22,6 +22,9 @@
 //! * U1: UDP, 64 sockets x 4 in flight x 64 B: server CPU per datagram (netloop also with
 //!   `Config::udp_batching`, as `netloop-batch`).
 //! * T1: a 250 µs timer on an idle reactor: how late it fires, p50 and p99 (`timers.rs`).
+//! * S1: the framed echo at 1,000, 10,000, 50,000 and 100,000 connections, 50,000 requests/s
+//!   in all (open loop): server CPU per request (user and system), p99, memory per
+//!   connection, for netloop, tokio-ct and the mio loop; and the accept rate (`scale.rs`).
 //! * T2: work per core: W2 on one and on two reactors, and how connections and CPU spread
 //!   over them for serial arrivals and bursts (`cores.rs`).
 //! * L1: the framed echo, 64 connections, open loop at 25, 50 and 75% of the saturated rate
@@ -35,6 +38,7 @@ mod cores;
 mod latency;
 mod peers;
 mod report;
+mod scale;
 mod timers;
 
 use std::io::{BufRead, BufReader};
@@ -88,7 +92,7 @@ const UDP: &[Peer] = &[
     Peer::MioLoop,
 ];
 
-pub const WORKLOADS: [Workload; 6] = [
+pub const WORKLOADS: [Workload; 10] = [
     Workload {
         name: "W1",
         proto: Proto::Framed,
@@ -144,6 +148,10 @@ pub const WORKLOADS: [Workload; 6] = [
         metric: Metric::CpuPerFrame,
         peers: EVENTED,
     },
+    s1("S1-1k", 1_000),
+    s1("S1-10k", 10_000),
+    s1("S1-50k", 50_000),
+    s1("S1-100k", 100_000),
     Workload {
         name: "U1",
         proto: Proto::Udp,
@@ -156,6 +164,27 @@ pub const WORKLOADS: [Workload; 6] = [
         peers: UDP,
     },
 ];
+
+/// S1's servers: the evented ones that hold 100,000 connections in one thread or a few.
+const SCALE: &[Peer] = &[Peer::Netloop, Peer::TokioCurrent, Peer::MioLoop];
+
+/// The total rate S1 offers, spread over all the connections, whatever their number.
+pub const S1_RATE: f64 = 50_000.0;
+
+/// S1 at `conns` connections: the framed echo, open loop at [`S1_RATE`] in all.
+const fn s1(name: &'static str, conns: usize) -> Workload {
+    Workload {
+        name,
+        proto: Proto::Framed,
+        conns,
+        pipeline: 1,
+        size: 64,
+        rate: Some(S1_RATE),
+        spin: false,
+        metric: Metric::CpuPerFrame,
+        peers: SCALE,
+    }
+}
 
 /// What one measured run gave.
 #[derive(Clone, Copy, Debug, Default)]
@@ -220,15 +249,18 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
     cfg.size = w.size;
     cfg.rate = w.rate;
     cfg.spin = w.spin;
-    // Many connections take a while to come up: they get a warm-up inside the run itself.
+    // Many connections take a while to come up: they get a warm-up inside the run itself
+    // (3 s, and a second more per 20,000).
     cfg.warmup = if w.conns > 1000 {
-        Duration::from_secs(3)
+        Duration::from_secs(3 + w.conns as u64 / 20_000)
     } else {
         Duration::ZERO
     };
     cfg.duration = Duration::from_secs_f64(if warm { secs / 2.0 } else { secs });
     cfg.server_pid = Some(server.pid());
-    cfg.sources = if w.conns > 5000 { 16 } else { 1 };
+    // Sources 127.0.0.1, .2, ...: at most 2,000 connections each, so that no source runs out
+    // of ephemeral ports (with earlier runs' TIME_WAIT on them too).
+    cfg.sources = w.conns.div_ceil(2000).clamp(1, 200);
     let pid = server.pid();
     let rss0 = sys::process_rss(pid).unwrap_or(0);
     let io0 = sys::process_io_syscalls(pid).unwrap_or(0);
@@ -256,6 +288,20 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
     })
 }
 
+/// S1 holds 100,000 connections on each side: as root, raise the hard descriptor limit
+/// (here 20,000 until raised) to what the kernel allows (`fs.nr_open`), for this process and
+/// the servers it starts; otherwise raise the soft limit to the hard one.
+fn raise_fd_limits() {
+    use nix::sys::resource::{setrlimit, Resource};
+    let most: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20);
+    if setrlimit(Resource::RLIMIT_NOFILE, most, most).is_err() {
+        let _ = netloop::server::raise_fd_limit();
+    }
+}
+
 fn main() -> std::io::Result<()> {
     if let Ok(name) = std::env::var("NETLOOP_BENCH_SERVE") {
         let _ = sys::pin_to_cpu(0);
@@ -273,7 +319,7 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|_| "unknown".to_string());
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("echo bench on Linux {kernel}, {cpus} CPUs");
-    let _ = netloop::server::raise_fd_limit();
+    raise_fd_limits();
     if sys::pin_to_cpu(1).is_err() {
         eprintln!("note: could not pin the load generator to CPU 1 (fewer than 2 CPUs?)");
     }
@@ -366,6 +412,12 @@ fn main() -> std::io::Result<()> {
         latency::print(saturated, &rows);
         latency::write_svg(&rows, "target/echo-bench-l1.svg")?;
         eprintln!("wrote target/echo-bench-l1.svg");
+    }
+    if only
+        .as_deref()
+        .is_none_or(|o| o.split(',').any(|n| n.starts_with("S1")))
+    {
+        scale::run(SCALE, secs)?;
     }
     if only
         .as_deref()
