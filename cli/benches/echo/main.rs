@@ -92,7 +92,7 @@ const UDP: &[Peer] = &[
     Peer::MioLoop,
 ];
 
-pub const WORKLOADS: [Workload; 10] = [
+pub const WORKLOADS: [Workload; 11] = [
     Workload {
         name: "W1",
         proto: Proto::Framed,
@@ -150,6 +150,7 @@ pub const WORKLOADS: [Workload; 10] = [
     },
     s1("S1-1k", 1_000),
     s1("S1-10k", 10_000),
+    s1("S1-18k", 18_000),
     s1("S1-50k", 50_000),
     s1("S1-100k", 100_000),
     Workload {
@@ -251,7 +252,7 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
     cfg.spin = w.spin;
     // Many connections take a while to come up: they get a warm-up inside the run itself
     // (3 s, and a second more per 20,000).
-    cfg.warmup = if w.conns > 1000 {
+    cfg.warmup = if w.conns >= 1000 {
         Duration::from_secs(3 + w.conns as u64 / 20_000)
     } else {
         Duration::ZERO
@@ -288,18 +289,23 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
     })
 }
 
-/// S1 holds 100,000 connections on each side: as root, raise the hard descriptor limit
-/// (here 20,000 until raised) to what the kernel allows (`fs.nr_open`), for this process and
-/// the servers it starts; otherwise raise the soft limit to the hard one.
-fn raise_fd_limits() {
-    use nix::sys::resource::{setrlimit, Resource};
+/// S1 holds up to 100,000 connections on each side: raise the hard descriptor limit to what
+/// the kernel allows (`fs.nr_open`), for this process and the servers it starts (root with
+/// `CAP_SYS_RESOURCE` may), else the soft limit to the hard one. Returns the limit got.
+fn raise_fd_limits() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let most: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(1 << 20);
-    if setrlimit(Resource::RLIMIT_NOFILE, most, most).is_err() {
+    if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, most, most) {
         let _ = netloop::server::raise_fd_limit();
+        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((0, 0));
+        eprintln!(
+            "note: the descriptor limit stays at {hard} ({e}: raising the hard limit needs CAP_SYS_RESOURCE); S1 runs only the sizes that fit"
+        );
     }
+    getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft)
 }
 
 fn main() -> std::io::Result<()> {
@@ -319,7 +325,7 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|_| "unknown".to_string());
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("echo bench on Linux {kernel}, {cpus} CPUs");
-    raise_fd_limits();
+    let fd_limit = raise_fd_limits();
     if sys::pin_to_cpu(1).is_err() {
         eprintln!("note: could not pin the load generator to CPU 1 (fewer than 2 CPUs?)");
     }
@@ -334,9 +340,19 @@ fn main() -> std::io::Result<()> {
     let only: Option<String> = std::env::var("ECHO_BENCH_ONLY").ok();
     let mut results = Vec::new();
     for w in WORKLOADS.iter().filter(|w| {
-        only.as_deref()
-            .is_none_or(|o| o.split(',').any(|n| n == w.name))
+        only.as_deref().is_none_or(|o| {
+            o.split(',')
+                .any(|n| n == w.name || (n == "S1" && w.name.starts_with("S1")))
+        })
     }) {
+        // Each side holds every connection, and a few descriptors more.
+        if (w.conns + 500) as u64 > fd_limit {
+            println!(
+                "{}: skipped: {} connections need more than the descriptor limit of {fd_limit}",
+                w.name, w.conns
+            );
+            continue;
+        }
         // Rounds: each round runs every server once, so that a noisy spell on this shared
         // machine falls on all of them alike rather than on one server's every run.
         let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); w.peers.len()];
@@ -345,7 +361,9 @@ fn main() -> std::io::Result<()> {
                 // A fresh server per run.
                 let server = Server::start(peer)?;
                 std::thread::sleep(Duration::from_millis(100));
-                if rep == 0 {
+                // Many connections warm up inside the run, on a fresh server, so that the
+                // memory they take shows.
+                if rep == 0 && w.conns < 1000 {
                     run_once(w, &server, secs, true)?;
                 }
                 match run_once(w, &server, secs, false) {
