@@ -13,7 +13,7 @@ use crate::Server;
 const CLIENTS: usize = 4;
 
 /// Connections per second `peer` took through connect, echo, close, over `secs`.
-fn accept_rate(peer: Peer, secs: f64) -> std::io::Result<f64> {
+fn accept_rate(peer: Peer, nth: usize, secs: f64) -> std::io::Result<f64> {
     let server = Server::start(peer)?;
     std::thread::sleep(Duration::from_millis(100));
     let addr = server.tcp;
@@ -22,9 +22,10 @@ fn accept_rate(peer: Peer, secs: f64) -> std::io::Result<f64> {
     let threads: Vec<_> = (0..CLIENTS)
         .map(|i| {
             let (done, stop) = (Arc::clone(&done), Arc::clone(&stop));
-            // Each client thread from a source address of its own, so that TIME_WAIT on one
-            // address does not run out its ports.
-            let source = std::net::SocketAddr::from(([127, 0, 1, 1 + i as u8], 0));
+            // Each client thread from a source address of its own, and each server's clients
+            // from addresses of their own (127.0.10+n.x), so that the TIME_WAIT left by one
+            // run does not run the next one's ports out.
+            let source = std::net::SocketAddr::from(([127, 0, 10 + nth as u8, 1 + i as u8], 0));
             std::thread::spawn(move || -> std::io::Result<()> {
                 while !stop.load(Ordering::Relaxed) {
                     let sock =
@@ -58,8 +59,8 @@ fn accept_rate(peer: Peer, secs: f64) -> std::io::Result<f64> {
 /// The accept rate of each of `peers`, and netloop's ratio to each (above 1: netloop takes more).
 pub fn run(peers: &[Peer], secs: f64) -> std::io::Result<()> {
     let mut rates = Vec::new();
-    for &p in peers {
-        rates.push((p, accept_rate(p, secs)?));
+    for (nth, &p) in peers.iter().enumerate() {
+        rates.push((p, accept_rate(p, nth, secs)?));
     }
     let base = rates.iter().find(|(p, _)| *p == Peer::Netloop).map(|r| r.1);
     println!(
