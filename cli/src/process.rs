@@ -84,3 +84,30 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)?;
     Ok(())
 }
+
+/// Pin each of `server`'s reactor threads to a CPU of its own, in order, among the CPUs this
+/// process may use (each on its own thread, at its next turn); failures are logged.
+pub fn pin_reactors<H: netloop::Handler + Send + 'static>(server: &netloop::server::Server<H>) {
+    let cpus: Vec<usize> = match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|&c| set.is_set(c).unwrap_or(false))
+            .collect(),
+        Err(e) => {
+            log::warn!("--pin: cannot read this process's CPUs: {e}");
+            return;
+        }
+    };
+    if cpus.is_empty() {
+        return;
+    }
+    for (i, handle) in server.handles().into_iter().enumerate() {
+        let cpu = cpus[i % cpus.len()];
+        let pinned = handle.run(move |_, _| match pin_to_cpu(cpu) {
+            Ok(()) => log::info!("reactor {i} pinned to CPU {cpu}"),
+            Err(e) => log::warn!("reactor {i}: cannot pin to CPU {cpu}: {e}"),
+        });
+        if let Err(e) = pinned {
+            log::warn!("reactor {i}: cannot pin: {e}");
+        }
+    }
+}

@@ -200,32 +200,6 @@ fn bind_addrs(values: &[String], ty: netloop::socket::SockType) -> Result<Vec<So
     Ok(all)
 }
 
-/// Pin each reactor thread to a CPU of its own, in order (on its thread, at its next turn).
-fn pin_reactors<H: netloop::Handler + Send + 'static>(server: &Server<H>) {
-    let cpus: Vec<usize> = match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
-        Ok(set) => (0..nix::sched::CpuSet::count())
-            .filter(|&c| set.is_set(c).unwrap_or(false))
-            .collect(),
-        Err(e) => {
-            log::warn!("--pin: cannot read this process's CPUs: {e}");
-            return;
-        }
-    };
-    if cpus.is_empty() {
-        return;
-    }
-    for (i, handle) in server.handles().into_iter().enumerate() {
-        let cpu = cpus[i % cpus.len()];
-        let pinned = handle.run(move |_, _| match netloop_cli::process::pin_to_cpu(cpu) {
-            Ok(()) => log::info!("reactor {i} pinned to CPU {cpu}"),
-            Err(e) => log::warn!("reactor {i}: cannot pin to CPU {cpu}: {e}"),
-        });
-        if let Err(e) = pinned {
-            log::warn!("reactor {i}: cannot pin: {e}");
-        }
-    }
-}
-
 fn parse_threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=1024).contains(&n) => Ok(n),
@@ -533,7 +507,7 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     log::info!("{} reactor thread(s); Ctrl-C or SIGTERM stops", o.threads);
     let server = Server::start(reactors).map_err(|e| format!("cannot start: {e}"))?;
     if o.pin {
-        pin_reactors(&server);
+        netloop_cli::process::pin_reactors(&server);
     }
     let metrics = match &o.metrics {
         Some(addr) => match start_metrics(addr, o.metrics_public, server.handles()) {
