@@ -118,6 +118,8 @@ pub mod internals {
     /// The fuzz targets' bodies, each comparing the code with a simpler model (`src/check.rs`).
     pub mod fuzz {
         pub use crate::check::{decode_chunks, round_trip, timer_wheel, wire};
+        /// The deterministic simulation, every choice made by the fuzzer's bytes.
+        pub use crate::sim::fuzz as sim;
     }
     /// The deterministic simulation: the reactor's own turn on an in-memory network.
     pub mod sim {

@@ -74,3 +74,20 @@ fn timer_wheel_seeds_and_generated_inputs() {
 fn wire_seeds_and_generated_inputs() {
     run("wire", netloop::internals::fuzz::wire);
 }
+
+#[test]
+fn sim_seeds_and_generated_inputs() {
+    // Each input is a whole simulated session: the checked-in seeds, and 60 generated ones.
+    for (name, data) in seeds("sim") {
+        let result = std::panic::catch_unwind(|| netloop::internals::fuzz::sim(&data));
+        assert!(result.is_ok(), "sim: seed {name} failed");
+    }
+    let (mut clients, mut bytes) = (0, 0);
+    for data in generated(60) {
+        netloop::internals::fuzz::sim(&data);
+        let s = netloop::internals::sim::fuzzed_run(&data, 400).expect("checked just above");
+        (clients, bytes) = (clients + s.clients, bytes + s.bytes_sent);
+    }
+    // The bytes drive real sessions: clients connect and send.
+    assert!(clients > 30 && bytes > 10_000, "{clients} clients, {bytes} bytes");
+}

@@ -38,5 +38,5 @@ mod random;
 mod recorder;
 
 pub use harness::Sim;
-pub use random::{random_run, RunSummary};
+pub use random::{fuzz, fuzzed_run, random_run, RunSummary, LIVENESS_WITHIN};
 pub use recorder::SimEvent;

@@ -1,5 +1,6 @@
-//! One randomized session from a seed: random settings, faults and client behaviour, with
-//! the invariants checked after every step.
+//! One randomized session from a seed (or from a fuzzer's bytes): random settings, faults and
+//! client behaviour, with the invariants checked after every step; then, with the faults
+//! stopped, every connection must finish its work within a stated virtual time (liveness).
 
 use std::time::Duration;
 
@@ -24,16 +25,78 @@ pub struct RunSummary {
     pub elapsed: Duration,
     /// The reactor's counters at the end.
     pub stats: Stats,
+    /// A hash of the whole trace: the same seed must give the same hash.
+    pub trace_hash: u64,
 }
 
-fn maybe_ms(rng: &mut Rng, percent: u8, lo: u64, hi: u64) -> Option<Duration> {
+/// How long, in virtual time, every connection has to finish its work once the faults stop.
+pub const LIVENESS_WITHIN: Duration = Duration::from_secs(30);
+
+/// Where a session's choices come from: a seeded generator, or a fuzzer's bytes.
+trait Draw {
+    /// A number below `n` (0 if `n` is 0).
+    fn below(&mut self, n: u64) -> u64;
+
+    /// True with probability `percent` / 100.
+    fn chance(&mut self, percent: u8) -> bool {
+        self.below(100) < u64::from(percent)
+    }
+
+    /// 64 bits.
+    fn next_u64(&mut self) -> u64;
+}
+
+impl Draw for Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        Rng::below(self, n)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        Rng::next_u64(self)
+    }
+}
+
+/// A fuzzer's bytes as choices: a byte for a small choice, four for a large one, then zeros
+/// once they run out (so that every input is a complete, and short, session).
+struct Bytes<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl Bytes<'_> {
+    fn take(&mut self, n: usize) -> u64 {
+        let mut v = 0u64;
+        for _ in 0..n {
+            let b = self.data.get(self.at).copied().unwrap_or(0);
+            self.at += 1;
+            v = (v << 8) | u64::from(b);
+        }
+        v
+    }
+}
+
+impl Draw for Bytes<'_> {
+    fn below(&mut self, n: u64) -> u64 {
+        match n {
+            0 => 0,
+            1..=256 => self.take(1) % n,
+            _ => self.take(4) % n,
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.take(8)
+    }
+}
+
+fn maybe_ms(rng: &mut impl Draw, percent: u8, lo: u64, hi: u64) -> Option<Duration> {
     rng.chance(percent)
         .then(|| Duration::from_millis(lo + rng.below(hi - lo)))
 }
 
 /// Settings and faults drawn from `rng`: small buffers and budgets, so that backpressure,
 /// budgets and the read list all come into play.
-fn draw(rng: &mut Rng) -> (Config, Faults, bool) {
+fn draw(rng: &mut impl Draw) -> (Config, Faults, bool) {
     let high = 1024 + rng.below(16 * 1024) as usize;
     let mut config = Config {
         timeouts: Timeouts {
@@ -81,12 +144,36 @@ fn draw(rng: &mut Rng) -> (Config, Faults, bool) {
 ///
 /// The first broken invariant, with the seed and the end of the trace.
 pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
-    let mut rng = Rng::new(seed);
-    let (config, faults, tight) = draw(&mut rng);
+    session(&mut Rng::new(seed), &format!("seed {seed}"), steps)
+}
+
+/// [`random_run`] with every choice taken from `data` (a fuzzer's input) instead of a seed:
+/// the settings, the faults' rates and seed, and each step. At most `steps` steps, fewer
+/// for a short input.
+///
+/// # Errors
+///
+/// As [`random_run`].
+pub fn fuzzed_run(data: &[u8], steps: usize) -> Result<RunSummary, String> {
+    let steps = steps.min(data.len());
+    session(&mut Bytes { data, at: 0 }, "fuzz input", steps)
+}
+
+/// The fuzz target `sim` (`fuzz/fuzz_targets/sim.rs`): a session whose every choice the
+/// fuzzer's bytes make ([`fuzzed_run`], at most 400 steps); a broken invariant, or a
+/// connection that does not finish once the faults stop, panics with the trace's end.
+pub fn fuzz(data: &[u8]) {
+    if let Err(e) = fuzzed_run(data, 400) {
+        panic!("{e}");
+    }
+}
+
+fn session(rng: &mut impl Draw, name: &str, steps: usize) -> Result<RunSummary, String> {
+    let (config, faults, tight) = draw(rng);
     let fail = |sim: &Sim, what: String| {
         let trace = sim.take_trace();
         let tail = trace[trace.len().saturating_sub(40)..].join("\n");
-        format!("seed {seed}: {what}\nconfig: {config:?}\nfaults: {faults:?}\nlast trace lines:\n{tail}")
+        format!("{name}: {what}\nconfig: {config:?}\nfaults: {faults:?}\nlast trace lines:\n{tail}")
     };
     let mut sim = Sim::new(rng.next_u64(), faults, config).map_err(|e| e.to_string())?;
     // Keeping a connection whose message timed out keeps its share of a tight budget, and
@@ -154,11 +241,17 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
             return Err(fail(&sim, e.to_string()));
         }
     }
-    // Liveness: with no more input, every echo completes (or the connection ends) without
-    // any end of file to wake the reactor; a stranded byte would show here.
+    // Liveness: the faults stop, and with no more input every echo completes (or the
+    // connection ends) within LIVENESS_WITHIN of virtual time, without any end of file to
+    // wake the reactor; a stranded byte would show here.
+    sim.net().set_faults(Faults::NONE);
+    let deadline = sim.elapsed() + LIVENESS_WITHIN;
     let settled =
         |sim: &Sim, c: ClientId| sim.finished(c) || sim.received(c).len() == sim.echo_due(c);
     for _ in 0..20_000 {
+        if sim.elapsed() > deadline {
+            break;
+        }
         for &c in &live {
             sim.recv(c);
         }
@@ -171,7 +264,7 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
     }
     if let Some(c) = live.iter().find(|&&c| !settled(&sim, c)) {
         let what = format!(
-            "client {}: {} of {} bytes echoed, and the connection stays open",
+            "client {}: {} of {} bytes echoed within {LIVENESS_WITHIN:?} of the faults stopping, and the connection stays open",
             c.0,
             sim.received(*c).len(),
             sim.echo_due(*c)
@@ -203,6 +296,13 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
         return Err(fail(&sim, e));
     }
     let stats = sim.stats();
+    let trace_hash = {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: the same on every run of the same build.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        sim.take_trace().hash(&mut h);
+        h.finish()
+    };
     Ok(RunSummary {
         clients: sim.clients().count(),
         bytes_sent: sent,
@@ -214,5 +314,6 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
             .count(),
         elapsed: sim.elapsed(),
         stats,
+        trace_hash,
     })
 }
