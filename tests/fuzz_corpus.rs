@@ -89,5 +89,8 @@ fn sim_seeds_and_generated_inputs() {
         (clients, bytes) = (clients + s.clients, bytes + s.bytes_sent);
     }
     // The bytes drive real sessions: clients connect and send.
-    assert!(clients > 30 && bytes > 10_000, "{clients} clients, {bytes} bytes");
+    assert!(
+        clients > 30 && bytes > 10_000,
+        "{clients} clients, {bytes} bytes"
+    );
 }

@@ -5,7 +5,7 @@
 //! grace period (none for a grace too long to represent). The core decides when (a signal,
 //! `Context::stop`, the last connection gone, the grace over); this room keeps the answer.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use super::registry::Key;
 use crate::time::TimerHandle;
@@ -17,8 +17,9 @@ pub(crate) struct Life {
     /// A graceful shutdown is under way, with the entry that ends its grace, if any.
     shutdown: Option<Option<TimerHandle>>,
     /// During a shutdown, the connections found in the middle of a message, to ask again at
-    /// the end of the turn (each once).
-    unfinished: HashSet<Key>,
+    /// the end of the turn (each once, in slot order: an ordered set, since a hash set's
+    /// order differs from run to run and would break the simulation's replay).
+    unfinished: BTreeSet<Key>,
 }
 
 impl Life {
@@ -66,7 +67,7 @@ impl Life {
 
     /// The connections to ask again (see [`ask_again`](Life::ask_again)), each once.
     pub(crate) fn take_unfinished(&mut self) -> Vec<Key> {
-        self.unfinished.drain().collect()
+        std::mem::take(&mut self.unfinished).into_iter().collect()
     }
 
     /// The wheel entry that ends the grace period of the shutdown under way.

@@ -32,7 +32,7 @@ use crate::sys::Signals;
 use std::net::SocketAddr;
 
 /// A slab key with the generation of the entry it was issued for.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub(crate) struct Key {
     pub(crate) index: u32,
     pub(crate) gen: u32,
