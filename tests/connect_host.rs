@@ -27,6 +27,8 @@ struct Dialer {
     connected: Vec<ConnId>,
     replies: Vec<(ConnId, Vec<u8>)>,
     accepted: Vec<ConnId>,
+    /// Jobs reported to the handler: a dial's look-up must never be one.
+    jobs: usize,
 }
 
 impl Handler for Dialer {
@@ -46,6 +48,15 @@ impl Handler for Dialer {
     fn on_dialed(&mut self, _: &mut Context<'_>, dial: DialId, result: std::io::Result<ConnId>) {
         let result = result.map_err(|e| (e.kind(), e.to_string()));
         self.dialed.push((dial, result));
+    }
+
+    fn on_work_done(
+        &mut self,
+        _: &mut Context<'_>,
+        _: netloop::reactor::WorkId,
+        _: std::thread::Result<Box<dyn std::any::Any + Send>>,
+    ) {
+        self.jobs += 1;
     }
 
     fn on_connect(&mut self, cx: &mut Context<'_>, conn: ConnId) {
@@ -212,7 +223,11 @@ fn when_every_address_refuses_the_error_names_each() {
 #[test]
 fn the_connect_timeout_bounds_a_look_up_that_never_answers() {
     let timeouts = Config::default().timeouts;
-    let config = Config::default().timeouts(timeouts.with_connect(Duration::from_millis(200)));
+    // One worker: jobs finish in the order submitted, so a marker job shows when the late
+    // answer has been delivered.
+    let config = Config::default()
+        .timeouts(timeouts.with_connect(Duration::from_millis(200)))
+        .workers(1);
     let (server, _) = start(config);
     let (release, wait) = mpsc::channel::<()>();
     let wait = Mutex::new(wait);
@@ -231,14 +246,16 @@ fn the_connect_timeout_bounds_a_look_up_that_never_answers() {
     assert_eq!(*kind, ErrorKind::TimedOut, "{what}");
     assert!(what.contains("not looked up within 200ms"), "{what}");
     release.send(()).unwrap();
-    // The late answer is ignored: still one report.
-    std::thread::sleep(Duration::from_millis(50));
-    assert_eq!(server.query(|h, _| h.dialed.len()), 1);
+    // The late answer is ignored: still one report, and no job handed to the handler but
+    // the marker that follows it.
+    server.query(|_, cx| cx.submit(None, || ()).unwrap());
+    assert!(util::wait_until(|| server.query(|h, _| h.jobs == 1)));
+    assert_eq!(server.query(|h, _| (h.dialed.len(), h.jobs)), (1, 1));
 }
 
 #[test]
 fn a_cancelled_dial_is_not_reported_and_leaves_nothing_behind() {
-    let (server, ok) = start(Config::default());
+    let (server, ok) = start(Config::default().workers(1));
     let (release, wait) = mpsc::channel::<()>();
     let wait = Mutex::new(wait);
     let resolver: Resolver = Arc::new(move |_, port| {
@@ -260,8 +277,11 @@ fn a_cancelled_dial_is_not_reported_and_leaves_nothing_behind() {
     let second = server.query(move |_, cx| cx.connect_host(&target).unwrap());
     let got = dialed(&server, 1);
     assert!(matches!(&got[..], [(d, Ok(_))] if *d == second), "{got:?}");
-    std::thread::sleep(Duration::from_millis(50));
-    assert_eq!(server.query(|h, _| h.dialed.len()), 1);
+    // The cancelled dial's answer reached no callback either: a marker job, after both
+    // look-ups on the one worker, is the only job the handler hears of.
+    server.query(|_, cx| cx.submit(None, || ()).unwrap());
+    assert!(util::wait_until(|| server.query(|h, _| h.jobs == 1)));
+    assert_eq!(server.query(|h, _| (h.dialed.len(), h.jobs)), (1, 1));
     // One connection each way for the second dial; nothing else.
     assert_eq!(server.query(|_, cx| cx.socket_count()), before + 2);
 }

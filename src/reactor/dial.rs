@@ -83,6 +83,9 @@ pub(crate) struct Dials {
     by_work: HashMap<WorkId, DialId>,
     /// Each attempt's socket: its dial and the address it tries.
     by_key: HashMap<Key, (DialId, SocketAddr)>,
+    /// Look-ups of dials that ended before they answered: their answers are dropped here,
+    /// never handed to the handler as a job of its own.
+    orphans: Vec<WorkId>,
     done: VecDeque<(DialId, io::Result<OwnedFd>)>,
 }
 
@@ -117,9 +120,9 @@ impl Dials {
         DialId(self.next_id)
     }
 
-    /// Is `work` a dial's look-up? Then it is this dial's.
+    /// Is `work` a dial's look-up (of a dial under way, or of one that has ended)?
     pub(crate) fn owns_work(&self, work: WorkId) -> bool {
-        self.by_work.contains_key(&work)
+        self.by_work.contains_key(&work) || self.orphans.contains(&work)
     }
 
     /// Is `key` one of the attempts (the reactor's own, not the program's descriptor)?
@@ -130,6 +133,8 @@ impl Dials {
     /// The look-up `work` answered with `output`.
     pub(crate) fn resolved(&mut self, work: WorkId, output: Output, io: DialIo<'_>) {
         let Some(id) = self.by_work.remove(&work) else {
+            // A dial that ended first: its answer goes nowhere.
+            self.orphans.retain(|&w| w != work);
             return;
         };
         let Some(dial) = self.dials.get_mut(&id) else {
@@ -257,6 +262,7 @@ impl Dials {
         }
         if let Some(work) = dial.work {
             self.by_work.remove(&work);
+            self.orphans.push(work);
         }
     }
 
