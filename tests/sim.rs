@@ -35,9 +35,12 @@ fn sim_echo_round_trip_under_every_fault() {
         short_read: 50,
         short_write: 50,
         would_block: 30,
-        accept_emfile: 0,
-        accept_aborted: 0,
         split_events: 50,
+        interrupted: 20,
+        spurious: 30,
+        stale_events: 50,
+        late_timers: 30,
+        ..Faults::NONE
     };
     let mut sim = Sim::new(42, faults, Config::default()).unwrap();
     let c = sim.connect().unwrap();
@@ -66,6 +69,7 @@ fn sim_same_seed_same_trace() {
             accept_emfile: 20,
             accept_aborted: 10,
             split_events: 30,
+            ..Faults::NONE
         };
         let mut sim = Sim::new(seed, faults, timeouts(Timeouts::idle(20 * MS))).unwrap();
         for i in 0..3u8 {
@@ -399,9 +403,28 @@ fn sim_reset_mid_stream_closes_with_a_reset() {
     assert_eq!(sim.stats().active, 0);
 }
 
+/// A failing seed, shrunk (fewer steps, fewer kinds of fault), with the one command that
+/// replays it.
+fn shrunk_failure(seed: u64, steps: usize, e: &str) -> String {
+    match netloop::internals::sim::shrink(seed, steps) {
+        Some(s) => format!(
+            "{e}\n\nshrunk: seed {}, {} steps, faults {:?}\n{}\nreplay: {}",
+            s.seed,
+            s.steps,
+            s.faults(),
+            s.failure,
+            s.command()
+        ),
+        None => format!("{e}\n(it passed when run again: not shrunk)"),
+    }
+}
+
 #[test]
 fn sim_randomized_1000_seeds() {
+    use netloop::internals::sim::{Fault, Seen};
     let mut total = netloop::internals::sim::RunSummary::default();
+    let mut seen = Seen::default();
+    let (mut pool_dry, mut wheel_timers, mut precise_timers, mut jobs) = (0, 0, 0, 0);
     for seed in 0..1000 {
         match random_run(seed, 200) {
             Ok(s) => {
@@ -410,22 +433,54 @@ fn sim_randomized_1000_seeds() {
                 total.timeouts += s.timeouts;
                 total.unclean_closes += s.unclean_closes;
                 total.stats = total.stats.add(&s.stats);
+                seen.merge(&s.seen);
+                pool_dry += s.pool_dry;
+                wheel_timers += s.timers_fired.0;
+                precise_timers += s.timers_fired.1;
+                jobs += s.jobs_done;
             }
-            Err(e) => panic!("{e}"),
+            Err(e) => panic!("{}", shrunk_failure(seed, 200, &e)),
         }
     }
+    let st = total.stats;
+    // What the reactor met, counted where it met it.
+    let kinds = [
+        ("accepted TCP stream", st.accepted),
+        ("handler panic", st.handler_panics),
+        ("user timer (wheel)", wheel_timers),
+        ("user timer (precise)", precise_timers),
+        ("job on the pool (inline)", jobs),
+    ];
     println!("1000 seeds: {total:?}");
+    println!("socket kinds and sources, as observed:");
+    for (name, n) in kinds {
+        println!("  {name:<28} {n}");
+    }
+    println!("faults, as observed:");
+    for f in Fault::ALL {
+        println!("  {:<28} {}", f.name(), seen.get(f));
+    }
+    println!("  {:<28} {pool_dry}", "buffer pool dry");
     // The sessions did something: connections, bytes, timeouts and error closes.
     assert!(total.clients > 1000, "{total:?}");
     assert!(total.bytes_sent > 1_000_000, "{total:?}");
     assert!(total.timeouts > 0 && total.unclean_closes > 0, "{total:?}");
     // Every way a connection ends, and the accept back-off, came up.
-    let st = total.stats;
     assert!(
         st.closed_peer > 0 && st.closed_reset > 0 && st.closed_timeout > 0,
         "{st:?}"
     );
     assert!(st.accept_errors > 0, "{st:?}");
+    // Every fault kind reached the reactor, and so did every kind of source the simulation
+    // drives.
+    for f in Fault::ALL {
+        assert!(seen.get(f) > 0, "no {} reached the reactor", f.name());
+    }
+    assert!(pool_dry > 0, "the pool never ran dry");
+    for (name, n) in &kinds {
+        assert!(*n > 0, "no {name} in 1000 seeds");
+    }
+    assert!(st.closed_panic > 0, "{st:?}");
 }
 
 /// A longer exploration, run by hand: `SIM_SEEDS=100000 cargo test --release sim_explore --
@@ -443,7 +498,7 @@ fn sim_explore_many_seeds() {
     let seeds: u64 = var("SIM_SEEDS", 20_000);
     for seed in first..first + seeds {
         if let Err(e) = random_run(seed, 400) {
-            panic!("{e}");
+            panic!("{}", shrunk_failure(seed, 400, &e));
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct BufPool {
     large_free: Vec<Vec<u8>>,
     /// Bytes held in `large_free` (their capacities).
     large_bytes: usize,
+    /// Blocks asked for when none was idle (the pool ran dry and allocated).
+    dry: u64,
 }
 
 /// Grown buffers kept at most, whatever their total size.
@@ -48,6 +50,7 @@ impl BufPool {
             write_free: Vec::with_capacity(max_pooled.min(1024)),
             large_free: Vec::new(),
             large_bytes: 0,
+            dry: 0,
         }
     }
 
@@ -73,6 +76,11 @@ impl BufPool {
         self.write_size
     }
 
+    /// Blocks asked for when none was idle, so that the pool allocated one (read or write).
+    pub fn dry_takes(&self) -> u64 {
+        self.dry
+    }
+
     /// Idle blocks held: `(read, write)`.
     pub fn idle(&self) -> (usize, usize) {
         (self.read_free.len(), self.write_free.len())
@@ -80,9 +88,10 @@ impl BufPool {
 
     #[inline]
     pub(super) fn take_read(&mut self) -> Vec<u8> {
-        self.read_free
-            .pop()
-            .unwrap_or_else(|| vec![0; self.read_size])
+        self.read_free.pop().unwrap_or_else(|| {
+            self.dry += 1;
+            vec![0; self.read_size]
+        })
     }
 
     #[inline]
@@ -126,9 +135,10 @@ impl BufPool {
     }
 
     pub(super) fn take_write(&mut self) -> Vec<u8> {
-        self.write_free
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(self.write_size))
+        self.write_free.pop().unwrap_or_else(|| {
+            self.dry += 1;
+            Vec::with_capacity(self.write_size)
+        })
     }
 
     pub(super) fn give_write(&mut self, mut block: Vec<u8>) {

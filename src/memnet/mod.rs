@@ -25,9 +25,11 @@
 //! writes the server ends through [`MemStream`] (a variant of the reactor's stream enum), and
 //! accepts them through [`MemListener`].
 
+mod faults;
 mod world;
 
-pub use world::{Faults, Ready, Received, Rng};
+pub use faults::{Fault, Faults, Rng, Seen};
+pub use world::{Ready, Received};
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -151,6 +153,22 @@ impl Net {
     /// The server end of client `c` is still open (not closed by the reactor)?
     pub fn server_open(&self, c: ClientId) -> bool {
         self.world().server_open(c.0)
+    }
+
+    /// The last poll: when it began (since the start) and the longest wait it was asked for.
+    pub fn last_poll(&self) -> (Duration, Option<Duration>) {
+        self.world().last_poll
+    }
+
+    /// The faults the reactor has met so far, by kind.
+    pub fn seen(&self) -> Seen {
+        self.world().seen
+    }
+
+    /// When client `c`'s server end was accepted or last read or wrote a byte (virtual time
+    /// since the start): the model's "last activity" for the idle timeout.
+    pub fn moved_at(&self, c: ClientId) -> Duration {
+        self.world().moved_at(c.0)
     }
 
     /// Sockets the reactor holds open (listeners and server ends): for leak checks.

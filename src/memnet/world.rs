@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use mio::Token;
 
+use super::faults::{Fault, Faults, Rng, Seen};
+
 /// One readiness event, as the reactor's dispatch sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ready {
@@ -34,73 +36,6 @@ pub struct Received {
     pub reset: bool,
 }
 
-/// A small seeded generator (SplitMix64): the same seed gives the same faults.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator started from `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `n` (0 if `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next_u64() % n
-        }
-    }
-
-    /// True with probability `percent` / 100.
-    pub fn chance(&mut self, percent: u8) -> bool {
-        self.below(100) < u64::from(percent)
-    }
-}
-
-/// How often each fault is injected, in percent of the calls that could see it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Faults {
-    /// A read returns fewer bytes than are waiting, and no edge reports the rest, as a Unix
-    /// stream's read can stop short. Any value above 0 makes the network's streams behave
-    /// that way (so the reactor must read them until `WouldBlock`); at 0 they keep TCP's
-    /// promise that a short read means the socket is drained.
-    pub short_read: u8,
-    /// A write takes fewer bytes than there is room for.
-    pub short_write: u8,
-    /// A read or write says `WouldBlock` although it could go on, as if the bytes (or the
-    /// room) had not arrived yet; an edge follows when they "arrive", at the next poll.
-    pub would_block: u8,
-    /// `accept` fails with `EMFILE` (out of descriptors); the connection stays waiting.
-    pub accept_emfile: u8,
-    /// `accept` fails with `ECONNABORTED`: the waiting connection was reset and is gone.
-    pub accept_aborted: u8,
-    /// An event is reported twice in one batch (readable and writable apart).
-    pub split_events: u8,
-}
-
-impl Faults {
-    /// No faults.
-    pub const NONE: Faults = Faults {
-        short_read: 0,
-        short_write: 0,
-        would_block: 0,
-        accept_emfile: 0,
-        accept_aborted: 0,
-        split_events: 0,
-    };
-}
-
 /// Each end's receive queue holds this many bytes (the socket buffer).
 const QUEUE: usize = 16 * 1024;
 
@@ -120,6 +55,12 @@ struct End {
     /// writable edge (Linux's `SOCK_NOSPACE`); room freed otherwise raises none.
     blocked: bool,
     token: Option<Token>,
+    /// A client end that reads nothing while faults are on (a zero window).
+    zero_window: bool,
+    /// A reset injected in the middle of a write, not yet met by the reactor.
+    fault_reset: bool,
+    /// When this end last read or wrote a byte (virtual time since the start).
+    moved_at: Duration,
 }
 
 #[derive(Debug)]
@@ -149,6 +90,13 @@ pub(crate) struct World {
     /// Edges raised since the last poll: subject, readable, writable.
     edges: Vec<(Subject, bool, bool)>,
     pub(crate) trace: Vec<String>,
+    /// The faults the reactor met.
+    pub(crate) seen: Seen,
+    /// Tokens of sockets closed or deregistered since the last poll, and of the poll before:
+    /// what a stale event names.
+    retired: Vec<Token>,
+    /// The last poll: when it began and how long it was asked to wait at most.
+    pub(crate) last_poll: (Duration, Option<Duration>),
 }
 
 fn would_block() -> io::Error {
@@ -170,6 +118,9 @@ impl World {
             ends: Vec::new(),
             edges: Vec::new(),
             trace: Vec::new(),
+            seen: Seen::default(),
+            retired: Vec::new(),
+            last_poll: (Duration::ZERO, None),
         }
     }
 
@@ -190,6 +141,13 @@ impl World {
 
     pub(crate) fn poll(&mut self, out: &mut Vec<Ready>, timeout: Option<Duration>) {
         out.clear();
+        self.last_poll = (self.elapsed, timeout);
+        if self.rng.chance(self.faults.interrupted) {
+            // Nothing reported and no time passed; the edges wait for the next poll.
+            self.seen.add(Fault::Interrupted);
+            self.log(format_args!("epoll_wait -> EINTR (injected)"));
+            return;
+        }
         let edges = std::mem::take(&mut self.edges);
         for (subject, readable, writable) in edges {
             let (token, hup) = match subject {
@@ -201,9 +159,12 @@ impl World {
             };
             // Deregistered since: epoll would not report it.
             let Some(token) = token else { continue };
-            match out.iter_mut().find(|r| r.token == token) {
+            let earlier = out.iter().position(|r| r.token == token);
+            let split = earlier.is_some() && self.rng.chance(self.faults.split_events);
+            match earlier {
                 // One event per socket per batch, as epoll gives, unless split on purpose.
-                Some(r) if !self.rng.chance(self.faults.split_events) => {
+                Some(i) if !split => {
+                    let r = &mut out[i];
                     r.readable |= readable;
                     r.writable |= writable;
                     r.hup |= hup;
@@ -215,11 +176,78 @@ impl World {
                     hup,
                 }),
             }
+            if split {
+                self.seen.add(Fault::SplitEvent);
+            }
         }
+        self.inject_ready(out);
         if out.is_empty() {
             if let Some(t) = timeout {
                 self.elapsed += t;
+                if !t.is_zero() && self.rng.chance(self.faults.late_timers) {
+                    let late = Duration::from_millis(1 + self.rng.below(5));
+                    self.elapsed += late;
+                    self.seen.add(Fault::LateTimer);
+                    self.log(format_args!("epoll_wait returns {late:?} late (injected)"));
+                }
             }
+        }
+    }
+
+    /// Add the batch's injected events: one for a socket with nothing behind it, one for a
+    /// token retired since the last poll (a slot freed, perhaps reused).
+    fn inject_ready(&mut self, out: &mut Vec<Ready>) {
+        if self.rng.chance(self.faults.spurious) {
+            let quiet: Vec<Token> = self
+                .ends
+                .iter()
+                .enumerate()
+                .filter(|(e, end)| {
+                    e % 2 == 1 && !end.closed && end.inbox.is_empty() && !end.eof && !end.reset
+                })
+                .filter_map(|(_, end)| end.token)
+                .chain(
+                    self.listeners
+                        .iter()
+                        .filter(|l| l.open && l.backlog.is_empty())
+                        .filter_map(|l| l.token),
+                )
+                .collect();
+            if !quiet.is_empty() {
+                let token = quiet[self.rng.below(quiet.len() as u64) as usize];
+                out.push(Ready {
+                    token,
+                    readable: true,
+                    writable: false,
+                    hup: false,
+                });
+                self.seen.add(Fault::Spurious);
+                self.log(format_args!(
+                    "{token:?} readable with nothing behind it (injected)"
+                ));
+            }
+        }
+        let retired = std::mem::take(&mut self.retired);
+        if !retired.is_empty() && self.rng.chance(self.faults.stale_events) {
+            let token = retired[self.rng.below(retired.len() as u64) as usize];
+            let live = self.ends.iter().any(|e| e.token == Some(token))
+                || self.listeners.iter().any(|l| l.token == Some(token));
+            if !live {
+                out.push(Ready {
+                    token,
+                    readable: true,
+                    writable: true,
+                    hup: true,
+                });
+                self.seen.add(Fault::StaleEvent);
+                self.log(format_args!("an event for retired {token:?} (injected)"));
+            }
+        }
+    }
+
+    fn retire(&mut self, token: Option<Token>) {
+        if let Some(token) = token {
+            self.retired.push(token);
         }
     }
 
@@ -238,16 +266,20 @@ impl World {
     }
 
     pub(crate) fn register_listener(&mut self, l: usize, token: Option<Token>) {
-        self.listeners[l].token = token;
+        let old = std::mem::replace(&mut self.listeners[l].token, token);
+        if token.is_none() {
+            self.retire(old);
+        }
         if token.is_some() && !self.listeners[l].backlog.is_empty() {
             self.edge(Subject::Listener(l), true, false);
         }
     }
 
     pub(crate) fn close_listener(&mut self, l: usize) {
+        let old = self.listeners[l].token.take();
+        self.retire(old);
         let listener = &mut self.listeners[l];
         listener.open = false;
-        listener.token = None;
         // Connections never accepted are reset.
         let waiting: Vec<usize> = listener.backlog.drain(..).collect();
         for conn in waiting {
@@ -261,7 +293,11 @@ impl World {
             return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
         };
         let conn = self.ends.len() / 2;
-        self.ends.push(End::default());
+        let zero_window = self.rng.chance(self.faults.zero_window);
+        self.ends.push(End {
+            zero_window,
+            ..End::default()
+        });
         self.ends.push(End::default());
         self.listeners[l].backlog.push_back(conn);
         self.log(format_args!("client {conn} connects"));
@@ -273,9 +309,17 @@ impl World {
         if self.listeners[l].backlog.is_empty() {
             return Err(would_block());
         }
-        if self.rng.chance(self.faults.accept_emfile) {
-            self.log(format_args!("accept -> EMFILE (injected)"));
-            return Err(io::Error::from_raw_os_error(crate::sys::EMFILE));
+        for (fault, errno, name) in [
+            (Fault::Interrupted, libc::EINTR, "EINTR"),
+            (Fault::AcceptEmfile, crate::sys::EMFILE, "EMFILE"),
+            (Fault::AcceptEnfile, libc::ENFILE, "ENFILE"),
+            (Fault::AcceptEnobufs, libc::ENOBUFS, "ENOBUFS"),
+        ] {
+            if self.rng.chance(self.faults.rate(fault)) {
+                self.seen.add(fault);
+                self.log(format_args!("accept -> {name} (injected)"));
+                return Err(io::Error::from_raw_os_error(errno));
+            }
         }
         let conn = self.listeners[l].backlog.pop_front().unwrap_or_default();
         if self.rng.chance(self.faults.accept_aborted) {
@@ -284,9 +328,11 @@ impl World {
             ));
             self.ends[2 * conn].reset = true;
             self.ends[server(conn)].closed = true;
+            self.seen.add(Fault::AcceptAborted);
             return Err(io::Error::from_raw_os_error(crate::sys::ECONNABORTED));
         }
         self.log(format_args!("accept -> client {conn}"));
+        self.ends[server(conn)].moved_at = self.elapsed;
         Ok((server(conn), self.peer_addr(server(conn))))
     }
 
@@ -296,8 +342,10 @@ impl World {
     }
 
     pub(crate) fn register_end(&mut self, e: usize, token: Option<Token>) {
-        self.ends[e].token = token;
-        if token.is_some() {
+        let old = std::mem::replace(&mut self.ends[e].token, token);
+        if token.is_none() {
+            self.retire(old);
+        } else {
             // Registering a socket that is already ready reports it at once, as epoll does.
             let end = &self.ends[e];
             let readable = !end.inbox.is_empty() || end.eof || end.reset;
@@ -315,8 +363,14 @@ impl World {
         let conn = e / 2;
         let waiting = self.ends[e].inbox.len();
         if self.ends[e].reset {
+            self.met_reset(e);
             self.log(format_args!("read conn {conn} -> ECONNRESET"));
             return Err(io::Error::from(io::ErrorKind::ConnectionReset));
+        }
+        if self.rng.chance(self.faults.interrupted) {
+            self.seen.add(Fault::Interrupted);
+            self.log(format_args!("read conn {conn} -> EINTR (injected)"));
+            return Err(io::Error::from(io::ErrorKind::Interrupted));
         }
         if waiting == 0 {
             if self.ends[e].eof {
@@ -326,6 +380,7 @@ impl World {
             return Err(would_block());
         }
         if self.rng.chance(self.faults.would_block) {
+            self.seen.add(Fault::WouldBlock);
             self.log(format_args!("read conn {conn} -> WouldBlock (injected)"));
             self.edge(Subject::End(e), true, false);
             return Err(would_block());
@@ -334,7 +389,9 @@ impl World {
         if n > 1 && self.rng.chance(self.faults.short_read) {
             // Stopping short raises no edge: the reader must come back until WouldBlock.
             n = 1 + self.rng.below(n as u64 - 1) as usize;
+            self.seen.add(Fault::ShortRead);
         }
+        self.ends[e].moved_at = self.elapsed;
         for (slot, byte) in buf.iter_mut().zip(self.ends[e].inbox.drain(..n)) {
             *slot = byte;
         }
@@ -346,15 +403,24 @@ impl World {
         let conn = e / 2;
         if self.ends[e].reset || self.ends[e ^ 1].closed {
             self.ends[e].reset = true;
+            self.met_reset(e);
             self.log(format_args!("writev conn {conn} -> EPIPE (peer gone)"));
             return Err(io::Error::from(io::ErrorKind::BrokenPipe));
         }
         if self.ends[e].shut {
             return Err(io::Error::from(io::ErrorKind::BrokenPipe));
         }
+        if self.rng.chance(self.faults.interrupted) {
+            self.seen.add(Fault::Interrupted);
+            self.log(format_args!("writev conn {conn} -> EINTR (injected)"));
+            return Err(io::Error::from(io::ErrorKind::Interrupted));
+        }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let room = self.room(e);
         if room == 0 {
+            if self.ends[e ^ 1].zero_window && self.faults.zero_window > 0 {
+                self.seen.add(Fault::ZeroWindow);
+            }
             self.ends[e].blocked = true;
             self.log(format_args!(
                 "writev conn {conn} -> WouldBlock (peer's queue full)"
@@ -362,6 +428,7 @@ impl World {
             return Err(would_block());
         }
         if self.rng.chance(self.faults.would_block) {
+            self.seen.add(Fault::WouldBlock);
             self.log(format_args!("writev conn {conn} -> WouldBlock (injected)"));
             self.edge(Subject::End(e), false, true);
             return Err(would_block());
@@ -369,6 +436,14 @@ impl World {
         let mut n = total.min(room);
         if n > 1 && self.rng.chance(self.faults.short_write) {
             n = 1 + self.rng.below(n as u64 - 1) as usize;
+            self.seen.add(Fault::ShortWrite);
+        }
+        let reset = n > 0 && self.rng.chance(self.faults.reset_mid_write);
+        if reset {
+            n = n.div_ceil(2);
+        }
+        if n > 0 {
+            self.ends[e].moved_at = self.elapsed;
         }
         let mut left = n;
         for b in bufs {
@@ -377,6 +452,14 @@ impl World {
             left -= take;
         }
         self.log(format_args!("writev conn {conn} -> {n} of {total} bytes"));
+        if reset {
+            // The peer resets after taking part: the reactor meets it at its next call.
+            self.ends[e].reset = true;
+            self.ends[e].fault_reset = true;
+            self.ends[e ^ 1].reset = true;
+            self.log(format_args!("client {conn} resets mid-write (injected)"));
+            self.edge(Subject::End(e), true, true);
+        }
         Ok(n)
     }
 
@@ -396,7 +479,9 @@ impl World {
             return;
         }
         end.closed = true;
-        end.token = None;
+        let old = end.token.take();
+        self.retire(old);
+        let end = &mut self.ends[e];
         let unread = end.inbox.len();
         end.inbox.clear();
         let peer = &mut self.ends[e ^ 1];
@@ -411,6 +496,18 @@ impl World {
             peer.eof = true;
             self.log(format_args!("close conn {} -> FIN", e / 2));
         }
+    }
+
+    /// The reactor met a reset on end `e`: if a fault injected it, count it (once).
+    fn met_reset(&mut self, e: usize) {
+        if std::mem::take(&mut self.ends[e].fault_reset) {
+            self.seen.add(Fault::ResetMidWrite);
+        }
+    }
+
+    /// When the server end of `conn` was accepted or last moved a byte (since the start).
+    pub(crate) fn moved_at(&self, conn: usize) -> Duration {
+        self.ends[server(conn)].moved_at
     }
 
     /// Do reads stop short only when drained (TCP), or anywhere (a Unix stream)?
@@ -449,7 +546,13 @@ impl World {
 
     pub(crate) fn client_recv(&mut self, conn: usize, max: usize) -> Received {
         let c = 2 * conn;
-        let n = max.min(self.ends[c].inbox.len());
+        // A zero window: the client reads nothing while faults are on.
+        let shut = self.ends[c].zero_window && self.faults.zero_window > 0;
+        let n = if shut {
+            0
+        } else {
+            max.min(self.ends[c].inbox.len())
+        };
         let bytes: Vec<u8> = self.ends[c].inbox.drain(..n).collect();
         let end = &self.ends[c];
         let got = Received {

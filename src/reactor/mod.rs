@@ -262,6 +262,11 @@ impl<H: Handler> Reactor<H> {
         self.core.audit()
     }
 
+    /// Blocks the buffer pool allocated because none was idle (for the simulation).
+    pub(crate) fn pool_dry_takes(&self) -> u64 {
+        self.core.pool_dry_takes()
+    }
+
     /// Sources in the slab (for the simulation's leak check).
     pub(crate) fn socket_count(&self) -> usize {
         self.core.socket_count()

@@ -4,12 +4,30 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::recorder::{Recorder, SimEvent};
-use crate::memnet::{ClientId, Faults, Net};
+use super::recorder::{Recorder, SimEvent, DELIBERATE};
+use crate::memnet::{ClientId, Faults, Net, Seen};
 use crate::reactor::{Config, Reactor, Stats};
 
 /// The port the echo service listens on, in memory.
 const PORT: u16 = 7;
+
+/// How late a user timer may fire at most, after the turn that passed its deadline: the
+/// wheel's tick, and a millisecond for the tick the deadline falls in.
+const TIMER_SLACK: Duration = Duration::from_millis(2);
+
+/// Make the panic hook quiet for the echo service's deliberate panics (each would print a
+/// message), and leave it as it was for every other panic.
+fn quiet_deliberate_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&DELIBERATE) {
+                previous(info);
+            }
+        }));
+    });
+}
 
 /// What the simulation knows of one client.
 #[derive(Debug, Default)]
@@ -49,7 +67,8 @@ impl Sim {
     pub fn new(seed: u64, faults: Faults, config: Config) -> io::Result<Sim> {
         let origin = Instant::now();
         let net = Net::new(seed, faults, origin);
-        let recorder = Recorder::new(net.clone(), origin);
+        let mut recorder = Recorder::new(net.clone(), origin);
+        recorder.timeouts = config.timeouts;
         let mut reactor = Reactor::simulated(recorder, config, net.clone())?;
         reactor.listen_mem(&net, PORT)?;
         Ok(Sim {
@@ -63,6 +82,47 @@ impl Sim {
     /// Keep connections whose timeout fired (the handler answers `KeepOpen`), or not.
     pub fn keep_open_on_timeout(&mut self, keep: bool) {
         self.reactor.handler_mut().keep_open = keep;
+    }
+
+    /// Panic in this percentage of the `on_data` calls (0: never). The reactor closes the
+    /// connection with [`CloseReason::HandlerPanic`](crate::CloseReason) and carries on; the
+    /// panic hook stays quiet for these deliberate panics.
+    pub fn panic_in_on_data(&mut self, percent: u8) {
+        if percent > 0 {
+            quiet_deliberate_panics();
+        }
+        self.reactor.handler_mut().panic_percent = percent;
+    }
+
+    /// Set a user timer (half of them precise) in this percentage of the `on_data` calls;
+    /// each must fire once, never early, and not a tick or more late.
+    pub fn set_timers(&mut self, percent: u8) {
+        self.reactor.handler_mut().timer_percent = percent;
+    }
+
+    /// User timers that fired so far: `(wheel, precise)`.
+    pub fn timers_fired(&self) -> (u64, u64) {
+        self.reactor.handler().timers_fired
+    }
+
+    /// Jobs whose result came back to the echo service.
+    pub fn jobs_done(&self) -> u64 {
+        self.reactor.handler().jobs_done
+    }
+
+    /// User timers set and not yet fired.
+    pub fn timers_pending(&self) -> usize {
+        self.reactor.handler().timers.len()
+    }
+
+    /// Blocks the reactor's buffer pool allocated because none was idle (the pool ran dry).
+    pub fn pool_dry_takes(&self) -> u64 {
+        self.reactor.pool_dry_takes()
+    }
+
+    /// The faults the reactor met so far.
+    pub fn seen(&self) -> Seen {
+        self.net.seen()
     }
 
     /// Close a connection gracefully after this percentage of the `on_data` calls (0: never).
@@ -272,6 +332,23 @@ impl Sim {
             }
         }
         self.reactor.audit()?;
+        let now = self.net.now();
+        if !self.reactor.is_stopped() {
+            let late = self
+                .reactor
+                .handler()
+                .timers
+                .iter()
+                .find(|p| p.due + TIMER_SLACK <= now);
+            if let Some(p) = late {
+                return Err(format!(
+                    "timer {} due at {:?} has not fired by {:?}",
+                    p.token,
+                    p.due - self.origin,
+                    now - self.origin
+                ));
+            }
+        }
         let open = self.net.open_sockets();
         let slab = self.reactor.socket_count();
         if open != slab {

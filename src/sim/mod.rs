@@ -38,5 +38,8 @@ mod random;
 mod recorder;
 
 pub use harness::Sim;
-pub use random::{fuzz, fuzzed_run, random_run, RunSummary, LIVENESS_WITHIN};
+pub use random::{
+    fuzz, fuzzed_run, random_run, random_run_with, shrink, RunSummary, Shrunk, ALL_FAULTS,
+    LIVENESS_WITHIN,
+};
 pub use recorder::SimEvent;

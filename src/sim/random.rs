@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::harness::Sim;
 use super::recorder::SimEvent;
 use crate::conn::Timeouts;
-use crate::memnet::{ClientId, Faults, Rng};
+use crate::memnet::{ClientId, Fault, Faults, Rng, Seen};
 use crate::reactor::{Config, Stats};
 
 /// What a randomized session did (to see that it did something).
@@ -27,6 +27,15 @@ pub struct RunSummary {
     pub stats: Stats,
     /// A hash of the whole trace: the same seed must give the same hash.
     pub trace_hash: u64,
+    /// The faults the reactor met, by kind.
+    pub seen: Seen,
+    /// Blocks the buffer pool allocated for want of an idle one, in sessions whose pool
+    /// keeps at most one idle block (the pool running dry, as a fault); 0 in the others.
+    pub pool_dry: u64,
+    /// User timers that fired: `(wheel, precise)`.
+    pub timers_fired: (u64, u64),
+    /// Jobs the echo service ran on the pool (inline in the simulation).
+    pub jobs_done: u64,
 }
 
 /// How long, in virtual time, every connection has to finish its work once the faults stop.
@@ -95,7 +104,8 @@ fn maybe_ms(rng: &mut impl Draw, percent: u8, lo: u64, hi: u64) -> Option<Durati
 }
 
 /// Settings and faults drawn from `rng`: small buffers and budgets, so that backpressure,
-/// budgets and the read list all come into play.
+/// budgets and the read list all come into play; now and then a pool that keeps almost no
+/// idle block, so that it runs dry.
 fn draw(rng: &mut impl Draw) -> (Config, Faults, bool) {
     let high = 1024 + rng.below(16 * 1024) as usize;
     let mut config = Config {
@@ -114,6 +124,11 @@ fn draw(rng: &mut impl Draw) -> (Config, Faults, bool) {
         low_watermark: rng.below(high as u64) as usize,
         linger: Duration::from_millis(rng.below(50)),
         accept_backoff: Duration::from_millis(1 + rng.below(20)),
+        max_pooled_buffers: if rng.chance(20) {
+            rng.below(2) as usize
+        } else {
+            1024
+        },
         ..Config::default()
     };
     let tight = rng.chance(30);
@@ -134,6 +149,14 @@ fn draw(rng: &mut impl Draw) -> (Config, Faults, bool) {
         accept_emfile: pct(20),
         accept_aborted: pct(10),
         split_events: pct(30),
+        interrupted: pct(10),
+        reset_mid_write: pct(3),
+        spurious: pct(30),
+        accept_enfile: pct(10),
+        accept_enobufs: pct(10),
+        stale_events: pct(50),
+        zero_window: pct(30),
+        late_timers: pct(40),
     };
     (config, faults, tight)
 }
@@ -144,7 +167,84 @@ fn draw(rng: &mut impl Draw) -> (Config, Faults, bool) {
 ///
 /// The first broken invariant, with the seed and the end of the trace.
 pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
-    session(&mut Rng::new(seed), &format!("seed {seed}"), steps)
+    random_run_with(seed, steps, ALL_FAULTS)
+}
+
+/// Every fault kind, as a mask for [`random_run_with`].
+pub const ALL_FAULTS: u32 = (1 << Fault::ALL.len()) - 1;
+
+/// [`random_run`] with only the fault kinds in `mask` injected (bit `i` for
+/// `Fault::ALL[i]`): how a shrunk failure replays.
+///
+/// # Errors
+///
+/// As [`random_run`].
+pub fn random_run_with(seed: u64, steps: usize, mask: u32) -> Result<RunSummary, String> {
+    let name = format!("seed {seed}, {steps} steps, faults {mask:#x}");
+    session(&mut Rng::new(seed), &name, steps, mask)
+}
+
+/// A failing run made smaller: fewer steps, fewer kinds of fault, failing still.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shrunk {
+    /// The seed.
+    pub seed: u64,
+    /// The fewest steps found that still fail.
+    pub steps: usize,
+    /// The fault kinds still needed (bit `i` for `Fault::ALL[i]`).
+    pub mask: u32,
+    /// The failure, as the shrunk run reports it.
+    pub failure: String,
+}
+
+impl Shrunk {
+    /// The one command that replays this failure and prints its trace.
+    pub fn command(&self) -> String {
+        format!(
+            "cargo run -p netloop --example sim_trace -- replay {} {} {:#x}",
+            self.seed, self.steps, self.mask
+        )
+    }
+
+    /// The fault kinds still needed, by name.
+    pub fn faults(&self) -> Vec<&'static str> {
+        Fault::ALL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.mask & (1 << i) != 0)
+            .map(|(_, f)| f.name())
+            .collect()
+    }
+}
+
+/// Shrink a failing `random_run(seed, steps)`: halve the steps while it fails, then turn off
+/// each fault kind in turn, keeping it off when the run fails without it. Each candidate is
+/// a whole replayable run ([`random_run_with`]); `None` if the run does not fail.
+pub fn shrink(seed: u64, steps: usize) -> Option<Shrunk> {
+    let mut failure = random_run_with(seed, steps, ALL_FAULTS).err()?;
+    let (mut steps, mut mask) = (steps, ALL_FAULTS);
+    while steps > 1 {
+        match random_run_with(seed, steps / 2, mask) {
+            Err(e) => {
+                steps /= 2;
+                failure = e;
+            }
+            Ok(_) => break,
+        }
+    }
+    for i in 0..Fault::ALL.len() {
+        let without = mask & !(1 << i);
+        if let Err(e) = random_run_with(seed, steps, without) {
+            mask = without;
+            failure = e;
+        }
+    }
+    Some(Shrunk {
+        seed,
+        steps,
+        mask,
+        failure,
+    })
 }
 
 /// [`random_run`] with every choice taken from `data` (a fuzzer's input) instead of a seed:
@@ -156,7 +256,7 @@ pub fn random_run(seed: u64, steps: usize) -> Result<RunSummary, String> {
 /// As [`random_run`].
 pub fn fuzzed_run(data: &[u8], steps: usize) -> Result<RunSummary, String> {
     let steps = steps.min(data.len());
-    session(&mut Bytes { data, at: 0 }, "fuzz input", steps)
+    session(&mut Bytes { data, at: 0 }, "fuzz input", steps, ALL_FAULTS)
 }
 
 /// The fuzz target `sim` (`fuzz/fuzz_targets/sim.rs`): a session whose every choice the
@@ -168,11 +268,19 @@ pub fn fuzz(data: &[u8]) {
     }
 }
 
-fn session(rng: &mut impl Draw, name: &str, steps: usize) -> Result<RunSummary, String> {
+fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<RunSummary, String> {
     let (config, faults, tight) = draw(rng);
+    let faults = faults.only(|f| mask & (1 << f as u32) != 0);
+    let dry_pool = config.max_pooled_buffers <= 1;
     let fail = |sim: &Sim, what: String| {
         let trace = sim.take_trace();
-        let tail = trace[trace.len().saturating_sub(40)..].join("\n");
+        // The end of the trace; all of it with NETLOOP_SIM_FULL_TRACE set (for a replay).
+        let keep = if std::env::var_os("NETLOOP_SIM_FULL_TRACE").is_some() {
+            trace.len()
+        } else {
+            40
+        };
+        let tail = trace[trace.len().saturating_sub(keep)..].join("\n");
         format!("{name}: {what}\nconfig: {config:?}\nfaults: {faults:?}\nlast trace lines:\n{tail}")
     };
     let mut sim = Sim::new(rng.next_u64(), faults, config).map_err(|e| e.to_string())?;
@@ -185,6 +293,13 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize) -> Result<RunSummary, 
     if rng.chance(30) {
         sim.close_after_data(1 + rng.below(10) as u8);
     }
+    if rng.chance(20) {
+        sim.panic_in_on_data(1 + rng.below(5) as u8);
+    }
+    if rng.chance(40) {
+        sim.set_timers(1 + rng.below(30) as u8);
+    }
+    sim.echo_via_workers(rng.chance(20));
     // Some sessions end in a graceful shutdown of the reactor, at a random step.
     let shutdown_at = rng.chance(20).then(|| rng.below(steps as u64 + 1) as usize);
     let max_clients = 1 + rng.below(6) as usize;
@@ -315,5 +430,9 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize) -> Result<RunSummary, 
         elapsed: sim.elapsed(),
         stats,
         trace_hash,
+        seen: sim.seen(),
+        pool_dry: if dry_pool { sim.pool_dry_takes() } else { 0 },
+        timers_fired: sim.timers_fired(),
+        jobs_done: sim.jobs_done(),
     })
 }

@@ -3,9 +3,35 @@
 
 use std::time::{Duration, Instant};
 
+use crate::conn::Timeouts;
 use crate::error::{CloseReason, TimeoutKind};
 use crate::memnet::{ClientId, Net};
-use crate::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr, TimeoutAction, WorkId};
+use crate::reactor::{
+    ConnId, Context, Handler, ListenerId, PeerAddr, TimeoutAction, TimerId, WorkId,
+};
+
+/// What a deliberate panic of the echo service says (the panic hook stays quiet for it).
+pub(crate) const DELIBERATE: &str = "sim: a deliberate panic in on_data";
+
+/// What the service knows of one of its connections.
+#[derive(Clone, Copy, Debug)]
+struct Track {
+    conn: ConnId,
+    client: ClientId,
+    /// The service asked for its close (input read since is dropped, by design).
+    closing: bool,
+    /// When the service last kept it open after its idle timeout (the clock restarted).
+    kept_idle: Option<Instant>,
+}
+
+/// A user timer the service set and has not yet seen fire.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pending {
+    pub(crate) id: TimerId,
+    pub(crate) token: u64,
+    pub(crate) due: Instant,
+    pub(crate) precise: bool,
+}
 
 /// What the echo service saw happen to one connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,8 +70,21 @@ pub enum SimEvent {
 pub(crate) struct Recorder {
     net: Net,
     origin: Instant,
-    /// Server connection index → client.
-    clients: Vec<Option<(ConnId, ClientId)>>,
+    /// Server connection index → what the service knows of it.
+    clients: Vec<Option<Track>>,
+    /// The timeouts configured (the model's, not the connection's own numbers).
+    pub(crate) timeouts: Timeouts,
+    /// Percent of `on_data` calls that panic (before doing anything).
+    pub(crate) panic_percent: u8,
+    /// Percent of `on_data` calls that set a user timer (half of them precise).
+    pub(crate) timer_percent: u8,
+    /// User timers set and not yet fired.
+    pub(crate) timers: Vec<Pending>,
+    /// User timers that fired: wheel, precise.
+    pub(crate) timers_fired: (u64, u64),
+    /// Jobs whose result came back (the simulation runs them inline).
+    pub(crate) jobs_done: u64,
+    next_token: u64,
     pub(crate) events: Vec<SimEvent>,
     /// Keep connections whose timeout fired (`TimeoutAction::KeepOpen`).
     pub(crate) keep_open: bool,
@@ -60,6 +99,9 @@ pub(crate) struct Recorder {
     pub(crate) via_workers: bool,
     /// Jobs under way, with the connection each echoes to.
     jobs: Vec<(WorkId, ConnId)>,
+    /// Connections whose peer finished while jobs still echo to them: each closes after the
+    /// last of its jobs has written its bytes.
+    finish_after_jobs: Vec<ConnId>,
     /// Broken promises seen inside callbacks (a timeout before its deadline, data for an
     /// unknown connection).
     pub(crate) violations: Vec<String>,
@@ -71,9 +113,17 @@ impl Recorder {
             net,
             origin,
             clients: Vec::new(),
+            timeouts: Timeouts::NONE,
+            panic_percent: 0,
+            timer_percent: 0,
+            timers: Vec::new(),
+            timers_fired: (0, 0),
+            jobs_done: 0,
+            next_token: 0,
             events: Vec::new(),
             via_workers: false,
             jobs: Vec::new(),
+            finish_after_jobs: Vec::new(),
             keep_open: false,
             close_percent: 0,
             lines: false,
@@ -81,11 +131,61 @@ impl Recorder {
         }
     }
 
-    fn client(&self, conn: ConnId) -> Option<ClientId> {
-        match self.clients.get(conn.index()) {
-            Some(Some((c, client))) if *c == conn => Some(*client),
+    fn track(&mut self, conn: ConnId) -> Option<&mut Track> {
+        match self.clients.get_mut(conn.index()) {
+            Some(Some(t)) if t.conn == conn => Some(t),
             _ => None,
         }
+    }
+
+    fn client(&self, conn: ConnId) -> Option<ClientId> {
+        match self.clients.get(conn.index()) {
+            Some(Some(t)) if t.conn == conn => Some(t.client),
+            _ => None,
+        }
+    }
+
+    /// The model's idle deadline of `conn`: the configured idle timeout after the last
+    /// activity the network saw (the accept, or a byte read or written), or after the
+    /// service last kept it open. `None` when the model cannot say: no idle timeout, or a
+    /// close under way (input is read and dropped then, which moves no clock).
+    fn idle_deadline(&mut self, cx: &Context<'_>, conn: ConnId) -> Option<Instant> {
+        let idle = self.timeouts.idle?;
+        let shutting_down = cx.is_shutting_down();
+        let origin = self.origin;
+        let moved = self.net.moved_at(self.client(conn)?);
+        let t = self.track(conn)?;
+        if t.closing || shutting_down {
+            return None;
+        }
+        let last = (origin + moved).max(t.kept_idle.unwrap_or(origin));
+        Some(last + idle)
+    }
+
+    /// Set a user timer now and then (half of them precise), as `on_data` asks.
+    fn maybe_set_timer(&mut self, cx: &mut Context<'_>) {
+        if self.timer_percent == 0 || self.net.random(100) >= u64::from(self.timer_percent) {
+            return;
+        }
+        let after = Duration::from_millis(1 + self.net.random(50));
+        let precise = self.net.random(2) == 0;
+        self.next_token += 1;
+        let token = self.next_token;
+        let id = if precise {
+            cx.set_precise_timer(after, token)
+        } else {
+            cx.set_timer(after, token)
+        };
+        self.net.log(format_args!(
+            "handler: set {} timer {token} for {after:?}",
+            if precise { "a precise" } else { "a" }
+        ));
+        self.timers.push(Pending {
+            id,
+            token,
+            due: cx.now() + after,
+            precise,
+        });
     }
 
     fn at(&self, cx: &Context<'_>) -> Duration {
@@ -101,7 +201,12 @@ impl Handler for Recorder {
         if self.clients.len() <= i {
             self.clients.resize(i + 1, None);
         }
-        self.clients[i] = Some((conn, client));
+        self.clients[i] = Some(Track {
+            conn,
+            client,
+            closing: false,
+            kept_idle: None,
+        });
         let at = self.at(cx);
         self.net.log(format_args!(
             "handler: on_accept {conn} (client {})",
@@ -115,6 +220,12 @@ impl Handler for Recorder {
             self.violations
                 .push(format!("on_data for {conn}, which was never accepted"));
         }
+        if self.panic_percent > 0 && self.net.random(100) < u64::from(self.panic_percent) {
+            self.net
+                .log(format_args!("handler: panics in on_data {conn}"));
+            std::panic::panic_any(DELIBERATE);
+        }
+        self.maybe_set_timer(cx);
         let used = if self.lines {
             data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
         } else {
@@ -136,6 +247,9 @@ impl Handler for Recorder {
         let _ = cx.write(conn, &data[..used]);
         if self.close_percent > 0 && self.net.random(100) < u64::from(self.close_percent) {
             self.net.log(format_args!("handler: close {conn}"));
+            if let Some(t) = self.track(conn) {
+                t.closing = true;
+            }
             cx.close(conn);
         }
         used
@@ -155,11 +269,21 @@ impl Handler for Recorder {
         let (_, conn) = self.jobs.remove(i);
         match output.map(|o| o.downcast::<Vec<u8>>()) {
             Ok(Ok(bytes)) => {
+                self.jobs_done += 1;
                 self.net.log(format_args!(
                     "handler: {work} done: echo {} bytes",
                     bytes.len()
                 ));
                 let _ = cx.write(conn, &bytes);
+                let last = !self.jobs.iter().any(|(_, c)| *c == conn);
+                if let Some(i) = self.finish_after_jobs.iter().position(|c| *c == conn) {
+                    if last {
+                        self.finish_after_jobs.swap_remove(i);
+                        self.net
+                            .log(format_args!("handler: its last job done: close {conn}"));
+                        cx.close(conn);
+                    }
+                }
             }
             _ => self
                 .violations
@@ -182,22 +306,107 @@ impl Handler for Recorder {
                 other.map(|d| d.saturating_duration_since(self.origin))
             )),
         }
+        if kind == TimeoutKind::Idle {
+            // Checked against the model: the configured timeout after the last activity the
+            // network saw. A deadline computed wrongly, early or late, shows here.
+            if let Some(model) = self.idle_deadline(cx, conn) {
+                let got = cx.deadline(conn, kind);
+                if got != Some(model) || now < model {
+                    self.violations.push(format!(
+                        "{conn}: idle timeout at {:?}: the model's deadline is {:?}, the connection's {:?}",
+                        now - self.origin,
+                        model - self.origin,
+                        got.map(|d| d.saturating_duration_since(self.origin))
+                    ));
+                }
+            }
+        }
         let client = self.client(conn).unwrap_or(ClientId(usize::MAX));
         let at = self.at(cx);
         self.net
             .log(format_args!("handler: on_timeout {conn}: {kind}"));
         self.events.push(SimEvent::TimedOut { client, kind, at });
         if self.keep_open {
+            if kind == TimeoutKind::Idle {
+                if let Some(t) = self.track(conn) {
+                    t.kept_idle = Some(now);
+                }
+            }
             TimeoutAction::KeepOpen
         } else {
             TimeoutAction::Close
         }
     }
 
+    fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+        if let Some(t) = self.track(conn) {
+            t.closing = true;
+        }
+        if self.jobs.iter().any(|(_, c)| *c == conn) {
+            // Its echo is still on the pool: close once the last job's bytes are written.
+            self.net.log(format_args!(
+                "handler: on_read_closed {conn}: jobs still echo"
+            ));
+            self.finish_after_jobs.push(conn);
+            return;
+        }
+        cx.close(conn);
+    }
+
+    fn on_timer(&mut self, cx: &mut Context<'_>, timer: TimerId, token: u64) {
+        let now = cx.now();
+        let Some(i) = self.timers.iter().position(|p| p.token == token) else {
+            return self
+                .violations
+                .push(format!("timer {token} fired, but none is pending with it"));
+        };
+        let p = self.timers.swap_remove(i);
+        self.net.log(format_args!("handler: timer {token} fired"));
+        // The poll before this turn must not have been asked to sleep past the deadline (a
+        // precise timer's exactly, a wheel timer's by less than a tick).
+        let (began, wait) = self.net.last_poll();
+        let (began, slack) = (
+            self.origin + began,
+            Duration::from_millis(u64::from(!p.precise)),
+        );
+        if began < p.due && wait.map_or(true, |w| began + w > p.due + slack) {
+            self.violations.push(format!(
+                "timer {token} due at {:?}: the poll at {:?} was asked to wait {wait:?}",
+                p.due - self.origin,
+                began - self.origin
+            ));
+        }
+        if p.id != timer || now < p.due {
+            self.violations.push(format!(
+                "timer {token} fired at {:?}, due at {:?} (id {timer:?}, set as {:?})",
+                now - self.origin,
+                p.due - self.origin,
+                p.id
+            ));
+        }
+        if p.precise {
+            self.timers_fired.1 += 1;
+        } else {
+            self.timers_fired.0 += 1;
+        }
+    }
+
     fn on_close(&mut self, cx: &mut Context<'_>, conn: ConnId, reason: &CloseReason) {
         let at = self.at(cx);
+        // The network gives resets, never another I/O error; the service panics only on
+        // purpose.
+        match reason {
+            CloseReason::Io(e) => self.violations.push(format!(
+                "{conn} closed with an I/O error the network never gives: {e}"
+            )),
+            CloseReason::Panicked(m) if m != DELIBERATE => self
+                .violations
+                .push(format!("{conn}: an unexpected panic: {m}")),
+            _ => {}
+        }
         self.net
             .log(format_args!("handler: on_close {conn}: {reason}"));
+        self.finish_after_jobs.retain(|c| *c != conn);
         match self.client(conn) {
             Some(client) => {
                 self.clients[conn.index()] = None;

@@ -185,6 +185,11 @@ impl Core {
         &mut self.stats
     }
 
+    /// Blocks the buffer pool allocated because none was idle (for the simulation).
+    pub(crate) fn pool_dry_takes(&self) -> u64 {
+        self.pool.dry_takes()
+    }
+
     /// Has the reactor been asked to stop?
     pub(crate) fn is_stopped(&self) -> bool {
         self.life.is_stopped()

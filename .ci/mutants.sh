@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The mutant check: does the simulation catch deliberate bugs?
+#
+# Each mutant below is one small, deliberate bug in the reactor. For each in turn, the
+# script applies it, runs the randomized simulation with its targeted tests (`cargo test
+# --test sim --test sim_shutdown`) and then the `sim` fuzz target for FUZZ_SECONDS, reports
+# which of them caught it (with the seed, or the executions the fuzzer needed), and puts
+# the code back. The working tree is restored even if the script is interrupted.
+#
+# Run by hand (it is not part of .ci/run: it rebuilds the crate twice per mutant):
+#
+#     bash .ci/mutants.sh                 # every mutant, 60 s of fuzzing each
+#     FUZZ_SECONDS=0 bash .ci/mutants.sh  # the tests only
+#     bash .ci/mutants.sh deadline-late   # one mutant
+#
+# It exits non-zero if any mutant survives both, or no longer applies.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+
+# name | file | the exact text | what replaces it
+MUTANTS=(
+"deadline-late|src/conn/clocks.rs|self.limits.get(kind).and_then(|t| last.checked_add(t))|self.limits.get(kind).and_then(|t| last.checked_add(t + Duration::from_millis(3)))"
+"deadline-early|src/conn/clocks.rs|self.limits.get(kind).and_then(|t| last.checked_add(t))|self.limits.get(kind).and_then(|t| last.checked_add(t.saturating_sub(Duration::from_millis(3))))"
+"eintr-closes-writer|src/buf/mod.rs|                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return (written, Some(e)),|                Err(e) => return (written, Some(e)),"
+"precise-timer-oversleeps|src/reactor/timers.rs|[wheel, precise, max_wait].into_iter().flatten().min()|[wheel, max_wait].into_iter().flatten().min().or(precise.map(|_| Duration::MAX))"
+"budget-leak-on-close|src/conn/input.rs|        budget.recharge(self.charge, 0);|        let _ = budget;"
+)
+
+restore() {
+    if [ -n "${SAVED:-}" ] && [ -f "$SAVED" ]; then
+        cp "$SAVED" "$FILE"
+        rm -f "$SAVED"
+    fi
+}
+trap restore EXIT INT TERM
+
+apply() { # file old new: replace exactly one occurrence, or fail
+    python3 - "$1" "$2" "$3" <<'EOF'
+import sys
+path, old, new = sys.argv[1], sys.argv[2], sys.argv[3]
+s = open(path).read()
+if s.count(old) != 1:
+    sys.exit(f"the text occurs {s.count(old)} times in {path}, not once")
+open(path, "w").write(s.replace(old, new))
+EOF
+}
+
+only=${1:-}
+survivors=0
+printf '%-26s %-44s %s\n' mutant "tests (cargo test --test sim --test sim_shutdown)" "fuzz target sim"
+for m in "${MUTANTS[@]}"; do
+    IFS='|' read -r NAME FILE OLD NEW <<<"$(printf '%s' "$m" | tr '\n' '\r')"
+    OLD=$(printf '%s' "$OLD" | tr '\r' '\n')
+    NEW=$(printf '%s' "$NEW" | tr '\r' '\n')
+    if [ -n "$only" ] && [ "$only" != "$NAME" ]; then continue; fi
+    SAVED=$(mktemp)
+    cp "$FILE" "$SAVED"
+    if ! apply "$FILE" "$OLD" "$NEW"; then
+        printf '%-26s no longer applies\n' "$NAME"
+        survivors=$((survivors + 1))
+        restore
+        continue
+    fi
+    log=$(mktemp)
+    if cargo test -q -p netloop --test sim --test sim_shutdown >"$log" 2>&1; then
+        tests="survived"
+    else
+        failed=$(grep -m1 -oE "^    sim[a-z0-9_]+" "$log" | tr -d ' ')
+        seed=$(grep -m1 -oE "^seed [0-9]+" "$log")
+        tests="caught: ${failed:-build failed}${seed:+ ($seed)}"
+    fi
+    fuzz="skipped"
+    if [ "$FUZZ_SECONDS" -gt 0 ]; then
+        corpus=$(mktemp -d)
+        cp tests/corpus/sim/* "$corpus"/ 2>/dev/null
+        (cd fuzz && cargo +nightly fuzz run sim "$corpus" -- \
+            -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 >"$log.fuzz" 2>&1)
+        execs=$(grep -oE "number_of_executed_units: *[0-9]+" "$log.fuzz" | grep -oE "[0-9]+$" | tail -1)
+        # A crash prints no final stats: take the last progress line's count.
+        [ -n "$execs" ] || execs=$(grep -oE "^#[0-9]+" "$log.fuzz" | tail -1 | tr -d '#')
+        if grep -q "panicked at\|deadly signal\|ERROR: libFuzzer" "$log.fuzz"; then
+            fuzz="caught after ${execs:-?} executions"
+        else
+            fuzz="survived ${execs:-?} executions"
+        fi
+        rm -rf "$corpus" "$log.fuzz" fuzz/artifacts/sim
+    fi
+    printf '%-26s %-44s %s\n' "$NAME" "$tests" "$fuzz"
+    case "$tests $fuzz" in
+    *caught*) ;;
+    *) survivors=$((survivors + 1)) ;;
+    esac
+    rm -f "$log"
+    restore
+done
+if [ "$survivors" -gt 0 ]; then
+    echo "$survivors mutant(s) survived or no longer apply"
+    exit 1
+fi
+echo "every mutant was caught"
