@@ -19,15 +19,31 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
-# name | file | the exact text | what replaces it
-MUTANTS=(
-"deadline-late|src/conn/clocks.rs|self.limits.get(kind).and_then(|t| last.checked_add(t))|self.limits.get(kind).and_then(|t| last.checked_add(t + Duration::from_millis(3)))"
-"deadline-early|src/conn/clocks.rs|self.limits.get(kind).and_then(|t| last.checked_add(t))|self.limits.get(kind).and_then(|t| last.checked_add(t.saturating_sub(Duration::from_millis(3))))"
-"eintr-closes-writer|src/buf/mod.rs|                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return (written, Some(e)),|                Err(e) => return (written, Some(e)),"
-"precise-timer-oversleeps|src/reactor/timers.rs|[wheel, precise, max_wait].into_iter().flatten().min()|[wheel, max_wait].into_iter().flatten().min().or(precise.map(|_| Duration::MAX))"
-"budget-leak-on-close|src/conn/input.rs|        budget.recharge(self.charge, 0);|        let _ = budget;"
-)
+# Each mutant: a name, a file, the exact text (found once), and what replaces it.
+NAMES=() FILES=() OLDS=() NEWS=()
+mutant() { NAMES+=("$1"); FILES+=("$2"); OLDS+=("$3"); NEWS+=("$4"); }
+
+# A deadline a few milliseconds late, then early (every kind of timeout).
+mutant deadline-late src/conn/clocks.rs \
+    'self.limits.get(kind).and_then(|t| last.checked_add(t))' \
+    'self.limits.get(kind).and_then(|t| last.checked_add(t + Duration::from_millis(3)))'
+mutant deadline-early src/conn/clocks.rs \
+    'self.limits.get(kind).and_then(|t| last.checked_add(t))' \
+    'self.limits.get(kind).and_then(|t| last.checked_add(t.saturating_sub(Duration::from_millis(3))))'
+# A write interrupted by a signal (EINTR) closes the connection instead of trying again.
+mutant eintr-closes-writer src/buf/mod.rs \
+    '                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return (written, Some(e)),' \
+    '                Err(e) => return (written, Some(e)),'
+# The poll forgets the precise timers (a timerfd not re-armed, in the simulation's terms):
+# it may sleep past their deadlines.
+mutant precise-timer-oversleeps src/reactor/timers.rs \
+    '[wheel, precise, max_wait].into_iter().flatten().min()' \
+    '[wheel, max_wait].into_iter().flatten().min().or(precise.map(|_| Duration::MAX))'
+# A closing connection keeps its share of the input budget.
+mutant budget-leak-on-close src/conn/input.rs \
+    '        budget.recharge(self.charge, 0);' \
+    '        let _ = budget;'
 
 restore() {
     if [ -n "${SAVED:-}" ] && [ -f "$SAVED" ]; then
@@ -51,10 +67,8 @@ EOF
 only=${1:-}
 survivors=0
 printf '%-26s %-44s %s\n' mutant "tests (cargo test --test sim --test sim_shutdown)" "fuzz target sim"
-for m in "${MUTANTS[@]}"; do
-    IFS='|' read -r NAME FILE OLD NEW <<<"$(printf '%s' "$m" | tr '\n' '\r')"
-    OLD=$(printf '%s' "$OLD" | tr '\r' '\n')
-    NEW=$(printf '%s' "$NEW" | tr '\r' '\n')
+for i in "${!NAMES[@]}"; do
+    NAME=${NAMES[$i]} FILE=${FILES[$i]} OLD=${OLDS[$i]} NEW=${NEWS[$i]}
     if [ -n "$only" ] && [ "$only" != "$NAME" ]; then continue; fi
     SAVED=$(mktemp)
     cp "$FILE" "$SAVED"
@@ -68,9 +82,14 @@ for m in "${MUTANTS[@]}"; do
     if cargo test -q -p netloop --test sim --test sim_shutdown >"$log" 2>&1; then
         tests="survived"
     else
-        failed=$(grep -m1 -oE "^    sim[a-z0-9_]+" "$log" | tr -d ' ')
+        failed=$(grep -oE "^[a-z0-9_]+ --- FAILED" "$log" | wc -l)
+        first=$(grep -m1 -oE "^[a-z0-9_]+ --- FAILED" "$log" | cut -d' ' -f1)
         seed=$(grep -m1 -oE "^seed [0-9]+" "$log")
-        tests="caught: ${failed:-build failed}${seed:+ ($seed)}"
+        if [ "$failed" -gt 0 ]; then
+            tests="caught by $failed tests, e.g. $first${seed:+ ($seed)}"
+        else
+            tests="build failed"
+        fi
     fi
     fuzz="skipped"
     if [ "$FUZZ_SECONDS" -gt 0 ]; then

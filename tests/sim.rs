@@ -496,11 +496,21 @@ fn sim_explore_many_seeds() {
     };
     let first: u64 = var("SIM_FIRST", 1000);
     let seeds: u64 = var("SIM_SEEDS", 20_000);
+    let started = std::time::Instant::now();
+    let mut simulated = Duration::ZERO;
     for seed in first..first + seeds {
-        if let Err(e) = random_run(seed, 400) {
-            panic!("{}", shrunk_failure(seed, 400, &e));
+        match random_run(seed, 400) {
+            Ok(s) => simulated += s.elapsed,
+            Err(e) => panic!("{}", shrunk_failure(seed, 400, &e)),
         }
     }
+    // The simulation's throughput, for RELIABILITY.md (one thread: wall time is CPU time).
+    let wall = started.elapsed().as_secs_f64();
+    println!(
+        "{seeds} seeds in {wall:.1} s: {:.0} seeds/s, {:.1} simulated hours per CPU minute",
+        seeds as f64 / wall,
+        simulated.as_secs_f64() / 3600.0 / (wall / 60.0)
+    );
 }
 
 #[test]

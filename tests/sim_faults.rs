@@ -1,0 +1,283 @@
+//! One targeted simulation test per fault the in-memory network injects beyond the first
+//! six (see `tests/sim.rs` for short reads and writes, `WouldBlock`, `EMFILE`,
+//! `ECONNABORTED` and split events), and for the handler's own hazards: panics, user
+//! timers, a dry buffer pool. Each sets the fault at a high rate, checks what the reactor
+//! did with it, and checks that the fault really reached the reactor (`Sim::seen`).
+
+use std::time::Duration;
+
+use netloop::internals::sim::{ClientId, Fault, Faults, Sim};
+use netloop::reactor::{Config, Timeouts};
+use netloop::TimeoutKind;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn sim(faults: Faults, config: Config) -> Sim {
+    Sim::new(3, faults, config).expect("sim")
+}
+
+/// Send `data` from `c` and turn until it has all come back (at most 2,000 turns).
+fn echo(sim: &mut Sim, c: ClientId, data: &[u8]) {
+    let start = sim.received(c).len();
+    let mut off = 0;
+    for _ in 0..2000 {
+        if off < data.len() {
+            off += sim.send(c, &data[off..]).unwrap_or(0);
+        }
+        sim.turn(MS).unwrap();
+        sim.recv(c);
+        if sim.received(c).len() >= start + data.len() {
+            break;
+        }
+    }
+    assert_eq!(
+        &sim.received(c)[start..],
+        data,
+        "the echo, whole and in order"
+    );
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn sim_eintr_everywhere_is_tried_again_and_loses_nothing() {
+    let faults = Faults {
+        interrupted: 40,
+        ..Faults::NONE
+    };
+    let mut sim = sim(faults, Config::default());
+    let a = sim.connect().unwrap();
+    let b = sim.connect().unwrap();
+    echo(&mut sim, a, &pattern(20_000));
+    echo(&mut sim, b, b"hello");
+    assert!(sim.seen().get(Fault::Interrupted) > 0, "{:?}", sim.seen());
+    assert_eq!(sim.stats().active, 2, "no connection closed over an EINTR");
+    sim.check().unwrap();
+}
+
+#[test]
+fn sim_reset_in_the_middle_of_a_write_closes_that_connection_only() {
+    let mut sim = sim(Faults::NONE, Config::default());
+    let a = sim.connect().unwrap();
+    let b = sim.connect().unwrap();
+    echo(&mut sim, b, b"before");
+    sim.net().set_faults(Faults {
+        reset_mid_write: 100,
+        ..Faults::NONE
+    });
+    sim.send(a, &pattern(1000)).unwrap();
+    sim.run_for(5 * MS).unwrap();
+    sim.recv(a);
+    let got = sim.received(a).len();
+    assert!(
+        got > 0 && got < 1000,
+        "part of the echo, then the reset: {got}"
+    );
+    assert!(sim.was_reset(a));
+    assert_eq!(
+        sim.closed(a).map(|(r, _)| r),
+        Some("connection reset by peer")
+    );
+    assert_eq!(sim.seen().get(Fault::ResetMidWrite), 1, "met once");
+    sim.net().set_faults(Faults::NONE);
+    echo(&mut sim, b, b"after");
+    sim.check().unwrap();
+}
+
+#[test]
+fn sim_readiness_with_nothing_behind_it_changes_nothing() {
+    // Half the polls (not all: a poll that always reports something never lets virtual
+    // time move).
+    let faults = Faults {
+        spurious: 50,
+        ..Faults::NONE
+    };
+    let config = Config::default().timeouts(Timeouts::NONE.with_idle(500 * MS));
+    let mut sim = sim(faults, config);
+    let a = sim.connect().unwrap();
+    let b = sim.connect().unwrap();
+    for _ in 0..100 {
+        sim.turn(MS).unwrap();
+    }
+    assert!(sim.seen().get(Fault::Spurious) > 10, "{:?}", sim.seen());
+    assert_eq!(sim.stats().active, 2, "nothing closed");
+    assert!(sim.received(a).is_empty() && sim.received(b).is_empty());
+    echo(&mut sim, a, b"still fine");
+    // Spurious wake-ups are not activity: the idle clock kept running from the last byte.
+    let sent_at = sim.elapsed();
+    sim.run_for(600 * MS).unwrap();
+    let (reason, at) = sim.closed(b).expect("b idled out");
+    assert_eq!(reason, "timed out (idle timeout)");
+    assert!(at <= 501 * MS, "b's idle clock ran from its accept: {at:?}");
+    let (_, at) = sim.closed(a).expect("a idled out");
+    assert!(
+        at >= sent_at + 500 * MS && at <= sent_at + 501 * MS,
+        "{at:?}"
+    );
+    sim.check().unwrap();
+}
+
+#[test]
+fn sim_enfile_and_enobufs_from_accept_pause_the_listener_for_the_backoff() {
+    for fault in [Fault::AcceptEnfile, Fault::AcceptEnobufs] {
+        let mut sim = sim(Faults::NONE, Config::default().accept_backoff(50 * MS));
+        let faults = Faults {
+            accept_enfile: if fault == Fault::AcceptEnfile { 100 } else { 0 },
+            accept_enobufs: if fault == Fault::AcceptEnobufs {
+                100
+            } else {
+                0
+            },
+            ..Faults::NONE
+        };
+        sim.net().set_faults(faults);
+        let c = sim.connect().unwrap();
+        sim.turn(Duration::ZERO).unwrap();
+        assert_eq!(sim.stats().accept_errors, 1, "{}", fault.name());
+        // Met by the accept, and by the shedding an ENFILE sets off.
+        assert!(sim.seen().get(fault) >= 1);
+        sim.net().set_faults(Faults::NONE);
+        sim.run_for(49 * MS).unwrap();
+        assert_eq!(sim.stats().accepted, 0, "{}: paused", fault.name());
+        assert_eq!(
+            sim.stats().accept_errors,
+            1,
+            "{}: no spinning",
+            fault.name()
+        );
+        sim.run_for(3 * MS).unwrap();
+        assert_eq!(sim.stats().accepted, 1, "{}: resumed", fault.name());
+        echo(&mut sim, c, b"in the end");
+        sim.check().unwrap();
+    }
+}
+
+#[test]
+fn sim_events_for_freed_and_reused_slots_are_dropped() {
+    let faults = Faults {
+        stale_events: 100,
+        ..Faults::NONE
+    };
+    let mut sim = sim(faults, Config::default());
+    // Connections come and go, so slots are freed and given to the next one; every batch
+    // carries an event for a token retired since the last poll.
+    for round in 0..30u8 {
+        let c = sim.connect().unwrap();
+        echo(&mut sim, c, &[round; 100]);
+        sim.reset(c);
+        sim.turn(MS).unwrap();
+    }
+    let keeper = sim.connect().unwrap();
+    echo(&mut sim, keeper, b"the last one");
+    assert!(sim.seen().get(Fault::StaleEvent) >= 10, "{:?}", sim.seen());
+    assert_eq!(sim.stats().accepted, 31);
+    assert_eq!(sim.stats().active, 1);
+    sim.check().unwrap();
+}
+
+#[test]
+fn sim_a_peer_with_a_zero_window_meets_the_write_timeout_and_the_others_go_on() {
+    let config = Config::default()
+        .timeouts(Timeouts::NONE.with_write(40 * MS))
+        .high_watermark(4096)
+        .low_watermark(1024);
+    let mut sim = sim(Faults::NONE, config);
+    let open = sim.connect().unwrap();
+    sim.net().set_faults(Faults {
+        zero_window: 100,
+        ..Faults::NONE
+    });
+    let shut = sim.connect().unwrap();
+    // 64 KiB: more than the peer's queue (16 KiB) and the watermark hold.
+    let big = pattern(64 * 1024);
+    let mut off = 0;
+    for _ in 0..200 {
+        off += sim.send(shut, &big[off..]).unwrap_or(0);
+        sim.turn(MS).unwrap();
+        sim.recv(shut);
+        if sim.closed(shut).is_some() {
+            break;
+        }
+    }
+    assert!(sim.received(shut).is_empty(), "a zero window reads nothing");
+    assert_eq!(
+        sim.closed(shut).map(|(r, _)| r),
+        Some("timed out (write timeout)"),
+        "the queue made no progress for the write timeout"
+    );
+    assert!(sim.seen().get(Fault::ZeroWindow) > 0);
+    echo(&mut sim, open, b"unaffected");
+    sim.check().unwrap();
+}
+
+#[test]
+fn sim_late_polls_make_timeouts_late_never_early() {
+    let faults = Faults {
+        late_timers: 100,
+        ..Faults::NONE
+    };
+    let config = Config::default().timeouts(Timeouts::NONE.with_idle(20 * MS));
+    let mut sim = sim(faults, config);
+    let c = sim.connect().unwrap();
+    sim.run_for(100 * MS).unwrap();
+    let (reason, at) = sim.closed(c).expect("idled out");
+    assert_eq!(reason, format!("timed out ({})", TimeoutKind::Idle));
+    // The poll that waited for the deadline came back 1 to 5 ms late: so did the timeout.
+    assert!(at > 20 * MS && at <= 26 * MS, "{at:?}");
+    assert!(sim.seen().get(Fault::LateTimer) > 0);
+    sim.check().unwrap();
+}
+
+#[test]
+fn sim_a_dry_buffer_pool_allocates_and_loses_nothing() {
+    let config = Config::default().max_pooled_buffers(0);
+    let mut sim = sim(Faults::NONE, config);
+    let c = sim.connect().unwrap();
+    for i in 0..5u8 {
+        echo(&mut sim, c, &[i; 3000]);
+    }
+    // Every block was allocated: none was ever kept for reuse.
+    assert!(sim.pool_dry_takes() >= 10, "{}", sim.pool_dry_takes());
+    sim.check().unwrap();
+}
+
+#[test]
+fn sim_a_panicking_handler_closes_that_connection_only() {
+    let mut sim = sim(Faults::NONE, Config::default());
+    let a = sim.connect().unwrap();
+    let b = sim.connect().unwrap();
+    echo(&mut sim, b, b"before");
+    sim.panic_in_on_data(100);
+    sim.send(a, b"boom").unwrap();
+    sim.run_for(2 * MS).unwrap();
+    let (reason, _) = sim.closed(a).expect("a closed");
+    assert!(reason.starts_with("handler panicked"), "{reason}");
+    assert_eq!(sim.stats().handler_panics, 1);
+    sim.panic_in_on_data(0);
+    echo(&mut sim, b, b"after");
+    sim.check().unwrap();
+}
+
+#[test]
+fn sim_user_timers_fire_once_never_early_and_precise_ones_on_time() {
+    let mut sim = sim(Faults::NONE, Config::default());
+    sim.set_timers(100);
+    let c = sim.connect().unwrap();
+    for i in 0..40u8 {
+        sim.send(c, &[i]).unwrap();
+        sim.turn(MS).unwrap();
+        sim.recv(c);
+    }
+    // Each on_data set a timer of 1 to 50 ms; every one fires, and the simulation's checks
+    // (after every turn, and in on_timer) held: never early, the poll never asked to sleep
+    // past one, none left unfired a tick after its deadline.
+    sim.run_for(60 * MS).unwrap();
+    let (wheel, precise) = sim.timers_fired();
+    // One per on_data (a read may bring two of the bytes at once).
+    assert!(wheel + precise >= 30, "{wheel} + {precise}");
+    assert!(wheel > 0 && precise > 0, "{wheel} {precise}");
+    assert_eq!(sim.timers_pending(), 0);
+    sim.check().unwrap();
+}
