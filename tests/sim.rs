@@ -425,6 +425,7 @@ fn sim_randomized_1000_seeds() {
     let mut total = netloop::internals::sim::RunSummary::default();
     let mut seen = Seen::default();
     let (mut pool_dry, mut wheel_timers, mut precise_timers, mut jobs) = (0, 0, 0, 0);
+    let mut dials = (0, 0, 0);
     for seed in 0..1000 {
         match random_run(seed, 200) {
             Ok(s) => {
@@ -438,6 +439,9 @@ fn sim_randomized_1000_seeds() {
                 wheel_timers += s.timers_fired.0;
                 precise_timers += s.timers_fired.1;
                 jobs += s.jobs_done;
+                dials.0 += s.dials.0;
+                dials.1 += s.dials.1;
+                dials.2 += s.dials.2;
             }
             Err(e) => panic!("{}", shrunk_failure(seed, 200, &e)),
         }
@@ -446,6 +450,9 @@ fn sim_randomized_1000_seeds() {
     // What the reactor met, counted where it met it.
     let kinds = [
         ("accepted TCP stream", st.accepted),
+        ("outgoing TCP, connected", dials.0),
+        ("outgoing TCP, refused", dials.1),
+        ("outgoing TCP, timed out", dials.2),
         ("handler panic", st.handler_panics),
         ("user timer (wheel)", wheel_timers),
         ("user timer (precise)", precise_timers),

@@ -281,3 +281,35 @@ fn sim_user_timers_fire_once_never_early_and_precise_ones_on_time() {
     assert_eq!(sim.timers_pending(), 0);
     sim.check().unwrap();
 }
+
+#[test]
+fn sim_outgoing_connects_connect_are_refused_or_time_out() {
+    use netloop::internals::sim::Remote;
+    let config = Config::default().timeouts(Timeouts::NONE.with_connect(50 * MS));
+    let mut sim = sim(Faults::NONE, config);
+    sim.remote(9000, Remote::Answers);
+    sim.remote(9002, Remote::Silent);
+    let answered = sim.dial(9000).unwrap();
+    let refused = sim.dial(9001).unwrap();
+    let silent = sim.dial(9002).unwrap();
+    sim.run_for(MS).unwrap();
+    assert_eq!(
+        sim.dials(),
+        (1, 1, 0),
+        "connected and refused at the first poll"
+    );
+    assert_eq!(
+        sim.closed(refused).map(|(r, _)| r),
+        Some("I/O error: connection refused")
+    );
+    // The remote peer talks to the echo service over the outgoing connection.
+    echo(&mut sim, answered, b"over the outgoing connection");
+    sim.run_for(60 * MS).unwrap();
+    let (reason, at) = sim.closed(silent).expect("the silent one timed out");
+    assert_eq!(reason, "timed out (connect timeout)");
+    assert!(at >= 50 * MS && at <= 51 * MS, "{at:?}");
+    assert_eq!(sim.dials(), (1, 1, 1));
+    assert_eq!(sim.stats().connected, 3);
+    assert!(sim.closed(answered).is_none(), "the connected one stays");
+    sim.check().unwrap();
+}

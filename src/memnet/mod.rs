@@ -25,11 +25,15 @@
 //! writes the server ends through [`MemStream`] (a variant of the reactor's stream enum), and
 //! accepts them through [`MemListener`].
 
+mod ends;
 mod faults;
+mod listeners;
 mod world;
 
+pub use ends::Received;
 pub use faults::{Fault, Faults, Rng, Seen};
-pub use world::{Ready, Received};
+pub use listeners::Remote;
+pub use world::Ready;
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -108,11 +112,30 @@ impl Net {
 
     /// A listener on `port` of 127.0.0.1 (in memory: nothing is bound).
     pub fn listen(&self, port: u16) -> MemListener {
-        let id = self.world().listen(port);
+        let id = self.world().listeners.listen(port);
         MemListener {
             net: self.clone(),
             id,
         }
+    }
+
+    /// Put a remote service on `port` for the reactor's outgoing connects to meet.
+    pub fn set_remote(&self, port: u16, remote: Remote) {
+        self.world().listeners.set_remote(port, remote);
+    }
+
+    /// The reactor connects out to `port` of 127.0.0.1: its end, under way (see [`Remote`]).
+    pub(crate) fn dial(&self, port: u16) -> MemStream {
+        let end = self.world().dial(port);
+        MemStream {
+            net: self.clone(),
+            end,
+        }
+    }
+
+    /// The peer of the last outgoing connect the reactor made.
+    pub fn last_dialed(&self) -> Option<ClientId> {
+        self.world().last_dialed.map(ClientId)
     }
 
     /// A client connects to the listener on `port`; the connection waits in its backlog.
@@ -203,7 +226,7 @@ impl MemListener {
 
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.net.world().listener_addr(self.id)
+        self.net.world().listeners.addr(self.id)
     }
 
     /// Register for readiness with `token` (a listener only reports readable).
@@ -263,8 +286,22 @@ impl MemStream {
     }
 
     /// The peer's address (127.0.0.1 and a port made from the connection number).
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.net.world().peer_addr(self.end)
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` while an outgoing connect is under way, or after it was refused.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        let w = self.net.world();
+        if !w.is_connected(self.end) {
+            return Err(io::Error::from(io::ErrorKind::NotConnected));
+        }
+        Ok(w.peer_addr(self.end))
+    }
+
+    /// The error an outgoing connect ended with, taken (as `SO_ERROR` is): `ConnectionRefused`
+    /// once, after a refused connect.
+    pub fn take_error(&self) -> Option<io::Error> {
+        self.net.world().take_error(self.end)
     }
 
     /// Register for readiness with `token`.

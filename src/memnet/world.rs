@@ -2,7 +2,6 @@
 //! clock, the fault generator and the trace. Every syscall of the simulation lands in one
 //! method here.
 
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -10,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use mio::Token;
 
+use super::ends::{server, Ends, Received};
 use super::faults::{Fault, Faults, Rng, Seen};
+use super::listeners::{Listeners, Remote};
 
 /// One readiness event, as the reactor's dispatch sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,52 +24,6 @@ pub struct Ready {
     pub writable: bool,
     /// The peer finished or reset: read to the end, whatever the read returns.
     pub hup: bool,
-}
-
-/// What a client's receive found.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Received {
-    /// Bytes taken from the client's receive queue.
-    pub bytes: Vec<u8>,
-    /// The server finished sending (end of file, after the bytes).
-    pub eof: bool,
-    /// The connection was reset.
-    pub reset: bool,
-}
-
-/// Each end's receive queue holds this many bytes (the socket buffer).
-const QUEUE: usize = 16 * 1024;
-
-#[derive(Debug, Default)]
-struct End {
-    /// Bytes received and not yet read.
-    inbox: VecDeque<u8>,
-    /// The peer sent FIN: after the inbox, reads return 0.
-    eof: bool,
-    /// The connection was reset: reads and writes fail.
-    reset: bool,
-    /// This end sent FIN.
-    shut: bool,
-    /// This end is closed (dropped by the reactor, or the client is done with it).
-    closed: bool,
-    /// A write from this end found no room (`WouldBlock`): the next room freed raises a
-    /// writable edge (Linux's `SOCK_NOSPACE`); room freed otherwise raises none.
-    blocked: bool,
-    token: Option<Token>,
-    /// A client end that reads nothing while faults are on (a zero window).
-    zero_window: bool,
-    /// A reset injected in the middle of a write, not yet met by the reactor.
-    fault_reset: bool,
-    /// When this end last read or wrote a byte (virtual time since the start).
-    moved_at: Duration,
-}
-
-#[derive(Debug)]
-struct Listener {
-    port: u16,
-    backlog: VecDeque<usize>,
-    open: bool,
-    token: Option<Token>,
 }
 
 /// What an edge is about.
@@ -84,9 +39,13 @@ pub(crate) struct World {
     pub(crate) elapsed: Duration,
     pub(crate) rng: Rng,
     pub(crate) faults: Faults,
-    listeners: Vec<Listener>,
-    /// Connection `i` has ends `2i` (the client) and `2i + 1` (the server).
-    ends: Vec<End>,
+    pub(crate) listeners: Listeners,
+    /// Connections whose outgoing connect the next poll settles.
+    dials: Vec<usize>,
+    /// The last connection an outgoing connect made.
+    pub(crate) last_dialed: Option<usize>,
+    /// Every connection's two ends.
+    ends: Ends,
     /// Edges raised since the last poll: subject, readable, writable.
     edges: Vec<(Subject, bool, bool)>,
     pub(crate) trace: Vec<String>,
@@ -103,10 +62,6 @@ fn would_block() -> io::Error {
     io::Error::from(io::ErrorKind::WouldBlock)
 }
 
-fn server(conn: usize) -> usize {
-    2 * conn + 1
-}
-
 impl World {
     pub(crate) fn new(seed: u64, faults: Faults, origin: Instant) -> World {
         World {
@@ -114,8 +69,10 @@ impl World {
             elapsed: Duration::ZERO,
             rng: Rng::new(seed),
             faults,
-            listeners: Vec::new(),
-            ends: Vec::new(),
+            listeners: Listeners::default(),
+            dials: Vec::new(),
+            last_dialed: None,
+            ends: Ends::default(),
             edges: Vec::new(),
             trace: Vec::new(),
             seen: Seen::default(),
@@ -148,6 +105,7 @@ impl World {
             self.log(format_args!("epoll_wait -> EINTR (injected)"));
             return;
         }
+        self.settle_dials();
         let edges = std::mem::take(&mut self.edges);
         for (subject, readable, writable) in edges {
             let (token, hup) = match subject {
@@ -155,7 +113,7 @@ impl World {
                     let end = &self.ends[e];
                     (end.token, end.eof || end.reset)
                 }
-                Subject::Listener(l) => (self.listeners[l].token, false),
+                Subject::Listener(l) => (self.listeners.token(l), false),
             };
             // Deregistered since: epoll would not report it.
             let Some(token) = token else { continue };
@@ -198,21 +156,8 @@ impl World {
     /// token retired since the last poll (a slot freed, perhaps reused).
     fn inject_ready(&mut self, out: &mut Vec<Ready>) {
         if self.rng.chance(self.faults.spurious) {
-            let quiet: Vec<Token> = self
-                .ends
-                .iter()
-                .enumerate()
-                .filter(|(e, end)| {
-                    e % 2 == 1 && !end.closed && end.inbox.is_empty() && !end.eof && !end.reset
-                })
-                .filter_map(|(_, end)| end.token)
-                .chain(
-                    self.listeners
-                        .iter()
-                        .filter(|l| l.open && l.backlog.is_empty())
-                        .filter_map(|l| l.token),
-                )
-                .collect();
+            let mut quiet = self.ends.quiet_tokens();
+            quiet.extend(self.listeners.quiet_tokens());
             if !quiet.is_empty() {
                 let token = quiet[self.rng.below(quiet.len() as u64) as usize];
                 out.push(Ready {
@@ -230,8 +175,7 @@ impl World {
         let retired = std::mem::take(&mut self.retired);
         if !retired.is_empty() && self.rng.chance(self.faults.stale_events) {
             let token = retired[self.rng.below(retired.len() as u64) as usize];
-            let live = self.ends.iter().any(|e| e.token == Some(token))
-                || self.listeners.iter().any(|l| l.token == Some(token));
+            let live = self.ends.holds(token) || self.listeners.holds(token);
             if !live {
                 out.push(Ready {
                     token,
@@ -251,62 +195,96 @@ impl World {
         }
     }
 
-    pub(crate) fn listen(&mut self, port: u16) -> usize {
-        self.listeners.push(Listener {
-            port,
-            backlog: VecDeque::new(),
-            open: true,
-            token: None,
-        });
-        self.listeners.len() - 1
-    }
-
-    pub(crate) fn listener_addr(&self, l: usize) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.listeners[l].port))
-    }
-
     pub(crate) fn register_listener(&mut self, l: usize, token: Option<Token>) {
-        let old = std::mem::replace(&mut self.listeners[l].token, token);
+        let old = self.listeners.set_token(l, token);
         if token.is_none() {
             self.retire(old);
         }
-        if token.is_some() && !self.listeners[l].backlog.is_empty() {
+        if token.is_some() && self.listeners.has_waiting(l) {
             self.edge(Subject::Listener(l), true, false);
         }
     }
 
     pub(crate) fn close_listener(&mut self, l: usize) {
-        let old = self.listeners[l].token.take();
+        let (old, waiting) = self.listeners.close(l);
         self.retire(old);
-        let listener = &mut self.listeners[l];
-        listener.open = false;
         // Connections never accepted are reset.
-        let waiting: Vec<usize> = listener.backlog.drain(..).collect();
         for conn in waiting {
             self.ends[2 * conn].reset = true;
             self.ends[server(conn)].closed = true;
         }
     }
 
+    /// A new connection of two ends; its number.
+    fn new_conn(&mut self) -> usize {
+        let zero_window = self.rng.chance(self.faults.zero_window);
+        self.ends.new_conn(zero_window)
+    }
+
     pub(crate) fn connect(&mut self, port: u16) -> io::Result<usize> {
-        let Some(l) = self.listeners.iter().position(|l| l.open && l.port == port) else {
+        let Some(l) = self.listeners.find(port) else {
             return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
         };
-        let conn = self.ends.len() / 2;
-        let zero_window = self.rng.chance(self.faults.zero_window);
-        self.ends.push(End {
-            zero_window,
-            ..End::default()
-        });
-        self.ends.push(End::default());
-        self.listeners[l].backlog.push_back(conn);
+        let conn = self.new_conn();
+        self.listeners.queue(l, conn);
         self.log(format_args!("client {conn} connects"));
         self.edge(Subject::Listener(l), true, false);
         Ok(conn)
     }
 
+    /// The reactor connects out to `port`: the server end of a new connection, under way;
+    /// the next poll settles it as the remote service there says. Its client end is the
+    /// remote peer the simulation plays.
+    pub(crate) fn dial(&mut self, port: u16) -> usize {
+        let conn = self.new_conn();
+        let remote = self.listeners.remote(port);
+        self.ends[server(conn)].dialing = Some(remote);
+        self.ends[server(conn)].moved_at = self.elapsed;
+        self.dials.push(conn);
+        self.last_dialed = Some(conn);
+        self.log(format_args!(
+            "connect conn {conn} to port {port} ({remote:?})"
+        ));
+        server(conn)
+    }
+
+    /// Settle the connects under way: answered or refused, each raises a writable edge; a
+    /// silent host's stays under way.
+    fn settle_dials(&mut self) {
+        let dials = std::mem::take(&mut self.dials);
+        for conn in dials {
+            let e = server(conn);
+            match self.ends[e].dialing {
+                Some(Remote::Answers) => {
+                    self.ends[e].dialing = None;
+                    self.log(format_args!("conn {conn}: connected"));
+                    self.edge(Subject::End(e), false, true);
+                }
+                Some(Remote::Refuses) => {
+                    self.ends[e].dialing = None;
+                    self.ends[e].refused = true;
+                    self.ends[2 * conn].closed = true;
+                    self.log(format_args!("conn {conn}: connection refused"));
+                    self.edge(Subject::End(e), true, true);
+                }
+                Some(Remote::Silent) | None => {}
+            }
+        }
+    }
+
+    /// The pending error of end `e` (`SO_ERROR`), taken.
+    pub(crate) fn take_error(&mut self, e: usize) -> Option<io::Error> {
+        std::mem::take(&mut self.ends[e].refused)
+            .then(|| io::Error::from(io::ErrorKind::ConnectionRefused))
+    }
+
+    /// Is end `e` connected (not under way, not refused)?
+    pub(crate) fn is_connected(&self, e: usize) -> bool {
+        self.ends[e].dialing.is_none() && !self.ends[e].refused
+    }
+
     pub(crate) fn accept(&mut self, l: usize) -> io::Result<(usize, SocketAddr)> {
-        if self.listeners[l].backlog.is_empty() {
+        if !self.listeners.has_waiting(l) {
             return Err(would_block());
         }
         for (fault, errno, name) in [
@@ -321,7 +299,7 @@ impl World {
                 return Err(io::Error::from_raw_os_error(errno));
             }
         }
-        let conn = self.listeners[l].backlog.pop_front().unwrap_or_default();
+        let conn = self.listeners.pop(l).unwrap_or_default();
         if self.rng.chance(self.faults.accept_aborted) {
             self.log(format_args!(
                 "accept -> ECONNABORTED (injected): client {conn} reset"
@@ -349,19 +327,20 @@ impl World {
             // Registering a socket that is already ready reports it at once, as epoll does.
             let end = &self.ends[e];
             let readable = !end.inbox.is_empty() || end.eof || end.reset;
-            let writable = self.room(e) > 0 || end.reset;
+            let writable = self.ends.room(e) > 0 || end.reset;
             self.edge(Subject::End(e), readable, writable);
         }
-    }
-
-    /// Room in the peer's receive queue for what end `e` writes.
-    fn room(&self, e: usize) -> usize {
-        QUEUE.saturating_sub(self.ends[e ^ 1].inbox.len())
     }
 
     pub(crate) fn read(&mut self, e: usize, buf: &mut [u8]) -> io::Result<usize> {
         let conn = e / 2;
         let waiting = self.ends[e].inbox.len();
+        if !self.is_connected(e) {
+            return Err(match self.ends[e].refused {
+                true => io::Error::from(io::ErrorKind::ConnectionRefused),
+                false => would_block(),
+            });
+        }
         if self.ends[e].reset {
             self.met_reset(e);
             self.log(format_args!("read conn {conn} -> ECONNRESET"));
@@ -416,7 +395,7 @@ impl World {
             return Err(io::Error::from(io::ErrorKind::Interrupted));
         }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let room = self.room(e);
+        let room = self.ends.room(e);
         if room == 0 {
             if self.ends[e ^ 1].zero_window && self.faults.zero_window > 0 {
                 self.seen.add(Fault::ZeroWindow);
@@ -520,74 +499,46 @@ impl World {
     }
 
     pub(crate) fn open_sockets(&self) -> usize {
-        let ends = (0..self.ends.len() / 2)
-            .filter(|&c| !self.ends[server(c)].closed && self.ends[server(c)].token.is_some())
-            .count();
-        ends + self.listeners.iter().filter(|l| l.open).count()
+        self.ends.open_servers() + self.listeners.open_count()
     }
 
     pub(crate) fn client_send(&mut self, conn: usize, data: &[u8]) -> io::Result<usize> {
-        let c = 2 * conn;
-        if self.ends[c].reset || self.ends[c ^ 1].closed {
-            self.ends[c].reset = true;
-            return Err(io::Error::from(io::ErrorKind::ConnectionReset));
-        }
-        if self.ends[c].shut {
-            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
-        }
-        let n = data.len().min(self.room(c));
-        self.ends[c ^ 1].inbox.extend(&data[..n]);
+        let n = self.ends.client_send(conn, data)?;
         if n > 0 {
             self.log(format_args!("client {conn} sends {n} bytes"));
-            self.edge(Subject::End(c ^ 1), true, false);
+            self.edge(Subject::End(server(conn)), true, false);
         }
         Ok(n)
     }
 
     pub(crate) fn client_recv(&mut self, conn: usize, max: usize) -> Received {
-        let c = 2 * conn;
         // A zero window: the client reads nothing while faults are on.
-        let shut = self.ends[c].zero_window && self.faults.zero_window > 0;
-        let n = if shut {
-            0
-        } else {
-            max.min(self.ends[c].inbox.len())
-        };
-        let bytes: Vec<u8> = self.ends[c].inbox.drain(..n).collect();
-        let end = &self.ends[c];
-        let got = Received {
-            eof: end.eof && end.inbox.is_empty(),
-            reset: end.reset,
-            bytes,
-        };
-        if n > 0 {
-            self.log(format_args!("client {conn} receives {n} bytes"));
-            // Room freed in the client's queue: a server end that found none may write again.
-            if std::mem::take(&mut self.ends[c ^ 1].blocked) {
-                self.edge(Subject::End(c ^ 1), false, true);
-            }
+        let (got, wake) = self
+            .ends
+            .client_recv(conn, max, self.faults.zero_window > 0);
+        if !got.bytes.is_empty() {
+            self.log(format_args!(
+                "client {conn} receives {} bytes",
+                got.bytes.len()
+            ));
+        }
+        if wake {
+            self.edge(Subject::End(server(conn)), false, true);
         }
         got
     }
 
     pub(crate) fn client_shutdown(&mut self, conn: usize) {
-        let c = 2 * conn;
-        if !self.ends[c].shut {
-            self.ends[c].shut = true;
-            self.ends[c ^ 1].eof = true;
+        if self.ends.client_shutdown(conn) {
             self.log(format_args!("client {conn} sends FIN"));
-            self.edge(Subject::End(c ^ 1), true, false);
+            self.edge(Subject::End(server(conn)), true, false);
         }
     }
 
     pub(crate) fn client_reset(&mut self, conn: usize) {
-        let c = 2 * conn;
-        self.ends[c].closed = true;
-        self.ends[c].inbox.clear();
-        if !self.ends[c ^ 1].closed {
-            self.ends[c ^ 1].reset = true;
+        if self.ends.client_reset(conn) {
             self.log(format_args!("client {conn} resets"));
-            self.edge(Subject::End(c ^ 1), true, true);
+            self.edge(Subject::End(server(conn)), true, true);
         }
     }
 }

@@ -199,9 +199,10 @@ impl Sources {
         self.poll.registry().as_fd()
     }
 
-    /// Is this reactor simulated (its sockets in memory, its clock virtual)?
-    pub(crate) fn is_simulated(&self) -> bool {
-        self.net.is_some()
+    /// The simulation's network, if this reactor is simulated (its sockets in memory, its
+    /// clock virtual).
+    pub(crate) fn net(&self) -> Option<&Net> {
+        self.net.as_ref()
     }
 
     /// The current time: the only place a reactor reads a clock.

@@ -195,8 +195,7 @@ impl Context<'_> {
     /// [`Handler::on_connect`]: super::Handler::on_connect
     /// [`Handler::on_close`]: super::Handler::on_close
     pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
-        self.core
-            .add_conn(Stream::connect(addr)?, Opened::Connecting)
+        self.core.connect(addr)
     }
 
     /// Connect to `target`, a host and a service (`"example.com:443"`, `"localhost:http"`,

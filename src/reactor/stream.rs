@@ -52,7 +52,7 @@ impl Stream {
             Stream::Tcp(s) => s.take_error(),
             Stream::Unix(s) => s.take_error(),
             Stream::Seqpacket(s) => s.take_error(),
-            Stream::Mem(_) => Ok(None),
+            Stream::Mem(s) => Ok(s.take_error()),
         }
     }
 
@@ -61,7 +61,7 @@ impl Stream {
             Stream::Tcp(s) => s.peer_addr().map(|a| PeerAddr::Inet(unmap(a))),
             Stream::Unix(s) => s.peer_addr().map(PeerAddr::Unix),
             Stream::Seqpacket(s) => unix_addr(s.peer_addr()?),
-            Stream::Mem(s) => Ok(PeerAddr::Inet(s.peer_addr())),
+            Stream::Mem(s) => s.peer_addr().map(PeerAddr::Inet),
         }
     }
 

@@ -5,7 +5,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::recorder::{Recorder, SimEvent, DELIBERATE};
-use crate::memnet::{ClientId, Faults, Net, Seen};
+use crate::memnet::{ClientId, Faults, Net, Remote, Seen};
 use crate::reactor::{Config, Reactor, Stats};
 
 /// The port the echo service listens on, in memory.
@@ -149,6 +149,36 @@ impl Sim {
         let c = self.net.connect(PORT)?;
         self.clients.push(Client::default());
         Ok(c)
+    }
+
+    /// Put a remote service on `port` for the echo service's outgoing connects to meet (see
+    /// [`Remote`]; nothing there refuses).
+    pub fn remote(&mut self, port: u16, remote: Remote) {
+        self.net.set_remote(port, remote);
+    }
+
+    /// The echo service connects out to `port` (`Context::connect`); the remote peer is a
+    /// client of the simulation like any other, and the service echoes what it sends.
+    ///
+    /// # Errors
+    ///
+    /// Any error of `Context::connect`.
+    pub fn dial(&mut self, port: u16) -> io::Result<ClientId> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let conn = self.reactor.with_context(|_, cx| cx.connect(addr))?;
+        let client = self
+            .net
+            .last_dialed()
+            .ok_or_else(|| io::Error::other("the connect made no connection"))?;
+        let now = self.net.now();
+        self.reactor.handler_mut().track_dialed(conn, client, now);
+        self.clients.push(Client::default());
+        Ok(client)
+    }
+
+    /// Outgoing connects by how they ended: `(connected, refused, timed out)`.
+    pub fn dials(&self) -> (u64, u64, u64) {
+        self.reactor.handler().dials
     }
 
     /// Client `c` sends what fits of `data` in the server's receive queue; returns how much.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::harness::Sim;
 use super::recorder::SimEvent;
 use crate::conn::Timeouts;
-use crate::memnet::{ClientId, Fault, Faults, Rng, Seen};
+use crate::memnet::{ClientId, Fault, Faults, Remote, Rng, Seen};
 use crate::reactor::{Config, Stats};
 
 /// What a randomized session did (to see that it did something).
@@ -36,6 +36,8 @@ pub struct RunSummary {
     pub timers_fired: (u64, u64),
     /// Jobs the echo service ran on the pool (inline in the simulation).
     pub jobs_done: u64,
+    /// The echo service's outgoing connects: `(connected, refused, timed out)`.
+    pub dials: (u64, u64, u64),
 }
 
 /// How long, in virtual time, every connection has to finish its work once the faults stop.
@@ -114,7 +116,7 @@ fn draw(rng: &mut impl Draw) -> (Config, Faults, bool) {
             write: maybe_ms(rng, 30, 5, 300),
             idle: maybe_ms(rng, 30, 5, 300),
             frame: maybe_ms(rng, 50, 5, 300),
-            connect: None,
+            connect: maybe_ms(rng, 50, 5, 300),
         },
         read_budget: 1 + rng.below(32 * 1024) as usize,
         accept_batch: 1 + rng.below(4) as usize,
@@ -286,7 +288,8 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
     let mut sim = Sim::new(rng.next_u64(), faults, config).map_err(|e| e.to_string())?;
     // Keeping a connection whose message timed out keeps its share of a tight budget, and
     // the connections waiting for it wait for ever, by design: not with a tight budget.
-    sim.keep_open_on_timeout(rng.chance(30) && !tight);
+    let keep_open = rng.chance(30) && !tight;
+    sim.keep_open_on_timeout(keep_open);
     sim.echo_lines(rng.chance(50));
     // Short lines, or long ones that grow a buffer (and meet the budget, or its limit).
     let line_every = if rng.chance(50) { 100 } else { 20_000 };
@@ -303,6 +306,12 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
     // Some sessions end in a graceful shutdown of the reactor, at a random step.
     let shutdown_at = rng.chance(20).then(|| rng.below(steps as u64 + 1) as usize);
     let max_clients = 1 + rng.below(6) as usize;
+    // The remote services the echo service's outgoing connects meet (nothing on 9001).
+    sim.remote(9000, Remote::Answers);
+    sim.remote(9002, Remote::Silent);
+    // A connect to a silent host ends only by its timeout, and only if the service does not
+    // keep it going.
+    let can_time_out = config.timeouts.connect.is_some() && !keep_open;
     let mut live: Vec<ClientId> = Vec::new();
     let mut sent = 0;
     for step in 0..steps {
@@ -310,6 +319,20 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
             sim.shutdown_reactor(Duration::from_millis(rng.below(300)));
         }
         match rng.below(10) {
+            0 if live.len() < max_clients && rng.chance(25) => {
+                // The service connects out: most reach a peer, some are refused, and (with
+                // a connect timeout to end them) some meet a host that never answers.
+                let port = match rng.below(10) {
+                    0..=6 => 9000,
+                    9 if can_time_out => 9002,
+                    _ => 9001,
+                };
+                match sim.dial(port) {
+                    Ok(c) if port == 9000 => live.push(c),
+                    Ok(_) => {}
+                    Err(e) => return Err(fail(&sim, format!("connect: {e}"))),
+                }
+            }
             0 if live.len() < max_clients => {
                 if let Ok(c) = sim.connect() {
                     live.push(c);
@@ -434,5 +457,6 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
         pool_dry: if dry_pool { sim.pool_dry_takes() } else { 0 },
         timers_fired: sim.timers_fired(),
         jobs_done: sim.jobs_done(),
+        dials: sim.dials(),
     })
 }

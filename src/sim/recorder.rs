@@ -22,6 +22,13 @@ struct Track {
     closing: bool,
     /// When the service last kept it open after its idle timeout (the clock restarted).
     kept_idle: Option<Instant>,
+    /// When the service last kept it open after its connect timeout (the connect goes on,
+    /// its clock restarted).
+    kept_connect: Option<Instant>,
+    /// An outgoing connection: when its connect began.
+    dialed_at: Option<Instant>,
+    /// Its outgoing connect completed (`on_connect`).
+    connected: bool,
 }
 
 /// A user timer the service set and has not yet seen fire.
@@ -49,6 +56,13 @@ pub enum SimEvent {
         client: ClientId,
         /// Which timeout.
         kind: TimeoutKind,
+        /// Virtual time since the start.
+        at: Duration,
+    },
+    /// An outgoing connection to `client` completed.
+    Connected {
+        /// The client (the remote peer the simulation plays).
+        client: ClientId,
         /// Virtual time since the start.
         at: Duration,
     },
@@ -84,6 +98,8 @@ pub(crate) struct Recorder {
     pub(crate) timers_fired: (u64, u64),
     /// Jobs whose result came back (the simulation runs them inline).
     pub(crate) jobs_done: u64,
+    /// Outgoing connects by how they ended: connected, refused, timed out.
+    pub(crate) dials: (u64, u64, u64),
     next_token: u64,
     pub(crate) events: Vec<SimEvent>,
     /// Keep connections whose timeout fired (`TimeoutAction::KeepOpen`).
@@ -119,6 +135,7 @@ impl Recorder {
             timers: Vec::new(),
             timers_fired: (0, 0),
             jobs_done: 0,
+            dials: (0, 0, 0),
             next_token: 0,
             events: Vec::new(),
             via_workers: false,
@@ -136,6 +153,27 @@ impl Recorder {
             Some(Some(t)) if t.conn == conn => Some(t),
             _ => None,
         }
+    }
+
+    /// The service made the outgoing connection `conn` at `at`; its peer is `client`.
+    pub(crate) fn track_dialed(&mut self, conn: ConnId, client: ClientId, at: Instant) {
+        self.insert(Track {
+            conn,
+            client,
+            closing: false,
+            kept_idle: None,
+            kept_connect: None,
+            dialed_at: Some(at),
+            connected: false,
+        });
+    }
+
+    fn insert(&mut self, t: Track) {
+        let i = t.conn.index();
+        if self.clients.len() <= i {
+            self.clients.resize(i + 1, None);
+        }
+        self.clients[i] = Some(t);
     }
 
     fn client(&self, conn: ConnId) -> Option<ClientId> {
@@ -197,15 +235,14 @@ impl Handler for Recorder {
     fn on_accept(&mut self, cx: &mut Context<'_>, _: ListenerId, conn: ConnId, peer: &PeerAddr) {
         // The in-memory network numbers its clients by port.
         let client = ClientId(peer.inet().map_or(0, |a| a.port().saturating_sub(20000)) as usize);
-        let i = conn.index();
-        if self.clients.len() <= i {
-            self.clients.resize(i + 1, None);
-        }
-        self.clients[i] = Some(Track {
+        self.insert(Track {
             conn,
             client,
             closing: false,
             kept_idle: None,
+            kept_connect: None,
+            dialed_at: None,
+            connected: false,
         });
         let at = self.at(cx);
         self.net.log(format_args!(
@@ -306,6 +343,24 @@ impl Handler for Recorder {
                 other.map(|d| d.saturating_duration_since(self.origin))
             )),
         }
+        if kind == TimeoutKind::Connect {
+            // The configured connect timeout after the connect began (or was kept going).
+            let began = self
+                .track(conn)
+                .and_then(|t| t.dialed_at.max(t.kept_connect));
+            if let (Some(began), Some(limit)) = (began, self.timeouts.connect) {
+                let got = cx.deadline(conn, kind);
+                if got != Some(began + limit) || now < began + limit {
+                    self.violations.push(format!(
+                        "{conn}: connect timeout at {:?}: began at {:?} with {limit:?}, the connection's deadline {:?}",
+                        now - self.origin,
+                        began - self.origin,
+                        got.map(|d| d.saturating_duration_since(self.origin))
+                    ));
+                }
+                self.dials.2 += 1;
+            }
+        }
         if kind == TimeoutKind::Idle {
             // Checked against the model: the configured timeout after the last activity the
             // network saw. A deadline computed wrongly, early or late, shows here.
@@ -327,14 +382,32 @@ impl Handler for Recorder {
             .log(format_args!("handler: on_timeout {conn}: {kind}"));
         self.events.push(SimEvent::TimedOut { client, kind, at });
         if self.keep_open {
-            if kind == TimeoutKind::Idle {
-                if let Some(t) = self.track(conn) {
-                    t.kept_idle = Some(now);
+            if let Some(t) = self.track(conn) {
+                match kind {
+                    TimeoutKind::Idle => t.kept_idle = Some(now),
+                    TimeoutKind::Connect => t.kept_connect = Some(now),
+                    _ => {}
                 }
             }
             TimeoutAction::KeepOpen
         } else {
             TimeoutAction::Close
+        }
+    }
+
+    fn on_connect(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+        let at = self.at(cx);
+        self.net.log(format_args!("handler: on_connect {conn}"));
+        match self.track(conn) {
+            Some(t) if t.dialed_at.is_some() && !t.connected => {
+                t.connected = true;
+                let client = t.client;
+                self.dials.0 += 1;
+                self.events.push(SimEvent::Connected { client, at });
+            }
+            _ => self
+                .violations
+                .push(format!("on_connect for {conn}, which did not connect out")),
         }
     }
 
@@ -395,7 +468,14 @@ impl Handler for Recorder {
         let at = self.at(cx);
         // The network gives resets, never another I/O error; the service panics only on
         // purpose.
+        let refused = self
+            .track(conn)
+            .is_some_and(|t| t.dialed_at.is_some() && !t.connected);
         match reason {
+            // An outgoing connect that met a refusing port.
+            CloseReason::Io(e) if refused && e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                self.dials.1 += 1;
+            }
             CloseReason::Io(e) => self.violations.push(format!(
                 "{conn} closed with an I/O error the network never gives: {e}"
             )),

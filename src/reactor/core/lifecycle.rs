@@ -87,6 +87,15 @@ impl Core {
 
     // ----- adding -------------------------------------------------------------------------------
 
+    /// An outgoing TCP connection to `addr`, under way (in memory when simulated).
+    pub(crate) fn connect(&mut self, addr: std::net::SocketAddr) -> io::Result<ConnId> {
+        let sock = match self.sources.net() {
+            Some(net) => Stream::Mem(net.dial(addr.port())),
+            None => Stream::connect(addr)?,
+        };
+        self.add_conn(sock, Opened::Connecting)
+    }
+
     /// Serve the listening socket `sock`.
     pub(crate) fn add_listener(&mut self, sock: Listener) -> io::Result<ListenerId> {
         let source = Source::Listener { sock, paused: None };

@@ -87,7 +87,7 @@ impl Core {
     pub(crate) fn new(sources: Sources, config: Config, waker: Arc<Waker>) -> Core {
         let now = sources.now();
         // The simulation runs jobs inline: deterministic, on the virtual clock.
-        let threads = if sources.is_simulated() {
+        let threads = if sources.net().is_some() {
             0
         } else {
             config.workers
@@ -125,7 +125,7 @@ impl Core {
     pub(crate) fn poll(&mut self, max_wait: Option<Duration>) -> io::Result<(Batch, usize)> {
         let timeout = self.poll_timeout(self.sources.now(), max_wait);
         if let Some(wait) = timeout {
-            if !self.sources.is_simulated() {
+            if self.sources.net().is_none() {
                 self.timers.wake_on_time(self.sources.registry(), wait);
             }
         }
