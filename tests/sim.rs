@@ -453,6 +453,7 @@ fn sim_randomized_1000_seeds() {
         ("outgoing TCP, connected", dials.0),
         ("outgoing TCP, refused", dials.1),
         ("outgoing TCP, timed out", dials.2),
+        ("UDP datagram (one per call)", st.datagrams_in),
         ("handler panic", st.handler_panics),
         ("user timer (wheel)", wheel_timers),
         ("user timer (precise)", precise_timers),

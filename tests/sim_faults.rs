@@ -313,3 +313,37 @@ fn sim_outgoing_connects_connect_are_refused_or_time_out() {
     assert!(sim.closed(answered).is_none(), "the connected one stays");
     sim.check().unwrap();
 }
+
+#[test]
+fn sim_datagrams_come_back_upper_cased_in_order_and_a_full_peer_loses_only_its_own() {
+    let faults = Faults {
+        interrupted: 20,
+        would_block: 30,
+        ..Faults::NONE
+    };
+    let mut sim = sim(faults, Config::default());
+    let p = sim.dgram_peer();
+    let q = sim.dgram_peer();
+    // 100 datagrams of 1,000 bytes, never read meanwhile: p's queue (64 KiB) fills and the
+    // replies past it are dropped, as UDP drops them; sends the socket's own full buffer
+    // refuses (WouldBlock) wait in the service's queue and go in order.
+    for i in 0..100u32 {
+        let data: Vec<u8> = (0..1000).map(|j| b'a' + ((i + j) % 26) as u8).collect();
+        assert!(sim.send_datagram(p, &data));
+        sim.turn(MS).unwrap();
+    }
+    assert!(sim.send_datagram(q, b"hello"));
+    sim.run_for(5 * MS).unwrap();
+    sim.recv_datagrams(q);
+    assert_eq!(sim.datagrams(q), (1, 1, 0), "q is not held up behind p");
+    sim.recv_datagrams(p);
+    let (sent, got, lost) = sim.datagrams(p);
+    assert_eq!(sent, 100);
+    assert!(lost > 0 && got + lost == 100, "{got} received, {lost} lost");
+    // Sim::check compared every reply with its datagram upper-cased, in order.
+    sim.check().unwrap();
+    assert_eq!(sim.stats().datagrams_in, 101);
+    assert_eq!(sim.stats().datagrams_out, 101);
+    assert!(sim.seen().get(Fault::Interrupted) > 0);
+    assert!(sim.seen().get(Fault::WouldBlock) > 0);
+}

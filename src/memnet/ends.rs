@@ -93,6 +93,34 @@ impl Ends {
         conn
     }
 
+    /// Settle the connect of `conn`'s reactor end: what it met, now that it is answered or
+    /// refused (`None`: a silent host, still under way).
+    pub(crate) fn settle(&mut self, conn: usize) -> Option<Remote> {
+        let e = server(conn);
+        let remote = self.0[e].dialing?;
+        match remote {
+            Remote::Answers => self.0[e].dialing = None,
+            Remote::Refuses => {
+                self.0[e].dialing = None;
+                self.0[e].refused = true;
+                self.0[2 * conn].closed = true;
+            }
+            Remote::Silent => return None,
+        }
+        Some(remote)
+    }
+
+    /// The pending error of end `e` (`SO_ERROR`), taken.
+    pub(crate) fn take_error(&mut self, e: usize) -> Option<io::Error> {
+        std::mem::take(&mut self.0[e].refused)
+            .then(|| io::Error::from(io::ErrorKind::ConnectionRefused))
+    }
+
+    /// Is end `e` connected (not under way, not refused)?
+    pub(crate) fn is_connected(&self, e: usize) -> bool {
+        self.0[e].dialing.is_none() && !self.0[e].refused
+    }
+
     /// Room in the other end's receive queue for what end `e` writes.
     pub(crate) fn room(&self, e: usize) -> usize {
         QUEUE.saturating_sub(self.0[e ^ 1].inbox.len())

@@ -25,6 +25,7 @@
 //! writes the server ends through [`MemStream`] (a variant of the reactor's stream enum), and
 //! accepts them through [`MemListener`].
 
+mod dgram;
 mod ends;
 mod faults;
 mod listeners;
@@ -194,6 +195,41 @@ impl Net {
         self.world().moved_at(c.0)
     }
 
+    /// A datagram socket bound to `port` of 127.0.0.1 (in memory), as the reactor holds it.
+    pub(crate) fn bind_dgram(&self, port: u16) -> MemDgram {
+        let id = self.world().dgrams.bind(port);
+        MemDgram {
+            net: self.clone(),
+            id,
+        }
+    }
+
+    /// A new datagram peer (127.0.0.1, port 40000 and up).
+    pub fn dgram_peer(&self) -> usize {
+        self.world().dgrams.new_peer()
+    }
+
+    /// Datagram peer `p` sends `data` to `port`: `false` if it was lost (nothing open there,
+    /// or no room in that socket's queue).
+    pub fn peer_send(&self, p: usize, port: u16, data: &[u8]) -> bool {
+        self.world().peer_send(p, port, data)
+    }
+
+    /// Datagram peer `p` takes every datagram waiting for it, in order.
+    pub fn peer_recv(&self, p: usize) -> Vec<Vec<u8>> {
+        self.world().peer_recv(p)
+    }
+
+    /// Replies to peer `p` dropped because its queue was full.
+    pub fn peer_lost(&self, p: usize) -> u64 {
+        self.world().dgrams.lost(p)
+    }
+
+    /// Datagrams peer `p` sent that a socket's close dropped unread.
+    pub fn peer_dropped(&self, p: usize) -> u64 {
+        self.world().dgrams.dropped(p)
+    }
+
     /// Sockets the reactor holds open (listeners and server ends): for leak checks.
     pub fn open_sockets(&self) -> usize {
         self.world().open_sockets()
@@ -292,7 +328,7 @@ impl MemStream {
     /// `NotConnected` while an outgoing connect is under way, or after it was refused.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         let w = self.net.world();
-        if !w.is_connected(self.end) {
+        if !w.ends.is_connected(self.end) {
             return Err(io::Error::from(io::ErrorKind::NotConnected));
         }
         Ok(w.peer_addr(self.end))
@@ -301,7 +337,7 @@ impl MemStream {
     /// The error an outgoing connect ended with, taken (as `SO_ERROR` is): `ConnectionRefused`
     /// once, after a refused connect.
     pub fn take_error(&self) -> Option<io::Error> {
-        self.net.world().take_error(self.end)
+        self.net.world().ends.take_error(self.end)
     }
 
     /// Register for readiness with `token`.
@@ -318,5 +354,54 @@ impl MemStream {
 impl Drop for MemStream {
     fn drop(&mut self) {
         self.net.world().close_end(self.end);
+    }
+}
+
+/// A datagram socket in a [`Net`], as the reactor holds it. Dropping it closes it.
+#[derive(Debug)]
+pub struct MemDgram {
+    net: Net,
+    id: usize,
+}
+
+impl MemDgram {
+    /// Receive one datagram into `buf`, with its sender.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when nothing waits; an injected `EINTR`.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.net.world().dgram_recv(self.id, buf)
+    }
+
+    /// Send `buf` to `to`.
+    ///
+    /// # Errors
+    ///
+    /// An injected `WouldBlock` (the socket's buffer full: a writable edge follows at the
+    /// next poll) or `EINTR`. A datagram the peer has no room for is dropped, as UDP's is.
+    pub fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.net.world().dgram_send(self.id, buf, to)
+    }
+
+    /// The address it is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.net.world().dgrams.addr(self.id)
+    }
+
+    /// Register for readiness with `token`.
+    pub fn register(&self, token: Token) {
+        self.net.world().register_dgram(self.id, Some(token));
+    }
+
+    /// Stop reporting readiness.
+    pub fn deregister(&self) {
+        self.net.world().register_dgram(self.id, None);
+    }
+}
+
+impl Drop for MemDgram {
+    fn drop(&mut self) {
+        self.net.world().close_dgram(self.id);
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio::Token;
 
+use super::dgram::Dgrams;
 use super::ends::{server, Ends, Received};
 use super::faults::{Fault, Faults, Rng, Seen};
 use super::listeners::{Listeners, Remote};
@@ -31,6 +32,7 @@ pub struct Ready {
 enum Subject {
     End(usize),
     Listener(usize),
+    Dgram(usize),
 }
 
 #[derive(Debug)]
@@ -40,12 +42,14 @@ pub(crate) struct World {
     pub(crate) rng: Rng,
     pub(crate) faults: Faults,
     pub(crate) listeners: Listeners,
+    /// The datagram sockets and the datagram peers.
+    pub(crate) dgrams: Dgrams,
     /// Connections whose outgoing connect the next poll settles.
     dials: Vec<usize>,
     /// The last connection an outgoing connect made.
     pub(crate) last_dialed: Option<usize>,
     /// Every connection's two ends.
-    ends: Ends,
+    pub(crate) ends: Ends,
     /// Edges raised since the last poll: subject, readable, writable.
     edges: Vec<(Subject, bool, bool)>,
     pub(crate) trace: Vec<String>,
@@ -70,6 +74,7 @@ impl World {
             rng: Rng::new(seed),
             faults,
             listeners: Listeners::default(),
+            dgrams: Dgrams::default(),
             dials: Vec::new(),
             last_dialed: None,
             ends: Ends::default(),
@@ -114,6 +119,7 @@ impl World {
                     (end.token, end.eof || end.reset)
                 }
                 Subject::Listener(l) => (self.listeners.token(l), false),
+                Subject::Dgram(d) => (self.dgrams.token(d), false),
             };
             // Deregistered since: epoll would not report it.
             let Some(token) = token else { continue };
@@ -158,6 +164,7 @@ impl World {
         if self.rng.chance(self.faults.spurious) {
             let mut quiet = self.ends.quiet_tokens();
             quiet.extend(self.listeners.quiet_tokens());
+            quiet.extend(self.dgrams.quiet_tokens());
             if !quiet.is_empty() {
                 let token = quiet[self.rng.below(quiet.len() as u64) as usize];
                 out.push(Ready {
@@ -175,7 +182,8 @@ impl World {
         let retired = std::mem::take(&mut self.retired);
         if !retired.is_empty() && self.rng.chance(self.faults.stale_events) {
             let token = retired[self.rng.below(retired.len() as u64) as usize];
-            let live = self.ends.holds(token) || self.listeners.holds(token);
+            let live =
+                self.ends.holds(token) || self.listeners.holds(token) || self.dgrams.holds(token);
             if !live {
                 out.push(Ready {
                     token,
@@ -187,6 +195,16 @@ impl World {
                 self.log(format_args!("an event for retired {token:?} (injected)"));
             }
         }
+    }
+
+    /// An injected `EINTR` for the call `what`, now and then.
+    fn interrupt(&mut self, what: std::fmt::Arguments<'_>) -> io::Result<()> {
+        if !self.rng.chance(self.faults.interrupted) {
+            return Ok(());
+        }
+        self.seen.add(Fault::Interrupted);
+        self.log(format_args!("{what} -> EINTR (injected)"));
+        Err(io::Error::from(io::ErrorKind::Interrupted))
     }
 
     fn retire(&mut self, token: Option<Token>) {
@@ -213,6 +231,83 @@ impl World {
             self.ends[2 * conn].reset = true;
             self.ends[server(conn)].closed = true;
         }
+    }
+
+    pub(crate) fn register_dgram(&mut self, d: usize, token: Option<Token>) {
+        let (old, readable) = self.dgrams.set_token(d, token);
+        match token {
+            None => self.retire(old),
+            Some(_) => self.edge(Subject::Dgram(d), readable, true),
+        }
+    }
+
+    pub(crate) fn close_dgram(&mut self, d: usize) {
+        let old = self.dgrams.close(d);
+        self.retire(old);
+    }
+
+    /// The reactor's datagram socket `d` receives into `buf` (a longer datagram is cut
+    /// short, as UDP's is).
+    pub(crate) fn dgram_recv(
+        &mut self,
+        d: usize,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr)> {
+        self.interrupt(format_args!("recvfrom dgram {d}"))?;
+        let Some((data, from)) = self.dgrams.recv(d) else {
+            return Err(would_block());
+        };
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        self.log(format_args!("recvfrom dgram {d} -> {n} bytes from {from}"));
+        Ok((n, from))
+    }
+
+    /// The reactor's datagram socket `d` sends `data` to `to`.
+    pub(crate) fn dgram_send(
+        &mut self,
+        d: usize,
+        data: &[u8],
+        to: SocketAddr,
+    ) -> io::Result<usize> {
+        self.interrupt(format_args!("sendto dgram {d}"))?;
+        let n = data.len();
+        if self.rng.chance(self.faults.would_block) {
+            // The socket's own buffer is full: room comes at the next poll.
+            self.seen.add(Fault::WouldBlock);
+            self.log(format_args!("sendto dgram {d} -> WouldBlock (injected)"));
+            self.edge(Subject::Dgram(d), false, true);
+            return Err(would_block());
+        }
+        let fate = if self.dgrams.send(d, data, to) {
+            ""
+        } else {
+            " (dropped: no room there)"
+        };
+        self.log(format_args!("sendto dgram {d} -> {n} bytes to {to}{fate}"));
+        Ok(n)
+    }
+
+    /// Datagram peer `p` sends `data` to `port`: `false` if it was lost.
+    pub(crate) fn peer_send(&mut self, p: usize, port: u16, data: &[u8]) -> bool {
+        let n = data.len();
+        match self.dgrams.peer_send(p, port, data) {
+            Some(d) => {
+                self.log(format_args!("peer {p} sends {n} bytes to port {port}"));
+                self.edge(Subject::Dgram(d), true, false);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Datagram peer `p` takes what waits for it.
+    pub(crate) fn peer_recv(&mut self, p: usize) -> Vec<Vec<u8>> {
+        let got = self.dgrams.peer_recv(p);
+        if !got.is_empty() {
+            self.log(format_args!("peer {p} receives {} datagrams", got.len()));
+        }
+        got
     }
 
     /// A new connection of two ends; its number.
@@ -251,36 +346,14 @@ impl World {
     /// Settle the connects under way: answered or refused, each raises a writable edge; a
     /// silent host's stays under way.
     fn settle_dials(&mut self) {
-        let dials = std::mem::take(&mut self.dials);
-        for conn in dials {
-            let e = server(conn);
-            match self.ends[e].dialing {
-                Some(Remote::Answers) => {
-                    self.ends[e].dialing = None;
-                    self.log(format_args!("conn {conn}: connected"));
-                    self.edge(Subject::End(e), false, true);
-                }
-                Some(Remote::Refuses) => {
-                    self.ends[e].dialing = None;
-                    self.ends[e].refused = true;
-                    self.ends[2 * conn].closed = true;
-                    self.log(format_args!("conn {conn}: connection refused"));
-                    self.edge(Subject::End(e), true, true);
-                }
-                Some(Remote::Silent) | None => {}
+        for conn in std::mem::take(&mut self.dials) {
+            let met = self.ends.settle(conn);
+            if let Some(remote @ (Remote::Answers | Remote::Refuses)) = met {
+                self.log(format_args!("conn {conn}: connect -> {remote:?}"));
+                let refused = remote == Remote::Refuses;
+                self.edge(Subject::End(server(conn)), refused, true);
             }
         }
-    }
-
-    /// The pending error of end `e` (`SO_ERROR`), taken.
-    pub(crate) fn take_error(&mut self, e: usize) -> Option<io::Error> {
-        std::mem::take(&mut self.ends[e].refused)
-            .then(|| io::Error::from(io::ErrorKind::ConnectionRefused))
-    }
-
-    /// Is end `e` connected (not under way, not refused)?
-    pub(crate) fn is_connected(&self, e: usize) -> bool {
-        self.ends[e].dialing.is_none() && !self.ends[e].refused
     }
 
     pub(crate) fn accept(&mut self, l: usize) -> io::Result<(usize, SocketAddr)> {
@@ -335,7 +408,7 @@ impl World {
     pub(crate) fn read(&mut self, e: usize, buf: &mut [u8]) -> io::Result<usize> {
         let conn = e / 2;
         let waiting = self.ends[e].inbox.len();
-        if !self.is_connected(e) {
+        if !self.ends.is_connected(e) {
             return Err(match self.ends[e].refused {
                 true => io::Error::from(io::ErrorKind::ConnectionRefused),
                 false => would_block(),
@@ -346,11 +419,7 @@ impl World {
             self.log(format_args!("read conn {conn} -> ECONNRESET"));
             return Err(io::Error::from(io::ErrorKind::ConnectionReset));
         }
-        if self.rng.chance(self.faults.interrupted) {
-            self.seen.add(Fault::Interrupted);
-            self.log(format_args!("read conn {conn} -> EINTR (injected)"));
-            return Err(io::Error::from(io::ErrorKind::Interrupted));
-        }
+        self.interrupt(format_args!("read conn {conn}"))?;
         if waiting == 0 {
             if self.ends[e].eof {
                 self.log(format_args!("read conn {conn} -> 0 (end of file)"));
@@ -389,11 +458,7 @@ impl World {
         if self.ends[e].shut {
             return Err(io::Error::from(io::ErrorKind::BrokenPipe));
         }
-        if self.rng.chance(self.faults.interrupted) {
-            self.seen.add(Fault::Interrupted);
-            self.log(format_args!("writev conn {conn} -> EINTR (injected)"));
-            return Err(io::Error::from(io::ErrorKind::Interrupted));
-        }
+        self.interrupt(format_args!("writev conn {conn}"))?;
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let room = self.ends.room(e);
         if room == 0 {
@@ -499,7 +564,7 @@ impl World {
     }
 
     pub(crate) fn open_sockets(&self) -> usize {
-        self.ends.open_servers() + self.listeners.open_count()
+        self.ends.open_servers() + self.listeners.open_count() + self.dgrams.open_count()
     }
 
     pub(crate) fn client_send(&mut self, conn: usize, data: &[u8]) -> io::Result<usize> {

@@ -69,7 +69,7 @@ impl DgramSock {
     pub(crate) fn inet_fd(&self) -> Option<i32> {
         match &self.sock {
             Dgram::Inet(s) => Some(s.as_raw_fd()),
-            Dgram::Unix { .. } => None,
+            Dgram::Unix { .. } | Dgram::Mem(_) => None,
         }
     }
 

@@ -257,6 +257,16 @@ impl<H: Handler> Reactor<H> {
         self.core.add_listener(listener)
     }
 
+    /// Bind a datagram socket to `port` of the simulation's in-memory network.
+    pub(crate) fn bind_mem_dgram(
+        &mut self,
+        net: &crate::memnet::Net,
+        port: u16,
+    ) -> io::Result<DgramId> {
+        self.core
+            .add_dgram(self::socket::Dgram::Mem(net.bind_dgram(port)))
+    }
+
     /// Check the reactor's invariants (see `Core::audit`): for the simulation.
     pub(crate) fn audit(&self) -> Result<(), String> {
         self.core.audit()

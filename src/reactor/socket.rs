@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use super::stream::{in_memory, Stream};
 use crate::addr::unmap;
 use crate::addr::{unix_addr, PeerAddr, UnixAddr};
-use crate::memnet::MemListener;
+use crate::memnet::{MemDgram, MemListener};
 use crate::sys::{self, ListenOptions, UnixListenOptions};
 
 use std::os::fd::{AsFd, AsRawFd};
@@ -39,6 +39,7 @@ impl Dgram {
         match self {
             Dgram::Inet(s) => Ok(s.into()),
             Dgram::Unix { sock, .. } => Ok(sock.into()),
+            Dgram::Mem(_) => Err(in_memory()),
         }
     }
 }
@@ -236,6 +237,8 @@ pub(crate) enum Dgram {
         sock: UnixDatagram,
         _file: Option<UnixFile>,
     },
+    /// The simulation's: a socket of its in-memory network (IP addresses, UDP's rules).
+    Mem(MemDgram),
 }
 
 fn unreachable_peer(msg: &'static str) -> io::Error {
@@ -275,7 +278,7 @@ impl Dgram {
     pub(crate) fn next_len(&self) -> Option<io::Result<usize>> {
         match self {
             Dgram::Unix { sock, .. } => Some(crate::sys::next_record_len(sock)),
-            Dgram::Inet(_) => None,
+            Dgram::Inet(_) | Dgram::Mem(_) => None,
         }
     }
 
@@ -296,6 +299,10 @@ impl Dgram {
             }),
             Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| {
                 *peer = PeerAddr::Unix(a);
+                n
+            }),
+            Dgram::Mem(s) => s.recv_from(buf).map(|(n, a)| {
+                *peer = PeerAddr::Inet(a);
                 n
             }),
         }
@@ -322,7 +329,8 @@ impl Dgram {
                     })
                 }
             }
-            (Dgram::Inet(_), PeerAddr::Unix(_)) => Err(unreachable_peer(
+            (Dgram::Mem(s), PeerAddr::Inet(a)) => s.send_to(buf, *a),
+            (Dgram::Inet(_) | Dgram::Mem(_), PeerAddr::Unix(_)) => Err(unreachable_peer(
                 "an IP socket cannot send to a Unix address",
             )),
             (Dgram::Unix { .. }, PeerAddr::Inet(_)) => Err(unreachable_peer(
@@ -335,6 +343,7 @@ impl Dgram {
         match self {
             Dgram::Inet(s) => s.local_addr().map(|a| PeerAddr::Inet(unmap(a))),
             Dgram::Unix { sock, .. } => sock.local_addr().map(PeerAddr::Unix),
+            Dgram::Mem(s) => Ok(PeerAddr::Inet(s.local_addr())),
         }
     }
 }
@@ -344,6 +353,10 @@ impl Source for Dgram {
         match self {
             Dgram::Inet(s) => s.register(r, t, i),
             Dgram::Unix { sock, .. } => sock.register(r, t, i),
+            Dgram::Mem(s) => {
+                s.register(t);
+                Ok(())
+            }
         }
     }
 
@@ -351,6 +364,10 @@ impl Source for Dgram {
         match self {
             Dgram::Inet(s) => s.reregister(r, t, i),
             Dgram::Unix { sock, .. } => sock.reregister(r, t, i),
+            Dgram::Mem(s) => {
+                s.register(t);
+                Ok(())
+            }
         }
     }
 
@@ -358,6 +375,10 @@ impl Source for Dgram {
         match self {
             Dgram::Inet(s) => s.deregister(r),
             Dgram::Unix { sock, .. } => sock.deregister(r),
+            Dgram::Mem(s) => {
+                s.deregister();
+                Ok(())
+            }
         }
     }
 }

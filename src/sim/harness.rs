@@ -11,6 +11,18 @@ use crate::reactor::{Config, Reactor, Stats};
 /// The port the echo service listens on, in memory.
 const PORT: u16 = 7;
 
+/// The port of the upper-casing datagram service (the course's UDP server), in memory.
+pub const UDP_PORT: u16 = 11111;
+
+/// What the simulation knows of one datagram peer.
+#[derive(Debug, Default)]
+struct DgramPeer {
+    /// Datagrams that reached the service's socket, in order.
+    sent: Vec<Vec<u8>>,
+    /// Replies received, in order.
+    received: Vec<Vec<u8>>,
+}
+
 /// How late a user timer may fire at most, after the turn that passed its deadline: the
 /// wheel's tick, and a millisecond for the tick the deadline falls in.
 const TIMER_SLACK: Duration = Duration::from_millis(2);
@@ -46,6 +58,9 @@ pub struct Sim {
     net: Net,
     origin: Instant,
     clients: Vec<Client>,
+    peers: Vec<DgramPeer>,
+    /// A graceful shutdown was asked for (the datagram socket closes at once then).
+    shut_down: bool,
 }
 
 impl std::fmt::Debug for Sim {
@@ -71,11 +86,14 @@ impl Sim {
         recorder.timeouts = config.timeouts;
         let mut reactor = Reactor::simulated(recorder, config, net.clone())?;
         reactor.listen_mem(&net, PORT)?;
+        reactor.bind_mem_dgram(&net, UDP_PORT)?;
         Ok(Sim {
             reactor,
             net,
             origin,
             clients: Vec::new(),
+            peers: Vec::new(),
+            shut_down: false,
         })
     }
 
@@ -174,6 +192,48 @@ impl Sim {
         self.reactor.handler_mut().track_dialed(conn, client, now);
         self.clients.push(Client::default());
         Ok(client)
+    }
+
+    /// A new datagram peer of the upper-casing service: its number.
+    pub fn dgram_peer(&mut self) -> usize {
+        self.peers.push(DgramPeer::default());
+        self.net.dgram_peer()
+    }
+
+    /// Peer `p` sends `data` to the datagram service: `false` if it was lost (the socket is
+    /// closed, or its queue is full), as UDP loses datagrams.
+    pub fn send_datagram(&mut self, p: usize, data: &[u8]) -> bool {
+        let delivered = self.net.peer_send(p, UDP_PORT, data);
+        if delivered {
+            self.peers[p].sent.push(data.to_vec());
+        }
+        delivered
+    }
+
+    /// Peer `p` takes the replies waiting for it.
+    pub fn recv_datagrams(&mut self, p: usize) {
+        let got = self.net.peer_recv(p);
+        self.peers[p].received.extend(got);
+    }
+
+    /// Datagram peers so far.
+    pub fn dgram_peers(&self) -> std::ops::Range<usize> {
+        0..self.peers.len()
+    }
+
+    /// Has peer `p` had a reply to every datagram that reached the service? (Once a
+    /// shutdown closed the socket, what it had not read, or not sent, is gone: yes.)
+    pub fn datagrams_settled(&self, p: usize) -> bool {
+        let (sent, received, lost) = self.datagrams(p);
+        received + lost == sent || self.shut_down
+    }
+
+    /// Peer `p`'s datagrams so far: `(sent, replies received, replies lost)` (lost: dropped
+    /// at its full queue).
+    pub fn datagrams(&self, p: usize) -> (usize, usize, usize) {
+        let peer = &self.peers[p];
+        let lost = self.net.peer_lost(p) as usize;
+        (peer.sent.len(), peer.received.len(), lost)
     }
 
     /// Outgoing connects by how they ended: `(connected, refused, timed out)`.
@@ -304,6 +364,7 @@ impl Sim {
 
     /// Shut the reactor down gracefully, with `grace` (see `Context::shutdown`).
     pub fn shutdown_reactor(&mut self, grace: Duration) {
+        self.shut_down = true;
         self.reactor.shutdown(grace);
     }
 
@@ -351,6 +412,20 @@ impl Sim {
     pub fn check(&self) -> Result<(), String> {
         if let Some(v) = self.reactor.handler().violations.first() {
             return Err(v.clone());
+        }
+        for (i, p) in self.peers.iter().enumerate() {
+            // The replies are the datagrams upper-cased, in order; those missing are the
+            // ones the network counts as dropped at the peer's full queue.
+            let lost = self.net.peer_lost(i) as usize;
+            let mut answers = p.sent.iter().map(|s| s.to_ascii_uppercase());
+            let in_order = p.received.iter().all(|r| answers.any(|a| a == *r));
+            if !in_order || p.received.len() + lost > p.sent.len() {
+                return Err(format!(
+                    "datagram peer {i}: {} replies ({lost} lost) to {} datagrams, not each its datagram upper-cased, in order",
+                    p.received.len(),
+                    p.sent.len(),
+                ));
+            }
         }
         for (i, c) in self.clients.iter().enumerate() {
             if !c.sent.starts_with(&c.received) {

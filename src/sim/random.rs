@@ -372,6 +372,24 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
                 }
             }
             7 => sim.advance(Duration::from_millis(rng.below(40))),
+            8 if rng.chance(60) => {
+                // A datagram for the upper-casing service, from one of up to three peers.
+                let peers = sim.dgram_peers().len() as u64;
+                let p = if peers < 3 && rng.chance(30) {
+                    sim.dgram_peer()
+                } else if peers > 0 {
+                    rng.below(peers) as usize
+                } else {
+                    sim.dgram_peer()
+                };
+                let len = 1 + rng.below(1500) as usize;
+                let data: Vec<u8> = (0..len).map(|_| b'a' + rng.below(52) as u8).collect();
+                sim.send_datagram(p, &data);
+            }
+            9 if !sim.dgram_peers().is_empty() => {
+                let p = rng.below(sim.dgram_peers().len() as u64) as usize;
+                sim.recv_datagrams(p);
+            }
             _ => {}
         }
         let wait = Duration::from_millis(rng.below(20));
@@ -386,6 +404,7 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
     let deadline = sim.elapsed() + LIVENESS_WITHIN;
     let settled =
         |sim: &Sim, c: ClientId| sim.finished(c) || sim.received(c).len() == sim.echo_due(c);
+    let peers_settled = |sim: &Sim| sim.dgram_peers().all(|p| sim.datagrams_settled(p));
     for _ in 0..20_000 {
         if sim.elapsed() > deadline {
             break;
@@ -393,12 +412,22 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
         for &c in &live {
             sim.recv(c);
         }
-        if live.iter().all(|&c| settled(&sim, c)) {
+        for p in sim.dgram_peers() {
+            sim.recv_datagrams(p);
+        }
+        if live.iter().all(|&c| settled(&sim, c)) && peers_settled(&sim) {
             break;
         }
         if let Err(e) = sim.turn(Duration::from_millis(5)) {
             return Err(fail(&sim, e.to_string()));
         }
+    }
+    if let Some(p) = sim.dgram_peers().find(|&p| !sim.datagrams_settled(p)) {
+        let (sent, got, lost) = sim.datagrams(p);
+        let what = format!(
+            "datagram peer {p}: {got} replies ({lost} lost) to {sent} datagrams within {LIVENESS_WITHIN:?} of the faults stopping"
+        );
+        return Err(fail(&sim, what));
     }
     if let Some(c) = live.iter().find(|&&c| !settled(&sim, c)) {
         let what = format!(

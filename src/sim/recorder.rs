@@ -7,7 +7,7 @@ use crate::conn::Timeouts;
 use crate::error::{CloseReason, TimeoutKind};
 use crate::memnet::{ClientId, Net};
 use crate::reactor::{
-    ConnId, Context, Handler, ListenerId, PeerAddr, TimeoutAction, TimerId, WorkId,
+    ConnId, Context, DgramId, Handler, ListenerId, PeerAddr, TimeoutAction, TimerId, WorkId,
 };
 
 /// What a deliberate panic of the echo service says (the panic hook stays quiet for it).
@@ -392,6 +392,19 @@ impl Handler for Recorder {
             TimeoutAction::KeepOpen
         } else {
             TimeoutAction::Close
+        }
+    }
+
+    fn on_datagram(&mut self, cx: &mut Context<'_>, socket: DgramId, data: &[u8], peer: &PeerAddr) {
+        // The course's UDP service: the datagram back, upper-cased.
+        self.net.log(format_args!(
+            "handler: on_datagram {} bytes from {peer}",
+            data.len()
+        ));
+        if let Err(e) = cx.send_to(socket, &data.to_ascii_uppercase(), peer) {
+            self.violations.push(format!(
+                "send_to {peer}: {e} (the queue has room for this traffic)"
+            ));
         }
     }
 

@@ -1,0 +1,181 @@
+//! [`Dgrams`]: the in-memory network's datagram sockets (the reactor's, bound to ports of
+//! 127.0.0.1) and the datagram peers the simulation plays.
+//!
+//! A datagram lands whole in its receiver's queue, or is dropped when that queue is full (as
+//! UDP drops: the sender is not told), both ways; the drops are counted by peer. Order is
+//! kept. (A send that finds the sender's own buffer full, `WouldBlock`, is a fault the world
+//! injects.)
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use mio::Token;
+
+/// Bytes a socket's or a peer's receive queue holds.
+const QUEUE: usize = 64 * 1024;
+
+/// Peers have ports from here up (127.0.0.1:40000 is peer 0).
+const PEER_PORTS: u16 = 40000;
+
+#[derive(Debug, Default)]
+struct Queue {
+    /// Datagrams with the port they came from.
+    list: VecDeque<(u16, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl Queue {
+    fn push(&mut self, from: u16, data: &[u8]) -> bool {
+        if self.bytes + data.len() > QUEUE {
+            return false;
+        }
+        self.bytes += data.len();
+        self.list.push_back((from, data.to_vec()));
+        true
+    }
+
+    fn pop(&mut self) -> Option<(u16, Vec<u8>)> {
+        let (from, data) = self.list.pop_front()?;
+        self.bytes -= data.len();
+        Some((from, data))
+    }
+}
+
+#[derive(Debug)]
+struct Socket {
+    port: u16,
+    inbox: Queue,
+    open: bool,
+    token: Option<Token>,
+}
+
+/// The datagram sockets and peers of one network (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct Dgrams {
+    socks: Vec<Socket>,
+    peers: Vec<Queue>,
+    /// Datagrams a socket's close dropped unread, by the peer that sent them.
+    dropped: Vec<u64>,
+    /// Replies dropped because the peer's queue was full, by peer.
+    lost: Vec<u64>,
+}
+
+impl Dgrams {
+    /// A socket bound to `port`; its number.
+    pub(crate) fn bind(&mut self, port: u16) -> usize {
+        self.socks.push(Socket {
+            port,
+            inbox: Queue::default(),
+            open: true,
+            token: None,
+        });
+        self.socks.len() - 1
+    }
+
+    pub(crate) fn addr(&self, d: usize) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.socks[d].port))
+    }
+
+    /// Register socket `d` with `token` (or none): the token it had, and whether it has
+    /// something to read.
+    pub(crate) fn set_token(&mut self, d: usize, token: Option<Token>) -> (Option<Token>, bool) {
+        let s = &mut self.socks[d];
+        let old = std::mem::replace(&mut s.token, token);
+        (old, !s.inbox.list.is_empty())
+    }
+
+    pub(crate) fn token(&self, d: usize) -> Option<Token> {
+        self.socks[d].token
+    }
+
+    /// Close socket `d`: its token. What it had not read is dropped (and counted).
+    pub(crate) fn close(&mut self, d: usize) -> Option<Token> {
+        let s = &mut self.socks[d];
+        s.open = false;
+        while let Some((from, _)) = s.inbox.pop() {
+            if let Some(n) = self.dropped.get_mut(usize::from(from - PEER_PORTS)) {
+                *n += 1;
+            }
+        }
+        s.token.take()
+    }
+
+    /// The next datagram for socket `d`, with the address it came from.
+    pub(crate) fn recv(&mut self, d: usize) -> Option<(Vec<u8>, SocketAddr)> {
+        let (from, data) = self.socks[d].inbox.pop()?;
+        Some((data, SocketAddr::from(([127, 0, 0, 1], from))))
+    }
+
+    /// Socket `d` sends `data` to `to`: `false` if it was dropped (the peer's queue full, or
+    /// no peer there, as UDP to a closed port is).
+    pub(crate) fn send(&mut self, d: usize, data: &[u8], to: SocketAddr) -> bool {
+        let port = self.socks[d].port;
+        let Some(peer) = to.port().checked_sub(PEER_PORTS).map(usize::from) else {
+            return false;
+        };
+        let Some(queue) = self.peers.get_mut(peer) else {
+            return false;
+        };
+        let delivered = queue.push(port, data);
+        if !delivered {
+            self.lost[peer] += 1;
+        }
+        delivered
+    }
+
+    /// A new peer: its number.
+    pub(crate) fn new_peer(&mut self) -> usize {
+        self.peers.push(Queue::default());
+        self.dropped.push(0);
+        self.lost.push(0);
+        self.peers.len() - 1
+    }
+
+    /// Peer `p` sends `data` to `port`: the socket it reached (`None`: nothing open there,
+    /// or its queue full, and the datagram is lost).
+    pub(crate) fn peer_send(&mut self, p: usize, port: u16, data: &[u8]) -> Option<usize> {
+        let d = self.socks.iter().position(|s| s.open && s.port == port)?;
+        let from = PEER_PORTS + p as u16;
+        self.socks[d].inbox.push(from, data).then_some(d)
+    }
+
+    /// Peer `p` takes every datagram waiting for it.
+    pub(crate) fn peer_recv(&mut self, p: usize) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        while let Some((_, data)) = self.peers[p].pop() {
+            got.push(data);
+        }
+        got
+    }
+
+    /// Datagrams peer `p` sent that a socket's close dropped unread.
+    pub(crate) fn dropped(&self, p: usize) -> u64 {
+        self.dropped[p]
+    }
+
+    /// Replies to peer `p` dropped because its queue was full.
+    pub(crate) fn lost(&self, p: usize) -> u64 {
+        self.lost[p]
+    }
+
+    /// Tokens of open sockets with nothing to read.
+    pub(crate) fn quiet_tokens(&self) -> impl Iterator<Item = Token> + '_ {
+        self.socks
+            .iter()
+            .filter(|s| s.open && s.inbox.list.is_empty())
+            .filter_map(|s| s.token)
+    }
+
+    /// Is `token` registered for a socket now?
+    pub(crate) fn holds(&self, token: Token) -> bool {
+        self.socks.iter().any(|s| s.token == Some(token))
+    }
+
+    /// Open sockets registered with the reactor.
+    pub(crate) fn open_count(&self) -> usize {
+        self.socks
+            .iter()
+            .filter(|s| s.open && s.token.is_some())
+            .count()
+    }
+}
