@@ -549,20 +549,6 @@ impl World {
         }
     }
 
-    /// When the server end of `conn` was accepted or last moved a byte (since the start).
-    pub(crate) fn moved_at(&self, conn: usize) -> Duration {
-        self.ends[server(conn)].moved_at
-    }
-
-    /// Do reads stop short only when drained (TCP), or anywhere (a Unix stream)?
-    pub(crate) fn short_read_drains(&self) -> bool {
-        self.faults.short_read == 0
-    }
-
-    pub(crate) fn server_open(&self, conn: usize) -> bool {
-        !self.ends[server(conn)].closed
-    }
-
     pub(crate) fn open_sockets(&self) -> usize {
         self.ends.open_servers() + self.listeners.open_count() + self.dgrams.open_count()
     }
