@@ -425,7 +425,7 @@ fn sim_randomized_1000_seeds() {
     let mut total = netloop::internals::sim::RunSummary::default();
     let mut seen = Seen::default();
     let (mut pool_dry, mut wheel_timers, mut precise_timers, mut jobs) = (0, 0, 0, 0);
-    let mut dials = (0, 0, 0);
+    let (mut dials, mut second) = ((0, 0, 0), 0);
     for seed in 0..1000 {
         match random_run(seed, 200) {
             Ok(s) => {
@@ -442,6 +442,7 @@ fn sim_randomized_1000_seeds() {
                 dials.0 += s.dials.0;
                 dials.1 += s.dials.1;
                 dials.2 += s.dials.2;
+                second += s.second_reactor;
             }
             Err(e) => panic!("{}", shrunk_failure(seed, 200, &e)),
         }
@@ -454,6 +455,7 @@ fn sim_randomized_1000_seeds() {
         ("outgoing TCP, refused", dials.1),
         ("outgoing TCP, timed out", dials.2),
         ("UDP datagram (one per call)", st.datagrams_in),
+        ("server of 2: on the second", second),
         ("handler panic", st.handler_panics),
         ("user timer (wheel)", wheel_timers),
         ("user timer (precise)", precise_timers),

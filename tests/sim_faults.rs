@@ -347,3 +347,56 @@ fn sim_datagrams_come_back_upper_cased_in_order_and_a_full_peer_loses_only_its_o
     assert!(sim.seen().get(Fault::Interrupted) > 0);
     assert!(sim.seen().get(Fault::WouldBlock) > 0);
 }
+
+#[test]
+fn sim_a_server_of_two_reactors_spreads_serial_connections_and_shares_its_limit() {
+    let config = Config::default().max_connections(Some(6));
+    let mut sim = Sim::server(5, Faults::NONE, config, 2).unwrap();
+    // Connections arriving one at a time: whichever reactor wakes, the balance places each
+    // on the less loaded, so they split evenly.
+    let mut clients = Vec::new();
+    for i in 0..6u8 {
+        let c = sim.connect().unwrap();
+        sim.run_for(MS).unwrap();
+        echo(&mut sim, c, &[i; 50]);
+        clients.push(c);
+    }
+    let (a, b) = (sim.stats_of(0).active, sim.stats_of(1).active);
+    assert_eq!((a, b), (3, 3), "serial connections split evenly");
+    // The limit is one for the server: the seventh is accepted and closed at once.
+    let extra = sim.connect().unwrap();
+    sim.run_for(2 * MS).unwrap();
+    sim.recv(extra);
+    assert!(sim.finished(extra), "past the shared limit");
+    assert_eq!(sim.stats().rejected, 1);
+    // Every connection still echoes, on whichever reactor serves it.
+    for (i, &c) in clients.iter().enumerate() {
+        echo(&mut sim, c, format!("again {i}").as_bytes());
+    }
+    sim.check().unwrap();
+}
+
+#[test]
+fn sim_two_reactors_under_every_fault_replay_the_same_trace() {
+    let faults = Faults {
+        short_read: 20,
+        short_write: 20,
+        would_block: 10,
+        interrupted: 10,
+        spurious: 20,
+        stale_events: 30,
+        split_events: 20,
+        ..Faults::NONE
+    };
+    let run = || {
+        let mut sim = Sim::server(9, faults, Config::default(), 2).unwrap();
+        let clients: Vec<_> = (0..8).map(|_| sim.connect().unwrap()).collect();
+        for &c in &clients {
+            echo(&mut sim, c, &pattern(3000));
+        }
+        assert!(sim.stats_of(0).active > 0 && sim.stats_of(1).active > 0);
+        sim.check().unwrap();
+        sim.take_trace()
+    };
+    assert_eq!(run(), run(), "the interleaving is deterministic");
+}

@@ -46,7 +46,8 @@ struct Socket {
     port: u16,
     inbox: Queue,
     open: bool,
-    token: Option<Token>,
+    /// The poll set it is registered in, with its token there.
+    token: Option<(usize, Token)>,
 }
 
 /// The datagram sockets and peers of one network (see the module docs).
@@ -76,20 +77,24 @@ impl Dgrams {
         SocketAddr::from(([127, 0, 0, 1], self.socks[d].port))
     }
 
-    /// Register socket `d` with `token` (or none): the token it had, and whether it has
-    /// something to read.
-    pub(crate) fn set_token(&mut self, d: usize, token: Option<Token>) -> (Option<Token>, bool) {
+    /// Register socket `d` with `token` in a poll set (or nowhere): the registration it had,
+    /// and whether it has something to read.
+    pub(crate) fn set_token(
+        &mut self,
+        d: usize,
+        token: Option<(usize, Token)>,
+    ) -> (Option<(usize, Token)>, bool) {
         let s = &mut self.socks[d];
         let old = std::mem::replace(&mut s.token, token);
         (old, !s.inbox.list.is_empty())
     }
 
-    pub(crate) fn token(&self, d: usize) -> Option<Token> {
+    pub(crate) fn token(&self, d: usize) -> Option<(usize, Token)> {
         self.socks[d].token
     }
 
-    /// Close socket `d`: its token. What it had not read is dropped (and counted).
-    pub(crate) fn close(&mut self, d: usize) -> Option<Token> {
+    /// Close socket `d`: its registration. What it had not read is dropped (and counted).
+    pub(crate) fn close(&mut self, d: usize) -> Option<(usize, Token)> {
         let s = &mut self.socks[d];
         s.open = false;
         while let Some((from, _)) = s.inbox.pop() {
@@ -158,24 +163,24 @@ impl Dgrams {
         self.lost[p]
     }
 
-    /// Tokens of open sockets with nothing to read.
-    pub(crate) fn quiet_tokens(&self) -> impl Iterator<Item = Token> + '_ {
+    /// Tokens, in poll set `set`, of open sockets with nothing to read.
+    pub(crate) fn quiet_tokens(&self, set: usize) -> impl Iterator<Item = Token> + '_ {
         self.socks
             .iter()
             .filter(|s| s.open && s.inbox.list.is_empty())
-            .filter_map(|s| s.token)
+            .filter_map(move |s| s.token.filter(|(s, _)| *s == set).map(|(_, t)| t))
     }
 
-    /// Is `token` registered for a socket now?
-    pub(crate) fn holds(&self, token: Token) -> bool {
-        self.socks.iter().any(|s| s.token == Some(token))
+    /// Is `token` registered for a socket in poll set `set` now?
+    pub(crate) fn holds(&self, set: usize, token: Token) -> bool {
+        self.socks.iter().any(|s| s.token == Some((set, token)))
     }
 
-    /// Open sockets registered with the reactor.
-    pub(crate) fn open_count(&self) -> usize {
+    /// Open sockets registered in poll set `set`.
+    pub(crate) fn open_count(&self, set: usize) -> usize {
         self.socks
             .iter()
-            .filter(|s| s.open && s.token.is_some())
+            .filter(|s| s.open && s.token.is_some_and(|(s, _)| s == set))
             .count()
     }
 }

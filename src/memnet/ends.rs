@@ -44,7 +44,8 @@ pub(crate) struct End {
     /// A write from this end found no room (`WouldBlock`): the next room freed raises a
     /// writable edge (Linux's `SOCK_NOSPACE`); room freed otherwise raises none.
     pub(crate) blocked: bool,
-    pub(crate) token: Option<Token>,
+    /// The poll set it is registered in, with its token there.
+    pub(crate) token: Option<(usize, Token)>,
     /// A client end that reads nothing while faults are on (a zero window).
     pub(crate) zero_window: bool,
     /// A reset injected in the middle of a write, not yet met by the reactor.
@@ -126,30 +127,30 @@ impl Ends {
         QUEUE.saturating_sub(self.0[e ^ 1].inbox.len())
     }
 
-    /// The reactor's ends that are registered and not closed.
-    pub(crate) fn open_servers(&self) -> usize {
+    /// The reactor's ends registered in poll set `set` and not closed.
+    pub(crate) fn open_servers(&self, set: usize) -> usize {
         self.0
             .iter()
             .skip(1)
             .step_by(2)
-            .filter(|e| !e.closed && e.token.is_some())
+            .filter(|e| !e.closed && e.token.is_some_and(|(s, _)| s == set))
             .count()
     }
 
-    /// Tokens of the reactor's ends with nothing to read.
-    pub(crate) fn quiet_tokens(&self) -> Vec<Token> {
+    /// Tokens, in poll set `set`, of the reactor's ends with nothing to read.
+    pub(crate) fn quiet_tokens(&self, set: usize) -> Vec<Token> {
         self.0
             .iter()
             .skip(1)
             .step_by(2)
             .filter(|e| !e.closed && e.inbox.is_empty() && !e.eof && !e.reset)
-            .filter_map(|e| e.token)
+            .filter_map(|e| e.token.filter(|(s, _)| *s == set).map(|(_, t)| t))
             .collect()
     }
 
-    /// Is `token` registered for an end now?
-    pub(crate) fn holds(&self, token: Token) -> bool {
-        self.0.iter().any(|e| e.token == Some(token))
+    /// Is `token` registered for an end in poll set `set` now?
+    pub(crate) fn holds(&self, set: usize, token: Token) -> bool {
+        self.0.iter().any(|e| e.token == Some((set, token)))
     }
 
     /// The peer of `conn` sends up to `data.len()` bytes: how many fit.

@@ -1,8 +1,11 @@
 //! [`Listeners`]: the in-memory network's listening sockets, with their backlogs, and the
 //! remote services the reactor's outgoing connects reach ([`Remote`]).
 //!
-//! A client's connect finds the open listener on its port and waits in its backlog until the
-//! reactor accepts it. An outgoing connect from the reactor finds the remote service the
+//! A client's connect finds the open listener on its port and waits in its backlog until a
+//! reactor accepts it. Several reactors may hold one listener (each its own handle, as each
+//! holds its own descriptor of one shared socket): it is registered in each one's poll set,
+//! a new connection wakes the first of them to poll (as `EPOLLEXCLUSIVE` wakes one), and it
+//! closes when the last handle goes. An outgoing connect from the reactor finds the remote service the
 //! simulation put on its port: it answers, refuses, or never replies (nothing there refuses).
 
 use std::collections::VecDeque;
@@ -27,7 +30,10 @@ struct Listener {
     port: u16,
     backlog: VecDeque<usize>,
     open: bool,
-    token: Option<Token>,
+    /// The poll sets holding a handle to it.
+    holders: Vec<usize>,
+    /// Its registrations: poll set and token.
+    regs: Vec<(usize, Token)>,
 }
 
 /// The listeners of one network, by number, and the remote services by port.
@@ -38,35 +44,66 @@ pub(crate) struct Listeners {
 }
 
 impl Listeners {
-    /// A new open listener on `port`; its number.
-    pub(crate) fn listen(&mut self, port: u16) -> usize {
+    /// A new open listener on `port`, held by poll set `set`; its number.
+    pub(crate) fn listen(&mut self, port: u16, set: usize) -> usize {
         self.list.push(Listener {
             port,
             backlog: VecDeque::new(),
             open: true,
-            token: None,
+            holders: vec![set],
+            regs: Vec::new(),
         });
         self.list.len() - 1
+    }
+
+    /// Poll set `set` takes a handle to listener `l` too.
+    pub(crate) fn share(&mut self, l: usize, set: usize) {
+        self.list[l].holders.push(set);
     }
 
     pub(crate) fn addr(&self, l: usize) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.list[l].port))
     }
 
-    pub(crate) fn token(&self, l: usize) -> Option<Token> {
-        self.list[l].token
+    /// Listener `l`'s token in poll set `set`; and whether it is registered anywhere.
+    pub(crate) fn token(&self, l: usize, set: usize) -> (Option<Token>, bool) {
+        let regs = &self.list[l].regs;
+        let here = regs.iter().find(|(s, _)| *s == set).map(|(_, t)| *t);
+        (here, !regs.is_empty())
     }
 
-    /// Register listener `l` with `token` (or none); the token it had.
-    pub(crate) fn set_token(&mut self, l: usize, token: Option<Token>) -> Option<Token> {
-        std::mem::replace(&mut self.list[l].token, token)
+    /// Register listener `l` in poll set `set` with `token` (or not at all); the token it
+    /// had there.
+    pub(crate) fn set_token(
+        &mut self,
+        l: usize,
+        set: usize,
+        token: Option<Token>,
+    ) -> Option<Token> {
+        let regs = &mut self.list[l].regs;
+        let old = regs
+            .iter()
+            .position(|(s, _)| *s == set)
+            .map(|i| regs.remove(i).1);
+        if let Some(t) = token {
+            regs.push((set, t));
+        }
+        old
     }
 
-    /// Close listener `l`: its token, and the connections that were waiting in its backlog.
-    pub(crate) fn close(&mut self, l: usize) -> (Option<Token>, Vec<usize>) {
+    /// Poll set `set` lets go of its handle to listener `l`: its token there, and, if that
+    /// was the last handle (the listener closes), the connections that were waiting.
+    pub(crate) fn release(&mut self, l: usize, set: usize) -> (Option<Token>, Option<Vec<usize>>) {
+        let old = self.set_token(l, set, None);
         let listener = &mut self.list[l];
+        if let Some(i) = listener.holders.iter().position(|s| *s == set) {
+            listener.holders.swap_remove(i);
+        }
+        if !listener.holders.is_empty() {
+            return (old, None);
+        }
         listener.open = false;
-        (listener.token.take(), listener.backlog.drain(..).collect())
+        (old, Some(listener.backlog.drain(..).collect()))
     }
 
     /// The open listener on `port`, if any.
@@ -88,21 +125,26 @@ impl Listeners {
         self.list[l].backlog.pop_front()
     }
 
-    /// Tokens of open listeners with nothing waiting.
-    pub(crate) fn quiet_tokens(&self) -> impl Iterator<Item = Token> + '_ {
+    /// Tokens, in poll set `set`, of open listeners with nothing waiting.
+    pub(crate) fn quiet_tokens(&self, set: usize) -> impl Iterator<Item = Token> + '_ {
         self.list
             .iter()
             .filter(|l| l.open && l.backlog.is_empty())
-            .filter_map(|l| l.token)
+            .flat_map(move |l| l.regs.iter().filter(move |(s, _)| *s == set))
+            .map(|(_, t)| *t)
     }
 
-    /// Is `token` registered for a listener now?
-    pub(crate) fn holds(&self, token: Token) -> bool {
-        self.list.iter().any(|l| l.token == Some(token))
+    /// Is `token` registered for a listener in poll set `set` now?
+    pub(crate) fn holds(&self, set: usize, token: Token) -> bool {
+        self.list.iter().any(|l| l.regs.contains(&(set, token)))
     }
 
-    pub(crate) fn open_count(&self) -> usize {
-        self.list.iter().filter(|l| l.open).count()
+    /// Open listeners poll set `set` holds.
+    pub(crate) fn open_count(&self, set: usize) -> usize {
+        self.list
+            .iter()
+            .filter(|l| l.open && l.holders.contains(&set))
+            .count()
     }
 
     /// Put a remote service on `port` (replacing any there).

@@ -34,7 +34,6 @@ mod world;
 pub use ends::Received;
 pub use faults::{Fault, Faults, Rng, Seen};
 pub use listeners::Remote;
-pub use world::Ready;
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -45,10 +44,25 @@ use mio::Token;
 
 use world::World;
 
+/// One readiness event, as the reactor's dispatch sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready {
+    /// The token the source was registered with.
+    pub token: Token,
+    /// Readable (or a listener with connections waiting).
+    pub readable: bool,
+    /// Writable.
+    pub writable: bool,
+    /// The peer finished or reset: read to the end, whatever the read returns.
+    pub hup: bool,
+}
+
 /// A handle to one in-memory network (cloned handles share it).
 #[derive(Clone, Debug)]
 pub struct Net {
     world: Arc<Mutex<World>>,
+    /// The poll set this handle's sockets register in (one per reactor).
+    set: usize,
 }
 
 /// A client of the simulation: one end of a connection, driven by the test.
@@ -60,12 +74,24 @@ impl Net {
     pub fn new(seed: u64, faults: Faults, origin: Instant) -> Net {
         Net {
             world: Arc::new(Mutex::new(World::new(seed, faults, origin))),
+            set: 0,
         }
     }
 
     fn world(&self) -> MutexGuard<'_, World> {
         // A panic while holding the lock leaves plain data; keep using it.
         self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A handle to the same network for another reactor: its sockets register in a poll
+    /// set of their own (as each reactor has its own epoll set).
+    pub fn another_poll_set(&self) -> Net {
+        let mut w = self.world();
+        w.poll_sets += 1;
+        Net {
+            world: Arc::clone(&self.world),
+            set: w.poll_sets,
+        }
     }
 
     /// The virtual time.
@@ -88,7 +114,7 @@ impl Net {
     /// Hand out the edges raised since the last poll. With none, time jumps ahead by
     /// `timeout` (a poll that would block forever returns at once: the simulation decides).
     pub fn poll(&self, out: &mut Vec<Ready>, timeout: Option<Duration>) {
-        self.world().poll(out, timeout);
+        self.world().poll(self.set, out, timeout);
     }
 
     /// Change the faults injected from now on.
@@ -113,7 +139,7 @@ impl Net {
 
     /// A listener on `port` of 127.0.0.1 (in memory: nothing is bound).
     pub fn listen(&self, port: u16) -> MemListener {
-        let id = self.world().listeners.listen(port);
+        let id = self.world().listeners.listen(port, self.set);
         MemListener {
             net: self.clone(),
             id,
@@ -181,7 +207,8 @@ impl Net {
 
     /// The last poll: when it began (since the start) and the longest wait it was asked for.
     pub fn last_poll(&self) -> (Duration, Option<Duration>) {
-        self.world().last_poll
+        let w = self.world();
+        w.last_poll.get(self.set).copied().unwrap_or_default()
     }
 
     /// The faults the reactor has met so far, by kind.
@@ -217,7 +244,12 @@ impl Net {
 
     /// Datagram peer `p` takes every datagram waiting for it, in order.
     pub fn peer_recv(&self, p: usize) -> Vec<Vec<u8>> {
-        self.world().peer_recv(p)
+        let mut w = self.world();
+        let got = w.dgrams.peer_recv(p);
+        if !got.is_empty() {
+            w.log(format_args!("peer {p} receives {} datagrams", got.len()));
+        }
+        got
     }
 
     /// Replies to peer `p` dropped because its queue was full.
@@ -232,7 +264,7 @@ impl Net {
 
     /// Sockets the reactor holds open (listeners and server ends): for leak checks.
     pub fn open_sockets(&self) -> usize {
-        self.world().open_sockets()
+        self.world().open_sockets(self.set)
     }
 }
 
@@ -260,6 +292,17 @@ impl MemListener {
         ))
     }
 
+    /// A handle to the same listener for the reactor whose network handle is `net` (another
+    /// poll set of this network), as a server's reactors each hold a descriptor of one
+    /// shared socket. The listener closes when the last handle goes.
+    pub fn share(&self, net: &Net) -> MemListener {
+        self.net.world().listeners.share(self.id, net.set);
+        MemListener {
+            net: net.clone(),
+            id: self.id,
+        }
+    }
+
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.net.world().listeners.addr(self.id)
@@ -267,18 +310,22 @@ impl MemListener {
 
     /// Register for readiness with `token` (a listener only reports readable).
     pub fn register(&self, token: Token) {
-        self.net.world().register_listener(self.id, Some(token));
+        self.net
+            .world()
+            .register_listener(self.id, self.net.set, Some(token));
     }
 
     /// Stop reporting readiness.
     pub fn deregister(&self) {
-        self.net.world().register_listener(self.id, None);
+        self.net
+            .world()
+            .register_listener(self.id, self.net.set, None);
     }
 }
 
 impl Drop for MemListener {
     fn drop(&mut self) {
-        self.net.world().close_listener(self.id);
+        self.net.world().close_listener(self.id, self.net.set);
     }
 }
 
@@ -317,6 +364,17 @@ impl MemStream {
         self.net.world().faults.short_read == 0
     }
 
+    /// The same stream, for the reactor whose network handle is `net` (another poll set of
+    /// this network): a connection handed from one reactor of a server to another.
+    pub fn moved_to(mut self, net: &Net) -> MemStream {
+        // Not closed when this handle drops: the end lives on in the new one.
+        let end = std::mem::replace(&mut self.end, MOVED);
+        MemStream {
+            net: net.clone(),
+            end,
+        }
+    }
+
     /// Send FIN.
     pub fn shutdown_write(&self) -> io::Result<()> {
         self.net.world().shutdown(self.end)
@@ -343,18 +401,25 @@ impl MemStream {
 
     /// Register for readiness with `token`.
     pub fn register(&self, token: Token) {
-        self.net.world().register_end(self.end, Some(token));
+        self.net
+            .world()
+            .register_end(self.end, self.net.set, Some(token));
     }
 
     /// Stop reporting readiness.
     pub fn deregister(&self) {
-        self.net.world().register_end(self.end, None);
+        self.net.world().register_end(self.end, self.net.set, None);
     }
 }
 
+/// The end of a [`MemStream`] whose end moved to another handle.
+const MOVED: usize = usize::MAX;
+
 impl Drop for MemStream {
     fn drop(&mut self) {
-        self.net.world().close_end(self.end);
+        if self.end != MOVED {
+            self.net.world().close_end(self.end);
+        }
     }
 }
 
@@ -392,12 +457,14 @@ impl MemDgram {
 
     /// Register for readiness with `token`.
     pub fn register(&self, token: Token) {
-        self.net.world().register_dgram(self.id, Some(token));
+        self.net
+            .world()
+            .register_dgram(self.id, self.net.set, Some(token));
     }
 
     /// Stop reporting readiness.
     pub fn deregister(&self) {
-        self.net.world().register_dgram(self.id, None);
+        self.net.world().register_dgram(self.id, self.net.set, None);
     }
 }
 

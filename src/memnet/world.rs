@@ -13,19 +13,7 @@ use super::dgram::Dgrams;
 use super::ends::{server, Ends, Received};
 use super::faults::{Fault, Faults, Rng, Seen};
 use super::listeners::{Listeners, Remote};
-
-/// One readiness event, as the reactor's dispatch sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ready {
-    /// The token the source was registered with.
-    pub token: Token,
-    /// Readable (or a listener with connections waiting).
-    pub readable: bool,
-    /// Writable.
-    pub writable: bool,
-    /// The peer finished or reset: read to the end, whatever the read returns.
-    pub hup: bool,
-}
+use super::Ready;
 
 /// What an edge is about.
 #[derive(Clone, Copy, Debug)]
@@ -57,9 +45,12 @@ pub(crate) struct World {
     pub(crate) seen: Seen,
     /// Tokens of sockets closed or deregistered since the last poll, and of the poll before:
     /// what a stale event names.
-    retired: Vec<Token>,
+    retired: Vec<(usize, Token)>,
     /// The last poll: when it began and how long it was asked to wait at most.
-    pub(crate) last_poll: (Duration, Option<Duration>),
+    /// By poll set.
+    pub(crate) last_poll: Vec<(Duration, Option<Duration>)>,
+    /// Poll sets made after the first (`Net::another_poll_set`).
+    pub(crate) poll_sets: usize,
 }
 
 fn would_block() -> io::Error {
@@ -82,7 +73,8 @@ impl World {
             trace: Vec::new(),
             seen: Seen::default(),
             retired: Vec::new(),
-            last_poll: (Duration::ZERO, None),
+            last_poll: Vec::new(),
+            poll_sets: 0,
         }
     }
 
@@ -101,9 +93,14 @@ impl World {
         self.edges.push((subject, readable, writable));
     }
 
-    pub(crate) fn poll(&mut self, out: &mut Vec<Ready>, timeout: Option<Duration>) {
+    /// Poll set `set` polls: the edges of the sockets registered in it (those of sockets
+    /// registered in another set wait for that one's poll).
+    pub(crate) fn poll(&mut self, set: usize, out: &mut Vec<Ready>, timeout: Option<Duration>) {
         out.clear();
-        self.last_poll = (self.elapsed, timeout);
+        if self.last_poll.len() <= set {
+            self.last_poll.resize(set + 1, (Duration::ZERO, None));
+        }
+        self.last_poll[set] = (self.elapsed, timeout);
         if self.rng.chance(self.faults.interrupted) {
             // Nothing reported and no time passed; the edges wait for the next poll.
             self.seen.add(Fault::Interrupted);
@@ -113,16 +110,26 @@ impl World {
         self.settle_dials();
         let edges = std::mem::take(&mut self.edges);
         for (subject, readable, writable) in edges {
-            let (token, hup) = match subject {
+            let in_set = |reg: Option<(usize, Token)>| match reg {
+                Some((s, t)) if s == set => (Some(t), false),
+                other => (None, other.is_some()),
+            };
+            let ((token, elsewhere), hup) = match subject {
                 Subject::End(e) => {
                     let end = &self.ends[e];
-                    (end.token, end.eof || end.reset)
+                    (in_set(end.token), end.eof || end.reset)
                 }
-                Subject::Listener(l) => (self.listeners.token(l), false),
-                Subject::Dgram(d) => (self.dgrams.token(d), false),
+                Subject::Listener(l) => (self.listeners.token(l, set), false),
+                Subject::Dgram(d) => (in_set(self.dgrams.token(d)), false),
             };
-            // Deregistered since: epoll would not report it.
-            let Some(token) = token else { continue };
+            // Another poll set's: it waits for that one's poll. Deregistered since: epoll
+            // would not report it.
+            let Some(token) = token else {
+                if elsewhere {
+                    self.edges.push((subject, readable, writable));
+                }
+                continue;
+            };
             let earlier = out.iter().position(|r| r.token == token);
             let split = earlier.is_some() && self.rng.chance(self.faults.split_events);
             match earlier {
@@ -144,8 +151,10 @@ impl World {
                 self.seen.add(Fault::SplitEvent);
             }
         }
-        self.inject_ready(out);
-        if out.is_empty() {
+        self.inject_ready(set, out);
+        // Time moves only when no poll set has anything to report: another reactor's edges
+        // would have woken it at once.
+        if out.is_empty() && self.edges.is_empty() {
             if let Some(t) = timeout {
                 self.elapsed += t;
                 if !t.is_zero() && self.rng.chance(self.faults.late_timers) {
@@ -160,11 +169,11 @@ impl World {
 
     /// Add the batch's injected events: one for a socket with nothing behind it, one for a
     /// token retired since the last poll (a slot freed, perhaps reused).
-    fn inject_ready(&mut self, out: &mut Vec<Ready>) {
+    fn inject_ready(&mut self, set: usize, out: &mut Vec<Ready>) {
         if self.rng.chance(self.faults.spurious) {
-            let mut quiet = self.ends.quiet_tokens();
-            quiet.extend(self.listeners.quiet_tokens());
-            quiet.extend(self.dgrams.quiet_tokens());
+            let mut quiet = self.ends.quiet_tokens(set);
+            quiet.extend(self.listeners.quiet_tokens(set));
+            quiet.extend(self.dgrams.quiet_tokens(set));
             if !quiet.is_empty() {
                 let token = quiet[self.rng.below(quiet.len() as u64) as usize];
                 out.push(Ready {
@@ -179,11 +188,15 @@ impl World {
                 ));
             }
         }
-        let retired = std::mem::take(&mut self.retired);
+        let (retired, others) = std::mem::take(&mut self.retired)
+            .into_iter()
+            .partition::<Vec<_>, _>(|(s, _)| *s == set);
+        self.retired = others;
         if !retired.is_empty() && self.rng.chance(self.faults.stale_events) {
-            let token = retired[self.rng.below(retired.len() as u64) as usize];
-            let live =
-                self.ends.holds(token) || self.listeners.holds(token) || self.dgrams.holds(token);
+            let (_, token) = retired[self.rng.below(retired.len() as u64) as usize];
+            let live = self.ends.holds(set, token)
+                || self.listeners.holds(set, token)
+                || self.dgrams.holds(set, token);
             if !live {
                 out.push(Ready {
                     token,
@@ -207,34 +220,34 @@ impl World {
         Err(io::Error::from(io::ErrorKind::Interrupted))
     }
 
-    fn retire(&mut self, token: Option<Token>) {
-        if let Some(token) = token {
-            self.retired.push(token);
-        }
+    /// A registration ended: its token may turn up in a stale event.
+    fn retire(&mut self, reg: Option<(usize, Token)>) {
+        self.retired.extend(reg);
     }
 
-    pub(crate) fn register_listener(&mut self, l: usize, token: Option<Token>) {
-        let old = self.listeners.set_token(l, token);
+    pub(crate) fn register_listener(&mut self, l: usize, set: usize, token: Option<Token>) {
+        let old = self.listeners.set_token(l, set, token);
         if token.is_none() {
-            self.retire(old);
+            self.retire(old.map(|t| (set, t)));
         }
         if token.is_some() && self.listeners.has_waiting(l) {
             self.edge(Subject::Listener(l), true, false);
         }
     }
 
-    pub(crate) fn close_listener(&mut self, l: usize) {
-        let (old, waiting) = self.listeners.close(l);
-        self.retire(old);
+    /// Poll set `set` drops its handle to listener `l`; the last one closes it.
+    pub(crate) fn close_listener(&mut self, l: usize, set: usize) {
+        let (old, waiting) = self.listeners.release(l, set);
+        self.retire(old.map(|t| (set, t)));
         // Connections never accepted are reset.
-        for conn in waiting {
+        for conn in waiting.unwrap_or_default() {
             self.ends[2 * conn].reset = true;
             self.ends[server(conn)].closed = true;
         }
     }
 
-    pub(crate) fn register_dgram(&mut self, d: usize, token: Option<Token>) {
-        let (old, readable) = self.dgrams.set_token(d, token);
+    pub(crate) fn register_dgram(&mut self, d: usize, set: usize, token: Option<Token>) {
+        let (old, readable) = self.dgrams.set_token(d, token.map(|t| (set, t)));
         match token {
             None => self.retire(old),
             Some(_) => self.edge(Subject::Dgram(d), readable, true),
@@ -299,15 +312,6 @@ impl World {
             }
             None => false,
         }
-    }
-
-    /// Datagram peer `p` takes what waits for it.
-    pub(crate) fn peer_recv(&mut self, p: usize) -> Vec<Vec<u8>> {
-        let got = self.dgrams.peer_recv(p);
-        if !got.is_empty() {
-            self.log(format_args!("peer {p} receives {} datagrams", got.len()));
-        }
-        got
     }
 
     /// A new connection of two ends; its number.
@@ -392,8 +396,8 @@ impl World {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    pub(crate) fn register_end(&mut self, e: usize, token: Option<Token>) {
-        let old = std::mem::replace(&mut self.ends[e].token, token);
+    pub(crate) fn register_end(&mut self, e: usize, set: usize, token: Option<Token>) {
+        let old = std::mem::replace(&mut self.ends[e].token, token.map(|t| (set, t)));
         if token.is_none() {
             self.retire(old);
         } else {
@@ -549,8 +553,9 @@ impl World {
         }
     }
 
-    pub(crate) fn open_sockets(&self) -> usize {
-        self.ends.open_servers() + self.listeners.open_count() + self.dgrams.open_count()
+    /// Sockets poll set `set` holds open.
+    pub(crate) fn open_sockets(&self, set: usize) -> usize {
+        self.ends.open_servers(set) + self.listeners.open_count(set) + self.dgrams.open_count(set)
     }
 
     pub(crate) fn client_send(&mut self, conn: usize, data: &[u8]) -> io::Result<usize> {

@@ -23,7 +23,6 @@
 //! connections that closed.
 
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
@@ -33,9 +32,10 @@ use super::registry::Key;
 use super::stream::Stream;
 use crate::addr::PeerAddr;
 
-/// A connection on its way from the reactor that accepted it to the one that serves it.
+/// A connection on its way from the reactor that accepted it to the one that serves it (not
+/// yet registered anywhere).
 struct Handed {
-    fd: OwnedFd,
+    stream: Stream,
     peer: PeerAddr,
     /// The shared listener it came through, by its address.
     group: SocketAddr,
@@ -150,9 +150,16 @@ impl Spread {
             return Some((stream, peer));
         }
         match stream {
-            Stream::Tcp(s) => {
-                let fd = OwnedFd::from(s);
-                balance.hand(to, Handed { fd, peer, group });
+            // TCP, and the simulation's in-memory streams, which stand in for it.
+            Stream::Tcp(_) | Stream::Mem(_) => {
+                balance.hand(
+                    to,
+                    Handed {
+                        stream,
+                        peer,
+                        group,
+                    },
+                );
                 None
             }
             other => Some((other, peer)),
@@ -170,7 +177,7 @@ impl Spread {
         }
         while let Some(h) = self.taken.pop() {
             match self.listeners.iter().find(|(_, a)| *a == h.group) {
-                Some(&(key, _)) => return Some((key, Stream::connected(h.fd), h.peer)),
+                Some(&(key, _)) => return Some((key, h.stream, h.peer)),
                 None => log::debug!(
                     "a connection from {} handed over after its listener closed",
                     h.peer
@@ -178,6 +185,15 @@ impl Spread {
             }
         }
         None
+    }
+
+    /// Is a connection waiting to be adopted here?
+    pub(crate) fn has_handed(&self) -> bool {
+        !self.taken.is_empty()
+            || self
+                .group
+                .as_ref()
+                .is_some_and(|(b, me)| !lock(&b.members[*me].inbox).is_empty())
     }
 
     /// Publish this reactor's load, `active` connections (at the end of a turn).

@@ -257,6 +257,16 @@ impl<H: Handler> Reactor<H> {
         self.core.add_listener(listener)
     }
 
+    /// Serve `listener`, an in-memory listener other reactors serve too (`MemListener::share`),
+    /// as a server's reactors share one: its connections placed by the balance.
+    pub(crate) fn listen_mem_shared(
+        &mut self,
+        listener: crate::memnet::MemListener,
+    ) -> io::Result<ListenerId> {
+        self.core
+            .add_shared_listener(self::socket::Listener::Mem(listener))
+    }
+
     /// Bind a datagram socket to `port` of the simulation's in-memory network.
     pub(crate) fn bind_mem_dgram(
         &mut self,

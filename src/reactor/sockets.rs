@@ -121,7 +121,7 @@ impl Context<'_> {
         &mut self,
         listener: std::net::TcpListener,
     ) -> io::Result<ListenerId> {
-        self.core.add_shared_listener(listener)
+        self.core.add_shared_listener(Listener::from_std(listener)?)
     }
 
     /// Serve a UDP socket that other reactors serve too, through its own clone of it (see

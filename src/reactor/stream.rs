@@ -21,7 +21,7 @@ use mio::{Interest, Registry, Token};
 use super::fds::{FdsOut, SendFds};
 use crate::addr::{unix_addr, unmap, PeerAddr, UnixAddr};
 use crate::conn::Transport;
-use crate::memnet::MemStream;
+use crate::memnet::{MemStream, Net};
 use crate::sys;
 
 /// A connected (or connecting) stream socket.
@@ -158,6 +158,15 @@ impl Stream {
     /// A TCP connection to `addr`, under way.
     pub(crate) fn connect(addr: SocketAddr) -> io::Result<Stream> {
         Ok(Stream::Tcp(TcpStream::connect(addr)?))
+    }
+
+    /// This stream, adopted by a reactor whose simulated network handle is `net`: an
+    /// in-memory stream then registers in that reactor's poll set (a real one needs nothing).
+    pub(crate) fn adopted(self, net: Option<&Net>) -> Stream {
+        match (self, net) {
+            (Stream::Mem(s), Some(net)) => Stream::Mem(s.moved_to(net)),
+            (other, _) => other,
+        }
     }
 
     /// A TCP socket whose non-blocking connect has finished (a dial's winner).

@@ -4,24 +4,13 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use super::peers::{DgramPeers, UDP_PORT};
 use super::recorder::{Recorder, SimEvent, DELIBERATE};
 use crate::memnet::{ClientId, Faults, Net, Remote, Seen};
 use crate::reactor::{Config, Reactor, Stats};
 
 /// The port the echo service listens on, in memory.
 const PORT: u16 = 7;
-
-/// The port of the upper-casing datagram service (the course's UDP server), in memory.
-pub const UDP_PORT: u16 = 11111;
-
-/// What the simulation knows of one datagram peer.
-#[derive(Debug, Default)]
-struct DgramPeer {
-    /// Datagrams that reached the service's socket, in order.
-    sent: Vec<Vec<u8>>,
-    /// Replies received, in order.
-    received: Vec<Vec<u8>>,
-}
 
 /// How late a user timer may fire at most, after the turn that passed its deadline: the
 /// wheel's tick, and a millisecond for the tick the deadline falls in.
@@ -52,13 +41,21 @@ struct Client {
     aborted: bool,
 }
 
-/// A reactor, an in-memory network and the clients of its echo service (see the module docs).
+/// A reactor (or a server of several), an in-memory network and the clients of its echo
+/// service (see the module docs).
 pub struct Sim {
-    reactor: Reactor<Recorder>,
+    /// The reactors; the first holds the datagram socket and makes the outgoing connects.
+    reactors: Vec<Reactor<Recorder>>,
+    /// The network, through each reactor's poll set (in the same order).
+    nets: Vec<Net>,
     net: Net,
+    /// Turns so far: which reactor turns first goes round.
+    turns: usize,
+    /// When each reactor's last turn ended (its timers due by then have fired).
+    turned_at: Vec<Instant>,
     origin: Instant,
     clients: Vec<Client>,
-    peers: Vec<DgramPeer>,
+    peers: DgramPeers,
     /// A graceful shutdown was asked for (the datagram socket closes at once then).
     shut_down: bool,
 }
@@ -80,26 +77,72 @@ impl Sim {
     ///
     /// An invalid `config`.
     pub fn new(seed: u64, faults: Faults, config: Config) -> io::Result<Sim> {
+        Sim::server(seed, faults, config, 1)
+    }
+
+    /// [`Sim::new`] with a server of `reactors` reactors (at least one), as `Server::start`
+    /// makes them: one listener they all hold (a connection wakes the first to poll), the
+    /// connections it accepts placed on the least loaded (`balance.rs`, handed over through
+    /// each reactor's inbox), one connection limit shared by all if `config` sets one. The
+    /// reactors turn one after the other, the first going round, on one virtual clock.
+    ///
+    /// # Errors
+    ///
+    /// An invalid `config`.
+    pub fn server(seed: u64, faults: Faults, config: Config, reactors: usize) -> io::Result<Sim> {
         let origin = Instant::now();
         let net = Net::new(seed, faults, origin);
-        let mut recorder = Recorder::new(net.clone(), origin);
-        recorder.timeouts = config.timeouts;
-        let mut reactor = Reactor::simulated(recorder, config, net.clone())?;
-        reactor.listen_mem(&net, PORT)?;
-        reactor.bind_mem_dgram(&net, UDP_PORT)?;
+        let nets: Vec<Net> = (0..reactors.max(1))
+            .map(|i| {
+                if i == 0 {
+                    net.clone()
+                } else {
+                    net.another_poll_set()
+                }
+            })
+            .collect();
+        let mut list = Vec::new();
+        for n in &nets {
+            let mut recorder = Recorder::new(n.clone(), origin);
+            recorder.timeouts = config.timeouts;
+            list.push(Reactor::simulated(recorder, config, n.clone())?);
+        }
+        if list.len() == 1 {
+            list[0].listen_mem(&net, PORT)?;
+        } else {
+            Reactor::balance(&mut list);
+            let first = net.listen(PORT);
+            let mut handles: Vec<_> = nets[1..].iter().map(|n| first.share(n)).collect();
+            handles.insert(0, first);
+            for (r, h) in list.iter_mut().zip(handles) {
+                r.listen_mem_shared(h)?;
+            }
+            if let Some(max) = config.max_connections {
+                let limit = crate::reactor::ConnectionLimit::new(max);
+                for r in &mut list {
+                    r.share_connection_limit(std::sync::Arc::clone(&limit));
+                }
+            }
+        }
+        list[0].bind_mem_dgram(&net, UDP_PORT)?;
         Ok(Sim {
-            reactor,
+            reactors: list,
+            nets,
+            turns: 0,
+            turned_at: vec![origin; reactors.max(1)],
             net,
             origin,
             clients: Vec::new(),
-            peers: Vec::new(),
+            peers: DgramPeers::default(),
             shut_down: false,
         })
     }
 
     /// Keep connections whose timeout fired (the handler answers `KeepOpen`), or not.
     pub fn keep_open_on_timeout(&mut self, keep: bool) {
-        self.reactor.handler_mut().keep_open = keep;
+        for r in &mut self.reactors {
+            r.handler_mut().keep_open = keep;
+        }
     }
 
     /// Panic in this percentage of the `on_data` calls (0: never). The reactor closes the
@@ -109,33 +152,39 @@ impl Sim {
         if percent > 0 {
             quiet_deliberate_panics();
         }
-        self.reactor.handler_mut().panic_percent = percent;
+        for r in &mut self.reactors {
+            r.handler_mut().panic_percent = percent;
+        }
     }
 
     /// Set a user timer (half of them precise) in this percentage of the `on_data` calls;
     /// each must fire once, never early, and not a tick or more late.
     pub fn set_timers(&mut self, percent: u8) {
-        self.reactor.handler_mut().timer_percent = percent;
+        for r in &mut self.reactors {
+            r.handler_mut().timer_percent = percent;
+        }
     }
 
     /// User timers that fired so far: `(wheel, precise)`.
     pub fn timers_fired(&self) -> (u64, u64) {
-        self.reactor.handler().timers_fired
+        self.recorders().fold((0, 0), |(w, p), r| {
+            (w + r.timers_fired.0, p + r.timers_fired.1)
+        })
     }
 
     /// Jobs whose result came back to the echo service.
     pub fn jobs_done(&self) -> u64 {
-        self.reactor.handler().jobs_done
+        self.recorders().map(|r| r.jobs_done).sum()
     }
 
     /// User timers set and not yet fired.
     pub fn timers_pending(&self) -> usize {
-        self.reactor.handler().timers.len()
+        self.recorders().map(|r| r.timers.len()).sum()
     }
 
     /// Blocks the reactor's buffer pool allocated because none was idle (the pool ran dry).
     pub fn pool_dry_takes(&self) -> u64 {
-        self.reactor.pool_dry_takes()
+        self.reactors.iter().map(|r| r.pool_dry_takes()).sum()
     }
 
     /// The faults the reactor met so far.
@@ -145,7 +194,9 @@ impl Sim {
 
     /// Close a connection gracefully after this percentage of the `on_data` calls (0: never).
     pub fn close_after_data(&mut self, percent: u8) {
-        self.reactor.handler_mut().close_percent = percent;
+        for r in &mut self.reactors {
+            r.handler_mut().close_percent = percent;
+        }
     }
 
     /// The network (for its random numbers, its trace, and time jumps).
@@ -183,37 +234,33 @@ impl Sim {
     /// Any error of `Context::connect`.
     pub fn dial(&mut self, port: u16) -> io::Result<ClientId> {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let conn = self.reactor.with_context(|_, cx| cx.connect(addr))?;
+        let conn = self.reactors[0].with_context(|_, cx| cx.connect(addr))?;
         let client = self
             .net
             .last_dialed()
             .ok_or_else(|| io::Error::other("the connect made no connection"))?;
         let now = self.net.now();
-        self.reactor.handler_mut().track_dialed(conn, client, now);
+        self.reactors[0]
+            .handler_mut()
+            .track_dialed(conn, client, now);
         self.clients.push(Client::default());
         Ok(client)
     }
 
     /// A new datagram peer of the upper-casing service: its number.
     pub fn dgram_peer(&mut self) -> usize {
-        self.peers.push(DgramPeer::default());
-        self.net.dgram_peer()
+        self.peers.add(&self.net)
     }
 
     /// Peer `p` sends `data` to the datagram service: `false` if it was lost (the socket is
     /// closed, or its queue is full), as UDP loses datagrams.
     pub fn send_datagram(&mut self, p: usize, data: &[u8]) -> bool {
-        let delivered = self.net.peer_send(p, UDP_PORT, data);
-        if delivered {
-            self.peers[p].sent.push(data.to_vec());
-        }
-        delivered
+        self.peers.send(&self.net, p, data)
     }
 
     /// Peer `p` takes the replies waiting for it.
     pub fn recv_datagrams(&mut self, p: usize) {
-        let got = self.net.peer_recv(p);
-        self.peers[p].received.extend(got);
+        self.peers.recv(&self.net, p);
     }
 
     /// Datagram peers so far.
@@ -231,14 +278,14 @@ impl Sim {
     /// Peer `p`'s datagrams so far: `(sent, replies received, replies lost)` (lost: dropped
     /// at its full queue).
     pub fn datagrams(&self, p: usize) -> (usize, usize, usize) {
-        let peer = &self.peers[p];
-        let lost = self.net.peer_lost(p) as usize;
-        (peer.sent.len(), peer.received.len(), lost)
+        self.peers.counts(&self.net, p)
     }
 
     /// Outgoing connects by how they ended: `(connected, refused, timed out)`.
     pub fn dials(&self) -> (u64, u64, u64) {
-        self.reactor.handler().dials
+        self.recorders().fold((0, 0, 0), |(a, b, c), r| {
+            (a + r.dials.0, b + r.dials.1, c + r.dials.2)
+        })
     }
 
     /// Client `c` sends what fits of `data` in the server's receive queue; returns how much.
@@ -286,20 +333,24 @@ impl Sim {
     /// Echo whole lines only (a partial line waits for its end, so the frame clock runs; one
     /// left at the end of the stream is dropped), or every byte (the default).
     pub fn echo_lines(&mut self, lines: bool) {
-        self.reactor.handler_mut().lines = lines;
+        for r in &mut self.reactors {
+            r.handler_mut().lines = lines;
+        }
     }
 
     /// Echo through the reactor's workers (each chunk a job; the simulation runs jobs
     /// inline, in order), or directly (the default).
     pub fn echo_via_workers(&mut self, on: bool) {
-        self.reactor.handler_mut().via_workers = on;
+        for r in &mut self.reactors {
+            r.handler_mut().via_workers = on;
+        }
     }
 
     /// How much of what client `c` sent the echo service owes it: all of it, or, echoing
     /// lines, up to its last line end.
     pub fn echo_due(&self, c: ClientId) -> usize {
         let sent = &self.clients[c.0].sent;
-        if self.reactor.handler().lines {
+        if self.reactors[0].handler().lines {
             sent.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
         } else {
             sent.len()
@@ -337,9 +388,39 @@ impl Sim {
     /// # Errors
     ///
     /// `Other` with the broken invariant; any error of the turn.
+    ///
+    /// A server's reactors each turn once, the first going round; none waits past a timer
+    /// of another (virtual time moves only in a poll that finds nothing).
     pub fn turn(&mut self, max_wait: Duration) -> io::Result<()> {
-        self.reactor.turn(Some(max_wait))?;
+        let n = self.reactors.len();
+        let first = self.turns % n;
+        self.turns += 1;
+        for k in 0..n {
+            let i = (first + k) % n;
+            let others = (0..n)
+                .filter(|&j| j != i)
+                .filter_map(|j| self.reactors[j].next_timeout())
+                .min();
+            let wait = others.map_or(max_wait, |o| o.min(max_wait));
+            self.reactors[i].turn(Some(wait))?;
+            self.turned_at[i] = self.net.now();
+        }
         self.check().map_err(io::Error::other)
+    }
+
+    /// The echo services, one per reactor.
+    fn recorders(&self) -> impl Iterator<Item = &Recorder> {
+        self.reactors.iter().map(|r| r.handler())
+    }
+
+    /// The reactors of the server (1 unless made by [`Sim::server`]).
+    pub fn reactor_count(&self) -> usize {
+        self.reactors.len()
+    }
+
+    /// The counters of reactor `i`.
+    pub fn stats_of(&self, i: usize) -> Stats {
+        *self.reactors[i].stats()
     }
 
     /// Turn until `d` of virtual time has passed (a poll with nothing to report jumps ahead;
@@ -365,38 +446,48 @@ impl Sim {
     /// Shut the reactor down gracefully, with `grace` (see `Context::shutdown`).
     pub fn shutdown_reactor(&mut self, grace: Duration) {
         self.shut_down = true;
-        self.reactor.shutdown(grace);
+        for r in &mut self.reactors {
+            r.shutdown(grace);
+        }
     }
 
     /// Stop the reactor, as a second signal does during a graceful shutdown (see
     /// `Context::stop`).
     pub fn stop_reactor(&mut self) {
-        self.reactor.with_context(|_, cx| cx.stop());
+        for r in &mut self.reactors {
+            r.with_context(|_, cx| cx.stop());
+        }
     }
 
     /// Has the reactor stopped (a graceful shutdown finished)?
     pub fn reactor_stopped(&self) -> bool {
-        self.reactor.is_stopped()
+        self.reactors.iter().all(|r| r.is_stopped())
     }
 
-    /// The reactor's counters.
+    /// The reactors' counters, added up.
     pub fn stats(&self) -> Stats {
-        *self.reactor.stats()
+        self.reactors
+            .iter()
+            .fold(Stats::default(), |sum, r| sum.add(r.stats()))
     }
 
-    /// What the echo service saw, in order.
-    pub fn events(&self) -> &[SimEvent] {
-        &self.reactor.handler().events
+    /// What the echo service saw, in order (reactor by reactor, for a server).
+    pub fn events(&self) -> Vec<SimEvent> {
+        self.recorders()
+            .flat_map(|r| r.events.iter().cloned())
+            .collect()
     }
 
     /// How client `c`'s connection closed on the server: its reason and when.
     pub fn closed(&self, c: ClientId) -> Option<(&str, Duration)> {
-        self.events().iter().find_map(|e| match e {
-            SimEvent::Closed {
-                client, reason, at, ..
-            } if *client == c => Some((reason.as_str(), *at)),
-            _ => None,
-        })
+        self.recorders()
+            .flat_map(|r| r.events.iter())
+            .find_map(|e| match e {
+                SimEvent::Closed {
+                    client, reason, at, ..
+                } if *client == c => Some((reason.as_str(), *at)),
+                _ => None,
+            })
     }
 
     /// Take the trace written so far.
@@ -410,23 +501,10 @@ impl Sim {
     ///
     /// The broken invariant.
     pub fn check(&self) -> Result<(), String> {
-        if let Some(v) = self.reactor.handler().violations.first() {
+        if let Some(v) = self.recorders().find_map(|r| r.violations.first()) {
             return Err(v.clone());
         }
-        for (i, p) in self.peers.iter().enumerate() {
-            // The replies are the datagrams upper-cased, in order; those missing are the
-            // ones the network counts as dropped at the peer's full queue.
-            let lost = self.net.peer_lost(i) as usize;
-            let mut answers = p.sent.iter().map(|s| s.to_ascii_uppercase());
-            let in_order = p.received.iter().all(|r| answers.any(|a| a == *r));
-            if !in_order || p.received.len() + lost > p.sent.len() {
-                return Err(format!(
-                    "datagram peer {i}: {} replies ({lost} lost) to {} datagrams, not each its datagram upper-cased, in order",
-                    p.received.len(),
-                    p.sent.len(),
-                ));
-            }
-        }
+        self.peers.check(&self.net)?;
         for (i, c) in self.clients.iter().enumerate() {
             if !c.sent.starts_with(&c.received) {
                 return Err(format!(
@@ -436,11 +514,14 @@ impl Sim {
                 ));
             }
         }
-        self.reactor.audit()?;
-        let now = self.net.now();
-        if !self.reactor.is_stopped() {
-            let late = self
-                .reactor
+        for r in &self.reactors {
+            r.audit()?;
+        }
+        for (r, &now) in self.reactors.iter().zip(&self.turned_at) {
+            if r.is_stopped() {
+                continue;
+            }
+            let late = r
                 .handler()
                 .timers
                 .iter()
@@ -454,12 +535,13 @@ impl Sim {
                 ));
             }
         }
-        let open = self.net.open_sockets();
-        let slab = self.reactor.socket_count();
-        if open != slab {
-            return Err(format!(
-                "{open} sockets open in the network, {slab} in the reactor's slab"
-            ));
+        for (i, (r, n)) in self.reactors.iter().zip(&self.nets).enumerate() {
+            let (open, slab) = (n.open_sockets(), r.socket_count());
+            if open != slab {
+                return Err(format!(
+                    "{open} sockets open in the network's poll set {i}, {slab} in its reactor's slab"
+                ));
+            }
         }
         Ok(())
     }

@@ -1,20 +1,29 @@
 //! A deterministic simulation of the reactor: its own dispatch and connection logic, driven by
 //! a virtual clock and in-memory sockets, with no real socket and no sleep.
 //!
-//! A [`Sim`] runs a real [`Reactor`](crate::reactor::Reactor) (the same `turn`, the same `Conn`, the same timer wheel)
-//! whose sockets live in a [`memnet::Net`](crate::memnet::Net) and whose clock is the
-//! network's virtual time. The handler is a TCP echo service that writes every callback to the
-//! trace. The test plays the clients: it connects, sends, reads, half-closes, resets, moves
-//! time, and turns the reactor. After every step [`Sim::check`] verifies:
+//! A [`Sim`] runs a real [`Reactor`](crate::reactor::Reactor) (the same `turn`, the same
+//! `Conn`, the same timer wheel), or a server of several ([`Sim::server`]: one listener, the
+//! accept balance, a shared connection limit), whose sockets live in a
+//! [`memnet::Net`](crate::memnet::Net) and whose clock is the network's virtual time. The
+//! handler (`recorder.rs`) is a TCP echo service and the course's upper-casing UDP service,
+//! which also connects out, sets user timers, runs jobs on the pool and panics when told to,
+//! and writes every callback to the trace. The test plays the peers: clients that connect,
+//! send, read, half-close and reset; the remote ends of the service's outgoing connects; and
+//! datagram peers (`peers.rs`). After every step [`Sim::check`] verifies, against a model
+//! where it can:
 //!
-//! * every client has received a prefix of what it sent (echoed in order, nothing corrupted);
-//! * no slab or timer-wheel entry leaked, and the open-connection count is true;
-//! * no deadline fired early (checked inside `on_timeout`) or was left unserved a tick or
-//!   more past its time (the reactor's own `audit`).
+//! * every client has received a prefix of what it sent; every datagram peer its datagrams
+//!   upper-cased, in order, less those dropped at its full queue;
+//! * an idle or connect timeout fires at the configured timeout after the last activity the
+//!   network saw (checked inside `on_timeout`); no poll sleeps past a user timer, and none
+//!   is left a tick past its deadline; no close for an I/O error the network never gives;
+//! * no slab or timer-wheel entry leaked, the budget's count is true, and the open sockets
+//!   of each reactor's poll set equal its slab.
 //!
-//! The network's faults (short reads and writes, `WouldBlock`, `EMFILE` and `ECONNABORTED`
-//! from accept, split events) and all choices come from one seed, so a seed replays exactly:
-//! the same seed gives the same trace. [`random_run`] plays a whole randomized session.
+//! The network's faults (see `memnet::Faults`) and all choices come from one seed, so a seed
+//! replays exactly: the same seed gives the same trace. [`random_run`] plays a whole
+//! randomized session, [`fuzzed_run`] one whose choices are a fuzzer's bytes, and [`shrink`]
+//! makes a failing one smaller.
 //!
 //! # Examples
 //!
@@ -34,6 +43,7 @@
 //! ```
 
 mod harness;
+mod peers;
 mod random;
 mod recorder;
 

@@ -38,6 +38,9 @@ pub struct RunSummary {
     pub jobs_done: u64,
     /// The echo service's outgoing connects: `(connected, refused, timed out)`.
     pub dials: (u64, u64, u64),
+    /// In a session with a server of two reactors, the connections its second reactor
+    /// served (accepted, or handed to it by the balance); 0 in the others.
+    pub second_reactor: u64,
 }
 
 /// How long, in virtual time, every connection has to finish its work once the faults stop.
@@ -285,7 +288,10 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
         let tail = trace[trace.len().saturating_sub(keep)..].join("\n");
         format!("{name}: {what}\nconfig: {config:?}\nfaults: {faults:?}\nlast trace lines:\n{tail}")
     };
-    let mut sim = Sim::new(rng.next_u64(), faults, config).map_err(|e| e.to_string())?;
+    let seed = rng.next_u64();
+    // Now and then a server of two reactors: one listener, the balance, a shared limit.
+    let reactors = if rng.chance(25) { 2 } else { 1 };
+    let mut sim = Sim::server(seed, faults, config, reactors).map_err(|e| e.to_string())?;
     // Keeping a connection whose message timed out keeps its share of a tight budget, and
     // the connections waiting for it wait for ever, by design: not with a tight budget.
     let keep_open = rng.chance(30) && !tight;
@@ -487,5 +493,10 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
         timers_fired: sim.timers_fired(),
         jobs_done: sim.jobs_done(),
         dials: sim.dials(),
+        second_reactor: if reactors > 1 {
+            sim.stats_of(1).accepted
+        } else {
+            0
+        },
     })
 }

@@ -106,15 +106,12 @@ impl Core {
 
     /// Serve a TCP listener that other reactors serve too: registered with
     /// `EPOLLEXCLUSIVE`, so that a connection wakes one of them (and is placed by `Spread`).
-    pub(crate) fn add_shared_listener(
-        &mut self,
-        sock: std::net::TcpListener,
-    ) -> io::Result<ListenerId> {
-        let addr = sock.local_addr()?;
-        let source = Source::Listener {
-            sock: Listener::from_std(sock)?,
-            paused: None,
-        };
+    pub(crate) fn add_shared_listener(&mut self, sock: Listener) -> io::Result<ListenerId> {
+        let addr = sock
+            .local_addr()?
+            .inet()
+            .unwrap_or(([0, 0, 0, 0], 0).into());
+        let source = Source::Listener { sock, paused: None };
         let key = self.sources.insert_shared(source, Interest::READABLE)?;
         self.spread.add_listener(key, addr);
         Ok(ListenerId(key))
@@ -247,6 +244,7 @@ impl Core {
     pub(crate) fn next_handed(&mut self) -> Option<(ListenerId, ConnId, PeerAddr)> {
         loop {
             let (key, stream, peer) = self.spread.next_handed()?;
+            let stream = stream.adopted(self.sources.net());
             if let Accepted::Conn(conn, peer) = self.admit(stream, peer) {
                 return Some((ListenerId(key), conn, peer));
             }
