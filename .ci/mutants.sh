@@ -3,7 +3,7 @@
 #
 # Each mutant below is one small, deliberate bug in the reactor. For each in turn, the
 # script applies it, runs the randomized simulation with its targeted tests (`cargo test
-# --test sim --test sim_shutdown`) and then the `sim` fuzz target for FUZZ_SECONDS, reports
+# --test sim --test sim_shutdown --test sim_faults`) and then the `sim` fuzz target for FUZZ_SECONDS, reports
 # which of them caught it (with the seed, or the executions the fuzzer needed), and puts
 # the code back. The working tree is restored even if the script is interrupted.
 #
@@ -44,6 +44,14 @@ mutant precise-timer-oversleeps src/reactor/timers.rs \
 mutant budget-leak-on-close src/conn/input.rs \
     '        budget.recharge(self.charge, 0);' \
     '        let _ = budget;'
+# A datagram reply skips the ones queued ahead of it (order lost under a full buffer).
+mutant datagram-jumps-the-queue src/reactor/dgram.rs \
+    '        if self.queue.is_empty() {' \
+    '        if self.queue.len() < usize::MAX {'
+# The balance places a connection on the most loaded reactor instead of the least.
+mutant balance-picks-the-busiest src/reactor/balance.rs \
+    'if load < best_load {' \
+    'if best_load == usize::MAX || load > best_load {'
 
 restore() {
     if [ -n "${SAVED:-}" ] && [ -f "$SAVED" ]; then
@@ -66,7 +74,7 @@ EOF
 
 only=${1:-}
 survivors=0
-printf '%-26s %-44s %s\n' mutant "tests (cargo test --test sim --test sim_shutdown)" "fuzz target sim"
+printf '%-26s %-44s %s\n' mutant "simulation tests" "fuzz target sim"
 for i in "${!NAMES[@]}"; do
     NAME=${NAMES[$i]} FILE=${FILES[$i]} OLD=${OLDS[$i]} NEW=${NEWS[$i]}
     if [ -n "$only" ] && [ "$only" != "$NAME" ]; then continue; fi
@@ -79,7 +87,7 @@ for i in "${!NAMES[@]}"; do
         continue
     fi
     log=$(mktemp)
-    if cargo test -q -p netloop --test sim --test sim_shutdown >"$log" 2>&1; then
+    if cargo test -q -p netloop --test sim --test sim_shutdown --test sim_faults >"$log" 2>&1; then
         tests="survived"
     else
         failed=$(grep -oE "^[a-z0-9_]+ --- FAILED" "$log" | wc -l)

@@ -88,10 +88,17 @@ impl BufPool {
 
     #[inline]
     pub(super) fn take_read(&mut self) -> Vec<u8> {
-        self.read_free.pop().unwrap_or_else(|| {
-            self.dry += 1;
-            vec![0; self.read_size]
-        })
+        match self.read_free.pop() {
+            Some(block) => block,
+            None => self.new_read(),
+        }
+    }
+
+    /// A new read block: the pool ran dry (counted).
+    #[cold]
+    fn new_read(&mut self) -> Vec<u8> {
+        self.dry += 1;
+        vec![0; self.read_size]
     }
 
     #[inline]
@@ -135,10 +142,17 @@ impl BufPool {
     }
 
     pub(super) fn take_write(&mut self) -> Vec<u8> {
-        self.write_free.pop().unwrap_or_else(|| {
-            self.dry += 1;
-            Vec::with_capacity(self.write_size)
-        })
+        match self.write_free.pop() {
+            Some(block) => block,
+            None => self.new_write(),
+        }
+    }
+
+    /// A new write block: the pool ran dry (counted).
+    #[cold]
+    fn new_write(&mut self) -> Vec<u8> {
+        self.dry += 1;
+        Vec::with_capacity(self.write_size)
     }
 
     pub(super) fn give_write(&mut self, mut block: Vec<u8>) {

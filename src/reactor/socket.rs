@@ -292,25 +292,42 @@ impl Dgram {
     /// `PeerAddr` is large, and this is the hot path of every datagram service).
     #[inline]
     pub(crate) fn recv_from(&self, buf: &mut [u8], peer: &mut PeerAddr) -> io::Result<usize> {
-        match self {
-            Dgram::Inet(s) => crate::sys::direct::recv_from(s.as_fd(), buf).map(|(n, a)| {
-                *peer = PeerAddr::Inet(unmap(a));
-                n
-            }),
-            Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| {
-                *peer = PeerAddr::Unix(a);
-                n
-            }),
-            Dgram::Mem(s) => s.recv_from(buf).map(|(n, a)| {
-                *peer = PeerAddr::Inet(a);
-                n
-            }),
+        // IP first, and alone: the other kinds are kept out of this hot path.
+        let Dgram::Inet(s) = self else {
+            return self.recv_from_other(buf, peer);
+        };
+        crate::sys::direct::recv_from(s.as_fd(), buf).map(|(n, a)| {
+            *peer = PeerAddr::Inet(unmap(a));
+            n
+        })
+    }
+
+    /// [`recv_from`](Dgram::recv_from) for a Unix or simulated socket.
+    #[inline(never)]
+    fn recv_from_other(&self, buf: &mut [u8], peer: &mut PeerAddr) -> io::Result<usize> {
+        let (n, from) = match self {
+            Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| (n, PeerAddr::Unix(a)))?,
+            Dgram::Mem(s) => s.recv_from(buf).map(|(n, a)| (n, PeerAddr::Inet(a)))?,
+            Dgram::Inet(s) => crate::sys::direct::recv_from(s.as_fd(), buf)
+                .map(|(n, a)| (n, PeerAddr::Inet(unmap(a))))?,
+        };
+        *peer = from;
+        Ok(n)
+    }
+
+    #[inline]
+    pub(crate) fn send_to(&self, buf: &[u8], peer: &PeerAddr) -> io::Result<usize> {
+        // IP to IP first, and alone: the rest is kept out of this hot path.
+        match (self, peer) {
+            (Dgram::Inet(s), PeerAddr::Inet(a)) => crate::sys::direct::send_to(s.as_fd(), buf, a),
+            _ => self.send_to_other(buf, peer),
         }
     }
 
-    pub(crate) fn send_to(&self, buf: &[u8], peer: &PeerAddr) -> io::Result<usize> {
+    /// [`send_to`](Dgram::send_to) for a Unix or simulated socket, or a mismatched address.
+    #[inline(never)]
+    fn send_to_other(&self, buf: &[u8], peer: &PeerAddr) -> io::Result<usize> {
         match (self, peer) {
-            (Dgram::Inet(s), PeerAddr::Inet(a)) => crate::sys::direct::send_to(s.as_fd(), buf, a),
             (Dgram::Unix { sock, .. }, PeerAddr::Unix(a)) => {
                 use std::os::linux::net::SocketAddrExt;
                 if let Some(path) = a.as_pathname() {
@@ -336,6 +353,7 @@ impl Dgram {
             (Dgram::Unix { .. }, PeerAddr::Inet(_)) => Err(unreachable_peer(
                 "a Unix datagram socket cannot send to an IP address",
             )),
+            (Dgram::Inet(s), PeerAddr::Inet(a)) => crate::sys::direct::send_to(s.as_fd(), buf, a),
         }
     }
 
