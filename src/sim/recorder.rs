@@ -22,6 +22,9 @@ struct Track {
     closing: bool,
     /// When the service last kept it open after its idle timeout (the clock restarted).
     kept_idle: Option<Instant>,
+    /// When this reactor took the connection: accepted it, adopted it from another reactor
+    /// of the server (its clocks start then), or began its connect.
+    taken_at: Instant,
     /// When the service last kept it open after its connect timeout (the connect goes on,
     /// its clock restarted).
     kept_connect: Option<Instant>,
@@ -162,6 +165,7 @@ impl Recorder {
             client,
             closing: false,
             kept_idle: None,
+            taken_at: at,
             kept_connect: None,
             dialed_at: Some(at),
             connected: false,
@@ -184,8 +188,9 @@ impl Recorder {
     }
 
     /// The model's idle deadline of `conn`: the configured idle timeout after the last
-    /// activity the network saw (the accept, or a byte read or written), or after the
-    /// service last kept it open. `None` when the model cannot say: no idle timeout, or a
+    /// activity the network saw (the accept, or a byte read or written), after this reactor
+    /// took the connection (a server's reactor adopts a handed one later than another
+    /// accepted it: its clocks start then), or after the service last kept it open. `None` when the model cannot say: no idle timeout, or a
     /// close under way (input is read and dropped then, which moves no clock).
     fn idle_deadline(&mut self, cx: &Context<'_>, conn: ConnId) -> Option<Instant> {
         let idle = self.timeouts.idle?;
@@ -196,7 +201,9 @@ impl Recorder {
         if t.closing || shutting_down {
             return None;
         }
-        let last = (origin + moved).max(t.kept_idle.unwrap_or(origin));
+        let last = (origin + moved)
+            .max(t.taken_at)
+            .max(t.kept_idle.unwrap_or(origin));
         Some(last + idle)
     }
 
@@ -240,6 +247,7 @@ impl Handler for Recorder {
             client,
             closing: false,
             kept_idle: None,
+            taken_at: cx.now(),
             kept_connect: None,
             dialed_at: None,
             connected: false,
@@ -422,6 +430,11 @@ impl Handler for Recorder {
                 .violations
                 .push(format!("on_connect for {conn}, which did not connect out")),
         }
+    }
+
+    fn in_message(&mut self, _: &mut Context<'_>, conn: ConnId) -> bool {
+        // A reply still being made on the pool: a graceful shutdown must wait for it.
+        self.jobs.iter().any(|(_, c)| *c == conn)
     }
 
     fn on_read_closed(&mut self, cx: &mut Context<'_>, conn: ConnId) {
