@@ -1,29 +1,32 @@
 //! An in-memory network and a virtual clock: the deterministic simulation's stand-in for the
 //! kernel.
 //!
-//! A [`Net`] holds listeners and connections made of two ends, each with a bounded receive
-//! queue (the socket buffer), end-of-file and reset flags, and, for the ends the reactor
-//! owns, the token they are registered with. Readiness works as edge-triggered epoll does: an
-//! *edge* is raised when something changes (bytes arrive, room frees up, the peer finishes or
-//! resets, a connection waits to be accepted, or a socket is registered while already ready),
-//! and [`Net::poll`] hands out the edges raised since the last poll as one batch. Time stands
-//! still unless a poll finds nothing to report (then it jumps ahead by the poll's timeout) or
-//! the simulation moves it with [`Net::advance`].
+//! A [`Net`] is made of owners (see DESIGN.md, "The deterministic simulation"): listeners
+//! with backlogs and the remote services outgoing connects meet (`listeners.rs`), connections
+//! of two ends with bounded receive queues, end-of-file and reset flags (`ends.rs`), datagram
+//! sockets and datagram peers (`dgram.rs`), and the faults (`faults.rs`); `world.rs` composes
+//! them with the edges, the clock and the trace. Each reactor has its own poll set in the
+//! network ([`Net::another_poll_set`]): a socket registers in the set of the handle it was
+//! made through, and its edges go there.
 //!
-//! Faults ([`Faults`]) are drawn from a seeded generator, so a seed replays exactly. Each one
-//! is something a real kernel does: reads that stop short (as a Unix stream's can: the
-//! network's streams then promise no more than Unix streams do, and no edge reports what is
-//! left), short writes, `WouldBlock` from a read or write as if the bytes or the room had not
-//! arrived yet (an edge follows at the next poll, when they do), `EMFILE` and `ECONNABORTED`
-//! from `accept`, and one event split in two within a batch (which epoll does not do, but mio
-//! allows for). No edge is raised that a kernel would not raise: room freed in a peer's queue
-//! wakes a writer only if its write found none, as Linux's `SOCK_NOSPACE` does. Every syscall
-//! is written to the trace.
+//! Readiness works as edge-triggered epoll does: an *edge* is raised when something changes
+//! (bytes arrive, room frees up for a writer that found none, as Linux's `SOCK_NOSPACE`, the
+//! peer finishes or resets, a connection waits to be accepted, a connect is answered or
+//! refused, a datagram arrives, or a socket is registered while already ready), and
+//! [`Net::poll`] hands out the edges of its set raised since the last poll as one batch. Time
+//! stands still unless a poll finds nothing to report anywhere (then it jumps ahead by the
+//! poll's timeout) or the simulation moves it with [`Net::advance`].
+//!
+//! Faults ([`Faults`]) are drawn from a seeded generator, so a seed replays exactly; each is
+//! something a real kernel does, and each is counted where the reactor meets it ([`Seen`]).
+//! Every syscall is written to the trace.
 //!
 //! Data flows: the simulation's clients write into a server end's queue with
 //! [`Net::client_send`] and read theirs with [`Net::client_recv`]; the reactor reads and
-//! writes the server ends through [`MemStream`] (a variant of the reactor's stream enum), and
-//! accepts them through [`MemListener`].
+//! writes the server ends through [`MemStream`] (a variant of the reactor's stream enum),
+//! accepts them through [`MemListener`], and sends and receives datagrams through
+//! [`MemDgram`], whose peers the simulation plays with [`Net::peer_send`] and
+//! [`Net::peer_recv`].
 
 mod dgram;
 mod ends;
