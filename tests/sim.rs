@@ -425,7 +425,7 @@ fn sim_randomized_1000_seeds() {
     let mut total = netloop::internals::sim::RunSummary::default();
     let mut seen = Seen::default();
     let (mut pool_dry, mut wheel_timers, mut precise_timers, mut jobs) = (0, 0, 0, 0);
-    let (mut dials, mut second) = ((0, 0, 0), 0);
+    let (mut dials, mut second, mut dgrams) = ((0, 0, 0), 0, (0, 0));
     for seed in 0..1000 {
         match random_run(seed, 200) {
             Ok(s) => {
@@ -443,6 +443,8 @@ fn sim_randomized_1000_seeds() {
                 dials.1 += s.dials.1;
                 dials.2 += s.dials.2;
                 second += s.second_reactor;
+                dgrams.0 += s.datagrams.0;
+                dgrams.1 += s.datagrams.1;
             }
             Err(e) => panic!("{}", shrunk_failure(seed, 200, &e)),
         }
@@ -454,7 +456,8 @@ fn sim_randomized_1000_seeds() {
         ("outgoing TCP, connected", dials.0),
         ("outgoing TCP, refused", dials.1),
         ("outgoing TCP, timed out", dials.2),
-        ("UDP datagram (one per call)", st.datagrams_in),
+        ("UDP datagram (one per call)", dgrams.0),
+        ("Unix datagram", dgrams.1),
         ("server of 2: on the second", second),
         ("handler panic", st.handler_panics),
         ("user timer (wheel)", wheel_timers),

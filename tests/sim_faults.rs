@@ -400,3 +400,32 @@ fn sim_two_reactors_under_every_fault_replay_the_same_trace() {
     };
     assert_eq!(run(), run(), "the interleaving is deterministic");
 }
+
+#[test]
+fn sim_unix_datagrams_to_a_full_peer_are_refused_and_the_others_go_on() {
+    let mut sim = sim(Faults::NONE, Config::default());
+    let p = sim.unix_dgram_peer();
+    let q = sim.unix_dgram_peer();
+    // 100 datagrams of 1,000 bytes, never read meanwhile: once p's queue (64 KiB) is full,
+    // the service's sends to it are refused (WouldBlock, as Linux does for a Unix receiver),
+    // not queued behind: no event would say when p drains.
+    for i in 0..100u32 {
+        let data: Vec<u8> = (0..1000).map(|j| b'a' + ((i + j) % 26) as u8).collect();
+        assert!(sim.send_datagram(p, &data));
+        sim.turn(MS).unwrap();
+    }
+    assert!(sim.send_datagram(q, b"hello"));
+    sim.run_for(2 * MS).unwrap();
+    sim.recv_datagrams(q);
+    assert_eq!(sim.datagrams(q), (1, 1, 0), "q is answered at once");
+    sim.recv_datagrams(p);
+    let (sent, got, refused) = sim.datagrams(p);
+    assert_eq!(sent, 100);
+    assert!(
+        refused > 0 && got + refused == 100,
+        "{got} received, {refused} refused"
+    );
+    assert_eq!(sim.datagrams_by_kind(), (0, 101));
+    // Sim::check compared every reply with its datagram upper-cased, in order.
+    sim.check().unwrap();
+}

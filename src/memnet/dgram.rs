@@ -2,9 +2,10 @@
 //! 127.0.0.1) and the datagram peers the simulation plays.
 //!
 //! A datagram lands whole in its receiver's queue, or is dropped when that queue is full (as
-//! UDP drops: the sender is not told), both ways; the drops are counted by peer. Order is
-//! kept. (A send that finds the sender's own buffer full, `WouldBlock`, is a fault the world
-//! injects.)
+//! UDP drops: the sender is not told), both ways; the drops are counted by peer. A Unix
+//! socket's send to a full receiver is refused instead (`WouldBlock`, as Linux does for
+//! Unix datagrams), and counted the same. Order is kept. (A UDP send that finds the sender's
+//! own buffer full, `WouldBlock`, is a fault the world injects.)
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use mio::Token;
 const QUEUE: usize = 64 * 1024;
 
 /// Peers have ports from here up (127.0.0.1:40000 is peer 0).
-const PEER_PORTS: u16 = 40000;
+pub(crate) const PEER_PORTS: u16 = 40000;
 
 #[derive(Debug, Default)]
 struct Queue {
@@ -48,6 +49,19 @@ struct Socket {
     open: bool,
     /// The poll set it is registered in, with its token there.
     token: Option<(usize, Token)>,
+    /// A Unix datagram socket (its peers have paths): a full receiver refuses.
+    unix: bool,
+}
+
+/// What became of a datagram a socket sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// In the peer's queue.
+    Delivered,
+    /// Dropped on the way (a UDP peer's queue full, or no peer there).
+    Dropped,
+    /// Refused: a Unix peer's queue is full (`WouldBlock`).
+    Refused,
 }
 
 /// The datagram sockets and peers of one network (see the module docs).
@@ -62,15 +76,21 @@ pub(crate) struct Dgrams {
 }
 
 impl Dgrams {
-    /// A socket bound to `port`; its number.
-    pub(crate) fn bind(&mut self, port: u16) -> usize {
+    /// A socket bound to `port` (a Unix one if `unix`); its number.
+    pub(crate) fn bind(&mut self, port: u16, unix: bool) -> usize {
         self.socks.push(Socket {
             port,
             inbox: Queue::default(),
             open: true,
             token: None,
+            unix,
         });
         self.socks.len() - 1
+    }
+
+    /// Is socket `d` a Unix one?
+    pub(crate) fn is_unix(&self, d: usize) -> bool {
+        self.socks[d].unix
     }
 
     pub(crate) fn addr(&self, d: usize) -> SocketAddr {
@@ -111,21 +131,24 @@ impl Dgrams {
         Some((data, SocketAddr::from(([127, 0, 0, 1], from))))
     }
 
-    /// Socket `d` sends `data` to `to`: `false` if it was dropped (the peer's queue full, or
-    /// no peer there, as UDP to a closed port is).
-    pub(crate) fn send(&mut self, d: usize, data: &[u8], to: SocketAddr) -> bool {
+    /// Socket `d` sends `data` to `to` (see [`Sent`]).
+    pub(crate) fn send(&mut self, d: usize, data: &[u8], to: SocketAddr) -> Sent {
         let port = self.socks[d].port;
         let Some(peer) = to.port().checked_sub(PEER_PORTS).map(usize::from) else {
-            return false;
+            return Sent::Dropped;
         };
         let Some(queue) = self.peers.get_mut(peer) else {
-            return false;
+            return Sent::Dropped;
         };
-        let delivered = queue.push(port, data);
-        if !delivered {
-            self.lost[peer] += 1;
+        if queue.push(port, data) {
+            return Sent::Delivered;
         }
-        delivered
+        self.lost[peer] += 1;
+        if self.socks[d].unix {
+            Sent::Refused
+        } else {
+            Sent::Dropped
+        }
     }
 
     /// A new peer: its number.

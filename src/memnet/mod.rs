@@ -40,11 +40,13 @@ pub use listeners::Remote;
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::os::unix::net::SocketAddr as UnixSocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mio::Token;
 
+use crate::addr::PeerAddr;
 use world::World;
 
 /// One readiness event, as the reactor's dispatch sees it.
@@ -225,9 +227,11 @@ impl Net {
         self.world().ends[ends::server(c.0)].moved_at
     }
 
-    /// A datagram socket bound to `port` of 127.0.0.1 (in memory), as the reactor holds it.
-    pub(crate) fn bind_dgram(&self, port: u16) -> MemDgram {
-        let id = self.world().dgrams.bind(port);
+    /// A datagram socket bound to `port` of 127.0.0.1 (in memory), as the reactor holds it;
+    /// with `unix`, a Unix datagram socket instead, bound to `/sim/dgram-PORT` (its peers are
+    /// `/sim/peer-N`).
+    pub(crate) fn bind_dgram(&self, port: u16, unix: bool) -> MemDgram {
+        let id = self.world().dgrams.bind(port, unix);
         MemDgram {
             net: self.clone(),
             id,
@@ -439,8 +443,14 @@ impl MemDgram {
     /// # Errors
     ///
     /// `WouldBlock` when nothing waits; an injected `EINTR`.
-    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.net.world().dgram_recv(self.id, buf)
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, PeerAddr)> {
+        let mut w = self.net.world();
+        let (n, from) = w.dgram_recv(self.id, buf)?;
+        if !w.dgrams.is_unix(self.id) {
+            return Ok((n, PeerAddr::Inet(from)));
+        }
+        let path = format!("/sim/peer-{}", from.port() - dgram::PEER_PORTS);
+        Ok((n, PeerAddr::Unix(UnixSocketAddr::from_pathname(path)?)))
     }
 
     /// Send `buf` to `to`.
@@ -448,14 +458,50 @@ impl MemDgram {
     /// # Errors
     ///
     /// An injected `WouldBlock` (the socket's buffer full: a writable edge follows at the
-    /// next poll) or `EINTR`. A datagram the peer has no room for is dropped, as UDP's is.
-    pub fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.net.world().dgram_send(self.id, buf, to)
+    /// next poll) or `EINTR`; `WouldBlock` from a Unix socket whose receiver is full (no edge
+    /// says when it drains); `InvalidInput` for an address of the other family. A UDP
+    /// datagram the peer has no room for is dropped, as UDP's is.
+    pub fn send_to(&self, buf: &[u8], to: &PeerAddr) -> io::Result<usize> {
+        let mut w = self.net.world();
+        let unix = w.dgrams.is_unix(self.id);
+        let to = match to {
+            PeerAddr::Inet(a) if !unix => *a,
+            PeerAddr::Unix(a) if unix => {
+                let n: Option<u16> = a
+                    .as_pathname()
+                    .and_then(|p| p.to_str())
+                    .and_then(|p| p.strip_prefix("/sim/peer-"))
+                    .and_then(|n| n.parse().ok());
+                // A path that names no peer: nothing is bound there.
+                let Some(n) = n else {
+                    return Err(io::Error::from(io::ErrorKind::NotFound));
+                };
+                SocketAddr::from(([127, 0, 0, 1], dgram::PEER_PORTS + n))
+            }
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "an address of the other family",
+                ))
+            }
+        };
+        w.dgram_send(self.id, buf, to)
+    }
+
+    /// Is it a Unix datagram socket (a full receiver refuses with `WouldBlock`)?
+    pub fn is_unix(&self) -> bool {
+        self.net.world().dgrams.is_unix(self.id)
     }
 
     /// The address it is bound to.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.net.world().dgrams.addr(self.id)
+    pub fn local_addr(&self) -> io::Result<PeerAddr> {
+        let w = self.net.world();
+        let addr = w.dgrams.addr(self.id);
+        if !w.dgrams.is_unix(self.id) {
+            return Ok(PeerAddr::Inet(addr));
+        }
+        let path = format!("/sim/dgram-{}", addr.port());
+        UnixSocketAddr::from_pathname(path).map(PeerAddr::Unix)
     }
 
     /// Register for readiness with `token`.

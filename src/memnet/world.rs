@@ -2,14 +2,13 @@
 //! clock, the fault generator and the trace. Every syscall of the simulation lands in one
 //! method here.
 
-use std::fmt::Write as _;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mio::Token;
 
-use super::dgram::Dgrams;
+use super::dgram::{Dgrams, Sent};
 use super::ends::{server, Ends, Received};
 use super::faults::{Fault, Faults, Rng, Seen};
 use super::listeners::{Listeners, Remote};
@@ -84,9 +83,7 @@ impl World {
 
     pub(crate) fn log(&mut self, line: std::fmt::Arguments<'_>) {
         let ms = self.elapsed.as_secs_f64() * 1e3;
-        let mut s = String::new();
-        let _ = write!(s, "{ms:9.3} ms  {line}");
-        self.trace.push(s);
+        self.trace.push(format!("{ms:9.3} ms  {line}"));
     }
 
     fn edge(&mut self, subject: Subject, readable: bool, writable: bool) {
@@ -285,17 +282,23 @@ impl World {
     ) -> io::Result<usize> {
         self.interrupt(format_args!("sendto dgram {d}"))?;
         let n = data.len();
-        if self.rng.chance(self.faults.would_block) {
-            // The socket's own buffer is full: room comes at the next poll.
+        if !self.dgrams.is_unix(d) && self.rng.chance(self.faults.would_block) {
+            // A UDP socket's own buffer is full: room comes at the next poll. (A Unix one's
+            // `WouldBlock` means its receiver is full: that one is real, not injected.)
             self.seen.add(Fault::WouldBlock);
             self.log(format_args!("sendto dgram {d} -> WouldBlock (injected)"));
             self.edge(Subject::Dgram(d), false, true);
             return Err(would_block());
         }
-        let fate = if self.dgrams.send(d, data, to) {
-            ""
-        } else {
-            " (dropped: no room there)"
+        let fate = match self.dgrams.send(d, data, to) {
+            Sent::Delivered => "",
+            Sent::Dropped => " (dropped: no room there)",
+            Sent::Refused => {
+                self.log(format_args!(
+                    "sendto dgram {d} -> WouldBlock ({to}'s queue full)"
+                ));
+                return Err(would_block());
+            }
         };
         self.log(format_args!("sendto dgram {d} -> {n} bytes to {to}{fate}"));
         Ok(n)
@@ -303,15 +306,15 @@ impl World {
 
     /// Datagram peer `p` sends `data` to `port`: `false` if it was lost.
     pub(crate) fn peer_send(&mut self, p: usize, port: u16, data: &[u8]) -> bool {
-        let n = data.len();
-        match self.dgrams.peer_send(p, port, data) {
-            Some(d) => {
-                self.log(format_args!("peer {p} sends {n} bytes to port {port}"));
-                self.edge(Subject::Dgram(d), true, false);
-                true
-            }
-            None => false,
-        }
+        let Some(d) = self.dgrams.peer_send(p, port, data) else {
+            return false;
+        };
+        self.log(format_args!(
+            "peer {p} sends {} bytes to port {port}",
+            data.len()
+        ));
+        self.edge(Subject::Dgram(d), true, false);
+        true
     }
 
     /// A new connection of two ends; its number.

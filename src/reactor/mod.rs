@@ -267,14 +267,16 @@ impl<H: Handler> Reactor<H> {
             .add_shared_listener(self::socket::Listener::Mem(listener))
     }
 
-    /// Bind a datagram socket to `port` of the simulation's in-memory network.
+    /// Bind a datagram socket to `port` of the simulation's in-memory network (a Unix one if
+    /// `unix`).
     pub(crate) fn bind_mem_dgram(
         &mut self,
         net: &crate::memnet::Net,
         port: u16,
+        unix: bool,
     ) -> io::Result<DgramId> {
         self.core
-            .add_dgram(self::socket::Dgram::Mem(net.bind_dgram(port)))
+            .add_dgram(self::socket::Dgram::Mem(net.bind_dgram(port, unix)))
     }
 
     /// Check the reactor's invariants (see `Core::audit`): for the simulation.

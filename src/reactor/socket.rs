@@ -285,7 +285,11 @@ impl Dgram {
     /// Does `WouldBlock` from `send_to` mean the *receiver's* queue is full (Unix datagrams),
     /// with no writable event to say when it drains?
     pub(crate) fn blocks_on_receiver(&self) -> bool {
-        matches!(self, Dgram::Unix { .. })
+        match self {
+            Dgram::Unix { .. } => true,
+            Dgram::Mem(s) => s.is_unix(),
+            Dgram::Inet(_) => false,
+        }
     }
 
     /// Receive one datagram into `buf`, its sender into `peer` (written in place: a
@@ -307,7 +311,7 @@ impl Dgram {
     fn recv_from_other(&self, buf: &mut [u8], peer: &mut PeerAddr) -> io::Result<usize> {
         let (n, from) = match self {
             Dgram::Unix { sock, .. } => sock.recv_from(buf).map(|(n, a)| (n, PeerAddr::Unix(a)))?,
-            Dgram::Mem(s) => s.recv_from(buf).map(|(n, a)| (n, PeerAddr::Inet(a)))?,
+            Dgram::Mem(s) => s.recv_from(buf)?,
             Dgram::Inet(s) => crate::sys::direct::recv_from(s.as_fd(), buf)
                 .map(|(n, a)| (n, PeerAddr::Inet(unmap(a))))?,
         };
@@ -346,8 +350,8 @@ impl Dgram {
                     })
                 }
             }
-            (Dgram::Mem(s), PeerAddr::Inet(a)) => s.send_to(buf, *a),
-            (Dgram::Inet(_) | Dgram::Mem(_), PeerAddr::Unix(_)) => Err(unreachable_peer(
+            (Dgram::Mem(s), peer) => s.send_to(buf, peer),
+            (Dgram::Inet(_), PeerAddr::Unix(_)) => Err(unreachable_peer(
                 "an IP socket cannot send to a Unix address",
             )),
             (Dgram::Unix { .. }, PeerAddr::Inet(_)) => Err(unreachable_peer(
@@ -361,7 +365,7 @@ impl Dgram {
         match self {
             Dgram::Inet(s) => s.local_addr().map(|a| PeerAddr::Inet(unmap(a))),
             Dgram::Unix { sock, .. } => sock.local_addr().map(PeerAddr::Unix),
-            Dgram::Mem(s) => Ok(PeerAddr::Inet(s.local_addr())),
+            Dgram::Mem(s) => s.local_addr(),
         }
     }
 }

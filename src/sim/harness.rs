@@ -4,7 +4,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::peers::{DgramPeers, UDP_PORT};
+use super::peers::{DgramPeers, UDP_PORT, UNIX_PORT};
 use super::recorder::{Recorder, SimEvent, DELIBERATE};
 use crate::memnet::{ClientId, Faults, Net, Remote, Seen};
 use crate::reactor::{Config, Reactor, Stats};
@@ -124,7 +124,8 @@ impl Sim {
                 }
             }
         }
-        list[0].bind_mem_dgram(&net, UDP_PORT)?;
+        list[0].bind_mem_dgram(&net, UDP_PORT, false)?;
+        list[0].bind_mem_dgram(&net, UNIX_PORT, true)?;
         Ok(Sim {
             reactors: list,
             nets,
@@ -247,9 +248,21 @@ impl Sim {
         Ok(client)
     }
 
-    /// A new datagram peer of the upper-casing service: its number.
+    /// A new datagram peer of the upper-casing service's UDP socket: its number.
     pub fn dgram_peer(&mut self) -> usize {
-        self.peers.add(&self.net)
+        self.peers.add(&self.net, false)
+    }
+
+    /// A new datagram peer of the service's Unix datagram socket (whose sends to a full
+    /// peer are refused, not dropped): its number.
+    pub fn unix_dgram_peer(&mut self) -> usize {
+        self.peers.add(&self.net, true)
+    }
+
+    /// Datagrams the service received: `(UDP, Unix)`.
+    pub fn datagrams_by_kind(&self) -> (u64, u64) {
+        self.recorders()
+            .fold((0, 0), |(u, x), r| (u + r.datagrams.0, x + r.datagrams.1))
     }
 
     /// Peer `p` sends `data` to the datagram service: `false` if it was lost (the socket is

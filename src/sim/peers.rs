@@ -11,6 +11,9 @@ use crate::memnet::Net;
 /// The port of the upper-casing datagram service (the course's UDP server), in memory.
 pub const UDP_PORT: u16 = 11111;
 
+/// The same service on a Unix datagram socket (`/sim/dgram-11112`), in memory.
+pub const UNIX_PORT: u16 = 11112;
+
 /// What the simulation knows of one datagram peer.
 #[derive(Debug, Default)]
 struct Peer {
@@ -18,6 +21,8 @@ struct Peer {
     sent: Vec<Vec<u8>>,
     /// Replies received, in order.
     received: Vec<Vec<u8>>,
+    /// It talks to the Unix datagram socket (else to the UDP one).
+    unix: bool,
 }
 
 /// The datagram peers of one simulation (see the module docs).
@@ -25,15 +30,19 @@ struct Peer {
 pub(crate) struct DgramPeers(Vec<Peer>);
 
 impl DgramPeers {
-    /// A new peer on `net`: its number.
-    pub(crate) fn add(&mut self, net: &Net) -> usize {
-        self.0.push(Peer::default());
+    /// A new peer on `net`, of the Unix socket if `unix` (else of the UDP one): its number.
+    pub(crate) fn add(&mut self, net: &Net, unix: bool) -> usize {
+        self.0.push(Peer {
+            unix,
+            ..Peer::default()
+        });
         net.dgram_peer()
     }
 
     /// Peer `p` sends `data` to the service: `false` if it was lost on the way in.
     pub(crate) fn send(&mut self, net: &Net, p: usize, data: &[u8]) -> bool {
-        let delivered = net.peer_send(p, UDP_PORT, data);
+        let port = if self.0[p].unix { UNIX_PORT } else { UDP_PORT };
+        let delivered = net.peer_send(p, port, data);
         if delivered {
             self.0[p].sent.push(data.to_vec());
         }

@@ -38,6 +38,8 @@ pub struct RunSummary {
     pub jobs_done: u64,
     /// The echo service's outgoing connects: `(connected, refused, timed out)`.
     pub dials: (u64, u64, u64),
+    /// Datagrams the service received: `(UDP, Unix)`.
+    pub datagrams: (u64, u64),
     /// In a session with a server of two reactors, the connections its second reactor
     /// served (accepted, or handed to it by the balance); 0 in the others.
     pub second_reactor: u64,
@@ -381,10 +383,10 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
             8 if rng.chance(60) => {
                 // A datagram for the upper-casing service, from one of up to three peers.
                 let peers = sim.dgram_peers().len() as u64;
-                let p = if peers < 3 && rng.chance(30) {
-                    sim.dgram_peer()
-                } else if peers > 0 {
+                let p = if peers > 0 && (peers == 3 || !rng.chance(30)) {
                     rng.below(peers) as usize
+                } else if rng.chance(40) {
+                    sim.unix_dgram_peer()
                 } else {
                     sim.dgram_peer()
                 };
@@ -493,6 +495,7 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
         timers_fired: sim.timers_fired(),
         jobs_done: sim.jobs_done(),
         dials: sim.dials(),
+        datagrams: sim.datagrams_by_kind(),
         second_reactor: if reactors > 1 {
             sim.stats_of(1).accepted
         } else {
