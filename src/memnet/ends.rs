@@ -50,12 +50,34 @@ pub(crate) struct End {
     pub(crate) zero_window: bool,
     /// A reset injected in the middle of a write, not yet met by the reactor.
     pub(crate) fault_reset: bool,
-    /// When this end last read or wrote a byte (virtual time since the start).
+    /// When this end last read or wrote a byte (virtual time since the start), or was
+    /// accepted or began its connect.
     pub(crate) moved_at: Duration,
+    /// When it last read a byte (or was accepted, or began its connect).
+    pub(crate) read_at: Duration,
+    /// When it last wrote a byte (or was accepted, or began its connect).
+    pub(crate) written_at: Duration,
     /// An outgoing connect from this end is under way: what it will meet at the next poll.
     pub(crate) dialing: Option<Remote>,
     /// The connect was refused, and the error not yet taken (`SO_ERROR`).
     pub(crate) refused: bool,
+}
+
+impl End {
+    /// The reactor accepted this end, or began its connect, at `now`: its clocks start.
+    pub(crate) fn started(&mut self, now: Duration) {
+        (self.moved_at, self.read_at, self.written_at) = (now, now, now);
+    }
+
+    /// This end read a byte at `now`.
+    pub(crate) fn read(&mut self, now: Duration) {
+        (self.moved_at, self.read_at) = (now, now);
+    }
+
+    /// This end wrote a byte at `now`.
+    pub(crate) fn wrote(&mut self, now: Duration) {
+        (self.moved_at, self.written_at) = (now, now);
+    }
 }
 
 /// The reactor's end of connection `conn`.

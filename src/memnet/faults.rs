@@ -114,6 +114,19 @@ impl Faults {
         f
     }
 
+    /// An error for `accept` to fail with now, drawn from `rng`: `EINTR`, `EMFILE`,
+    /// `ENFILE` or `ENOBUFS` at their rates, each with its errno.
+    pub(crate) fn accept_error(&self, rng: &mut Rng) -> Option<(Fault, i32)> {
+        [
+            (Fault::Interrupted, libc::EINTR),
+            (Fault::AcceptEmfile, crate::sys::EMFILE),
+            (Fault::AcceptEnfile, libc::ENFILE),
+            (Fault::AcceptEnobufs, libc::ENOBUFS),
+        ]
+        .into_iter()
+        .find(|&(fault, _)| rng.chance(self.rate(fault)))
+    }
+
     /// The rate of one fault, in percent.
     pub fn rate(&self, fault: Fault) -> u8 {
         let mut f = *self;

@@ -227,6 +227,14 @@ impl Net {
         self.world().ends[ends::server(c.0)].moved_at
     }
 
+    /// When client `c`'s server end last read a byte, and last wrote one (or was accepted):
+    /// lower bounds of the read and write clocks.
+    pub fn read_written_at(&self, c: ClientId) -> (Duration, Duration) {
+        let w = self.world();
+        let end = &w.ends[ends::server(c.0)];
+        (end.read_at, end.written_at)
+    }
+
     /// A datagram socket bound to `port` of 127.0.0.1 (in memory), as the reactor holds it;
     /// with `unix`, a Unix datagram socket instead, bound to `/sim/dgram-PORT` (its peers are
     /// `/sim/peer-N`).

@@ -341,7 +341,7 @@ impl World {
         let conn = self.new_conn();
         let remote = self.listeners.remote(port);
         self.ends[server(conn)].dialing = Some(remote);
-        self.ends[server(conn)].moved_at = self.elapsed;
+        self.ends[server(conn)].started(self.elapsed);
         self.dials.push(conn);
         self.last_dialed = Some(conn);
         self.log(format_args!(
@@ -367,17 +367,10 @@ impl World {
         if !self.listeners.has_waiting(l) {
             return Err(would_block());
         }
-        for (fault, errno, name) in [
-            (Fault::Interrupted, libc::EINTR, "EINTR"),
-            (Fault::AcceptEmfile, crate::sys::EMFILE, "EMFILE"),
-            (Fault::AcceptEnfile, libc::ENFILE, "ENFILE"),
-            (Fault::AcceptEnobufs, libc::ENOBUFS, "ENOBUFS"),
-        ] {
-            if self.rng.chance(self.faults.rate(fault)) {
-                self.seen.add(fault);
-                self.log(format_args!("accept -> {name} (injected)"));
-                return Err(io::Error::from_raw_os_error(errno));
-            }
+        if let Some((fault, errno)) = self.faults.accept_error(&mut self.rng) {
+            self.seen.add(fault);
+            self.log(format_args!("accept -> {} (injected)", fault.name()));
+            return Err(io::Error::from_raw_os_error(errno));
         }
         let conn = self.listeners.pop(l).unwrap_or_default();
         if self.rng.chance(self.faults.accept_aborted) {
@@ -390,7 +383,7 @@ impl World {
             return Err(io::Error::from_raw_os_error(crate::sys::ECONNABORTED));
         }
         self.log(format_args!("accept -> client {conn}"));
-        self.ends[server(conn)].moved_at = self.elapsed;
+        self.ends[server(conn)].started(self.elapsed);
         Ok((server(conn), self.peer_addr(server(conn))))
     }
 
@@ -446,7 +439,7 @@ impl World {
             n = 1 + self.rng.below(n as u64 - 1) as usize;
             self.seen.add(Fault::ShortRead);
         }
-        self.ends[e].moved_at = self.elapsed;
+        self.ends[e].read(self.elapsed);
         for (slot, byte) in buf.iter_mut().zip(self.ends[e].inbox.drain(..n)) {
             *slot = byte;
         }
@@ -494,7 +487,7 @@ impl World {
             n = n.div_ceil(2);
         }
         if n > 0 {
-            self.ends[e].moved_at = self.elapsed;
+            self.ends[e].wrote(self.elapsed);
         }
         let mut left = n;
         for b in bufs {

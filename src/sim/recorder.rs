@@ -372,6 +372,23 @@ impl Handler for Recorder {
                 self.dials.2 += 1;
             }
         }
+        if let (Some(client), Some(t)) = (self.client(conn), self.timeouts.get(kind)) {
+            // Never before the configured timeout after the last byte the network saw read
+            // (for a read timeout) or written (for a write timeout): a lower bound each
+            // clock can only restart after.
+            let (read, written) = self.net.read_written_at(client);
+            let last = match kind {
+                TimeoutKind::Read => Some(read),
+                TimeoutKind::Write => Some(written),
+                _ => None,
+            };
+            if let Some(last) = last.filter(|&l| now < self.origin + l + t) {
+                self.violations.push(format!(
+                    "{conn}: {kind} at {:?}, but the network saw a byte move at {last:?} ({t:?})",
+                    now - self.origin
+                ));
+            }
+        }
         if kind == TimeoutKind::Idle {
             // Checked against the model: the configured timeout after the last activity the
             // network saw. A deadline computed wrongly, early or late, shows here.
