@@ -28,6 +28,9 @@ struct Track {
     /// When the service last kept it open after its connect timeout (the connect goes on,
     /// its clock restarted).
     kept_connect: Option<Instant>,
+    /// Echoing lines: when the first byte of the partial line it leaves unconsumed arrived
+    /// (`None`: no partial line). The frame clock runs from then, or later.
+    partial_since: Option<Instant>,
     /// An outgoing connection: when its connect began.
     dialed_at: Option<Instant>,
     /// Its outgoing connect completed (`on_connect`).
@@ -170,6 +173,7 @@ impl Recorder {
             kept_idle: None,
             taken_at: at,
             kept_connect: None,
+            partial_since: None,
             dialed_at: Some(at),
             connected: false,
         });
@@ -252,6 +256,7 @@ impl Handler for Recorder {
             kept_idle: None,
             taken_at: cx.now(),
             kept_connect: None,
+            partial_since: None,
             dialed_at: None,
             connected: false,
         });
@@ -283,6 +288,16 @@ impl Handler for Recorder {
             "handler: on_data {conn}, {} bytes: echo {used}",
             data.len()
         ));
+        let now = cx.now();
+        if let Some(t) = self.track(conn) {
+            // The input left after the last line end: none, the partial line that was
+            // there (no line end came), or a new one, all of whose bytes came in this read.
+            t.partial_since = match (data.len() - used, used, t.partial_since) {
+                (0, _, _) => None,
+                (_, 0, Some(since)) => Some(since),
+                _ => Some(now),
+            };
+        }
         if self.via_workers {
             let copy = data[..used].to_vec();
             match cx.submit(Some(conn), move || copy) {
@@ -374,17 +389,26 @@ impl Handler for Recorder {
         }
         if let (Some(client), Some(t)) = (self.client(conn), self.timeouts.get(kind)) {
             // Never before the configured timeout after the last byte the network saw read
-            // (for a read timeout) or written (for a write timeout): a lower bound each
-            // clock can only restart after.
+            // (for a read timeout) or written (for a write timeout), or after the first byte
+            // of the partial line held (for a frame timeout): lower bounds each clock can
+            // only restart after.
             let (read, written) = self.net.read_written_at(client);
+            // A frame timeout: the partial line's first byte, which must exist.
+            let partial = self.track(conn).map(|t| t.partial_since);
+            if kind == TimeoutKind::Frame && partial == Some(None) {
+                self.violations.push(format!(
+                    "{conn}: a frame timeout with no partial message held"
+                ));
+            }
             let last = match kind {
                 TimeoutKind::Read => Some(read),
                 TimeoutKind::Write => Some(written),
+                TimeoutKind::Frame => partial.flatten().map(|p| p - self.origin),
                 _ => None,
             };
             if let Some(last) = last.filter(|&l| now < self.origin + l + t) {
                 self.violations.push(format!(
-                    "{conn}: {kind} at {:?}, but the network saw a byte move at {last:?} ({t:?})",
+                    "{conn}: {kind} at {:?}, but its clock cannot have started before {last:?} ({t:?})",
                     now - self.origin
                 ));
             }

@@ -142,15 +142,17 @@ impl Core {
         self.sources.give_back(batch);
     }
 
-    /// How long the next poll may wait: zero if work is left over (or a connection another
-    /// reactor handed here waits: the waker says so too, but a simulation never polls it),
-    /// else until the timers next need a turn (measured from `now`), capped by `max_wait`.
+    /// How long the next poll may wait: zero if work is left over (or, in a simulation, which
+    /// never polls the waker, a connection another reactor handed here waits; a real
+    /// reactor's waker ends its wait), else until the timers next need a turn (measured from
+    /// `now`), capped by `max_wait`.
     pub(crate) fn poll_timeout(
         &self,
         now: Instant,
         max_wait: Option<Duration>,
     ) -> Option<Duration> {
-        if self.work.has_work() || self.workers.has_inline() || self.spread.has_handed() {
+        let handed = || self.sources.net().is_some() && self.spread.has_handed();
+        if self.work.has_work() || self.workers.has_inline() || handed() {
             return Some(Duration::ZERO);
         }
         self.timers.next_wait(now, max_wait)
