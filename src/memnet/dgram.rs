@@ -69,8 +69,6 @@ pub(crate) enum Sent {
 pub(crate) struct Dgrams {
     socks: Vec<Socket>,
     peers: Vec<Queue>,
-    /// Datagrams a socket's close dropped unread, by the peer that sent them.
-    dropped: Vec<u64>,
     /// Replies dropped because the peer's queue was full, by peer.
     lost: Vec<u64>,
 }
@@ -113,15 +111,11 @@ impl Dgrams {
         self.socks[d].token
     }
 
-    /// Close socket `d`: its registration. What it had not read is dropped (and counted).
+    /// Close socket `d`: its registration. What it had not read is dropped.
     pub(crate) fn close(&mut self, d: usize) -> Option<(usize, Token)> {
         let s = &mut self.socks[d];
         s.open = false;
-        while let Some((from, _)) = s.inbox.pop() {
-            if let Some(n) = self.dropped.get_mut(usize::from(from - PEER_PORTS)) {
-                *n += 1;
-            }
-        }
+        s.inbox = Queue::default();
         s.token.take()
     }
 
@@ -154,7 +148,6 @@ impl Dgrams {
     /// A new peer: its number.
     pub(crate) fn new_peer(&mut self) -> usize {
         self.peers.push(Queue::default());
-        self.dropped.push(0);
         self.lost.push(0);
         self.peers.len() - 1
     }
@@ -174,11 +167,6 @@ impl Dgrams {
             got.push(data);
         }
         got
-    }
-
-    /// Datagrams peer `p` sent that a socket's close dropped unread.
-    pub(crate) fn dropped(&self, p: usize) -> u64 {
-        self.dropped[p]
     }
 
     /// Replies to peer `p` dropped because its queue was full.

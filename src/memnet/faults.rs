@@ -118,10 +118,10 @@ impl Faults {
     /// `ENFILE` or `ENOBUFS` at their rates, each with its errno.
     pub(crate) fn accept_error(&self, rng: &mut Rng) -> Option<(Fault, i32)> {
         [
-            (Fault::Interrupted, libc::EINTR),
+            (Fault::Interrupted, crate::sys::EINTR),
             (Fault::AcceptEmfile, crate::sys::EMFILE),
-            (Fault::AcceptEnfile, libc::ENFILE),
-            (Fault::AcceptEnobufs, libc::ENOBUFS),
+            (Fault::AcceptEnfile, crate::sys::ENFILE),
+            (Fault::AcceptEnobufs, crate::sys::ENOBUFS),
         ]
         .into_iter()
         .find(|&(fault, _)| rng.chance(self.rate(fault)))

@@ -272,11 +272,6 @@ impl Net {
         self.world().dgrams.lost(p)
     }
 
-    /// Datagrams peer `p` sent that a socket's close dropped unread.
-    pub fn peer_dropped(&self, p: usize) -> u64 {
-        self.world().dgrams.dropped(p)
-    }
-
     /// Sockets the reactor holds open (listeners and server ends): for leak checks.
     pub fn open_sockets(&self) -> usize {
         self.world().open_sockets(self.set)

@@ -134,6 +134,31 @@ pub fn getaddrinfo(
         .collect())
 }
 
+/// The addresses to connect a stream to `host`:`port`, every family, in the resolver's
+/// order with duplicates dropped (`getaddrinfo` lists one address once per protocol it
+/// knows): what `connect_host` and `create_connection` race.
+///
+/// # Errors
+///
+/// The resolver's [`ResolveError`].
+pub(crate) fn stream_addrs(host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+    let found = getaddrinfo(
+        Some(host),
+        Some(&port.to_string()),
+        None,
+        Some(SockType::Stream),
+        0,
+        AiFlags::NONE,
+    )?;
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for a in found {
+        if !addrs.contains(&a.addr) {
+            addrs.push(a.addr);
+        }
+    }
+    Ok(addrs)
+}
+
 /// `getnameinfo(sockaddr, flags)`: the host and service names of an address.
 ///
 /// # Errors

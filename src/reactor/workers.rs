@@ -37,22 +37,8 @@ pub type Resolver = Arc<dyn Fn(&str, u16) -> io::Result<Vec<std::net::SocketAddr
 /// `getaddrinfo`, for streams, every family: the default [`Resolver`].
 pub(crate) fn system_resolver() -> Resolver {
     Arc::new(|host, port| {
-        let found = crate::names::getaddrinfo(
-            Some(host),
-            Some(&port.to_string()),
-            None,
-            Some(crate::addr::SockType::Stream),
-            0,
-            crate::names::AiFlags::NONE,
-        )
-        .map_err(|e| io::Error::other(format!("cannot resolve {host}: {e}")))?;
-        let mut addrs: Vec<std::net::SocketAddr> = Vec::new();
-        for a in found {
-            if !addrs.contains(&a.addr) {
-                addrs.push(a.addr);
-            }
-        }
-        Ok(addrs)
+        crate::names::stream_addrs(host, port)
+            .map_err(|e| io::Error::other(format!("cannot resolve {host}: {e}")))
     })
 }
 

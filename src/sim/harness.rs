@@ -426,11 +426,6 @@ impl Sim {
         self.reactors.iter().map(|r| r.handler())
     }
 
-    /// The reactors of the server (1 unless made by [`Sim::server`]).
-    pub fn reactor_count(&self) -> usize {
-        self.reactors.len()
-    }
-
     /// The counters of reactor `i`.
     pub fn stats_of(&self, i: usize) -> Stats {
         *self.reactors[i].stats()

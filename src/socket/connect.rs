@@ -38,21 +38,8 @@ pub const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 pub fn create_connection(target: &str, timeout: Option<Duration>) -> io::Result<Socket> {
     let (host, service) = split_target(target)?;
     let port = crate::names::service_port(service)?;
-    let found = crate::names::getaddrinfo(
-        Some(host),
-        Some(&port.to_string()),
-        None,
-        Some(crate::addr::SockType::Stream),
-        0,
-        crate::names::AiFlags::NONE,
-    )
-    .map_err(|e| io::Error::other(format!("cannot connect to {target}: {e}")))?;
-    let mut addrs: Vec<SocketAddr> = Vec::new();
-    for a in found {
-        if !addrs.contains(&a.addr) {
-            addrs.push(a.addr);
-        }
-    }
+    let addrs = crate::names::stream_addrs(host, port)
+        .map_err(|e| io::Error::other(format!("cannot connect to {target}: {e}")))?;
     connect_first(&addrs, timeout)
         .map(|(sock, _)| sock)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot connect to {target}: {e}")))
@@ -104,7 +91,7 @@ fn open(addr: SocketAddr) -> io::Result<socket2::Socket> {
     let sock = socket2::Socket::new(Domain::for_address(addr), ty, Some(Protocol::TCP))?;
     match sock.connect(&addr.into()) {
         Ok(()) => Ok(sock),
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(sock),
+        Err(e) if e.raw_os_error() == Some(crate::sys::EINPROGRESS) => Ok(sock),
         Err(e) => Err(e),
     }
 }

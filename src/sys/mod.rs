@@ -359,6 +359,15 @@ fn find_service(db: &str, name: &str, proto: &str) -> Option<u16> {
 /// `EMFILE`: the process is out of descriptors (the simulation injects it into `accept`).
 pub const EMFILE: i32 = libc::EMFILE;
 
+/// `ENFILE`: the system is out of descriptors (the simulation injects it into `accept`).
+pub const ENFILE: i32 = libc::ENFILE;
+
+/// `ENOBUFS`: the kernel is out of socket memory (the simulation injects it into `accept`).
+pub const ENOBUFS: i32 = libc::ENOBUFS;
+
+/// `EINTR`: a call cut short by a signal (the simulation injects it everywhere).
+pub const EINTR: i32 = libc::EINTR;
+
 /// `ECONNABORTED`: a connection was reset before it was accepted.
 pub const ECONNABORTED: i32 = libc::ECONNABORTED;
 
