@@ -52,6 +52,16 @@ mutant datagram-jumps-the-queue src/reactor/dgram.rs \
 mutant balance-picks-the-busiest src/reactor/balance.rs \
     'if load < best_load {' \
     'if best_load == usize::MAX || load > best_load {'
+# Descriptors received on a connection that is closing (its input discarded) are never
+# closed.
+mutant fds-leak-on-close src/reactor/turn.rs \
+    '                "{} descriptors closed unread: the connection is not taking input",
+                fds.len()
+            );' \
+    '                "{} descriptors closed unread: the connection is not taking input",
+                fds.len()
+            );
+            std::mem::forget(fds);'
 
 restore() {
     if [ -n "${SAVED:-}" ] && [ -f "$SAVED" ]; then

@@ -123,7 +123,7 @@ pub mod internals {
     }
     /// The deterministic simulation: the reactor's own turn on an in-memory network.
     pub mod sim {
-        pub use crate::memnet::{ClientId, Fault, Faults, Remote, Seen};
+        pub use crate::memnet::{ClientId, Fault, Faults, Kind, Remote, Seen};
         pub use crate::sim::*;
     }
     /// The pooled read buffers and write queues, for the buffer benches.

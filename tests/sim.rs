@@ -426,6 +426,7 @@ fn sim_randomized_1000_seeds() {
     let mut seen = Seen::default();
     let (mut pool_dry, mut wheel_timers, mut precise_timers, mut jobs) = (0, 0, 0, 0);
     let (mut dials, mut second, mut dgrams) = ((0, 0, 0), 0, (0, 0));
+    let mut fds = (0, 0);
     for seed in 0..1000 {
         match random_run(seed, 200) {
             Ok(s) => {
@@ -445,6 +446,8 @@ fn sim_randomized_1000_seeds() {
                 second += s.second_reactor;
                 dgrams.0 += s.datagrams.0;
                 dgrams.1 += s.datagrams.1;
+                fds.0 += s.fds_taken.0;
+                fds.1 += s.fds_taken.1;
             }
             Err(e) => panic!("{}", shrunk_failure(seed, 200, &e)),
         }
@@ -458,6 +461,8 @@ fn sim_randomized_1000_seeds() {
         ("outgoing TCP, timed out", dials.2),
         ("UDP datagram (one per call)", dgrams.0),
         ("Unix datagram", dgrams.1),
+        ("Unix stream, descriptors", fds.0),
+        ("seqpacket, descriptors", fds.1),
         ("server of 2: on the second", second),
         ("handler panic", st.handler_panics),
         ("user timer (wheel)", wheel_timers),

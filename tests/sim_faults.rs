@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use netloop::internals::sim::{ClientId, Fault, Faults, Sim};
+use netloop::internals::sim::{ClientId, Fault, Faults, Kind, Sim};
 use netloop::reactor::{Config, Timeouts};
 use netloop::TimeoutKind;
 
@@ -428,4 +428,68 @@ fn sim_unix_datagrams_to_a_full_peer_are_refused_and_the_others_go_on() {
     assert_eq!(sim.datagrams_by_kind(), (0, 101));
     // Sim::check compared every reply with its datagram upper-cased, in order.
     sim.check().unwrap();
+}
+
+/// Send `data` from `c` with `fds` descriptors, then turn until the echo has come back.
+fn echo_fds(sim: &mut Sim, c: ClientId, data: &[u8], fds: usize) {
+    let start = sim.received(c).len();
+    assert_eq!(sim.send_fds(c, data, fds).unwrap(), data.len());
+    for _ in 0..2000 {
+        sim.turn(MS).unwrap();
+        sim.recv(c);
+        if sim.received(c).len() >= start + data.len() {
+            break;
+        }
+    }
+    assert_eq!(&sim.received(c)[start..], data);
+}
+
+#[test]
+fn sim_descriptors_pass_on_unix_streams_and_seqpacket_and_all_close_at_the_end() {
+    let mut sim = sim(Faults::NONE, Config::default());
+    let s = sim.connect_kind(Kind::UnixStream).unwrap();
+    let q = sim.connect_kind(Kind::Seqpacket).unwrap();
+    echo_fds(&mut sim, s, b"with two", 2);
+    echo(&mut sim, s, b" and without");
+    echo_fds(&mut sim, q, b"one record", 3);
+    // Each descriptor went through the control-data parse of a real socket and back.
+    let (passed, (stream, seqpacket), back) = sim.descriptors();
+    assert_eq!((passed, stream, seqpacket, back), (5, 2, 3, 5));
+    assert_eq!(sim.stats().fds_in, 5);
+    for c in [s, q] {
+        sim.shutdown(c);
+    }
+    sim.run_for(10 * MS).unwrap();
+    sim.check().unwrap();
+    sim.check_descriptors().unwrap();
+}
+
+#[test]
+fn sim_truncated_control_data_closes_that_connection_with_a_reason_and_leaks_nothing() {
+    let mut sim = sim(Faults::NONE, Config::default());
+    let a = sim.connect_kind(Kind::UnixStream).unwrap();
+    let b = sim.connect_kind(Kind::Seqpacket).unwrap();
+    echo(&mut sim, b, b"before");
+    sim.net().set_faults(Faults {
+        ctrunc: 100,
+        ..Faults::NONE
+    });
+    sim.send_fds(a, b"three", 3).unwrap();
+    sim.run_for(5 * MS).unwrap();
+    sim.recv(a);
+    assert!(
+        sim.seen().get(Fault::ControlTruncated) > 0,
+        "{:?}",
+        sim.seen()
+    );
+    let (reason, _) = sim.closed(a).expect("closed");
+    assert!(reason.contains("MSG_CTRUNC"), "{reason}");
+    // The other connection carries on.
+    sim.net().set_faults(Faults::NONE);
+    echo(&mut sim, b, b"after");
+    sim.shutdown(b);
+    sim.run_for(10 * MS).unwrap();
+    sim.check().unwrap();
+    // The descriptors the kernel installed before the truncation were closed too.
+    sim.check_descriptors().unwrap();
 }

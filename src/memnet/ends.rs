@@ -6,13 +6,14 @@
 //! receive queue (the socket buffer) and the flags a kernel keeps: end of file, reset, FIN
 //! sent, closed. The peers' calls change them here; the world raises the edges they cause.
 
-use std::collections::VecDeque;
-use std::io;
+use std::io::{self, IoSlice};
 use std::ops::{Index, IndexMut};
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use mio::Token;
 
+use super::inbox::{Inbox, Kind};
 use super::listeners::Remote;
 
 /// What a client's receive found.
@@ -24,6 +25,8 @@ pub struct Received {
     pub eof: bool,
     /// The connection was reset.
     pub reset: bool,
+    /// Descriptors that came with the bytes (a Unix connection), closed on arrival.
+    pub fds: usize,
 }
 
 /// Each end's receive queue holds this many bytes (the socket buffer).
@@ -31,8 +34,8 @@ pub(crate) const QUEUE: usize = 16 * 1024;
 
 #[derive(Debug, Default)]
 pub(crate) struct End {
-    /// Bytes received and not yet read.
-    pub(crate) inbox: VecDeque<u8>,
+    /// Bytes (and descriptors) received and not yet read.
+    pub(crate) inbox: Inbox,
     /// The peer sent FIN: after the inbox, reads return 0.
     pub(crate) eof: bool,
     /// The connection was reset: reads and writes fail.
@@ -61,6 +64,8 @@ pub(crate) struct End {
     pub(crate) dialing: Option<Remote>,
     /// The connect was refused, and the error not yet taken (`SO_ERROR`).
     pub(crate) refused: bool,
+    /// A read of this end met truncated control data (`MSG_CTRUNC`, injected).
+    pub(crate) ctrunc: bool,
 }
 
 impl End {
@@ -104,15 +109,19 @@ impl IndexMut<usize> for Ends {
 }
 
 impl Ends {
-    /// A new connection: its number. Its peer reads nothing while `zero_window` faults are
-    /// on, if `zero_window`.
-    pub(crate) fn new_conn(&mut self, zero_window: bool) -> usize {
+    /// A new connection of `kind`: its number. Its peer reads nothing while `zero_window`
+    /// faults are on, if `zero_window`.
+    pub(crate) fn new_conn(&mut self, kind: Kind, zero_window: bool) -> usize {
         let conn = self.0.len() / 2;
         self.0.push(End {
             zero_window,
+            inbox: Inbox::new(kind),
             ..End::default()
         });
-        self.0.push(End::default());
+        self.0.push(End {
+            inbox: Inbox::new(kind),
+            ..End::default()
+        });
         conn
     }
 
@@ -133,10 +142,31 @@ impl Ends {
         Some(remote)
     }
 
+    /// `conn` dies before it is accepted: its client sees a reset, and what it sent (with
+    /// any descriptors) is dropped with the server end.
+    pub(crate) fn abort(&mut self, conn: usize) {
+        self.0[2 * conn].reset = true;
+        let end = &mut self.0[server(conn)];
+        end.closed = true;
+        end.inbox.clear();
+    }
+
     /// The pending error of end `e` (`SO_ERROR`), taken.
     pub(crate) fn take_error(&mut self, e: usize) -> Option<io::Error> {
         std::mem::take(&mut self.0[e].refused)
             .then(|| io::Error::from(io::ErrorKind::ConnectionRefused))
+    }
+
+    /// The length of end `e`'s next record, peeked (`recv(MSG_PEEK | MSG_TRUNC)`): 0 at the
+    /// end of the stream.
+    pub(crate) fn record_len(&self, e: usize) -> io::Result<usize> {
+        let end = &self.0[e];
+        match end.inbox.record_len() {
+            _ if end.reset => Err(io::Error::from(io::ErrorKind::ConnectionReset)),
+            Some(len) => Ok(len),
+            None if end.eof => Ok(0),
+            None => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+        }
     }
 
     /// Is end `e` connected (not under way, not refused)?
@@ -175,8 +205,14 @@ impl Ends {
         self.0.iter().any(|e| e.token == Some((set, token)))
     }
 
-    /// The peer of `conn` sends up to `data.len()` bytes: how many fit.
-    pub(crate) fn client_send(&mut self, conn: usize, data: &[u8]) -> io::Result<usize> {
+    /// The peer of `conn` sends up to `data.len()` bytes, with `fds` on a Unix connection:
+    /// how many fit (a record fits whole or not at all; descriptors go with a first byte).
+    pub(crate) fn client_send(
+        &mut self,
+        conn: usize,
+        data: &[u8],
+        fds: Vec<OwnedFd>,
+    ) -> io::Result<usize> {
         let c = 2 * conn;
         if self.0[c].reset || self.0[c ^ 1].closed {
             self.0[c].reset = true;
@@ -185,8 +221,11 @@ impl Ends {
         if self.0[c].shut {
             return Err(io::Error::from(io::ErrorKind::BrokenPipe));
         }
-        let n = data.len().min(self.room(c));
-        self.0[c ^ 1].inbox.extend(&data[..n]);
+        let inbox = &mut self.0[c ^ 1].inbox;
+        let n = inbox.fits(data.len(), QUEUE.saturating_sub(inbox.len()));
+        if n > 0 {
+            inbox.push(&[IoSlice::new(data)], n, fds);
+        }
         Ok(n)
     }
 
@@ -199,17 +238,31 @@ impl Ends {
         windows_shut: bool,
     ) -> (Received, bool) {
         let c = 2 * conn;
-        let n = if self.0[c].zero_window && windows_shut {
+        let mut left = if self.0[c].zero_window && windows_shut {
             0
         } else {
             max.min(self.0[c].inbox.len())
         };
-        let bytes: Vec<u8> = self.0[c].inbox.drain(..n).collect();
+        let (mut bytes, mut fds) = (Vec::new(), 0);
+        let inbox = &mut self.0[c].inbox;
+        // Whole records only, as far as `max` holds them.
+        while left > 0 && inbox.record_len().map_or(true, |r| r <= left) {
+            let mut buf = vec![0; left];
+            let (n, got) = inbox.take(&mut buf, left);
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&buf[..n]);
+            fds += got.len();
+            left -= n;
+        }
+        let n = bytes.len();
         let end = &self.0[c];
         let got = Received {
             eof: end.eof && end.inbox.is_empty(),
             reset: end.reset,
             bytes,
+            fds,
         };
         // Room freed in the peer's queue: a reactor's end that found none may write again.
         let wake = n > 0 && std::mem::take(&mut self.0[c ^ 1].blocked);

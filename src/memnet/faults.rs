@@ -82,6 +82,9 @@ pub struct Faults {
     /// A poll that waits for a timer returns late, by 1 to 5 ms more than asked (the process
     /// was descheduled): timers fire late.
     pub late_timers: u8,
+    /// A Unix read's descriptors do not all fit in the receiver's descriptor table: the
+    /// kernel installs some, closes the rest and sets `MSG_CTRUNC`.
+    pub ctrunc: u8,
 }
 
 impl Faults {
@@ -101,6 +104,7 @@ impl Faults {
         stale_events: 0,
         zero_window: 0,
         late_timers: 0,
+        ctrunc: 0,
     };
 
     /// This set with the faults `keep` says no to turned off (for shrinking a failing run).
@@ -127,6 +131,23 @@ impl Faults {
         .find(|&(fault, _)| rng.chance(self.rate(fault)))
     }
 
+    /// Descriptors a read takes, now and then cut short as when the receiver's descriptor
+    /// table is full: the kernel installs some, closes the rest and says `MSG_CTRUNC`.
+    /// `true` if it did.
+    pub(crate) fn cut_rights(
+        &self,
+        rng: &mut Rng,
+        seen: &mut Seen,
+        fds: &mut Vec<std::os::fd::OwnedFd>,
+    ) -> bool {
+        if fds.is_empty() || !rng.chance(self.ctrunc) {
+            return false;
+        }
+        fds.truncate(rng.below(fds.len() as u64) as usize);
+        seen.add(Fault::ControlTruncated);
+        true
+    }
+
     /// The rate of one fault, in percent.
     pub fn rate(&self, fault: Fault) -> u8 {
         let mut f = *self;
@@ -149,6 +170,7 @@ impl Faults {
             Fault::StaleEvent => &mut self.stale_events,
             Fault::ZeroWindow => &mut self.zero_window,
             Fault::LateTimer => &mut self.late_timers,
+            Fault::ControlTruncated => &mut self.ctrunc,
         }
     }
 }
@@ -184,11 +206,13 @@ pub enum Fault {
     ZeroWindow,
     /// See [`Faults::late_timers`].
     LateTimer,
+    /// See [`Faults::ctrunc`].
+    ControlTruncated,
 }
 
 impl Fault {
     /// Every kind, in a fixed order.
-    pub const ALL: [Fault; 14] = [
+    pub const ALL: [Fault; 15] = [
         Fault::ShortRead,
         Fault::ShortWrite,
         Fault::WouldBlock,
@@ -203,6 +227,7 @@ impl Fault {
         Fault::StaleEvent,
         Fault::ZeroWindow,
         Fault::LateTimer,
+        Fault::ControlTruncated,
     ];
 
     /// A short name, as the summary prints it.
@@ -222,6 +247,7 @@ impl Fault {
             Fault::StaleEvent => "event for a freed slot",
             Fault::ZeroWindow => "zero window",
             Fault::LateTimer => "timer late",
+            Fault::ControlTruncated => "MSG_CTRUNC",
         }
     }
 }

@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 
 use mio::Token;
 
+use super::inbox::Kind;
+
 /// What an outgoing connect to a port meets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Remote {
@@ -28,6 +30,8 @@ pub enum Remote {
 #[derive(Debug)]
 struct Listener {
     port: u16,
+    /// What its connections are: TCP, or Unix streams or seqpacket.
+    kind: Kind,
     backlog: VecDeque<usize>,
     open: bool,
     /// The poll sets holding a handle to it.
@@ -44,10 +48,11 @@ pub(crate) struct Listeners {
 }
 
 impl Listeners {
-    /// A new open listener on `port`, held by poll set `set`; its number.
-    pub(crate) fn listen(&mut self, port: u16, set: usize) -> usize {
+    /// A new open listener of `kind` on `port`, held by poll set `set`; its number.
+    pub(crate) fn listen(&mut self, port: u16, kind: Kind, set: usize) -> usize {
         self.list.push(Listener {
             port,
+            kind,
             backlog: VecDeque::new(),
             open: true,
             holders: vec![set],
@@ -59,6 +64,11 @@ impl Listeners {
     /// Poll set `set` takes a handle to listener `l` too.
     pub(crate) fn share(&mut self, l: usize, set: usize) {
         self.list[l].holders.push(set);
+    }
+
+    /// The kind of connection listener `l` accepts.
+    pub(crate) fn kind(&self, l: usize) -> Kind {
+        self.list[l].kind
     }
 
     pub(crate) fn addr(&self, l: usize) -> SocketAddr {

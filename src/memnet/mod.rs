@@ -29,17 +29,23 @@
 //! [`Net::peer_recv`].
 
 mod dgram;
+mod edges;
 mod ends;
 mod faults;
+mod inbox;
 mod listeners;
+mod sockets;
 mod world;
 
 pub use ends::Received;
 pub use faults::{Fault, Faults, Rng, Seen};
+pub use inbox::Kind;
 pub use listeners::Remote;
+pub use sockets::{MemListener, MemStream};
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::SocketAddr as UnixSocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -144,7 +150,13 @@ impl Net {
 
     /// A listener on `port` of 127.0.0.1 (in memory: nothing is bound).
     pub fn listen(&self, port: u16) -> MemListener {
-        let id = self.world().listeners.listen(port, self.set);
+        self.listen_kind(port, Kind::Tcp)
+    }
+
+    /// A listener whose connections are of `kind`: TCP on `port` of 127.0.0.1, or Unix
+    /// streams or seqpacket connections on `/sim/listener-PORT`.
+    pub fn listen_kind(&self, port: u16, kind: Kind) -> MemListener {
+        let id = self.world().listeners.listen(port, kind, self.set);
         MemListener {
             net: self.clone(),
             id,
@@ -187,7 +199,28 @@ impl Net {
     /// `ConnectionReset` if the server end is closed or reset; `BrokenPipe` after the client
     /// shut its own write side.
     pub fn client_send(&self, c: ClientId, data: &[u8]) -> io::Result<usize> {
-        self.world().client_send(c.0, data)
+        self.world().client_send(c.0, data, Vec::new())
+    }
+
+    /// [`Net::client_send`] with descriptors attached to the first byte (a Unix
+    /// connection's `SCM_RIGHTS`): the network holds them until the server end reads them,
+    /// and closes them if it never does. Nothing sent (0): they are dropped.
+    ///
+    /// # Errors
+    ///
+    /// As [`Net::client_send`].
+    pub fn client_send_fds(
+        &self,
+        c: ClientId,
+        data: &[u8],
+        fds: Vec<OwnedFd>,
+    ) -> io::Result<usize> {
+        self.world().client_send(c.0, data, fds)
+    }
+
+    /// A read of client `c`'s server end met truncated control data (`MSG_CTRUNC`).
+    pub fn ctrunc_met(&self, c: ClientId) -> bool {
+        self.world().ends[ends::server(c.0)].ctrunc
     }
 
     /// The client reads up to `max` bytes.
@@ -203,6 +236,11 @@ impl Net {
     /// The client resets the connection (an abortive close).
     pub fn client_reset(&self, c: ClientId) {
         self.world().client_reset(c.0);
+    }
+
+    /// The client closes its socket: what waits for it is dropped, descriptors too.
+    pub fn client_close(&self, c: ClientId) {
+        self.world().close_end(2 * c.0);
     }
 
     /// The server end of client `c` is still open (not closed by the reactor)?
@@ -275,161 +313,6 @@ impl Net {
     /// Sockets the reactor holds open (listeners and server ends): for leak checks.
     pub fn open_sockets(&self) -> usize {
         self.world().open_sockets(self.set)
-    }
-}
-
-/// A listener in a [`Net`], as the reactor holds it. Dropping it closes it.
-#[derive(Debug)]
-pub struct MemListener {
-    net: Net,
-    id: usize,
-}
-
-impl MemListener {
-    /// Accept the next waiting connection.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock` if none waits; injected `EMFILE` or `ECONNABORTED`.
-    pub fn accept(&self) -> io::Result<(MemStream, SocketAddr)> {
-        let (end, peer) = self.net.world().accept(self.id)?;
-        Ok((
-            MemStream {
-                net: self.net.clone(),
-                end,
-            },
-            peer,
-        ))
-    }
-
-    /// A handle to the same listener for the reactor whose network handle is `net` (another
-    /// poll set of this network), as a server's reactors each hold a descriptor of one
-    /// shared socket. The listener closes when the last handle goes.
-    pub fn share(&self, net: &Net) -> MemListener {
-        self.net.world().listeners.share(self.id, net.set);
-        MemListener {
-            net: net.clone(),
-            id: self.id,
-        }
-    }
-
-    /// The address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.net.world().listeners.addr(self.id)
-    }
-
-    /// Register for readiness with `token` (a listener only reports readable).
-    pub fn register(&self, token: Token) {
-        self.net
-            .world()
-            .register_listener(self.id, self.net.set, Some(token));
-    }
-
-    /// Stop reporting readiness.
-    pub fn deregister(&self) {
-        self.net
-            .world()
-            .register_listener(self.id, self.net.set, None);
-    }
-}
-
-impl Drop for MemListener {
-    fn drop(&mut self) {
-        self.net.world().close_listener(self.id, self.net.set);
-    }
-}
-
-/// The server end of a connection in a [`Net`], as the reactor holds it. Dropping it closes
-/// it: with unread input, as a reset (as Linux does); else with FIN.
-#[derive(Debug)]
-pub struct MemStream {
-    net: Net,
-    end: usize,
-}
-
-impl MemStream {
-    /// Read into `buf`.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock` when nothing is waiting (or injected), `ConnectionReset` after a reset.
-    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.net.world().read(self.end, buf)
-    }
-
-    /// Write from `bufs`, as much as fits in the peer's receive queue.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock` when the queue is full (or injected), `BrokenPipe` after our FIN or the
-    /// peer's reset.
-    pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.net.world().write(self.end, bufs)
-    }
-
-    /// Does a read that returns less than asked for prove the stream drained, as on TCP?
-    /// (Not when the network injects short reads: its streams then behave as Unix streams.)
-    pub fn short_read_drains(&self) -> bool {
-        // Reads stop short only when drained (TCP), or anywhere (a Unix stream)?
-        self.net.world().faults.short_read == 0
-    }
-
-    /// The same stream, for the reactor whose network handle is `net` (another poll set of
-    /// this network): a connection handed from one reactor of a server to another.
-    pub fn moved_to(mut self, net: &Net) -> MemStream {
-        // Not closed when this handle drops: the end lives on in the new one.
-        let end = std::mem::replace(&mut self.end, MOVED);
-        MemStream {
-            net: net.clone(),
-            end,
-        }
-    }
-
-    /// Send FIN.
-    pub fn shutdown_write(&self) -> io::Result<()> {
-        self.net.world().shutdown(self.end)
-    }
-
-    /// The peer's address (127.0.0.1 and a port made from the connection number).
-    ///
-    /// # Errors
-    ///
-    /// `NotConnected` while an outgoing connect is under way, or after it was refused.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        let w = self.net.world();
-        if !w.ends.is_connected(self.end) {
-            return Err(io::Error::from(io::ErrorKind::NotConnected));
-        }
-        Ok(w.peer_addr(self.end))
-    }
-
-    /// The error an outgoing connect ended with, taken (as `SO_ERROR` is): `ConnectionRefused`
-    /// once, after a refused connect.
-    pub fn take_error(&self) -> Option<io::Error> {
-        self.net.world().ends.take_error(self.end)
-    }
-
-    /// Register for readiness with `token`.
-    pub fn register(&self, token: Token) {
-        self.net
-            .world()
-            .register_end(self.end, self.net.set, Some(token));
-    }
-
-    /// Stop reporting readiness.
-    pub fn deregister(&self) {
-        self.net.world().register_end(self.end, self.net.set, None);
-    }
-}
-
-/// The end of a [`MemStream`] whose end moved to another handle.
-const MOVED: usize = usize::MAX;
-
-impl Drop for MemStream {
-    fn drop(&mut self) {
-        if self.end != MOVED {
-            self.net.world().close_end(self.end);
-        }
     }
 }
 

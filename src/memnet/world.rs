@@ -4,23 +4,18 @@
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use mio::Token;
 
 use super::dgram::{Dgrams, Sent};
+use super::edges::{Edges, Seat, Subject};
 use super::ends::{server, Ends, Received};
 use super::faults::{Fault, Faults, Rng, Seen};
+use super::inbox::Kind;
 use super::listeners::{Listeners, Remote};
 use super::Ready;
-
-/// What an edge is about.
-#[derive(Clone, Copy, Debug)]
-enum Subject {
-    End(usize),
-    Listener(usize),
-    Dgram(usize),
-}
 
 #[derive(Debug)]
 pub(crate) struct World {
@@ -37,14 +32,11 @@ pub(crate) struct World {
     pub(crate) last_dialed: Option<usize>,
     /// Every connection's two ends.
     pub(crate) ends: Ends,
-    /// Edges raised since the last poll: subject, readable, writable.
-    edges: Vec<(Subject, bool, bool)>,
+    /// Edges raised and not yet reported, and registrations retired.
+    edges: Edges,
     pub(crate) trace: Vec<String>,
     /// The faults the reactor met.
     pub(crate) seen: Seen,
-    /// Tokens of sockets closed or deregistered since the last poll, and of the poll before:
-    /// what a stale event names.
-    retired: Vec<(usize, Token)>,
     /// The last poll: when it began and how long it was asked to wait at most.
     /// By poll set.
     pub(crate) last_poll: Vec<(Duration, Option<Duration>)>,
@@ -68,10 +60,9 @@ impl World {
             dials: Vec::new(),
             last_dialed: None,
             ends: Ends::default(),
-            edges: Vec::new(),
+            edges: Edges::default(),
             trace: Vec::new(),
             seen: Seen::default(),
-            retired: Vec::new(),
             last_poll: Vec::new(),
             poll_sets: 0,
         }
@@ -87,7 +78,7 @@ impl World {
     }
 
     fn edge(&mut self, subject: Subject, readable: bool, writable: bool) {
-        self.edges.push((subject, readable, writable));
+        self.edges.raise(subject, readable, writable);
     }
 
     /// Poll set `set` polls: the edges of the sockets registered in it (those of sockets
@@ -105,8 +96,7 @@ impl World {
             return;
         }
         self.settle_dials();
-        let edges = std::mem::take(&mut self.edges);
-        for (subject, readable, writable) in edges {
+        let seat = |subject| {
             let in_set = |reg: Option<(usize, Token)>| match reg {
                 Some((s, t)) if s == set => (Some(t), false),
                 other => (None, other.is_some()),
@@ -119,35 +109,14 @@ impl World {
                 Subject::Listener(l) => (self.listeners.token(l, set), false),
                 Subject::Dgram(d) => (in_set(self.dgrams.token(d)), false),
             };
-            // Another poll set's: it waits for that one's poll. Deregistered since: epoll
-            // would not report it.
-            let Some(token) = token else {
-                if elsewhere {
-                    self.edges.push((subject, readable, writable));
-                }
-                continue;
-            };
-            let earlier = out.iter().position(|r| r.token == token);
-            let split = earlier.is_some() && self.rng.chance(self.faults.split_events);
-            match earlier {
-                // One event per socket per batch, as epoll gives, unless split on purpose.
-                Some(i) if !split => {
-                    let r = &mut out[i];
-                    r.readable |= readable;
-                    r.writable |= writable;
-                    r.hup |= hup;
-                }
-                _ => out.push(Ready {
-                    token,
-                    readable,
-                    writable,
-                    hup,
-                }),
+            Seat {
+                token,
+                elsewhere,
+                hup,
             }
-            if split {
-                self.seen.add(Fault::SplitEvent);
-            }
-        }
+        };
+        let chaos = (&mut self.rng, &self.faults, &mut self.seen);
+        self.edges.batch(out, seat, chaos);
         self.inject_ready(set, out);
         // Time moves only when no poll set has anything to report: another reactor's edges
         // would have woken it at once.
@@ -185,10 +154,7 @@ impl World {
                 ));
             }
         }
-        let (retired, others) = std::mem::take(&mut self.retired)
-            .into_iter()
-            .partition::<Vec<_>, _>(|(s, _)| *s == set);
-        self.retired = others;
+        let retired = self.edges.take_retired(set);
         if !retired.is_empty() && self.rng.chance(self.faults.stale_events) {
             let (_, token) = retired[self.rng.below(retired.len() as u64) as usize];
             let live = self.ends.holds(set, token)
@@ -219,7 +185,7 @@ impl World {
 
     /// A registration ended: its token may turn up in a stale event.
     fn retire(&mut self, reg: Option<(usize, Token)>) {
-        self.retired.extend(reg);
+        self.edges.retire(reg);
     }
 
     pub(crate) fn register_listener(&mut self, l: usize, set: usize, token: Option<Token>) {
@@ -238,8 +204,7 @@ impl World {
         self.retire(old.map(|t| (set, t)));
         // Connections never accepted are reset.
         for conn in waiting.unwrap_or_default() {
-            self.ends[2 * conn].reset = true;
-            self.ends[server(conn)].closed = true;
+            self.ends.abort(conn);
         }
     }
 
@@ -317,17 +282,17 @@ impl World {
         true
     }
 
-    /// A new connection of two ends; its number.
-    fn new_conn(&mut self) -> usize {
+    /// A new connection of two ends, of `kind`; its number.
+    fn new_conn(&mut self, kind: Kind) -> usize {
         let zero_window = self.rng.chance(self.faults.zero_window);
-        self.ends.new_conn(zero_window)
+        self.ends.new_conn(kind, zero_window)
     }
 
     pub(crate) fn connect(&mut self, port: u16) -> io::Result<usize> {
         let Some(l) = self.listeners.find(port) else {
             return Err(io::Error::from(io::ErrorKind::ConnectionRefused));
         };
-        let conn = self.new_conn();
+        let conn = self.new_conn(self.listeners.kind(l));
         self.listeners.queue(l, conn);
         self.log(format_args!("client {conn} connects"));
         self.edge(Subject::Listener(l), true, false);
@@ -338,7 +303,7 @@ impl World {
     /// the next poll settles it as the remote service there says. Its client end is the
     /// remote peer the simulation plays.
     pub(crate) fn dial(&mut self, port: u16) -> usize {
-        let conn = self.new_conn();
+        let conn = self.new_conn(Kind::Tcp);
         let remote = self.listeners.remote(port);
         self.ends[server(conn)].dialing = Some(remote);
         self.ends[server(conn)].started(self.elapsed);
@@ -363,7 +328,7 @@ impl World {
         }
     }
 
-    pub(crate) fn accept(&mut self, l: usize) -> io::Result<(usize, SocketAddr)> {
+    pub(crate) fn accept(&mut self, l: usize) -> io::Result<usize> {
         if !self.listeners.has_waiting(l) {
             return Err(would_block());
         }
@@ -377,19 +342,13 @@ impl World {
             self.log(format_args!(
                 "accept -> ECONNABORTED (injected): client {conn} reset"
             ));
-            self.ends[2 * conn].reset = true;
-            self.ends[server(conn)].closed = true;
+            self.ends.abort(conn);
             self.seen.add(Fault::AcceptAborted);
             return Err(io::Error::from_raw_os_error(crate::sys::ECONNABORTED));
         }
         self.log(format_args!("accept -> client {conn}"));
         self.ends[server(conn)].started(self.elapsed);
-        Ok((server(conn), self.peer_addr(server(conn))))
-    }
-
-    pub(crate) fn peer_addr(&self, end: usize) -> SocketAddr {
-        let port = 20000 + (end / 2) as u16;
-        SocketAddr::from(([127, 0, 0, 1], port))
+        Ok(server(conn))
     }
 
     pub(crate) fn register_end(&mut self, e: usize, set: usize, token: Option<Token>) {
@@ -405,7 +364,15 @@ impl World {
         }
     }
 
-    pub(crate) fn read(&mut self, e: usize, buf: &mut [u8]) -> io::Result<usize> {
+    /// `recvmsg` on end `e`: bytes into `buf`; descriptors into the control buffer `ctl`,
+    /// laid out as the kernel lays them (`None`: a plain read, which closes them). Returns
+    /// the bytes, the control data's length and `MSG_CTRUNC`.
+    pub(crate) fn read(
+        &mut self,
+        e: usize,
+        buf: &mut [u8],
+        ctl: Option<&mut [u8]>,
+    ) -> io::Result<(usize, usize, bool)> {
         let conn = e / 2;
         let waiting = self.ends[e].inbox.len();
         if !self.ends.is_connected(e) {
@@ -423,7 +390,7 @@ impl World {
         if waiting == 0 {
             if self.ends[e].eof {
                 self.log(format_args!("read conn {conn} -> 0 (end of file)"));
-                return Ok(0);
+                return Ok((0, 0, false));
             }
             return Err(would_block());
         }
@@ -433,21 +400,54 @@ impl World {
             self.edge(Subject::End(e), true, false);
             return Err(would_block());
         }
-        let mut n = waiting.min(buf.len());
-        if n > 1 && self.rng.chance(self.faults.short_read) {
+        let mut max = waiting.min(buf.len());
+        let records = self.ends[e].inbox.kind() == Kind::Seqpacket;
+        if max > 1 && !records && self.rng.chance(self.faults.short_read) {
             // Stopping short raises no edge: the reader must come back until WouldBlock.
-            n = 1 + self.rng.below(n as u64 - 1) as usize;
+            max = 1 + self.rng.below(max as u64 - 1) as usize;
             self.seen.add(Fault::ShortRead);
         }
         self.ends[e].read(self.elapsed);
-        for (slot, byte) in buf.iter_mut().zip(self.ends[e].inbox.drain(..n)) {
-            *slot = byte;
-        }
-        self.log(format_args!("read conn {conn} -> {n} bytes"));
-        Ok(n)
+        let (n, fds) = self.ends[e].inbox.take(buf, max);
+        let got = fds.len();
+        let (len, cut) = self.install(e, fds, ctl);
+        self.log(format_args!("read conn {conn} -> {n} bytes, {got} fds"));
+        Ok((n, len, cut))
     }
 
-    pub(crate) fn write(&mut self, e: usize, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    /// The descriptors a read of end `e` took, installed in its control buffer `ctl` as the
+    /// kernel does (`sys::put_rights`), less any an injected `MSG_CTRUNC` closes.
+    fn install(
+        &mut self,
+        e: usize,
+        mut fds: Vec<OwnedFd>,
+        ctl: Option<&mut [u8]>,
+    ) -> (usize, bool) {
+        let Some(ctl) = ctl.filter(|_| !fds.is_empty()) else {
+            return (0, !fds.is_empty());
+        };
+        let cut = self
+            .faults
+            .cut_rights(&mut self.rng, &mut self.seen, &mut fds);
+        if cut {
+            self.ends[e].ctrunc = true;
+            self.log(format_args!(
+                "recvmsg conn {} -> MSG_CTRUNC (injected)",
+                e / 2
+            ));
+        }
+        let (len, truncated) = crate::sys::put_rights(ctl, fds);
+        (len, cut || truncated)
+    }
+
+    /// `sendmsg` on end `e`: as many bytes of `bufs` as fit, with `fds` attached to the first
+    /// (a record goes whole or not at all).
+    pub(crate) fn write(
+        &mut self,
+        e: usize,
+        bufs: &[IoSlice<'_>],
+        fds: Vec<OwnedFd>,
+    ) -> io::Result<usize> {
         let conn = e / 2;
         if self.ends[e].reset || self.ends[e ^ 1].closed {
             self.ends[e].reset = true;
@@ -461,7 +461,9 @@ impl World {
         self.interrupt(format_args!("writev conn {conn}"))?;
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let room = self.ends.room(e);
-        if room == 0 {
+        let records = self.ends[e].inbox.kind() == Kind::Seqpacket;
+        // A record goes whole or not at all.
+        if room == 0 || (records && total > room) {
             if self.ends[e ^ 1].zero_window && self.faults.zero_window > 0 {
                 self.seen.add(Fault::ZeroWindow);
             }
@@ -478,23 +480,18 @@ impl World {
             return Err(would_block());
         }
         let mut n = total.min(room);
-        if n > 1 && self.rng.chance(self.faults.short_write) {
+        if n > 1 && !records && self.rng.chance(self.faults.short_write) {
             n = 1 + self.rng.below(n as u64 - 1) as usize;
             self.seen.add(Fault::ShortWrite);
         }
         let reset = n > 0 && self.rng.chance(self.faults.reset_mid_write);
-        if reset {
+        if reset && !records {
             n = n.div_ceil(2);
         }
         if n > 0 {
             self.ends[e].wrote(self.elapsed);
         }
-        let mut left = n;
-        for b in bufs {
-            let take = left.min(b.len());
-            self.ends[e ^ 1].inbox.extend(&b[..take]);
-            left -= take;
-        }
+        self.ends[e ^ 1].inbox.push(bufs, n, fds);
         self.log(format_args!("writev conn {conn} -> {n} of {total} bytes"));
         if reset {
             // The peer resets after taking part: the reactor meets it at its next call.
@@ -526,8 +523,7 @@ impl World {
         let old = end.token.take();
         self.retire(old);
         let end = &mut self.ends[e];
-        let unread = end.inbox.len();
-        end.inbox.clear();
+        let unread = end.inbox.clear();
         let peer = &mut self.ends[e ^ 1];
         if unread > 0 && !peer.reset {
             // Closing with unread input makes Linux send a reset.
@@ -554,10 +550,16 @@ impl World {
         self.ends.open_servers(set) + self.listeners.open_count(set) + self.dgrams.open_count(set)
     }
 
-    pub(crate) fn client_send(&mut self, conn: usize, data: &[u8]) -> io::Result<usize> {
-        let n = self.ends.client_send(conn, data)?;
+    pub(crate) fn client_send(
+        &mut self,
+        conn: usize,
+        data: &[u8],
+        fds: Vec<OwnedFd>,
+    ) -> io::Result<usize> {
+        let k = fds.len();
+        let n = self.ends.client_send(conn, data, fds)?;
         if n > 0 {
-            self.log(format_args!("client {conn} sends {n} bytes"));
+            self.log(format_args!("client {conn} sends {n} bytes, {k} fds"));
             self.edge(Subject::End(server(conn)), true, false);
         }
         Ok(n)
@@ -570,8 +572,9 @@ impl World {
             .client_recv(conn, max, self.faults.zero_window > 0);
         if !got.bytes.is_empty() {
             self.log(format_args!(
-                "client {conn} receives {} bytes",
-                got.bytes.len()
+                "client {conn} receives {} bytes, {} fds",
+                got.bytes.len(),
+                got.fds
             ));
         }
         if wake {

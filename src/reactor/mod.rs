@@ -247,14 +247,13 @@ impl<H: Handler> Reactor<H> {
         r
     }
 
-    /// Listen on `port` of the simulation's in-memory network.
+    /// Serve `listener`, of the simulation's in-memory network.
     pub(crate) fn listen_mem(
         &mut self,
-        net: &crate::memnet::Net,
-        port: u16,
+        listener: crate::memnet::MemListener,
     ) -> io::Result<ListenerId> {
-        let listener = self::socket::Listener::Mem(net.listen(port));
-        self.core.add_listener(listener)
+        self.core
+            .add_listener(self::socket::Listener::Mem(listener))
     }
 
     /// Serve `listener`, an in-memory listener other reactors serve too (`MemListener::share`),

@@ -173,7 +173,7 @@ impl Listener {
                 s.set_nonblocking(true)?;
                 Ok((Stream::Seqpacket(s), unix_addr(a)?))
             }
-            Listener::Mem(l) => l.accept().map(|(s, a)| (Stream::Mem(s), PeerAddr::Inet(a))),
+            Listener::Mem(l) => l.accept().map(|(s, a)| (Stream::Mem(s), a)),
         }
     }
 
@@ -182,7 +182,7 @@ impl Listener {
             Listener::Tcp(l) => l.local_addr().map(PeerAddr::Inet),
             Listener::Unix { sock: l, .. } => l.local_addr().map(PeerAddr::Unix),
             Listener::Seqpacket { sock, .. } => unix_addr(sock.local_addr()?),
-            Listener::Mem(l) => Ok(PeerAddr::Inet(l.local_addr())),
+            Listener::Mem(l) => l.local_addr(),
         }
     }
 }

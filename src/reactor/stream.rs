@@ -61,7 +61,7 @@ impl Stream {
             Stream::Tcp(s) => s.peer_addr().map(|a| PeerAddr::Inet(unmap(a))),
             Stream::Unix(s) => s.peer_addr().map(PeerAddr::Unix),
             Stream::Seqpacket(s) => unix_addr(s.peer_addr()?),
-            Stream::Mem(s) => s.peer_addr().map(PeerAddr::Inet),
+            Stream::Mem(s) => s.peer_addr(),
         }
     }
 
@@ -70,7 +70,7 @@ impl Stream {
             Stream::Tcp(s) => s.local_addr().map(|a| PeerAddr::Inet(unmap(a))),
             Stream::Unix(s) => s.local_addr().map(PeerAddr::Unix),
             Stream::Seqpacket(s) => unix_addr(s.local_addr()?),
-            Stream::Mem(_) => Ok(PeerAddr::Inet(([127, 0, 0, 1], 0).into())),
+            Stream::Mem(s) => s.local_addr(),
         }
     }
 
@@ -84,7 +84,11 @@ impl Stream {
 
     /// Can this connection carry descriptors (a Unix stream or seqpacket connection)?
     pub(crate) fn passes_fds(&self) -> bool {
-        matches!(self, Stream::Unix(_) | Stream::Seqpacket(_))
+        match self {
+            Stream::Unix(_) | Stream::Seqpacket(_) => true,
+            Stream::Tcp(_) => false,
+            Stream::Mem(s) => s.kind().is_unix(),
+        }
     }
 
     /// Read like `read`, keeping descriptors that came with the bytes in `fds` (Unix
@@ -110,13 +114,24 @@ impl Stream {
         match self {
             Stream::Unix(s) => crate::sys::recv_with_fds(s, buf, cmsg, fds),
             Stream::Seqpacket(s) => crate::sys::recv_with_fds(s, buf, cmsg, fds),
-            _ => self.read(buf),
+            // The simulation's network plays the kernel's `recvmsg`, laying the descriptors
+            // out as Linux does; the same parse takes them.
+            Stream::Mem(s) => {
+                let (n, len, truncated) = s.recvmsg(buf, cmsg)?;
+                crate::sys::take_rights(&mut cmsg[..len], truncated, fds)?;
+                Ok(n)
+            }
+            Stream::Tcp(_) => self.read(buf),
         }
     }
 
     /// Is this a record (seqpacket) connection?
     pub(crate) fn is_records(&self) -> bool {
-        matches!(self, Stream::Seqpacket(_))
+        match self {
+            Stream::Seqpacket(_) => true,
+            Stream::Mem(s) => s.kind() == crate::memnet::Kind::Seqpacket,
+            _ => false,
+        }
     }
 
     /// Does a read that returns fewer bytes than asked for prove the socket drained? True of
@@ -136,6 +151,7 @@ impl Stream {
     pub(crate) fn next_record_len(&self) -> Option<io::Result<usize>> {
         match self {
             Stream::Seqpacket(s) => Some(crate::sys::next_record_len(s)),
+            Stream::Mem(s) if s.kind() == crate::memnet::Kind::Seqpacket => Some(s.record_len()),
             _ => None,
         }
     }
@@ -360,7 +376,8 @@ impl SendFds for Stream {
         match self {
             Stream::Unix(s) => crate::sys::send_with_fds(s, bufs, fds),
             Stream::Seqpacket(s) => crate::sys::send_with_fds(s, bufs, fds),
-            _ => Err(io::Error::new(
+            Stream::Mem(s) => s.send_with_fds(bufs, fds),
+            Stream::Tcp(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "only Unix connections pass descriptors",
             )),

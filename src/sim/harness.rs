@@ -4,42 +4,23 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use super::clients::Clients;
+use super::event::SimEvent;
 use super::peers::{DgramPeers, UDP_PORT, UNIX_PORT};
-use super::recorder::{Recorder, SimEvent, DELIBERATE};
-use crate::memnet::{ClientId, Faults, Net, Remote, Seen};
+use super::recorder::{quiet_deliberate_panics, Recorder};
+use crate::memnet::{ClientId, Faults, Kind, Net, Remote, Seen};
 use crate::reactor::{Config, Reactor, Stats};
 
 /// The port the echo service listens on, in memory.
 const PORT: u16 = 7;
 
+/// Its Unix stream listener (`/sim/listener-8`) and its seqpacket one (`/sim/listener-9`).
+const UNIX_STREAM_PORT: u16 = 8;
+const SEQPACKET_PORT: u16 = 9;
+
 /// How late a user timer may fire at most, after the turn that passed its deadline: the
 /// wheel's tick, and a millisecond for the tick the deadline falls in.
 const TIMER_SLACK: Duration = Duration::from_millis(2);
-
-/// Make the panic hook quiet for the echo service's deliberate panics (each would print a
-/// message), and leave it as it was for every other panic.
-fn quiet_deliberate_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if info.payload().downcast_ref::<&str>() != Some(&DELIBERATE) {
-                previous(info);
-            }
-        }));
-    });
-}
-
-/// What the simulation knows of one client.
-#[derive(Debug, Default)]
-struct Client {
-    sent: Vec<u8>,
-    received: Vec<u8>,
-    eof: bool,
-    reset: bool,
-    fin_sent: bool,
-    aborted: bool,
-}
 
 /// A reactor (or a server of several), an in-memory network and the clients of its echo
 /// service (see the module docs).
@@ -54,7 +35,7 @@ pub struct Sim {
     /// When each reactor's last turn ended (its timers due by then have fired).
     turned_at: Vec<Instant>,
     origin: Instant,
-    clients: Vec<Client>,
+    clients: Clients,
     peers: DgramPeers,
     /// A graceful shutdown was asked for (the datagram socket closes at once then).
     shut_down: bool,
@@ -108,7 +89,7 @@ impl Sim {
             list.push(Reactor::simulated(recorder, config, n.clone())?);
         }
         if list.len() == 1 {
-            list[0].listen_mem(&net, PORT)?;
+            list[0].listen_mem(net.listen(PORT))?;
         } else {
             Reactor::balance(&mut list);
             let first = net.listen(PORT);
@@ -124,6 +105,10 @@ impl Sim {
                 }
             }
         }
+        // Unix streams and seqpacket connections, on the first reactor.
+        list[0].listen_mem(net.listen_kind(UNIX_STREAM_PORT, Kind::UnixStream))?;
+        let seqpacket = list[0].listen_mem(net.listen_kind(SEQPACKET_PORT, Kind::Seqpacket))?;
+        list[0].handler_mut().seqpacket_listener = Some(seqpacket);
         list[0].bind_mem_dgram(&net, UDP_PORT, false)?;
         list[0].bind_mem_dgram(&net, UNIX_PORT, true)?;
         Ok(Sim {
@@ -133,7 +118,7 @@ impl Sim {
             turned_at: vec![origin; reactors.max(1)],
             net,
             origin,
-            clients: Vec::new(),
+            clients: Clients::default(),
             peers: DgramPeers::default(),
             shut_down: false,
         })
@@ -141,9 +126,7 @@ impl Sim {
 
     /// Keep connections whose timeout fired (the handler answers `KeepOpen`), or not.
     pub fn keep_open_on_timeout(&mut self, keep: bool) {
-        for r in &mut self.reactors {
-            r.handler_mut().keep_open = keep;
-        }
+        self.each_service(|r| r.keep_open = keep);
     }
 
     /// Panic in this percentage of the `on_data` calls (0: never). The reactor closes the
@@ -153,17 +136,13 @@ impl Sim {
         if percent > 0 {
             quiet_deliberate_panics();
         }
-        for r in &mut self.reactors {
-            r.handler_mut().panic_percent = percent;
-        }
+        self.each_service(|r| r.panic_percent = percent);
     }
 
     /// Set a user timer (half of them precise) in this percentage of the `on_data` calls;
     /// each must fire once, never early, and not a tick or more late.
     pub fn set_timers(&mut self, percent: u8) {
-        for r in &mut self.reactors {
-            r.handler_mut().timer_percent = percent;
-        }
+        self.each_service(|r| r.timer_percent = percent);
     }
 
     /// User timers that fired so far: `(wheel, precise)`.
@@ -195,9 +174,7 @@ impl Sim {
 
     /// Close a connection gracefully after this percentage of the `on_data` calls (0: never).
     pub fn close_after_data(&mut self, percent: u8) {
-        for r in &mut self.reactors {
-            r.handler_mut().close_percent = percent;
-        }
+        self.each_service(|r| r.close_percent = percent);
     }
 
     /// The network (for its random numbers, its trace, and time jumps).
@@ -216,8 +193,23 @@ impl Sim {
     ///
     /// `ConnectionRefused` after a shutdown closed the listener.
     pub fn connect(&mut self) -> io::Result<ClientId> {
-        let c = self.net.connect(PORT)?;
-        self.clients.push(Client::default());
+        self.connect_kind(Kind::Tcp)
+    }
+
+    /// A new client connects to the echo service over a connection of `kind`: TCP, or a
+    /// Unix stream or seqpacket connection, which carry descriptors ([`Sim::send_fds`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Sim::connect`].
+    pub fn connect_kind(&mut self, kind: Kind) -> io::Result<ClientId> {
+        let port = match kind {
+            Kind::Tcp => PORT,
+            Kind::UnixStream => UNIX_STREAM_PORT,
+            Kind::Seqpacket => SEQPACKET_PORT,
+        };
+        let c = self.net.connect(port)?;
+        self.clients.add(kind);
         Ok(c)
     }
 
@@ -244,7 +236,7 @@ impl Sim {
         self.reactors[0]
             .handler_mut()
             .track_dialed(conn, client, now);
-        self.clients.push(Client::default());
+        self.clients.add(Kind::Tcp);
         Ok(client)
     }
 
@@ -308,8 +300,53 @@ impl Sim {
     /// `ConnectionReset` if the server end is gone; `BrokenPipe` after `shutdown`.
     pub fn send(&mut self, c: ClientId, data: &[u8]) -> io::Result<usize> {
         let n = self.net.client_send(c, data)?;
-        self.clients[c.0].sent.extend_from_slice(&data[..n]);
+        self.clients.sent(c.0, &data[..n], Vec::new());
         Ok(n)
+    }
+
+    /// [`Sim::send`] on a Unix connection, passing `fds` descriptors with the first byte:
+    /// each one end of a new socket pair, whose other end the client keeps, so that the end
+    /// of the session can check that every copy was closed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sim::send`]; any error making the socket pairs.
+    pub fn send_fds(&mut self, c: ClientId, data: &[u8], fds: usize) -> io::Result<usize> {
+        let mut kept = Vec::new();
+        let mut passed = Vec::new();
+        for _ in 0..fds {
+            let (a, b) = std::os::unix::net::UnixStream::pair()?;
+            passed.push(a.into());
+            kept.push(b);
+        }
+        let n = self.net.client_send_fds(c, data, passed)?;
+        // Nothing sent: the network closed the passed ends at once.
+        self.clients
+            .sent(c.0, &data[..n], if n > 0 { kept } else { Vec::new() });
+        Ok(n)
+    }
+
+    /// Descriptors passed by the clients, taken by the echo service (`on_descriptors`) on
+    /// Unix streams and on seqpacket connections, and sent back by it: `(passed, (stream,
+    /// seqpacket), sent back)`.
+    pub fn descriptors(&self) -> (usize, (u64, u64), u64) {
+        let (s, q, b) = self.recorders().fold((0, 0, 0), |(s, q, b), r| {
+            (s + r.fds.0, q + r.fds.1, b + r.fds.2)
+        });
+        (self.clients.fds().0, (s, q), b)
+    }
+
+    /// At the end: every client closes its socket (what waits in its queue, descriptors
+    /// too, is dropped), then every descriptor passed must be closed everywhere.
+    ///
+    /// # Errors
+    ///
+    /// The first passed descriptor still open somewhere.
+    pub fn check_descriptors(&mut self) -> Result<(), String> {
+        for c in 0..self.clients.len() {
+            self.net.client_close(ClientId(c));
+        }
+        self.clients.check_descriptors_closed()
     }
 
     /// Client `c` reads everything waiting for it (up to 64 KiB).
@@ -320,70 +357,56 @@ impl Sim {
     /// Client `c` reads up to `max` bytes (a slow reader reads little).
     pub fn recv_some(&mut self, c: ClientId, max: usize) {
         let got = self.net.client_recv(c, max);
-        let client = &mut self.clients[c.0];
-        client.received.extend_from_slice(&got.bytes);
-        client.eof |= got.eof;
-        client.reset |= got.reset;
+        self.clients.received(c.0, &got);
     }
 
     /// Client `c` sends FIN (it keeps reading).
     pub fn shutdown(&mut self, c: ClientId) {
         self.net.client_shutdown(c);
-        self.clients[c.0].fin_sent = true;
     }
 
     /// Client `c` resets its connection and is done.
     pub fn reset(&mut self, c: ClientId) {
         self.net.client_reset(c);
-        self.clients[c.0].aborted = true;
+        self.clients.aborted(c.0);
     }
 
     /// What client `c` has received.
     pub fn received(&self, c: ClientId) -> &[u8] {
-        &self.clients[c.0].received
+        self.clients.received_bytes(c.0)
     }
 
     /// Echo whole lines only (a partial line waits for its end, so the frame clock runs; one
     /// left at the end of the stream is dropped), or every byte (the default).
     pub fn echo_lines(&mut self, lines: bool) {
-        for r in &mut self.reactors {
-            r.handler_mut().lines = lines;
-        }
+        self.each_service(|r| r.lines = lines);
     }
 
     /// Echo through the reactor's workers (each chunk a job; the simulation runs jobs
     /// inline, in order), or directly (the default).
     pub fn echo_via_workers(&mut self, on: bool) {
-        for r in &mut self.reactors {
-            r.handler_mut().via_workers = on;
-        }
+        self.each_service(|r| r.via_workers = on);
     }
 
     /// How much of what client `c` sent the echo service owes it: all of it, or, echoing
     /// lines, up to its last line end.
     pub fn echo_due(&self, c: ClientId) -> usize {
-        let sent = &self.clients[c.0].sent;
-        if self.reactors[0].handler().lines {
-            sent.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
-        } else {
-            sent.len()
-        }
+        self.clients.echo_due(c.0, self.reactors[0].handler().lines)
     }
 
     /// What client `c` has sent (all of it accepted by the server's receive queue).
     pub fn sent(&self, c: ClientId) -> &[u8] {
-        &self.clients[c.0].sent
+        self.clients.sent_bytes(c.0)
     }
 
     /// Has client `c` seen the end of the stream (FIN or reset)?
     pub fn finished(&self, c: ClientId) -> bool {
-        let client = &self.clients[c.0];
-        client.eof || client.reset || client.aborted
+        self.clients.finished(c.0)
     }
 
     /// Did client `c` see its connection reset (not closed with FIN)?
     pub fn was_reset(&self, c: ClientId) -> bool {
-        self.clients[c.0].reset
+        self.clients.was_reset(c.0)
     }
 
     /// Clients connected so far.
@@ -419,6 +442,13 @@ impl Sim {
             self.turned_at[i] = self.net.now();
         }
         self.check().map_err(io::Error::other)
+    }
+
+    /// Set something on every reactor's echo service.
+    fn each_service(&mut self, f: impl Fn(&mut Recorder)) {
+        for r in &mut self.reactors {
+            f(r.handler_mut());
+        }
     }
 
     /// The echo services, one per reactor.
@@ -498,6 +528,11 @@ impl Sim {
             })
     }
 
+    /// What kind of connection client `c` has.
+    pub fn kind_of(&self, c: ClientId) -> Kind {
+        self.clients.kind(c.0)
+    }
+
     /// Take the trace written so far.
     pub fn take_trace(&self) -> Vec<String> {
         self.net.take_trace()
@@ -513,34 +548,21 @@ impl Sim {
             return Err(v.clone());
         }
         self.peers.check(&self.net)?;
-        for (i, c) in self.clients.iter().enumerate() {
-            if !c.sent.starts_with(&c.received) {
-                return Err(format!(
-                    "client {i}: received {} bytes that are not a prefix of the {} it sent",
-                    c.received.len(),
-                    c.sent.len()
-                ));
-            }
+        self.clients.check_prefixes()?;
+        let (passed, (stream, seqpacket), back) = self.descriptors();
+        let taken = stream + seqpacket;
+        let came_back = self.clients.fds().1 as u64;
+        if taken > passed as u64 || came_back > back {
+            return Err(format!(
+                "descriptors: {passed} passed, {taken} taken by the service, {back} sent back, {came_back} came back"
+            ));
         }
         for r in &self.reactors {
             r.audit()?;
         }
         for (r, &now) in self.reactors.iter().zip(&self.turned_at) {
-            if r.is_stopped() {
-                continue;
-            }
-            let late = r
-                .handler()
-                .timers
-                .iter()
-                .find(|p| p.due + TIMER_SLACK <= now);
-            if let Some(p) = late {
-                return Err(format!(
-                    "timer {} due at {:?} has not fired by {:?}",
-                    p.token,
-                    p.due - self.origin,
-                    now - self.origin
-                ));
+            if !r.is_stopped() {
+                r.handler().check_timers(now - TIMER_SLACK)?;
             }
         }
         for (i, (r, n)) in self.reactors.iter().zip(&self.nets).enumerate() {
@@ -563,29 +585,10 @@ impl Sim {
     ///
     /// The first client for which none holds.
     pub fn check_outcome(&self) -> Result<(), String> {
-        for (i, c) in self.clients.iter().enumerate() {
-            if c.aborted || c.received.len() == self.echo_due(ClientId(i)) {
-                continue;
-            }
-            let why = self.events().iter().find_map(|e| match e {
-                SimEvent::Closed { client, reason, .. } if client.0 == i => Some(reason.clone()),
-                _ => None,
-            });
-            let peer_closed = crate::error::CloseReason::PeerClosed.to_string();
-            match why {
-                Some(reason) if reason != peer_closed => {}
-                // Reset before it was accepted: the client saw the reset.
-                None if c.reset => {}
-                other => {
-                    return Err(format!(
-                    "client {i}: sent {} bytes, got {} back, and the server's close was {other:?}",
-                    c.sent.len(),
-                    c.received.len()
-                ))
-                }
-            }
-        }
-        Ok(())
+        let lines = self.reactors[0].handler().lines;
+        self.clients.check_outcome(lines, |c| {
+            self.closed(c).map(|(reason, _)| reason.to_string())
+        })
     }
 
     /// The time at which the simulation started (its virtual clock's origin).

@@ -42,14 +42,17 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod clients;
+mod event;
 mod harness;
 mod peers;
 mod random;
 mod recorder;
+mod tracks;
 
+pub use event::SimEvent;
 pub use harness::Sim;
 pub use random::{
     fuzz, fuzzed_run, random_run, random_run_with, shrink, RunSummary, Shrunk, ALL_FAULTS,
     LIVENESS_WITHIN,
 };
-pub use recorder::SimEvent;

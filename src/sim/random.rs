@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use super::event::SimEvent;
 use super::harness::Sim;
-use super::recorder::SimEvent;
 use crate::conn::Timeouts;
-use crate::memnet::{ClientId, Fault, Faults, Remote, Rng, Seen};
+use crate::memnet::{ClientId, Fault, Faults, Kind, Remote, Rng, Seen};
 use crate::reactor::{Config, Stats};
 
 /// What a randomized session did (to see that it did something).
@@ -43,6 +43,9 @@ pub struct RunSummary {
     /// In a session with a server of two reactors, the connections its second reactor
     /// served (accepted, or handed to it by the balance); 0 in the others.
     pub second_reactor: u64,
+    /// Descriptors the service took on Unix streams and on seqpacket connections (each
+    /// passed by a client, through the same control-data parse as on a real socket).
+    pub fds_taken: (u64, u64),
 }
 
 /// How long, in virtual time, every connection has to finish its work once the faults stop.
@@ -164,6 +167,7 @@ fn draw(rng: &mut impl Draw) -> (Config, Faults, bool) {
         stale_events: pct(50),
         zero_window: pct(30),
         late_timers: pct(40),
+        ctrunc: pct(30),
     };
     (config, faults, tight)
 }
@@ -342,7 +346,14 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
                 }
             }
             0 if live.len() < max_clients => {
-                if let Ok(c) = sim.connect() {
+                // TCP mostly; Unix streams and seqpacket connections, which carry
+                // descriptors, now and then.
+                let kind = match rng.below(10) {
+                    0 | 1 => Kind::UnixStream,
+                    2 | 3 => Kind::Seqpacket,
+                    _ => Kind::Tcp,
+                };
+                if let Ok(c) = sim.connect_kind(kind) {
                     live.push(c);
                 }
             }
@@ -365,7 +376,12 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
                         }
                     })
                     .collect();
-                sent += sim.send(c, &data).unwrap_or(0);
+                sent += if sim.kind_of(c).is_unix() && rng.chance(30) {
+                    let fds = 1 + rng.below(3) as usize;
+                    sim.send_fds(c, &data, fds).unwrap_or(0)
+                } else {
+                    sim.send(c, &data).unwrap_or(0)
+                };
             }
             4 | 5 if !live.is_empty() => {
                 let c = live[rng.below(live.len() as u64) as usize];
@@ -470,6 +486,9 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
     if let Err(e) = sim.check_outcome() {
         return Err(fail(&sim, e));
     }
+    if let Err(e) = sim.check_descriptors() {
+        return Err(fail(&sim, e));
+    }
     let stats = sim.stats();
     let trace_hash = {
         use std::hash::{Hash, Hasher};
@@ -501,5 +520,6 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
         } else {
             0
         },
+        fds_taken: sim.descriptors().1,
     })
 }

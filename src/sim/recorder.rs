@@ -1,8 +1,11 @@
 //! The simulation's handler: the TCP echo service, with every callback written to the trace
 //! and checked as it happens.
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use super::event::SimEvent;
+use super::tracks::{Track, Tracks};
 use crate::conn::Timeouts;
 use crate::error::{CloseReason, TimeoutKind};
 use crate::memnet::{ClientId, Net};
@@ -13,28 +16,18 @@ use crate::reactor::{
 /// What a deliberate panic of the echo service says (the panic hook stays quiet for it).
 pub(crate) const DELIBERATE: &str = "sim: a deliberate panic in on_data";
 
-/// What the service knows of one of its connections.
-#[derive(Clone, Copy, Debug)]
-struct Track {
-    conn: ConnId,
-    client: ClientId,
-    /// The service asked for its close (input read since is dropped, by design).
-    closing: bool,
-    /// When the service last kept it open after its idle timeout (the clock restarted).
-    kept_idle: Option<Instant>,
-    /// When this reactor took the connection: accepted it, adopted it from another reactor
-    /// of the server (its clocks start then), or began its connect.
-    taken_at: Instant,
-    /// When the service last kept it open after its connect timeout (the connect goes on,
-    /// its clock restarted).
-    kept_connect: Option<Instant>,
-    /// Echoing lines: when the first byte of the partial line it leaves unconsumed arrived
-    /// (`None`: no partial line). The frame clock runs from then, or later.
-    partial_since: Option<Instant>,
-    /// An outgoing connection: when its connect began.
-    dialed_at: Option<Instant>,
-    /// Its outgoing connect completed (`on_connect`).
-    connected: bool,
+/// Make the panic hook quiet for the echo service's deliberate panics (each would print a
+/// message), and leave it as it was for every other panic.
+pub(crate) fn quiet_deliberate_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&DELIBERATE) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// A user timer the service set and has not yet seen fire.
@@ -46,52 +39,13 @@ pub(crate) struct Pending {
     pub(crate) precise: bool,
 }
 
-/// What the echo service saw happen to one connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SimEvent {
-    /// The connection of `client` was accepted.
-    Accepted {
-        /// The client.
-        client: ClientId,
-        /// Virtual time since the start.
-        at: Duration,
-    },
-    /// A timeout fired (the deadline had passed: checked).
-    TimedOut {
-        /// The client.
-        client: ClientId,
-        /// Which timeout.
-        kind: TimeoutKind,
-        /// Virtual time since the start.
-        at: Duration,
-    },
-    /// An outgoing connection to `client` completed.
-    Connected {
-        /// The client (the remote peer the simulation plays).
-        client: ClientId,
-        /// Virtual time since the start.
-        at: Duration,
-    },
-    /// The connection closed.
-    Closed {
-        /// The client.
-        client: ClientId,
-        /// The reason, as its `Display` prints it.
-        reason: String,
-        /// Whether the reason is an orderly end (`CloseReason::is_clean`).
-        clean: bool,
-        /// Virtual time since the start.
-        at: Duration,
-    },
-}
-
 /// The echo service of the simulation.
 #[derive(Debug)]
 pub(crate) struct Recorder {
     net: Net,
     origin: Instant,
-    /// Server connection index → what the service knows of it.
-    clients: Vec<Option<Track>>,
+    /// What the service knows of each connection.
+    tracks: Tracks,
     /// The timeouts configured (the model's, not the connection's own numbers).
     pub(crate) timeouts: Timeouts,
     /// Percent of `on_data` calls that panic (before doing anything).
@@ -108,6 +62,11 @@ pub(crate) struct Recorder {
     pub(crate) dials: (u64, u64, u64),
     /// Datagrams received: on the UDP socket, on the Unix one.
     pub(crate) datagrams: (u64, u64),
+    /// The listener whose connections are records (seqpacket), each echoed whole.
+    pub(crate) seqpacket_listener: Option<ListenerId>,
+    /// Descriptors received (`on_descriptors`) on Unix streams and on seqpacket
+    /// connections, and those sent back with an echo.
+    pub(crate) fds: (u64, u64, u64),
     next_token: u64,
     pub(crate) events: Vec<SimEvent>,
     /// Keep connections whose timeout fired (`TimeoutAction::KeepOpen`).
@@ -136,7 +95,7 @@ impl Recorder {
         Recorder {
             net,
             origin,
-            clients: Vec::new(),
+            tracks: Tracks::default(),
             timeouts: Timeouts::NONE,
             panic_percent: 0,
             timer_percent: 0,
@@ -145,6 +104,8 @@ impl Recorder {
             jobs_done: 0,
             dials: (0, 0, 0),
             datagrams: (0, 0),
+            seqpacket_listener: None,
+            fds: (0, 0, 0),
             next_token: 0,
             events: Vec::new(),
             via_workers: false,
@@ -158,40 +119,16 @@ impl Recorder {
     }
 
     fn track(&mut self, conn: ConnId) -> Option<&mut Track> {
-        match self.clients.get_mut(conn.index()) {
-            Some(Some(t)) if t.conn == conn => Some(t),
-            _ => None,
-        }
+        self.tracks.get_mut(conn)
     }
 
     /// The service made the outgoing connection `conn` at `at`; its peer is `client`.
     pub(crate) fn track_dialed(&mut self, conn: ConnId, client: ClientId, at: Instant) {
-        self.insert(Track {
-            conn,
-            client,
-            closing: false,
-            kept_idle: None,
-            taken_at: at,
-            kept_connect: None,
-            partial_since: None,
-            dialed_at: Some(at),
-            connected: false,
-        });
-    }
-
-    fn insert(&mut self, t: Track) {
-        let i = t.conn.index();
-        if self.clients.len() <= i {
-            self.clients.resize(i + 1, None);
-        }
-        self.clients[i] = Some(t);
+        self.tracks.insert(Track::new(conn, client, at, Some(at)));
     }
 
     fn client(&self, conn: ConnId) -> Option<ClientId> {
-        match self.clients.get(conn.index()) {
-            Some(Some(t)) if t.conn == conn => Some(t.client),
-            _ => None,
-        }
+        self.tracks.client(conn)
     }
 
     /// The model's idle deadline of `conn`: the configured idle timeout after the last
@@ -240,26 +177,44 @@ impl Recorder {
         });
     }
 
+    /// No user timer due by `by` is still waiting to fire.
+    pub(crate) fn check_timers(&self, by: Instant) -> Result<(), String> {
+        match self.timers.iter().find(|p| p.due <= by) {
+            Some(p) => Err(format!(
+                "timer {} due at {:?} has not fired by {:?} (less the slack)",
+                p.token,
+                p.due - self.origin,
+                by - self.origin
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn at(&self, cx: &Context<'_>) -> Duration {
         cx.now().saturating_duration_since(self.origin)
     }
 }
 
 impl Handler for Recorder {
-    fn on_accept(&mut self, cx: &mut Context<'_>, _: ListenerId, conn: ConnId, peer: &PeerAddr) {
-        // The in-memory network numbers its clients by port.
-        let client = ClientId(peer.inet().map_or(0, |a| a.port().saturating_sub(20000)) as usize);
-        self.insert(Track {
-            conn,
-            client,
-            closing: false,
-            kept_idle: None,
-            taken_at: cx.now(),
-            kept_connect: None,
-            partial_since: None,
-            dialed_at: None,
-            connected: false,
-        });
+    fn on_accept(
+        &mut self,
+        cx: &mut Context<'_>,
+        listener: ListenerId,
+        conn: ConnId,
+        peer: &PeerAddr,
+    ) {
+        // The in-memory network numbers its clients by port, or by path (`/sim/client-N`).
+        let n = match peer {
+            PeerAddr::Inet(a) => usize::from(a.port().saturating_sub(20000)),
+            PeerAddr::Unix(a) => a
+                .as_pathname()
+                .and_then(|p| p.to_str()?.strip_prefix("/sim/client-")?.parse().ok())
+                .unwrap_or(usize::MAX),
+        };
+        let client = ClientId(n);
+        let mut track = Track::new(conn, client, cx.now(), None);
+        track.records = Some(listener) == self.seqpacket_listener;
+        self.tracks.insert(track);
         let at = self.at(cx);
         self.net.log(format_args!(
             "handler: on_accept {conn} (client {})",
@@ -279,7 +234,8 @@ impl Handler for Recorder {
             std::panic::panic_any(DELIBERATE);
         }
         self.maybe_set_timer(cx);
-        let used = if self.lines {
+        let records = self.track(conn).is_some_and(|t| t.records);
+        let used = if self.lines && !records {
             data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
         } else {
             data.len()
@@ -307,7 +263,19 @@ impl Handler for Recorder {
             return used;
         }
         // Refused only once a close is under way: the input is dropped then, by design.
-        let _ = cx.write(conn, &data[..used]);
+        // Descriptors that came on the connection go back with the echo's first byte.
+        let fds = self.track(conn).map(|t| std::mem::take(&mut t.fds));
+        match fds.filter(|f| !f.is_empty() && used > 0) {
+            Some(fds) => {
+                let lent: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
+                if cx.write_with_fds(conn, &data[..used], &lent).is_ok() {
+                    self.fds.2 += fds.len() as u64;
+                }
+            }
+            None => {
+                let _ = cx.write(conn, &data[..used]);
+            }
+        }
         if self.close_percent > 0 && self.net.random(100) < u64::from(self.close_percent) {
             self.net.log(format_args!("handler: close {conn}"));
             if let Some(t) = self.track(conn) {
@@ -470,6 +438,28 @@ impl Handler for Recorder {
         }
     }
 
+    fn on_descriptors(&mut self, _: &mut Context<'_>, conn: ConnId, fds: Vec<OwnedFd>) {
+        self.net.log(format_args!(
+            "handler: on_descriptors {conn}, {}",
+            fds.len()
+        ));
+        let n = fds.len() as u64;
+        match self.tracks.get_mut(conn) {
+            Some(t) => {
+                let records = t.records;
+                t.fds.extend(fds);
+                if records {
+                    self.fds.1 += n;
+                } else {
+                    self.fds.0 += n;
+                }
+            }
+            None => self.violations.push(format!(
+                "on_descriptors for {conn}, which was never accepted"
+            )),
+        }
+    }
+
     fn on_connect(&mut self, cx: &mut Context<'_>, conn: ConnId) {
         let at = self.at(cx);
         self.net.log(format_args!("handler: on_connect {conn}"));
@@ -556,6 +546,10 @@ impl Handler for Recorder {
             CloseReason::Io(e) if refused && e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 self.dials.1 += 1;
             }
+            // Descriptors were lost to truncated control data the network injected.
+            CloseReason::Io(e)
+                if e.kind() == std::io::ErrorKind::InvalidData
+                    && self.client(conn).is_some_and(|c| self.net.ctrunc_met(c)) => {}
             CloseReason::Io(e) => self.violations.push(format!(
                 "{conn} closed with an I/O error the network never gives: {e}"
             )),
@@ -569,7 +563,7 @@ impl Handler for Recorder {
         self.finish_after_jobs.retain(|c| *c != conn);
         match self.client(conn) {
             Some(client) => {
-                self.clients[conn.index()] = None;
+                self.tracks.remove(conn);
                 self.events.push(SimEvent::Closed {
                     client,
                     reason: reason.to_string(),

@@ -9,7 +9,8 @@
 //! * Unix sockets (`sys/unix.rs`): [`unix_listener`], [`unix_datagram`],
 //!   [`unix_seqpacket_listener`] bound to a file (its mode set, a stale file replaced) or an
 //!   abstract name; [`unix_connect`], [`unix_seqpacket_connect`]; [`unix_pair`]
-//!   (`socketpair(2)`); [`send_with_fds`] and [`recv_with_fds`] (`SCM_RIGHTS`);
+//!   (`socketpair(2)`); [`send_with_fds`] and [`recv_with_fds`] (`SCM_RIGHTS`, parsed by
+//!   [`take_rights`]; the simulation plays the kernel's side, `sys/rights.rs`);
 //!   [`peer_credentials`] (`SO_PEERCRED`); [`next_record_len`], the size of the next record
 //!   or datagram, peeked (`recv(MSG_PEEK | MSG_TRUNC)`);
 //! * [`Signals`]: a `signalfd(2)` so that SIGINT and SIGTERM arrive through the reactor's own
@@ -33,7 +34,7 @@
 //! allowed `unsafe`, and needs it only for the `epoll_ctl` calls that ask for `EPOLLEXCLUSIVE`
 //! and remove them ([`epoll_add_exclusive`], [`epoll_del`]), which neither mio nor nix's
 //! current API offers (`sys/epoll.rs`), to take ownership of descriptors received with
-//! `SCM_RIGHTS` (`sys/unix.rs`), to make a connection's reads and writes as plain system calls
+//! `SCM_RIGHTS` (`sys/rights.rs`), to make a connection's reads and writes as plain system calls
 //! (`sys/direct.rs`), and to call the C library's name services, which no safe
 //! wrapper offers (`sys/resolve.rs`). socket2 and nix wrap the other syscalls safely.
 
@@ -42,20 +43,21 @@ pub mod direct;
 mod epoll;
 mod mmsg;
 mod process;
-
-pub use activation::listen_fds;
 pub mod resolve;
+mod rights;
 mod timer;
 mod unix;
 
+pub use activation::listen_fds;
 pub use epoll::{epoll_add_exclusive, epoll_del};
 pub use mmsg::{RecvBatch, SendBatch};
 pub use process::process_groups;
+pub use rights::{dup_rights, fds_buffer, put_rights, take_rights, MAX_FDS};
 pub use timer::PreciseTimer;
 pub use unix::{
-    fds_buffer, next_record_len, peer_credentials, recv_with_fds, send_with_fds, unix_connect,
-    unix_datagram, unix_listener, unix_pair, unix_seqpacket_connect, unix_seqpacket_listener,
-    PeerCredentials, UnixKind, UnixListenOptions, MAX_FDS,
+    next_record_len, peer_credentials, recv_with_fds, send_with_fds, unix_connect, unix_datagram,
+    unix_listener, unix_pair, unix_seqpacket_connect, unix_seqpacket_listener, PeerCredentials,
+    UnixKind, UnixListenOptions,
 };
 
 use std::io;

@@ -7,7 +7,7 @@
 //! its last socket, and has no permissions, so none of that applies to it.
 
 use std::io::{self, IoSlice};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::sys::socket::{getsockopt, recv, sendmsg, sockopt, ControlMessage, MsgFlags};
@@ -280,18 +280,9 @@ pub fn next_record_len(sock: &impl AsRawFd) -> io::Result<usize> {
     }
 }
 
-/// Most descriptors one message can carry (Linux's `SCM_MAX_FD`).
-pub const MAX_FDS: usize = 253;
-
-/// A control-message buffer big enough for [`MAX_FDS`] descriptors, for
-/// [`recv_with_fds`]; made once and reused, so that reading allocates nothing.
-pub fn fds_buffer() -> Vec<u8> {
-    nix::cmsg_space!([RawFd; MAX_FDS])
-}
-
 /// Read from a Unix stream or seqpacket socket like `read(2)`, taking any descriptors that
 /// came with the bytes (`SCM_RIGHTS`, received close-on-exec with `MSG_CMSG_CLOEXEC`) into
-/// `fds`. `cmsg` is scratch space from [`fds_buffer`].
+/// `fds`. `cmsg` is scratch space from [`fds_buffer`](super::fds_buffer).
 ///
 /// # Errors
 ///
@@ -322,29 +313,9 @@ pub fn recv_with_fds(
     }
     // Take every descriptor the kernel installed, even when the control data was cut short
     // (MSG_CTRUNC: it then writes the headers of what fitted and closes the rest itself).
-    // SAFETY: msg was filled by recvmsg; CMSG_FIRSTHDR/CMSG_NXTHDR walk only the
-    // msg_controllen bytes it wrote, and each SCM_RIGHTS header's data holds
-    // (cmsg_len - CMSG_LEN(0)) / 4 descriptors, read unaligned, each installed for us alone.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(c);
-                let bytes = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
-                for i in 0..bytes / std::mem::size_of::<RawFd>() {
-                    let fd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
-                    fds.push(OwnedFd::from_raw_fd(fd));
-                }
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
-    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "descriptors were lost: more came with one message than fit (MSG_CTRUNC)",
-        ));
-    }
+    let control = (msg.msg_controllen as usize).min(cmsg.len());
+    let truncated = msg.msg_flags & libc::MSG_CTRUNC != 0;
+    super::rights::take_rights(&mut cmsg[..control], truncated, fds)?;
     Ok(n as usize)
 }
 
@@ -354,28 +325,14 @@ pub fn recv_with_fds(
 ///
 /// # Errors
 ///
-/// Any error of `sendmsg(2)`; `InvalidInput` for more than [`MAX_FDS`] descriptors or no
+/// Any error of `sendmsg(2)`; `InvalidInput` for more than [`MAX_FDS`](super::MAX_FDS) descriptors or no
 /// bytes to carry them.
 pub fn send_with_fds(
     sock: &impl AsRawFd,
     bufs: &[IoSlice<'_>],
     fds: &[RawFd],
 ) -> io::Result<usize> {
-    if fds.len() > MAX_FDS {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "{} descriptors in one message: at most {MAX_FDS}",
-                fds.len()
-            ),
-        ));
-    }
-    if bufs.iter().all(|b| b.is_empty()) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "descriptors must travel with at least one byte",
-        ));
-    }
+    super::rights::check_rights(bufs, fds)?;
     let cmsg = [ControlMessage::ScmRights(fds)];
     Ok(sendmsg::<()>(
         sock.as_raw_fd(),
