@@ -426,7 +426,7 @@ fn sim_randomized_1000_seeds() {
     let mut seen = Seen::default();
     let (mut pool_dry, mut wheel_timers, mut precise_timers, mut jobs) = (0, 0, 0, 0);
     let (mut dials, mut second, mut dgrams) = ((0, 0, 0), 0, (0, 0));
-    let mut fds = (0, 0);
+    let (mut fds, mut batched) = ((0, 0), 0);
     for seed in 0..1000 {
         match random_run(seed, 200) {
             Ok(s) => {
@@ -444,7 +444,11 @@ fn sim_randomized_1000_seeds() {
                 dials.1 += s.dials.1;
                 dials.2 += s.dials.2;
                 second += s.second_reactor;
-                dgrams.0 += s.datagrams.0;
+                if s.udp_batched {
+                    batched += s.datagrams.0;
+                } else {
+                    dgrams.0 += s.datagrams.0;
+                }
                 dgrams.1 += s.datagrams.1;
                 fds.0 += s.fds_taken.0;
                 fds.1 += s.fds_taken.1;
@@ -460,6 +464,7 @@ fn sim_randomized_1000_seeds() {
         ("outgoing TCP, refused", dials.1),
         ("outgoing TCP, timed out", dials.2),
         ("UDP datagram (one per call)", dgrams.0),
+        ("UDP datagram (recvmmsg)", batched),
         ("Unix datagram", dgrams.1),
         ("Unix stream, descriptors", fds.0),
         ("seqpacket, descriptors", fds.1),

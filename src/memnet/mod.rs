@@ -53,6 +53,7 @@ use std::time::{Duration, Instant};
 use mio::Token;
 
 use crate::addr::PeerAddr;
+use crate::sys::{RecvBatch, SendBatch};
 use world::World;
 
 /// One readiness event, as the reactor's dispatch sees it.
@@ -331,7 +332,8 @@ impl MemDgram {
     /// `WouldBlock` when nothing waits; an injected `EINTR`.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, PeerAddr)> {
         let mut w = self.net.world();
-        let (n, from) = w.dgram_recv(self.id, buf)?;
+        let (len, from) = w.dgram_recv(self.id, buf)?;
+        let n = len.min(buf.len());
         if !w.dgrams.is_unix(self.id) {
             return Ok((n, PeerAddr::Inet(from)));
         }
@@ -374,6 +376,15 @@ impl MemDgram {
         w.dgram_send(self.id, buf, to)
     }
 
+    /// A handle for batched calls on this socket (`recvmmsg`, `sendmmsg`), which does not
+    /// close it when dropped.
+    pub fn port(&self) -> MemPort {
+        MemPort {
+            net: self.net.clone(),
+            id: self.id,
+        }
+    }
+
     /// Is it a Unix datagram socket (a full receiver refuses with `WouldBlock`)?
     pub fn is_unix(&self) -> bool {
         self.net.world().dgrams.is_unix(self.id)
@@ -406,5 +417,36 @@ impl MemDgram {
 impl Drop for MemDgram {
     fn drop(&mut self) {
         self.net.world().close_dgram(self.id);
+    }
+}
+
+/// A [`MemDgram`] for batched calls (see [`MemDgram::port`]).
+#[derive(Clone, Debug)]
+pub struct MemPort {
+    net: Net,
+    id: usize,
+}
+
+impl MemPort {
+    /// `recvmmsg(2)`: fill `batch` with the datagrams waiting, laid out as the kernel lays
+    /// them out (`RecvBatch::fill`).
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when none waits; an injected `EINTR`.
+    pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        let mut w = self.net.world();
+        batch.fill(|slot| match w.dgram_recv(self.id, slot) {
+            Ok(one) => Ok(Some(one)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// `sendmmsg(2)`: send `batch`'s datagrams from `from` in order, until one is refused
+    /// (`SendBatch::send_each`).
+    pub fn send_batch(&self, batch: &SendBatch, from: usize) -> (usize, Option<io::Error>) {
+        let mut w = self.net.world();
+        batch.send_each(from, |to, data| w.dgram_send(self.id, data, to).map(|_| ()))
     }
 }

@@ -222,7 +222,7 @@ impl World {
     }
 
     /// The reactor's datagram socket `d` receives into `buf` (a longer datagram is cut
-    /// short, as UDP's is).
+    /// short, as UDP's is): the datagram's whole length, and its sender.
     pub(crate) fn dgram_recv(
         &mut self,
         d: usize,
@@ -235,7 +235,7 @@ impl World {
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
         self.log(format_args!("recvfrom dgram {d} -> {n} bytes from {from}"));
-        Ok((n, from))
+        Ok((data.len(), from))
     }
 
     /// The reactor's datagram socket `d` sends `data` to `to`.

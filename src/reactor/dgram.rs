@@ -11,11 +11,10 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::AsRawFd;
 
 use log::{debug, warn};
 
-use super::socket::Dgram;
+use super::socket::{BatchPort, Dgram};
 use super::stats::Stats;
 use crate::addr::PeerAddr;
 use crate::sys::SendBatch;
@@ -65,12 +64,9 @@ impl DgramSock {
         &mut self.sock
     }
 
-    /// The descriptor of an IP socket, for batched calls; `None` for a Unix one.
-    pub(crate) fn inet_fd(&self) -> Option<i32> {
-        match &self.sock {
-            Dgram::Inet(s) => Some(s.as_raw_fd()),
-            Dgram::Unix { .. } | Dgram::Mem(_) => None,
-        }
+    /// The port of an IP socket, for batched calls; `None` for a Unix one.
+    pub(crate) fn batch_port(&self) -> Option<BatchPort> {
+        self.sock.batch_port()
     }
 
     /// Is a datagram waiting to be sent?
@@ -200,9 +196,9 @@ impl DgramSock {
     /// the kernel will not take joins the queue (up to `max_queue`).
     pub(crate) fn send_batch(&mut self, batch: &SendBatch, max_queue: usize, stats: &mut Stats) {
         let mut from = 0;
-        if let Some(fd) = self.inet_fd() {
+        if let Some(port) = self.batch_port() {
             while from < batch.len() {
-                let (sent, err) = batch.send(fd, from);
+                let (sent, err) = port.send(batch, from);
                 for i in from..from + sent {
                     stats.count_datagram_out(batch.get(i).1.len());
                 }

@@ -241,6 +241,33 @@ pub(crate) enum Dgram {
     Mem(MemDgram),
 }
 
+/// Where a batch of datagrams is received from and sent to (`recvmmsg`, `sendmmsg`): an IP
+/// socket's descriptor, or a simulated one, whose network plays the kernel's side of both
+/// calls (so that what the reactor does with a batch runs in the simulation too).
+#[derive(Clone, Debug)]
+pub(crate) enum BatchPort {
+    Fd(std::os::fd::RawFd),
+    Mem(crate::memnet::MemPort),
+}
+
+impl BatchPort {
+    /// Receive up to the batch's size (`RecvBatch::recv`).
+    pub(crate) fn recv(&self, batch: &mut sys::RecvBatch) -> io::Result<usize> {
+        match self {
+            BatchPort::Fd(fd) => batch.recv(*fd),
+            BatchPort::Mem(p) => p.recv_batch(batch),
+        }
+    }
+
+    /// Send `batch`'s datagrams from `from` (`SendBatch::send`).
+    pub(crate) fn send(&self, batch: &sys::SendBatch, from: usize) -> (usize, Option<io::Error>) {
+        match self {
+            BatchPort::Fd(fd) => batch.send(*fd, from),
+            BatchPort::Mem(p) => p.send_batch(batch, from),
+        }
+    }
+}
+
 fn unreachable_peer(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
@@ -271,6 +298,15 @@ impl Dgram {
             sock: UnixDatagram::from_std(sock),
             _file: None,
         })
+    }
+
+    /// The port for batched calls of an IP socket; `None` for a Unix one.
+    pub(crate) fn batch_port(&self) -> Option<BatchPort> {
+        match self {
+            Dgram::Inet(s) => Some(BatchPort::Fd(s.as_raw_fd())),
+            Dgram::Mem(s) if !s.is_unix() => Some(BatchPort::Mem(s.port())),
+            Dgram::Unix { .. } | Dgram::Mem(_) => None,
+        }
     }
 
     /// The size of the next datagram (a peek), where it can exceed the receive buffer (Unix

@@ -29,7 +29,6 @@ use super::handle::Msg;
 use super::handler::{Handler, TimeoutAction};
 use super::ids::{ConnId, DgramId, ListenerId, Readiness, WatchId};
 use super::registry::{Key, Kind, WAKER};
-use super::scratch::BATCH;
 use super::timers::Due;
 use crate::addr::{unmap, PeerAddr};
 use crate::conn::{InputStep, Writable};
@@ -317,7 +316,7 @@ impl<'a, H: Handler> Turn<'a, H> {
     /// gathered and sent together (`sendmmsg`) after each batch. `false` if `key` is not
     /// read that way.
     fn read_dgram_batches(&mut self, key: Key) -> bool {
-        let Some(mut fd) = self.core.batch_fd(key) else {
+        let Some(mut port) = self.core.batch_port(key) else {
             return false;
         };
         let mut batch = self.core.lend_recv_batch();
@@ -328,7 +327,7 @@ impl<'a, H: Handler> Turn<'a, H> {
                 self.core.queue_read(key);
                 break;
             }
-            let n = match batch.recv(fd) {
+            let n = match port.recv(&mut batch) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -361,14 +360,14 @@ impl<'a, H: Handler> Turn<'a, H> {
             self.core.end_batch(key);
             budget = budget.saturating_sub(n.max(1));
             // The handler may have closed the socket.
-            match self.core.batch_fd(key) {
-                Some(f) => fd = f,
+            match self.core.batch_port(key) {
+                Some(p) => port = p,
                 None => break,
             }
-            // A short batch emptied the socket's queue: anything later raises a new edge.
-            if n < BATCH {
-                break;
-            }
+            // A short batch does not prove the queue empty: Linux also ends a batch early
+            // when an error (an ICMP error for an earlier send) comes after some datagrams,
+            // reports the error on the next call, and raises no new edge for the datagrams
+            // still queued. So the loop goes on until `WouldBlock`, like the single path.
         }
         self.core.return_recv_batch(batch);
         true

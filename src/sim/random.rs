@@ -40,6 +40,9 @@ pub struct RunSummary {
     pub dials: (u64, u64, u64),
     /// Datagrams the service received: `(UDP, Unix)`.
     pub datagrams: (u64, u64),
+    /// The session read UDP in batches (`Config::udp_batching`: `recvmmsg` and `sendmmsg`,
+    /// whose kernel side the network plays).
+    pub udp_batched: bool,
     /// In a session with a server of two reactors, the connections its second reactor
     /// served (accepted, or handed to it by the balance); 0 in the others.
     pub second_reactor: u64,
@@ -134,6 +137,7 @@ fn draw(rng: &mut impl Draw) -> (Config, Faults, bool) {
         low_watermark: rng.below(high as u64) as usize,
         linger: Duration::from_millis(rng.below(50)),
         accept_backoff: Duration::from_millis(1 + rng.below(20)),
+        udp_batching: rng.chance(40),
         max_pooled_buffers: if rng.chance(20) {
             rng.below(2) as usize
         } else {
@@ -515,6 +519,7 @@ fn session(rng: &mut impl Draw, name: &str, steps: usize, mask: u32) -> Result<R
         jobs_done: sim.jobs_done(),
         dials: sim.dials(),
         datagrams: sim.datagrams_by_kind(),
+        udp_batched: config.udp_batching,
         second_reactor: if reactors > 1 {
             sim.stats_of(1).accepted
         } else {

@@ -92,6 +92,48 @@ impl RecvBatch {
         Ok(got as usize)
     }
 
+    /// The kernel's side of [`RecvBatch::recv`], for a simulated socket: fill the slots in
+    /// order, `next` writing one datagram into the slot's buffer and returning its whole
+    /// length and its sender (`Ok(None)`: no more). Each result is laid out as `recvmmsg`
+    /// lays it out (`msg_len`, `MSG_TRUNC`, the sender's `sockaddr`), so that
+    /// [`RecvBatch::get`] reads it as it reads the kernel's. Returns how many came.
+    ///
+    /// # Errors
+    ///
+    /// `next`'s error if it fails on the first slot (`WouldBlock` for none, as
+    /// `recvmmsg`); a later failure ends the batch instead.
+    pub fn fill(
+        &mut self,
+        mut next: impl FnMut(&mut [u8]) -> io::Result<Option<(usize, SocketAddr)>>,
+    ) -> io::Result<usize> {
+        let mut got = 0;
+        while got < self.hdrs.len() {
+            let slot = &mut self.data[got * self.cap..(got + 1) * self.cap];
+            let (len, from) = match next(slot) {
+                Ok(Some(one)) => one,
+                Ok(None) if got == 0 => return Err(io::ErrorKind::WouldBlock.into()),
+                Err(e) if got == 0 => return Err(e),
+                Ok(None) | Err(_) => break,
+            };
+            let name = socket2::SockAddr::from(from);
+            let hdr = &mut self.hdrs[got];
+            hdr.msg_len = len.min(self.cap) as libc::c_uint;
+            hdr.msg_hdr.msg_flags = if len > self.cap { libc::MSG_TRUNC } else { 0 };
+            hdr.msg_hdr.msg_namelen = name.len();
+            // SAFETY: `name` holds `name.len()` bytes of a socket address, at most the size
+            // of a sockaddr_storage, which the slot's storage is; the two do not overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    name.as_ptr().cast::<u8>(),
+                    (&mut self.addrs[got] as *mut libc::sockaddr_storage).cast::<u8>(),
+                    name.len() as usize,
+                );
+            }
+            got += 1;
+        }
+        Ok(got)
+    }
+
     /// Datagram `i` of the last receive: its bytes, whether it was cut short (larger than
     /// the buffer), and the sender.
     pub fn get(&self, i: usize) -> (&[u8], bool, Option<SocketAddr>) {
@@ -144,6 +186,26 @@ impl SendBatch {
     pub fn clear(&mut self) {
         self.data.clear();
         self.msgs.clear();
+    }
+
+    /// The kernel's side of [`SendBatch::send`], for a simulated socket: `one` sends each
+    /// datagram from `from` in turn, until one fails (one interrupted by a signal is tried
+    /// again); the same result as [`SendBatch::send`].
+    pub fn send_each(
+        &self,
+        from: usize,
+        mut one: impl FnMut(SocketAddr, &[u8]) -> io::Result<()>,
+    ) -> (usize, Option<io::Error>) {
+        let mut sent = 0;
+        while from + sent < self.msgs.len() {
+            let (to, data) = self.get(from + sent);
+            match one(to, data) {
+                Ok(()) => sent += 1,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (sent, Some(e)),
+            }
+        }
+        (sent, None)
     }
 
     /// Send datagrams `from..` with as few calls as the kernel allows. Returns how many went

@@ -25,6 +25,7 @@ use crate::reactor::audit::Audit;
 use crate::reactor::dgram::{DgramSock, RecvOne};
 use crate::reactor::ids::{ConnId, DgramId, ListenerId};
 use crate::reactor::registry::{Key, Kind, Source, Sources};
+use crate::reactor::socket::BatchPort;
 use crate::reactor::socket::{Dgram, Listener};
 use crate::reactor::stream::Stream;
 use crate::reactor::timers::TimerTarget;
@@ -410,13 +411,13 @@ impl Core {
         }
     }
 
-    /// The descriptor of `key`, if it is an IP datagram socket read in batches
+    /// The batch port of `key`, if it is an IP datagram socket read in batches
     /// (`Config::udp_batching`).
-    pub(crate) fn batch_fd(&mut self, key: Key) -> Option<i32> {
+    pub(crate) fn batch_port(&mut self, key: Key) -> Option<BatchPort> {
         if !self.config.udp_batching {
             return None;
         }
-        self.sources.dgram_mut(key).and_then(|d| d.inet_fd())
+        self.sources.dgram_mut(key).and_then(|d| d.batch_port())
     }
 
     /// Lend the datagram buffer (for reading one at a time).
