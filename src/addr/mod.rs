@@ -10,15 +10,21 @@
 //!   it to every peer and local address it reports.
 //! * [`UnixAddr`] is where a Unix socket binds or connects: a file, or a Linux abstract name
 //!   (written `@name`), which is no file at all.
+//! * [`Group`] is a multicast group and the interface to use it on, with joining, leaving
+//!   and the sending interface; [`set_broadcast`], [`set_multicast_hops`] and
+//!   [`set_multicast_loop`] set the other broadcast and multicast options
+//!   (`addr/group.rs`), on any socket.
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::{Path, PathBuf};
 
+mod group;
 mod kind;
 mod peer;
 
+pub use group::{set_broadcast, set_multicast_hops, set_multicast_loop, Group};
 pub use kind::{Family, SockType};
 pub(crate) use peer::unix_addr;
 pub use peer::PeerAddr;

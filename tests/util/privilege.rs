@@ -62,7 +62,18 @@ pub fn private_network(ping_groups: (u32, u32)) -> Result<(), String> {
     .map_err(|e| format!("writing ping_group_range: {e}"))
 }
 
+/// Turn multicast on for this network namespace's loopback (`IFF_MULTICAST`, off on a
+/// loopback by default), so that groups can be joined and used on it.
+pub fn loopback_multicast() -> Result<(), String> {
+    set_lo_flags(libc::IFF_UP | libc::IFF_MULTICAST)
+}
+
 fn loopback_up() -> Result<(), String> {
+    set_lo_flags(libc::IFF_UP)
+}
+
+/// Add `flags` to the loopback's (`SIOCGIFFLAGS`, then `SIOCSIFFLAGS`).
+fn set_lo_flags(flags: libc::c_int) -> Result<(), String> {
     // SAFETY: a plain socket(2) call; the descriptor is closed below.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
@@ -79,7 +90,7 @@ fn loopback_up() -> Result<(), String> {
         if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
             -1
         } else {
-            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            req.ifr_ifru.ifru_flags |= flags as libc::c_short;
             libc::ioctl(fd, libc::SIOCSIFFLAGS, &req)
         }
     };
@@ -87,7 +98,7 @@ fn loopback_up() -> Result<(), String> {
     // SAFETY: fd is ours and closed once.
     unsafe { libc::close(fd) };
     if result < 0 {
-        return Err(format!("bringing lo up: {err}"));
+        return Err(format!("setting lo's flags: {err}"));
     }
     Ok(())
 }
