@@ -13,6 +13,7 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use netloop::addr::UnixAddr;
@@ -27,12 +28,15 @@ macro_rules! say {
 }
 
 /// How a client finds and waits for its server.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ClientOptions {
     /// Only this family (`-4`, `-6`); `None`: whatever the name resolves to, in order.
     pub family: Option<Family>,
     /// How long any one step may wait (connect, each read, the whole send).
     pub timeout: Duration,
+    /// Speak TLS (`--tls`), trusting the authorities in this PEM file (`--ca`), or with
+    /// `Some(None)` the system's; stream clients only.
+    pub tls: Option<Option<PathBuf>>,
 }
 
 impl Default for ClientOptions {
@@ -40,6 +44,7 @@ impl Default for ClientOptions {
         ClientOptions {
             family: None,
             timeout: Duration::from_secs(5),
+            tls: None,
         }
     }
 }
@@ -214,6 +219,34 @@ fn connect(
     Err(last)
 }
 
+/// With `--tls`, the TLS session over `sock` (see [`crate::tls`]): the plain socket to use
+/// instead, and the relay to wait for at the end; else `sock` as it is.
+fn secure(
+    sock: Socket,
+    server: &str,
+    opts: &ClientOptions,
+) -> Result<(Socket, Option<crate::tls::Relay>), String> {
+    let Some(ca) = &opts.tls else {
+        return Ok((sock, None));
+    };
+    // The name the certificate must carry: the host as written, without brackets or scope.
+    let host = server.rsplit_once(':').map_or(server, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = host.split('%').next().unwrap_or(host);
+    let (plain, relay) = crate::tls::wrap(sock, host, ca.as_deref(), opts.timeout)?;
+    Ok((plain, Some(relay)))
+}
+
+/// The exchange's result, or the TLS session's failure if there was one (it explains the
+/// exchange's: a cut or an alert). The client's socket must be closed before this waits.
+fn with_relay(result: Result<(), String>, relay: Option<crate::tls::Relay>) -> Result<(), String> {
+    match (result, relay.map(crate::tls::Relay::finish)) {
+        (Err(e), Some(Err(tls))) => Err(format!("{e} ({tls})")),
+        (Ok(()), Some(Err(tls))) => Err(tls),
+        (result, _) => result,
+    }
+}
+
 fn recv_error(e: io::Error, server: SocketAddr, timeout: Duration) -> String {
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
@@ -289,6 +322,20 @@ pub fn tcp_client(
         Input::Bytes(b) => b.clone(),
     };
     let (sock, addr) = connect(out.report, server, SockType::Stream, opts)?;
+    let (sock, relay) = secure(sock, server, opts)?;
+    let result = tcp_exchange(out, message, bytes, sock, addr, opts);
+    with_relay(result, relay)
+}
+
+/// `tcp_client`'s exchange over `sock` (closed when it returns).
+fn tcp_exchange(
+    out: Output<'_>,
+    message: &Input,
+    bytes: Vec<u8>,
+    sock: Socket,
+    addr: SocketAddr,
+    opts: &ClientOptions,
+) -> Result<(), String> {
     let start = Instant::now();
     let writer = sock.dup().map_err(|e| e.to_string())?;
     let to_send = bytes.clone();
@@ -384,7 +431,8 @@ pub fn framed_client(
     opts: &ClientOptions,
 ) -> Result<(), String> {
     let (sock, addr) = connect(out.report, server, SockType::Stream, opts)?;
-    exchange_frames(
+    let (sock, relay) = secure(sock, server, opts)?;
+    let result = exchange_frames(
         out,
         sock,
         &addr.to_string(),
@@ -392,7 +440,8 @@ pub fn framed_client(
         split,
         max_frame,
         opts.timeout,
-    )
+    );
+    with_relay(result, relay)
 }
 
 /// As [`framed_client`], over the Unix stream socket at `server` (a file or an abstract name).

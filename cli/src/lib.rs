@@ -9,6 +9,7 @@
 //!   `framed-client` and `unix-client` run;
 //! * [`load`]: `netloop load`, a load generator for echo servers, with HDR histograms;
 //! * [`metrics`]: `netloop serve --metrics`, the counters for a monitoring system;
+//! * [`tls`]: TLS for the stream clients (`--tls`, `--ca`);
 //! * [`process`]: a process as `/proc` shows it, and pinning a thread to a CPU, for the load
 //!   generator and the benches.
 //!
@@ -23,3 +24,4 @@ pub mod load;
 pub mod metrics;
 pub mod process;
 pub mod services;
+pub mod tls;

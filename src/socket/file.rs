@@ -29,6 +29,28 @@ impl Write for &Socket {
     }
 }
 
+impl Read for Socket {
+    /// As `&Socket`'s (so that an owner, a TLS session, can hold the socket itself).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Write for Socket {
+    /// As `&Socket`'s.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        (&*self).write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The reading half of `makefile("r")`: buffered, `BufRead` (`read_line`, `lines`).
 pub type SocketReader<'a> = BufReader<&'a Socket>;
 

@@ -26,6 +26,7 @@
 //! | `socket.create_connection(("localhost", 9999), 2.0)` | `create_connection("localhost:9999", Some(Duration::from_secs(2)))` (with Happy Eyeballs) |
 //! | `data = s.recv(1024)` | `let data = s.recv(1024)?` |
 //! | `f = s.makefile("rw")` | `let (r, w) = (s.makefile_reader(), s.makefile_writer())` |
+//! | `ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname=h)` | `tls::TlsStream::connect(s, h, tls::client_config(Some(ca))?)` (feature `tls`) |
 //!
 //! The full table of Python calls, `socketserver` included, is in the crate docs
 //! ([`crate::python`]).
@@ -38,6 +39,8 @@ mod options;
 #[cfg(test)]
 mod tests;
 mod timeout;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::io;
 

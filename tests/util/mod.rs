@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod privilege;
+pub mod tls;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};

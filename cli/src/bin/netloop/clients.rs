@@ -30,8 +30,20 @@ pub struct ClientArgs {
     timeout: Duration,
 }
 
+/// The TLS flags of the stream clients.
+#[derive(Args, Debug, Default)]
+pub struct TlsArgs {
+    /// Speak TLS: the server's certificate must be signed by a trusted authority and name
+    /// the host in --server.
+    #[arg(long)]
+    tls: bool,
+    /// Trust the authorities in this PEM file (default: the system's).
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    ca: Option<PathBuf>,
+}
+
 impl ClientArgs {
-    fn options(&self) -> ClientOptions {
+    fn options(&self, tls: &TlsArgs) -> ClientOptions {
         ClientOptions {
             family: match (self.v4, self.v6) {
                 (true, _) => Some(Family::Inet),
@@ -39,6 +51,7 @@ impl ClientArgs {
                 _ => None,
             },
             timeout: self.timeout,
+            tls: tls.tls.then(|| tls.ca.clone()),
         }
     }
 }
@@ -96,9 +109,14 @@ pub enum Which {
 }
 
 /// Run an IP client.
-pub fn run(which: Which, messages: Vec<String>, args: &ClientArgs) -> Result<(), String> {
+pub fn run(
+    which: Which,
+    messages: Vec<String>,
+    args: &ClientArgs,
+    tls: &TlsArgs,
+) -> Result<(), String> {
     let message = input(messages, args.file.as_ref())?;
-    let opts = args.options();
+    let opts = args.options(tls);
     let default = match which {
         Which::Udp => "127.0.0.1:11111",
         Which::Tcp => "127.0.0.1:9999",

@@ -6,8 +6,9 @@
 //!               [--grace SECS] [--stats SECS]
 //!               [--unix PATH]...
 //! netloop udp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS]
-//! netloop tcp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS]
+//! netloop tcp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS] [--tls [--ca PEM]]
 //! netloop framed-client [MESSAGE...] [--whole] [--server HOST:PORT] [-4|-6] [--file PATH] [--max-frame BYTES] [--timeout SECS]
+//!                       [--tls [--ca PEM]]
 //! netloop unix-client [MESSAGE...] --server PATH|@NAME [--whole] [--file PATH] [--max-frame BYTES] [--timeout SECS]
 //! netloop load [--addr HOST:PORT] [--proto framed|stream|udp] [--conns N] [--pipeline N] [--size BYTES]
 //!              [--duration SECS] [--warmup SECS] [--rate PER_SEC] [--sources N] [--spin] [--server-pid PID] [--json]
@@ -99,6 +100,8 @@ enum Command {
         message: Option<String>,
         #[command(flatten)]
         common: ClientArgs,
+        #[command(flatten)]
+        tls: clients::TlsArgs,
     },
     /// Send each MESSAGE as one frame and print each echoed frame. Without MESSAGE, standard
     /// input (or --file) is sent one frame per line, or as one frame with --whole, and the
@@ -117,6 +120,8 @@ enum Command {
         max_frame: usize,
         #[command(flatten)]
         common: ClientArgs,
+        #[command(flatten)]
+        tls: clients::TlsArgs,
     },
     /// Like framed-client, over a Unix stream socket (netloop serve --unix PATH).
     #[command(
@@ -245,10 +250,12 @@ fn main() -> ExitCode {
             whole,
             max_frame,
             common,
+            tls,
         } => clients::run(
             clients::Which::Framed { whole, max_frame },
             messages,
             &common,
+            &tls,
         ),
         Command::UnixClient {
             messages,
@@ -258,12 +265,22 @@ fn main() -> ExitCode {
             max_frame,
             timeout,
         } => clients::run_unix(messages, &server, whole, file.as_ref(), max_frame, timeout),
-        Command::UdpClient { message, common } => {
-            clients::run(clients::Which::Udp, message.into_iter().collect(), &common)
-        }
-        Command::TcpClient { message, common } => {
-            clients::run(clients::Which::Tcp, message.into_iter().collect(), &common)
-        }
+        Command::UdpClient { message, common } => clients::run(
+            clients::Which::Udp,
+            message.into_iter().collect(),
+            &common,
+            &clients::TlsArgs::default(),
+        ),
+        Command::TcpClient {
+            message,
+            common,
+            tls,
+        } => clients::run(
+            clients::Which::Tcp,
+            message.into_iter().collect(),
+            &common,
+            &tls,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
