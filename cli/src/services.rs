@@ -15,6 +15,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use log::{debug, warn};
@@ -166,7 +167,7 @@ impl Handler for CourseServer {
 }
 
 /// What `netloop serve` runs: the addresses of each service, and the limits.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct CourseConfig {
     /// UDP upper-casing service addresses. Default: 127.0.0.1:11111.
@@ -197,6 +198,8 @@ pub struct CourseConfig {
     /// Busy-poll ([`Config::busy_poll`]): each reactor thread spins instead of sleeping, for
     /// the lowest latency at the cost of a core per thread. Default false.
     pub busy_poll: bool,
+    /// Serve the TCP echoes (stream and framed) over TLS with this config. Default: plain.
+    pub tls: Option<std::sync::Arc<netloop::socket::tls::rustls::ServerConfig>>,
 }
 
 impl Default for CourseConfig {
@@ -214,6 +217,7 @@ impl Default for CourseConfig {
             max_buffered: 64 * 1024 * 1024,
             dual_stack: true,
             busy_poll: false,
+            tls: None,
         }
     }
 }
@@ -402,18 +406,22 @@ pub fn course_reactors_with(
         .map(|a| (a, false))
         .chain(cfg.framed.iter().map(|a| (a, true)))
     {
-        let (ids, local) = server::bind_tcp(&mut reactors, addr, opts_for(addr))
-            .map_err(|e| bind_error("listen", &addr, Some(addr.port()), e))?;
+        let (ids, local) = match &cfg.tls {
+            Some(tls) => server::bind_tls(&mut reactors, addr, opts_for(addr), Arc::clone(tls)),
+            None => server::bind_tcp(&mut reactors, addr, opts_for(addr)),
+        }
+        .map_err(|e| bind_error("listen", &addr, Some(addr.port()), e))?;
         if framed {
             for (reactor, id) in reactors.iter_mut().zip(ids) {
                 reactor.handler_mut().serve_framed(id);
             }
         }
         bound.push(Bound {
-            service: if framed {
-                "TCP framed echo"
-            } else {
-                "TCP echo"
+            service: match (framed, cfg.tls.is_some()) {
+                (true, false) => "TCP framed echo",
+                (false, false) => "TCP echo",
+                (true, true) => "TLS framed echo",
+                (false, true) => "TLS echo",
             },
             addr: local.to_string(),
         });

@@ -1,7 +1,9 @@
 //! `tcp-client --tls` and `framed-client --tls` against Python's `ssl` module (a TLS stack not
-//! written here) serving an echo, with a certificate made at test time; and the reason when
-//! the client trusts another authority, or the certificate has expired.
+//! written here) serving an echo, with a certificate made at test time; the reason when the
+//! client trusts another authority, or the certificate has expired; and `netloop serve
+//! --tls-cert --tls-key`, which Python's `ssl` and netloop's own clients talk to.
 
+mod serving;
 #[path = "../../tests/util/mod.rs"]
 mod util;
 
@@ -152,4 +154,82 @@ fn three_mebibytes_through_tls_come_back_whole() {
     );
     assert!(out.stdout == data, "{} bytes back", out.stdout.len());
     python_output(child);
+}
+
+#[test]
+fn serve_with_tls_answers_python_and_netloops_clients() {
+    let pki = Pki::new("cli-serve", false);
+    let (cert, key, ca) = (
+        pki.path("cert.pem"),
+        pki.path("key.pem"),
+        pki.path("ca.pem"),
+    );
+    let server = serving::serve(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let (tcp, framed) = (server.tcp[0], server.framed[0]);
+    // Python's ssl, on the stream echo.
+    let script = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"from python")
+        print(tls.recv(100).decode(), tls.version(), flush=True)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&ca)
+        .arg(tcp.port().to_string())
+        .output()
+        .expect("python3");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("from python TLSv1.3"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // netloop's clients, on both echoes (`localhost`: the certificate's name).
+    let ca = ca.to_str().unwrap();
+    let at = |a: std::net::SocketAddr| format!("localhost:{}", a.port());
+    let out = netloop(&[
+        "tcp-client",
+        "plain text, encrypted",
+        "--server",
+        &at(tcp),
+        "--tls",
+        "--ca",
+        ca,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("received plain text, encrypted from"),
+        "{}",
+        text(&out)
+    );
+    let out = netloop(&[
+        "framed-client",
+        "one",
+        "two",
+        "--server",
+        &at(framed),
+        "--tls",
+        "--ca",
+        ca,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("received two from"), "{}", text(&out));
+    // A plain client on the TLS port gets no echo: the server closes with a reason.
+    let out = netloop(&[
+        "tcp-client",
+        "not tls",
+        "--server",
+        &at(tcp),
+        "--timeout",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }

@@ -273,9 +273,8 @@ impl Conn {
 
     /// The socket is writable, or the turn's flush list reached the connection: write as
     /// much queued output through `io` as the kernel takes, one vectored write at a time,
-    /// then decide what comes next, sending the FIN a close or half-close needs. `low` is
-    /// the watermark at which paused reading resumes, `linger` how long a close may wait for
-    /// the peer's end of file.
+    /// then decide what comes next, sending the FIN a close or half-close needs (`low` and
+    /// `linger` as for [`after_flush`](Conn::after_flush)).
     #[inline]
     pub fn flush(
         &mut self,
@@ -284,11 +283,13 @@ impl Conn {
         pool: &mut BufPool,
         (low, linger): (usize, Duration),
     ) -> Flushed {
-        // Nothing may be written while connecting.
-        let (written, failed) = if self.phase.is_connecting() {
-            (0, None)
-        } else {
-            self.wq.write_with(pool, |slices| io.write_vectored(slices))
+        // Nothing may be written while connecting; what a transform (TLS) holds goes first.
+        let (written, failed) = match self.phase.is_connecting() {
+            true => (0, None),
+            false => match io.flush_pending() {
+                Ok(()) => self.wq.write_with(pool, |slices| io.write_vectored(slices)),
+                Err(e) => (0, Some(e)),
+            },
         };
         if written > 0 {
             self.clocks.written(now);
@@ -300,7 +301,7 @@ impl Conn {
                 step: FlushStep::Close(CloseReason::from_io(e)),
             };
         }
-        let (read_again, next) = self.after_flush(now, written > 0, low, linger);
+        let (read_again, next) = self.after_flush(now, written > 0, io.pending(), low, linger);
         let step = match next {
             AfterFlush::Wait => FlushStep::Wait,
             AfterFlush::Drained => FlushStep::Drained,
@@ -349,7 +350,7 @@ impl Conn {
     #[inline]
     pub fn on_writable(&mut self, now: Instant, io: &mut impl Transport) -> Writable {
         if !self.phase.is_connecting() {
-            return if self.needs_flush() {
+            return if self.needs_flush() || io.pending() {
                 Writable::Flush
             } else {
                 Writable::Nothing
@@ -401,14 +402,15 @@ impl Conn {
             )
     }
 
-    /// A flush ended (the queue is empty or the kernel said `WouldBlock`) at `now`; `wrote`
-    /// says whether it wrote anything. `low` is the watermark at which paused reading resumes,
-    /// `linger` how long a close may wait for the peer's end of file.
-    /// Returns whether reading must start again, and the step.
+    /// A flush ended (the queue empty, or `WouldBlock`) at `now`; `wrote`: it wrote something;
+    /// `held`: a transform still holds bytes (as good as queued). `low`: the watermark at
+    /// which paused reading resumes; `linger`: how long a close may wait for the peer's end
+    /// of file. Returns whether reading must start again, and the step.
     pub(super) fn after_flush(
         &mut self,
         now: Instant,
         wrote: bool,
+        held: bool,
         low: usize,
         linger: Duration,
     ) -> (bool, AfterFlush) {
@@ -424,7 +426,7 @@ impl Conn {
             self.clocks.restart(TimeoutKind::Frame, now);
             read_again = true;
         }
-        let step = if !self.wq.is_empty() {
+        let step = if !self.wq.is_empty() || held {
             AfterFlush::Wait
         } else if let Phase::Lingering { .. } = self.phase {
             AfterFlush::Wait
@@ -510,8 +512,7 @@ impl Conn {
 
     // ----- connecting ----------------------------------------------------------------------
 
-    /// The outgoing connect completed at `now`: the read clock starts (the connect clock
-    /// stops).
+    /// The outgoing connect completed at `now`: the read clock starts, the connect's stops.
     pub(super) fn on_connected(&mut self, now: Instant) {
         self.phase.connected();
         self.clocks.restart(TimeoutKind::Read, now);
@@ -544,8 +545,7 @@ impl Conn {
     }
 
     /// The deadline of the `kind` timeout if its clock runs now; with `None`, the earliest
-    /// instant the connection needs attention (a timeout's deadline, or the end of a
-    /// lingering close).
+    /// instant the connection needs attention (a deadline, or a lingering close's end).
     pub fn deadline(&self, kind: Option<TimeoutKind>) -> Option<Instant> {
         match kind {
             Some(kind) => self.clocks.deadline(kind, self.running()),
@@ -557,8 +557,7 @@ impl Conn {
 // The connection's side of the budget: making room for reads, and waiting for admission
 // (the rules are the input side's, `input.rs`; the phase decides whether input is kept).
 impl Conn {
-    /// Room for the next read (see `InputSide::room`), for tests that make the read
-    /// themselves.
+    /// Room for the next read (see `InputSide::room`), for tests that read themselves.
     #[cfg(test)]
     pub(super) fn input_room(
         &mut self,

@@ -39,6 +39,15 @@ pub trait Transport {
     /// Has an outgoing connect finished? `Ok` if it has, `NotConnected` while it is under
     /// way, any other error if it failed.
     fn connect_result(&mut self) -> io::Result<()>;
+    /// Does a transform under the socket (TLS) hold bytes the kernel refused, which must go
+    /// before the connection counts as drained (and before its FIN)?
+    fn pending(&self) -> bool {
+        false
+    }
+    /// Write what the transform holds, as far as the kernel takes it.
+    fn flush_pending(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What the reactor lends one read (see [`Conn::read`](super::Conn::read)).

@@ -129,7 +129,7 @@ fn read_timeout_only_while_input_wanted() {
     assert_eq!(c.deadline(Some(TimeoutKind::Read)), None);
     // Draining below the low watermark resumes reading and restarts the clock.
     c.on_written(t0 + 8 * MS, 64, &mut p);
-    let f = c.after_flush(t0 + 8 * MS, true, 16, Duration::ZERO);
+    let f = c.after_flush(t0 + 8 * MS, true, false, 16, Duration::ZERO);
     assert!(f.0);
     assert!(matches!(f.1, AfterFlush::Drained));
     assert_eq!(c.deadline(Some(TimeoutKind::Read)), Some(t0 + 18 * MS));
@@ -203,7 +203,7 @@ fn close_flushes_then_lingers_until_the_peer_finishes() {
     ));
     assert_eq!(c.unconsumed(), 0);
     c.on_written(t0 + MS, 5, &mut p);
-    let f = c.after_flush(t0 + MS, true, 0, 2000 * MS);
+    let f = c.after_flush(t0 + MS, true, false, 0, 2000 * MS);
     assert!(f.0);
     assert!(matches!(f.1, AfterFlush::Linger { shutdown: true }));
     // While lingering only the linger deadline counts.
@@ -225,12 +225,12 @@ fn linger_deadline_closes_with_the_reason_asked_for() {
     ));
     c.close();
     // The peer already finished: no linger, and the close is the peer's.
-    let f = c.after_flush(t0, false, 0, 2000 * MS);
+    let f = c.after_flush(t0, false, false, 0, 2000 * MS);
     assert!(matches!(f.1, AfterFlush::Close(CloseReason::PeerClosed)));
 
     let mut c = with(t0, Timeouts::NONE);
     c.close();
-    let f = c.after_flush(t0, false, 0, 10 * MS);
+    let f = c.after_flush(t0, false, false, 0, 10 * MS);
     assert!(matches!(f.1, AfterFlush::Linger { shutdown: true }));
     let h = dummy_handle();
     c.timers().set_armed(h, t0 + 10 * MS);
@@ -257,7 +257,7 @@ fn eof_while_flushing_waits_for_the_output() {
         InputStep::Wait
     ));
     c.on_written(t0, 5, &mut p);
-    let f = c.after_flush(t0, true, 0, 2000 * MS);
+    let f = c.after_flush(t0, true, false, 0, 2000 * MS);
     assert!(matches!(f.1, AfterFlush::Close(CloseReason::Local)));
 }
 
@@ -269,10 +269,10 @@ fn half_close_sends_fin_once_flushed_and_refuses_more_output() {
     push(&mut c, t0, b"last words", &mut p);
     c.shutdown_write();
     assert!(c.queue(t0, 64, 128, 1, &mut p, |_, _| {}).is_err());
-    let f = c.after_flush(t0, false, 0, MS);
+    let f = c.after_flush(t0, false, false, 0, MS);
     assert!(matches!(f.1, AfterFlush::Wait), "output still queued");
     c.on_written(t0, 10, &mut p);
-    let f = c.after_flush(t0, true, 0, MS);
+    let f = c.after_flush(t0, true, false, 0, MS);
     assert!(matches!(f.1, AfterFlush::ShutdownWrite { drained: true }));
     // Reading goes on after a half-close.
     assert_eq!(c.read_mode(), ReadMode::Deliver);
@@ -292,14 +292,14 @@ fn errors_while_lingering_end_the_close_asked_for_but_not_while_flushing() {
     }
     let mut c = with(t0, Timeouts::NONE);
     c.close();
-    c.after_flush(t0, false, 0, MS);
+    c.after_flush(t0, false, false, 0, MS);
     match c.on_input(t0, Input::Failed(reset()), &mut p, &mut big_budget()) {
         InputStep::Close(CloseReason::Local) => {}
         other => panic!("a reset while lingering ends the close: {other:?}"),
     }
     let mut c = with(t0, Timeouts::NONE);
     c.close();
-    c.after_flush(t0, false, 0, MS);
+    c.after_flush(t0, false, false, 0, MS);
     let gone = io::Error::from(io::ErrorKind::NotConnected);
     assert!(matches!(c.on_shutdown_failed(gone), CloseReason::Local));
 }

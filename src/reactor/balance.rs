@@ -150,8 +150,8 @@ impl Spread {
             return Some((stream, peer));
         }
         match stream {
-            // TCP, and the simulation's in-memory streams, which stand in for it.
-            Stream::Tcp(_) | Stream::Mem(_) => {
+            // TCP (TLS's too), and the simulation's in-memory streams, which stand in for it.
+            Stream::Tcp(_) | Stream::Tls(_) | Stream::Mem(_) => {
                 balance.hand(
                     to,
                     Handed {

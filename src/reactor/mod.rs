@@ -55,7 +55,7 @@
 //! | the handler's side | `handler` ([`Handler`]), `context` ([`Context`]), `sockets` (the `Context`'s socket methods), [`framed`] |
 //! | the core | `core` (`Core`: the owners composed, the hot path between them: poll, read, write, flush), `core/lifecycle` (adding, accepting, closing, shutting down, datagram glue), `outside` (`Outside`: the glue for the program's own descriptors, its blocking work and its dials: a view over the owners they change) |
 //! | owners of state | `registry` (`Sources`: the poll, the slab, tokens and generations), `timers` (`Timers`: the wheel, the precise timers and their `timerfd`, the `clock`), `budget` (`Admission`: the input budget and its waiting line), `work` (`Work`: what to read, flush and reap), `workers` (`Workers`: threads for blocking work), `dial` (`Dials`: connections by name under way, carrying out `conn::race`'s Happy Eyeballs decisions), `scratch` (`Scratch`: buffers lent to one call), `life` (`Life`: running, shutting down, stopped), `door` (`Door`: the connection limit and the reserve descriptor), `fds` (`FdsOut`: descriptors waiting to be sent), `stats` ([`Stats`]), `closelog` (`CloseLog`: closes logged, a burst summed up), `limit` ([`ConnectionLimit`]), `audit` (`Audit`: the invariants between the owners, read-only), `balance` (`Spread`: this reactor's part in placing a server's connections on its least loaded reactor; `Balance`: the group's loads and inboxes) |
-//! | sockets | `stream` (`Stream`: a connection's socket and the steps that carry out its `Conn`'s decisions), `dgram` (`DgramSock`: a datagram socket and its send queue), `socket` (`Listener` and `Dgram`: one enum per socket kind) |
+//! | sockets | `stream` (`Stream`: a connection's socket and the steps that carry out its `Conn`'s decisions), `dgram` (`DgramSock`: a datagram socket and its send queue), `socket` (`Listener` and `Dgram`: one enum per socket kind), `tls` (`TlsSock`: a TCP socket and its rustls session, under `Stream::Tls`; `TlsListener`; empty types without the `tls` feature) |
 //! | vocabulary | `ids` (the handler's ids), `config` ([`Config`]), `handle` ([`Handle`]) |
 //!
 //! Decisions about one connection are not here: `crate::conn` makes them, and these rooms
@@ -95,6 +95,7 @@ mod sockets;
 mod stats;
 mod stream;
 mod timers;
+mod tls;
 mod turn;
 mod work;
 mod workers;

@@ -9,6 +9,7 @@ use std::io;
 use std::path::PathBuf;
 
 use super::stream::{in_memory, Stream};
+use super::tls::TlsListener;
 use crate::addr::unmap;
 use crate::addr::{unix_addr, PeerAddr, UnixAddr};
 use crate::memnet::{MemDgram, MemListener};
@@ -28,6 +29,7 @@ impl Listener {
             Listener::Tcp(l) => Ok(l.into()),
             Listener::Unix { sock, .. } => Ok(sock.into()),
             Listener::Seqpacket { sock, .. } => Ok(sock.into()),
+            Listener::Tls(l) => Ok(l.tcp().into()),
             Listener::Mem(_) => Err(in_memory()),
         }
     }
@@ -60,6 +62,9 @@ pub(crate) enum Listener {
     },
     /// A listener in the simulation's in-memory network.
     Mem(MemListener),
+    /// A TCP listener whose connections speak TLS (feature `tls`; without it, an empty type).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Tls(TlsListener),
 }
 
 /// The file a Unix socket is bound to, removed when the socket goes away (the reactor closes
@@ -120,6 +125,31 @@ impl Listener {
         )?)))
     }
 
+    /// A TCP listener on `addr` whose connections speak TLS with `config`'s certificate.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls(
+        addr: std::net::SocketAddr,
+        opts: &ListenOptions,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> io::Result<Listener> {
+        let tcp = TcpListener::from_std(sys::tcp_listener(addr, opts)?);
+        Ok(Listener::Tls(TlsListener::new(tcp, config)))
+    }
+
+    /// A TLS listener over a TCP listener made elsewhere (made non-blocking here).
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_from_std(
+        sock: std::net::TcpListener,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> io::Result<Listener> {
+        must_listen(&sock)?;
+        sock.set_nonblocking(true)?;
+        Ok(Listener::Tls(TlsListener::new(
+            TcpListener::from_std(sock),
+            config,
+        )))
+    }
+
     /// A TCP listener made elsewhere (made non-blocking here).
     pub(crate) fn from_std(sock: std::net::TcpListener) -> io::Result<Listener> {
         must_listen(&sock)?;
@@ -174,6 +204,9 @@ impl Listener {
                 Ok((Stream::Seqpacket(s), unix_addr(a)?))
             }
             Listener::Mem(l) => l.accept().map(|(s, a)| (Stream::Mem(s), a)),
+            Listener::Tls(l) => l
+                .accept()
+                .map(|(s, a)| (Stream::Tls(Box::new(s)), PeerAddr::Inet(unmap(a)))),
         }
     }
 
@@ -183,6 +216,7 @@ impl Listener {
             Listener::Unix { sock: l, .. } => l.local_addr().map(PeerAddr::Unix),
             Listener::Seqpacket { sock, .. } => unix_addr(sock.local_addr()?),
             Listener::Mem(l) => l.local_addr(),
+            Listener::Tls(l) => l.tcp().local_addr().map(PeerAddr::Inet),
         }
     }
 }
@@ -193,6 +227,7 @@ impl Source for Listener {
             Listener::Tcp(l) => l.register(r, t, i),
             Listener::Unix { sock: l, .. } => l.register(r, t, i),
             Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).register(r, t, i),
+            Listener::Tls(l) => l.tcp_mut().register(r, t, i),
             Listener::Mem(l) => {
                 l.register(t);
                 Ok(())
@@ -205,6 +240,7 @@ impl Source for Listener {
             Listener::Tcp(l) => l.reregister(r, t, i),
             Listener::Unix { sock: l, .. } => l.reregister(r, t, i),
             Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).reregister(r, t, i),
+            Listener::Tls(l) => l.tcp_mut().reregister(r, t, i),
             Listener::Mem(l) => {
                 l.register(t);
                 Ok(())
@@ -217,6 +253,7 @@ impl Source for Listener {
             Listener::Tcp(l) => l.deregister(r),
             Listener::Unix { sock: l, .. } => l.deregister(r),
             Listener::Seqpacket { sock, .. } => SourceFd(&sock.as_raw_fd()).deregister(r),
+            Listener::Tls(l) => l.tcp_mut().deregister(r),
             Listener::Mem(l) => {
                 l.deregister();
                 Ok(())

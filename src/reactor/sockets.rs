@@ -124,6 +124,23 @@ impl Context<'_> {
         self.core.add_shared_listener(Listener::from_std(listener)?)
     }
 
+    /// [`add_shared_listener`](Context::add_shared_listener) for a listener whose
+    /// connections speak TLS with `config`'s certificate (feature `tls`; see
+    /// [`listen_tls`](Context::listen_tls)).
+    ///
+    /// # Errors
+    ///
+    /// As [`add_shared_listener`](Context::add_shared_listener).
+    #[cfg(feature = "tls")]
+    pub fn add_shared_tls_listener(
+        &mut self,
+        listener: std::net::TcpListener,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> io::Result<ListenerId> {
+        self.core
+            .add_shared_listener(Listener::tls_from_std(listener, config)?)
+    }
+
     /// Serve a UDP socket that other reactors serve too, through its own clone of it (see
     /// [`add_shared_listener`](Context::add_shared_listener)): each datagram is read by one
     /// reactor. Registered without `EPOLLEXCLUSIVE`, so that a writable event reaches every
@@ -196,6 +213,56 @@ impl Context<'_> {
     /// [`Handler::on_close`]: super::Handler::on_close
     pub fn connect(&mut self, addr: SocketAddr) -> io::Result<ConnId> {
         self.core.connect(addr)
+    }
+
+    /// Listen on `addr` for connections that speak TLS (feature `tls`), presenting
+    /// `config`'s certificate (see `socket::tls::server_config`; ALPN and the rest are set
+    /// there). The handler sees plaintext: `on_data` gets it and `write` takes it, the
+    /// records are the reactor's. The handshake runs as the connection is read, after
+    /// `on_accept`; a handshake that fails closes the connection with rustls's reason
+    /// (`CloseReason::Io`, `InvalidData`). A graceful close sends `close_notify`.
+    ///
+    /// # Errors
+    ///
+    /// As [`listen`](Context::listen).
+    #[cfg(feature = "tls")]
+    pub fn listen_tls(
+        &mut self,
+        addr: SocketAddr,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> io::Result<ListenerId> {
+        let opts = self.core.config().listen;
+        self.core.add_listener(Listener::tls(addr, &opts, config)?)
+    }
+
+    /// Connect to `addr` and speak TLS there (feature `tls`), the server proving it is
+    /// `server_name` (a host name or an IP address) with a certificate `config` trusts (see
+    /// `socket::tls::client_config`). [`Handler::on_connect`](super::Handler::on_connect) follows when the TCP connection
+    /// is up; output written from then on goes once the handshake is done. A handshake that
+    /// fails closes the connection with rustls's reason (`invalid peer certificate:
+    /// UnknownIssuer`, ...).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a bad server name; as [`connect`](Context::connect).
+    #[cfg(feature = "tls")]
+    pub fn connect_tls(
+        &mut self,
+        addr: SocketAddr,
+        server_name: &str,
+        config: std::sync::Arc<rustls::ClientConfig>,
+    ) -> io::Result<ConnId> {
+        let name =
+            rustls::pki_types::ServerName::try_from(server_name.to_string()).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("'{server_name}' as a TLS server name: {e}"),
+                )
+            })?;
+        let tcp = mio::net::TcpStream::connect(addr)?;
+        let sock = super::tls::TlsSock::client(tcp, config, name)?;
+        self.core
+            .add_conn(Stream::Tls(Box::new(sock)), Opened::Connecting)
     }
 
     /// Connect to `target`, a host and a service (`"example.com:443"`, `"localhost:http"`,

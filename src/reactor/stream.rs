@@ -19,6 +19,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
 use super::fds::{FdsOut, SendFds};
+use super::tls::TlsSock;
 use crate::addr::{unix_addr, unmap, PeerAddr, UnixAddr};
 use crate::conn::Transport;
 use crate::memnet::{MemStream, Net};
@@ -35,6 +36,8 @@ pub(crate) enum Stream {
     Seqpacket(socket2::Socket),
     /// The server end of a connection in the simulation's in-memory network.
     Mem(MemStream),
+    /// A TCP connection carrying a TLS session (feature `tls`; `tls.rs`).
+    Tls(Box<TlsSock>),
 }
 
 impl Stream {
@@ -44,6 +47,7 @@ impl Stream {
             Stream::Unix(s) => s.shutdown(how),
             Stream::Seqpacket(s) => s.shutdown(how),
             Stream::Mem(s) => s.shutdown_write(),
+            Stream::Tls(s) => s.tcp().shutdown(how),
         }
     }
 
@@ -53,6 +57,7 @@ impl Stream {
             Stream::Unix(s) => s.take_error(),
             Stream::Seqpacket(s) => s.take_error(),
             Stream::Mem(s) => Ok(s.take_error()),
+            Stream::Tls(s) => s.tcp().take_error(),
         }
     }
 
@@ -62,6 +67,7 @@ impl Stream {
             Stream::Unix(s) => s.peer_addr().map(PeerAddr::Unix),
             Stream::Seqpacket(s) => unix_addr(s.peer_addr()?),
             Stream::Mem(s) => s.peer_addr(),
+            Stream::Tls(s) => s.tcp().peer_addr().map(|a| PeerAddr::Inet(unmap(a))),
         }
     }
 
@@ -71,6 +77,7 @@ impl Stream {
             Stream::Unix(s) => s.local_addr().map(PeerAddr::Unix),
             Stream::Seqpacket(s) => unix_addr(s.local_addr()?),
             Stream::Mem(s) => s.local_addr(),
+            Stream::Tls(s) => s.tcp().local_addr().map(|a| PeerAddr::Inet(unmap(a))),
         }
     }
 
@@ -78,6 +85,7 @@ impl Stream {
     pub(crate) fn set_nodelay(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_nodelay(true),
+            Stream::Tls(s) => s.tcp().set_nodelay(true),
             Stream::Unix(_) | Stream::Seqpacket(_) | Stream::Mem(_) => Ok(()),
         }
     }
@@ -86,7 +94,7 @@ impl Stream {
     pub(crate) fn passes_fds(&self) -> bool {
         match self {
             Stream::Unix(_) | Stream::Seqpacket(_) => true,
-            Stream::Tcp(_) => false,
+            Stream::Tcp(_) | Stream::Tls(_) => false,
             Stream::Mem(s) => s.kind().is_unix(),
         }
     }
@@ -94,16 +102,28 @@ impl Stream {
     /// Read like `read`, keeping descriptors that came with the bytes in `fds` (Unix
     /// connections; others read plainly). `cmsg` is scratch space for the control data,
     /// made on the first Unix read.
+    #[inline]
     pub(crate) fn read_fds(
         &mut self,
         buf: &mut [u8],
         cmsg: &mut Vec<u8>,
         fds: &mut Vec<std::os::fd::OwnedFd>,
     ) -> io::Result<usize> {
-        // TCP first: the common case, one match.
+        // TCP first: the common case, one match, inlined; the rest is outlined.
         if let Stream::Tcp(s) = self {
             return crate::sys::direct::recv(s.as_fd(), buf);
         }
+        self.read_other(buf, cmsg, fds)
+    }
+
+    /// [`read_fds`](Stream::read_fds) of every kind but TCP.
+    #[inline(never)]
+    fn read_other(
+        &mut self,
+        buf: &mut [u8],
+        cmsg: &mut Vec<u8>,
+        fds: &mut Vec<std::os::fd::OwnedFd>,
+    ) -> io::Result<usize> {
         if !self.passes_fds() {
             return self.read(buf);
         }
@@ -121,7 +141,7 @@ impl Stream {
                 crate::sys::take_rights(&mut cmsg[..len], truncated, fds)?;
                 Ok(n)
             }
-            Stream::Tcp(_) => self.read(buf),
+            Stream::Tcp(_) | Stream::Tls(_) => self.read(buf),
         }
     }
 
@@ -141,15 +161,18 @@ impl Stream {
     pub(crate) fn short_read_drains(&self) -> bool {
         match self {
             Stream::Tcp(_) => true,
-            Stream::Unix(_) | Stream::Seqpacket(_) => false,
+            // A TLS read returns a record's plaintext: more records may wait behind it.
+            Stream::Unix(_) | Stream::Seqpacket(_) | Stream::Tls(_) => false,
             // TCP-like, unless the simulation injects short reads.
             Stream::Mem(s) => s.short_read_drains(),
         }
     }
 
     /// The length of the next record (a peek), for a record connection; `None` otherwise.
+    #[inline]
     pub(crate) fn next_record_len(&self) -> Option<io::Result<usize>> {
         match self {
+            Stream::Tcp(_) => None,
             Stream::Seqpacket(s) => Some(crate::sys::next_record_len(s)),
             Stream::Mem(s) if s.kind() == crate::memnet::Kind::Seqpacket => Some(s.record_len()),
             _ => None,
@@ -338,11 +361,26 @@ impl Transport for StreamIo<'_> {
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
-        self.sock.shutdown(Shutdown::Write)
+        match &mut *self.sock {
+            // close_notify first, FIN when its record is out.
+            Stream::Tls(s) => s.shutdown_write(),
+            _ => self.sock.shutdown(Shutdown::Write),
+        }
     }
 
     fn connect_result(&mut self) -> io::Result<()> {
         self.sock.connect_result()
+    }
+
+    fn pending(&self) -> bool {
+        matches!(&*self.sock, Stream::Tls(s) if s.pending())
+    }
+
+    fn flush_pending(&mut self) -> io::Result<()> {
+        match &mut *self.sock {
+            Stream::Tls(s) => s.flush_pending(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -361,6 +399,7 @@ impl Stream {
             Stream::Tcp(s) => Ok(s.into()),
             Stream::Unix(s) => Ok(s.into()),
             Stream::Seqpacket(s) => Ok(s.into()),
+            Stream::Tls(s) => Ok(s.tcp().into()),
             Stream::Mem(_) => Err(in_memory()),
         }
     }
@@ -377,7 +416,7 @@ impl SendFds for Stream {
             Stream::Unix(s) => crate::sys::send_with_fds(s, bufs, fds),
             Stream::Seqpacket(s) => crate::sys::send_with_fds(s, bufs, fds),
             Stream::Mem(s) => s.send_with_fds(bufs, fds),
-            Stream::Tcp(_) => Err(io::Error::new(
+            Stream::Tcp(_) | Stream::Tls(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "only Unix connections pass descriptors",
             )),
@@ -392,6 +431,7 @@ impl Read for Stream {
             Stream::Unix(s) => s.read(buf),
             Stream::Seqpacket(s) => (&*s).read(buf),
             Stream::Mem(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -403,6 +443,7 @@ impl Write for Stream {
             Stream::Unix(s) => s.write(buf),
             Stream::Seqpacket(s) => (&*s).write(buf),
             Stream::Mem(s) => s.write_vectored(&[IoSlice::new(buf)]),
+            Stream::Tls(s) => s.write_vectored(&[IoSlice::new(buf)]),
         }
     }
 
@@ -412,6 +453,7 @@ impl Write for Stream {
             Stream::Unix(s) => s.write_vectored(bufs),
             Stream::Seqpacket(s) => (&*s).write_vectored(bufs),
             Stream::Mem(s) => s.write_vectored(bufs),
+            Stream::Tls(s) => s.write_vectored(bufs),
         }
     }
 
@@ -430,6 +472,7 @@ impl Source for Stream {
                 s.register(t);
                 Ok(())
             }
+            Stream::Tls(s) => s.tcp_mut().register(r, t, i),
         }
     }
 
@@ -442,6 +485,7 @@ impl Source for Stream {
                 s.register(t);
                 Ok(())
             }
+            Stream::Tls(s) => s.tcp_mut().reregister(r, t, i),
         }
     }
 
@@ -454,6 +498,7 @@ impl Source for Stream {
                 s.deregister();
                 Ok(())
             }
+            Stream::Tls(s) => s.tcp_mut().deregister(r),
         }
     }
 }

@@ -97,6 +97,34 @@ pub fn share_tcp<H: Handler>(
     .map(|ids| (ids, bound))
 }
 
+/// [`bind_tcp`] for connections that speak TLS with `config`'s certificate (feature `tls`;
+/// see `Context::listen_tls`): one socket, served by every reactor.
+///
+/// # Errors
+///
+/// As [`bind_tcp`].
+#[cfg(feature = "tls")]
+pub fn bind_tls<H: Handler>(
+    reactors: &mut [Reactor<H>],
+    addr: SocketAddr,
+    opts: ListenOptions,
+    config: std::sync::Arc<rustls::ServerConfig>,
+) -> io::Result<(Vec<ListenerId>, SocketAddr)> {
+    let sock = crate::sys::tcp_listener(addr, &opts)?;
+    let bound = sock.local_addr()?;
+    share(
+        reactors,
+        |r| {
+            let (sock, config) = (sock.try_clone()?, std::sync::Arc::clone(&config));
+            r.with_context(|_, cx| cx.add_shared_tls_listener(sock, config))
+        },
+        |r, id| {
+            let _ = r.with_context(|_, cx| cx.close_listener(id));
+        },
+    )
+    .map(|ids| (ids, bound))
+}
+
 /// Bind one UDP socket to `addr` (with `opts`' `only_v6` and `reuse_port`) that every reactor serves (see [`bind_tcp`]: each datagram
 /// goes to one reactor, and the address belongs to this process). Returns each reactor's
 /// socket id and the address bound.

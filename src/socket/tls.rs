@@ -25,6 +25,9 @@ use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore, ServerCo
 
 use super::blocking::Socket;
 
+/// The rustls this module is built with, for its configs' types and builders.
+pub use rustls;
+
 /// Where the system keeps its trusted authorities, by distribution (the first that exists is
 /// used when no CA file is named).
 const SYSTEM_BUNDLES: [&str; 3] = [

@@ -72,9 +72,11 @@ pub fn serve(args: &[&str]) -> Server {
         };
         if line.contains("UDP upper-case service on ") {
             server.udp.push(addr(&line));
-        } else if line.contains("TCP echo service on ") {
+        } else if line.contains("TCP echo service on ") || line.contains("TLS echo service on ") {
             server.tcp.push(addr(&line));
-        } else if line.contains("TCP framed echo service on ") {
+        } else if line.contains("TCP framed echo service on ")
+            || line.contains("TLS framed echo service on ")
+        {
             server.framed.push(addr(&line));
         }
     }

@@ -4,7 +4,7 @@
 //! netloop serve [--udp ADDR]... [--tcp ADDR]... [--framed ADDR]... [--max-frame BYTES] [--timeout SECS]
 //!               [--frame-timeout SECS] [--threads N] [--pin] [--max-buffered BYTES] [--max-conns N]
 //!               [--grace SECS] [--stats SECS]
-//!               [--unix PATH]...
+//!               [--unix PATH]... [--tls-cert PEM --tls-key PEM]
 //! netloop udp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS]
 //! netloop tcp-client [MESSAGE] [--server HOST:PORT] [-4|-6] [--file PATH] [--timeout SECS] [--tls [--ca PEM]]
 //! netloop framed-client [MESSAGE...] [--whole] [--server HOST:PORT] [-4|-6] [--file PATH] [--max-frame BYTES] [--timeout SECS]
@@ -31,8 +31,10 @@ mod clients;
 mod load;
 mod lookup;
 mod ping;
+mod report;
 
 use clients::ClientArgs;
+use report::{log_spread, report_stats, StatsFormat};
 
 use clap::{Args, Parser, Subcommand};
 use netloop::framing::DEFAULT_MAX_FRAME;
@@ -291,21 +293,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// How `serve` writes its counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum StatsFormat {
-    Text,
-    Json,
-}
-
-/// Write the counters `s` as `format` says (`prefix` names the moment, for the log line).
-fn report_stats(format: StatsFormat, prefix: &str, s: &netloop::reactor::Stats) {
-    match format {
-        StatsFormat::Text => log_stats(prefix, s),
-        StatsFormat::Json => println!("{}", netloop_cli::metrics::json(s)),
-    }
-}
-
 /// Start the metrics endpoint (see `netloop_cli::metrics`) on `addr`, reading the counters
 /// through `handles`; returns what stops it, and its thread.
 fn start_metrics(
@@ -423,6 +410,13 @@ struct ServeOpts {
     /// lowest latency, at the cost of a whole core per thread even when idle.
     #[arg(long = "busy-poll")]
     busy_poll: bool,
+    /// Serve the stream and framed echoes over TLS with the certificate chain in this PEM
+    /// file (the server's own first); UDP stays plain.
+    #[arg(long = "tls-cert", value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert, in PEM.
+    #[arg(long = "tls-key", value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 /// Raise the soft descriptor limit to the hard one (see `sys::raise_fd_limit`), and say so.
@@ -434,38 +428,6 @@ fn raise_fd_limit() {
         Ok((limit, _)) => log::info!("descriptor limit {limit}"),
         Err(e) => log::warn!("descriptor limit not raised: {e}"),
     }
-}
-
-fn log_stats(prefix: &str, s: &netloop::reactor::Stats) {
-    log::info!(
-        "{prefix}: {} accepted, {} open, {} closed (peer {}, reset {}, timeout {}, protocol {}, local {}, io {}, panic {}), {} rejected, {} shed, {} accept errors, {} budget waits, {} bytes in, {} bytes out, {} frames in, {} frames out, {} datagrams in, {} datagrams out, {} timeouts (read {}, write {}, idle {}, frame {}, connect {})",
-        s.accepted,
-        s.active,
-        s.closed(),
-        s.closed_peer,
-        s.closed_reset,
-        s.closed_timeout,
-        s.closed_protocol,
-        s.closed_local,
-        s.closed_io,
-        s.closed_panic,
-        s.rejected,
-        s.shed,
-        s.accept_errors,
-        s.budget_waits,
-        s.bytes_in,
-        s.bytes_out,
-        s.frames_in,
-        s.frames_out,
-        s.datagrams_in,
-        s.datagrams_out,
-        s.timeouts,
-        s.timeouts_read,
-        s.timeouts_write,
-        s.timeouts_idle,
-        s.timeouts_frame,
-        s.timeouts_connect,
-    );
 }
 
 fn serve(o: ServeOpts) -> Result<(), String> {
@@ -491,6 +453,11 @@ fn serve(o: ServeOpts) -> Result<(), String> {
     cfg.max_buffered = o.max_buffered;
     cfg.dual_stack = !o.v6_only;
     cfg.busy_poll = o.busy_poll;
+    if let (Some(cert), Some(key)) = (&o.tls_cert, &o.tls_key) {
+        let tls =
+            netloop::socket::tls::server_config(cert, key).map_err(|e| format!("TLS: {e}"))?;
+        cfg.tls = Some(tls);
+    }
     // Socket activation: a service manager's sockets, served instead of binding anything.
     let fds = netloop::server::listen_fds().map_err(|e| format!("socket activation: {e}"))?;
     let handed = if fds.is_empty() {
@@ -587,12 +554,4 @@ fn serve(o: ServeOpts) -> Result<(), String> {
         let _ = thread.join();
     }
     signo.map(|_| ())
-}
-
-/// With several reactors, how the connections spread over them.
-fn log_spread<'a>(per: impl Iterator<Item = &'a netloop::reactor::Stats>) {
-    let counts: Vec<String> = per.map(|s| s.accepted.to_string()).collect();
-    if counts.len() > 1 {
-        log::info!("accepted per reactor: {}", counts.join(", "));
-    }
 }

@@ -1,0 +1,174 @@
+//! TLS on the reactor's connections (feature `tls`), against Python's `ssl` module: netloop
+//! serves and Python connects, netloop connects and Python serves, and a handshake that fails
+//! on either side closes the connection with the reason. Certificates are made at test time.
+#![cfg(feature = "tls")]
+
+mod util;
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use netloop::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr, Reactor};
+use netloop::socket::tls::{client_config, server_config};
+use netloop::CloseReason;
+use util::tls::{python_server, Pki};
+
+/// An echo service that records what it saw; as a client, it sends `greeting` on connect.
+#[derive(Default)]
+struct Echo {
+    greeting: Option<Vec<u8>>,
+    got: Vec<u8>,
+    closed: Vec<String>,
+}
+
+impl Handler for Echo {
+    fn on_accept(&mut self, _: &mut Context<'_>, _: ListenerId, _: ConnId, _: &PeerAddr) {}
+
+    fn on_connect(&mut self, cx: &mut Context<'_>, conn: ConnId) {
+        if let Some(g) = self.greeting.clone() {
+            cx.write(conn, &g).unwrap();
+        }
+    }
+
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+        self.got.extend_from_slice(data);
+        if self.greeting.is_none() {
+            let _ = cx.write(conn, data);
+        } else if self.got.len() >= self.greeting.as_ref().map_or(0, Vec::len) {
+            cx.close(conn);
+        }
+        data.len()
+    }
+
+    fn on_close(&mut self, _: &mut Context<'_>, _: ConnId, reason: &CloseReason) {
+        self.closed.push(reason.to_string());
+    }
+}
+
+fn turn_until(r: &mut Reactor<Echo>, done: impl Fn(&Echo) -> bool) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end && !done(r.handler()) {
+        r.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+}
+
+#[test]
+fn netloop_serves_tls_and_python_connects() {
+    let pki = Pki::new("rx-serves", false);
+    let config = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
+    let mut r = Reactor::new(Echo::default()).unwrap();
+    let l = r
+        .with_context(|_, cx| cx.listen_tls("127.0.0.1:0".parse().unwrap(), config))
+        .unwrap();
+    let port = r.listener_addr(l).unwrap().port();
+    let script = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        msg = b"x" * 100000
+        tls.sendall(msg)
+        got = b""
+        while len(got) < len(msg):
+            got += tls.recv(65536)
+        print("echoed" if got == msg else "differs", tls.version(), flush=True)
+        tls.unwrap()
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .arg(pki.path("ca.pem"))
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    turn_until(&mut r, |h| !h.closed.is_empty());
+    let out = {
+        let end = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() && Instant::now() < end {
+            r.turn(Some(Duration::from_millis(10))).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("echoed TLSv1.3"), "{text}");
+    assert_eq!(r.handler().got.len(), 100_000);
+}
+
+#[test]
+fn netloop_connects_with_tls_to_python() {
+    let pki = Pki::new("rx-connects", false);
+    let (child, port) = python_server(&pki, true);
+    let config = client_config(Some(&pki.path("ca.pem"))).unwrap();
+    let mut r = Reactor::new(Echo {
+        greeting: Some(b"hello over tls".to_vec()),
+        ..Echo::default()
+    })
+    .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    r.with_context(|_, cx| cx.connect_tls(addr, "localhost", config))
+        .unwrap();
+    turn_until(&mut r, |h| !h.closed.is_empty());
+    assert_eq!(r.handler().got, b"HELLO OVER TLS");
+    // The close said close_notify: Python's unwrap saw a clean TLS shutdown.
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("closed cleanly"));
+}
+
+#[test]
+fn a_reactor_client_that_trusts_another_authority_closes_with_the_reason() {
+    let pki = Pki::new("rx-wrong-ca", false);
+    let other = Pki::new("rx-other-ca", false);
+    let (child, port) = python_server(&pki, true);
+    let config = client_config(Some(&other.path("ca.pem"))).unwrap();
+    let mut r = Reactor::new(Echo {
+        greeting: Some(b"x".to_vec()),
+        ..Echo::default()
+    })
+    .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    r.with_context(|_, cx| cx.connect_tls(addr, "localhost", config))
+        .unwrap();
+    turn_until(&mut r, |h| !h.closed.is_empty());
+    let reason = &r.handler().closed[0];
+    assert!(reason.contains("UnknownIssuer"), "{reason}");
+    assert!(r.handler().got.is_empty());
+    child.wait_with_output().unwrap();
+}
+
+#[test]
+fn a_python_client_that_refuses_the_certificate_is_a_clear_close_reason() {
+    let pki = Pki::new("rx-refused", false);
+    let other = Pki::new("rx-refused-other", false);
+    let config = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
+    let mut r = Reactor::new(Echo::default()).unwrap();
+    let l = r
+        .with_context(|_, cx| cx.listen_tls("127.0.0.1:0".parse().unwrap(), config))
+        .unwrap();
+    let port = r.listener_addr(l).unwrap().port();
+    let script = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+try:
+    with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as raw:
+        ctx.wrap_socket(raw, server_hostname="localhost")
+except ssl.SSLError as e:
+    print("refused:", e.reason, flush=True)
+"#;
+    let child = Command::new("python3")
+        .args(["-c", script])
+        .arg(other.path("ca.pem"))
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    turn_until(&mut r, |h| !h.closed.is_empty());
+    let reason = r.handler().closed[0].clone();
+    assert!(
+        reason.contains("TLS") && reason.contains("alert"),
+        "{reason}"
+    );
+    // Python's own timeout (20 s) bounds this wait.
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("refused"));
+}
