@@ -61,13 +61,12 @@ impl Conn {
         }
     }
 
-    /// Is reading paused because queued output passed the high watermark?
+    /// Is reading paused (queued output passed the high watermark)?
     pub(super) fn is_read_paused(&self) -> bool {
         self.input.read_side() == ReadSide::Paused
     }
 
-    /// The connection at a glance: what the reactor's audit, the budget's line and the
-    /// handler's queries (`Context::queued`, `is_open`, ...) look at.
+    /// The connection at a glance, for the audit, the budget's line and `Context::queued`.
     #[inline]
     pub fn status(&self) -> Status {
         Status {
@@ -86,14 +85,17 @@ impl Conn {
     /// The socket is readable (or the connection is on the read list): make one read
     /// through `io` at `now`, into room the connection gives, and judge what came. The
     /// reactor calls it again while the step says so (`Deliver` with the socket not
-    /// `drained`, `Discarded`). The rules of a read are the connection's (see the module
-    /// docs, "Reading"): whether to read, the room, the cost to the turn's `quota`, and when
-    /// a read proved the socket drained. Unless the step is `Deliver` (the handler's call
-    /// settles that: see [`restore_input`](Conn::restore_input)), the budget claim is
-    /// settled to what it now holds, in this call.
+    /// `drained`, `Discarded`). The rules are the connection's (module docs, "Reading"):
+    /// whether to read, the room, the cost to the turn's `quota`, when a read proved the
+    /// socket drained. Unless the step is `Deliver` (settled by the handler's call: see
+    /// [`restore_input`](Conn::restore_input)), the budget claim is settled here.
     #[inline(always)]
     pub fn read(&mut self, now: Instant, io: &mut impl Transport, cx: ReadCx<'_>) -> Read {
-        let mode = self.read_mode();
+        let mut mode = self.read_mode();
+        if mode == ReadMode::Ignore && self.is_read_paused() && io.handshaking() {
+            // A handshake (TLS) is read while output waits: its reply is what lets it go.
+            mode = ReadMode::Deliver;
+        }
         let (step, bytes, drained) = if mode == ReadMode::Ignore {
             (InputStep::Idle, 0, false)
         } else if *cx.quota == 0 {
@@ -126,10 +128,8 @@ impl Conn {
         }
     }
 
-    /// A read into the room the connection gave finished at `now` with `input`. Unless
-    /// the step is `Deliver` (the handler's call settles that: see
-    /// [`restore_input`](Conn::restore_input)), the connection's budget claim is settled to
-    /// what it now holds, in this call.
+    /// A read into the room the connection gave finished at `now` with `input`. The budget
+    /// claim is settled as for [`read`](Conn::read).
     #[inline]
     pub(super) fn on_input(
         &mut self,
@@ -228,9 +228,8 @@ impl Conn {
     // ----- output --------------------------------------------------------------------------
 
     /// Queue `len` bytes at `now` with `push`. Past `high` queued bytes, reading pauses
-    /// (backpressure) until a flush brings the queue down to the low watermark. The queue
-    /// never holds more than `cap` bytes: a relay writing to a peer that does not read is
-    /// refused, not given memory without limit.
+    /// (backpressure) until a flush brings the queue down to the low watermark. It never
+    /// holds more than `cap`: a relay writing to a peer that does not read is refused.
     ///
     /// # Errors
     ///
@@ -283,7 +282,9 @@ impl Conn {
         pool: &mut BufPool,
         (low, linger): (usize, Duration),
     ) -> Flushed {
-        // Nothing may be written while connecting; what a transform (TLS) holds goes first.
+        // Nothing may be written while connecting; what a transform (TLS) holds goes first,
+        // and counts as written (and drained) once it is out.
+        let held = io.pending();
         let (written, failed) = match self.phase.is_connecting() {
             true => (0, None),
             false => match io.flush_pending() {
@@ -291,7 +292,8 @@ impl Conn {
                 Err(e) => (0, Some(e)),
             },
         };
-        if written > 0 {
+        let wrote = written > 0 || (held && !io.pending());
+        if wrote {
             self.clocks.written(now);
         }
         if let Some(e) = failed {
@@ -301,7 +303,7 @@ impl Conn {
                 step: FlushStep::Close(CloseReason::from_io(e)),
             };
         }
-        let (read_again, next) = self.after_flush(now, written > 0, io.pending(), low, linger);
+        let (read_again, next) = self.after_flush(now, wrote, io.pending(), low, linger);
         let step = match next {
             AfterFlush::Wait => FlushStep::Wait,
             AfterFlush::Drained => FlushStep::Drained,
@@ -345,8 +347,7 @@ impl Conn {
         }
     }
 
-    /// The socket is writable at `now`: finish an outgoing connect (through `io`) if one is
-    /// under way, else say whether a flush has anything to do.
+    /// Writable at `now`: finish a connect (through `io`), or say if a flush has work.
     #[inline]
     pub fn on_writable(&mut self, now: Instant, io: &mut impl Transport) -> Writable {
         if !self.phase.is_connecting() {

@@ -48,6 +48,10 @@ pub trait Transport {
     fn flush_pending(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Is a transform's handshake (TLS) under way? Reading then goes on while output waits.
+    fn handshaking(&self) -> bool {
+        false
+    }
 }
 
 /// What the reactor lends one read (see [`Conn::read`](super::Conn::read)).

@@ -194,6 +194,14 @@ impl Stream {
 }
 
 impl Stream {
+    /// Close the socket, `clean` (an orderly end) or not: a TLS session says `close_notify`
+    /// on an orderly end only (see `TlsSock::finish`); the others just close.
+    pub(crate) fn finish(self, clean: bool) {
+        if let Stream::Tls(s) = self {
+            s.finish(clean);
+        }
+    }
+
     /// A TCP connection to `addr`, under way.
     pub(crate) fn connect(addr: SocketAddr) -> io::Result<Stream> {
         Ok(Stream::Tcp(TcpStream::connect(addr)?))
@@ -374,6 +382,10 @@ impl Transport for StreamIo<'_> {
 
     fn pending(&self) -> bool {
         matches!(&*self.sock, Stream::Tls(s) if s.pending())
+    }
+
+    fn handshaking(&self) -> bool {
+        matches!(&*self.sock, Stream::Tls(s) if s.handshaking())
     }
 
     fn flush_pending(&mut self) -> io::Result<()> {

@@ -7,8 +7,8 @@
 //! records from the socket into the session and takes the plaintext out; a write puts
 //! plaintext in and pushes the records the socket takes. Records the socket refused wait in
 //! the session ([`TlsSock::pending`]): the connection then stays writable-interested and
-//! holds its FIN back until they are out ([`TlsSock::flush_pending`]). A half-close or a
-//! graceful close says `close_notify` first; dropping the socket tries once to.
+//! holds its FIN back until they are out ([`TlsSock::flush_pending`]). A half-close or an
+//! orderly close says `close_notify` first ([`TlsSock::finish`]); an abortive one does not.
 //!
 //! Without the feature, `TlsSock` is an empty enum: the variant exists and costs nothing,
 //! and every match on it is unreachable.
@@ -61,8 +61,12 @@ mod imp {
     pub(crate) struct TlsSock {
         tcp: TcpStream,
         tls: Connection,
-        /// A half-close or close said `close_notify`, and the TCP FIN waits for its record.
+        /// A half-close asked for `close_notify` and a FIN: the FIN waits for the record.
         fin_pending: bool,
+        /// `close_notify` was asked for during the handshake: it goes when that ends.
+        notify: bool,
+        /// Plaintext was taken before the handshake ended: rustls holds it until then.
+        early: bool,
     }
 
     impl std::fmt::Debug for TlsSock {
@@ -86,6 +90,8 @@ mod imp {
                 tcp,
                 tls: Connection::Server(tls),
                 fin_pending: false,
+                notify: false,
+                early: false,
             })
         }
 
@@ -100,7 +106,14 @@ mod imp {
                 tcp,
                 tls: Connection::Client(tls),
                 fin_pending: false,
+                notify: false,
+                early: false,
             })
+        }
+
+        /// Is the handshake under way?
+        pub(crate) fn handshaking(&self) -> bool {
+            self.tls.is_handshaking()
         }
 
         /// The TCP socket (for addresses and options: reading or writing it would break the
@@ -114,23 +127,35 @@ mod imp {
             &mut self.tcp
         }
 
-        /// Records wait for the socket to take them (or a FIN for them to go).
+        /// Records wait for the socket to take them, or plaintext for the handshake to end,
+        /// or a FIN for them to go.
         pub(crate) fn pending(&self) -> bool {
-            self.tls.wants_write() || self.fin_pending
+            self.tls.wants_write() || self.fin_pending || (self.early && self.tls.is_handshaking())
         }
 
         /// Write the records waiting, as far as the socket takes them (`WouldBlock` is not an
-        /// error: they wait for the next writable event); then the FIN a half-close held back.
+        /// error: they wait for the next writable event); then, once the handshake is over,
+        /// the `close_notify` and FIN a half-close asked for.
         pub(crate) fn flush_pending(&mut self) -> io::Result<()> {
+            let handshaking = self.tls.is_handshaking();
+            if self.notify && !handshaking {
+                self.notify = false;
+                self.tls.send_close_notify();
+            }
             while self.tls.wants_write() {
                 match self.tls.write_tls(&mut self.tcp) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 }
             }
-            if std::mem::take(&mut self.fin_pending) {
+            if !handshaking {
+                self.early = false;
+            }
+            if self.fin_pending && !self.notify {
+                self.fin_pending = false;
                 self.tcp.shutdown(Shutdown::Write)?;
             }
             Ok(())
@@ -163,7 +188,14 @@ mod imp {
                     return Err(tls_error(e));
                 }
                 // Handshake messages to answer, or a key update: sent now, or when writable.
-                self.flush_pending()?;
+                // A failure here is the flush's to report; the plaintext read is delivered.
+                let _ = self.flush_pending();
+                if got == 0 && self.tls.is_handshaking() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "TLS: the peer closed the connection during the handshake",
+                    ));
+                }
                 if got == 0 {
                     // The socket's end: what the session holds is all there will be.
                     return match self.tls.reader().read(buf) {
@@ -183,28 +215,39 @@ mod imp {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
             let n = self.tls.writer().write_vectored(bufs)?;
-            self.flush_pending()?;
+            if self.tls.is_handshaking() {
+                self.early |= n > 0;
+            }
+            // The session has the bytes now: a failure to push its records is the next
+            // flush's to report, not this write's (which would queue them again).
+            let _ = self.flush_pending();
             if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
             Ok(n)
         }
 
-        /// A half-close: `close_notify`, then FIN once its record is out.
+        /// A half-close: `close_notify` (once the handshake is over, after what it holds),
+        /// then FIN once its record is out.
         pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
-            self.tls.send_close_notify();
+            self.notify = true;
             self.fin_pending = true;
             self.flush_pending()
         }
-    }
 
-    impl Drop for TlsSock {
-        fn drop(&mut self) {
-            // Closing without a half-close before: try once to say close_notify.
+        /// The connection closes, `clean` (an orderly end) or not: an orderly end says
+        /// `close_notify` (unless a half-close did), and what the session holds gets one try
+        /// at the socket. An abortive one (a timeout, an error, a cut-off) says nothing, so
+        /// that the peer cannot take cut-off output for a complete stream.
+        pub(crate) fn finish(mut self, clean: bool) {
+            if !clean {
+                return;
+            }
             if !self.fin_pending && !self.tls.is_handshaking() {
                 self.tls.send_close_notify();
-                let _ = self.tls.write_tls(&mut self.tcp);
             }
+            self.notify = false;
+            let _ = self.flush_pending();
         }
     }
 }
@@ -249,6 +292,12 @@ mod off {
             match *self {}
         }
         pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
+            match *self {}
+        }
+        pub(crate) fn finish(self, _: bool) {
+            match self {}
+        }
+        pub(crate) fn handshaking(&self) -> bool {
             match *self {}
         }
         pub(crate) fn tcp(&self) -> &mio::net::TcpStream {

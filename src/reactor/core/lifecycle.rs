@@ -314,7 +314,7 @@ impl Core {
         }
         self.door.give_back();
         self.close_log.log(&sock, ConnId(key), &reason);
-        drop(sock);
+        sock.finish(reason.is_clean());
         self.stats.work_cancelled += self.workers.cancel(key) as u64;
         // Descriptors never sent are closed with the connection.
         if !self.fds_out.is_empty() {

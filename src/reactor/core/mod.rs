@@ -1,13 +1,12 @@
 //! [`Core`]: the reactor's state, apart from the handler, and every change to it.
 //!
 //! `Core` composes the owners of the reactor's state, each a type with private fields in a
-//! file of its own (DESIGN.md's "Who owns what in the reactor" lists them and what each owns),
-//! beside them the buffer pool, the config, `now` and the descriptors waiting to be sent.
-//! `Core`'s own fields are private: only its two files change them. This one holds the
-//! owners, the glue between them (the read and flush lists, re-arming a connection's timer,
-//! admitting from the budget's line) and the hot path, each step a short move of data between
-//! owners: poll, read, write, flush, send. `lifecycle.rs` holds what adds and removes sockets,
-//! accepts, closes and shuts down, and the `audit` of the invariants between owners.
+//! file of its own (DESIGN.md's "Who owns what in the reactor"), with the buffer pool, the
+//! config, `now` and the descriptors waiting to be sent; only its two files change its
+//! fields. This one holds the owners, the glue between them (the read and flush lists,
+//! re-arming a connection's timer, admitting from the budget's line) and the hot path: poll,
+//! read, write, flush, send. `lifecycle.rs` adds and removes sockets, accepts, closes and
+//! shuts down, and holds the `audit` of the invariants between owners.
 //!
 //! `Core` never calls the handler. Its steps return what happened, and the turn
 //! (`turn.rs`) calls the handler; a [`Context`](super::Context) is a `&mut Core` with a
@@ -45,7 +44,7 @@ use super::timers::{Due, TimerTarget, Timers};
 use super::work::Work;
 use super::workers::Workers;
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
-use crate::conn::{Conn, FlushStep, Opened, Queued, Read, ReadCx, TimerStep, Writable};
+use crate::conn::{Conn, FlushStep, Opened, Queued, Read, ReadCx, TimerStep, Transport, Writable};
 use crate::error::{stale, TimeoutKind};
 use crate::time::TimerHandle;
 
@@ -82,8 +81,7 @@ impl Drop for Core {
 }
 
 impl Core {
-    /// The state of a new reactor polling `sources`, with `config`; `waker` ends its wait
-    /// from other threads.
+    /// A new reactor polling `sources`, with `config`; `waker` ends its wait from elsewhere.
     pub(crate) fn new(sources: Sources, config: Config, waker: Arc<Waker>) -> Core {
         let now = sources.now();
         // The simulation runs jobs inline: deterministic, on the virtual clock.
@@ -291,9 +289,8 @@ impl Core {
         self.stats.budget_waits += 1;
     }
 
-    /// Admit the connections waiting for the budget, in order, as far as it now allows;
-    /// each admitted one reads again next turn. Then record the input held, for the
-    /// counters.
+    /// Admit the connections waiting for the budget, in order, as far as it now allows (each
+    /// reads again next turn); then record the input held, for the counters.
     pub(crate) fn admit_waiting(&mut self) {
         let block = self.pool.read_size();
         while let Some(key) = self
@@ -314,22 +311,26 @@ impl Core {
     #[inline(always)]
     pub(crate) fn read_once(&mut self, key: Key, hup: bool, quota: &mut usize) -> Option<Read> {
         let (sock, conn) = self.sources.conn_mut(key)?;
+        let tls = matches!(sock, Stream::Tls(_)); // a read may end its handshake: flush then
         let (cmsg, fds_in) = self.scratch.fds_space();
         let mut io = StreamIo::new(sock).receiving(cmsg, fds_in);
+        let (limit, budget) = (self.config.max_read_buffer, self.admission.budget());
         let cx = ReadCx {
             pool: &mut self.pool,
-            budget: self.admission.budget(),
-            limit: self.config.max_read_buffer,
+            budget,
+            limit,
             quota,
             hup,
         };
         let read = conn.read(self.now, &mut io, cx);
         self.stats.bytes_in += read.bytes as u64;
+        if tls && (io.pending() || conn.status().queued > 0) {
+            self.schedule_flush(key);
+        }
         Some(read)
     }
 
-    /// Descriptors received by the last read, if any (they go to the handler before the
-    /// bytes, or are closed).
+    /// Descriptors received by the last read, if any (to the handler before the bytes).
     #[inline]
     pub(crate) fn take_fds_in(&mut self) -> Option<Vec<OwnedFd>> {
         if !self.scratch.has_fds_in() {
@@ -374,8 +375,7 @@ impl Core {
     }
 
     /// Write as much of `key`'s queued output as the kernel takes, then do what the
-    /// connection says comes next. Returns `true` if the handler must hear that the output
-    /// drained.
+    /// connection says comes next. `true`: the handler must hear that the output drained.
     #[inline]
     pub(crate) fn flush(&mut self, key: Key) -> bool {
         let Some((sock, conn)) = self.sources.conn_to_flush(key) else {
