@@ -158,6 +158,7 @@ impl Stream {
     /// TCP: `tcp_recvmsg` copies all it has, up to the size asked, and any later byte raises
     /// a new edge (urgent data aside, which the event reports). Not of Unix streams, whose
     /// reads also stop short after a message carrying descriptors.
+    #[inline]
     pub(crate) fn short_read_drains(&self) -> bool {
         match self {
             Stream::Tcp(_) => true,
@@ -341,6 +342,7 @@ impl Transport for StreamIo<'_> {
         }
     }
 
+    #[inline]
     fn record_len(&mut self) -> Option<io::Result<usize>> {
         self.sock.next_record_len()
     }
@@ -380,14 +382,17 @@ impl Transport for StreamIo<'_> {
         self.sock.connect_result()
     }
 
+    #[inline]
     fn pending(&self) -> bool {
         matches!(&*self.sock, Stream::Tls(s) if s.pending())
     }
 
+    #[inline]
     fn handshaking(&self) -> bool {
         matches!(&*self.sock, Stream::Tls(s) if s.handshaking())
     }
 
+    #[inline]
     fn flush_pending(&mut self) -> io::Result<()> {
         match &mut *self.sock {
             Stream::Tls(s) => s.flush_pending(),
