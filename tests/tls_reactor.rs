@@ -249,3 +249,124 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as ra
     assert_eq!(said.trim(), (8 << 20).to_string(), "{why}");
     assert_eq!(r.handler().drained, 1);
 }
+
+/// At a connection's first byte, queues a large reply and aborts (`Context::abort`: the
+/// queued output is discarded, no flush, no lingering).
+#[derive(Default)]
+struct Aborter {
+    closed: Vec<String>,
+}
+
+impl Handler for Aborter {
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+        let _ = cx.write(conn, &vec![b'r'; 4 << 20]);
+        cx.abort(conn);
+        data.len()
+    }
+
+    fn on_close(&mut self, _: &mut Context<'_>, _: ConnId, reason: &CloseReason) {
+        self.closed.push(reason.to_string());
+    }
+}
+
+/// Python's ssl connects to `port`, optionally sends a byte, and says how the stream ended:
+/// "clean end" (close_notify) or "cut off" (none). The reactor turns meanwhile.
+fn how_python_sees_the_end<H: Handler>(
+    r: &mut Reactor<H>,
+    pki: &Pki,
+    port: u16,
+    send: bool,
+) -> String {
+    let script = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as raw:
+    # An end without close_notify raises (Python would otherwise read it as b"").
+    with ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as tls:
+        if sys.argv[3] == "send":
+            tls.sendall(b"x")
+        try:
+            while tls.recv(65536):
+                pass
+            print("clean end", flush=True)
+        except (ssl.SSLEOFError, ConnectionResetError):
+            print("cut off", flush=True)
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .arg(pki.path("ca.pem"))
+        .arg(port.to_string())
+        .arg(if send { "send" } else { "wait" })
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let end = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() && Instant::now() < end {
+        r.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Answers a connection's first byte and closes it gracefully (`Context::close`).
+struct Closer;
+
+impl Handler for Closer {
+    fn on_data(&mut self, cx: &mut Context<'_>, conn: ConnId, data: &[u8]) -> usize {
+        let _ = cx.write(conn, b"bye");
+        cx.close(conn);
+        data.len()
+    }
+}
+
+#[test]
+fn close_notify_ends_an_orderly_close_only() {
+    // The peer can tell a whole stream from a cut one: an orderly close (everything queued
+    // written) ends with close_notify; an abort that discards output, or a timeout, without.
+    use netloop::reactor::{Config, Timeouts};
+    let pki = Pki::new("rx-ends", false);
+    let config = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
+    let listen =
+        |cx: &mut Context<'_>| cx.listen_tls("127.0.0.1:0".parse().unwrap(), config.clone());
+
+    let mut r = Reactor::new(Closer).unwrap();
+    let port = r
+        .with_context(|_, cx| listen(cx))
+        .map(|l| r.listener_addr(l))
+        .unwrap()
+        .unwrap()
+        .port();
+    assert_eq!(
+        how_python_sees_the_end(&mut r, &pki, port, true),
+        "clean end"
+    );
+
+    let mut r = Reactor::new(Aborter::default()).unwrap();
+    let port = r
+        .with_context(|_, cx| listen(cx))
+        .map(|l| r.listener_addr(l))
+        .unwrap()
+        .unwrap()
+        .port();
+    assert_eq!(how_python_sees_the_end(&mut r, &pki, port, true), "cut off");
+    assert_eq!(r.handler().closed.len(), 1);
+
+    let timeouts = Timeouts::idle(Duration::from_millis(300));
+    let mut r =
+        Reactor::with_config(Echo::default(), Config::default().timeouts(timeouts)).unwrap();
+    let port = r
+        .with_context(|_, cx| listen(cx))
+        .map(|l| r.listener_addr(l))
+        .unwrap()
+        .unwrap()
+        .port();
+    assert_eq!(
+        how_python_sees_the_end(&mut r, &pki, port, false),
+        "cut off"
+    );
+    assert!(
+        r.handler().closed[0].contains("timed out"),
+        "{:?}",
+        r.handler().closed
+    );
+}

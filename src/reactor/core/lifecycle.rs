@@ -51,8 +51,7 @@ impl Core {
         self.poll_timeout(self.sources.now(), max_wait)
     }
 
-    /// Read the clock: callbacks from now on see this instant (for calls made outside a
-    /// turn).
+    /// Read the clock: callbacks from now on see this instant (for calls outside a turn).
     pub(crate) fn read_clock(&mut self) {
         self.now = self.sources.now();
     }
@@ -303,6 +302,8 @@ impl Core {
         let Some(Source::Conn { sock, mut conn }) = self.sources.retire(key) else {
             return;
         };
+        // Orderly, nothing discarded: TLS says close_notify (`Stream::finish`).
+        let clean = reason.is_clean() && conn.status().queued == 0;
         if let Some(armed) = conn.release(&mut self.pool, self.admission.budget()) {
             self.timers.cancel(armed);
         }
@@ -314,7 +315,7 @@ impl Core {
         }
         self.door.give_back();
         self.close_log.log(&sock, ConnId(key), &reason);
-        sock.finish(reason.is_clean());
+        sock.finish(clean);
         self.stats.work_cancelled += self.workers.cancel(key) as u64;
         // Descriptors never sent are closed with the connection.
         if !self.fds_out.is_empty() {
