@@ -9,12 +9,12 @@ mod util;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use netloop::socket::tls::{client_config, server_config, TlsStream};
 use netloop::socket::{Family, SockType, Socket};
-use util::tls::{python_server, Pki};
+use util::tls::{python_client, python_server, Pki, HELLO_CLIENT};
 
 fn connect(port: u16) -> Socket {
     let mut s = Socket::new(Family::Inet, SockType::Stream, None).unwrap();
@@ -106,21 +106,7 @@ fn netloop_serves_and_python_connects() {
         .unwrap()
         .port();
     let config = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
-    let script = r#"
-import socket, ssl, sys
-ctx = ssl.create_default_context(cafile=sys.argv[1])
-with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as raw:
-    with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-        tls.sendall(b"from python")
-        print(tls.recv(100).decode(), tls.version(), flush=True)
-"#;
-    let child = Command::new("python3")
-        .args(["-c", script])
-        .arg(pki.path("ca.pem"))
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
+    let child = python_client(HELLO_CLIENT, &pki.path("ca.pem"), port, &[]);
     let (mut sock, _) = listener.accept().unwrap();
     sock.settimeout(Some(Duration::from_secs(10))).unwrap();
     let mut tls = TlsStream::accept(sock, config).unwrap();

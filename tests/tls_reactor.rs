@@ -6,13 +6,13 @@
 mod util;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use netloop::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr, Reactor};
 use netloop::socket::tls::{client_config, server_config};
 use netloop::CloseReason;
-use util::tls::{python_server, Pki};
+use util::tls::{python_client, python_server, Pki};
 
 /// An echo service that records what it saw; as a client, it sends `greeting` on connect.
 #[derive(Default)]
@@ -53,6 +53,31 @@ fn turn_until(r: &mut Reactor<Echo>, done: impl Fn(&Echo) -> bool) {
     }
 }
 
+/// A reactor that connects with TLS to `localhost` on `port`, trusting the authority in
+/// `ca`, sends `greeting` and turns until the connection has closed.
+fn client_session(port: u16, ca: &std::path::Path, greeting: &[u8]) -> Reactor<Echo> {
+    let config = client_config(Some(ca)).unwrap();
+    let mut r = Reactor::new(Echo {
+        greeting: Some(greeting.to_vec()),
+        ..Echo::default()
+    })
+    .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    r.with_context(|_, cx| cx.connect_tls(addr, "localhost", config))
+        .unwrap();
+    turn_until(&mut r, |h| !h.closed.is_empty());
+    r
+}
+
+/// Turn while `child` (a Python peer) runs, for at most 30 s, then take its output.
+fn turn_until_exit<H: Handler>(r: &mut Reactor<H>, mut child: Child) -> Output {
+    let end = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() && Instant::now() < end {
+        r.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn netloop_serves_tls_and_python_connects() {
     let pki = Pki::new("rx-serves", false);
@@ -75,21 +100,9 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as ra
         print("echoed" if got == msg else "differs", tls.version(), flush=True)
         tls.unwrap()
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .arg(pki.path("ca.pem"))
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
+    let child = python_client(script, &pki.path("ca.pem"), port, &[]);
     turn_until(&mut r, |h| !h.closed.is_empty());
-    let out = {
-        let end = Instant::now() + Duration::from_secs(20);
-        while child.try_wait().unwrap().is_none() && Instant::now() < end {
-            r.turn(Some(Duration::from_millis(10))).unwrap();
-        }
-        child.wait_with_output().unwrap()
-    };
+    let out = turn_until_exit(&mut r, child);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("echoed TLSv1.3"), "{text}");
     assert_eq!(r.handler().got.len(), 100_000);
@@ -99,16 +112,7 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as ra
 fn netloop_connects_with_tls_to_python() {
     let pki = Pki::new("rx-connects", false);
     let (child, port) = python_server(&pki, true);
-    let config = client_config(Some(&pki.path("ca.pem"))).unwrap();
-    let mut r = Reactor::new(Echo {
-        greeting: Some(b"hello over tls".to_vec()),
-        ..Echo::default()
-    })
-    .unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    r.with_context(|_, cx| cx.connect_tls(addr, "localhost", config))
-        .unwrap();
-    turn_until(&mut r, |h| !h.closed.is_empty());
+    let r = client_session(port, &pki.path("ca.pem"), b"hello over tls");
     assert_eq!(r.handler().got, b"HELLO OVER TLS");
     // The close said close_notify: Python's unwrap saw a clean TLS shutdown.
     let out = child.wait_with_output().unwrap();
@@ -120,16 +124,7 @@ fn a_reactor_client_that_trusts_another_authority_closes_with_the_reason() {
     let pki = Pki::new("rx-wrong-ca", false);
     let other = Pki::new("rx-other-ca", false);
     let (child, port) = python_server(&pki, true);
-    let config = client_config(Some(&other.path("ca.pem"))).unwrap();
-    let mut r = Reactor::new(Echo {
-        greeting: Some(b"x".to_vec()),
-        ..Echo::default()
-    })
-    .unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    r.with_context(|_, cx| cx.connect_tls(addr, "localhost", config))
-        .unwrap();
-    turn_until(&mut r, |h| !h.closed.is_empty());
+    let r = client_session(port, &other.path("ca.pem"), b"x");
     let reason = &r.handler().closed[0];
     assert!(reason.contains("UnknownIssuer"), "{reason}");
     assert!(r.handler().got.is_empty());
@@ -155,13 +150,7 @@ try:
 except ssl.SSLError as e:
     print("refused:", e.reason, flush=True)
 "#;
-    let child = Command::new("python3")
-        .args(["-c", script])
-        .arg(other.path("ca.pem"))
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
+    let child = python_client(script, &other.path("ca.pem"), port, &[]);
     turn_until(&mut r, |h| !h.closed.is_empty());
     let reason = r.handler().closed[0].clone();
     assert!(
@@ -224,19 +213,8 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as ra
             got += len(data)
         print(got, flush=True)
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .arg(pki.path("ca.pem"))
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let end = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() && Instant::now() < end {
-        r.turn(Some(Duration::from_millis(10))).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let child = python_client(script, &pki.path("ca.pem"), port, &[]);
+    let out = turn_until_exit(&mut r, child);
     // Python read to a clean end of stream (close_notify): every byte.
     let said = String::from_utf8_lossy(&out.stdout);
     let h = r.handler();
@@ -292,19 +270,9 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as ra
         except (ssl.SSLEOFError, ConnectionResetError):
             print("cut off", flush=True)
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .arg(pki.path("ca.pem"))
-        .arg(port.to_string())
-        .arg(if send { "send" } else { "wait" })
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let end = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() && Instant::now() < end {
-        r.turn(Some(Duration::from_millis(10))).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let mode = if send { "send" } else { "wait" };
+    let child = python_client(script, &pki.path("ca.pem"), port, &[mode]);
+    let out = turn_until_exit(r, child);
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 

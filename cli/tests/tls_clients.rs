@@ -9,12 +9,19 @@ mod util;
 
 use std::process::{Child, Command, Output};
 
-use util::tls::{python_server, Pki};
+use util::tls::{python_client, python_server, Pki, HELLO_CLIENT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_netloop");
 
 fn netloop(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run netloop")
+}
+
+/// `netloop ARGS --server SERVER --tls --ca CA` (ARGS: the client and its messages).
+fn tls_client(args: &[&str], server: &str, ca: &str) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["--server", server, "--tls", "--ca", ca]);
+    netloop(&all)
 }
 
 fn python_output(child: Child) -> String {
@@ -36,15 +43,7 @@ fn tcp_client_speaks_tls_to_python() {
     let (child, port) = python_server(&pki, false);
     let server = format!("localhost:{port}");
     let ca = pki.path("ca.pem");
-    let out = netloop(&[
-        "tcp-client",
-        "Hello, TLS",
-        "--server",
-        &server,
-        "--tls",
-        "--ca",
-        ca.to_str().unwrap(),
-    ]);
+    let out = tls_client(&["tcp-client", "Hello, TLS"], &server, ca.to_str().unwrap());
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("received Hello, TLS from"),
@@ -61,16 +60,11 @@ fn framed_client_speaks_tls_to_python() {
     let (child, port) = python_server(&pki, false);
     let server = format!("127.0.0.1:{port}");
     let ca = pki.path("ca.pem");
-    let out = netloop(&[
-        "framed-client",
-        "one",
-        "two",
-        "--server",
+    let out = tls_client(
+        &["framed-client", "one", "two"],
         &server,
-        "--tls",
-        "--ca",
         ca.to_str().unwrap(),
-    ]);
+    );
     assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
     assert!(
@@ -87,15 +81,7 @@ fn a_client_that_trusts_another_authority_fails_and_says_why() {
     let (child, port) = python_server(&pki, false);
     let server = format!("localhost:{port}");
     let ca = other.path("ca.pem");
-    let out = netloop(&[
-        "tcp-client",
-        "x",
-        "--server",
-        &server,
-        "--tls",
-        "--ca",
-        ca.to_str().unwrap(),
-    ]);
+    let out = tls_client(&["tcp-client", "x"], &server, ca.to_str().unwrap());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("UnknownIssuer"), "{}", text(&out));
     python_output(child);
@@ -107,15 +93,7 @@ fn an_expired_certificate_fails_and_says_why() {
     let (child, port) = python_server(&pki, false);
     let server = format!("localhost:{port}");
     let ca = pki.path("ca.pem");
-    let out = netloop(&[
-        "framed-client",
-        "x",
-        "--server",
-        &server,
-        "--tls",
-        "--ca",
-        ca.to_str().unwrap(),
-    ]);
+    let out = tls_client(&["framed-client", "x"], &server, ca.to_str().unwrap());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("expired"), "{}", text(&out));
     python_output(child);
@@ -172,19 +150,8 @@ fn serve_with_tls_answers_python_and_netloops_clients() {
     ]);
     let (tcp, framed) = (server.tcp[0], server.framed[0]);
     // Python's ssl, on the stream echo.
-    let script = r#"
-import socket, ssl, sys
-ctx = ssl.create_default_context(cafile=sys.argv[1])
-with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as raw:
-    with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
-        tls.sendall(b"from python")
-        print(tls.recv(100).decode(), tls.version(), flush=True)
-"#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(&ca)
-        .arg(tcp.port().to_string())
-        .output()
+    let out = python_client(HELLO_CLIENT, &ca, tcp.port(), &[])
+        .wait_with_output()
         .expect("python3");
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -195,31 +162,14 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as ra
     // netloop's clients, on both echoes (`localhost`: the certificate's name).
     let ca = ca.to_str().unwrap();
     let at = |a: std::net::SocketAddr| format!("localhost:{}", a.port());
-    let out = netloop(&[
-        "tcp-client",
-        "plain text, encrypted",
-        "--server",
-        &at(tcp),
-        "--tls",
-        "--ca",
-        ca,
-    ]);
+    let out = tls_client(&["tcp-client", "plain text, encrypted"], &at(tcp), ca);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("received plain text, encrypted from"),
         "{}",
         text(&out)
     );
-    let out = netloop(&[
-        "framed-client",
-        "one",
-        "two",
-        "--server",
-        &at(framed),
-        "--tls",
-        "--ca",
-        ca,
-    ]);
+    let out = tls_client(&["framed-client", "one", "two"], &at(framed), ca);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("received two from"), "{}", text(&out));
     // A plain client on the TLS port gets no echo: the server closes with a reason.

@@ -66,7 +66,7 @@ impl Conn {
         self.input.read_side() == ReadSide::Paused
     }
 
-    /// The connection at a glance, for the audit, the budget's line and `Context::queued`.
+    /// The connection at a glance (the audit, the budget's line, `Context::queued`).
     #[inline]
     pub fn status(&self) -> Status {
         Status {
@@ -282,8 +282,7 @@ impl Conn {
         pool: &mut BufPool,
         (low, linger): (usize, Duration),
     ) -> Flushed {
-        // Nothing may be written while connecting; what a transform (TLS) holds goes first,
-        // and counts as written (and drained) once it is out.
+        // Nothing is written while connecting; what a transform (TLS) holds goes first.
         let held = io.pending();
         let (written, failed) = match self.phase.is_connecting() {
             true => (0, None),
@@ -292,7 +291,8 @@ impl Conn {
                 Err(e) => (0, Some(e)),
             },
         };
-        let wrote = written > 0 || (held && !io.pending());
+        let still_held = io.pending();
+        let wrote = written > 0 || (held && !still_held);
         if wrote {
             self.clocks.written(now);
         }
@@ -303,7 +303,7 @@ impl Conn {
                 step: FlushStep::Close(CloseReason::from_io(e)),
             };
         }
-        let (read_again, next) = self.after_flush(now, wrote, io.pending(), low, linger);
+        let (read_again, next) = self.after_flush(now, wrote, still_held, low, linger);
         let step = match next {
             AfterFlush::Wait => FlushStep::Wait,
             AfterFlush::Drained => FlushStep::Drained,

@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use socket2::{Domain, Protocol, Type};
 
 use super::blocking::Socket;
@@ -102,27 +101,8 @@ fn wait(
     attempts: &[(socket2::Socket, SocketAddr)],
     until: Option<Instant>,
 ) -> io::Result<Option<usize>> {
-    let timeout = match until {
-        None => PollTimeout::NONE,
-        Some(t) => {
-            let ms = t
-                .saturating_duration_since(Instant::now())
-                .as_nanos()
-                .div_ceil(1_000_000);
-            PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
-        }
-    };
-    let mut fds: Vec<PollFd<'_>> = attempts
-        .iter()
-        .map(|(s, _)| PollFd::new(s.as_fd(), PollFlags::POLLOUT))
-        .collect();
-    match poll(&mut fds, timeout) {
-        Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(None),
-        Ok(_) => Ok(fds
-            .iter()
-            .position(|f| f.revents().is_some_and(|r| !r.is_empty()))),
-        Err(e) => Err(io::Error::from_raw_os_error(e as i32)),
-    }
+    let fds: Vec<_> = attempts.iter().map(|(s, _)| s.as_fd()).collect();
+    crate::sys::wait_any_writable(&fds, until)
 }
 
 /// Has the connect on `sock` finished? `Ok` if it has, `NotConnected` if it is still under

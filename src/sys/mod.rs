@@ -25,6 +25,8 @@
 //! * [`PreciseTimer`]: a `timerfd(2)` that wakes the poll between whole milliseconds
 //!   (`sys/timer.rs`);
 //! * [`epoll_add_exclusive`]: one socket shared by several reactors, an event waking one;
+//! * [`wait_fd`] and [`wait_any_writable`]: the blocking facade's waits, with `poll(2)`
+//!   (`sys/wait.rs`);
 //! * [`service_port`]: the services database (`/etc/services`); [`resolve`]: the C library's
 //!   name services (`getaddrinfo`, `gethostbyname_r`, ...), the only FFI of its own;
 //! * [`is_resource_exhausted`], [`is_connection_error`], [`EMFILE`], [`ECONNABORTED`]: what
@@ -47,6 +49,7 @@ pub mod resolve;
 mod rights;
 mod timer;
 mod unix;
+mod wait;
 
 pub use activation::listen_fds;
 pub use epoll::{epoll_add_exclusive, epoll_del};
@@ -59,6 +62,7 @@ pub use unix::{
     unix_listener, unix_pair, unix_seqpacket_connect, unix_seqpacket_listener, PeerCredentials,
     UnixKind, UnixListenOptions,
 };
+pub use wait::{wait_any_writable, wait_fd};
 
 use std::io;
 use std::net::SocketAddr;
@@ -501,50 +505,6 @@ pub fn is_connection_error(err: &io::Error) -> bool {
 /// `NotFound`-like errors of the call when there is no such interface.
 pub fn interface_index(name: &str) -> io::Result<u32> {
     Ok(nix::net::if_::if_nametoindex(name)?)
-}
-
-/// Wait until `fd` is readable (or writable, if `write`) or `timeout` passes (`None`: no
-/// limit), with `poll(2)`. An interrupted wait (`EINTR`) goes on with the time that is left.
-/// Returns false if the time ran out. The timeout is rounded up to whole milliseconds, so the
-/// wait never ends early.
-///
-/// # Errors
-///
-/// Any other error of `poll(2)`.
-pub fn wait_fd(
-    fd: &impl std::os::fd::AsFd,
-    write: bool,
-    timeout: Option<std::time::Duration>,
-) -> io::Result<bool> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
-    let events = if write {
-        PollFlags::POLLOUT
-    } else {
-        PollFlags::POLLIN
-    };
-    loop {
-        let wait = match deadline {
-            None => PollTimeout::NONE,
-            Some(d) => {
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                let ms = left.as_nanos().div_ceil(1_000_000);
-                PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
-            }
-        };
-        let mut fds = [PollFd::new(fd.as_fd(), events)];
-        match poll(&mut fds, wait) {
-            // Readiness, an error or a hang-up: the next call on the socket says which.
-            Ok(n) if n > 0 => return Ok(true),
-            Ok(_) => {
-                if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                    return Ok(false);
-                }
-            }
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
 }
 
 #[cfg(test)]

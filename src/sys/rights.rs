@@ -40,11 +40,11 @@ pub fn take_rights(control: &mut [u8], truncated: bool, fds: &mut Vec<OwnedFd>) 
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = control.len() as _;
-    // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR walk only the `control.len()` bytes of the header's
-    // buffer, returning null past its end; each header is read unaligned (the buffer is a
-    // byte slice), and an SCM_RIGHTS header's data holds (cmsg_len - CMSG_LEN(0)) / 4
-    // descriptors, bounded by the buffer, read unaligned, each installed for this process
-    // alone by the kernel (or by `put_rights`), so taking ownership of each is sound.
+    // The walk: CMSG_FIRSTHDR/CMSG_NXTHDR visit only the `control.len()` bytes of the
+    // buffer and return null past its end; headers and descriptors are read unaligned (a byte
+    // slice), the descriptors bounded by both `cmsg_len` and the buffer.
+    // SAFETY: as just said; each descriptor was installed for this process alone (by the
+    // kernel, or by `put_rights`), so taking ownership of each is sound.
     unsafe {
         let end = control.as_ptr().add(control.len());
         let mut c = libc::CMSG_FIRSTHDR(&msg);

@@ -2,7 +2,7 @@
 //! peer, a TLS stack not written here.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
@@ -100,4 +100,28 @@ print("closed cleanly", flush=True)
     let out = child.stdout.as_mut().unwrap();
     BufReader::new(out).read_line(&mut line).unwrap();
     (child, line.trim().parse().expect("a port"))
+}
+
+/// A Python client that sends "from python" over TLS and prints the reply and the version.
+pub const HELLO_CLIENT: &str = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"from python")
+        print(tls.recv(100).decode(), tls.version(), flush=True)
+"#;
+
+/// Python's `ssl` as a client: `script` run with the CA file `ca` and `port` as its first
+/// arguments, then `extra`; its standard output and error piped.
+pub fn python_client(script: &str, ca: &Path, port: u16, extra: &[&str]) -> Child {
+    Command::new("python3")
+        .args(["-c", script])
+        .arg(ca)
+        .arg(port.to_string())
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3")
 }
