@@ -26,6 +26,8 @@ pub enum TimeoutKind {
     Frame,
     /// An outgoing connect did not complete within the connect timeout.
     Connect,
+    /// A security handshake (TLS) did not finish within the handshake timeout.
+    Handshake,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -36,6 +38,7 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Idle => "idle timeout",
             TimeoutKind::Frame => "frame timeout",
             TimeoutKind::Connect => "connect timeout",
+            TimeoutKind::Handshake => "handshake timeout",
         })
     }
 }

@@ -338,3 +338,39 @@ fn close_notify_ends_an_orderly_close_only() {
         r.handler().closed
     );
 }
+
+#[test]
+fn a_handshake_that_never_finishes_times_out_and_one_that_did_is_not_timed() {
+    let pki = Pki::new("rx-handshake", false);
+    let tls = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
+    let limit = Duration::from_millis(300);
+    let mut config = netloop::reactor::Config::default();
+    config.timeouts = netloop::reactor::Timeouts::NONE.with_handshake(limit);
+    let mut r = Reactor::with_config(Echo::default(), config).unwrap();
+    let l = r
+        .with_context(|_, cx| cx.listen_tls("127.0.0.1:0".parse().unwrap(), tls))
+        .unwrap();
+    let addr = r.listener_addr(l).unwrap();
+    // A peer that connects and says nothing: its handshake never starts.
+    let _silent = std::net::TcpStream::connect(addr).unwrap();
+    turn_until(&mut r, |h| !h.closed.is_empty());
+    assert_eq!(r.handler().closed, ["timed out (handshake timeout)"]);
+    assert_eq!(r.stats().timeouts_handshake, 1);
+    // A Python client that finishes its handshake, then waits three times the limit before
+    // it sends: the handshake's clock stopped when the handshake was over.
+    let script = r#"
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        time.sleep(0.9)
+        tls.sendall(b"late")
+        print("echoed" if tls.recv(16) == b"late" else "differs", flush=True)
+        tls.unwrap()
+"#;
+    let child = python_client(script, &pki.path("ca.pem"), addr.port(), &[]);
+    let out = turn_until_exit(&mut r, child);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("echoed"), "{text}");
+    assert_eq!(r.stats().timeouts_handshake, 1, "{:?}", r.handler().closed);
+}

@@ -73,7 +73,7 @@ fn response(status: &str, body: &str) -> Vec<u8> {
 
 /// The counters: name (without the `netloop_` prefix), help, and value. The gauges are in
 /// [`GAUGES`].
-fn counters(s: &Stats) -> [(&'static str, &'static str, u64); 29] {
+fn counters(s: &Stats) -> [(&'static str, &'static str, u64); 30] {
     [
         ("accepted_total", "Connections accepted.", s.accepted),
         (
@@ -161,6 +161,11 @@ fn counters(s: &Stats) -> [(&'static str, &'static str, u64); 29] {
             "timeouts_connect_total",
             "Connect timeouts fired.",
             s.timeouts_connect,
+        ),
+        (
+            "timeouts_handshake_total",
+            "TLS handshake timeouts fired.",
+            s.timeouts_handshake,
         ),
         ("bytes_in_total", "Bytes received.", s.bytes_in),
         ("bytes_out_total", "Bytes sent.", s.bytes_out),

@@ -270,7 +270,7 @@ fn the_stats_line_counts_timeouts_by_kind_and_the_other_counters() {
     for part in [
         "1 accepted, 0 open, 1 closed",
         "0 shed, 0 accept errors, 0 budget waits",
-        "1 timeouts (read 0, write 0, idle 1, frame 0, connect 0)",
+        "1 timeouts (read 0, write 0, idle 1, frame 0, connect 0, handshake 0)",
     ] {
         assert!(stopped.contains(part), "no `{part}` in: {stopped}");
     }

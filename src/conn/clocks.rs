@@ -1,5 +1,5 @@
-//! A connection's clocks: the `settimeout` deadlines (read, write, idle), the frame and
-//! connect deadlines, and the linger deadline, all checked lazily.
+//! A connection's clocks: the `settimeout` deadlines (read, write, idle), the frame, connect and
+//! handshake deadlines, and the linger deadline, all checked lazily.
 //!
 //! Each deadline is "last event + timeout". Moving bytes only updates the `last_*` instants;
 //! it never touches the timer wheel. The connection keeps at most one wheel entry, armed at or
@@ -50,6 +50,10 @@ pub struct Timeouts {
     pub frame: Option<Duration>,
     /// Longest time an outgoing connect may take.
     pub connect: Option<Duration>,
+    /// Longest time a security handshake (TLS) may take, from the moment the connection is
+    /// up (accepted, or its connect completed) until the handshake is over. Plain
+    /// connections have none to time.
+    pub handshake: Option<Duration>,
 }
 
 impl Timeouts {
@@ -60,6 +64,7 @@ impl Timeouts {
         idle: None,
         frame: None,
         connect: None,
+        handshake: None,
     };
 
     /// Only an idle timeout.
@@ -115,6 +120,15 @@ impl Timeouts {
         }
     }
 
+    /// With a handshake timeout of `d`: the longest time a TLS handshake may take.
+    #[must_use]
+    pub const fn with_handshake(self, d: Duration) -> Timeouts {
+        Timeouts {
+            handshake: Some(d),
+            ..self
+        }
+    }
+
     /// The timeout of one kind.
     pub fn get(&self, kind: TimeoutKind) -> Option<Duration> {
         match kind {
@@ -123,6 +137,7 @@ impl Timeouts {
             TimeoutKind::Idle => self.idle,
             TimeoutKind::Frame => self.frame,
             TimeoutKind::Connect => self.connect,
+            TimeoutKind::Handshake => self.handshake,
         }
     }
 
@@ -134,6 +149,7 @@ impl Timeouts {
             TimeoutKind::Idle => self.idle = value,
             TimeoutKind::Frame => self.frame = value,
             TimeoutKind::Connect => self.connect = value,
+            TimeoutKind::Handshake => self.handshake = value,
         }
     }
 }
@@ -149,13 +165,15 @@ pub(crate) struct Running {
     pub(crate) frame: bool,
     /// An outgoing connect is under way (the connect clock runs).
     pub(crate) connect: bool,
+    /// A security handshake is under way on a connection that is up (its clock runs).
+    pub(crate) handshake: bool,
     /// Lingering in a close until this instant: the other timeouts are off.
     pub(crate) linger_until: Option<Instant>,
 }
 
 /// A timeout as one connection keeps it: whole milliseconds, rounded up (the wheel counts in
 /// milliseconds, and rounding up keeps "never early"), `NO_LIMIT` for none. Four bytes instead
-/// of an `Option<Duration>`'s sixteen, times five, in every connection.
+/// of an `Option<Duration>`'s sixteen, times six, in every connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Millis(u32);
 
@@ -180,7 +198,7 @@ impl Millis {
 
 /// One connection's timeouts, compact, in the order of [`index`].
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Limits([Millis; 5]);
+pub(crate) struct Limits([Millis; 6]);
 
 fn index(kind: TimeoutKind) -> usize {
     match kind {
@@ -189,6 +207,7 @@ fn index(kind: TimeoutKind) -> usize {
         TimeoutKind::Idle => 2,
         TimeoutKind::Frame => 3,
         TimeoutKind::Connect => 4,
+        TimeoutKind::Handshake => 5,
     }
 }
 
@@ -200,6 +219,7 @@ impl Limits {
             Millis::new(t.idle),
             Millis::new(t.frame),
             Millis::new(t.connect),
+            Millis::new(t.handshake),
         ])
     }
 
@@ -219,6 +239,7 @@ impl Limits {
             idle: self.get(TimeoutKind::Idle),
             frame: self.get(TimeoutKind::Frame),
             connect: self.get(TimeoutKind::Connect),
+            handshake: self.get(TimeoutKind::Handshake),
         }
     }
 }
@@ -270,9 +291,9 @@ impl Clocks {
             TimeoutKind::Write => self.last_write = now,
             TimeoutKind::Idle => self.last_active = now,
             TimeoutKind::Frame => self.frame_start = now,
-            // No message is buffered while connecting: the frame clock's instant times the
-            // connect.
-            TimeoutKind::Connect => self.frame_start = now,
+            // No message is buffered while connecting or in a handshake (no plaintext yet):
+            // the frame clock's instant times both.
+            TimeoutKind::Connect | TimeoutKind::Handshake => self.frame_start = now,
         }
     }
 
@@ -297,6 +318,7 @@ impl Clocks {
             TimeoutKind::Idle => (self.last_active, true),
             TimeoutKind::Frame => (self.frame_start, run.frame),
             TimeoutKind::Connect => (self.frame_start, run.connect),
+            TimeoutKind::Handshake => (self.frame_start, run.handshake),
         };
         if !runs || run.linger_until.is_some() {
             return None;
@@ -306,8 +328,9 @@ impl Clocks {
     }
 
     fn deadlines(&self, run: Running) -> impl Iterator<Item = (Instant, TimeoutKind)> + '_ {
-        const KINDS: [TimeoutKind; 5] = [
+        const KINDS: [TimeoutKind; 6] = [
             TimeoutKind::Connect,
+            TimeoutKind::Handshake,
             TimeoutKind::Write,
             TimeoutKind::Frame,
             TimeoutKind::Read,

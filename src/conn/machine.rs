@@ -42,6 +42,12 @@ impl Conn {
         }
     }
 
+    /// A security handshake (TLS) runs under this connection: its clock (the handshake
+    /// timeout) runs from the moment the connection is up until a read finds it over.
+    pub fn expect_handshake(&mut self) {
+        self.phase.set_handshake(true);
+    }
+
     // ----- what the connection is doing --------------------------------------------------
 
     /// What a readable socket should lead to.
@@ -126,6 +132,16 @@ impl Conn {
             bytes,
             drained,
         }
+    }
+
+    /// After a [`read`](Conn::read) through a transform (TLS): a handshake the read ended
+    /// stops its clock. Returns whether a flush must follow: the read left records to send
+    /// (the handshake's answer), or output waits that the handshake held back.
+    pub fn after_secure_read(&mut self, io: &impl Transport) -> bool {
+        if self.phase.handshaking() && !io.handshaking() {
+            self.phase.set_handshake(false);
+        }
+        io.pending() || !self.wq.is_empty()
     }
 
     /// A read into the room the connection gave finished at `now` with `input`. The budget
@@ -311,12 +327,12 @@ impl Conn {
             AfterFlush::ShutdownWrite { drained } => match io.shutdown_write() {
                 Ok(()) if drained => FlushStep::Drained,
                 Ok(()) => FlushStep::Wait,
-                Err(e) => FlushStep::Close(self.on_shutdown_failed(e)),
+                Err(e) => FlushStep::Close(self.phase.shutdown_failed(e)),
             },
             // FIN goes out now, unless a half-close sent it already.
             AfterFlush::Linger { shutdown: true } => match io.shutdown_write() {
                 Ok(()) => FlushStep::Wait,
-                Err(e) => FlushStep::Close(self.on_shutdown_failed(e)),
+                Err(e) => FlushStep::Close(self.phase.shutdown_failed(e)),
             },
             AfterFlush::Linger { shutdown: false } => FlushStep::Wait,
         };
@@ -383,7 +399,8 @@ impl Conn {
             && matches!(
                 self.phase,
                 Phase::Open {
-                    write: WriteSide::Open
+                    write: WriteSide::Open,
+                    ..
                 }
             )
     }
@@ -432,17 +449,11 @@ impl Conn {
         } else if let Phase::Lingering { .. } = self.phase {
             AfterFlush::Wait
         } else if let Phase::Flushing { .. } = self.phase {
-            if self.input.read_side() == ReadSide::Finished || linger.is_zero() {
-                AfterFlush::Close(self.phase.take_reason())
-            } else {
-                // FIN goes out now, unless a half-close sent it already.
-                let shutdown = self.phase.write_side() != WriteSide::Shut;
-                let reason = self.phase.take_reason();
-                let until = now.checked_add(linger).unwrap_or(now);
-                self.phase = Phase::Lingering { reason, until };
-                read_again = true;
-                AfterFlush::Linger { shutdown }
-            }
+            let finished = self.input.read_side() == ReadSide::Finished;
+            let step = self.phase.flushed(now, finished, linger);
+            // Lingering reads (and drops) until the peer's end of file.
+            read_again |= matches!(step, AfterFlush::Linger { .. });
+            step
         } else if self.phase.write_side() == WriteSide::ShutPending {
             self.phase.set_write_side(WriteSide::Shut);
             AfterFlush::ShutdownWrite { drained: wrote }
@@ -452,15 +463,6 @@ impl Conn {
             AfterFlush::Wait
         };
         (read_again, step)
-    }
-
-    /// Shutting the write side down failed with `err`: the reason to close with.
-    pub(super) fn on_shutdown_failed(&mut self, err: io::Error) -> CloseReason {
-        if err.kind() == io::ErrorKind::NotConnected && self.phase.is_closing() {
-            // The peer is already gone: the close is still the one asked for.
-            return self.phase.take_reason();
-        }
-        CloseReason::from_io(err)
     }
 
     // ----- closing -------------------------------------------------------------------------
@@ -517,6 +519,8 @@ impl Conn {
     pub(super) fn on_connected(&mut self, now: Instant) {
         self.phase.connected();
         self.clocks.restart(TimeoutKind::Read, now);
+        // A handshake's clock starts when the connection is up (no message is buffered yet).
+        self.clocks.restart(TimeoutKind::Handshake, now);
     }
 
     // ----- timeouts ------------------------------------------------------------------------
@@ -530,10 +534,8 @@ impl Conn {
             // a wait that nothing else would (messages that never announced their size).
             frame: (reading || self.input.is_starved()) && self.input.has_partial(),
             connect: self.phase.is_connecting(),
-            linger_until: match self.phase {
-                Phase::Lingering { until, .. } => Some(until),
-                _ => None,
-            },
+            handshake: self.phase.handshaking(),
+            linger_until: self.phase.linger_until(),
         }
     }
 
@@ -553,11 +555,9 @@ impl Conn {
             None => self.clocks.next_deadline(self.running()),
         }
     }
-}
 
-// The connection's side of the budget: making room for reads, and waiting for admission
-// (the rules are the input side's, `input.rs`; the phase decides whether input is kept).
-impl Conn {
+    // ----- the budget: room for reads, waiting for admission (the input side's rules) ------
+
     /// Room for the next read (see `InputSide::room`), for tests that read themselves.
     #[cfg(test)]
     pub(super) fn input_room(

@@ -73,6 +73,7 @@
 //! | timer fired: [`timers`](Conn::timers)`.on_timer` | [`TimerStep`]: ask the handler (then `keep_open` or close), close, or re-arm |
 //! | handler asks: [`close`](Conn::close), [`shutdown_write`](Conn::shutdown_write), `timers().set_timeout`, [`expect_input`](Conn::expect_input) | schedule a flush, re-arm, or wait for the budget |
 //! | budget frees up: [`admit`](Conn::admit) | read again and re-arm if admitted |
+//! | a read through TLS: [`after_secure_read`](Conn::after_secure_read) | schedule a flush if told (the handshake's clock stops when it is over) |
 //! | connection gone: [`release`](Conn::release) | cancel the wheel entry it hands back |
 //!
 //! After a step that can move a deadline earlier the reactor calls
@@ -97,6 +98,8 @@
 
 mod budget;
 mod clocks;
+#[cfg(test)]
+mod handshake_tests;
 mod input;
 mod machine;
 #[cfg(test)]

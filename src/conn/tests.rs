@@ -297,11 +297,11 @@ fn errors_while_lingering_end_the_close_asked_for_but_not_while_flushing() {
         InputStep::Close(CloseReason::Local) => {}
         other => panic!("a reset while lingering ends the close: {other:?}"),
     }
-    let mut c = with(t0, Timeouts::NONE);
-    c.close();
-    c.after_flush(t0, false, false, 0, MS);
+    let mut phase = super::phase::Phase::new(Opened::Accepted);
+    phase.close(CloseReason::Local);
+    phase.flushed(t0, false, MS);
     let gone = io::Error::from(io::ErrorKind::NotConnected);
-    assert!(matches!(c.on_shutdown_failed(gone), CloseReason::Local));
+    assert!(matches!(phase.shutdown_failed(gone), CloseReason::Local));
 }
 
 #[test]

@@ -29,8 +29,10 @@ pub struct Config {
     /// Timeouts every new connection starts with (Python's `setdefaulttimeout`). Default: no
     /// read, write or idle timeout (as Python's default: a connection may wait for its peer
     /// for ever), but 30 s for a message to arrive whole once its first byte has
-    /// ([`Timeouts::frame`]: a peer trickling bytes cannot hold a buffer for ever) and 30 s for
-    /// an outgoing connect ([`Timeouts::connect`]).
+    /// ([`Timeouts::frame`]: a peer trickling bytes cannot hold a buffer for ever), 30 s for
+    /// an outgoing connect ([`Timeouts::connect`]) and 10 s for a TLS handshake
+    /// ([`Timeouts::handshake`], Netty's default: a peer that opens a TLS connection and
+    /// says nothing holds a session's memory for no longer).
     pub timeouts: Timeouts,
     /// Events fetched per poll, and the initial slab capacity. Default 1024.
     pub events_capacity: usize,
@@ -131,6 +133,7 @@ impl Default for Config {
             timeouts: Timeouts {
                 frame: Some(Duration::from_secs(30)),
                 connect: Some(Duration::from_secs(30)),
+                handshake: Some(Duration::from_secs(10)),
                 ..Timeouts::NONE
             },
             events_capacity: 1024,

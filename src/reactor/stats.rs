@@ -39,6 +39,8 @@ pub struct Stats {
     pub timeouts_frame: u64,
     /// Of those, connect timeouts.
     pub timeouts_connect: u64,
+    /// Of those, handshake timeouts (TLS).
+    pub timeouts_handshake: u64,
     /// Bytes received (streams and datagrams).
     pub bytes_in: u64,
     /// Bytes sent (streams and datagrams).
@@ -112,6 +114,7 @@ impl Stats {
             timeouts_idle: self.timeouts_idle + o.timeouts_idle,
             timeouts_frame: self.timeouts_frame + o.timeouts_frame,
             timeouts_connect: self.timeouts_connect + o.timeouts_connect,
+            timeouts_handshake: self.timeouts_handshake + o.timeouts_handshake,
             bytes_in: self.bytes_in + o.bytes_in,
             bytes_out: self.bytes_out + o.bytes_out,
             frames_in: self.frames_in + o.frames_in,
@@ -154,6 +157,7 @@ impl Stats {
             TimeoutKind::Idle => &mut self.timeouts_idle,
             TimeoutKind::Frame => &mut self.timeouts_frame,
             TimeoutKind::Connect => &mut self.timeouts_connect,
+            TimeoutKind::Handshake => &mut self.timeouts_handshake,
         } += 1;
     }
 

@@ -128,6 +128,7 @@ fn draw(rng: &mut impl Draw) -> (Config, Faults, bool) {
             idle: maybe_ms(rng, 30, 5, 300),
             frame: maybe_ms(rng, 50, 5, 300),
             connect: maybe_ms(rng, 50, 5, 300),
+            handshake: None,
         },
         read_budget: 1 + rng.below(32 * 1024) as usize,
         accept_batch: 1 + rng.below(4) as usize,

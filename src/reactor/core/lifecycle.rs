@@ -149,7 +149,10 @@ impl Core {
                 debug!("TCP_NODELAY failed: {e}");
             }
         }
-        let conn = Conn::new(self.now, self.config.timeouts, opened, sock.is_records());
+        let mut conn = Conn::new(self.now, self.config.timeouts, opened, sock.is_records());
+        if matches!(sock, Stream::Tls(_)) {
+            conn.expect_handshake();
+        }
         // Edge-triggered, both directions, once: no re-registration syscalls later. TCP also
         // asks for urgent-data events: a read stops short at the urgent mark (see `stream`).
         let interest = match sock {

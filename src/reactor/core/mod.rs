@@ -44,7 +44,7 @@ use super::timers::{Due, TimerTarget, Timers};
 use super::work::Work;
 use super::workers::Workers;
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
-use crate::conn::{Conn, FlushStep, Opened, Queued, Read, ReadCx, TimerStep, Transport, Writable};
+use crate::conn::{Conn, FlushStep, Opened, Queued, Read, ReadCx, TimerStep, Writable};
 use crate::error::{stale, TimeoutKind};
 use crate::time::TimerHandle;
 
@@ -311,7 +311,7 @@ impl Core {
     #[inline(always)]
     pub(crate) fn read_once(&mut self, key: Key, hup: bool, quota: &mut usize) -> Option<Read> {
         let (sock, conn) = self.sources.conn_mut(key)?;
-        let tls = matches!(sock, Stream::Tls(_)); // a read may end its handshake: flush then
+        let tls = matches!(sock, Stream::Tls(_));
         let (cmsg, fds_in) = self.scratch.fds_space();
         let mut io = StreamIo::new(sock).receiving(cmsg, fds_in);
         let (limit, budget) = (self.config.max_read_buffer, self.admission.budget());
@@ -324,7 +324,7 @@ impl Core {
         };
         let read = conn.read(self.now, &mut io, cx);
         self.stats.bytes_in += read.bytes as u64;
-        if tls && (io.pending() || conn.status().queued > 0) {
+        if tls && conn.after_secure_read(&io) {
             self.schedule_flush(key);
         }
         Some(read)
