@@ -291,3 +291,50 @@ fn precise_timers_fire_in_order_never_early_and_cancel_works() {
         assert!(at >= due, "timer {token} fired {:?} early", *due - *at);
     }
 }
+
+/// Blocks for `block` in a timer's callback: one slow turn.
+struct Slow {
+    block: Duration,
+    fired: bool,
+}
+
+impl Handler for Slow {
+    fn on_accept(
+        &mut self,
+        _: &mut Context<'_>,
+        _: netloop::ListenerId,
+        _: ConnId,
+        _: &netloop::reactor::PeerAddr,
+    ) {
+    }
+    fn on_timer(&mut self, _: &mut Context<'_>, _: TimerId, _: u64) {
+        std::thread::sleep(self.block);
+        self.fired = true;
+    }
+}
+
+#[test]
+fn a_slow_callback_shows_as_a_long_turn_in_the_stats() {
+    let block = Duration::from_millis(40);
+    let mut r = Reactor::new(Slow {
+        block,
+        fired: false,
+    })
+    .unwrap();
+    r.with_context(|_, cx| cx.set_timer(Duration::from_millis(1), 7));
+    let end = Instant::now() + Duration::from_secs(10);
+    while !r.handler().fired && Instant::now() < end {
+        r.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+    assert!(r.handler().fired);
+    let turns = r.stats().turns;
+    assert!(turns.count() >= 1);
+    // The slow turn lies at or past 2^15 µs (32.8 ms); nothing can make it shorter.
+    assert!(turns.max() >= block, "{turns:?}");
+    let slow: u64 = (16..netloop::reactor::TurnTimes::BUCKETS)
+        .map(|i| turns.bucket(i))
+        .sum();
+    assert!(slow >= 1, "{turns:?}");
+    assert!(turns.quantile(1.0).unwrap() >= block);
+    assert!(turns.total() >= block);
+}

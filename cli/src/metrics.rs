@@ -10,7 +10,7 @@
 //! line and headers, at most 8 KiB of them; `GET /metrics` is answered 200, any other path 404,
 //! any other method 405.
 
-use netloop::reactor::{ConnId, Context, Handler, Stats};
+use netloop::reactor::{ConnId, Context, Handler, Stats, TurnTimes};
 
 /// The most a request's line and headers may take.
 const MAX_REQUEST: usize = 8 * 1024;
@@ -224,7 +224,31 @@ pub fn exposition(s: &Stats) -> String {
     for ((name, help), value) in GAUGES.iter().zip(gauges) {
         metric(name, help, "gauge", value);
     }
+    turn_histogram(&mut out, &s.turns);
     out
+}
+
+/// The turn lengths as a Prometheus histogram, `netloop_turn_seconds`: cumulative buckets
+/// with their upper bounds (`le`), the sum and the count.
+fn turn_histogram(out: &mut String, t: &TurnTimes) {
+    out.push_str(
+        "# HELP netloop_turn_seconds How long the reactors' turns took (the loop's lag).\n\
+         # TYPE netloop_turn_seconds histogram\n",
+    );
+    let mut seen = 0;
+    for i in 0..TurnTimes::BUCKETS {
+        seen += t.bucket(i);
+        let le = TurnTimes::bucket_limit(i)
+            .map_or("+Inf".to_owned(), |l| format!("{}", l.as_secs_f64()));
+        out.push_str(&format!(
+            "netloop_turn_seconds_bucket{{le=\"{le}\"}} {seen}\n"
+        ));
+    }
+    out.push_str(&format!(
+        "netloop_turn_seconds_sum {}\nnetloop_turn_seconds_count {}\n",
+        t.total().as_secs_f64(),
+        t.count()
+    ));
 }
 
 /// `s` as one JSON object on one line, the same names as [`exposition`] without the prefix,
@@ -239,5 +263,11 @@ pub fn json(s: &Stats) -> String {
     }
     fields.push(format!("\"connections_open\":{}", s.active));
     fields.push(format!("\"input_buffered_bytes\":{}", s.input_buffered));
+    let t = &s.turns;
+    let secs = |d: Option<std::time::Duration>| d.map_or(0.0, |d| d.as_secs_f64());
+    fields.push(format!("\"turns\":{}", t.count()));
+    fields.push(format!("\"turn_p50_seconds\":{}", secs(t.quantile(0.5))));
+    fields.push(format!("\"turn_p99_seconds\":{}", secs(t.quantile(0.99))));
+    fields.push(format!("\"turn_max_seconds\":{}", t.max().as_secs_f64()));
     format!("{{{}}}", fields.join(","))
 }

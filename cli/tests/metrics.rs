@@ -62,11 +62,29 @@ fn parse_exposition(body: &str) -> Vec<(String, f64)> {
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
             assert!(valid_name(name), "{line}");
-            assert!(["counter", "gauge"].contains(&kind), "{line}");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
             assert!(typed.insert(name.to_owned()), "TYPE twice: {line}");
         } else {
             let (name, value) = line.split_once(' ').expect("a sample: name value");
-            assert!(valid_name(name) && typed.contains(name), "{line}");
+            // A histogram's samples: `_bucket{le="..."}`, `_sum` and `_count` of its name.
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| {
+                    let base = name.split('{').next()?.strip_suffix(suffix)?;
+                    typed.contains(base).then_some(base)
+                })
+                .unwrap_or(name);
+            if let Some(label) = name
+                .strip_prefix(family)
+                .and_then(|r| r.strip_prefix("_bucket"))
+            {
+                let le = label
+                    .strip_prefix("{le=\"")
+                    .and_then(|l| l.strip_suffix("\"}"))
+                    .unwrap_or_else(|| panic!("a bucket's label: {line}"));
+                assert!(le == "+Inf" || le.parse::<f64>().is_ok(), "{line}");
+            }
+            assert!(valid_name(family) && typed.contains(family), "{line}");
             let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
             samples.push((name.to_owned(), value));
         }
@@ -109,6 +127,20 @@ fn the_metrics_endpoint_speaks_the_exposition_format_and_its_counters_move() {
     assert_eq!(moved("netloop_accepted_total"), 1.0);
     assert_eq!(moved("netloop_bytes_in_total"), 7.0);
     assert_eq!(sample(&after, "netloop_connections_open"), 1.0);
+    // The turns' histogram: cumulative buckets, the last (+Inf) holding every turn.
+    let buckets: Vec<f64> = after
+        .iter()
+        .filter(|(n, _)| n.starts_with("netloop_turn_seconds_bucket"))
+        .map(|(_, v)| *v)
+        .collect();
+    assert_eq!(buckets.len(), 22);
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    let count = sample(&after, "netloop_turn_seconds_count");
+    assert!(count > 0.0);
+    assert_eq!(buckets.last(), Some(&count));
+    assert!(after
+        .iter()
+        .any(|(n, _)| n == "netloop_turn_seconds_bucket{le=\"+Inf\"}"));
     drop(c);
     let (status, _) = get(addr, "/other");
     assert_eq!(status, "HTTP/1.1 404 Not Found");

@@ -36,7 +36,9 @@
 //!    no id or token can come to mean another connection within the turn.
 //! 9. **Admit** (`budget`): connections waiting for the input budget read again, in order, as
 //!    far as the memory freed in this turn allows.
-//! 10. **Publish** the counters for [`Handle::stats`].
+//! 10. **Time** (`stats`): the turn's length, from the poll's return, goes into
+//!     [`Stats::turns`] (the loop's lag, a fixed histogram).
+//! 11. **Publish** the counters for [`Handle::stats`].
 //!
 //! # Rooms
 //!
@@ -114,7 +116,7 @@ pub use self::handle::Handle;
 pub use self::handler::{Handler, TimeoutAction};
 pub use self::ids::{ConnId, DgramId, DialId, ListenerId, Readiness, TimerId, WatchId, WorkId};
 pub use self::limit::ConnectionLimit;
-pub use self::stats::Stats;
+pub use self::stats::{Stats, TurnTimes};
 pub use self::workers::Resolver;
 pub use crate::addr::PeerAddr;
 pub use crate::conn::Timeouts;

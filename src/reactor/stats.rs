@@ -1,5 +1,7 @@
 //! [`Stats`]: the counters a reactor keeps, plain numbers published at the end of every turn.
 
+use std::time::Duration;
+
 use crate::error::{CloseReason, TimeoutKind};
 
 /// Counters kept by a reactor. Plain numbers: read them with [`Reactor::stats`](super::Reactor::stats) or
@@ -91,6 +93,10 @@ pub struct Stats {
     /// Connections still open when a graceful shutdown's grace ended, or when a stop cut it
     /// short (a second signal), and closed then.
     pub shutdown_cut_off: u64,
+    /// How long the turns took, from the poll's return to the end of the turn's work: the
+    /// loop's lag, as a histogram (libuv's idle time and Node's event-loop delay answer the
+    /// same question). A turn that takes long delays every connection waiting behind it.
+    pub turns: TurnTimes,
 }
 
 impl Stats {
@@ -134,6 +140,7 @@ impl Stats {
             input_buffered: self.input_buffered + o.input_buffered,
             shutdown_finished: self.shutdown_finished + o.shutdown_finished,
             shutdown_cut_off: self.shutdown_cut_off + o.shutdown_cut_off,
+            turns: self.turns.add(&o.turns),
         }
     }
 
@@ -178,5 +185,149 @@ impl Stats {
             CloseReason::Panicked(_) => &mut self.closed_panic,
         };
         *counter += 1;
+    }
+}
+
+/// A histogram of turn lengths in fixed buckets (no allocation: [`Stats`] is copied at the end
+/// of every turn). Bucket 0 counts turns under 1 µs; bucket `i` (1 to 20) those from
+/// 2<sup>i-1</sup> µs up to 2<sup>i</sup> µs; the last, turns of 2<sup>20</sup> µs (about 1 s)
+/// or more. Beside them, the total and the longest.
+///
+/// # Examples
+///
+/// ```
+/// # use netloop::reactor::{Reactor, Handler, Context, ConnId, ListenerId, PeerAddr};
+/// # struct H;
+/// # impl Handler for H {
+/// #     fn on_accept(&mut self, _: &mut Context<'_>, _: ListenerId, _: ConnId, _: &PeerAddr) {}
+/// # }
+/// let mut reactor = Reactor::new(H)?;
+/// reactor.turn(Some(std::time::Duration::ZERO))?;
+/// let turns = reactor.stats().turns;
+/// assert_eq!(turns.count(), 1);
+/// if let Some(p99) = turns.quantile(0.99) {
+///     println!("99% of turns took less than {p99:?}");
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TurnTimes {
+    buckets: [u64; TurnTimes::BUCKETS],
+    total_ns: u64,
+    max_ns: u64,
+}
+
+impl TurnTimes {
+    /// The number of buckets.
+    pub const BUCKETS: usize = 22;
+
+    /// Count one turn of length `took`.
+    #[inline]
+    pub(crate) fn record(&mut self, took: Duration) {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let us = ns / 1000;
+        let i = (64 - us.leading_zeros() as usize).min(Self::BUCKETS - 1);
+        self.buckets[i] += 1;
+        self.total_ns = self.total_ns.saturating_add(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// Turns counted.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    /// Turns counted in bucket `i` (0 if there is no such bucket).
+    pub fn bucket(&self, i: usize) -> u64 {
+        self.buckets.get(i).copied().unwrap_or(0)
+    }
+
+    /// The upper bound of bucket `i`, exclusive: 2<sup>i</sup> µs; `None` for the last bucket
+    /// (no bound) and past it.
+    pub fn bucket_limit(i: usize) -> Option<Duration> {
+        (i < Self::BUCKETS - 1).then(|| Duration::from_micros(1 << i))
+    }
+
+    /// The time all the turns took together.
+    pub fn total(&self) -> Duration {
+        Duration::from_nanos(self.total_ns)
+    }
+
+    /// The longest turn.
+    pub fn max(&self) -> Duration {
+        Duration::from_nanos(self.max_ns)
+    }
+
+    /// A bound on the `q` quantile (0.0 to 1.0) of the turn lengths: the upper limit of the
+    /// bucket it falls in, or the longest turn if that is shorter. `None` before any turn.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let count = self.count();
+        if count == 0 {
+            return None;
+        }
+        // The rank of the quantile, 1-based: at least the first turn, at most the last.
+        let rank = ((q.clamp(0.0, 1.0) * count as f64).ceil() as u64).clamp(1, count);
+        let mut seen = 0;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                // No turn in it is longer than the longest turn of all.
+                return Some(Self::bucket_limit(i).map_or(self.max(), |l| l.min(self.max())));
+            }
+        }
+        Some(self.max())
+    }
+
+    /// The sum of two histograms (for several reactors).
+    pub fn add(&self, o: &TurnTimes) -> TurnTimes {
+        let mut sum = *self;
+        for (a, b) in sum.buckets.iter_mut().zip(o.buckets) {
+            *a += b;
+        }
+        sum.total_ns = self.total_ns.saturating_add(o.total_ns);
+        sum.max_ns = self.max_ns.max(o.max_ns);
+        sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: Duration = Duration::from_micros(1);
+
+    #[test]
+    fn turns_fall_in_power_of_two_buckets_and_quantiles_bound_them() {
+        let mut t = TurnTimes::default();
+        assert_eq!(t.quantile(0.5), None);
+        t.record(Duration::from_nanos(999)); // under 1 µs: bucket 0
+        t.record(US); // [1, 2) µs: bucket 1
+        t.record(3 * US); // [2, 4): bucket 2
+        t.record(4 * US); // [4, 8): bucket 3
+        t.record(Duration::from_secs(5)); // past 2^20 µs: the last bucket
+        let at: Vec<u64> = (0..TurnTimes::BUCKETS).map(|i| t.bucket(i)).collect();
+        assert_eq!(&at[..4], &[1, 1, 1, 1]);
+        assert_eq!(at[TurnTimes::BUCKETS - 1], 1);
+        assert_eq!(t.count(), 5);
+        assert_eq!(t.max(), Duration::from_secs(5));
+        assert_eq!(
+            t.total(),
+            Duration::from_nanos(999) + 8 * US + Duration::from_secs(5)
+        );
+        assert_eq!(TurnTimes::bucket_limit(0), Some(US));
+        assert_eq!(TurnTimes::bucket_limit(3), Some(8 * US));
+        assert_eq!(TurnTimes::bucket_limit(TurnTimes::BUCKETS - 1), None);
+        // The median is the third of five: bucket 2, bounded by 4 µs.
+        assert_eq!(t.quantile(0.5), Some(4 * US));
+        assert_eq!(t.quantile(0.0), Some(US));
+        assert_eq!(t.quantile(1.0), Some(Duration::from_secs(5)));
+        // A bucket's bound is no looser than the longest turn.
+        let mut one = TurnTimes::default();
+        one.record(5 * US);
+        assert_eq!(one.quantile(0.99), Some(5 * US));
+        let sum = t.add(&one);
+        assert_eq!(sum.count(), 6);
+        assert_eq!(sum.bucket(3), 2);
+        assert_eq!(sum.max(), Duration::from_secs(5));
     }
 }

@@ -84,6 +84,11 @@ impl<'a, H: Handler> Turn<'a, H> {
         }
         self.reap();
         self.core.admit_waiting();
+        // The turn's length, from the poll's return to here (the one clock read it adds).
+        let started = self.core.now();
+        self.core.read_clock();
+        let took = self.core.now().saturating_duration_since(started);
+        self.core.stats_mut().turns.record(took);
         Ok(events)
     }
 

@@ -19,7 +19,7 @@ pub fn report_stats(format: StatsFormat, prefix: &str, s: &netloop::reactor::Sta
 /// The counters as one log line.
 fn log_stats(prefix: &str, s: &netloop::reactor::Stats) {
     log::info!(
-        "{prefix}: {} accepted, {} open, {} closed (peer {}, reset {}, timeout {}, protocol {}, local {}, io {}, panic {}), {} rejected, {} shed, {} accept errors, {} budget waits, {} bytes in, {} bytes out, {} frames in, {} frames out, {} datagrams in, {} datagrams out, {} timeouts (read {}, write {}, idle {}, frame {}, connect {}, handshake {})",
+        "{prefix}: {} accepted, {} open, {} closed (peer {}, reset {}, timeout {}, protocol {}, local {}, io {}, panic {}), {} rejected, {} shed, {} accept errors, {} budget waits, {} bytes in, {} bytes out, {} frames in, {} frames out, {} datagrams in, {} datagrams out, {} timeouts (read {}, write {}, idle {}, frame {}, connect {}, handshake {}), {} turns (p50 under {:?}, p99 under {:?}, longest {:?})",
         s.accepted,
         s.active,
         s.closed(),
@@ -47,6 +47,10 @@ fn log_stats(prefix: &str, s: &netloop::reactor::Stats) {
         s.timeouts_frame,
         s.timeouts_connect,
         s.timeouts_handshake,
+        s.turns.count(),
+        s.turns.quantile(0.5).unwrap_or_default(),
+        s.turns.quantile(0.99).unwrap_or_default(),
+        s.turns.max(),
     );
 }
 
