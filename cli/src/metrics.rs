@@ -73,7 +73,7 @@ fn response(status: &str, body: &str) -> Vec<u8> {
 
 /// The counters: name (without the `netloop_` prefix), help, and value. The gauges are in
 /// [`GAUGES`].
-fn counters(s: &Stats) -> [(&'static str, &'static str, u64); 30] {
+fn counters(s: &Stats) -> [(&'static str, &'static str, u64); 32] {
     [
         ("accepted_total", "Connections accepted.", s.accepted),
         (
@@ -177,6 +177,16 @@ fn counters(s: &Stats) -> [(&'static str, &'static str, u64); 30] {
         ),
         ("datagrams_in_total", "Datagrams received.", s.datagrams_in),
         ("datagrams_out_total", "Datagrams sent.", s.datagrams_out),
+        (
+            "datagrams_glued_in_total",
+            "Datagrams that arrived glued in one receive (UDP GRO).",
+            s.datagrams_glued_in,
+        ),
+        (
+            "datagrams_segmented_out_total",
+            "Datagrams sent in runs the kernel cut (UDP GSO).",
+            s.datagrams_segmented_out,
+        ),
         (
             "dgram_send_errors_total",
             "Queued datagrams dropped on a send error.",

@@ -112,6 +112,14 @@ pub struct Config {
     /// leave; it does raise a client's throughput (`netloop load` turns it on: +40%
     /// datagrams per second). Measure it on the kernel you deploy on.
     pub udp_batching: bool,
+    /// With [`udp_batching`](Config::udp_batching), UDP sockets also use the kernel's UDP
+    /// offload where it offers it: a run of replies of one size to one destination goes as
+    /// one message that the kernel cuts into datagrams (`UDP_SEGMENT`, "GSO"), and a run of
+    /// datagrams from one sender arrives glued in one receive (`UDP_GRO`), cut apart again
+    /// here: the handler still sees one [`on_datagram`](super::Handler::on_datagram) per
+    /// datagram. Where the kernel (or the device) lacks either, the socket goes without,
+    /// silently. Default true (it does nothing without `udp_batching`).
+    pub udp_offload: bool,
     /// Threads for blocking work ([`Context::submit`](super::Context::submit)), made on the
     /// first submit. Default 2. Zero runs each job on the reactor thread itself, where a turn
     /// delivers results: in the same turn for a job submitted while its events are served,
@@ -157,6 +165,7 @@ impl Default for Config {
             linger: Duration::from_secs(2),
             busy_poll: false,
             udp_batching: false,
+            udp_offload: true,
             workers: 2,
             work_queue: 1024,
             connect_attempt_delay: Duration::from_millis(250),
@@ -203,6 +212,7 @@ setters!(
     catch_panics: bool,
     busy_poll: bool,
     udp_batching: bool,
+    udp_offload: bool,
     workers: usize,
     work_queue: usize,
     connect_attempt_delay: Duration,

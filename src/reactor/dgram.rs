@@ -31,6 +31,9 @@ pub(crate) struct DgramSock {
     queue: VecDeque<(PeerAddr, Vec<u8>)>,
     /// What the queue costs (bytes plus overhead), against `Config::max_dgram_queue`.
     queued_bytes: usize,
+    /// Batched sends use UDP segmentation offload (`Config::udp_offload`, where the kernel
+    /// offers it; off for good after the kernel refuses it once).
+    gso: bool,
 }
 
 /// What one receive did (see [`DgramSock::recv_one`]).
@@ -45,12 +48,15 @@ pub(crate) enum RecvOne {
 }
 
 impl DgramSock {
-    /// `sock`, with nothing queued.
-    pub(crate) fn new(sock: Dgram) -> DgramSock {
+    /// `sock`, with nothing queued; with the kernel's UDP offload if `offload` and it offers
+    /// it.
+    pub(crate) fn new(sock: Dgram, offload: bool) -> DgramSock {
+        let gso = offload && sock.enable_offload();
         DgramSock {
             sock,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            gso,
         }
     }
 
@@ -66,7 +72,7 @@ impl DgramSock {
 
     /// The port of an IP socket, for batched calls; `None` for a Unix one.
     pub(crate) fn batch_port(&self) -> Option<BatchPort> {
-        self.sock.batch_port()
+        self.sock.batch_port(self.gso)
     }
 
     /// Is a datagram waiting to be sent?
@@ -196,22 +202,33 @@ impl DgramSock {
     /// the kernel will not take joins the queue (up to `max_queue`).
     pub(crate) fn send_batch(&mut self, batch: &SendBatch, max_queue: usize, stats: &mut Stats) {
         let mut from = 0;
-        if let Some(port) = self.batch_port() {
-            while from < batch.len() {
-                let (sent, err) = port.send(batch, from);
-                for i in from..from + sent {
-                    stats.count_datagram_out(batch.get(i).1.len());
+        while let Some(port) = self.batch_port().filter(|_| from < batch.len()) {
+            let (sent, err) = port.send(batch, from);
+            for i in from..from + sent {
+                stats.count_datagram_out(batch.get(i).1.len());
+            }
+            let mut i = from;
+            while self.gso && i < from + sent {
+                let run = batch.run_at(i, true).min(from + sent - i);
+                if run > 1 {
+                    stats.datagrams_segmented_out += run as u64;
                 }
-                from += sent;
-                match err {
-                    None => break,
-                    Some(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Some(e) => {
-                        let (to, data) = batch.get(from);
-                        stats.dgram_send_errors += 1;
-                        warn!("dropping a {}-byte datagram to {to}: {e}", data.len());
-                        from += 1;
-                    }
+                i += run;
+            }
+            from += sent;
+            match err {
+                None => break,
+                Some(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Some(e) if self.gso && crate::sys::offload::is_gso_refusal(&e) => {
+                    // The kernel or the device will not segment: the rest go one by one.
+                    debug!("UDP segmentation offload refused ({e}): sending without it");
+                    self.gso = false;
+                }
+                Some(e) => {
+                    let (to, data) = batch.get(from);
+                    stats.dgram_send_errors += 1;
+                    warn!("dropping a {}-byte datagram to {to}: {e}", data.len());
+                    from += 1;
                 }
             }
         }

@@ -283,7 +283,8 @@ pub(crate) enum Dgram {
 /// calls (so that what the reactor does with a batch runs in the simulation too).
 #[derive(Clone, Debug)]
 pub(crate) enum BatchPort {
-    Fd(std::os::fd::RawFd),
+    /// A descriptor, and whether its sends use UDP segmentation offload (`sys::offload`).
+    Fd(std::os::fd::RawFd, bool),
     Mem(crate::memnet::MemPort),
 }
 
@@ -291,7 +292,7 @@ impl BatchPort {
     /// Receive up to the batch's size (`RecvBatch::recv`).
     pub(crate) fn recv(&self, batch: &mut sys::RecvBatch) -> io::Result<usize> {
         match self {
-            BatchPort::Fd(fd) => batch.recv(*fd),
+            BatchPort::Fd(fd, _) => batch.recv(*fd),
             BatchPort::Mem(p) => p.recv_batch(batch),
         }
     }
@@ -299,7 +300,7 @@ impl BatchPort {
     /// Send `batch`'s datagrams from `from` (`SendBatch::send`).
     pub(crate) fn send(&self, batch: &sys::SendBatch, from: usize) -> (usize, Option<io::Error>) {
         match self {
-            BatchPort::Fd(fd) => batch.send(*fd, from),
+            BatchPort::Fd(fd, gso) => batch.send(*fd, from, *gso),
             BatchPort::Mem(p) => p.send_batch(batch, from),
         }
     }
@@ -310,6 +311,15 @@ fn unreachable_peer(msg: &'static str) -> io::Error {
 }
 
 impl Dgram {
+    /// Turn the kernel's UDP offload on where it offers it (`sys::offload::enable`): whether
+    /// sends may use segmentation offload. Only for a UDP socket.
+    pub(crate) fn enable_offload(&self) -> bool {
+        match self {
+            Dgram::Inet(s) => sys::offload::enable(s.as_raw_fd()).1,
+            Dgram::Unix { .. } | Dgram::Mem(_) => false,
+        }
+    }
+
     /// A UDP socket bound to `addr`, configured by `opts`.
     pub(crate) fn udp(addr: std::net::SocketAddr, opts: &ListenOptions) -> io::Result<Dgram> {
         Dgram::from_std_udp(sys::udp_socket(addr, opts)?)
@@ -337,10 +347,11 @@ impl Dgram {
         })
     }
 
-    /// The port for batched calls of an IP socket; `None` for a Unix one.
-    pub(crate) fn batch_port(&self) -> Option<BatchPort> {
+    /// The port for batched calls of an IP socket (its sends with segmentation offload if
+    /// `gso`); `None` for a Unix one.
+    pub(crate) fn batch_port(&self, gso: bool) -> Option<BatchPort> {
         match self {
-            Dgram::Inet(s) => Some(BatchPort::Fd(s.as_raw_fd())),
+            Dgram::Inet(s) => Some(BatchPort::Fd(s.as_raw_fd(), gso)),
             Dgram::Mem(s) if !s.is_unix() => Some(BatchPort::Mem(s.port())),
             Dgram::Unix { .. } | Dgram::Mem(_) => None,
         }

@@ -51,6 +51,11 @@ pub struct Stats {
     pub frames_in: u64,
     /// Frames queued for sending (counted by [`framed::send_frame`](super::framed::send_frame)).
     pub frames_out: u64,
+    /// Datagrams that arrived glued to others in one receive (UDP receive coalescing,
+    /// [`Config::udp_offload`](super::Config::udp_offload)), and were cut apart.
+    pub datagrams_glued_in: u64,
+    /// Datagrams sent in a run the kernel cut into datagrams (UDP segmentation offload).
+    pub datagrams_segmented_out: u64,
     /// Datagrams received.
     pub datagrams_in: u64,
     /// Datagrams sent.
@@ -126,6 +131,8 @@ impl Stats {
             frames_in: self.frames_in + o.frames_in,
             frames_out: self.frames_out + o.frames_out,
             datagrams_in: self.datagrams_in + o.datagrams_in,
+            datagrams_glued_in: self.datagrams_glued_in + o.datagrams_glued_in,
+            datagrams_segmented_out: self.datagrams_segmented_out + o.datagrams_segmented_out,
             datagrams_out: self.datagrams_out + o.datagrams_out,
             dgram_send_errors: self.dgram_send_errors + o.dgram_send_errors,
             dgram_recv_dropped: self.dgram_recv_dropped + o.dgram_recv_dropped,

@@ -358,9 +358,25 @@ impl<'a, H: Handler> Turn<'a, H> {
                     );
                     continue;
                 }
-                stats.datagrams_in += 1;
-                stats.bytes_in += data.len() as u64;
-                self.call(None, |h, cx| h.on_datagram(cx, DgramId(key), data, &peer));
+                // Receive coalescing glues a run of datagrams from one sender: each but the
+                // last is `segment` bytes long.
+                let segment = batch.segment(i).filter(|&s| s > 0 && s < data.len());
+                if let Some(s) = segment {
+                    self.core.stats_mut().datagrams_glued_in += data.len().div_ceil(s) as u64;
+                }
+                let mut rest = data;
+                loop {
+                    let (one, tail) =
+                        rest.split_at(segment.map_or(rest.len(), |s| s.min(rest.len())));
+                    let stats = self.core.stats_mut();
+                    stats.datagrams_in += 1;
+                    stats.bytes_in += one.len() as u64;
+                    self.call(None, |h, cx| h.on_datagram(cx, DgramId(key), one, &peer));
+                    rest = tail;
+                    if rest.is_empty() {
+                        break;
+                    }
+                }
             }
             self.core.end_batch(key);
             budget = budget.saturating_sub(n.max(1));

@@ -1,10 +1,15 @@
 //! Many datagrams per system call: `recvmmsg(2)` into a set of buffers made once, and
 //! `sendmmsg(2)` from a batch of replies gathered in one arena. Used by the reactor for IP
-//! datagram sockets, so that a burst of datagrams costs one receive and one send call.
+//! datagram sockets, so that a burst of datagrams costs one receive and one send call. With
+//! UDP offload (`offload.rs`) one slot of a receive may hold a run of datagrams glued
+//! together ([`RecvBatch::segment`] says how to cut it), and a send gives each run of replies
+//! of one size to one destination to the kernel as one message.
 
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+
+use super::offload::{self, CONTROL_WORDS};
 
 /// Buffers for up to `n` datagrams of up to `cap` bytes each, received with one call.
 pub struct RecvBatch {
@@ -13,6 +18,8 @@ pub struct RecvBatch {
     addrs: Vec<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
+    /// Control space for each slot (a `UDP_GRO` segment size).
+    control: Vec<[u64; CONTROL_WORDS]>,
 }
 
 // The raw pointers inside are only into the batch's own vectors, rebuilt before each call.
@@ -49,6 +56,7 @@ impl RecvBatch {
                 n
             ],
             hdrs,
+            control: vec![[0; CONTROL_WORDS]; n],
         }
     }
 
@@ -70,8 +78,8 @@ impl RecvBatch {
             h.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_iov = &mut self.iovs[i];
             h.msg_iovlen = 1;
-            h.msg_control = std::ptr::null_mut();
-            h.msg_controllen = 0;
+            h.msg_control = self.control[i].as_mut_ptr().cast();
+            h.msg_controllen = std::mem::size_of::<[u64; CONTROL_WORDS]>() as _;
             h.msg_flags = 0;
             self.hdrs[i].msg_len = 0;
         }
@@ -117,6 +125,8 @@ impl RecvBatch {
             };
             let name = socket2::SockAddr::from(from);
             let hdr = &mut self.hdrs[got];
+            hdr.msg_hdr.msg_control = std::ptr::null_mut();
+            hdr.msg_hdr.msg_controllen = 0;
             hdr.msg_len = len.min(self.cap) as libc::c_uint;
             hdr.msg_hdr.msg_flags = if len > self.cap { libc::MSG_TRUNC } else { 0 };
             hdr.msg_hdr.msg_namelen = name.len();
@@ -132,6 +142,13 @@ impl RecvBatch {
             got += 1;
         }
         Ok(got)
+    }
+
+    /// With receive coalescing (`UDP_GRO`), the size the datagrams glued in slot `i` of the
+    /// last receive each have, but the last (which may be shorter); `None` for a slot that
+    /// holds one datagram.
+    pub fn segment(&self, i: usize) -> Option<usize> {
+        offload::gro_segment(&self.hdrs[i].msg_hdr)
     }
 
     /// Datagram `i` of the last receive: its bytes, whether it was cut short (larger than
@@ -208,38 +225,82 @@ impl SendBatch {
         (sent, None)
     }
 
-    /// Send datagrams `from..` with as few calls as the kernel allows. Returns how many went
-    /// before it stopped: all of them, or up to the first that failed (`Err` for that one,
-    /// with how many went before it).
-    pub fn send(&self, fd: RawFd, from: usize) -> (usize, Option<io::Error>) {
+    /// How many datagrams from `i` on go in one message with `gso`: a run to one
+    /// destination, each of one size (at most [`GSO_MAX_SEGMENT`](offload::GSO_MAX_SEGMENT))
+    /// but the last, which may be shorter and ends the run; 1 without `gso`.
+    pub fn run_at(&self, i: usize, gso: bool) -> usize {
+        let (to, start, seg) = &self.msgs[i];
+        if !gso || *seg == 0 || *seg > offload::GSO_MAX_SEGMENT {
+            return 1;
+        }
+        let (mut n, mut bytes) = (1, *seg);
+        while let Some((to2, start2, len)) = self.msgs.get(i + n) {
+            let joins = to2 == to
+                && *start2 == start + bytes
+                && *len > 0
+                && *len <= *seg
+                && n < offload::GSO_MAX_SEGMENTS
+                && bytes + len <= offload::GSO_MAX_BYTES;
+            if !joins {
+                break;
+            }
+            n += 1;
+            bytes += len;
+            if len < seg {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Send datagrams `from..` with as few calls as the kernel allows; with `gso`, each run
+    /// of datagrams of one size to one destination ([`run_at`](SendBatch::run_at)) as one
+    /// message that the kernel cuts (`UDP_SEGMENT`). Returns how many datagrams went before
+    /// it stopped: all of them, or up to the first message that failed (`Err` for it; with
+    /// `gso`, an error that [`is_gso_refusal`](super::offload::is_gso_refusal) names means
+    /// "send them again without").
+    pub fn send(&self, fd: RawFd, from: usize, gso: bool) -> (usize, Option<io::Error>) {
         const CHUNK: usize = 64;
         let mut sent = 0;
         while from + sent < self.msgs.len() {
-            let batch = &self.msgs[from + sent..(from + sent + CHUNK).min(self.msgs.len())];
             let mut iovs: [libc::iovec; CHUNK] = [libc::iovec {
                 iov_base: std::ptr::null_mut(),
                 iov_len: 0,
             }; CHUNK];
             // SAFETY: mmsghdr is plain C data, valid zeroed; filled below.
             let mut hdrs: [libc::mmsghdr; CHUNK] = unsafe { std::mem::zeroed() };
-            for (i, (to, start, len)) in batch.iter().enumerate() {
-                iovs[i] = libc::iovec {
+            let mut control = [[0u64; CONTROL_WORDS]; CHUNK];
+            let mut runs = [0usize; CHUNK];
+            let (mut count, mut at) = (0, from + sent);
+            while count < CHUNK && at < self.msgs.len() {
+                let run = self.run_at(at, gso);
+                let (to, start, seg) = &self.msgs[at];
+                let (_, last_start, last_len) = &self.msgs[at + run - 1];
+                iovs[count] = libc::iovec {
                     iov_base: self.data[*start..].as_ptr() as *mut libc::c_void,
-                    iov_len: *len,
+                    iov_len: last_start + last_len - start,
                 };
-                hdrs[i].msg_hdr.msg_name = to.as_ptr() as *mut libc::c_void;
-                hdrs[i].msg_hdr.msg_namelen = to.len();
-                hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
-                hdrs[i].msg_hdr.msg_iovlen = 1;
+                let h = &mut hdrs[count].msg_hdr;
+                h.msg_name = to.as_ptr() as *mut libc::c_void;
+                h.msg_namelen = to.len();
+                h.msg_iov = &mut iovs[count];
+                h.msg_iovlen = 1;
+                if run > 1 {
+                    // `run_at` keeps a segment within GSO_MAX_SEGMENT, which fits a u16.
+                    offload::put_segment(h, &mut control[count], *seg as u16);
+                }
+                runs[count] = run;
+                count += 1;
+                at += run;
             }
-            // SAFETY: each header points to one iovec over bytes of `data` and to an address
-            // of the batch, all alive for the call; the kernel only reads them (and writes
-            // msg_len into the headers).
+            // SAFETY: each header points to one iovec over bytes of `data`, to an address of
+            // the batch and (for a run) to its own control space, all alive for the call; the
+            // kernel only reads them (and writes msg_len into the headers).
             let n = unsafe {
                 libc::sendmmsg(
                     fd,
                     hdrs.as_mut_ptr(),
-                    batch.len() as libc::c_uint,
+                    count as libc::c_uint,
                     libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
                 )
             };
@@ -250,11 +311,9 @@ impl SendBatch {
                 }
                 return (sent, Some(e));
             }
-            sent += n as usize;
-            if (n as usize) < batch.len() {
-                // The kernel stopped early: the next call reports why (or sends more).
-                continue;
-            }
+            // Messages sent, counted in datagrams. A short count: the next call reports why
+            // (or sends more).
+            sent += runs[..n as usize].iter().sum::<usize>();
         }
         (sent, None)
     }

@@ -44,6 +44,7 @@ mod activation;
 pub mod direct;
 mod epoll;
 mod mmsg;
+pub mod offload;
 mod process;
 pub mod resolve;
 mod rights;

@@ -21,6 +21,10 @@
 //!   and memory per connection.
 //! * U1: UDP, 64 sockets x 4 in flight x 64 B: server CPU per datagram (netloop also with
 //!   `Config::udp_batching`, as `netloop-batch`).
+//! * U2: bulk UDP, 1 socket x 64 in flight x 1,200 B, the client sending with UDP offload:
+//!   server CPU per datagram and datagrams per server CPU-second, for netloop plain, batched
+//!   (`netloop-batch`) and batched with GSO and GRO (`netloop-offload`), tokio-ct and the mio
+//!   loop.
 //! * T1: a 250 µs timer on an idle reactor: how late it fires, p50 and p99 (`timers.rs`).
 //! * S1: the framed echo at 1,000, 10,000, 50,000 and 100,000 connections, 50,000 requests/s
 //!   in all (open loop): server CPU per request (user and system), p99, memory per
@@ -61,6 +65,8 @@ pub struct Workload {
     pub rate: Option<f64>,
     /// The client busy-polls.
     pub spin: bool,
+    /// UDP: the client sends with the kernel's UDP offload (`LoadConfig::offload`).
+    pub offload: bool,
     /// What the headline figure is.
     pub metric: Metric,
     pub peers: &'static [Peer],
@@ -92,7 +98,7 @@ const UDP: &[Peer] = &[
     Peer::MioLoop,
 ];
 
-pub const WORKLOADS: [Workload; 11] = [
+pub const WORKLOADS: [Workload; 12] = [
     Workload {
         name: "W1",
         proto: Proto::Framed,
@@ -101,6 +107,7 @@ pub const WORKLOADS: [Workload; 11] = [
         size: 64,
         rate: None,
         spin: false,
+        offload: false,
         metric: Metric::LatencyP50,
         peers: ALL,
     },
@@ -112,6 +119,7 @@ pub const WORKLOADS: [Workload; 11] = [
         size: 64,
         rate: None,
         spin: true,
+        offload: false,
         metric: Metric::LatencyP50,
         peers: SPIN,
     },
@@ -123,6 +131,7 @@ pub const WORKLOADS: [Workload; 11] = [
         size: 64,
         rate: None,
         spin: false,
+        offload: false,
         metric: Metric::CpuPerFrame,
         peers: ALL,
     },
@@ -134,6 +143,7 @@ pub const WORKLOADS: [Workload; 11] = [
         size: 65536,
         rate: None,
         spin: false,
+        offload: false,
         metric: Metric::CpuPerMb,
         peers: ALL,
     },
@@ -145,6 +155,7 @@ pub const WORKLOADS: [Workload; 11] = [
         size: 64,
         rate: Some(50_000.0),
         spin: false,
+        offload: false,
         metric: Metric::CpuPerFrame,
         peers: EVENTED,
     },
@@ -161,9 +172,32 @@ pub const WORKLOADS: [Workload; 11] = [
         size: 64,
         rate: None,
         spin: false,
+        offload: false,
         metric: Metric::CpuPerFrame,
         peers: UDP,
     },
+    Workload {
+        name: "U2",
+        proto: Proto::Udp,
+        conns: 1,
+        pipeline: 64,
+        size: 1200,
+        rate: None,
+        spin: false,
+        offload: true,
+        metric: Metric::CpuPerFrame,
+        peers: BULK,
+    },
+];
+
+/// U2's servers: netloop plain, with `recvmmsg`/`sendmmsg`, and with UDP offload besides
+/// (`Config::udp_offload`: GSO and GRO), beside tokio and the mio loop.
+const BULK: &[Peer] = &[
+    Peer::Netloop,
+    Peer::NetloopBatch,
+    Peer::NetloopOffload,
+    Peer::TokioCurrent,
+    Peer::MioLoop,
 ];
 
 /// S1's servers: the evented ones that hold 100,000 connections in one thread or a few.
@@ -182,6 +216,7 @@ const fn s1(name: &'static str, conns: usize) -> Workload {
         size: 64,
         rate: Some(S1_RATE),
         spin: false,
+        offload: false,
         metric: Metric::CpuPerFrame,
         peers: SCALE,
     }
@@ -250,6 +285,7 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
     cfg.size = w.size;
     cfg.rate = w.rate;
     cfg.spin = w.spin;
+    cfg.offload = w.offload;
     // Many connections take a while to come up: they get a warm-up inside the run itself
     // (3 s, and a second more per 20,000).
     cfg.warmup = if w.conns >= 1000 {

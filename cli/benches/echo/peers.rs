@@ -15,8 +15,10 @@ pub enum Peer {
     MioLoop,
     /// netloop with `Config::busy_poll` (W1s only).
     NetloopSpin,
-    /// netloop with `Config::udp_batching`: `recvmmsg`/`sendmmsg` (U1 only).
+    /// netloop with `Config::udp_batching`: `recvmmsg`/`sendmmsg`, no offload (U1, U2).
     NetloopBatch,
+    /// netloop with `udp_batching` and `udp_offload`: GSO and GRO besides (U2).
+    NetloopOffload,
 }
 
 impl Peer {
@@ -37,13 +39,14 @@ impl Peer {
             Peer::MioLoop => "mio-loop",
             Peer::NetloopSpin => "netloop-spin",
             Peer::NetloopBatch => "netloop-batch",
+            Peer::NetloopOffload => "netloop-offload",
         }
     }
 
     pub fn from_name(s: &str) -> Option<Peer> {
         Peer::ALL
             .into_iter()
-            .chain([Peer::NetloopSpin, Peer::NetloopBatch])
+            .chain([Peer::NetloopSpin, Peer::NetloopBatch, Peer::NetloopOffload])
             .find(|p| p.name() == s)
     }
 }
@@ -66,9 +69,10 @@ pub fn serve(peer: Peer) -> io::Result<()> {
     println!("READY {} {}", tcp.local_addr()?, udp.local_addr()?);
     io::stdout().flush()?;
     match peer {
-        Peer::Netloop => netloop_server(tcp, udp, false, false),
-        Peer::NetloopSpin => netloop_server(tcp, udp, true, false),
-        Peer::NetloopBatch => netloop_server(tcp, udp, false, true),
+        Peer::Netloop => netloop_server(tcp, udp, false, (false, false)),
+        Peer::NetloopSpin => netloop_server(tcp, udp, true, (false, false)),
+        Peer::NetloopBatch => netloop_server(tcp, udp, false, (true, false)),
+        Peer::NetloopOffload => netloop_server(tcp, udp, false, (true, true)),
         Peer::TokioCurrent => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -86,13 +90,20 @@ pub fn serve(peer: Peer) -> io::Result<()> {
     }
 }
 
-fn netloop_server(tcp: TcpListener, udp: UdpSocket, spin: bool, batch: bool) -> io::Result<()> {
+/// netloop's server; `(batch, offload)`: `Config::udp_batching` and `udp_offload`.
+fn netloop_server(
+    tcp: TcpListener,
+    udp: UdpSocket,
+    spin: bool,
+    (batch, offload): (bool, bool),
+) -> io::Result<()> {
     use netloop::framing::Codec;
     use netloop_cli::services::CourseServer;
     let mut config = netloop::Config::default();
     config.max_read_buffer = config.max_read_buffer.max(8 << 20);
     config.busy_poll = spin;
     config.udp_batching = batch;
+    config.udp_offload = offload;
     let server = CourseServer::with_codec(Codec::length_prefixed(8 << 20))
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let mut reactor = netloop::Reactor::with_config(server, config)?;

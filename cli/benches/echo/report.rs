@@ -62,7 +62,7 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
         let (base_fig, unit) = headline(w, &base);
         println!("\n{}  [{unit}]", describe(w));
         println!(
-            "  {:<12} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>11} {:>13}",
+            "  {:<15} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>11} {:>13}",
             "server",
             "figure",
             "user ns",
@@ -76,7 +76,7 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
         for (peer, s) in peers {
             let (fig, _) = headline(w, s);
             println!(
-                "  {:<12} {:>10.1} {:>9.0} {:>9.0} {:>10.2} {:>9.1} {:>9.1} {:>11.0} {:>13.2}",
+                "  {:<15} {:>10.1} {:>9.0} {:>9.0} {:>10.2} {:>9.1} {:>9.1} {:>11.0} {:>13.2}",
                 peer.name(),
                 fig,
                 s.user_ns,
@@ -87,6 +87,13 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
                 s.rss_per_conn,
                 base_fig / fig
             );
+        }
+    }
+    for (w, peers) in results.iter().filter(|(w, _)| w.name == "U2") {
+        println!("\n{}: datagrams per server CPU-second", w.name);
+        for (peer, s) in peers {
+            let per_sec = 1e9 / (s.user_ns + s.sys_ns).max(1e-9);
+            println!("  {:<16} {per_sec:>12.0}", peer.name());
         }
     }
     println!("\nnetloop/this below 1: netloop needs less (CPU, time) than that server. sys/req: read and write syscalls per request.");

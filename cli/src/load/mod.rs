@@ -70,6 +70,10 @@ pub struct LoadConfig {
     pub upper: bool,
     /// The server's pid, to report its CPU time during the measurement.
     pub server_pid: Option<u32>,
+    /// UDP: send with the kernel's UDP offload (`Config::udp_offload`): the requests a batch
+    /// of replies calls for go as runs the kernel cuts into datagrams, and replies arrive
+    /// glued. Default false.
+    pub offload: bool,
 }
 
 impl LoadConfig {
@@ -88,6 +92,7 @@ impl LoadConfig {
             spin: false,
             upper: true,
             server_pid: None,
+            offload: false,
         }
     }
 }
@@ -161,7 +166,9 @@ pub fn run(cfg: &LoadConfig, progress: Option<ProgressFn>) -> io::Result<LoadRep
         duration: cfg.duration,
     };
     // Many datagrams per call: the client keeps up with more (see `Config::udp_batching`).
-    let config = netloop::Config::default().udp_batching(true);
+    let config = netloop::Config::default()
+        .udp_batching(true)
+        .udp_offload(cfg.offload);
     let mut reactor = Reactor::with_config(driver::Driver::new(plan, progress), config)?;
     let source = |i: usize| -> SocketAddr {
         match (cfg.sources > 1, cfg.addr.ip()) {

@@ -120,7 +120,8 @@ impl Core {
     /// Serve the datagram socket `sock`.
     pub(crate) fn add_dgram(&mut self, sock: Dgram) -> io::Result<DgramId> {
         self.scratch.ensure_dgram_buf();
-        let source = Source::Dgram(DgramSock::new(sock));
+        let offload = self.config.udp_batching && self.config.udp_offload;
+        let source = Source::Dgram(DgramSock::new(sock, offload));
         self.sources
             .insert(source, Interest::READABLE | Interest::WRITABLE)
             .map(DgramId)
