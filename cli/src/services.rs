@@ -39,14 +39,12 @@ pub fn uppercase_into(data: &[u8], out: &mut Vec<u8>) {
 /// An echo that could not be queued. A connection already closing no longer wants its input
 /// echoed; any other failure (the queue's hard cap: a peer that sends and never reads) closes
 /// the connection with the error as its reason, so no echo goes missing without a word.
-#[inline]
-fn echo_failed(cx: &mut Context<'_>, conn: ConnId, len: usize, sent: std::io::Result<()>) {
-    match sent {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            debug!("{conn}: closing, so the echo of {len} bytes is not sent");
-        }
-        Err(e) => cx.abort_with(conn, CloseReason::Io(e)),
+#[cold]
+fn echo_failed(cx: &mut Context<'_>, conn: ConnId, len: usize, e: std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        debug!("{conn}: closing, so the echo of {len} bytes is not sent");
+    } else {
+        cx.abort_with(conn, CloseReason::Io(e));
     }
 }
 
@@ -67,8 +65,9 @@ impl Handler for FrameEcho {}
 
 impl FrameHandler for FrameEcho {
     fn on_frame(&mut self, cx: &mut Context<'_>, conn: ConnId, frame: &[u8]) {
-        let sent = send_frame(cx, conn, &self.codec, frame);
-        echo_failed(cx, conn, frame.len(), sent);
+        if let Err(e) = send_frame(cx, conn, &self.codec, frame) {
+            echo_failed(cx, conn, frame.len(), e);
+        }
     }
 }
 
@@ -131,11 +130,14 @@ impl Handler for CourseServer {
             // Whole frames go back unchanged (one write from the input where the codec
             // allows it: see `FrameDecoders::echo`).
             let (used, len, sent) = self.framed.echo(cx, conn, data);
-            echo_failed(cx, conn, len, sent);
+            if let Err(e) = sent {
+                echo_failed(cx, conn, len, e);
+            }
             return used;
         }
-        let sent = cx.write(conn, data);
-        echo_failed(cx, conn, data.len(), sent);
+        if let Err(e) = cx.write(conn, data) {
+            echo_failed(cx, conn, data.len(), e);
+        }
         data.len()
     }
 

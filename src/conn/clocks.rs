@@ -375,4 +375,9 @@ impl Clocks {
     pub(crate) fn set_armed(&mut self, armed: Option<(TimerHandle, Instant)>) {
         self.armed = armed;
     }
+
+    /// The wheel entry armed, handed over (for cancelling): none is armed after.
+    pub(crate) fn take_armed(&mut self) -> Option<TimerHandle> {
+        self.armed.take().map(|(h, _)| h)
+    }
 }

@@ -146,7 +146,7 @@ impl Conn {
 
     /// A read into the room the connection gave finished at `now` with `input`. The budget
     /// claim is settled as for [`read`](Conn::read).
-    #[inline]
+    #[inline(always)]
     pub(super) fn on_input(
         &mut self,
         now: Instant,
@@ -367,7 +367,7 @@ impl Conn {
     #[inline]
     pub fn on_writable(&mut self, now: Instant, io: &mut impl Transport) -> Writable {
         if !self.phase.is_connecting() {
-            return if self.needs_flush() || io.pending() {
+            return if self.wants_flush(io) {
                 Writable::Flush
             } else {
                 Writable::Nothing
@@ -396,19 +396,20 @@ impl Conn {
         // Up (not connecting), no close asked for, and the write side open.
         self.wq.is_empty()
             && !self.input.is_records()
-            && matches!(
-                self.phase,
-                Phase::Open {
-                    write: WriteSide::Open,
-                    ..
-                }
-            )
+            && !self.phase.is_connecting()
+            && self.phase.accepts_output()
+    }
+
+    /// Would a flush of a connection that is up have anything to do (`needs_flush`, or a
+    /// transform holding bytes)? What a writable event asks.
+    #[inline(always)]
+    pub fn wants_flush(&self, io: &impl Transport) -> bool {
+        self.needs_flush() || io.pending()
     }
 
     /// Would a flush have anything to do: output queued, a connect to finish, reading paused
     /// for output to drain, or a close or half-close waiting for the queue? When not, a
-    /// writable event is news of nothing (epoll reports a writable socket with every event
-    /// for it), and the reactor skips the flush.
+    /// writable event is news of nothing (epoll reports writable with every event), skipped.
     #[inline]
     pub(super) fn needs_flush(&self) -> bool {
         !self.wq.is_empty()
@@ -508,9 +509,7 @@ impl Conn {
     pub fn release(&mut self, pool: &mut BufPool, budget: &mut Budget) -> Option<TimerHandle> {
         self.input.release_all(pool, budget);
         self.wq.clear(pool);
-        let armed = self.clocks.armed();
-        self.clocks.set_armed(None);
-        armed
+        self.clocks.take_armed()
     }
 
     // ----- connecting ----------------------------------------------------------------------

@@ -169,22 +169,12 @@ impl Decoder {
         // codec has `max_frame >= 4`.
         let max_body = f.max_frame.saturating_sub(4);
         let min_body = f.strip.saturating_sub(4);
-        let mut frames = 0;
-        let mut rest = input;
-        while let [a, b, c, d, ref body @ ..] = *rest {
-            let len = u32::from_be_bytes([a, b, c, d]) as usize;
-            // Too long, or shorter than what is stripped: `decode` reports it. Incomplete:
-            // more input first.
-            if len > max_body || len < min_body {
-                break;
-            }
-            let Some(next) = body.get(len..) else {
-                break;
-            };
-            rest = next;
-            frames += 1;
+        // The usual codec strips nothing: no lower bound to check on every frame.
+        if min_body == 0 {
+            scan_plain::<false>(input, max_body, 0)
+        } else {
+            scan_plain::<true>(input, max_body, min_body)
         }
-        (frames, input.len() - rest.len())
     }
 
     /// Look at `input`, the stream's unconsumed bytes, and say what comes first.
@@ -471,4 +461,27 @@ fn find_line_end(input: &[u8], ending: LineEnding, after_cr: bool) -> Option<usi
 /// fast loop; this is not a hot spot for length-prefixed frames.)
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
+}
+
+/// The whole frames at the front of `input` in the plain 4-byte big-endian shape (see
+/// [`Decoder::scan_whole_frames`]): how many, and where they end. With `MIN`, a frame shorter
+/// than `min_body` also stops the scan.
+#[inline(always)]
+fn scan_plain<const MIN: bool>(input: &[u8], max_body: usize, min_body: usize) -> (u64, usize) {
+    let mut frames = 0;
+    let mut rest = input;
+    while let [a, b, c, d, ref body @ ..] = *rest {
+        let len = u32::from_be_bytes([a, b, c, d]) as usize;
+        // Too long, or shorter than what is stripped: `decode` reports it. Incomplete: more
+        // input first.
+        if len > max_body || (MIN && len < min_body) {
+            break;
+        }
+        let Some(next) = body.get(len..) else {
+            break;
+        };
+        rest = next;
+        frames += 1;
+    }
+    (frames, input.len() - rest.len())
 }

@@ -31,6 +31,7 @@ use super::ids::{ConnId, DgramId, ListenerId, Readiness, WatchId};
 use super::registry::{Key, Kind, WAKER};
 use super::timers::Due;
 use crate::addr::{unmap, PeerAddr};
+use crate::buf::ReadBuf;
 use crate::conn::{InputStep, Writable};
 use crate::error::CloseReason;
 
@@ -56,7 +57,7 @@ impl<'a, H: Handler> Turn<'a, H> {
     ) -> io::Result<usize> {
         let (batch, events) = self.core.poll(max_wait)?;
         // The read list as it stood: what this turn adds to it waits for the next turn.
-        let leftover = self.core.take_read_list();
+        let leftover = self.core.work().take_reads();
         if batch.is_simulated() {
             // The waker's descriptor is never polled in a simulation.
             self.serve_messages(rx);
@@ -66,10 +67,12 @@ impl<'a, H: Handler> Turn<'a, H> {
                 return self.serve_messages(rx);
             }
             let key = Key::from_token(event.token);
+            let mut writable = event.writable;
             if event.readable || event.hup {
-                self.readable(key, event.hup);
+                // A connection's read may see to the writable half itself.
+                writable &= !self.readable(key, event.hup, writable);
             }
-            if event.writable {
+            if writable {
                 self.writable(key);
             }
         });
@@ -124,10 +127,12 @@ impl<'a, H: Handler> Turn<'a, H> {
     /// Serve a readable source. `hup`: the event also reported the peer's end of file, an
     /// error or urgent data (or we cannot know), so a short read does not prove the socket
     /// drained.
+    /// `writable`: the event also said writable; returns whether that half was seen to here
+    /// (see [`read_conn`](Turn::read_conn)).
     #[inline]
-    fn readable(&mut self, key: Key, hup: bool) {
+    fn readable(&mut self, key: Key, hup: bool, writable: bool) -> bool {
         match self.core.kind(key) {
-            Some(Kind::Conn) => self.read_conn(key, hup),
+            Some(Kind::Conn) => return self.read_conn(key, hup, writable),
             Some(Kind::Listener) => self.accept(key),
             Some(Kind::Dgram) => self.read_dgram(key),
             Some(Kind::Signals) => self.read_signals(key),
@@ -135,6 +140,7 @@ impl<'a, H: Handler> Turn<'a, H> {
             // Closed earlier in this turn: the event is stale.
             None => {}
         }
+        false
     }
 
     /// Serve a writable source.
@@ -147,7 +153,7 @@ impl<'a, H: Handler> Turn<'a, H> {
                 self.call(Some(key), |h, cx| h.on_connect(cx, ConnId(key)));
                 // Input may already be waiting, and its event may have come before we
                 // stopped connecting.
-                self.read_conn(key, true);
+                self.read_conn(key, true, false);
                 self.flush(key);
             }
             _ => {}
@@ -163,20 +169,20 @@ impl<'a, H: Handler> Turn<'a, H> {
             if self.core.unqueue_read(key) {
                 // No event says whether the peer hung up: read until the kernel says
                 // WouldBlock.
-                self.readable(key, true);
+                self.readable(key, true, false);
             }
         }
-        self.core.give_back_reads(leftover);
+        self.core.work().give_back_reads(leftover);
     }
 
     /// Write every connection given output this turn.
     fn flush_all(&mut self) {
         // Flushing can queue more output (on_drained); that waits for the next turn.
-        let list = self.core.take_flushes();
+        let list = self.core.work().take_flushes();
         for &key in &list {
             self.flush(key);
         }
-        self.core.give_back_flushes(list);
+        self.core.work().give_back_flushes(list);
     }
 
     /// During a shutdown, ask again each connection found in the middle of a message
@@ -192,51 +198,65 @@ impl<'a, H: Handler> Turn<'a, H> {
     // ----- stream connections ----------------------------------------------------------------
 
     /// Read `key` until drained (`WouldBlock`, or a short TCP read) or its read budget is
-    /// spent, handing the bytes to the handler.
+    /// spent, handing the bytes to the handler. `writable`: the event said writable too;
+    /// returns whether that half was seen to here (the last read delivered input and the
+    /// socket was drained: the connection, in hand then, said whether it has a flush to
+    /// make), which spares the event a second look-up.
     #[inline]
-    fn read_conn(&mut self, key: Key, hup: bool) {
+    fn read_conn(&mut self, key: Key, hup: bool, writable: bool) -> bool {
         let mut budget = self.core.config().read_budget;
         loop {
-            let Some(read) = self.core.read_once(key, hup, &mut budget) else {
-                return;
+            let Some((read, lent)) = self.core.read_once(key, hup, &mut budget) else {
+                return false;
             };
             if let Some(fds) = self.core.take_fds_in() {
                 self.hand_over_fds(key, fds, matches!(read.step, InputStep::Deliver));
             }
             match read.step {
                 InputStep::Deliver => {
-                    self.deliver(key, read.drained);
+                    self.deliver(key, lent, (read.drained, writable));
                     if read.drained {
-                        return;
+                        return writable;
                     }
                 }
                 InputStep::Discarded => {}
                 InputStep::ReadClosed => {
                     self.call(Some(key), |h, cx| h.on_read_closed(cx, ConnId(key)));
-                    return;
+                    return false;
                 }
                 // More input may be waiting, but others get their turn first.
-                InputStep::Yield => return self.core.queue_read(key),
+                InputStep::Yield => {
+                    self.core.queue_read(key);
+                    return false;
+                }
                 // The bytes wait in the kernel, and TCP pushes back on the sender, until the
                 // budget admits this connection again.
-                InputStep::WaitForBudget => return self.core.wait_for_budget(key),
-                InputStep::Close(reason) => return self.core.close_now(key, reason),
-                _ => return,
+                InputStep::WaitForBudget => {
+                    self.core.wait_for_budget(key);
+                    return false;
+                }
+                InputStep::Close(reason) => {
+                    self.core.close_now(key, reason);
+                    return false;
+                }
+                _ => return false,
             }
         }
     }
 
-    /// Offer `key`'s unconsumed input to the handler; if the socket is `drained`, the read
-    /// block goes back to the pool afterwards unless input is left in it.
+    /// Offer `key`'s unconsumed input (`lent` by the read, or taken now) to the handler; if
+    /// the socket is `drained`, the read block goes back to the pool afterwards unless input
+    /// is left in it (see `Core::restore_input` for `writable`).
     #[inline]
-    fn deliver(&mut self, key: Key, drained: bool) {
-        let Some(rbuf) = self.core.take_input(key) else {
+    fn deliver(&mut self, key: Key, lent: Option<ReadBuf>, (drained, writable): (bool, bool)) {
+        let Some(rbuf) = lent.or_else(|| self.core.take_input(key)) else {
             return;
         };
         let used = self
             .call(Some(key), |h, cx| h.on_data(cx, ConnId(key), rbuf.data()))
             .unwrap_or(rbuf.len());
-        self.core.restore_input(key, rbuf, used, drained);
+        self.core
+            .restore_input(key, rbuf, used, (drained, writable));
     }
 
     /// Write `key`'s queued output, and tell the handler if it drained. During a graceful

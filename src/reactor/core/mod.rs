@@ -44,7 +44,7 @@ use super::timers::{Due, TimerTarget, Timers};
 use super::work::Work;
 use super::workers::Workers;
 use crate::buf::{BufPool, ReadBuf, WriteQueue};
-use crate::conn::{Conn, FlushStep, Opened, Queued, Read, ReadCx, TimerStep, Writable};
+use crate::conn::{Conn, FlushStep, InputStep, Opened, Queued, Read, ReadCx, TimerStep, Writable};
 use crate::error::{stale, TimeoutKind};
 use crate::time::TimerHandle;
 
@@ -224,24 +224,9 @@ impl Core {
 
     // ----- the work lists ---------------------------------------------------------------------
 
-    /// The read list as it stood at the start of the turn (served after the events).
-    pub(crate) fn take_read_list(&mut self) -> Vec<Key> {
-        self.work.take_reads()
-    }
-
-    /// Give back the vector [`take_read_list`](Core::take_read_list) handed out.
-    pub(crate) fn give_back_reads(&mut self, list: Vec<Key>) {
-        self.work.give_back_reads(list);
-    }
-
-    /// The flush list, to be written now (what the flushes add waits for the next turn).
-    pub(crate) fn take_flushes(&mut self) -> Vec<Key> {
-        self.work.take_flushes()
-    }
-
-    /// Give back the vector [`take_flushes`](Core::take_flushes) handed out.
-    pub(crate) fn give_back_flushes(&mut self, list: Vec<Key>) {
-        self.work.give_back_flushes(list);
+    /// The work lists, for the turn to take and give back (`Work`).
+    pub(crate) fn work(&mut self) -> &mut Work {
+        &mut self.work
     }
 
     /// Put `key` on the read list, to be served next turn without waiting for an event
@@ -307,9 +292,16 @@ impl Core {
     // ----- stream connections -------------------------------------------------------------------
 
     /// One read of the connection `key` (see `Conn::read`), counted against the turn's read
-    /// `quota` for it; `None` if `key` is stale. The turn does what the step says.
+    /// `quota` for it; `None` if `key` is stale. The turn does what the step says. Input to
+    /// deliver comes lent out with it (as [`take_input`](Core::take_input) lends it), unless
+    /// descriptors came with it: those go to the handler first.
     #[inline(always)]
-    pub(crate) fn read_once(&mut self, key: Key, hup: bool, quota: &mut usize) -> Option<Read> {
+    pub(crate) fn read_once(
+        &mut self,
+        key: Key,
+        hup: bool,
+        quota: &mut usize,
+    ) -> Option<(Read, Option<ReadBuf>)> {
         let (sock, conn) = self.sources.conn_mut(key)?;
         let tls = matches!(sock, Stream::Tls(_));
         let (cmsg, fds_in) = self.scratch.fds_space();
@@ -324,10 +316,13 @@ impl Core {
         };
         let read = conn.read(self.now, &mut io, cx);
         self.stats.bytes_in += read.bytes as u64;
-        if tls && conn.after_secure_read(&io) {
+        let flush = tls && conn.after_secure_read(&io);
+        let lend = matches!(read.step, InputStep::Deliver) && !self.scratch.has_fds_in();
+        let lent = lend.then(|| conn.take_input());
+        if flush {
             self.schedule_flush(key);
         }
-        Some(read)
+        Some((read, lent))
     }
 
     /// Descriptors received by the last read, if any (to the handler before the bytes).
@@ -349,23 +344,29 @@ impl Core {
     }
 
     /// Give back the input lent by [`take_input`](Core::take_input), of which the handler
-    /// consumed `used` bytes; `drained`: the read before proved the socket empty.
+    /// consumed `used` bytes; `drained`: the read before proved the socket empty. With
+    /// `writable` (the event said the socket is writable too), do here what that half of the
+    /// event would have done: schedule a flush if the connection has one to make.
     #[inline(always)]
     pub(crate) fn restore_input(
         &mut self,
         key: Key,
         mut rbuf: ReadBuf,
         used: usize,
-        drained: bool,
+        (drained, writable): (bool, bool),
     ) {
         match self.sources.conn_mut(key) {
-            Some((_, conn)) => {
+            Some((sock, conn)) => {
                 let budget = self.admission.budget();
-                if conn.restore_input(self.now, rbuf, used, drained, &mut self.pool, budget) {
+                let rearm =
+                    conn.restore_input(self.now, rbuf, used, drained, &mut self.pool, budget);
+                // Up (it just delivered input), so no connect to finish.
+                let flush = writable && conn.wants_flush(&StreamIo::new(sock));
+                if rearm {
                     self.rearm(key);
                 }
-                if self.life.is_shutting_down() {
-                    // Is the message done? The flush at the end of the turn asks.
+                // Shutting down: is the message done? The flush at the end of the turn asks.
+                if flush || self.life.is_shutting_down() {
                     self.schedule_flush(key);
                 }
             }
