@@ -55,7 +55,7 @@ fn output_waiting_for_room_goes_when_room_and_input_come_in_one_event() {
     turn(&mut server);
     let mut received = 0usize;
     let mut buf = vec![0u8; 1 << 16];
-    let mut check = |data: &[u8], at: usize| {
+    let check = |data: &[u8], at: usize| {
         for (i, &b) in data.iter().enumerate() {
             assert_eq!(b, ((at + i) % 251) as u8, "byte {}", at + i);
         }
