@@ -261,8 +261,10 @@ fn turn_histogram(out: &mut String, t: &TurnTimes) {
     ));
 }
 
-/// `s` as one JSON object on one line, the same names as [`exposition`] without the prefix,
-/// with `unix_time` (seconds since the epoch) first.
+/// `s` as one JSON object on one line, the counters' and gauges' names as in [`exposition`]
+/// without the prefix, with `unix_time` (seconds since the epoch) first; the turns as their
+/// count (`turns`) and quantiles (`turn_p50_seconds`, `turn_p99_seconds`,
+/// `turn_max_seconds`) rather than buckets.
 pub fn json(s: &Stats) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -171,6 +171,20 @@ pub(crate) struct Running {
     pub(crate) linger_until: Option<Instant>,
 }
 
+impl Running {
+    /// May the clock of `kind` restart the instant the frame, connect and handshake clocks
+    /// share (`Clocks::restart`): is none of the other two running? (At most one of them
+    /// runs at a time: no message is buffered while connecting or in a handshake.)
+    pub(crate) fn owns_start(&self, kind: TimeoutKind) -> bool {
+        match kind {
+            TimeoutKind::Frame => !self.connect && !self.handshake,
+            TimeoutKind::Connect => !self.frame && !self.handshake,
+            TimeoutKind::Handshake => !self.frame && !self.connect,
+            TimeoutKind::Read | TimeoutKind::Write | TimeoutKind::Idle => true,
+        }
+    }
+}
+
 /// A timeout as one connection keeps it: whole milliseconds, rounded up (the wheel counts in
 /// milliseconds, and rounding up keeps "never early"), `NO_LIMIT` for none. Four bytes instead
 /// of an `Option<Duration>`'s sixteen, times six, in every connection.
@@ -294,6 +308,16 @@ impl Clocks {
             // No message is buffered while connecting or in a handshake (no plaintext yet):
             // the frame clock's instant times both.
             TimeoutKind::Connect | TimeoutKind::Handshake => self.frame_start = now,
+        }
+    }
+
+    /// Reading resumes at `now` (after backpressure): the wait for input starts now, and so
+    /// does the rest of a partial message's, unless a handshake's clock holds the shared
+    /// instant (`handshaking`: no message can be partial then).
+    pub(crate) fn resume(&mut self, now: Instant, handshaking: bool) {
+        self.last_read = now;
+        if !handshaking {
+            self.frame_start = now;
         }
     }
 

@@ -181,3 +181,31 @@ fn setting_the_handshake_timeout_midway_restarts_its_clock() {
     assert_eq!(c.deadline(None), Some(t0 + 60 * MS));
     assert_eq!(c.status().timeouts.handshake, Some(40 * MS));
 }
+
+#[test]
+fn clocks_that_share_the_handshakes_instant_leave_it_alone() {
+    let t0 = Instant::now();
+    let mut pool = BufPool::new(64, 64, 4);
+    let mut c = Conn::new(t0, handshake(100 * MS), Opened::Accepted, false);
+    c.expect_handshake();
+    // Setting the frame timeout during the handshake: the handshake's clock goes on.
+    c.timers()
+        .set_timeout(TimeoutKind::Frame, Some(5 * MS), t0 + 30 * MS);
+    assert_eq!(
+        c.deadline(Some(TimeoutKind::Handshake)),
+        Some(t0 + 100 * MS)
+    );
+    // Reading paused by output written before the handshake ended, then resumed: no message
+    // is partial, and the handshake's deadline stays where it was.
+    let queued = c.queue(t0, 10, 1 << 20, 100, &mut pool, |wq, p| {
+        wq.push_copy(&[0; 100], p)
+    });
+    assert!(queued.is_ok());
+    c.on_written(t0 + 50 * MS, 100, &mut pool);
+    let (read_again, _) = c.after_flush(t0 + 50 * MS, true, false, 0, Duration::ZERO);
+    assert!(read_again, "reading resumed");
+    assert_eq!(
+        c.deadline(Some(TimeoutKind::Handshake)),
+        Some(t0 + 100 * MS)
+    );
+}

@@ -440,9 +440,7 @@ impl Conn {
         }
         if self.input.read_side() == ReadSide::Paused && self.wq.len() <= low {
             self.input.set_read_side(ReadSide::Reading);
-            // The wait for input starts now, and so does the rest of a partial message's.
-            self.clocks.restart(TimeoutKind::Read, now);
-            self.clocks.restart(TimeoutKind::Frame, now);
+            self.clocks.resume(now, self.phase.handshaking());
             read_again = true;
         }
         let step = if !self.wq.is_empty() || held {

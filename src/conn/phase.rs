@@ -8,8 +8,8 @@
 //! variants, which costs no space (the enum is 40 bytes either way), so a connection stays
 //! as small as it was before the phase had one type. So does `handshake`: a security
 //! handshake (TLS) under the connection has yet to finish, once the connection is up; its
-//! clock runs while it is true (up, and not lingering), and the first read or flush that
-//! finds the transport's handshake over clears it.
+//! clock runs while it is true (up, and not lingering), and the first read that finds the
+//! transport's handshake over clears it (`Conn::after_secure_read`).
 
 use std::io;
 use std::time::{Duration, Instant};

@@ -32,10 +32,14 @@ impl<'a> ConnTimers<'a> {
     }
 
     /// Set one timeout; its clock restarts at `now` (the wait "starts now", as a Python call
-    /// made after `settimeout` would). Re-arm afterwards.
+    /// made after `settimeout` would), unless it shares its instant with another clock that
+    /// runs now (the frame, connect and handshake clocks: see `Running::owns_start`), which
+    /// keeps counting. Re-arm afterwards.
     pub fn set_timeout(&mut self, kind: TimeoutKind, value: Option<Duration>, now: Instant) {
         self.clocks.set_limit(kind, value);
-        self.clocks.restart(kind, now);
+        if self.run.owns_start(kind) {
+            self.clocks.restart(kind, now);
+        }
     }
 
     /// The handler chose to keep the connection after `kind` fired: that clock restarts.

@@ -219,8 +219,13 @@ impl DgramSock {
             match err {
                 None => break,
                 Some(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Some(e) if self.gso && crate::sys::offload::is_gso_refusal(&e) => {
-                    // The kernel or the device will not segment: the rest go one by one.
+                Some(e)
+                    if self.gso
+                        && batch.run_at(from, true) > 1
+                        && crate::sys::offload::is_gso_refusal(&e) =>
+                {
+                    // The kernel or the device will not segment (a segmented message failed):
+                    // the rest go one by one, and so does every later batch of this socket.
                     debug!("UDP segmentation offload refused ({e}): sending without it");
                     self.gso = false;
                 }

@@ -365,6 +365,7 @@ impl<'a, H: Handler> Turn<'a, H> {
                 }
             };
             self.core.begin_batch(key);
+            let mut delivered = 0;
             for i in 0..n {
                 let (data, truncated, from) = batch.get(i);
                 let Some(from) = from else { continue };
@@ -379,8 +380,18 @@ impl<'a, H: Handler> Turn<'a, H> {
                     continue;
                 }
                 // Receive coalescing glues a run of datagrams from one sender: each but the
-                // last is `segment` bytes long.
-                let segment = batch.segment(i).filter(|&s| s > 0 && s < data.len());
+                // last is `segment` bytes long. Control data cut short may have lost the size.
+                let segment = batch.segment(i);
+                if segment.is_none() && batch.control_cut(i) {
+                    stats.dgram_recv_dropped += 1;
+                    log::warn!(
+                        "dropped {} bytes from {peer}: their control data did not fit, so \
+                         whether they are one datagram or several glued cannot be told",
+                        data.len()
+                    );
+                    continue;
+                }
+                let segment = segment.filter(|&s| s > 0 && s < data.len());
                 if let Some(s) = segment {
                     self.core.stats_mut().datagrams_glued_in += data.len().div_ceil(s) as u64;
                 }
@@ -392,6 +403,7 @@ impl<'a, H: Handler> Turn<'a, H> {
                     stats.datagrams_in += 1;
                     stats.bytes_in += one.len() as u64;
                     self.call(None, |h, cx| h.on_datagram(cx, DgramId(key), one, &peer));
+                    delivered += 1;
                     rest = tail;
                     if rest.is_empty() {
                         break;
@@ -399,7 +411,8 @@ impl<'a, H: Handler> Turn<'a, H> {
                 }
             }
             self.core.end_batch(key);
-            budget = budget.saturating_sub(n.max(1));
+            // The budget counts datagrams, however many a slot held glued.
+            budget = budget.saturating_sub(delivered.max(n).max(1));
             // The handler may have closed the socket.
             match self.core.batch_port(key) {
                 Some(p) => port = p,

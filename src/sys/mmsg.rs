@@ -9,7 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
-use super::offload::{self, CONTROL_WORDS};
+use super::offload::{self, CONTROL_WORDS, RECV_CONTROL_WORDS};
 
 /// Buffers for up to `n` datagrams of up to `cap` bytes each, received with one call.
 pub struct RecvBatch {
@@ -19,7 +19,7 @@ pub struct RecvBatch {
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
     /// Control space for each slot (a `UDP_GRO` segment size).
-    control: Vec<[u64; CONTROL_WORDS]>,
+    control: Vec<[u64; RECV_CONTROL_WORDS]>,
 }
 
 // The raw pointers inside are only into the batch's own vectors, rebuilt before each call.
@@ -56,7 +56,7 @@ impl RecvBatch {
                 n
             ],
             hdrs,
-            control: vec![[0; CONTROL_WORDS]; n],
+            control: vec![[0; RECV_CONTROL_WORDS]; n],
         }
     }
 
@@ -79,7 +79,7 @@ impl RecvBatch {
             h.msg_iov = &mut self.iovs[i];
             h.msg_iovlen = 1;
             h.msg_control = self.control[i].as_mut_ptr().cast();
-            h.msg_controllen = std::mem::size_of::<[u64; CONTROL_WORDS]>() as _;
+            h.msg_controllen = std::mem::size_of::<[u64; RECV_CONTROL_WORDS]>() as _;
             h.msg_flags = 0;
             self.hdrs[i].msg_len = 0;
         }
@@ -149,6 +149,12 @@ impl RecvBatch {
     /// holds one datagram.
     pub fn segment(&self, i: usize) -> Option<usize> {
         offload::gro_segment(&self.hdrs[i].msg_hdr)
+    }
+
+    /// Was slot `i`'s control data cut short (`MSG_CTRUNC`: more than the slot's room)? Then
+    /// [`segment`](RecvBatch::segment) cannot be trusted to say "not glued".
+    pub fn control_cut(&self, i: usize) -> bool {
+        self.hdrs[i].msg_hdr.msg_flags & libc::MSG_CTRUNC != 0
     }
 
     /// Datagram `i` of the last receive: its bytes, whether it was cut short (larger than

@@ -21,9 +21,15 @@ pub(crate) const GSO_MAX_SEGMENTS: usize = 64;
 /// The most bytes in one GSO run: under the 65,507 of one IPv4 datagram.
 pub(crate) const GSO_MAX_BYTES: usize = 65_000;
 
-/// Control space per message for one `UDP_SEGMENT` or `UDP_GRO` control message, in `u64`s
-/// (aligned as `cmsghdr` wants; `CMSG_SPACE(sizeof(int))` is 24 bytes).
+/// Control space per sent message for one `UDP_SEGMENT` control message, in `u64`s (aligned
+/// as `cmsghdr` wants; `CMSG_SPACE(sizeof(u16))` is 24 bytes).
 pub(crate) const CONTROL_WORDS: usize = 4;
+
+/// Control space per received datagram, in `u64`s: 256 bytes, room for `UDP_GRO` after what
+/// other options a program may turn on through `Reactor::dgram_socket` write before it
+/// (timestamps, `SO_RXQ_OVFL`, `IP_PKTINFO`, ...). A receive whose control data was cut
+/// (`MSG_CTRUNC`) cannot be trusted to say whether datagrams are glued, and is dropped.
+pub(crate) const RECV_CONTROL_WORDS: usize = 32;
 
 /// What the kernel offers on the UDP socket `fd`: `(gro, gso)`. Turns receive coalescing on
 /// if it can.
@@ -60,9 +66,9 @@ pub(crate) fn put_segment(hdr: &mut libc::msghdr, space: &mut [u64; CONTROL_WORD
     hdr.msg_control = space.as_mut_ptr().cast();
     // SAFETY: CMSG_SPACE is a size computation.
     hdr.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) } as _;
-    debug_assert!(hdr.msg_controllen <= std::mem::size_of_val(space));
-    // SAFETY: the control buffer is `space`, large and aligned enough for one header and a
-    // u16 (checked above); CMSG_FIRSTHDR returns its start, and CMSG_DATA a pointer inside it.
+    // SAFETY: the control buffer is `space`, aligned for a header and large enough for one
+    // header and a u16 (CMSG_SPACE(2) is 24 bytes of its 32); CMSG_FIRSTHDR returns its
+    // start, and CMSG_DATA a pointer inside it.
     unsafe {
         let c = libc::CMSG_FIRSTHDR(hdr);
         (*c).cmsg_level = libc::SOL_UDP;
