@@ -145,6 +145,35 @@ impl InputSide {
         self.partial && (used > 0 || !had_partial)
     }
 
+    /// Put the buffer back after the handler's call, as [`restore`](InputSide::restore)
+    /// does, and if the socket is `drained` give the block back unless input is left in it
+    /// (no read follows soon). The usual case, a byte stream's input all used and the socket
+    /// drained, takes one step: the block goes straight back to the pool. Returns as
+    /// `restore` does.
+    #[inline(always)]
+    pub(super) fn restore_read(
+        &mut self,
+        mut rbuf: ReadBuf,
+        used: usize,
+        drained: bool,
+        pool: &mut BufPool,
+    ) -> bool {
+        if drained && !self.records && used > 0 && used >= rbuf.len() {
+            rbuf.clear(pool);
+            self.partial = false;
+            if !self.announced {
+                self.expected = 0; // The message ended; nothing announced for the next one.
+            }
+            self.announced = false;
+            return false;
+        }
+        let restart = self.restore(rbuf, used, pool);
+        if drained {
+            self.release(pool);
+        }
+        restart
+    }
+
     /// A close was asked for: input is only dropped from now on, so no message to reserve
     /// and nothing to wait for.
     /// Is a message under way: input held (a partial message), or one announced?
@@ -300,6 +329,9 @@ impl InputSide {
     /// Bring the charge in line with what is held now. Only ever shrinks it.
     #[inline]
     pub(super) fn settle(&mut self, budget: &mut Budget, block: usize) {
+        if self.charge == 0 {
+            return; // Nothing to shrink (the usual case: one block, which is not charged).
+        }
         let want = self.wanted_charge(block).min(self.charge);
         budget.recharge(self.charge, want);
         self.charge = want;

@@ -229,11 +229,7 @@ impl Conn {
         pool: &mut BufPool,
         budget: &mut Budget,
     ) -> bool {
-        let restart = self.input.restore(rbuf, used, pool);
-        if drained {
-            // No read follows soon: the block goes back unless input is left in it.
-            self.input.release(pool);
-        }
+        let restart = self.input.restore_read(rbuf, used, drained, pool);
         self.input.settle(budget, pool.read_size());
         if restart {
             self.clocks.restart(TimeoutKind::Frame, now);
