@@ -35,6 +35,31 @@ pub fn process_cpu(pid: u32) -> io::Result<(std::time::Duration, std::time::Dura
     Ok((as_time(user), as_time(sys)))
 }
 
+/// The time the hypervisor has taken from this machine's CPUs so far, all CPUs together
+/// (`steal` in the `cpu` line of `/proc/stat`): on a virtual machine, time a process wanted
+/// to run and could not, which shows as latency no program can account for.
+///
+/// # Errors
+///
+/// If the file cannot be read or has no such field (a kernel older than 2.6.11).
+pub fn steal_time() -> io::Result<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let ticks = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu "))
+        // user nice system idle iowait irq softirq steal
+        .and_then(|l| l.split_whitespace().nth(7)?.parse::<u64>().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no steal in /proc/stat"))?;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100)
+        .max(1) as u64;
+    Ok(std::time::Duration::from_nanos(
+        ticks.saturating_mul(1_000_000_000) / hz,
+    ))
+}
+
 /// A process's resident memory (`VmRSS` in `/proc/PID/status`), in bytes.
 ///
 /// # Errors
@@ -109,5 +134,15 @@ pub fn pin_reactors<H: netloop::Handler + Send + 'static>(server: &netloop::serv
         if let Err(e) = pinned {
             log::warn!("reactor {i}: cannot pin: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn steal_time_reads_and_never_goes_back() {
+        let a = super::steal_time().expect("Linux's /proc/stat has a steal field");
+        let b = super::steal_time().unwrap();
+        assert!(b >= a, "{a:?} then {b:?}");
     }
 }

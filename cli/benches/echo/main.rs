@@ -233,6 +233,9 @@ pub struct Sample {
     pub sys_ns: f64,
     pub syscalls: f64,
     pub rss_per_conn: f64,
+    /// Milliseconds the hypervisor took from the machine's CPUs during the run (all CPUs):
+    /// a run with much of it has a tail no server can help.
+    pub steal_ms: f64,
 }
 
 struct Server {
@@ -308,7 +311,9 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
         let rss = sys::process_rss(pid).unwrap_or(0);
         seen.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
     });
+    let steal0 = sys::steal_time().unwrap_or_default();
     let r = load::run(&cfg, Some(progress))?;
+    let steal = sys::steal_time().unwrap_or_default().saturating_sub(steal0);
     let io1 = sys::process_io_syscalls(pid).unwrap_or(0);
     let rss1 = peak.load(std::sync::atomic::Ordering::Relaxed);
     let (user, system) = r.server_cpu.unwrap_or_default();
@@ -322,6 +327,7 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
         sys_ns: system.as_nanos() as f64 / n,
         syscalls: io1.saturating_sub(io0) as f64 / n,
         rss_per_conn: rss1.saturating_sub(rss0.min(rss1)) as f64 / w.conns as f64,
+        steal_ms: steal.as_secs_f64() * 1e3,
     })
 }
 
