@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
-use netloop::reactor::{ConnId, Context, Handler, ListenerId, PeerAddr, Reactor};
+use netloop::reactor::{Config, ConnId, Context, Handler, ListenerId, PeerAddr, Reactor, Timeouts};
 use netloop::socket::tls::{client_config, server_config};
 use netloop::CloseReason;
 use util::tls::{python_client, python_server, Pki};
@@ -69,6 +69,18 @@ fn client_session(port: u16, ca: &std::path::Path, greeting: &[u8]) -> Reactor<E
     r
 }
 
+/// A reactor of `handler` under `config`, serving TLS on a loopback port with `pki`'s
+/// certificate; the port's address.
+fn serve_tls<H: Handler>(pki: &Pki, handler: H, config: Config) -> (Reactor<H>, SocketAddr) {
+    let tls = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
+    let mut r = Reactor::with_config(handler, config).unwrap();
+    let l = r
+        .with_context(|_, cx| cx.listen_tls("127.0.0.1:0".parse().unwrap(), tls))
+        .unwrap();
+    let addr = r.listener_addr(l).unwrap();
+    (r, addr)
+}
+
 /// Turn while `child` (a Python peer) runs, for at most 30 s, then take its output.
 fn turn_until_exit<H: Handler>(r: &mut Reactor<H>, mut child: Child) -> Output {
     let end = Instant::now() + Duration::from_secs(30);
@@ -81,12 +93,8 @@ fn turn_until_exit<H: Handler>(r: &mut Reactor<H>, mut child: Child) -> Output {
 #[test]
 fn netloop_serves_tls_and_python_connects() {
     let pki = Pki::new("rx-serves", false);
-    let config = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
-    let mut r = Reactor::new(Echo::default()).unwrap();
-    let l = r
-        .with_context(|_, cx| cx.listen_tls("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
-    let port = r.listener_addr(l).unwrap().port();
+    let (mut r, addr) = serve_tls(&pki, Echo::default(), Config::default());
+    let port = addr.port();
     let script = r#"
 import socket, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[1])
@@ -135,12 +143,8 @@ fn a_reactor_client_that_trusts_another_authority_closes_with_the_reason() {
 fn a_python_client_that_refuses_the_certificate_is_a_clear_close_reason() {
     let pki = Pki::new("rx-refused", false);
     let other = Pki::new("rx-refused-other", false);
-    let config = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
-    let mut r = Reactor::new(Echo::default()).unwrap();
-    let l = r
-        .with_context(|_, cx| cx.listen_tls("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
-    let port = r.listener_addr(l).unwrap().port();
+    let (mut r, addr) = serve_tls(&pki, Echo::default(), Config::default());
+    let port = addr.port();
     let script = r#"
 import socket, ssl, sys
 ctx = ssl.create_default_context(cafile=sys.argv[1])
@@ -189,17 +193,13 @@ fn a_large_reply_over_tls_drains_and_closes_with_close_notify() {
     // More than the socket buffers and rustls's own buffer hold: records wait in the session,
     // and the connection counts as drained (on_drained) only once they are out.
     let pki = Pki::new("rx-large", false);
-    let config = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
-    let mut r = Reactor::new(Sender {
+    let sender = Sender {
         size: 8 << 20,
         drained: 0,
         closed: Vec::new(),
-    })
-    .unwrap();
-    let l = r
-        .with_context(|_, cx| cx.listen_tls("127.0.0.1:0".parse().unwrap(), config))
-        .unwrap();
-    let port = r.listener_addr(l).unwrap().port();
+    };
+    let (mut r, addr) = serve_tls(&pki, sender, Config::default());
+    let port = addr.port();
     let script = r#"
 import socket, ssl, sys, time
 ctx = ssl.create_default_context(cafile=sys.argv[1])
@@ -291,43 +291,24 @@ impl Handler for Closer {
 fn close_notify_ends_an_orderly_close_only() {
     // The peer can tell a whole stream from a cut one: an orderly close (everything queued
     // written) ends with close_notify; an abort that discards output, or a timeout, without.
-    use netloop::reactor::{Config, Timeouts};
     let pki = Pki::new("rx-ends", false);
-    let config = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
-    let listen =
-        |cx: &mut Context<'_>| cx.listen_tls("127.0.0.1:0".parse().unwrap(), config.clone());
 
-    let mut r = Reactor::new(Closer).unwrap();
-    let port = r
-        .with_context(|_, cx| listen(cx))
-        .map(|l| r.listener_addr(l))
-        .unwrap()
-        .unwrap()
-        .port();
+    let (mut r, addr) = serve_tls(&pki, Closer, Config::default());
+    let port = addr.port();
     assert_eq!(
         how_python_sees_the_end(&mut r, &pki, port, true),
         "clean end"
     );
 
-    let mut r = Reactor::new(Aborter::default()).unwrap();
-    let port = r
-        .with_context(|_, cx| listen(cx))
-        .map(|l| r.listener_addr(l))
-        .unwrap()
-        .unwrap()
-        .port();
+    let (mut r, addr) = serve_tls(&pki, Aborter::default(), Config::default());
+    let port = addr.port();
     assert_eq!(how_python_sees_the_end(&mut r, &pki, port, true), "cut off");
     assert_eq!(r.handler().closed.len(), 1);
 
     let timeouts = Timeouts::idle(Duration::from_millis(300));
-    let mut r =
-        Reactor::with_config(Echo::default(), Config::default().timeouts(timeouts)).unwrap();
-    let port = r
-        .with_context(|_, cx| listen(cx))
-        .map(|l| r.listener_addr(l))
-        .unwrap()
-        .unwrap()
-        .port();
+    let config = Config::default().timeouts(timeouts);
+    let (mut r, addr) = serve_tls(&pki, Echo::default(), config);
+    let port = addr.port();
     assert_eq!(
         how_python_sees_the_end(&mut r, &pki, port, false),
         "cut off"
@@ -342,15 +323,9 @@ fn close_notify_ends_an_orderly_close_only() {
 #[test]
 fn a_handshake_that_never_finishes_times_out_and_one_that_did_is_not_timed() {
     let pki = Pki::new("rx-handshake", false);
-    let tls = server_config(&pki.path("cert.pem"), &pki.path("key.pem")).unwrap();
     let limit = Duration::from_millis(300);
-    let mut config = netloop::reactor::Config::default();
-    config.timeouts = netloop::reactor::Timeouts::NONE.with_handshake(limit);
-    let mut r = Reactor::with_config(Echo::default(), config).unwrap();
-    let l = r
-        .with_context(|_, cx| cx.listen_tls("127.0.0.1:0".parse().unwrap(), tls))
-        .unwrap();
-    let addr = r.listener_addr(l).unwrap();
+    let config = Config::default().timeouts(Timeouts::NONE.with_handshake(limit));
+    let (mut r, addr) = serve_tls(&pki, Echo::default(), config);
     // A peer that connects and says nothing: its handshake never starts.
     let _silent = std::net::TcpStream::connect(addr).unwrap();
     turn_until(&mut r, |h| !h.closed.is_empty());

@@ -73,12 +73,18 @@ fn handshake(limit: Duration) -> Timeouts {
     Timeouts::NONE.with_handshake(limit)
 }
 
+/// A connection opened at `t0` with a TLS handshake to come.
+fn secured(t0: Instant, timeouts: Timeouts, opened: Opened) -> Conn {
+    let mut c = Conn::new(t0, timeouts, opened, false);
+    c.expect_handshake();
+    c
+}
+
 #[test]
 fn an_accepted_handshake_is_timed_from_the_accept_until_a_read_finds_it_over() {
     let t0 = Instant::now();
     let mut pool = BufPool::new(64, 64, 4);
-    let mut c = Conn::new(t0, handshake(100 * MS), Opened::Accepted, false);
-    c.expect_handshake();
+    let mut c = secured(t0, handshake(100 * MS), Opened::Accepted);
     assert_eq!(
         c.deadline(Some(TimeoutKind::Handshake)),
         Some(t0 + 100 * MS)
@@ -114,13 +120,8 @@ fn an_accepted_handshake_is_timed_from_the_accept_until_a_read_finds_it_over() {
 #[test]
 fn an_outgoing_handshake_is_timed_from_the_connect_not_from_the_dial() {
     let t0 = Instant::now();
-    let mut c = Conn::new(
-        t0,
-        handshake(100 * MS).with_connect(50 * MS),
-        Opened::Connecting,
-        false,
-    );
-    c.expect_handshake();
+    let timeouts = handshake(100 * MS).with_connect(50 * MS);
+    let mut c = secured(t0, timeouts, Opened::Connecting);
     assert_eq!(c.deadline(Some(TimeoutKind::Handshake)), None);
     assert_eq!(
         c.deadline(None),
@@ -139,8 +140,7 @@ fn an_outgoing_handshake_is_timed_from_the_connect_not_from_the_dial() {
 #[test]
 fn a_close_asked_for_during_the_handshake_is_still_bounded_by_it() {
     let t0 = Instant::now();
-    let mut c = Conn::new(t0, handshake(100 * MS), Opened::Accepted, false);
-    c.expect_handshake();
+    let mut c = secured(t0, handshake(100 * MS), Opened::Accepted);
     assert!(c.close());
     assert_eq!(c.deadline(None), Some(t0 + 100 * MS));
     assert!(matches!(
@@ -148,8 +148,7 @@ fn a_close_asked_for_during_the_handshake_is_still_bounded_by_it() {
         TimerStep::TimedOut(TimeoutKind::Handshake)
     ));
     // So is one asked for while still connecting, once the connect completes.
-    let mut c = Conn::new(t0, handshake(100 * MS), Opened::Connecting, false);
-    c.expect_handshake();
+    let mut c = secured(t0, handshake(100 * MS), Opened::Connecting);
     assert!(c.close());
     assert_eq!(c.deadline(None), None);
     c.on_connected(t0 + 10 * MS);
@@ -173,8 +172,7 @@ fn a_connection_without_a_handshake_never_times_one() {
 #[test]
 fn setting_the_handshake_timeout_midway_restarts_its_clock() {
     let t0 = Instant::now();
-    let mut c = Conn::new(t0, Timeouts::NONE, Opened::Accepted, false);
-    c.expect_handshake();
+    let mut c = secured(t0, Timeouts::NONE, Opened::Accepted);
     assert_eq!(c.deadline(None), None, "no handshake timeout: none runs");
     c.timers()
         .set_timeout(TimeoutKind::Handshake, Some(40 * MS), t0 + 20 * MS);
@@ -186,8 +184,7 @@ fn setting_the_handshake_timeout_midway_restarts_its_clock() {
 fn clocks_that_share_the_handshakes_instant_leave_it_alone() {
     let t0 = Instant::now();
     let mut pool = BufPool::new(64, 64, 4);
-    let mut c = Conn::new(t0, handshake(100 * MS), Opened::Accepted, false);
-    c.expect_handshake();
+    let mut c = secured(t0, handshake(100 * MS), Opened::Accepted);
     // Setting the frame timeout during the handshake: the handshake's clock goes on.
     c.timers()
         .set_timeout(TimeoutKind::Frame, Some(5 * MS), t0 + 30 * MS);

@@ -203,18 +203,11 @@ impl DgramSock {
     pub(crate) fn send_batch(&mut self, batch: &SendBatch, max_queue: usize, stats: &mut Stats) {
         let mut from = 0;
         while let Some(port) = self.batch_port().filter(|_| from < batch.len()) {
-            let (sent, err) = port.send(batch, from);
+            let (sent, segmented, err) = port.send(batch, from);
             for i in from..from + sent {
                 stats.count_datagram_out(batch.get(i).1.len());
             }
-            let mut i = from;
-            while self.gso && i < from + sent {
-                let run = batch.run_at(i, true).min(from + sent - i);
-                if run > 1 {
-                    stats.datagrams_segmented_out += run as u64;
-                }
-                i += run;
-            }
+            stats.datagrams_segmented_out += segmented as u64;
             from += sent;
             match err {
                 None => break,

@@ -297,11 +297,19 @@ impl BatchPort {
         }
     }
 
-    /// Send `batch`'s datagrams from `from` (`SendBatch::send`).
-    pub(crate) fn send(&self, batch: &sys::SendBatch, from: usize) -> (usize, Option<io::Error>) {
+    /// Send `batch`'s datagrams from `from` (`SendBatch::send`): how many went, how many of
+    /// those in segmented runs, and the error that stopped it.
+    pub(crate) fn send(
+        &self,
+        batch: &sys::SendBatch,
+        from: usize,
+    ) -> (usize, usize, Option<io::Error>) {
         match self {
             BatchPort::Fd(fd, gso) => batch.send(*fd, from, *gso),
-            BatchPort::Mem(p) => p.send_batch(batch, from),
+            BatchPort::Mem(p) => {
+                let (sent, err) = p.send_batch(batch, from);
+                (sent, 0, err)
+            }
         }
     }
 }

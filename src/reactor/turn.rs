@@ -316,7 +316,7 @@ impl<'a, H: Handler> Turn<'a, H> {
         if self.read_dgram_batches(key) {
             return;
         }
-        let mut buf = self.core.lend_dgram_buf();
+        let mut buf = self.core.scratch().lend_dgram_buf();
         let mut peer = PeerAddr::Inet(([0, 0, 0, 0], 0).into());
         for _ in 0..self.core.config().dgram_budget {
             match self.core.recv_dgram(key, &mut buf, &mut peer) {
@@ -327,12 +327,12 @@ impl<'a, H: Handler> Turn<'a, H> {
                 }
                 RecvOne::Again => {}
                 RecvOne::Drained => {
-                    self.core.return_dgram_buf(buf);
+                    self.core.scratch().return_dgram_buf(buf);
                     return;
                 }
             }
         }
-        self.core.return_dgram_buf(buf);
+        self.core.scratch().return_dgram_buf(buf);
         self.core.queue_read(key);
     }
 
@@ -344,7 +344,7 @@ impl<'a, H: Handler> Turn<'a, H> {
         let Some(mut port) = self.core.batch_port(key) else {
             return false;
         };
-        let mut batch = self.core.lend_recv_batch();
+        let mut batch = self.core.scratch().lend_recv_batch();
         let mut budget = self.core.config().dgram_budget;
         loop {
             if budget == 0 {
@@ -423,7 +423,7 @@ impl<'a, H: Handler> Turn<'a, H> {
             // reports the error on the next call, and raises no new edge for the datagrams
             // still queued. So the loop goes on until `WouldBlock`, like the single path.
         }
-        self.core.return_recv_batch(batch);
+        self.core.scratch().return_recv_batch(batch);
         true
     }
 

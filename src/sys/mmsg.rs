@@ -264,10 +264,10 @@ impl SendBatch {
     /// message that the kernel cuts (`UDP_SEGMENT`). Returns how many datagrams went before
     /// it stopped: all of them, or up to the first message that failed (`Err` for it; with
     /// `gso`, an error that [`is_gso_refusal`](super::offload::is_gso_refusal) names means
-    /// "send them again without").
-    pub fn send(&self, fd: RawFd, from: usize, gso: bool) -> (usize, Option<io::Error>) {
+    /// "send them again without"); and how many of those went in runs the kernel cut.
+    pub fn send(&self, fd: RawFd, from: usize, gso: bool) -> (usize, usize, Option<io::Error>) {
         const CHUNK: usize = 64;
-        let mut sent = 0;
+        let (mut sent, mut segmented) = (0, 0);
         while from + sent < self.msgs.len() {
             let mut iovs: [libc::iovec; CHUNK] = [libc::iovec {
                 iov_base: std::ptr::null_mut(),
@@ -315,12 +315,17 @@ impl SendBatch {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                return (sent, Some(e));
+                return (sent, segmented, Some(e));
             }
             // Messages sent, counted in datagrams. A short count: the next call reports why
             // (or sends more).
-            sent += runs[..n as usize].iter().sum::<usize>();
+            for &run in &runs[..n as usize] {
+                sent += run;
+                if run > 1 {
+                    segmented += run;
+                }
+            }
         }
-        (sent, None)
+        (sent, segmented, None)
     }
 }

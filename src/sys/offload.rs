@@ -147,9 +147,10 @@ mod tests {
         assert_eq!(batch.run_at(0, true), 21);
         assert_eq!(batch.run_at(21, true), 2, "1,300, then a shorter last one");
         assert_eq!(batch.run_at(0, false), 1);
-        let (sent, err) = batch.send(tx.as_raw_fd(), 0, true);
+        let (sent, segmented, err) = batch.send(tx.as_raw_fd(), 0, true);
         assert!(err.is_none(), "{err:?}");
         assert_eq!(sent, 23);
+        assert_eq!(segmented, 23, "two runs, 21 and 2");
         // The receiver gets the first run glued (the kernel keeps it whole over loopback
         // for a socket with UDP_GRO), with the segment size beside it.
         let mut recv = RecvBatch::new(8, 65536);

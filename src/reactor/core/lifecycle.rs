@@ -25,11 +25,12 @@ use crate::reactor::audit::Audit;
 use crate::reactor::dgram::{DgramSock, RecvOne};
 use crate::reactor::ids::{ConnId, DgramId, ListenerId};
 use crate::reactor::registry::{Key, Kind, Source, Sources};
+use crate::reactor::scratch::Scratch;
 use crate::reactor::socket::BatchPort;
 use crate::reactor::socket::{Dgram, Listener};
 use crate::reactor::stream::Stream;
 use crate::reactor::timers::TimerTarget;
-use crate::sys::{self, RecvBatch, SendBatch, Signals};
+use crate::sys::{self, SendBatch, Signals};
 
 /// What one accept did (see [`Core::accept_one`]).
 pub(crate) enum Accepted {
@@ -425,24 +426,10 @@ impl Core {
         self.sources.dgram_mut(key).and_then(|d| d.batch_port())
     }
 
-    /// Lend the datagram buffer (for reading one at a time).
-    pub(crate) fn lend_dgram_buf(&mut self) -> Vec<u8> {
-        self.scratch.lend_dgram_buf()
-    }
-
-    /// Give the datagram buffer back.
-    pub(crate) fn return_dgram_buf(&mut self, buf: Vec<u8>) {
-        self.scratch.return_dgram_buf(buf);
-    }
-
-    /// Lend the receive batch.
-    pub(crate) fn lend_recv_batch(&mut self) -> Box<RecvBatch> {
-        self.scratch.lend_recv_batch()
-    }
-
-    /// Give the receive batch back.
-    pub(crate) fn return_recv_batch(&mut self, batch: Box<RecvBatch>) {
-        self.scratch.return_recv_batch(batch);
+    /// The scratch space, for the turn to borrow the datagram buffer and the receive batch
+    /// from and give them back (`Scratch`).
+    pub(crate) fn scratch(&mut self) -> &mut Scratch {
+        &mut self.scratch
     }
 
     /// From now until [`end_batch`](Core::end_batch), replies sent on `key` are gathered.
