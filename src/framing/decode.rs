@@ -169,11 +169,14 @@ impl Decoder {
         // codec has `max_frame >= 4`.
         let max_body = f.max_frame.saturating_sub(4);
         let min_body = f.strip.saturating_sub(4);
-        // The usual codec strips nothing: no lower bound to check on every frame.
-        if min_body == 0 {
-            scan_plain::<false>(input, max_body, 0)
-        } else {
-            scan_plain::<true>(input, max_body, min_body)
+        // The usual codec strips nothing: no lower bound to check on every frame. And the usual
+        // input is shorter than the longest frame: a header over the limit then announces a
+        // frame that cannot fit in it either, so the scan stops at it without the check (and
+        // `decode` reports it), with no upper bound to check on every frame.
+        match (min_body == 0, input.len() <= f.max_frame) {
+            (true, true) => scan_plain::<false, false>(input, 0, 0),
+            (true, false) => scan_plain::<true, false>(input, max_body, 0),
+            (false, _) => scan_plain::<true, true>(input, max_body, min_body),
         }
     }
 
@@ -464,17 +467,21 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 }
 
 /// The whole frames at the front of `input` in the plain 4-byte big-endian shape (see
-/// [`Decoder::scan_whole_frames`]): how many, and where they end. With `MIN`, a frame shorter
-/// than `min_body` also stops the scan.
+/// [`Decoder::scan_whole_frames`]): how many, and where they end. With `MAX`, a frame longer
+/// than `max_body` stops the scan; with `MIN`, a frame shorter than `min_body` does.
 #[inline(always)]
-fn scan_plain<const MIN: bool>(input: &[u8], max_body: usize, min_body: usize) -> (u64, usize) {
+fn scan_plain<const MAX: bool, const MIN: bool>(
+    input: &[u8],
+    max_body: usize,
+    min_body: usize,
+) -> (u64, usize) {
     let mut frames = 0;
     let mut rest = input;
     while let [a, b, c, d, ref body @ ..] = *rest {
         let len = u32::from_be_bytes([a, b, c, d]) as usize;
         // Too long, or shorter than what is stripped: `decode` reports it. Incomplete: more
         // input first.
-        if len > max_body || (MIN && len < min_body) {
+        if (MAX && len > max_body) || (MIN && len < min_body) {
             break;
         }
         let Some(next) = body.get(len..) else {

@@ -148,3 +148,36 @@ fn other_codecs_and_a_decoder_mid_skip_are_not_scanned() {
     let frame = [0, 0, 0, 1, 9];
     assert_eq!(skipping.scan_whole_frames(&frame), (0, 0));
 }
+
+#[test]
+fn the_scan_stops_at_a_header_over_the_limit_whether_or_not_the_input_could_hold_it() {
+    // Frames of 10 bytes (6 of body) under a 16-byte limit, then a header announcing 13 bytes
+    // of body (17 in all, one over), then that many bytes: the scan stops before the header
+    // whether the input is shorter than the limit (where it skips the per-frame check) or
+    // longer (where it makes it), and decoding then refuses the frame.
+    let codec = Codec::length_prefixed(16);
+    let mut frame = 6u32.to_be_bytes().to_vec();
+    frame.extend_from_slice(&[7; 6]);
+    let mut over = 13u32.to_be_bytes().to_vec();
+    over.extend_from_slice(&[9; 13]);
+    for whole in [0, 1, 3] {
+        let mut input = frame.repeat(whole);
+        input.extend_from_slice(&over[..4]);
+        assert!(input.len() <= 16 || whole == 3);
+        let mut decoder = codec.decoder().unwrap();
+        assert_eq!(
+            decoder.scan_whole_frames(&input),
+            (whole as u64, 10 * whole)
+        );
+        input.extend_from_slice(&over[4..]);
+        assert!(input.len() > 16);
+        assert_eq!(
+            decoder.scan_whole_frames(&input),
+            (whole as u64, 10 * whole)
+        );
+        assert!(matches!(
+            decoder.decode(&input[10 * whole..]),
+            Err(FrameError::TooLong { len: 17, max: 16 })
+        ));
+    }
+}
