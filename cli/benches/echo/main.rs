@@ -231,6 +231,7 @@ pub struct Sample {
     pub p99_us: f64,
     pub user_ns: f64,
     pub sys_ns: f64,
+    /// Read and write system calls per request; not a number for UDP (see `run_once`).
     pub syscalls: f64,
     pub rss_per_conn: f64,
     /// Milliseconds the hypervisor took from the machine's CPUs during the run (all CPUs):
@@ -325,7 +326,13 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
         p99_us: r.latency_us[2],
         user_ns: user.as_nanos() as f64 / n,
         sys_ns: system.as_nanos() as f64 / n,
-        syscalls: io1.saturating_sub(io0) as f64 / n,
+        // `/proc/PID/io` counts the read and write families only: not the `recvfrom`,
+        // `sendto`, `recvmmsg` and `sendmmsg` the UDP servers make. Not a number: not counted.
+        syscalls: if w.proto == Proto::Udp {
+            f64::NAN
+        } else {
+            io1.saturating_sub(io0) as f64 / n
+        },
         rss_per_conn: rss1.saturating_sub(rss0.min(rss1)) as f64 / w.conns as f64,
         steal_ms: steal.as_secs_f64() * 1e3,
     })

@@ -77,13 +77,18 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
         );
         for (peer, s) in peers {
             let (fig, _) = headline(w, s);
+            let syscalls = if s.syscalls.is_nan() {
+                "n/a".to_string()
+            } else {
+                format!("{:.2}", s.syscalls)
+            };
             println!(
-                "  {:<15} {:>10.1} {:>9.0} {:>9.0} {:>10.2} {:>9.1} {:>9.1} {:>11.0} {:>9.0} {:>13.2}",
+                "  {:<15} {:>10.1} {:>9.0} {:>9.0} {:>10} {:>9.1} {:>9.1} {:>11.0} {:>9.0} {:>13.2}",
                 peer.name(),
                 fig,
                 s.user_ns,
                 s.sys_ns,
-                s.syscalls,
+                syscalls,
                 s.p50_us,
                 s.p99_us,
                 s.rss_per_conn,
@@ -99,7 +104,7 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
             println!("  {:<16} {per_sec:>12.0}", peer.name());
         }
     }
-    println!("\nnetloop/this below 1: netloop needs less (CPU, time) than that server. sys/req: read and write syscalls per request. steal ms: CPU time the hypervisor took from the machine during the run (median), which shows in the tail.");
+    println!("\nnetloop/this below 1: netloop needs less (CPU, time) than that server. sys/req: read and write syscalls per request (n/a for UDP, whose calls /proc/PID/io does not count). steal ms: CPU time the hypervisor took from the machine during the run (median), which shows in the tail.");
 }
 
 pub fn write_json(
@@ -130,13 +135,17 @@ pub fn write_json(
             }
             let _ = write!(
                 out,
-                "{{\"server\":\"{}\",\"figure\":{:.3},\"requests\":{},\"user_ns\":{:.1},\"sys_ns\":{:.1},\"syscalls_per_request\":{:.3},\"p50_us\":{:.2},\"p99_us\":{:.2},\"rss_per_conn\":{:.0},\"steal_ms\":{:.1}}}",
+                "{{\"server\":\"{}\",\"figure\":{:.3},\"requests\":{},\"user_ns\":{:.1},\"sys_ns\":{:.1},\"syscalls_per_request\":{},\"p50_us\":{:.2},\"p99_us\":{:.2},\"rss_per_conn\":{:.0},\"steal_ms\":{:.1}}}",
                 p.name(),
                 headline(w, s).0,
                 s.requests,
                 s.user_ns,
                 s.sys_ns,
-                s.syscalls,
+                if s.syscalls.is_nan() {
+                    "null".to_string()
+                } else {
+                    format!("{:.3}", s.syscalls)
+                },
                 s.p50_us,
                 s.p99_us,
                 s.rss_per_conn,
