@@ -611,3 +611,37 @@ fn sim_every_connection_finishes_once_the_faults_stop() {
         netloop::internals::sim::LIVENESS_WITHIN
     );
 }
+
+#[test]
+fn sim_output_waiting_for_room_goes_when_room_and_input_come_in_one_event() {
+    // The line echo writes nothing for a read with no line end. The client sends lines
+    // without reading, so the echo fills its receive side and waits in the server's queue
+    // (under the high watermark: reading never pauses). Then, in one step, the client reads
+    // (room: a writable edge) and sends a byte with no line end (a readable edge): one
+    // event says both. Its read half delivers that byte and writes nothing, so it alone
+    // must see that the queue can now go; no later edge would come.
+    let mut sim = sim_with(Config::default());
+    sim.echo_lines(true);
+    let c = sim.connect().unwrap();
+    let mut line = vec![b'a'; 4095];
+    line.push(b'\n');
+    let mut sent = 0;
+    for _ in 0..64 {
+        sent += sim.send(c, &line).unwrap();
+        sim.turn(MS).unwrap();
+    }
+    assert!(
+        sim.stats().bytes_out < sent as u64,
+        "some of the echo waits in the server's queue"
+    );
+    sim.recv(c);
+    sim.send(c, b"x").unwrap();
+    for _ in 0..1000 {
+        sim.turn(MS).unwrap();
+        sim.recv(c);
+        if sim.received(c).len() >= sent {
+            break;
+        }
+    }
+    assert_eq!(sim.received(c).len(), sent, "the whole echo came back");
+}
