@@ -75,28 +75,6 @@ pub fn process_rss(pid: u32) -> io::Result<u64> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS line"))
 }
 
-/// A process's read and write system calls so far (`syscr + syscw` in `/proc/PID/io`).
-///
-/// # Errors
-///
-/// If the file cannot be read (another user's process) or parsed.
-pub fn process_io_syscalls(pid: u32) -> io::Result<u64> {
-    let io_stats = std::fs::read_to_string(format!("/proc/{pid}/io"))?;
-    let field = |name: &str| -> Option<u64> {
-        io_stats
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().parse().ok())
-    };
-    match (field("syscr:"), field("syscw:")) {
-        (Some(r), Some(w)) => Ok(r + w),
-        _ => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "unreadable /proc io",
-        )),
-    }
-}
-
 /// Pin the calling thread to CPU `cpu` (`sched_setaffinity`), as `taskset -c` does.
 ///
 /// # Errors

@@ -18,8 +18,7 @@
 //!   [`Signals::wait`] for a main thread that only waits for them (`poll(2)`);
 //! * [`raise_fd_limit`]: `setrlimit(RLIMIT_NOFILE)` up to the hard limit; [`Reserve`]: one
 //!   descriptor held back for `EMFILE`;
-//! * the process as `/proc` shows it (`sys/process.rs`): [`process_cpu`], [`process_rss`],
-//!   [`process_io_syscalls`]; [`pin_to_cpu`]; [`process_groups`];
+//! * the process's groups (`sys/process.rs`): [`process_groups`];
 //! * [`direct::recv`] and [`direct::send`]: a connection's reads and writes without the C
 //!   library's cancellation-point bookkeeping (`sys/direct.rs`);
 //! * [`PreciseTimer`]: a `timerfd(2)` that wakes the poll between whole milliseconds

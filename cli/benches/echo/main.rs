@@ -7,8 +7,10 @@
 //! here, pinned to CPU 1. For each workload and server: a warm-up run, then three measured
 //! runs, in rounds (each round runs every server once, so that a noisy spell on a shared
 //! machine hits all servers alike); the medians are reported, with the server's user and system CPU (from
-//! `/proc/PID/stat`), read+write syscalls (`/proc/PID/io`) and, where it matters, its memory
-//! (`VmRSS`). The table gives each server's figures and netloop's ratio to each (below 1:
+//! `/proc/PID/stat`) and, where it matters, its memory (`VmRSS`). (System calls per request
+//! come from `benches/profile_peers.sh`, under callgrind: `/proc/PID/io` counts only the
+//! read and write families, and socket servers receive and send with `recvfrom`, `sendto`
+//! and their like.) The table gives each server's figures and netloop's ratio to each (below 1:
 //! netloop is better). Results go to `target/echo-bench.json` and `target/echo-bench.svg`.
 //!
 //! Workloads:
@@ -231,8 +233,6 @@ pub struct Sample {
     pub p99_us: f64,
     pub user_ns: f64,
     pub sys_ns: f64,
-    /// Read and write system calls per request; not a number for UDP (see `run_once`).
-    pub syscalls: f64,
     pub rss_per_conn: f64,
     /// Milliseconds the hypervisor took from the machine's CPUs during the run (all CPUs):
     /// a run with much of it has a tail no server can help.
@@ -304,7 +304,6 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
     cfg.sources = w.conns.div_ceil(2000).clamp(1, 200);
     let pid = server.pid();
     let rss0 = sys::process_rss(pid).unwrap_or(0);
-    let io0 = sys::process_io_syscalls(pid).unwrap_or(0);
     // The server's memory is read once a second while the connections are open.
     let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(rss0));
     let seen = std::sync::Arc::clone(&peak);
@@ -315,7 +314,6 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
     let steal0 = sys::steal_time().unwrap_or_default();
     let r = load::run(&cfg, Some(progress))?;
     let steal = sys::steal_time().unwrap_or_default().saturating_sub(steal0);
-    let io1 = sys::process_io_syscalls(pid).unwrap_or(0);
     let rss1 = peak.load(std::sync::atomic::Ordering::Relaxed);
     let (user, system) = r.server_cpu.unwrap_or_default();
     let n = r.requests.max(1) as f64;
@@ -326,13 +324,6 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
         p99_us: r.latency_us[2],
         user_ns: user.as_nanos() as f64 / n,
         sys_ns: system.as_nanos() as f64 / n,
-        // `/proc/PID/io` counts the read and write families only: not the `recvfrom`,
-        // `sendto`, `recvmmsg` and `sendmmsg` the UDP servers make. Not a number: not counted.
-        syscalls: if w.proto == Proto::Udp {
-            f64::NAN
-        } else {
-            io1.saturating_sub(io0) as f64 / n
-        },
         rss_per_conn: rss1.saturating_sub(rss0.min(rss1)) as f64 / w.conns as f64,
         steal_ms: steal.as_secs_f64() * 1e3,
     })

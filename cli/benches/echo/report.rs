@@ -20,7 +20,6 @@ pub fn median(samples: &[Sample]) -> Sample {
         p99_us: med(&|s| s.p99_us),
         user_ns: med(&|s| s.user_ns),
         sys_ns: med(&|s| s.sys_ns),
-        syscalls: med(&|s| s.syscalls),
         rss_per_conn: med(&|s| s.rss_per_conn),
         steal_ms: med(&|s| s.steal_ms),
     }
@@ -63,12 +62,11 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
         let (base_fig, unit) = headline(w, &base);
         println!("\n{}  [{unit}]", describe(w));
         println!(
-            "  {:<15} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>11} {:>9} {:>13}",
+            "  {:<15} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>9} {:>13}",
             "server",
             "figure",
             "user ns",
             "sys ns",
-            "sys/req",
             "p50 µs",
             "p99 µs",
             "RSS/conn B",
@@ -77,18 +75,12 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
         );
         for (peer, s) in peers {
             let (fig, _) = headline(w, s);
-            let syscalls = if s.syscalls.is_nan() {
-                "n/a".to_string()
-            } else {
-                format!("{:.2}", s.syscalls)
-            };
             println!(
-                "  {:<15} {:>10.1} {:>9.0} {:>9.0} {:>10} {:>9.1} {:>9.1} {:>11.0} {:>9.0} {:>13.2}",
+                "  {:<15} {:>10.1} {:>9.0} {:>9.0} {:>9.1} {:>9.1} {:>11.0} {:>9.0} {:>13.2}",
                 peer.name(),
                 fig,
                 s.user_ns,
                 s.sys_ns,
-                syscalls,
                 s.p50_us,
                 s.p99_us,
                 s.rss_per_conn,
@@ -104,7 +96,7 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
             println!("  {:<16} {per_sec:>12.0}", peer.name());
         }
     }
-    println!("\nnetloop/this below 1: netloop needs less (CPU, time) than that server. sys/req: read and write syscalls per request (n/a for UDP, whose calls /proc/PID/io does not count). steal ms: CPU time the hypervisor took from the machine during the run (median), which shows in the tail.");
+    println!("\nnetloop/this below 1: netloop needs less (CPU, time) than that server. steal ms: CPU time the hypervisor took from the machine during the run (median), which shows in the tail.");
 }
 
 pub fn write_json(
@@ -135,17 +127,12 @@ pub fn write_json(
             }
             let _ = write!(
                 out,
-                "{{\"server\":\"{}\",\"figure\":{:.3},\"requests\":{},\"user_ns\":{:.1},\"sys_ns\":{:.1},\"syscalls_per_request\":{},\"p50_us\":{:.2},\"p99_us\":{:.2},\"rss_per_conn\":{:.0},\"steal_ms\":{:.1}}}",
+                "{{\"server\":\"{}\",\"figure\":{:.3},\"requests\":{},\"user_ns\":{:.1},\"sys_ns\":{:.1},\"p50_us\":{:.2},\"p99_us\":{:.2},\"rss_per_conn\":{:.0},\"steal_ms\":{:.1}}}",
                 p.name(),
                 headline(w, s).0,
                 s.requests,
                 s.user_ns,
                 s.sys_ns,
-                if s.syscalls.is_nan() {
-                    "null".to_string()
-                } else {
-                    format!("{:.3}", s.syscalls)
-                },
                 s.p50_us,
                 s.p99_us,
                 s.rss_per_conn,
