@@ -135,3 +135,100 @@ fn without_offload_nothing_is_glued_or_segmented() {
         assert_eq!(s.datagrams_glued_in, 0);
     }
 }
+
+/// Closes its socket at the first datagram, and counts every call it gets.
+#[derive(Default)]
+struct Closer {
+    calls: Vec<DgramId>,
+    closed: bool,
+}
+
+impl Handler for Closer {
+    fn on_accept(&mut self, _: &mut Context<'_>, _: ListenerId, _: ConnId, _: &PeerAddr) {}
+
+    fn on_datagram(&mut self, cx: &mut Context<'_>, id: DgramId, _: &[u8], from: &PeerAddr) {
+        self.calls.push(id);
+        if !self.closed {
+            // A reply gathered before the close still goes.
+            cx.send_to(id, b"bye", from.clone()).unwrap();
+            cx.close_dgram(id).unwrap();
+            self.closed = true;
+        }
+    }
+}
+
+/// On a trigger, sends `n` datagrams of 1,200 bytes to `to` from one receive batch (so that
+/// they go as one segmented run, with offload).
+struct Burst {
+    to: SocketAddr,
+    n: usize,
+}
+
+impl Handler for Burst {
+    fn on_accept(&mut self, _: &mut Context<'_>, _: ListenerId, _: ConnId, _: &PeerAddr) {}
+
+    fn on_datagram(&mut self, cx: &mut Context<'_>, id: DgramId, _: &[u8], _: &PeerAddr) {
+        for _ in 0..self.n {
+            cx.send_to(id, &[7; 1200], PeerAddr::Inet(self.to)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_handler_that_closes_its_socket_hears_no_more_of_the_batch() {
+    let config = Config::default().udp_batching(true).udp_offload(true);
+    // Plain datagrams, several to a receive batch; then a glued run, several to a slot.
+    for glued in [false, true] {
+        let mut closer = Reactor::with_config(Closer::default(), config).unwrap();
+        let id = closer.bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = closer.udp_addr(id).unwrap();
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        if glued {
+            let mut burst = Reactor::with_config(Burst { to: addr, n: 10 }, config).unwrap();
+            let bid = burst.bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+            peer.send_to(b"go", burst.udp_addr(bid).unwrap()).unwrap();
+            let end = Instant::now() + Duration::from_secs(10);
+            while burst.stats().datagrams_out < 10 && Instant::now() < end {
+                burst.turn(Some(Duration::from_millis(10))).unwrap();
+            }
+            assert_eq!(
+                burst.stats().datagrams_segmented_out,
+                10,
+                "{:?}",
+                burst.stats()
+            );
+        } else {
+            for _ in 0..8 {
+                peer.send_to(&[1; 100], addr).unwrap();
+            }
+        }
+        let end = Instant::now() + Duration::from_secs(10);
+        while closer.handler().calls.is_empty() && Instant::now() < end {
+            closer.turn(Some(Duration::from_millis(10))).unwrap();
+        }
+        for _ in 0..5 {
+            closer.turn(Some(Duration::from_millis(10))).unwrap();
+        }
+        let stats = closer.stats();
+        if glued {
+            assert_eq!(
+                stats.datagrams_glued_in, 10,
+                "the run arrived glued: {stats:?}"
+            );
+        } else {
+            assert_eq!(stats.datagrams_glued_in, 0);
+        }
+        assert_eq!(
+            closer.handler().calls,
+            vec![id],
+            "one call, then the socket was closed"
+        );
+        if !glued {
+            // The reply gathered before the close went out.
+            let mut buf = [0; 16];
+            peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let (n, _) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"bye");
+        }
+    }
+}

@@ -327,6 +327,11 @@ impl Context<'_> {
     /// Close a datagram socket: queued datagrams get one last try, and what the kernel will
     /// not take is counted in `Stats::dgram_send_errors` and logged.
     ///
+    /// Closed from [`on_datagram`](crate::reactor::Handler::on_datagram), the replies sent
+    /// so far in that receive batch go first, and the handler hears no more of the batch:
+    /// the datagrams received with it and not yet handed over are dropped with the socket,
+    /// as the kernel drops those still queued.
+    ///
     /// # Errors
     ///
     /// `NotConnected` if `socket` is stale.

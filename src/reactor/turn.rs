@@ -405,9 +405,20 @@ impl<'a, H: Handler> Turn<'a, H> {
                     self.call(None, |h, cx| h.on_datagram(cx, DgramId(key), one, &peer));
                     delivered += 1;
                     rest = tail;
-                    if rest.is_empty() {
+                    // Closing the socket ends its batch (`Core::close_dgram`): no call for a
+                    // closed id.
+                    if rest.is_empty() || !self.core.scratch().is_batching(key) {
                         break;
                     }
+                }
+                if !self.core.scratch().is_batching(key) {
+                    log::debug!(
+                        "the handler closed its datagram socket: {} bytes and {} receive \
+                         slots after them dropped with it",
+                        rest.len(),
+                        n - i - 1
+                    );
+                    break;
                 }
             }
             self.core.end_batch(key);

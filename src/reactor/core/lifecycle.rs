@@ -280,11 +280,16 @@ impl Core {
     }
 
     /// Stop serving the datagram socket `key` and close it, after one last try at its
-    /// queue.
+    /// queue. Closed while its receive batch is handled (from `on_datagram`), the replies
+    /// gathered so far go first, and the batch ends: the rest of its datagrams are dropped
+    /// with the socket, as the kernel drops those still queued.
     pub(crate) fn close_dgram(&mut self, key: Key) -> io::Result<()> {
         match self.sources.kind(key) {
             Some(crate::reactor::registry::Kind::Dgram) => {}
             _ => return Err(stale()),
+        }
+        if self.scratch.is_batching(key) {
+            self.end_batch(key);
         }
         if let Some(Source::Dgram(dgram)) = self.sources.remove(key) {
             dgram.close(&mut self.stats);
