@@ -3,7 +3,7 @@
 #
 # Each mutant below is one small, deliberate bug in the reactor. For each in turn, the
 # script applies it, runs the randomized simulation with its targeted tests (`cargo test
-# --test sim --test sim_shutdown --test sim_faults`) and then the `sim` fuzz target for FUZZ_SECONDS, reports
+# --test sim --test sim_shutdown --test sim_faults --test sim_output`) and then the `sim` fuzz target for FUZZ_SECONDS, reports
 # which of them caught it (with the seed, or the executions the fuzzer needed), and puts
 # the code back. The working tree is restored even if the script is interrupted.
 #
@@ -114,7 +114,7 @@ for i in "${!NAMES[@]}"; do
         continue
     fi
     log=$(mktemp)
-    if cargo test -q -p netloop --test sim --test sim_shutdown --test sim_faults >"$log" 2>&1; then
+    if cargo test -q -p netloop --test sim --test sim_shutdown --test sim_faults --test sim_output >"$log" 2>&1; then
         tests="survived"
     else
         failed=$(grep -oE "^[a-z0-9_]+ --- FAILED" "$log" | wc -l)

@@ -1,5 +1,5 @@
-//! The process as the kernel reports it: CPU time, resident memory and I/O system calls
-//! (from `/proc`), and pinning a thread to a CPU. Used by `netloop load` and the benchmarks
+//! The process as the kernel reports it: CPU time and resident memory (from `/proc`), the
+//! machine's steal time, and pinning a thread to a CPU. Used by `netloop load` and the benchmarks
 //! to measure a server.
 
 use std::io;
