@@ -1,5 +1,5 @@
-//! The process as the kernel reports it: CPU time and resident memory (from `/proc`), the
-//! machine's steal time, and pinning a thread to a CPU. Used by `netloop load` and the benchmarks
+//! The process as the kernel reports it: CPU time, time spent waiting for a CPU, and
+//! resident memory (from `/proc`), the machine's steal time, and pinning a thread to a CPU. Used by `netloop load` and the benchmarks
 //! to measure a server.
 
 use std::io;
@@ -58,6 +58,43 @@ pub fn steal_time() -> io::Result<std::time::Duration> {
     Ok(std::time::Duration::from_nanos(
         ticks.saturating_mul(1_000_000_000) / hz,
     ))
+}
+
+/// How long the threads of process `pid` have waited for a CPU while runnable (the run
+/// queue's delay, the second field of each `/proc/PID/task/TID/schedstat`, summed over the
+/// threads alive now). A server that waited has latency it did not cause: another process
+/// had its CPU.
+///
+/// # Errors
+///
+/// If the process's task directory cannot be read; a thread that exits meanwhile is skipped.
+pub fn run_queue_wait(pid: u32) -> io::Result<std::time::Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let path = task?.path().join("schedstat");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            total = total.saturating_add(schedstat_wait(&text)?);
+        }
+    }
+    Ok(std::time::Duration::from_nanos(total))
+}
+
+/// [`run_queue_wait`] for the calling thread alone (`/proc/thread-self/schedstat`).
+///
+/// # Errors
+///
+/// If the file cannot be read or parsed (a kernel without `CONFIG_SCHED_INFO`).
+pub fn thread_run_queue_wait() -> io::Result<std::time::Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    Ok(std::time::Duration::from_nanos(schedstat_wait(&text)?))
+}
+
+/// The run-queue delay in a `schedstat` line ("on-CPU ns, waiting ns, timeslices").
+fn schedstat_wait(text: &str) -> io::Result<u64> {
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|w| w.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable schedstat"))
 }
 
 /// A process's resident memory (`VmRSS` in `/proc/PID/status`), in bytes.
@@ -122,5 +159,42 @@ mod tests {
         let a = super::steal_time().expect("Linux's /proc/stat has a steal field");
         let b = super::steal_time().unwrap();
         assert!(b >= a, "{a:?} then {b:?}");
+    }
+
+    #[test]
+    fn schedstat_gives_its_second_field_and_refuses_what_is_not_one() {
+        assert_eq!(super::schedstat_wait("31264 4406 12\n").unwrap(), 4406);
+        assert!(super::schedstat_wait("31264").is_err());
+        assert!(super::schedstat_wait("1 x 2").is_err());
+    }
+
+    #[test]
+    fn threads_that_share_one_cpu_wait_for_it() {
+        // Three threads spinning on one CPU for 100 ms each: two of them are always waiting.
+        // Each reads its own wait as it ends; the process's sum is read before and after.
+        let pid = std::process::id();
+        let before = super::run_queue_wait(pid).expect("schedstat");
+        let spinners: Vec<_> = (0..3)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    let pinned = super::pin_to_cpu(0).is_ok();
+                    let start = std::time::Instant::now();
+                    while start.elapsed() < std::time::Duration::from_millis(100) {
+                        std::hint::spin_loop();
+                    }
+                    (pinned, super::thread_run_queue_wait().expect("schedstat"))
+                })
+            })
+            .collect();
+        let waits: Vec<_> = spinners.into_iter().map(|t| t.join().unwrap()).collect();
+        let after = super::run_queue_wait(pid).unwrap();
+        assert!(after >= before, "{before:?} then {after:?}");
+        if waits.iter().all(|(pinned, _)| *pinned) {
+            let total: std::time::Duration = waits.iter().map(|(_, w)| *w).sum();
+            assert!(
+                total >= std::time::Duration::from_millis(50),
+                "three spinners on one CPU waited only {total:?} in all"
+            );
+        }
     }
 }

@@ -237,6 +237,9 @@ pub struct Sample {
     /// Milliseconds the hypervisor took from the machine's CPUs during the run (all CPUs):
     /// a run with much of it has a tail no server can help.
     pub steal_ms: f64,
+    /// Milliseconds the server's threads, and the load generator's, waited for a CPU while
+    /// runnable (another process had it): latency neither caused.
+    pub waited_ms: (f64, f64),
 }
 
 struct Server {
@@ -326,6 +329,9 @@ fn run_once(w: &Workload, server: &Server, secs: f64, warm: bool) -> std::io::Re
         sys_ns: system.as_nanos() as f64 / n,
         rss_per_conn: rss1.saturating_sub(rss0.min(rss1)) as f64 / w.conns as f64,
         steal_ms: steal.as_secs_f64() * 1e3,
+        waited_ms: r.waited.map_or((f64::NAN, f64::NAN), |(server, load)| {
+            (server.as_secs_f64() * 1e3, load.as_secs_f64() * 1e3)
+        }),
     })
 }
 

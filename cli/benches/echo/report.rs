@@ -22,6 +22,7 @@ pub fn median(samples: &[Sample]) -> Sample {
         sys_ns: med(&|s| s.sys_ns),
         rss_per_conn: med(&|s| s.rss_per_conn),
         steal_ms: med(&|s| s.steal_ms),
+        waited_ms: (med(&|s| s.waited_ms.0), med(&|s| s.waited_ms.1)),
     }
 }
 
@@ -62,7 +63,7 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
         let (base_fig, unit) = headline(w, &base);
         println!("\n{}  [{unit}]", describe(w));
         println!(
-            "  {:<15} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>9} {:>13}",
+            "  {:<15} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>9} {:>11} {:>13}",
             "server",
             "figure",
             "user ns",
@@ -71,12 +72,13 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
             "p99 µs",
             "RSS/conn B",
             "steal ms",
+            "waited ms",
             "netloop/this"
         );
         for (peer, s) in peers {
             let (fig, _) = headline(w, s);
             println!(
-                "  {:<15} {:>10.1} {:>9.0} {:>9.0} {:>9.1} {:>9.1} {:>11.0} {:>9.0} {:>13.2}",
+                "  {:<15} {:>10.1} {:>9.0} {:>9.0} {:>9.1} {:>9.1} {:>11.0} {:>9.0} {:>11} {:>13.2}",
                 peer.name(),
                 fig,
                 s.user_ns,
@@ -85,6 +87,7 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
                 s.p99_us,
                 s.rss_per_conn,
                 s.steal_ms,
+                format!("{:.0}/{:.0}", s.waited_ms.0, s.waited_ms.1),
                 base_fig / fig
             );
         }
@@ -96,7 +99,7 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
             println!("  {:<16} {per_sec:>12.0}", peer.name());
         }
     }
-    println!("\nnetloop/this below 1: netloop needs less (CPU, time) than that server. steal ms: CPU time the hypervisor took from the machine during the run (median), which shows in the tail.");
+    println!("\nnetloop/this below 1: netloop needs less (CPU, time) than that server. steal ms: CPU time the hypervisor took from the machine during the run (median), which shows in the tail. waited ms: time the server's threads / the load generator's thread waited, runnable, for a CPU another process had (median).");
 }
 
 pub fn write_json(
@@ -127,7 +130,7 @@ pub fn write_json(
             }
             let _ = write!(
                 out,
-                "{{\"server\":\"{}\",\"figure\":{:.3},\"requests\":{},\"user_ns\":{:.1},\"sys_ns\":{:.1},\"p50_us\":{:.2},\"p99_us\":{:.2},\"rss_per_conn\":{:.0},\"steal_ms\":{:.1}}}",
+                "{{\"server\":\"{}\",\"figure\":{:.3},\"requests\":{},\"user_ns\":{:.1},\"sys_ns\":{:.1},\"p50_us\":{:.2},\"p99_us\":{:.2},\"rss_per_conn\":{:.0},\"steal_ms\":{:.1},\"waited_ms\":{{\"server\":{},\"load\":{}}}}}",
                 p.name(),
                 headline(w, s).0,
                 s.requests,
@@ -136,7 +139,9 @@ pub fn write_json(
                 s.p50_us,
                 s.p99_us,
                 s.rss_per_conn,
-                s.steal_ms
+                s.steal_ms,
+                json_ms(s.waited_ms.0),
+                json_ms(s.waited_ms.1)
             );
         }
         out.push_str("]}");
@@ -231,4 +236,13 @@ pub fn write_svg(results: &[(Workload, Vec<(Peer, Sample)>)], path: &str) -> std
         .map_err(|e| err(e.to_string()))?;
     root.present().map_err(|e| err(e.to_string()))?;
     Ok(())
+}
+
+/// Milliseconds for the JSON: `null` when not measured.
+fn json_ms(ms: f64) -> String {
+    if ms.is_nan() {
+        "null".to_string()
+    } else {
+        format!("{ms:.1}")
+    }
 }

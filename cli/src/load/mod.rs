@@ -201,6 +201,7 @@ pub fn run(cfg: &LoadConfig, progress: Option<ProgressFn>) -> io::Result<LoadRep
         Ok(())
     })?;
     let mut cpu_before = None;
+    let mut wait_before = None;
     let mut measuring = false;
     let exact_schedule = cfg.spin && cfg.rate.is_some();
     loop {
@@ -213,6 +214,7 @@ pub fn run(cfg: &LoadConfig, progress: Option<ProgressFn>) -> io::Result<LoadRep
             cpu_before = cfg
                 .server_pid
                 .and_then(|pid| crate::process::process_cpu(pid).ok());
+            wait_before = waits(cfg.server_pid);
         }
         if reactor.is_stopped() {
             break;
@@ -229,5 +231,19 @@ pub fn run(cfg: &LoadConfig, progress: Option<ProgressFn>) -> io::Result<LoadRep
         (Some(b), Some(a)) => Some((a.0.saturating_sub(b.0), a.1.saturating_sub(b.1))),
         _ => None,
     };
-    Ok(LoadReport::new(cfg, d, server_cpu, Instant::now()))
+    let waited = match (wait_before, waits(cfg.server_pid)) {
+        (Some(b), Some(a)) => Some((a.0.saturating_sub(b.0), a.1.saturating_sub(b.1))),
+        _ => None,
+    };
+    let mut report = LoadReport::new(cfg, d, server_cpu, Instant::now());
+    report.waited = waited;
+    Ok(report)
+}
+
+/// How long the server's threads (if its pid is known) and this thread, which runs the load,
+/// have waited for a CPU so far: `(server, load)`.
+fn waits(server: Option<u32>) -> Option<(Duration, Duration)> {
+    let load = crate::process::thread_run_queue_wait().ok()?;
+    let server = crate::process::run_queue_wait(server?).ok()?;
+    Some((server, load))
 }

@@ -23,6 +23,10 @@ pub struct LoadReport {
     pub latency_us: [f64; 6],
     /// The server's user and system CPU time while measuring, if its pid was given.
     pub server_cpu: Option<(Duration, Duration)>,
+    /// While measuring, how long the server's threads and the load's own thread waited for a
+    /// CPU while runnable (`/proc/.../schedstat`): `(server, load)`, if the server's pid was
+    /// given. Latency neither side caused: another process had the CPU.
+    pub waited: Option<(Duration, Duration)>,
 }
 
 impl LoadReport {
@@ -66,6 +70,7 @@ impl LoadReport {
             elapsed: d.measured,
             latency_us,
             server_cpu,
+            waited: None,
         }
     }
 
@@ -105,6 +110,14 @@ impl LoadReport {
                 per(sys)
             );
         }
+        if let Some((server, load)) = self.waited {
+            let _ = writeln!(
+                s,
+                "  waited       for a CPU while runnable: server {:.1} ms, load {:.1} ms",
+                server.as_secs_f64() * 1e3,
+                load.as_secs_f64() * 1e3
+            );
+        }
         s
     }
 
@@ -127,6 +140,14 @@ impl LoadReport {
                 ",\"server_cpu_s\":{{\"user\":{:.6},\"system\":{:.6}}}",
                 user.as_secs_f64(),
                 sys.as_secs_f64()
+            );
+        }
+        if let Some((server, load)) = self.waited {
+            let _ = write!(
+                s,
+                ",\"waited_ms\":{{\"server\":{:.3},\"load\":{:.3}}}",
+                server.as_secs_f64() * 1e3,
+                load.as_secs_f64() * 1e3
             );
         }
         s.push('}');
