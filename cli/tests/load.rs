@@ -94,9 +94,23 @@ fn load_runs_every_protocol_against_the_course_services() {
         "\"latency_us\":",
         "\"p99\":",
         "\"server_cpu_s\":",
+        "\"waited_ms\":",
     ] {
         assert!(json.contains(key), "{key} missing: {json}");
     }
+    // Each connection's mean latency: the lowest no higher than the highest, both above 0
+    // and within the run's own minimum and maximum.
+    let number = |key: &str| -> f64 {
+        let at = json
+            .find(key)
+            .unwrap_or_else(|| panic!("{key} missing: {json}"))
+            + key.len();
+        let end = json[at..].find([',', '}']).unwrap() + at;
+        json[at..end].parse().unwrap()
+    };
+    let (lowest, highest) = (number("\"lowest\":"), number("\"highest\":"));
+    assert!(0.0 < lowest && lowest <= highest, "{json}");
+    assert!(highest <= number("\"max\":"), "{json}");
 }
 
 /// A framed echo server that flips one bit of one byte of the 50th frame it echoes.

@@ -63,6 +63,8 @@ pub(crate) struct Driver {
     udp: HashMap<DgramId, Udp>,
     scratch: Vec<u8>,
     pub(crate) hist: Histogram<u64>,
+    /// Per connection (or socket) index, while measuring: latency sum in ns, and count.
+    per_conn: Vec<(u64, u64)>,
     /// Requests answered, bytes echoed, while measuring.
     pub(crate) completed: u64,
     pub(crate) bytes: u64,
@@ -86,6 +88,7 @@ impl Driver {
             conns: HashMap::new(),
             udp: HashMap::new(),
             hist: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds"),
+            per_conn: Vec::new(),
             completed: 0,
             bytes: 0,
             lost: 0,
@@ -148,8 +151,8 @@ impl Driver {
         cx.stop();
     }
 
-    /// Record an answered request sent (or due) at `sent`.
-    fn complete(&mut self, now: Instant, sent: Instant, bytes: usize) {
+    /// Record an answered request sent (or due) at `sent`, on connection (or socket) `idx`.
+    fn complete(&mut self, now: Instant, sent: Instant, bytes: usize, idx: u32) {
         self.total += 1;
         if self.measuring_since.is_some() {
             let ns = now
@@ -159,7 +162,28 @@ impl Driver {
             self.hist.saturating_record(ns.max(1));
             self.completed += 1;
             self.bytes += bytes as u64;
+            let idx = idx as usize;
+            if self.per_conn.len() <= idx {
+                self.per_conn.resize(idx + 1, (0, 0));
+            }
+            let (sum, count) = &mut self.per_conn[idx];
+            *sum = sum.saturating_add(ns);
+            *count += 1;
         }
+    }
+
+    /// The lowest and highest mean latency of one connection (or socket) while measuring,
+    /// in nanoseconds: how evenly the server shares its time (`None` before any answer).
+    pub(crate) fn mean_spread(&self) -> Option<(f64, f64)> {
+        let means = self
+            .per_conn
+            .iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|&(sum, count)| sum as f64 / count as f64);
+        means.fold(None, |acc, m| match acc {
+            None => Some((m, m)),
+            Some((lo, hi)) => Some((f64::min(lo, m), f64::max(hi, m))),
+        })
     }
 
     fn send_tcp(&mut self, cx: &mut Context<'_>, id: ConnId, intended: Instant) {
@@ -362,7 +386,8 @@ impl Handler for Driver {
             if c.got == answer {
                 c.got = 0;
                 c.inflight.pop_front();
-                self.complete(now, sent, answer);
+                let idx = c.idx;
+                self.complete(now, sent, answer, idx);
                 if self.plan.interval.is_none() && !self.done {
                     self.send_tcp(cx, conn, now);
                 }
@@ -404,7 +429,7 @@ impl Handler for Driver {
             self.fail(cx, format!("mismatch on socket {idx}, datagram {seq}: the reply differs from what was sent"));
             return;
         }
-        self.complete(now, sent, size);
+        self.complete(now, sent, size, idx);
         if self.plan.interval.is_none() && !self.done {
             self.send_udp(cx, socket, now);
         }

@@ -21,6 +21,10 @@ pub struct LoadReport {
     pub elapsed: Duration,
     /// Latency percentiles (p50, p90, p99, p99.9) and the maximum and mean, in microseconds.
     pub latency_us: [f64; 6],
+    /// The lowest and the highest mean latency of one connection (or UDP socket), in
+    /// microseconds: a server that serves some connections later than others in every turn
+    /// shows a spread here that the percentiles, over all requests, hide.
+    pub conn_mean_us: Option<(f64, f64)>,
     /// The server's user and system CPU time while measuring, if its pid was given.
     pub server_cpu: Option<(Duration, Duration)>,
     /// While measuring, how long the server's threads and the load's own thread waited for a
@@ -69,6 +73,7 @@ impl LoadReport {
             lost: d.lost,
             elapsed: d.measured,
             latency_us,
+            conn_mean_us: d.mean_spread().map(|(lo, hi)| (lo / 1e3, hi / 1e3)),
             server_cpu,
             waited: None,
         }
@@ -96,6 +101,12 @@ impl LoadReport {
             "  latency µs   p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  mean {:.1}",
             l[0], l[1], l[2], l[3], l[4], l[5]
         );
+        if let Some((lo, hi)) = self.conn_mean_us {
+            let _ = writeln!(
+                s,
+                "  per conn     mean latency µs: lowest {lo:.1}, highest {hi:.1}"
+            );
+        }
         if self.lost > 0 {
             let _ = writeln!(s, "  lost         {} datagrams", self.lost);
         }
@@ -134,6 +145,12 @@ impl LoadReport {
             self.lost,
             l[0], l[1], l[2], l[3], l[4], l[5]
         );
+        if let Some((lo, hi)) = self.conn_mean_us {
+            let _ = write!(
+                s,
+                ",\"conn_mean_us\":{{\"lowest\":{lo:.3},\"highest\":{hi:.3}}}"
+            );
+        }
         if let Some((user, sys)) = self.server_cpu {
             let _ = write!(
                 s,
