@@ -111,6 +111,11 @@ fn load_runs_every_protocol_against_the_course_services() {
     let (lowest, highest) = (number("\"lowest\":"), number("\"highest\":"));
     assert!(0.0 < lowest && lowest <= highest, "{json}");
     assert!(highest <= number("\"max\":"), "{json}");
+    assert_eq!(
+        number("\"unanswered\":"),
+        0.0,
+        "every connection was answered: {json}"
+    );
 }
 
 /// A framed echo server that flips one bit of one byte of the 50th frame it echoes.

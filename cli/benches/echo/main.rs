@@ -237,8 +237,9 @@ pub struct Sample {
     /// Milliseconds the hypervisor took from the machine's CPUs during the run (all CPUs):
     /// a run with much of it has a tail no server can help.
     pub steal_ms: f64,
-    /// Milliseconds the server's threads, and the load generator's, waited for a CPU while
-    /// runnable (another process had it): latency neither caused.
+    /// Milliseconds the server's threads (summed) and the load generator's waited for a CPU
+    /// while runnable, behind any task (the server's own other threads included; for the
+    /// single-threaded servers, latency they did not cause). Not a number if unknown.
     pub waited_ms: (f64, f64),
 }
 

@@ -9,8 +9,9 @@ use crate::{Metric, Sample, Workload};
 /// The median of each figure over the runs.
 pub fn median(samples: &[Sample]) -> Sample {
     let med = |f: &dyn Fn(&Sample) -> f64| -> f64 {
-        let mut v: Vec<f64> = samples.iter().map(f).collect();
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        // Of the runs that have the figure (NaN: not measured).
+        let mut v: Vec<f64> = samples.iter().map(f).filter(|x| !x.is_nan()).collect();
+        v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
     Sample {
@@ -99,7 +100,7 @@ pub fn print(results: &[(Workload, Vec<(Peer, Sample)>)]) {
             println!("  {:<16} {per_sec:>12.0}", peer.name());
         }
     }
-    println!("\nnetloop/this below 1: netloop needs less (CPU, time) than that server. steal ms: CPU time the hypervisor took from the machine during the run (median), which shows in the tail. waited ms: time the server's threads / the load generator's thread waited, runnable, for a CPU another process had (median).");
+    println!("\nnetloop/this below 1: netloop needs less (CPU, time) than that server. steal ms: CPU time the hypervisor took from the machine during the run (median), which shows in the tail. waited ms: time the server's threads (summed) / the load generator's thread waited, runnable, for a CPU, behind any task: for the single-threaded servers, someone else's (median; NaN: unknown).");
 }
 
 pub fn write_json(

@@ -172,6 +172,11 @@ impl Driver {
         }
     }
 
+    /// Connections (or sockets) answered at least once while measuring.
+    pub(crate) fn answered_conns(&self) -> usize {
+        self.per_conn.iter().filter(|(_, count)| *count > 0).count()
+    }
+
     /// The lowest and highest mean latency of one connection (or socket) while measuring,
     /// in nanoseconds: how evenly the server shares its time (`None` before any answer).
     pub(crate) fn mean_spread(&self) -> Option<(f64, f64)> {

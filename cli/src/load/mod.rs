@@ -231,8 +231,12 @@ pub fn run(cfg: &LoadConfig, progress: Option<ProgressFn>) -> io::Result<LoadRep
         (Some(b), Some(a)) => Some((a.0.saturating_sub(b.0), a.1.saturating_sub(b.1))),
         _ => None,
     };
+    // Unknown if a server thread exited meanwhile (its wait left with it).
     let waited = match (wait_before, waits(cfg.server_pid)) {
-        (Some(b), Some(a)) => Some((a.0.saturating_sub(b.0), a.1.saturating_sub(b.1))),
+        (Some(b), Some(a)) => {
+            a.0.since(&b.0)
+                .map(|server| (server, a.1.saturating_sub(b.1)))
+        }
         _ => None,
     };
     let mut report = LoadReport::new(cfg, d, server_cpu, Instant::now());
@@ -241,9 +245,9 @@ pub fn run(cfg: &LoadConfig, progress: Option<ProgressFn>) -> io::Result<LoadRep
 }
 
 /// How long the server's threads (if its pid is known) and this thread, which runs the load,
-/// have waited for a CPU so far: `(server, load)`.
-fn waits(server: Option<u32>) -> Option<(Duration, Duration)> {
+/// have waited for a CPU so far.
+fn waits(server: Option<u32>) -> Option<(crate::process::ThreadWaits, Duration)> {
     let load = crate::process::thread_run_queue_wait().ok()?;
-    let server = crate::process::run_queue_wait(server?).ok()?;
+    let server = crate::process::ThreadWaits::of(server?).ok()?;
     Some((server, load))
 }

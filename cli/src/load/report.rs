@@ -25,11 +25,16 @@ pub struct LoadReport {
     /// microseconds: a server that serves some connections later than others in every turn
     /// shows a spread here that the percentiles, over all requests, hide.
     pub conn_mean_us: Option<(f64, f64)>,
+    /// Connections (or UDP sockets) that got no answer at all while measuring: starved,
+    /// which the spread above cannot show.
+    pub unanswered: usize,
     /// The server's user and system CPU time while measuring, if its pid was given.
     pub server_cpu: Option<(Duration, Duration)>,
-    /// While measuring, how long the server's threads and the load's own thread waited for a
-    /// CPU while runnable (`/proc/.../schedstat`): `(server, load)`, if the server's pid was
-    /// given. Latency neither side caused: another process had the CPU.
+    /// While measuring, how long the server's threads (summed) and the load's own thread
+    /// waited for a CPU while runnable, behind any task (`/proc/.../schedstat`; for the
+    /// server, its own other threads included): `(server, load)`. `None` without the
+    /// server's pid, or if one of its threads exited meanwhile. For a single-threaded
+    /// server, latency it did not cause: something else had its CPU.
     pub waited: Option<(Duration, Duration)>,
 }
 
@@ -74,6 +79,7 @@ impl LoadReport {
             elapsed: d.measured,
             latency_us,
             conn_mean_us: d.mean_spread().map(|(lo, hi)| (lo / 1e3, hi / 1e3)),
+            unanswered: cfg.conns.saturating_sub(d.answered_conns()),
             server_cpu,
             waited: None,
         }
@@ -104,7 +110,8 @@ impl LoadReport {
         if let Some((lo, hi)) = self.conn_mean_us {
             let _ = writeln!(
                 s,
-                "  per conn     mean latency µs: lowest {lo:.1}, highest {hi:.1}"
+                "  per conn     mean latency µs: lowest {lo:.1}, highest {hi:.1}; {} without an answer",
+                self.unanswered
             );
         }
         if self.lost > 0 {
@@ -148,7 +155,8 @@ impl LoadReport {
         if let Some((lo, hi)) = self.conn_mean_us {
             let _ = write!(
                 s,
-                ",\"conn_mean_us\":{{\"lowest\":{lo:.3},\"highest\":{hi:.3}}}"
+                ",\"conn_mean_us\":{{\"lowest\":{lo:.3},\"highest\":{hi:.3},\"unanswered\":{}}}",
+                self.unanswered
             );
         }
         if let Some((user, sys)) = self.server_cpu {
