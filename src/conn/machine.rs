@@ -392,8 +392,13 @@ impl Conn {
         // Up (not connecting), no close asked for, and the write side open.
         self.wq.is_empty()
             && !self.input.is_records()
-            && !self.phase.is_connecting()
-            && self.phase.accepts_output()
+            && matches!(
+                self.phase,
+                Phase::Open {
+                    write: WriteSide::Open,
+                    ..
+                }
+            )
     }
 
     /// Would a flush of a connection that is up have anything to do (`needs_flush`, or a

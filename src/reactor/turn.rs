@@ -396,7 +396,9 @@ impl<'a, H: Handler> Turn<'a, H> {
                     self.core.stats_mut().datagrams_glued_in += data.len().div_ceil(s) as u64;
                 }
                 let mut rest = data;
-                loop {
+                // Closing the socket ends its batch (`Core::close_dgram`): no call for a
+                // closed id.
+                let closed = loop {
                     let (one, tail) =
                         rest.split_at(segment.map_or(rest.len(), |s| s.min(rest.len())));
                     let stats = self.core.stats_mut();
@@ -405,13 +407,12 @@ impl<'a, H: Handler> Turn<'a, H> {
                     self.call(None, |h, cx| h.on_datagram(cx, DgramId(key), one, &peer));
                     delivered += 1;
                     rest = tail;
-                    // Closing the socket ends its batch (`Core::close_dgram`): no call for a
-                    // closed id.
-                    if rest.is_empty() || !self.core.scratch().is_batching(key) {
-                        break;
+                    let closed = !self.core.scratch().is_batching(key);
+                    if closed || rest.is_empty() {
+                        break closed;
                     }
-                }
-                if !self.core.scratch().is_batching(key) {
+                };
+                if closed {
                     log::debug!(
                         "the handler closed its datagram socket: {} bytes and {} receive \
                          slots after them dropped with it",
